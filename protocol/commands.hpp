@@ -1,0 +1,132 @@
+#pragma once
+// The commands of the configuration state machine (DESIGN §1), the envelope a
+// Raft log entry carries, and the result every applied command produces.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "protocol/error.hpp"
+#include "protocol/model.hpp"
+
+namespace conflux {
+
+/// Creates a config together with its first version (id 1).
+struct create_config {
+  std::string key;
+  content_format format = content_format::text;
+  std::optional<std::string> schema;
+  std::string content;
+  std::string description;
+  std::string creator;
+};
+
+/// Adds a version. Never changes what clients see (only a release does).
+struct create_version {
+  std::string key;
+  std::string content;
+  std::string description;
+  std::string creator;
+  std::optional<revision_t> expected_revision;
+};
+
+/// Replaces the release rules. A rollback is this with rules pointing back.
+struct update_release_rules {
+  std::string key;
+  std::vector<release_rule> rules;
+  std::string comment;
+  std::optional<revision_t> expected_revision;
+};
+
+/// Adds a version and replaces the rules in one step. A rule whose version is
+/// 0 refers to the version this command creates.
+struct publish {
+  std::string key;
+  std::string content;
+  std::string description;
+  std::string creator;
+  std::vector<release_rule> rules;
+  std::optional<revision_t> expected_revision;
+};
+
+/// Deletes a config and all its versions. Its key may be created again later
+/// (with a new config id).
+struct delete_config {
+  std::string key;
+  std::optional<revision_t> expected_revision;
+};
+
+/// Deletes versions; refused if any is referenced by a release rule.
+struct delete_versions {
+  std::string key;
+  std::vector<version_id> versions;
+  std::optional<revision_t> expected_revision;
+};
+
+/// Opens an exactly-once client session (DESIGN §3). The session expires when
+/// no command of it arrives for timeout_ms of leader-stamped time.
+struct open_session {
+  std::int64_t timeout_ms = 60'000;
+};
+
+struct keep_alive {
+  session_id session = 0;
+};
+
+struct close_session {
+  session_id session = 0;
+};
+
+using command = std::variant<create_config, create_version, update_release_rules,
+                             publish, delete_config, delete_versions, open_session,
+                             keep_alive, close_session>;
+
+/// What a log entry of kind `command` carries. (session, sequence) makes a
+/// write exactly-once: session 0 means "no session" (applied every time).
+struct command_envelope {
+  session_id session = 0;
+  std::uint64_t sequence = 0;
+  conflux::command cmd;
+};
+
+/// The outcome of applying one command, identical on every node. Kept per
+/// session so a retried sequence gets the same answer without re-applying.
+struct apply_result {
+  /// Empty when the command succeeded.
+  std::optional<error> err;
+  /// The revision (log index) of the entry.
+  revision_t revision = 0;
+  config_id config = 0;
+  /// The version a create_config / create_version / publish made.
+  version_id version = 0;
+  /// The session open_session made.
+  session_id session = 0;
+
+  bool ok() const noexcept { return !err.has_value(); }
+
+  friend bool operator==(const apply_result& a, const apply_result& b) {
+    return a.err == b.err && a.revision == b.revision && a.config == b.config &&
+           a.version == b.version && a.session == b.session;
+  }
+};
+
+/// A replicated client session as the state stores it.
+struct client_session {
+  session_id id = 0;
+  std::int64_t timeout_ms = 0;
+  /// Leader-stamped time of the last command of this session.
+  std::int64_t last_active_ms = 0;
+  /// The highest sequence applied and its result.
+  std::uint64_t last_sequence = 0;
+  apply_result last_result;
+
+  friend bool operator==(const client_session& a, const client_session& b) {
+    return a.id == b.id && a.timeout_ms == b.timeout_ms &&
+           a.last_active_ms == b.last_active_ms && a.last_sequence == b.last_sequence &&
+           a.last_result == b.last_result;
+  }
+};
+
+} // namespace conflux

@@ -1,0 +1,74 @@
+#pragma once
+// The seam between the configuration state machine (protocol) and whatever
+// persists its state: storage/state_store implements it over one LMDB write
+// transaction, protocol/memory_state is the in-memory twin used by tests.
+// Both are exercised by the same black-box tests (tests/protocol/state_contract.hpp).
+//
+// Every call may fail with storage_failure or corrupted; the state machine
+// passes such errors up unchanged and the node stops (DESIGN §3 rule 6).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "protocol/commands.hpp"
+#include "protocol/error.hpp"
+#include "protocol/model.hpp"
+
+namespace conflux {
+
+/// Named counters kept in the state (ids come from here, never from a clock).
+enum class counter : std::uint8_t {
+  /// Last config id assigned.
+  config_id = 1,
+  /// Last session id assigned.
+  session_id = 2,
+  /// Leader-stamped time of the last session-expiry sweep.
+  session_sweep_ms = 3,
+};
+
+/// A consistent read view.
+class state_reader {
+public:
+  virtual ~state_reader() = default;
+
+  virtual expected<std::optional<config>> find_config(config_id id) = 0;
+  virtual expected<std::optional<config_id>> find_config_id(std::string_view key) = 0;
+  /// Keys starting with prefix, in byte order, at most limit (0 = no limit).
+  virtual expected<std::vector<std::pair<std::string, config_id>>>
+  list_keys(std::string_view prefix, std::size_t limit) = 0;
+  /// The stored record as written; the state machine verifies its hash.
+  virtual expected<std::optional<version>> find_version(config_id config,
+                                                        version_id id) = 0;
+  /// Every version of a config, in id order.
+  virtual expected<std::vector<version>> list_versions(config_id config) = 0;
+  virtual expected<std::optional<client_session>> find_session(session_id id) = 0;
+  /// Every session, in id order.
+  virtual expected<std::vector<client_session>> list_sessions() = 0;
+  /// 0 if never set.
+  virtual expected<std::uint64_t> get_counter(counter c) = 0;
+  /// Index of the last applied log entry, 0 if none.
+  virtual expected<std::uint64_t> last_applied() = 0;
+};
+
+/// A read view that can also write; all writes of one apply batch are atomic
+/// together with set_last_applied.
+class state_writer : public state_reader {
+public:
+  /// Inserts or replaces the config record (not the key index).
+  virtual status put_config(const config& c) = 0;
+  virtual status erase_config(config_id id) = 0;
+  virtual status put_key(std::string_view key, config_id id) = 0;
+  virtual status erase_key(std::string_view key) = 0;
+  virtual status put_version(const version& v) = 0;
+  virtual status erase_version(config_id config, version_id id) = 0;
+  virtual status put_session(const client_session& s) = 0;
+  virtual status erase_session(session_id id) = 0;
+  virtual status set_counter(counter c, std::uint64_t value) = 0;
+  virtual status set_last_applied(std::uint64_t index) = 0;
+};
+
+} // namespace conflux

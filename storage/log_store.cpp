@@ -1,0 +1,1 @@
+// placeholder: written by the work in progress on issue 2/3
