@@ -23,9 +23,9 @@ namespace conflux {
 /// Named counters kept in the state (ids come from here, never from a clock).
 enum class counter : std::uint8_t {
   /// Last config id assigned.
-  config_id = 1,
+  last_config_id = 1,
   /// Last session id assigned.
-  session_id = 2,
+  last_session_id = 2,
   /// Leader-stamped time of the last session-expiry sweep.
   session_sweep_ms = 3,
 };

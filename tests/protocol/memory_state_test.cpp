@@ -1,1 +1,24 @@
-// placeholder: written by the work in progress on issue 2/3
+#include "protocol/memory_state.hpp"
+#include "tests/protocol/state_contract.hpp"
+
+using namespace conflux;
+
+TEST_CASE("memory_state_stores_configs_and_keys") {
+  memory_state st;
+  contract::configs_and_keys(st);
+}
+
+TEST_CASE("memory_state_lists_keys_by_prefix") {
+  memory_state st;
+  contract::list_keys_by_prefix(st);
+}
+
+TEST_CASE("memory_state_lists_versions_in_id_order") {
+  memory_state st;
+  contract::versions_in_id_order(st);
+}
+
+TEST_CASE("memory_state_keeps_sessions_counters_and_last_applied") {
+  memory_state st;
+  contract::sessions_counters_and_last_applied(st);
+}

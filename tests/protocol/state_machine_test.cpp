@@ -1,1 +1,510 @@
-// placeholder: written by the work in progress on issue 2/3
+// The configuration state machine over the in-memory state: every command,
+// every refusal (and that a refusal changes nothing), resolution, integrity,
+// CAS, sessions and determinism.
+
+#include <doctest/doctest.h>
+
+#include "protocol/codec.hpp"
+#include "protocol/memory_state.hpp"
+#include "protocol/sha256.hpp"
+#include "protocol/state_machine.hpp"
+
+using namespace conflux;
+
+namespace {
+
+const std::string key = "acme/billing/prod/db.json";
+
+// Drives the state machine the way the applier will: each command is encoded
+// into a log entry with the next index and a leader timestamp.
+struct fixture {
+  memory_state st;
+  state_machine sm;
+  std::uint64_t index = 0;
+  std::int64_t now_ms = 1'700'000'000'000;
+
+  apply_result apply(command cmd, session_id session = 0, std::uint64_t seq = 0) {
+    raft::log_entry e;
+    e.index = ++index;
+    e.term = 1;
+    e.timestamp_ms = now_ms;
+    e.data = codec::encode(command_envelope{session, seq, std::move(cmd)});
+    auto r = sm.apply(st, e);
+    REQUIRE_MESSAGE(r.ok(), to_string(r.err()));
+    CHECK(st.last_applied().value() == e.index);
+    return *r;
+  }
+
+  // Applies a command that must be refused with `code`, and checks that only
+  // last_applied moved.
+  error refuse(command cmd, errc code) {
+    auto before = st;
+    auto r = apply(std::move(cmd));
+    REQUIRE_MESSAGE(!r.ok(), "command was accepted");
+    CHECK_MESSAGE(r.err->code == code, to_string(*r.err));
+    CHECK(!r.err->message.empty());
+    before.set_last_applied(index).ok();
+    CHECK_MESSAGE(st == before, "a refused command changed the state");
+    return *r.err;
+  }
+
+  apply_result create(std::string k = key, std::string content = R"({"pool": 10})") {
+    auto r = apply(create_config{std::move(k), content_format::json, std::nullopt,
+                                 std::move(content), "first", "alice"});
+    REQUIRE_MESSAGE(r.ok(), to_string(*r.err));
+    return r;
+  }
+
+  apply_result add_version(std::string content, std::optional<revision_t> rev = {}) {
+    return apply(create_version{key, std::move(content), "", "bob", rev});
+  }
+
+  apply_result release(std::vector<release_rule> rules, std::optional<revision_t> rev = {}) {
+    return apply(update_release_rules{key, std::move(rules), "", rev});
+  }
+
+  config cfg(const std::string& k = key) {
+    auto c = get_config(st, k);
+    REQUIRE_MESSAGE(c.ok(), to_string(c.err()));
+    return *c;
+  }
+};
+
+release_rule rule(labels l, version_id v, std::int32_t prio = 0) {
+  return release_rule{std::move(l), v, prio};
+}
+
+} // namespace
+
+TEST_CASE("create_config_stores_the_config_and_its_first_version") {
+  fixture f;
+  f.now_ms = 1234;
+  auto r = f.create();
+  CHECK(r.config == 1);
+  CHECK(r.version == 1);
+  CHECK(r.revision == 1);
+  auto c = f.cfg();
+  CHECK(c.id == 1);
+  CHECK(c.key == key);
+  CHECK(c.format == content_format::json);
+  CHECK(c.latest_version == 1);
+  CHECK(c.create_revision == 1);
+  CHECK(c.mod_revision == 1);
+  CHECK(c.created_at_ms == 1234);
+  CHECK(c.releases.empty());
+  auto v = get_version(f.st, key, 1);
+  REQUIRE(v.ok());
+  CHECK(v->content == R"({"pool": 10})");
+  CHECK(v->content_hash == sha256_hex(R"({"pool": 10})"));
+  CHECK(v->creator == "alice");
+  CHECK(v->description == "first");
+  CHECK(v->revision == 1);
+  CHECK(v->created_at_ms == 1234);
+  // Creating never publishes.
+  CHECK(resolve(f.st, key, {}).code() == errc::not_published);
+}
+
+TEST_CASE("config_ids_come_from_the_state_counter") {
+  fixture f;
+  CHECK(f.create("t/a/e/one").config == 1);
+  CHECK(f.create("t/a/e/two").config == 2);
+  f.apply(delete_config{"t/a/e/one", std::nullopt});
+  // Ids are never reused, even after a delete and a re-create of the same key.
+  CHECK(f.create("t/a/e/one").config == 3);
+}
+
+TEST_CASE("create_config_refuses_an_existing_key") {
+  fixture f;
+  f.create();
+  auto e = f.refuse(create_config{key, content_format::json, std::nullopt, "{}", "", ""},
+                    errc::already_exists);
+  CHECK(e.message.find("add a version") != std::string::npos);
+}
+
+TEST_CASE("create_config_refuses_bad_input_and_changes_nothing") {
+  fixture f;
+  f.refuse(create_config{"no-segments", content_format::json, std::nullopt, "{}", "", ""},
+           errc::invalid_argument);
+  f.refuse(create_config{key, content_format::json, std::nullopt, "{oops", "", ""},
+           errc::invalid_content);
+  f.refuse(create_config{key, content_format::json, std::string{"not json"}, "{}", "", ""},
+           errc::invalid_argument);
+  f.refuse(create_config{key, content_format::json, std::nullopt,
+                         std::string(f.sm.size_limits().max_content_bytes + 1, ' '), "", ""},
+           errc::too_large);
+  f.refuse(create_config{key, content_format::json, std::nullopt, "{}",
+                         std::string(5000, 'd'), ""},
+           errc::too_large);
+  CHECK(get_config(f.st, key).code() == errc::not_found);
+  CHECK(f.st.get_counter(counter::last_config_id).value() == 0);
+}
+
+TEST_CASE("create_version_adds_the_next_id_without_changing_what_clients_see") {
+  fixture f;
+  f.create();
+  f.release({rule({}, 1)});
+  auto r = f.add_version(R"({"pool": 20})");
+  REQUIRE(r.ok());
+  CHECK(r.version == 2);
+  auto c = f.cfg();
+  CHECK(c.latest_version == 2);
+  CHECK(c.mod_revision == r.revision);
+  CHECK(c.create_revision == 1);
+  auto res = resolve(f.st, key, {});
+  REQUIRE(res.ok());
+  CHECK(res->ver.id == 1);
+  auto vs = list_versions(f.st, key);
+  REQUIRE(vs.ok());
+  REQUIRE(vs->size() == 2);
+  CHECK((*vs)[1].content == R"({"pool": 20})");
+}
+
+TEST_CASE("create_version_of_a_missing_config_is_not_found") {
+  fixture f;
+  auto e = f.refuse(create_version{key, "{}", "", "", std::nullopt}, errc::not_found);
+  CHECK(e.message.find(key) != std::string::npos);
+}
+
+TEST_CASE("create_version_checks_content_against_the_config_format") {
+  fixture f;
+  f.create();
+  f.refuse(create_version{key, "{\"a\":", "", "", std::nullopt}, errc::invalid_content);
+  CHECK(f.cfg().latest_version == 1);
+}
+
+TEST_CASE("create_version_checks_content_against_the_config_schema") {
+  fixture f;
+  auto r = f.apply(create_config{
+    key, content_format::json,
+    std::string{R"({"type":"object","required":["pool"],"properties":{"pool":{"type":"integer"}}})"},
+    R"({"pool": 1})", "", ""});
+  REQUIRE(r.ok());
+  f.refuse(create_version{key, R"({"pool": "many"})", "", "", std::nullopt},
+           errc::schema_violation);
+  f.refuse(create_version{key, R"({})", "", "", std::nullopt}, errc::schema_violation);
+  CHECK(f.add_version(R"({"pool": 2})").ok());
+  // The first version is checked too.
+  f.refuse(create_config{"acme/billing/prod/other.json", content_format::json,
+                         std::string{R"({"type":"array"})"}, R"({})", "", ""},
+           errc::schema_violation);
+}
+
+TEST_CASE("update_release_rules_sets_the_rules") {
+  fixture f;
+  f.create();
+  f.add_version(R"({"pool": 20})");
+  auto r = f.release({rule({{"canary", "true"}}, 2, 10), rule({}, 1)});
+  REQUIRE(r.ok());
+  auto c = f.cfg();
+  REQUIRE(c.releases.size() == 2);
+  CHECK(c.releases[0].version == 2);
+  CHECK(c.mod_revision == r.revision);
+}
+
+TEST_CASE("update_release_rules_of_a_missing_config_is_not_found") {
+  fixture f;
+  f.refuse(update_release_rules{key, {rule({}, 1)}, "", std::nullopt}, errc::not_found);
+}
+
+TEST_CASE("update_release_rules_pointing_at_a_missing_version_is_not_found") {
+  fixture f;
+  f.create();
+  auto e = f.refuse(update_release_rules{key, {rule({}, 1), rule({{"a", "b"}}, 7)}, "",
+                                         std::nullopt},
+                    errc::not_found);
+  CHECK(e.message.find("version 7") != std::string::npos);
+  CHECK(f.cfg().releases.empty());
+}
+
+TEST_CASE("update_release_rules_refuses_invalid_rules") {
+  fixture f;
+  f.create();
+  f.refuse(update_release_rules{key, {rule({}, 0)}, "", std::nullopt},
+           errc::invalid_argument);
+  f.refuse(update_release_rules{key, {rule({{"bad key!", "x"}}, 1)}, "", std::nullopt},
+           errc::invalid_argument);
+  std::vector<release_rule> many(300, rule({}, 1));
+  for (std::size_t i = 0; i < many.size(); ++i)
+    many[i].priority = static_cast<std::int32_t>(i);
+  f.refuse(update_release_rules{key, many, "", std::nullopt}, errc::too_large);
+}
+
+TEST_CASE("release_matching_serves_canary_and_default_clients") {
+  fixture f;
+  f.create();
+  f.add_version(R"({"pool": 20})");
+  f.add_version(R"({"pool": 30})");
+  f.release({rule({{"canary", "true"}}, 3, 10), rule({{"zone", "eu"}}, 2, 5), rule({}, 1)});
+  CHECK(resolve(f.st, key, {{"canary", "true"}, {"zone", "eu"}})->ver.id == 3);
+  CHECK(resolve(f.st, key, {{"zone", "eu"}})->ver.id == 2);
+  CHECK(resolve(f.st, key, {{"zone", "us"}})->ver.id == 1);
+  auto res = resolve(f.st, key, {});
+  REQUIRE(res.ok());
+  CHECK(res->ver.id == 1);
+  CHECK(res->rule_index == 2);
+  CHECK(res->ver.content == R"({"pool": 10})");
+}
+
+TEST_CASE("published_config_lookup_tells_not_found_from_not_published") {
+  fixture f;
+  CHECK(resolve(f.st, key, {}).code() == errc::not_found);
+  f.create();
+  CHECK(resolve(f.st, key, {}).code() == errc::not_published);
+  f.release({rule({{"canary", "true"}}, 1)});
+  auto np = resolve(f.st, key, {{"canary", "false"}});
+  REQUIRE(np.code() == errc::not_published);
+  CHECK(np.err().message.find("default rule") != std::string::npos);
+  CHECK(resolve(f.st, key, {{"canary", "true"}})->ver.id == 1);
+}
+
+TEST_CASE("rollback_is_a_release_pointing_back") {
+  fixture f;
+  f.create();
+  f.add_version(R"({"pool": 20})");
+  f.release({rule({}, 2)});
+  CHECK(resolve(f.st, key, {})->ver.id == 2);
+  f.release({rule({}, 1)});
+  CHECK(resolve(f.st, key, {})->ver.id == 1);
+}
+
+TEST_CASE("publish_adds_a_version_and_releases_it_atomically") {
+  fixture f;
+  f.create();
+  auto r = f.apply(publish{key, R"({"pool": 50})", "hot fix", "carol",
+                           {rule({{"canary", "true"}}, 0, 1), rule({}, 1)}, std::nullopt});
+  REQUIRE(r.ok());
+  CHECK(r.version == 2);
+  CHECK(resolve(f.st, key, {{"canary", "true"}})->ver.id == 2);
+  CHECK(resolve(f.st, key, {})->ver.id == 1);
+  // Bad content: neither the version nor the rules land.
+  f.refuse(publish{key, "{", "", "", {rule({}, 0)}, std::nullopt}, errc::invalid_content);
+  // A rule at a missing version: nothing lands.
+  f.refuse(publish{key, "{}", "", "", {rule({}, 0), rule({{"a", "b"}}, 9)}, std::nullopt},
+           errc::not_found);
+  CHECK(f.cfg().latest_version == 2);
+}
+
+TEST_CASE("version_integrity_mismatch_is_corrupted_and_never_served") {
+  fixture f;
+  f.create();
+  f.release({rule({}, 1)});
+  f.st.raw_version(1, 1)->content = R"({"pool": 99})";
+  auto v = get_version(f.st, key, 1);
+  REQUIRE(v.code() == errc::corrupted);
+  CHECK(v.err().message.find("SHA-256") != std::string::npos);
+  CHECK(resolve(f.st, key, {}).code() == errc::corrupted);
+  CHECK(list_versions(f.st, key).code() == errc::corrupted);
+}
+
+TEST_CASE("expected_revision_makes_writes_compare_and_swap") {
+  fixture f;
+  f.create();
+  auto rev = f.cfg().mod_revision;
+  auto r = f.add_version(R"({"pool": 2})", rev);
+  REQUIRE(r.ok());
+  // The old revision is stale now.
+  auto e = f.refuse(create_version{key, "{}", "", "", rev}, errc::revision_mismatch);
+  CHECK(e.message.find("read it again") != std::string::npos);
+  f.refuse(update_release_rules{key, {rule({}, 1)}, "", rev}, errc::revision_mismatch);
+  f.refuse(publish{key, "{}", "", "", {}, rev}, errc::revision_mismatch);
+  f.refuse(delete_versions{key, {1}, rev}, errc::revision_mismatch);
+  f.refuse(delete_config{key, rev}, errc::revision_mismatch);
+  auto now = f.cfg().mod_revision;
+  CHECK(f.release({rule({}, 2)}, now).ok());
+  CHECK(f.apply(delete_config{key, f.cfg().mod_revision}).ok());
+}
+
+TEST_CASE("delete_versions_refuses_a_version_a_rule_points_at") {
+  fixture f;
+  f.create();
+  f.add_version("{}");
+  f.release({rule({{"canary", "true"}}, 2)});
+  auto e = f.refuse(delete_versions{key, {1, 2}, std::nullopt}, errc::version_in_use);
+  CHECK(e.message.find("release rules") != std::string::npos);
+  f.refuse(delete_versions{key, {1, 5}, std::nullopt}, errc::not_found);
+  f.refuse(delete_versions{key, {}, std::nullopt}, errc::invalid_argument);
+  REQUIRE(f.apply(delete_versions{key, {1}, std::nullopt}).ok());
+  CHECK(get_version(f.st, key, 1).code() == errc::not_found);
+  CHECK(get_version(f.st, key, 2).ok());
+}
+
+TEST_CASE("version_ids_are_never_reused_after_a_delete") {
+  fixture f;
+  f.create();
+  f.add_version("{}");
+  REQUIRE(f.apply(delete_versions{key, {2}, std::nullopt}).ok());
+  CHECK(f.add_version("[]").version == 3);
+}
+
+TEST_CASE("delete_config_removes_config_key_and_versions") {
+  fixture f;
+  f.create();
+  f.add_version("{}");
+  REQUIRE(f.apply(delete_config{key, std::nullopt}).ok());
+  CHECK(get_config(f.st, key).code() == errc::not_found);
+  CHECK(f.st.list_versions(1)->empty());
+  CHECK(f.st.list_keys("", 0)->empty());
+  f.refuse(delete_config{key, std::nullopt}, errc::not_found);
+}
+
+TEST_CASE("list_configs_returns_configs_under_a_prefix") {
+  fixture f;
+  f.create("acme/web/prod/a.json");
+  f.create("acme/web/prod/b.json");
+  f.create("acme/api/prod/a.json");
+  auto l = list_configs(f.st, "acme/web/", 0);
+  REQUIRE(l.ok());
+  REQUIRE(l->size() == 2);
+  CHECK((*l)[0].key == "acme/web/prod/a.json");
+  CHECK(list_configs(f.st, "", 0)->size() == 3);
+  CHECK(list_configs(f.st, "acme/", 1)->size() == 1);
+  CHECK(list_configs(f.st, "bad prefix!", 0).code() == errc::invalid_argument);
+}
+
+TEST_CASE("a_retried_session_write_is_applied_once") {
+  fixture f;
+  auto s = f.apply(open_session{10'000});
+  REQUIRE(s.ok());
+  REQUIRE(s.session == 1);
+  f.create();
+  auto first = f.apply(create_version{key, "{}", "", "", std::nullopt}, s.session, 1);
+  REQUIRE(first.ok());
+  CHECK(first.version == 2);
+  // The same sequence again (a client retry after a lost reply).
+  auto again = f.apply(create_version{key, "{}", "", "", std::nullopt}, s.session, 1);
+  CHECK(again == first);
+  CHECK(f.cfg().latest_version == 2);
+  auto next = f.apply(create_version{key, "[]", "", "", std::nullopt}, s.session, 2);
+  CHECK(next.version == 3);
+  // An older sequence is refused, not re-applied.
+  auto old = f.apply(create_version{key, "{}", "", "", std::nullopt}, s.session, 1);
+  REQUIRE(!old.ok());
+  CHECK(old.err->code == errc::stale_sequence);
+  CHECK(f.cfg().latest_version == 3);
+}
+
+TEST_CASE("a_refused_session_write_is_answered_the_same_on_retry") {
+  fixture f;
+  auto s = f.apply(open_session{10'000});
+  auto r1 = f.apply(create_version{key, "{}", "", "", std::nullopt}, s.session, 1);
+  REQUIRE(!r1.ok());
+  f.create();
+  auto r2 = f.apply(create_version{key, "{}", "", "", std::nullopt}, s.session, 1);
+  CHECK(r2 == r1);
+  CHECK(f.cfg().latest_version == 1);
+}
+
+TEST_CASE("sessions_expire_on_leader_stamped_time") {
+  fixture f;
+  auto s = f.apply(open_session{2'000});
+  f.create();
+  f.now_ms += 1'500;
+  CHECK(f.apply(keep_alive{s.session}, s.session, 0).ok());
+  f.now_ms += 1'500; // 1.5 s after the keep-alive: still alive
+  CHECK(f.apply(create_version{key, "{}", "", "", std::nullopt}, s.session, 1).ok());
+  f.now_ms += 2'001;
+  auto r = f.apply(create_version{key, "{}", "", "", std::nullopt}, s.session, 2);
+  REQUIRE(!r.ok());
+  CHECK(r.err->code == errc::session_expired);
+  CHECK_FALSE(f.st.find_session(s.session)->has_value());
+  CHECK(f.cfg().latest_version == 2);
+}
+
+TEST_CASE("expired_sessions_are_swept_without_being_touched") {
+  fixture f;
+  auto a = f.apply(open_session{1'000});
+  auto b = f.apply(open_session{60'000});
+  f.now_ms += state_machine::session_sweep_interval_ms + 1;
+  f.create(); // no session: no sweep
+  CHECK(f.st.find_session(a.session)->has_value());
+  auto c = f.apply(open_session{60'000});
+  CHECK_FALSE(f.st.find_session(a.session)->has_value());
+  CHECK(f.st.find_session(c.session)->has_value());
+  CHECK(f.st.find_session(b.session)->has_value());
+}
+
+TEST_CASE("close_session_ends_it_and_unknown_sessions_are_refused") {
+  fixture f;
+  auto s = f.apply(open_session{10'000});
+  CHECK(f.apply(close_session{s.session}, s.session, 1).ok());
+  CHECK_FALSE(f.st.find_session(s.session)->has_value());
+  auto r = f.apply(keep_alive{s.session}, s.session, 0);
+  CHECK(r.err->code == errc::session_expired);
+  CHECK(f.apply(open_session{5}).err->code == errc::invalid_argument);
+}
+
+TEST_CASE("apply_is_deterministic_across_replicas") {
+  std::vector<command> cmds{
+    create_config{key, content_format::json, std::nullopt, "{}", "", ""},
+    open_session{5'000},
+    create_version{key, "[1]", "", "", std::nullopt},
+    update_release_rules{key, {rule({}, 2), rule({{"c", "1"}}, 1, 3)}, "", std::nullopt},
+    create_version{key, "{oops", "", "", std::nullopt},
+    delete_versions{key, {1}, std::nullopt},
+    publish{key, "[2]", "", "", {rule({}, 0)}, std::nullopt},
+  };
+  fixture a, b;
+  for (auto& c : cmds) {
+    a.now_ms += 700;
+    b.now_ms += 700;
+    CHECK(a.apply(c) == b.apply(c));
+  }
+  CHECK(a.st == b.st);
+  // Time comes from the entry: a replica that applies later (in real time)
+  // with the same entries still ends equal, because now_ms is the entry's.
+  CHECK(a.cfg().updated_at_ms == b.cfg().updated_at_ms);
+}
+
+TEST_CASE("noop_and_membership_entries_only_advance_last_applied") {
+  fixture f;
+  raft::log_entry e;
+  e.index = 1;
+  e.kind = raft::entry_kind::noop;
+  auto r = f.sm.apply(f.st, e);
+  REQUIRE(r.ok());
+  CHECK(r->ok());
+  e.index = 2;
+  e.kind = raft::entry_kind::membership;
+  e.data = "whatever the core encodes";
+  REQUIRE(f.sm.apply(f.st, e).ok());
+  CHECK(f.st.last_applied().value() == 2);
+  memory_state empty;
+  empty.set_last_applied(2).ok();
+  CHECK(f.st == empty);
+}
+
+TEST_CASE("an_undecodable_command_is_refused_deterministically") {
+  fixture f;
+  raft::log_entry e;
+  e.index = 1;
+  e.data = std::string{"\x01garbage"};
+  auto r = f.sm.apply(f.st, e);
+  REQUIRE(r.ok());
+  REQUIRE(!r->ok());
+  CHECK(r->err->code == errc::invalid_argument);
+  CHECK(f.st.last_applied().value() == 1);
+}
+
+TEST_CASE("a_command_of_a_newer_format_stops_the_node") {
+  fixture f;
+  raft::log_entry e;
+  e.index = 1;
+  e.data = codec::encode(command_envelope{0, 0, open_session{5'000}});
+  e.data[0] = static_cast<char>(codec::format_version + 1);
+  auto r = f.sm.apply(f.st, e);
+  REQUIRE(!r.ok());
+  CHECK(r.code() == errc::unsupported_version);
+  CHECK(f.st.last_applied().value() == 0);
+}
+
+TEST_CASE("applying_an_entry_twice_is_refused") {
+  fixture f;
+  f.create();
+  raft::log_entry e;
+  e.index = 1;
+  e.data = codec::encode(command_envelope{0, 0, open_session{5'000}});
+  auto r = f.sm.apply(f.st, e);
+  REQUIRE(!r.ok());
+  CHECK(r.code() == errc::invalid_argument);
+  CHECK(f.st.get_counter(counter::last_session_id).value() == 0);
+}

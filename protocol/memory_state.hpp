@@ -1,0 +1,56 @@
+#pragma once
+// The in-memory twin of storage/state_store: a state_writer over plain maps,
+// for tests and simulations. Writes take effect at once (there is no
+// transaction); copy the object to keep a consistent picture.
+
+#include <map>
+#include <string>
+#include <utility>
+
+#include "protocol/state.hpp"
+
+namespace conflux {
+
+class memory_state final : public state_writer {
+public:
+  expected<std::optional<config>> find_config(config_id id) override;
+  expected<std::optional<config_id>> find_config_id(std::string_view key) override;
+  expected<std::vector<std::pair<std::string, config_id>>>
+  list_keys(std::string_view prefix, std::size_t limit) override;
+  expected<std::optional<version>> find_version(config_id config, version_id id) override;
+  expected<std::vector<version>> list_versions(config_id config) override;
+  expected<std::optional<client_session>> find_session(session_id id) override;
+  expected<std::vector<client_session>> list_sessions() override;
+  expected<std::uint64_t> get_counter(counter c) override;
+  expected<std::uint64_t> last_applied() override;
+
+  status put_config(const config& c) override;
+  status erase_config(config_id id) override;
+  status put_key(std::string_view key, config_id id) override;
+  status erase_key(std::string_view key) override;
+  status put_version(const version& v) override;
+  status erase_version(config_id config, version_id id) override;
+  status put_session(const client_session& s) override;
+  status erase_session(session_id id) override;
+  status set_counter(counter c, std::uint64_t value) override;
+  status set_last_applied(std::uint64_t index) override;
+
+  /// Test hook: the stored version record, to damage it on purpose.
+  version* raw_version(config_id config, version_id id);
+
+  friend bool operator==(const memory_state& a, const memory_state& b) {
+    return a.configs_ == b.configs_ && a.keys_ == b.keys_ && a.versions_ == b.versions_ &&
+           a.sessions_ == b.sessions_ && a.counters_ == b.counters_ &&
+           a.last_applied_ == b.last_applied_;
+  }
+
+private:
+  std::map<config_id, config> configs_;
+  std::map<std::string, config_id, std::less<>> keys_;
+  std::map<std::pair<config_id, version_id>, version> versions_;
+  std::map<session_id, client_session> sessions_;
+  std::map<counter, std::uint64_t> counters_;
+  std::uint64_t last_applied_ = 0;
+};
+
+} // namespace conflux

@@ -1,0 +1,13 @@
+#pragma once
+// SHA-256 of version content (OpenSSL), as lowercase hex. Computed when a
+// version is written and checked on every read (DESIGN §3 rule 6).
+
+#include <string>
+#include <string_view>
+
+namespace conflux {
+
+/// 64 lowercase hex characters.
+std::string sha256_hex(std::string_view data);
+
+} // namespace conflux

@@ -1,0 +1,133 @@
+#pragma once
+// Black-box contract of conflux::state_writer, shared by the in-memory twin
+// (tests/protocol/memory_state_test.cpp) and the LMDB state store
+// (tests/storage/state_store_test.cpp), LogCabin style: both must behave alike.
+// Each function takes an empty state and checks one area of the contract.
+
+#include <doctest/doctest.h>
+
+#include "protocol/state.hpp"
+
+namespace conflux::contract {
+
+inline config make_config(config_id id, std::string key) {
+  config c;
+  c.id = id;
+  c.key = std::move(key);
+  c.format = content_format::json;
+  c.latest_version = 2;
+  c.releases = {release_rule{{{"canary", "true"}}, 2, 5}, release_rule{{}, 1, 0}};
+  c.create_revision = 3;
+  c.mod_revision = 9;
+  c.created_at_ms = 100;
+  c.updated_at_ms = 200;
+  return c;
+}
+
+inline version make_version(config_id c, version_id id, std::string content) {
+  version v;
+  v.config = c;
+  v.id = id;
+  v.content = std::move(content);
+  v.content_hash = std::string(64, '0');
+  v.format = content_format::json;
+  v.revision = 7;
+  return v;
+}
+
+inline void configs_and_keys(state_writer& st) {
+  CHECK(st.find_config(1)->has_value() == false);
+  CHECK(st.find_config_id("t/a/e/n")->has_value() == false);
+  auto c = make_config(1, "t/a/e/n");
+  REQUIRE(st.put_config(c).ok());
+  REQUIRE(st.put_key(c.key, c.id).ok());
+  CHECK(st.find_config(1)->value() == c);
+  CHECK(st.find_config_id("t/a/e/n")->value() == 1);
+  c.mod_revision = 10;
+  REQUIRE(st.put_config(c).ok());
+  CHECK(st.find_config(1)->value().mod_revision == 10);
+  REQUIRE(st.erase_key(c.key).ok());
+  REQUIRE(st.erase_config(1).ok());
+  CHECK_FALSE(st.find_config(1)->has_value());
+  CHECK_FALSE(st.find_config_id("t/a/e/n")->has_value());
+  // Erasing what is not there is not an error.
+  CHECK(st.erase_config(1).ok());
+  CHECK(st.erase_key("t/a/e/n").ok());
+}
+
+inline void list_keys_by_prefix(state_writer& st) {
+  for (auto [id, key] : std::vector<std::pair<config_id, std::string>>{
+         {1, "acme/web/prod/a.json"},
+         {2, "acme/web/prod/b.json"},
+         {3, "acme/web/dev/a.json"},
+         {4, "acme/webx/prod/a.json"},
+         {5, "other/web/prod/a.json"}})
+    REQUIRE(st.put_key(key, id).ok());
+  auto all = st.list_keys("", 0);
+  REQUIRE(all.ok());
+  CHECK(all->size() == 5);
+  CHECK(all->front().first == "acme/web/dev/a.json"); // byte order
+  auto web = st.list_keys("acme/web/", 0);
+  REQUIRE(web.ok());
+  REQUIRE(web->size() == 3);
+  CHECK((*web)[0].second == 3);
+  CHECK((*web)[1].second == 1);
+  CHECK((*web)[2].second == 2);
+  auto partial = st.list_keys("acme/web", 0);
+  CHECK(partial->size() == 4);
+  auto limited = st.list_keys("acme/", 2);
+  REQUIRE(limited->size() == 2);
+  CHECK((*limited)[1].first == "acme/web/prod/a.json");
+  CHECK(st.list_keys("zzz", 0)->empty());
+}
+
+inline void versions_in_id_order(state_writer& st) {
+  // Insert out of order, across two configs, with ids that differ in byte
+  // order from numeric order (256 > 2), to catch little-endian keys.
+  REQUIRE(st.put_version(make_version(2, 256, "c")).ok());
+  REQUIRE(st.put_version(make_version(2, 2, "b")).ok());
+  REQUIRE(st.put_version(make_version(1, 1, "x")).ok());
+  REQUIRE(st.put_version(make_version(3, 1, "y")).ok());
+  REQUIRE(st.put_version(make_version(2, 1, "a")).ok());
+  auto vs = st.list_versions(2);
+  REQUIRE(vs.ok());
+  REQUIRE(vs->size() == 3);
+  CHECK((*vs)[0].id == 1);
+  CHECK((*vs)[1].id == 2);
+  CHECK((*vs)[2].id == 256);
+  CHECK((*vs)[2].content == "c");
+  CHECK(st.find_version(2, 256)->value() == make_version(2, 256, "c"));
+  CHECK_FALSE(st.find_version(2, 3)->has_value());
+  REQUIRE(st.erase_version(2, 2).ok());
+  CHECK(st.list_versions(2)->size() == 2);
+  CHECK(st.list_versions(4)->empty());
+}
+
+inline void sessions_counters_and_last_applied(state_writer& st) {
+  CHECK(st.get_counter(counter::last_config_id).value() == 0);
+  CHECK(st.last_applied().value() == 0);
+  REQUIRE(st.set_counter(counter::last_config_id, 41).ok());
+  REQUIRE(st.set_counter(counter::last_session_id, 7).ok());
+  CHECK(st.get_counter(counter::last_config_id).value() == 41);
+  CHECK(st.get_counter(counter::last_session_id).value() == 7);
+  REQUIRE(st.set_last_applied(99).ok());
+  CHECK(st.last_applied().value() == 99);
+
+  client_session s;
+  s.id = 5;
+  s.timeout_ms = 1000;
+  s.last_sequence = 3;
+  s.last_result.revision = 8;
+  REQUIRE(st.put_session(s).ok());
+  client_session s2 = s;
+  s2.id = 2;
+  REQUIRE(st.put_session(s2).ok());
+  CHECK(st.find_session(5)->value() == s);
+  auto all = st.list_sessions();
+  REQUIRE(all->size() == 2);
+  CHECK((*all)[0].id == 2);
+  REQUIRE(st.erase_session(5).ok());
+  CHECK_FALSE(st.find_session(5)->has_value());
+}
+
+} // namespace conflux::contract
