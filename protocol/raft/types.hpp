@@ -3,6 +3,7 @@
 // store (storage/) and later the actor shells. Plain data, no behaviour.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace conflux::raft {
@@ -56,5 +57,11 @@ struct hard_state {
   }
   friend bool operator!=(const hard_state& a, const hard_state& b) { return !(a == b); }
 };
+
+/// Shared, immutable ownership of one entry. The consensus core, its messages
+/// and its ready batches pass entries by this handle so that replicating one
+/// entry to N followers, persisting it and applying it never copies its bytes.
+/// Added by issue 3; `log_entry` itself is unchanged.
+using entry_ptr = std::shared_ptr<const log_entry>;
 
 } // namespace conflux::raft

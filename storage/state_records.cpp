@@ -1,0 +1,328 @@
+#include "storage/state_records.hpp"
+
+#include "protocol/codec.hpp"
+#include "storage/endian.hpp"
+#include "storage/record.hpp"
+
+namespace conflux::storage {
+
+namespace {
+
+std::string where(const lmdb::txn& t, const char* db, const std::string& key) {
+  std::string s{"state db '"};
+  s += db;
+  s += "' key ";
+  s += key;
+  s += " in ";
+  s += t.path();
+  return s;
+}
+
+std::string version_key(config_id c, version_id v) {
+  std::string k(16, '\0');
+  put_u64_be(k.data(), c);
+  put_u64_be(k.data() + 8, v);
+  return k;
+}
+
+std::string version_key_text(config_id c, version_id v) {
+  return "(config " + std::to_string(c) + ", version " + std::to_string(v) + ")";
+}
+
+// A codec failure is corruption of what we stored, unless it is a newer
+// record version (then the code says so).
+error decode_failure(const std::string& w, const error& e) {
+  auto code =
+      e.code == errc::unsupported_version ? errc::unsupported_version : errc::corrupted;
+  return error{code, w + ": undecodable record: " + e.message};
+}
+
+// Reads, unframes and decodes one record; nullopt if absent.
+template <class T, class Decode>
+expected<std::optional<T>> read_record(const lmdb::txn& t, lmdb::dbi db,
+                                       std::string_view key, const std::string& w,
+                                       Decode decode) {
+  auto v = t.get(db, key);
+  if (!v)
+    return std::move(v).err();
+  if (!v->has_value())
+    return std::optional<T>{};
+  auto payload = unframe_value(key, **v, w);
+  if (!payload)
+    return std::move(payload).err();
+  auto x = decode(*payload);
+  if (!x)
+    return decode_failure(w, x.err());
+  return std::optional<T>{std::move(*x)};
+}
+
+expected<std::uint64_t> read_meta_u64(const lmdb::txn& t, const state_dbis& d,
+                                      std::string_view key) {
+  auto w = where(t, state_db::meta, std::string{key});
+  auto v = t.get(d.meta, key);
+  if (!v)
+    return std::move(v).err();
+  if (!v->has_value())
+    return std::uint64_t{0};
+  auto payload = unframe_value(key, **v, w);
+  if (!payload)
+    return std::move(payload).err();
+  if (payload->size() != 8)
+    return error{errc::corrupted,
+                 w + ": " + std::to_string(payload->size()) + " bytes, expected 8"};
+  return get_u64_le(payload->data());
+}
+
+status write_meta_u64(lmdb::txn& t, const state_dbis& d, std::string_view key,
+                      std::uint64_t value) {
+  return t.put(d.meta, key, frame_value(key, u64_le(value)));
+}
+
+status erase(lmdb::txn& t, lmdb::dbi db, std::string_view key) {
+  // Erasing an absent record is not an error (std::map::erase semantics,
+  // like protocol/memory_state).
+  auto r = t.del(db, key);
+  return r.to_status();
+}
+
+} // namespace
+
+std::string_view counter_key(counter c) noexcept {
+  switch (c) {
+  case counter::last_config_id:
+    return "counter.last_config_id";
+  case counter::last_session_id:
+    return "counter.last_session_id";
+  case counter::session_sweep_ms:
+    return "counter.session_sweep_ms";
+  }
+  return {};
+}
+
+// -- reads ----------------------------------------------------------------------
+
+expected<std::optional<config>> read_config(const lmdb::txn& t, const state_dbis& d,
+                                            config_id id) {
+  auto key = u64_be(id);
+  auto w = where(t, state_db::configs, std::to_string(id));
+  auto r = read_record<config>(t, d.configs, key, w, codec::decode_config);
+  if (r && r->has_value() && (*r)->id != id)
+    return error{errc::corrupted,
+                 w + ": record holds config id " + std::to_string((*r)->id)};
+  return r;
+}
+
+expected<std::optional<config_id>>
+read_config_id(const lmdb::txn& t, const state_dbis& d, std::string_view key) {
+  if (key.empty() || key.size() > d.max_key_size)
+    return std::optional<config_id>{}; // such a key can never have been stored
+  auto w = where(t, state_db::keys, "'" + std::string{key} + "'");
+  auto v = t.get(d.keys, key);
+  if (!v)
+    return std::move(v).err();
+  if (!v->has_value())
+    return std::optional<config_id>{};
+  auto payload = unframe_value(key, **v, w);
+  if (!payload)
+    return std::move(payload).err();
+  if (payload->size() != 8)
+    return error{errc::corrupted, w + ": " + std::to_string(payload->size()) +
+                                      " bytes, expected an 8-byte config id"};
+  return std::optional<config_id>{get_u64_be(payload->data())};
+}
+
+expected<std::vector<std::pair<std::string, config_id>>>
+read_keys(const lmdb::txn& t, const state_dbis& d, std::string_view prefix,
+          std::size_t limit) {
+  std::vector<std::pair<std::string, config_id>> out;
+  if (prefix.size() > d.max_key_size)
+    return out;
+  auto c = t.open_cursor(d.keys);
+  if (!c)
+    return std::move(c).err();
+  // MDB_SET_RANGE: the first key >= prefix; keys with the prefix follow it
+  // contiguously in byte order.
+  auto kv = prefix.empty() ? c->get(MDB_FIRST) : c->get(MDB_SET_RANGE, prefix);
+  while (limit == 0 || out.size() < limit) {
+    if (!kv)
+      return std::move(kv).err();
+    if (!kv->has_value() || (*kv)->key.substr(0, prefix.size()) != prefix)
+      break;
+    auto key = (*kv)->key;
+    auto w = where(t, state_db::keys, "'" + std::string{key} + "'");
+    auto payload = unframe_value(key, (*kv)->value, w);
+    if (!payload)
+      return std::move(payload).err();
+    if (payload->size() != 8)
+      return error{errc::corrupted, w + ": " + std::to_string(payload->size()) +
+                                        " bytes, expected an 8-byte config id"};
+    out.emplace_back(std::string{key}, get_u64_be(payload->data()));
+    kv = c->get(MDB_NEXT);
+  }
+  return out;
+}
+
+expected<std::optional<version>> read_version(const lmdb::txn& t, const state_dbis& d,
+                                              config_id config, version_id id) {
+  auto key = version_key(config, id);
+  auto w = where(t, state_db::versions, version_key_text(config, id));
+  auto r = read_record<version>(t, d.versions, key, w, codec::decode_version);
+  if (r && r->has_value() && ((*r)->config != config || (*r)->id != id))
+    return error{errc::corrupted,
+                 w + ": record holds " + version_key_text((*r)->config, (*r)->id)};
+  return r;
+}
+
+expected<std::vector<version>> read_versions(const lmdb::txn& t, const state_dbis& d,
+                                             config_id config) {
+  std::vector<version> out;
+  auto c = t.open_cursor(d.versions);
+  if (!c)
+    return std::move(c).err();
+  auto start = version_key(config, 0);
+  auto prefix = std::string_view{start}.substr(0, 8);
+  for (auto kv = c->get(MDB_SET_RANGE, start);; kv = c->get(MDB_NEXT)) {
+    if (!kv)
+      return std::move(kv).err();
+    if (!kv->has_value() || (*kv)->key.substr(0, 8) != prefix)
+      break;
+    auto key = (*kv)->key;
+    if (key.size() != 16)
+      return error{
+          errc::corrupted,
+          where(t, state_db::versions, "of " + std::to_string(key.size()) + " bytes") +
+              ": version keys have 16 bytes"};
+    version_id id = get_u64_be(key.data() + 8);
+    auto w = where(t, state_db::versions, version_key_text(config, id));
+    auto payload = unframe_value(key, (*kv)->value, w);
+    if (!payload)
+      return std::move(payload).err();
+    auto v = codec::decode_version(*payload);
+    if (!v)
+      return decode_failure(w, v.err());
+    if (v->config != config || v->id != id)
+      return error{errc::corrupted,
+                   w + ": record holds " + version_key_text(v->config, v->id)};
+    out.push_back(std::move(*v));
+  }
+  return out;
+}
+
+expected<std::optional<client_session>>
+read_session(const lmdb::txn& t, const state_dbis& d, session_id id) {
+  auto key = u64_be(id);
+  auto w = where(t, state_db::sessions, std::to_string(id));
+  auto r = read_record<client_session>(t, d.sessions, key, w, codec::decode_session);
+  if (r && r->has_value() && (*r)->id != id)
+    return error{errc::corrupted,
+                 w + ": record holds session id " + std::to_string((*r)->id)};
+  return r;
+}
+
+expected<std::vector<client_session>> read_sessions(const lmdb::txn& t,
+                                                    const state_dbis& d) {
+  std::vector<client_session> out;
+  auto c = t.open_cursor(d.sessions);
+  if (!c)
+    return std::move(c).err();
+  for (auto kv = c->get(MDB_FIRST);; kv = c->get(MDB_NEXT)) {
+    if (!kv)
+      return std::move(kv).err();
+    if (!kv->has_value())
+      break;
+    auto key = (*kv)->key;
+    if (key.size() != 8)
+      return error{
+          errc::corrupted,
+          where(t, state_db::sessions, "of " + std::to_string(key.size()) + " bytes") +
+              ": session keys have 8 bytes"};
+    session_id id = get_u64_be(key.data());
+    auto w = where(t, state_db::sessions, std::to_string(id));
+    auto payload = unframe_value(key, (*kv)->value, w);
+    if (!payload)
+      return std::move(payload).err();
+    auto s = codec::decode_session(*payload);
+    if (!s)
+      return decode_failure(w, s.err());
+    if (s->id != id)
+      return error{errc::corrupted,
+                   w + ": record holds session id " + std::to_string(s->id)};
+    out.push_back(std::move(*s));
+  }
+  return out;
+}
+
+expected<std::uint64_t> read_counter(const lmdb::txn& t, const state_dbis& d,
+                                     counter c) {
+  auto key = counter_key(c);
+  if (key.empty())
+    return error{errc::invalid_argument,
+                 "unknown counter " + std::to_string(static_cast<int>(c))};
+  return read_meta_u64(t, d, key);
+}
+
+expected<std::uint64_t> read_last_applied(const lmdb::txn& t, const state_dbis& d) {
+  return read_meta_u64(t, d, state_meta_key::last_applied);
+}
+
+// -- writes ---------------------------------------------------------------------
+
+status write_config(lmdb::txn& t, const state_dbis& d, const config& c) {
+  auto key = u64_be(c.id);
+  return t.put(d.configs, key, frame_value(key, codec::encode(c)));
+}
+
+status remove_config(lmdb::txn& t, const state_dbis& d, config_id id) {
+  return erase(t, d.configs, u64_be(id));
+}
+
+status write_key(lmdb::txn& t, const state_dbis& d, std::string_view key,
+                 config_id id) {
+  if (key.empty())
+    return status{errc::invalid_argument, "config key must not be empty"};
+  if (key.size() > d.max_key_size)
+    return status{errc::too_large, "config key of " + std::to_string(key.size()) +
+                                       " bytes exceeds the storage key limit of " +
+                                       std::to_string(d.max_key_size) + " bytes"};
+  return t.put(d.keys, key, frame_value(key, u64_be(id)));
+}
+
+status remove_key(lmdb::txn& t, const state_dbis& d, std::string_view key) {
+  if (key.empty() || key.size() > d.max_key_size)
+    return {}; // never stored
+  return erase(t, d.keys, key);
+}
+
+status write_version(lmdb::txn& t, const state_dbis& d, const version& v) {
+  auto key = version_key(v.config, v.id);
+  return t.put(d.versions, key, frame_value(key, codec::encode(v)));
+}
+
+status remove_version(lmdb::txn& t, const state_dbis& d, config_id config,
+                      version_id id) {
+  return erase(t, d.versions, version_key(config, id));
+}
+
+status write_session(lmdb::txn& t, const state_dbis& d, const client_session& s) {
+  auto key = u64_be(s.id);
+  return t.put(d.sessions, key, frame_value(key, codec::encode(s)));
+}
+
+status remove_session(lmdb::txn& t, const state_dbis& d, session_id id) {
+  return erase(t, d.sessions, u64_be(id));
+}
+
+status write_counter(lmdb::txn& t, const state_dbis& d, counter c,
+                     std::uint64_t value) {
+  auto key = counter_key(c);
+  if (key.empty())
+    return status{errc::invalid_argument,
+                  "unknown counter " + std::to_string(static_cast<int>(c))};
+  return write_meta_u64(t, d, key, value);
+}
+
+status write_last_applied(lmdb::txn& t, const state_dbis& d, std::uint64_t index) {
+  return write_meta_u64(t, d, state_meta_key::last_applied, index);
+}
+
+} // namespace conflux::storage

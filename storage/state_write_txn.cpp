@@ -1,0 +1,147 @@
+#include "storage/state_write_txn.hpp"
+
+namespace conflux::storage {
+
+status state_write_txn::usable() const {
+  if (first_error_)
+    return status{first_error_->code,
+                  "state transaction in " + std::string{txn_.path()} +
+                      " was aborted after an earlier error: " + first_error_->message};
+  if (!txn_.live())
+    return status{errc::invalid_argument,
+                  "state transaction used after commit or abort"};
+  return {};
+}
+
+status state_write_txn::track(status st) {
+  if (!st && (st.code() == errc::storage_failure || st.code() == errc::corrupted) &&
+      !first_error_) {
+    first_error_ = st.err();
+    txn_.abort();
+  }
+  return st;
+}
+
+status state_write_txn::commit() {
+  if (auto st = usable(); !st)
+    return st;
+  return txn_.commit();
+}
+
+void state_write_txn::abort() noexcept {
+  txn_.abort();
+}
+
+namespace {
+
+// Runs a read if the txn is usable. A failing read (I/O error, corruption)
+// does not poison the txn by itself; the state machine stops the node on it.
+template <class Read>
+auto guarded(status usable, Read&& read) -> decltype(read()) {
+  if (!usable)
+    return std::move(usable).err();
+  return read();
+}
+
+} // namespace
+
+expected<std::optional<config>> state_write_txn::find_config(config_id id) {
+  return guarded(usable(), [&] { return read_config(txn_, dbis_, id); });
+}
+
+expected<std::optional<config_id>>
+state_write_txn::find_config_id(std::string_view key) {
+  return guarded(usable(), [&] { return read_config_id(txn_, dbis_, key); });
+}
+
+expected<std::vector<std::pair<std::string, config_id>>>
+state_write_txn::list_keys(std::string_view prefix, std::size_t limit) {
+  return guarded(usable(), [&] { return read_keys(txn_, dbis_, prefix, limit); });
+}
+
+expected<std::optional<version>> state_write_txn::find_version(config_id config,
+                                                               version_id id) {
+  return guarded(usable(), [&] { return read_version(txn_, dbis_, config, id); });
+}
+
+expected<std::vector<version>> state_write_txn::list_versions(config_id config) {
+  return guarded(usable(), [&] { return read_versions(txn_, dbis_, config); });
+}
+
+expected<std::optional<client_session>> state_write_txn::find_session(session_id id) {
+  return guarded(usable(), [&] { return read_session(txn_, dbis_, id); });
+}
+
+expected<std::vector<client_session>> state_write_txn::list_sessions() {
+  return guarded(usable(), [&] { return read_sessions(txn_, dbis_); });
+}
+
+expected<std::uint64_t> state_write_txn::get_counter(counter c) {
+  return guarded(usable(), [&] { return read_counter(txn_, dbis_, c); });
+}
+
+expected<std::uint64_t> state_write_txn::last_applied() {
+  return guarded(usable(), [&] { return read_last_applied(txn_, dbis_); });
+}
+
+status state_write_txn::put_config(const config& c) {
+  if (auto st = usable(); !st)
+    return st;
+  return track(write_config(txn_, dbis_, c));
+}
+
+status state_write_txn::erase_config(config_id id) {
+  if (auto st = usable(); !st)
+    return st;
+  return track(remove_config(txn_, dbis_, id));
+}
+
+status state_write_txn::put_key(std::string_view key, config_id id) {
+  if (auto st = usable(); !st)
+    return st;
+  return track(write_key(txn_, dbis_, key, id));
+}
+
+status state_write_txn::erase_key(std::string_view key) {
+  if (auto st = usable(); !st)
+    return st;
+  return track(remove_key(txn_, dbis_, key));
+}
+
+status state_write_txn::put_version(const version& v) {
+  if (auto st = usable(); !st)
+    return st;
+  return track(write_version(txn_, dbis_, v));
+}
+
+status state_write_txn::erase_version(config_id config, version_id id) {
+  if (auto st = usable(); !st)
+    return st;
+  return track(remove_version(txn_, dbis_, config, id));
+}
+
+status state_write_txn::put_session(const client_session& s) {
+  if (auto st = usable(); !st)
+    return st;
+  return track(write_session(txn_, dbis_, s));
+}
+
+status state_write_txn::erase_session(session_id id) {
+  if (auto st = usable(); !st)
+    return st;
+  return track(remove_session(txn_, dbis_, id));
+}
+
+status state_write_txn::set_counter(counter c, std::uint64_t value) {
+  if (auto st = usable(); !st)
+    return st;
+  return track(write_counter(txn_, dbis_, c, value));
+}
+
+status state_write_txn::set_last_applied(std::uint64_t index) {
+  if (auto st = usable(); !st)
+    return st;
+  return track(write_last_applied(txn_, dbis_, index));
+}
+
+} // namespace conflux::storage
