@@ -10,6 +10,8 @@
 #include "protocol/memory_state.hpp"
 #include "protocol/resolve.hpp"
 #include "protocol/state_machine.hpp"
+#include "bench/bench_dir.hpp"
+#include "storage/state_store.hpp"
 
 using namespace conflux;
 
@@ -59,6 +61,58 @@ void BM_apply_create_version_memory(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_apply_create_version_memory)->Arg(256)->Arg(4096);
+
+// The same commands applied to the LMDB state store the way the applier
+// does: one durable write transaction per batch of `range(0)` entries, with
+// last_applied in the same transaction.
+void BM_apply_create_version_lmdb(benchmark::State& state) {
+  bench::bench_dir dir;
+  storage::state_store_options o;
+  o.identity.cluster_id = "bench";
+  o.identity.node_id = 1;
+  auto store = storage::state_store::open(dir.path() + "/state", o);
+  if (!store.ok()) {
+    state.SkipWithError(to_string(store.err()).c_str());
+    return;
+  }
+  state_machine sm;
+  std::uint64_t index = 1;
+  {
+    auto txn = store->begin_write();
+    if (!txn.ok() ||
+        !sm.apply(*txn, entry(index, create_config{bench_key, content_format::json,
+                                                  std::nullopt, "{}", "", ""}))
+           .ok() ||
+        !txn->commit().ok()) {
+      state.SkipWithError("setup failed");
+      return;
+    }
+  }
+  auto batch = static_cast<std::size_t>(state.range(0));
+  std::vector<raft::log_entry> entries;
+  for (std::uint64_t i = 0; i < 1024; ++i)
+    entries.push_back(
+      entry(0, create_version{bench_key, json_content(256, i), "", "bench", std::nullopt}));
+  std::size_t k = 0;
+  for (auto _ : state) {
+    auto txn = store->begin_write();
+    if (!txn.ok()) {
+      state.SkipWithError("begin_write failed");
+      break;
+    }
+    for (std::size_t i = 0; i < batch; ++i) {
+      auto& e = entries[k++ % entries.size()];
+      e.index = ++index;
+      auto r = sm.apply(*txn, e);
+      if (!r.ok() || !r->ok())
+        state.SkipWithError("apply failed");
+    }
+    if (!txn->commit().ok())
+      state.SkipWithError("commit failed");
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(batch));
+}
+BENCHMARK(BM_apply_create_version_lmdb)->Arg(1)->Arg(64)->UseRealTime();
 
 // A config with 50 rules and a client with 8 labels: the full resolve query
 // (config lookup, rule choice, version fetch, SHA-256 check).

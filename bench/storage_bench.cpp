@@ -5,44 +5,19 @@
 // Figures and the command that produced them: docs/benchmarks.md.
 
 #include "protocol/error.hpp"
+#include "bench/bench_dir.hpp"
 #include "storage/log_store.hpp"
 
 #include <benchmark/benchmark.h>
 #include <cstdlib>
-#include <filesystem>
-#include <stdlib.h> // mkdtemp
 #include <string>
-#include <system_error>
 #include <vector>
 
 namespace {
 
 using namespace conflux;
 using namespace conflux::storage;
-
-// A unique directory removed at scope exit.
-class bench_dir {
-public:
-  bench_dir() {
-    const char* base = std::getenv("CONFLUX_BENCH_DIR");
-    auto root = base != nullptr ? std::filesystem::path{base}
-                                : std::filesystem::temp_directory_path();
-    auto tmpl = (root / "conflux-storage-bench-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) != nullptr)
-      path_ = tmpl;
-  }
-  ~bench_dir() {
-    std::error_code ec;
-    if (!path_.empty())
-      std::filesystem::remove_all(path_, ec);
-  }
-  bench_dir(const bench_dir&) = delete;
-  bench_dir& operator=(const bench_dir&) = delete;
-  const std::string& path() const { return path_; }
-
-private:
-  std::string path_;
-};
+using conflux::bench::bench_dir;
 
 log_store_options bench_options() {
   log_store_options o;

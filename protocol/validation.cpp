@@ -8,14 +8,13 @@
 #include <limits>
 #include <locale>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <string>
-#include <utility>
-
-#include <nlohmann/json.hpp>
 #include <toml.hpp>
+#include <utility>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -70,7 +69,8 @@ std::string printable(std::string_view s, std::size_t max_chars) {
 // would otherwise sit in front of our "; what to do".
 std::string library_reason(std::string_view s) {
   std::string out = printable(s, 300);
-  while (!out.empty() && (out.back() == '.' || out.back() == ' ')) out.pop_back();
+  while (!out.empty() && (out.back() == '.' || out.back() == ' '))
+    out.pop_back();
   return out;
 }
 
@@ -84,18 +84,22 @@ std::string quote(std::string_view s) {
 // Names one offending byte: 'x' for printable ASCII, byte 0xNN otherwise.
 std::string describe_byte(char ch) {
   auto c = static_cast<unsigned char>(ch);
-  if (c >= 0x20 && c < 0x7f) return std::string{"'"} + ch + "'";
+  if (c >= 0x20 && c < 0x7f)
+    return std::string{"'"} + ch + "'";
   std::string hex = hex_byte(c);
   return "byte 0x" + hex.substr(2);
 }
 
-std::string num(std::size_t n) { return std::to_string(n); }
+std::string num(std::size_t n) {
+  return std::to_string(n);
+}
 
 // U+0007 style, for control characters found in UTF-8 text.
 std::string describe_code_point(char32_t cp) {
   static constexpr char digits[] = "0123456789ABCDEF";
   std::string out = "U+";
-  for (int shift = 12; shift >= 0; shift -= 4) out += digits[(cp >> shift) & 0xf];
+  for (int shift = 12; shift >= 0; shift -= 4)
+    out += digits[(cp >> shift) & 0xf];
   return out;
 }
 
@@ -128,13 +132,16 @@ bool next_code_point(std::string_view s, std::size_t& i, char32_t& cp) {
   } else {
     return false;
   }
-  if (i + len > s.size()) return false;
+  if (i + len > s.size())
+    return false;
   for (std::size_t k = 1; k < len; ++k) {
     unsigned char b = byte(i + k);
-    if ((b & 0xc0) != 0x80) return false;
+    if ((b & 0xc0) != 0x80)
+      return false;
     cp = (cp << 6) | (b & 0x3f);
   }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+    return false;
   i += len;
   return true;
 }
@@ -144,7 +151,8 @@ std::optional<std::size_t> invalid_utf8_at(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
     std::size_t at = i;
     char32_t cp = 0;
-    if (!next_code_point(s, i, cp)) return at;
+    if (!next_code_point(s, i, cp))
+      return at;
   }
   return std::nullopt;
 }
@@ -177,26 +185,28 @@ std::vector<std::string_view> split_slash(std::string_view s) {
 
 // Characters, length and the reserved names of one segment. `what` is "key"
 // or "prefix"; `complete` is false for the partial last segment of a prefix.
-status check_segment(std::string_view what, std::string_view whole, std::string_view seg,
-                     std::size_t index, bool complete, const limits& lim) {
+status check_segment(std::string_view what, std::string_view whole,
+                     std::string_view seg, std::size_t index, bool complete,
+                     const limits& lim) {
   for (std::size_t i = 0; i < seg.size(); ++i) {
     if (!is_key_char(seg[i])) {
       return {errc::invalid_argument,
               std::string{what} + " " + quote(whole) + " has " + describe_byte(seg[i]) +
-                  " in segment " + num(index + 1) + "; use only A-Z a-z 0-9 . _ - in a segment; " +
-                  key_rule(lim)};
+                  " in segment " + num(index + 1) +
+                  "; use only A-Z a-z 0-9 . _ - in a segment; " + key_rule(lim)};
     }
   }
   if (seg.size() > lim.max_segment_chars) {
     return {errc::invalid_argument,
-            "segment " + num(index + 1) + " of " + std::string{what} + " " + quote(whole) + " is " +
-                num(seg.size()) + " characters long; shorten it to at most " +
+            "segment " + num(index + 1) + " of " + std::string{what} + " " +
+                quote(whole) + " is " + num(seg.size()) +
+                " characters long; shorten it to at most " +
                 num(lim.max_segment_chars) + "; " + key_rule(lim)};
   }
   if (complete && (seg == "." || seg == "..")) {
     return {errc::invalid_argument,
-            std::string{what} + " " + quote(whole) + " has segment " + num(index + 1) + " \"" +
-                std::string{seg} +
+            std::string{what} + " " + quote(whole) + " has segment " + num(index + 1) +
+                " \"" + std::string{seg} +
                 "\", which is reserved (it reads as a path step); rename the segment"};
   }
   return {};
@@ -204,7 +214,9 @@ status check_segment(std::string_view what, std::string_view whole, std::string_
 
 // --- labels -----------------------------------------------------------------
 
-bool is_label_key_char(char c) { return is_key_char(c) || c == '/'; }
+bool is_label_key_char(char c) {
+  return is_key_char(c) || c == '/';
+}
 
 std::string label_key_rule(const limits& lim) {
   return "label keys are 1-" + num(lim.max_label_key_chars) +
@@ -212,11 +224,13 @@ std::string label_key_rule(const limits& lim) {
 }
 
 std::string describe_labels(const labels& l) {
-  if (l.empty()) return "{} (the default rule)";
+  if (l.empty())
+    return "{} (the default rule)";
   std::string out = "{";
   bool first = true;
   for (const auto& [k, v] : l) {
-    if (!first) out += ", ";
+    if (!first)
+      out += ", ";
     first = false;
     out += printable(k, quote_limit);
     out += '=';
@@ -234,22 +248,28 @@ std::string describe_labels(const labels& l) {
 
 const char* format_title(content_format f) {
   switch (f) {
-    case content_format::json: return "JSON";
-    case content_format::yaml: return "YAML";
-    case content_format::toml: return "TOML";
-    case content_format::properties: return "properties";
-    case content_format::text: return "text";
+  case content_format::json:
+    return "JSON";
+  case content_format::yaml:
+    return "YAML";
+  case content_format::toml:
+    return "TOML";
+  case content_format::properties:
+    return "properties";
+  case content_format::text:
+    return "text";
   }
   return "unknown";
 }
 
 bool known_format(content_format f) {
   switch (f) {
-    case content_format::json:
-    case content_format::yaml:
-    case content_format::toml:
-    case content_format::properties:
-    case content_format::text: return true;
+  case content_format::json:
+  case content_format::yaml:
+  case content_format::toml:
+  case content_format::properties:
+  case content_format::text:
+    return true;
   }
   return false;
 }
@@ -263,8 +283,9 @@ status unknown_format(content_format f) {
 constexpr const char* content_advice = "fix the document or choose --format text";
 
 status not_valid(content_format f, const std::string& detail) {
-  return {errc::invalid_content, std::string{"content is not valid "} + format_title(f) + ": " +
-                                     detail + "; " + content_advice};
+  return {errc::invalid_content, std::string{"content is not valid "} +
+                                     format_title(f) + ": " + detail + "; " +
+                                     content_advice};
 }
 
 std::string line_col(std::size_t line, std::size_t col) {
@@ -272,7 +293,8 @@ std::string line_col(std::size_t line, std::size_t col) {
 }
 
 // Where a byte offset lies, 1-based (columns count bytes).
-std::pair<std::size_t, std::size_t> position_of(std::string_view s, std::size_t offset) {
+std::pair<std::size_t, std::size_t> position_of(std::string_view s,
+                                                std::size_t offset) {
   std::size_t line = 1;
   std::size_t line_start = 0;
   for (std::size_t i = 0; i < offset && i < s.size(); ++i) {
@@ -310,7 +332,8 @@ std::optional<std::size_t> json_too_deep(std::string_view s, std::size_t max_dep
     if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) return i;
+      if (++depth > max_depth)
+        return i;
     } else if ((c == ']' || c == '}') && depth > 0) {
       --depth;
     }
@@ -363,7 +386,8 @@ public:
     top.current = k;
     return true;
   }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) {
+  bool parse_error(std::size_t, const std::string&,
+                   const nlohmann::detail::exception& ex) {
     problem_ = reason_of(ex.what());
     return false;
   }
@@ -393,7 +417,8 @@ private:
   };
 
   bool value() {
-    if (!frames_.empty() && !frames_.back().is_object) ++frames_.back().count;
+    if (!frames_.empty() && !frames_.back().is_object)
+      ++frames_.back().count;
     return true;
   }
   bool open(bool is_object) {
@@ -412,9 +437,11 @@ private:
     for (std::size_t i = 0; i + 1 < frames_.size(); ++i) {
       const auto& f = frames_[i];
       out += '/';
-      out += f.is_object ? pointer_escape(f.current) : num(f.count == 0 ? 0 : f.count - 1);
+      out +=
+          f.is_object ? pointer_escape(f.current) : num(f.count == 0 ? 0 : f.count - 1);
     }
-    if (out.empty()) return "the top level";
+    if (out.empty())
+      return "the top level";
     return "\"" + printable(out, 200) + "\"";
   }
 
@@ -429,19 +456,22 @@ struct json_failure {
 
 // Checks (and with `out`, parses) a JSON text. The detail says what is wrong
 // without naming the subject, so that content and schema share the code.
-std::optional<json_failure> parse_json(std::string_view text, const limits& lim, json* out) {
+std::optional<json_failure> parse_json(std::string_view text, const limits& lim,
+                                       json* out) {
   if (auto at = json_too_deep(text, lim.max_nesting_depth)) {
     auto [line, col] = position_of(text, *at);
     return json_failure{errc::too_large, "nests arrays and objects deeper than " +
                                              num(lim.max_nesting_depth) + " levels (" +
-                                             line_col(line, col) + "); flatten the document"};
+                                             line_col(line, col) +
+                                             "); flatten the document"};
   }
   try {
     json_checker checker;
     if (!json::sax_parse(text.begin(), text.end(), &checker)) {
       return json_failure{errc::invalid_content, checker.problem()};
     }
-    if (out != nullptr) *out = json::parse(text.begin(), text.end());
+    if (out != nullptr)
+      *out = json::parse(text.begin(), text.end());
     return std::nullopt;
   } catch (const std::exception& ex) {
     return json_failure{errc::invalid_content, json_checker::reason_of(ex.what())};
@@ -455,8 +485,12 @@ std::optional<json_failure> parse_json(std::string_view text, const limits& lim,
 bool all_of_chars(std::string_view s, bool (*pred)(char)) {
   return !s.empty() && std::all_of(s.begin(), s.end(), pred);
 }
-bool is_dec(char c) { return c >= '0' && c <= '9'; }
-bool is_oct(char c) { return c >= '0' && c <= '7'; }
+bool is_dec(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_oct(char c) {
+  return c >= '0' && c <= '7';
+}
 bool is_hex(char c) {
   return is_dec(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
@@ -465,21 +499,28 @@ bool is_hex(char c) {
 // schema, written out because std::regex is slow and recurses per character.
 bool is_core_float(std::string_view s) {
   std::size_t i = 0;
-  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+  if (i < s.size() && (s[i] == '-' || s[i] == '+'))
+    ++i;
   std::size_t int_digits = 0;
-  while (i < s.size() && is_dec(s[i])) ++i, ++int_digits;
+  while (i < s.size() && is_dec(s[i]))
+    ++i, ++int_digits;
   std::size_t frac_digits = 0;
   if (i < s.size() && s[i] == '.') {
     ++i;
-    while (i < s.size() && is_dec(s[i])) ++i, ++frac_digits;
+    while (i < s.size() && is_dec(s[i]))
+      ++i, ++frac_digits;
   }
-  if (int_digits == 0 && frac_digits == 0) return false;
+  if (int_digits == 0 && frac_digits == 0)
+    return false;
   if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
     ++i;
-    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+'))
+      ++i;
     std::size_t exp_digits = 0;
-    while (i < s.size() && is_dec(s[i])) ++i, ++exp_digits;
-    if (exp_digits == 0) return false;
+    while (i < s.size() && is_dec(s[i]))
+      ++i, ++exp_digits;
+    if (exp_digits == 0)
+      return false;
   }
   return i == s.size();
 }
@@ -488,9 +529,12 @@ bool is_core_float(std::string_view s) {
 // and "on" stay strings, unlike YAML 1.1). Numbers are read with from_chars:
 // locale-independent, so every node decides the same way.
 json resolve_plain_scalar(const std::string& v) {
-  if (v == "true" || v == "True" || v == "TRUE") return true;
-  if (v == "false" || v == "False" || v == "FALSE") return false;
-  if (v == "null" || v == "Null" || v == "NULL" || v == "~" || v.empty()) return nullptr;
+  if (v == "true" || v == "True" || v == "TRUE")
+    return true;
+  if (v == "false" || v == "False" || v == "FALSE")
+    return false;
+  if (v == "null" || v == "Null" || v == "NULL" || v == "~" || v.empty())
+    return nullptr;
   std::string_view s = v;
   std::string_view digits = s;
   bool negative = false;
@@ -501,7 +545,8 @@ json resolve_plain_scalar(const std::string& v) {
   auto integer = [&](std::string_view d, int base) -> std::optional<json> {
     std::uint64_t mag = 0;
     auto [p, ec] = std::from_chars(d.data(), d.data() + d.size(), mag, base);
-    if (ec != std::errc{} || p != d.data() + d.size()) return std::nullopt;
+    if (ec != std::errc{} || p != d.data() + d.size())
+      return std::nullopt;
     if (!negative) {
       if (mag <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
         return json(static_cast<std::int64_t>(mag));
@@ -514,16 +559,22 @@ json resolve_plain_scalar(const std::string& v) {
     return std::nullopt;
   };
   if (all_of_chars(digits, is_dec)) {
-    if (auto j = integer(digits, 10)) return *j;
-  } else if (s.size() > 2 && s[0] == '0' && s[1] == 'o' && all_of_chars(s.substr(2), is_oct)) {
-    if (auto j = integer(s.substr(2), 8)) return *j;
-  } else if (s.size() > 2 && s[0] == '0' && s[1] == 'x' && all_of_chars(s.substr(2), is_hex)) {
-    if (auto j = integer(s.substr(2), 16)) return *j;
+    if (auto j = integer(digits, 10))
+      return *j;
+  } else if (s.size() > 2 && s[0] == '0' && s[1] == 'o' &&
+             all_of_chars(s.substr(2), is_oct)) {
+    if (auto j = integer(s.substr(2), 8))
+      return *j;
+  } else if (s.size() > 2 && s[0] == '0' && s[1] == 'x' &&
+             all_of_chars(s.substr(2), is_hex)) {
+    if (auto j = integer(s.substr(2), 16))
+      return *j;
   }
   if (digits == ".inf" || digits == ".Inf" || digits == ".INF")
     return negative ? -std::numeric_limits<double>::infinity()
                     : std::numeric_limits<double>::infinity();
-  if (s == ".nan" || s == ".NaN" || s == ".NAN") return std::numeric_limits<double>::quiet_NaN();
+  if (s == ".nan" || s == ".NaN" || s == ".NAN")
+    return std::numeric_limits<double>::quiet_NaN();
   if (is_core_float(s) || all_of_chars(digits, is_dec)) {
     // from_chars accepts no leading '+'; digits-only values land here when
     // they overflow 64 bits.
@@ -553,9 +604,10 @@ public:
     // { }) and starts one empty document after another at the same place,
     // forever. Every real document starts further on than the one before.
     if (documents_started_ > 0 && mark.pos <= last_document_pos_) {
-      fail(errc::invalid_content,
-           "the YAML parser cannot get past this point (often a ',' outside [ ] or { })",
-           "remove or quote the character there");
+      fail(
+          errc::invalid_content,
+          "the YAML parser cannot get past this point (often a ',' outside [ ] or { })",
+          "remove or quote the character there");
     }
     ++documents_started_;
     last_document_pos_ = mark.pos;
@@ -576,8 +628,10 @@ public:
            "define the anchor (&name) before its alias (*name)");
     }
     const anchored& a = it->second;
-    if (build_) charge(a.value.nodes);
-    add(item{build_ ? a.value.value : json(), a.value.nodes, a.value.is_scalar, a.value.text},
+    if (build_)
+      charge(a.value.nodes);
+    add(item{build_ ? a.value.value : json(), a.value.nodes, a.value.is_scalar,
+             a.value.text},
         0);
   }
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
@@ -588,16 +642,16 @@ public:
       // "!" marks a quoted (or explicitly non-specific) scalar: always a
       // string. Explicit !!str too; everything else resolves like a plain
       // scalar.
-      if (tag == "!" || tag == "tag:yaml.org,2002:str" || tag == "tag:yaml.org,2002:binary" ||
-          tag == "tag:yaml.org,2002:timestamp")
+      if (tag == "!" || tag == "tag:yaml.org,2002:str" ||
+          tag == "tag:yaml.org,2002:binary" || tag == "tag:yaml.org,2002:timestamp")
         j = value;
       else
         j = resolve_plain_scalar(value);
     }
     add(item{std::move(j), 1, true, value}, anchor);
   }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
-                       YAML::EmitterStyle::value) override {
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&,
+                       YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
     open(mark, false, anchor);
   }
   void OnSequenceEnd() override { close(); }
@@ -628,11 +682,13 @@ private:
   };
 
   // `what` is the problem, `advice` what to do about it.
-  [[noreturn]] void fail(errc code, const std::string& what, const std::string& advice) const {
+  [[noreturn]] void fail(errc code, const std::string& what,
+                         const std::string& advice) const {
     std::string where = line_col(static_cast<std::size_t>(mark_.line) + 1,
                                  static_cast<std::size_t>(mark_.column) + 1);
     if (code == errc::invalid_content)
-      throw stop_parsing{not_valid(content_format::yaml, where + ": " + what + "; " + advice)};
+      throw stop_parsing{
+          not_valid(content_format::yaml, where + ": " + what + "; " + advice)};
     throw stop_parsing{status{code, "content " + what + " (" + where + "); " + advice}};
   }
 
@@ -641,7 +697,8 @@ private:
     if (expanded_ > lim_.max_alias_expansion_nodes) {
       fail(errc::too_large,
            "expands through YAML aliases/anchors to more than " +
-               num(lim_.max_alias_expansion_nodes) + " nodes when converted for the schema check",
+               num(lim_.max_alias_expansion_nodes) +
+               " nodes when converted for the schema check",
            "use fewer aliases (alias bombs are refused)");
     }
   }
@@ -656,7 +713,8 @@ private:
     frame f;
     f.is_map = is_map;
     f.anchor = anchor;
-    if (build_) f.value = is_map ? json::object() : json::array();
+    if (build_)
+      f.value = is_map ? json::object() : json::array();
     stack_.push_back(std::move(f));
   }
 
@@ -670,17 +728,21 @@ private:
     if (anchor != 0) {
       // The stored copy is memory like an expansion, so it is charged too;
       // otherwise nested anchors could copy a large tree once per level.
-      if (build_) charge(it.nodes);
-      anchors_[anchor] = anchored{build_ ? it : item{json(), it.nodes, it.is_scalar, it.text}};
+      if (build_)
+        charge(it.nodes);
+      anchors_[anchor] =
+          anchored{build_ ? it : item{json(), it.nodes, it.is_scalar, it.text}};
     }
     if (stack_.empty()) {
-      if (build_) documents.push_back(std::move(it.value));
+      if (build_)
+        documents.push_back(std::move(it.value));
       return;
     }
     frame& top = stack_.back();
     top.nodes += it.nodes;
     if (!top.is_map) {
-      if (build_) top.value.push_back(std::move(it.value));
+      if (build_)
+        top.value.push_back(std::move(it.value));
       return;
     }
     if (!top.have_key) {
@@ -693,14 +755,16 @@ private:
         }
       } else if (build_) {
         fail(errc::schema_violation,
-             "has a YAML mapping key that is itself a collection, which JSON has no form for",
+             "has a YAML mapping key that is itself a collection, which JSON has no "
+             "form for",
              "use scalar keys so that the schema can check the document");
       }
       top.have_key = true;
       top.key = std::move(it.text);
       return;
     }
-    if (build_) top.value[top.key] = std::move(it.value);
+    if (build_)
+      top.value[top.key] = std::move(it.value);
     top.have_key = false;
   }
 
@@ -722,14 +786,16 @@ status walk_yaml(std::string_view content, const limits& lim, bool build,
     yaml_walker walker{lim, build};
     while (parser.HandleNextDocument(walker)) {
     }
-    if (documents != nullptr) *documents = std::move(walker.documents);
+    if (documents != nullptr)
+      *documents = std::move(walker.documents);
     return {};
   } catch (const stop_parsing& stop) {
     return stop.why;
   } catch (const YAML::Exception& ex) {
-    std::string where = ex.mark.is_null() ? std::string{"at an unknown position"}
-                                          : line_col(static_cast<std::size_t>(ex.mark.line) + 1,
-                                                     static_cast<std::size_t>(ex.mark.column) + 1);
+    std::string where = ex.mark.is_null()
+                            ? std::string{"at an unknown position"}
+                            : line_col(static_cast<std::size_t>(ex.mark.line) + 1,
+                                       static_cast<std::size_t>(ex.mark.column) + 1);
     return not_valid(content_format::yaml, where + ": " + library_reason(ex.msg));
   } catch (const std::exception& ex) {
     return not_valid(content_format::yaml, library_reason(ex.what()));
@@ -765,9 +831,11 @@ std::optional<std::size_t> toml_too_deep(std::string_view s, std::size_t max_dep
       }
       continue;
     }
-    if (c == ' ' || c == '\t' || c == '\r') continue;
+    if (c == ' ' || c == '\t' || c == '\r')
+      continue;
     if (c == '#') {
-      while (i + 1 < s.size() && s[i + 1] != '\n') ++i;
+      while (i + 1 < s.size() && s[i + 1] != '\n')
+        ++i;
       continue;
     }
     std::string_view rest = s.substr(i);
@@ -779,18 +847,21 @@ std::optional<std::size_t> toml_too_deep(std::string_view s, std::size_t max_dep
           ++end;
           continue;
         }
-        if (s.substr(end, 3) == q) break;
+        if (s.substr(end, 3) == q)
+          break;
       }
       // Up to two more quotes may close the string ("""a""""").
       i = std::min(s.size(), end + 3) - 1;
-      while (i + 1 < s.size() && s[i + 1] == q[0]) ++i;
+      while (i + 1 < s.size() && s[i + 1] == q[0])
+        ++i;
       line_start = false;
       continue;
     }
     if (c == '"' || c == '\'') {
       std::size_t end = i + 1;
       for (; end < s.size() && s[end] != c && s[end] != '\n'; ++end) {
-        if (c == '"' && s[end] == '\\') ++end;
+        if (c == '"' && s[end] == '\\')
+          ++end;
       }
       i = end < s.size() ? end : s.size() - 1;
       line_start = false;
@@ -799,24 +870,30 @@ std::optional<std::size_t> toml_too_deep(std::string_view s, std::size_t max_dep
     bool was_line_start = line_start;
     line_start = false;
     if (in_header) {
-      if (c == '.') ++header_levels;
+      if (c == '.')
+        ++header_levels;
       if (c == ']') {
         in_header = false;
-        if (i + 1 < s.size() && s[i + 1] == ']') ++i;
-        if (too_deep()) return i;
+        if (i + 1 < s.size() && s[i + 1] == ']')
+          ++i;
+        if (too_deep())
+          return i;
       }
       continue;
     }
     if (was_line_start && open.empty() && c == '[') {
       in_header = true;
       header_levels = 1;
-      if (i + 1 < s.size() && s[i + 1] == '[') ++i;
+      if (i + 1 < s.size() && s[i + 1] == '[')
+        ++i;
       continue;
     }
     if (c == '[' || (c == '{' && !in_key)) {
       open.emplace_back(c, key_levels);
-      if (too_deep()) return i;
-      if (c == '{') in_key = true;
+      if (too_deep())
+        return i;
+      if (c == '{')
+        in_key = true;
     } else if ((c == ']' || c == '}') && !open.empty()) {
       key_levels = open.back().second;
       open.pop_back();
@@ -829,7 +906,8 @@ std::optional<std::size_t> toml_too_deep(std::string_view s, std::size_t max_dep
     } else if (in_key && c == '=') {
       in_key = false;
       ++key_levels;
-      if (too_deep()) return i;
+      if (too_deep())
+        return i;
     }
   }
   return std::nullopt;
@@ -839,7 +917,8 @@ std::optional<std::size_t> toml_too_deep(std::string_view s, std::size_t max_dep
 // "value having invalid format..."
 std::string toml_reason(std::string_view what) {
   what = what.substr(0, what.find('\n'));
-  if (what.substr(0, 8) == "[error] ") what.remove_prefix(8);
+  if (what.substr(0, 8) == "[error] ")
+    what.remove_prefix(8);
   if (what.substr(0, 6) == "toml::") {
     if (auto colon = what.find(": "); colon != std::string_view::npos)
       what.remove_prefix(colon + 2);
@@ -851,28 +930,30 @@ status parse_toml(std::string_view content, const limits& lim, toml::value* out)
   if (auto at = toml_too_deep(content, lim.max_nesting_depth)) {
     auto [line, col] = position_of(content, *at);
     return {errc::too_large, "content nests tables and arrays deeper than " +
-                                 num(lim.max_nesting_depth) + " levels (" + line_col(line, col) +
-                                 "); flatten the document"};
+                                 num(lim.max_nesting_depth) + " levels (" +
+                                 line_col(line, col) + "); flatten the document"};
   }
   // TOML documents must be UTF-8 (TOML 1.0 §"Spec"), and toml11 3.7 trips
   // over invalid bytes (an assertion in debug builds, a length_error from a
   // negative size otherwise), so they never reach it.
   if (auto bad = invalid_utf8_at(content)) {
     auto [line, col] = position_of(content, *bad);
-    return not_valid(content_format::toml,
-                     line_col(line, col) + ": " + describe_byte(content[*bad]) +
-                         " is not valid UTF-8, and TOML files must be UTF-8; save the file as "
-                         "UTF-8");
+    return not_valid(
+        content_format::toml,
+        line_col(line, col) + ": " + describe_byte(content[*bad]) +
+            " is not valid UTF-8, and TOML files must be UTF-8; save the file as "
+            "UTF-8");
   }
   try {
     std::istringstream in{std::string{content}};
     toml::value v = toml::parse(in, "content");
-    if (out != nullptr) *out = std::move(v);
+    if (out != nullptr)
+      *out = std::move(v);
     return {};
   } catch (const toml::exception& ex) {
     const auto& loc = ex.location();
-    return not_valid(content_format::toml,
-                     line_col(loc.line(), loc.column()) + ": " + toml_reason(ex.what()));
+    return not_valid(content_format::toml, line_col(loc.line(), loc.column()) + ": " +
+                                               toml_reason(ex.what()));
   } catch (const std::exception& ex) {
     return not_valid(content_format::toml, toml_reason(ex.what()));
   } catch (...) {
@@ -892,29 +973,41 @@ std::string stream_text(const T& v) {
 
 // REQUIRES: depth of v within max_depth (checked by toml_too_deep).
 json toml_to_json(const toml::value& v, std::size_t depth, std::size_t max_depth) {
-  if (depth > max_depth) throw stop_parsing{{errc::too_large, "content nests too deeply"}};
+  if (depth > max_depth)
+    throw stop_parsing{{errc::too_large, "content nests too deeply"}};
   switch (v.type()) {
-    case toml::value_t::boolean: return v.as_boolean();
-    case toml::value_t::integer: return static_cast<std::int64_t>(v.as_integer());
-    case toml::value_t::floating: return static_cast<double>(v.as_floating());
-    case toml::value_t::string: return v.as_string().str;
-    case toml::value_t::offset_datetime: return stream_text(v.as_offset_datetime());
-    case toml::value_t::local_datetime: return stream_text(v.as_local_datetime());
-    case toml::value_t::local_date: return stream_text(v.as_local_date());
-    case toml::value_t::local_time: return stream_text(v.as_local_time());
-    case toml::value_t::array: {
-      json a = json::array();
-      for (const auto& e : v.as_array()) a.push_back(toml_to_json(e, depth + 1, max_depth));
-      return a;
-    }
-    case toml::value_t::table: {
-      // json objects are ordered maps: the unordered toml table comes out in
-      // one order on every node.
-      json o = json::object();
-      for (const auto& [k, e] : v.as_table()) o[k] = toml_to_json(e, depth + 1, max_depth);
-      return o;
-    }
-    case toml::value_t::empty: return nullptr;
+  case toml::value_t::boolean:
+    return v.as_boolean();
+  case toml::value_t::integer:
+    return static_cast<std::int64_t>(v.as_integer());
+  case toml::value_t::floating:
+    return static_cast<double>(v.as_floating());
+  case toml::value_t::string:
+    return v.as_string().str;
+  case toml::value_t::offset_datetime:
+    return stream_text(v.as_offset_datetime());
+  case toml::value_t::local_datetime:
+    return stream_text(v.as_local_datetime());
+  case toml::value_t::local_date:
+    return stream_text(v.as_local_date());
+  case toml::value_t::local_time:
+    return stream_text(v.as_local_time());
+  case toml::value_t::array: {
+    json a = json::array();
+    for (const auto& e : v.as_array())
+      a.push_back(toml_to_json(e, depth + 1, max_depth));
+    return a;
+  }
+  case toml::value_t::table: {
+    // json objects are ordered maps: the unordered toml table comes out in
+    // one order on every node.
+    json o = json::object();
+    for (const auto& [k, e] : v.as_table())
+      o[k] = toml_to_json(e, depth + 1, max_depth);
+    return o;
+  }
+  case toml::value_t::empty:
+    return nullptr;
   }
   return nullptr;
 }
@@ -948,18 +1041,21 @@ status check_properties(std::string_view s) {
     auto line_of = [&](std::size_t off) {
       std::size_t l = starts.front().second;
       for (const auto& [o, ln] : starts)
-        if (o <= off) l = ln;
+        if (o <= off)
+          l = ln;
       return l;
     };
     for (std::size_t k = 0; k < logical.size(); ++k) {
-      if (logical[k] != '\\') continue;
+      if (logical[k] != '\\')
+        continue;
       if (k + 1 < logical.size() && logical[k + 1] == 'u') {
         std::string_view hex = std::string_view{logical}.substr(k + 2, 4);
         if (hex.size() != 4 || !std::all_of(hex.begin(), hex.end(), is_hex)) {
-          return not_valid(content_format::properties,
-                           "line " + num(line_of(k)) + ": malformed \\u escape " +
-                               quote(std::string_view{logical}.substr(k, 6)) +
-                               "; a \\u escape needs exactly 4 hex digits, like \\u00e9");
+          return not_valid(
+              content_format::properties,
+              "line " + num(line_of(k)) + ": malformed \\u escape " +
+                  quote(std::string_view{logical}.substr(k, 6)) +
+                  "; a \\u escape needs exactly 4 hex digits, like \\u00e9");
         }
         if (hex == "0000") {
           return not_valid(content_format::properties,
@@ -976,7 +1072,8 @@ status check_properties(std::string_view s) {
   while (i < s.size()) {
     ++line;
     std::size_t end = i;
-    while (end < s.size() && s[end] != '\n' && s[end] != '\r') ++end;
+    while (end < s.size() && s[end] != '\n' && s[end] != '\r')
+      ++end;
     std::string_view natural = s.substr(i, end - i);
     i = end;
     if (i < s.size()) {
@@ -985,27 +1082,33 @@ status check_properties(std::string_view s) {
     }
 
     std::size_t lead = 0;
-    while (lead < natural.size() && blank(natural[lead])) ++lead;
+    while (lead < natural.size() && blank(natural[lead]))
+      ++lead;
     natural.remove_prefix(lead);
     if (!continuing) {
-      if (natural.empty() || natural[0] == '#' || natural[0] == '!') continue;
+      if (natural.empty() || natural[0] == '#' || natural[0] == '!')
+        continue;
       logical.clear();
       starts.clear();
     }
     std::size_t backslashes = 0;
-    while (backslashes < natural.size() && natural[natural.size() - 1 - backslashes] == '\\')
+    while (backslashes < natural.size() &&
+           natural[natural.size() - 1 - backslashes] == '\\')
       ++backslashes;
     continuing = backslashes % 2 == 1;
-    if (continuing) natural.remove_suffix(1);
+    if (continuing)
+      natural.remove_suffix(1);
     starts.emplace_back(logical.size(), line);
     logical.append(natural);
     if (!continuing) {
-      if (auto st = check_logical(); !st) return st;
+      if (auto st = check_logical(); !st)
+        return st;
     }
   }
   // A continuation at the very end joins nothing; Java keeps what it read.
   if (continuing && !starts.empty()) {
-    if (auto st = check_logical(); !st) return st;
+    if (auto st = check_logical(); !st)
+      return st;
   }
   return {};
 }
@@ -1045,7 +1148,8 @@ public:
     while (!todo_.empty()) {
       std::size_t v = todo_.back();
       todo_.pop_back();
-      if (auto st = walk(v); !st) return st;
+      if (auto st = walk(v); !st)
+        return st;
     }
     return {};
   }
@@ -1060,7 +1164,8 @@ public:
     std::vector<std::vector<std::size_t>> preds(n);
     for (std::size_t v = 0; v < n; ++v) {
       for (const auto& e : edges_[v]) {
-        if (!e.same_value) continue;
+        if (!e.same_value)
+          continue;
         ++indegree[e.to];
         preds[e.to].push_back(v);
       }
@@ -1070,7 +1175,8 @@ public:
     std::vector<std::size_t> ready;
     std::vector<std::size_t> chain(n, 0);
     for (std::size_t v = 0; v < n; ++v)
-      if (indegree[v] == 0) ready.push_back(v);
+      if (indegree[v] == 0)
+        ready.push_back(v);
     std::size_t done = 0;
     longest_chain = 0;
     while (!ready.empty()) {
@@ -1079,16 +1185,20 @@ public:
       ++done;
       longest_chain = std::max(longest_chain, chain[v]);
       for (const auto& e : edges_[v]) {
-        if (!e.same_value) continue;
+        if (!e.same_value)
+          continue;
         chain[e.to] = std::max(chain[e.to], chain[v] + 1);
-        if (--indegree[e.to] == 0) ready.push_back(e.to);
+        if (--indegree[e.to] == 0)
+          ready.push_back(e.to);
       }
     }
-    if (done == n) return std::nullopt;
+    if (done == n)
+      return std::nullopt;
     // Every left-over node has a left-over predecessor; walking back n steps
     // from one ends on the loop itself.
     std::size_t v = 0;
-    while (indegree[v] == 0) ++v;
+    while (indegree[v] == 0)
+      ++v;
     for (std::size_t step = 0; step < n; ++step) {
       for (std::size_t u : preds[v]) {
         if (indegree[u] != 0) {
@@ -1114,7 +1224,8 @@ public:
     std::vector<std::pair<std::size_t, std::size_t>> calls; // (node, next edge)
     std::size_t counter = 0;
     for (std::size_t s = 0; s < n; ++s) {
-      if (index[s] != unvisited) continue;
+      if (index[s] != unvisited)
+        continue;
       index[s] = low[s] = counter++;
       stack.push_back(s);
       on_stack[s] = true;
@@ -1157,14 +1268,16 @@ public:
     // Tarjan numbers components so that every edge between two of them goes
     // to a lower number: one pass in increasing order computes the paths.
     std::vector<std::vector<std::size_t>> members(size.size());
-    for (std::size_t v = 0; v < n; ++v) members[component[v]].push_back(v);
+    for (std::size_t v = 0; v < n; ++v)
+      members[component[v]].push_back(v);
     std::vector<std::size_t> path(size.size(), 0);
     std::size_t longest = 0;
     for (std::size_t c = 0; c < size.size(); ++c) {
       std::size_t below = 0;
       for (std::size_t v : members[c])
         for (const auto& e : edges_[v])
-          if (component[e.to] != c) below = std::max(below, path[component[e.to]]);
+          if (component[e.to] != c)
+            below = std::max(below, path[component[e.to]]);
       path[c] = size[c] + below;
       longest = std::max(longest, path[c]);
     }
@@ -1188,8 +1301,10 @@ private:
     return it->second;
   }
 
-  void link(std::size_t from, const std::string& pointer, const json& child, bool same_value) {
-    if (!child.is_object() && !child.is_boolean()) return; // valijson rejects it
+  void link(std::size_t from, const std::string& pointer, const json& child,
+            bool same_value) {
+    if (!child.is_object() && !child.is_boolean())
+      return; // valijson rejects it
     std::size_t to = node_id(pointer, &child);
     edges_[from].push_back(edge{to, same_value});
   }
@@ -1200,50 +1315,61 @@ private:
 
   status walk(std::size_t v) {
     const json& node = *nodes_[v];
-    if (!node.is_object()) return {};
+    if (!node.is_object())
+      return {};
     // Copy: node_id() may grow names_ while we use the name.
     const std::string base = names_[v];
-    auto child = [&](std::string_view keyword) { return base + "/" + pointer_escape(keyword); };
+    auto child = [&](std::string_view keyword) {
+      return base + "/" + pointer_escape(keyword);
+    };
     for (const auto& [keyword, value] : node.items()) {
       const std::string& k = keyword;
       if ((k == "$ref" || k == "$id" || k == "id") && value.is_string() &&
           value.get_ref<const std::string&>().size() > max_reference_chars) {
         // valijson matches these against std::regex, which recurses once per
         // character.
-        return refuse("has a \"" + k + "\" of " + num(value.get_ref<const std::string&>().size()) +
+        return refuse("has a \"" + k + "\" of " +
+                      num(value.get_ref<const std::string&>().size()) +
                       " characters at #" + printable(base, 200) + "; the limit is " +
                       num(max_reference_chars) + ", so shorten it");
       }
-      if ((k == "pattern" && value.is_string()) || (k == "patternProperties" && value.is_object())) {
+      if ((k == "pattern" && value.is_string()) ||
+          (k == "patternProperties" && value.is_object())) {
         // valijson 1.0 hands patterns to std::regex, whose backtracking
         // matcher recurses per character (a long string overflows the stack)
         // and can take exponential time ("(a+)+b"). One such schema would
         // stop every node on every replay of the log, so none is accepted.
-        return refuse("uses \"" + k + "\" at #" + printable(base, 200) +
-                      "; regular expressions are not accepted in schemas yet, because the "
-                      "schema checker's regex engine can crash or hang on hostile input; use "
-                      "enum, const, minLength/maxLength or format instead");
+        return refuse(
+            "uses \"" + k + "\" at #" + printable(base, 200) +
+            "; regular expressions are not accepted in schemas yet, because the "
+            "schema checker's regex engine can crash or hang on hostile input; use "
+            "enum, const, minLength/maxLength or format instead");
       }
       if (k == "format" && value.is_string()) {
         const auto& f = value.get_ref<const std::string&>();
-        if (f == "date" || f == "time" || f == "date-time") regex_format_ = true;
+        if (f == "date" || f == "time" || f == "date-time")
+          regex_format_ = true;
       }
       if (k == "$ref" && value.is_string()) {
         auto target = resolve(value.get_ref<const std::string&>(), base);
-        if (!target) return target.err();
+        if (!target)
+          return target.err();
         edges_[v].push_back(edge{*target, true});
       } else if ((k == "$id" || k == "id") && !base.empty() && value.is_string()) {
-        return refuse("sets \"" + k + "\" at #" + printable(base, 200) +
-                      "; an $id changes what $refs below it mean, so only the top level may "
-                      "set one");
+        return refuse(
+            "sets \"" + k + "\" at #" + printable(base, 200) +
+            "; an $id changes what $refs below it mean, so only the top level may "
+            "set one");
       } else if (k == "not" || k == "if" || k == "then" || k == "else") {
         link(v, child(k), value, true);
       } else if (k == "allOf" || k == "anyOf" || k == "oneOf") {
-        if (!value.is_array()) continue;
+        if (!value.is_array())
+          continue;
         for (std::size_t i = 0; i < value.size(); ++i)
           link(v, child(k) + "/" + num(i), value[i], true);
       } else if (k == "dependencies" || k == "properties" || k == "patternProperties") {
-        if (!value.is_object()) continue;
+        if (!value.is_object())
+          continue;
         // A dependencies schema applies to the object itself; the others to
         // its members.
         bool same_value = k == "dependencies";
@@ -1252,8 +1378,9 @@ private:
       } else if (k == "items" && value.is_array()) {
         for (std::size_t i = 0; i < value.size(); ++i)
           link(v, child(k) + "/" + num(i), value[i], false);
-      } else if (k == "items" || k == "additionalItems" || k == "additionalProperties" ||
-                 k == "contains" || k == "propertyNames") {
+      } else if (k == "items" || k == "additionalItems" ||
+                 k == "additionalProperties" || k == "contains" ||
+                 k == "propertyNames") {
         link(v, child(k), value, false);
       }
       // "definitions" are only reached through $refs.
@@ -1265,17 +1392,20 @@ private:
   expected<std::size_t> resolve(const std::string& ref, const std::string& from) {
     auto shown = quote(ref);
     if (ref.empty() || ref[0] != '#') {
-      return refuse("has \"$ref\": " + shown + " at #" + printable(from, 200) +
-                    "; only references inside the schema (\"#\" or \"#/definitions/...\") are "
-                    "allowed, so copy the referenced schema in");
+      return refuse(
+          "has \"$ref\": " + shown + " at #" + printable(from, 200) +
+          "; only references inside the schema (\"#\" or \"#/definitions/...\") are "
+          "allowed, so copy the referenced schema in");
     }
     std::string pointer;
     for (std::size_t i = 1; i < ref.size(); ++i) {
-      if (ref[i] == '%' && i + 2 < ref.size() && is_hex(ref[i + 1]) && is_hex(ref[i + 2])) {
+      if (ref[i] == '%' && i + 2 < ref.size() && is_hex(ref[i + 1]) &&
+          is_hex(ref[i + 2])) {
         auto hex_value = [](char c) {
           return is_dec(c) ? c - '0' : (c >= 'a' ? c - 'a' : c - 'A') + 10;
         };
-        pointer += static_cast<char>(hex_value(ref[i + 1]) * 16 + hex_value(ref[i + 2]));
+        pointer +=
+            static_cast<char>(hex_value(ref[i + 1]) * 16 + hex_value(ref[i + 2]));
         i += 2;
       } else {
         pointer += ref[i];
@@ -1284,18 +1414,21 @@ private:
     try {
       json::json_pointer jp{pointer};
       if (!root_.contains(jp)) {
-        return refuse("has \"$ref\": " + shown + ", which points at nothing; point it at an "
+        return refuse("has \"$ref\": " + shown +
+                      ", which points at nothing; point it at an "
                       "existing subschema");
       }
       const json& target = root_.at(jp);
       if (!target.is_object() && !target.is_boolean()) {
         return refuse("has \"$ref\": " + shown + ", which points at a JSON " +
-                      target.type_name() + " rather than a schema; point it at a subschema");
+                      target.type_name() +
+                      " rather than a schema; point it at a subschema");
       }
       return node_id(jp.to_string(), &target);
     } catch (const std::exception&) {
-      return refuse("has \"$ref\": " + shown +
-                    ", which is not a JSON pointer; write it as \"#/definitions/name\"");
+      return refuse(
+          "has \"$ref\": " + shown +
+          ", which is not a JSON pointer; write it as \"#/definitions/name\"");
     }
   }
 
@@ -1320,11 +1453,13 @@ std::optional<std::pair<std::string, std::size_t>> long_string(const json& root,
     todo.pop_back();
     if (node->is_string()) {
       std::size_t n = node->get_ref<const std::string&>().size();
-      if (n > max_chars) return std::make_pair(path.empty() ? "/" : path, n);
+      if (n > max_chars)
+        return std::make_pair(path.empty() ? "/" : path, n);
     } else if (node->is_object()) {
       for (const auto& [name, child] : node->items()) {
         std::string child_path = path + "/" + pointer_escape(name);
-        if (name.size() > max_chars) return std::make_pair(child_path, name.size());
+        if (name.size() > max_chars)
+          return std::make_pair(child_path, name.size());
         todo.emplace_back(&child, std::move(child_path));
       }
     } else if (node->is_array()) {
@@ -1343,44 +1478,55 @@ std::size_t tree_depth(const json& root) {
   while (!todo.empty()) {
     auto [node, depth] = todo.back();
     todo.pop_back();
-    if (!node->is_structured()) continue;
+    if (!node->is_structured())
+      continue;
     deepest = std::max(deepest, depth + 1);
-    for (const auto& child : *node) todo.emplace_back(&child, depth + 1);
+    for (const auto& child : *node)
+      todo.emplace_back(&child, depth + 1);
   }
   return deepest;
 }
 
-
 // Parses and compiles a schema; a failure is invalid_argument because the
 // schema is an argument of the command, not the content.
-status compile_schema(std::string_view schema_json, const limits& lim, compiled_schema& out) {
+status compile_schema(std::string_view schema_json, const limits& lim,
+                      compiled_schema& out) {
   if (auto failure = parse_json(schema_json, lim, &out.document)) {
-    if (failure->code == errc::too_large) return {errc::too_large, "schema " + failure->detail};
+    if (failure->code == errc::too_large)
+      return {errc::too_large, "schema " + failure->detail};
     return {errc::invalid_argument,
             "schema is not valid JSON: " + failure->detail + "; " + schema_advice};
   }
   if (!out.document.is_object() && !out.document.is_boolean()) {
-    return {errc::invalid_argument, std::string{"schema is a JSON "} + out.document.type_name() +
-                                        ", not a JSON Schema; a schema is a JSON object such as "
-                                        "{\"type\": \"object\"}; " + schema_advice};
+    return {errc::invalid_argument,
+            std::string{"schema is a JSON "} + out.document.type_name() +
+                ", not a JSON Schema; a schema is a JSON object such as "
+                "{\"type\": \"object\"}; " +
+                schema_advice};
   }
   try {
     schema_graph graph{out.document};
-    if (auto st = graph.build(); !st) return st;
+    if (auto st = graph.build(); !st)
+      return st;
     if (auto loop = graph.same_value_loop(out.same_value_chain)) {
-      return {errc::invalid_argument,
-              "schema loops back to itself at #" +
-                  (loop->empty() ? std::string{" (the top level)"} : printable(*loop, 200)) +
-                  " without descending into the document (through $ref, allOf, anyOf, oneOf, "
-                  "not, if/then/else or dependencies), so a check would never end; let each "
-                  "loop pass through properties, items or another keyword that descends"};
+      return {
+          errc::invalid_argument,
+          "schema loops back to itself at #" +
+              (loop->empty() ? std::string{" (the top level)"}
+                             : printable(*loop, 200)) +
+              " without descending into the document (through $ref, allOf, anyOf, "
+              "oneOf, "
+              "not, if/then/else or dependencies), so a check would never end; let "
+              "each "
+              "loop pass through properties, items or another keyword that descends"};
     }
     out.regex_format = graph.regex_format();
     if (std::size_t chain = graph.longest_chain(); chain > lim.max_schema_chain) {
-      return {errc::too_large, "schema chains " + num(chain) +
-                                   " subschemas once its $refs are followed; the limit is " +
-                                   num(lim.max_schema_chain) +
-                                   "; flatten the schema or shorten its chains of $refs"};
+      return {errc::too_large,
+              "schema chains " + num(chain) +
+                  " subschemas once its $refs are followed; the limit is " +
+                  num(lim.max_schema_chain) +
+                  "; flatten the schema or shorten its chains of $refs"};
     }
     valijson::SchemaParser parser{valijson::SchemaParser::kDraft7};
     valijson::adapters::NlohmannJsonAdapter adapter{out.document};
@@ -1388,11 +1534,12 @@ status compile_schema(std::string_view schema_json, const limits& lim, compiled_
     parser.populateSchema(adapter, out.schema);
     return {};
   } catch (const std::exception& ex) {
-    return {errc::invalid_argument, "schema is not a valid JSON Schema: " +
-                                        library_reason(ex.what()) + "; " + schema_advice};
+    return {errc::invalid_argument,
+            "schema is not a valid JSON Schema: " + library_reason(ex.what()) + "; " +
+                schema_advice};
   } catch (...) {
-    return {errc::invalid_argument, std::string{"schema is not a valid JSON Schema; "} +
-                                        schema_advice};
+    return {errc::invalid_argument,
+            std::string{"schema is not a valid JSON Schema; "} + schema_advice};
   }
 }
 
@@ -1400,41 +1547,47 @@ status compile_schema(std::string_view schema_json, const limits& lim, compiled_
 std::string pointer_of(const std::vector<std::string>& context) {
   std::string out;
   for (const auto& part : context) {
-    if (part == "<root>") continue;
+    if (part == "<root>")
+      continue;
     std::string_view p = part;
-    if (p.size() >= 2 && p.front() == '[' && p.back() == ']') p = p.substr(1, p.size() - 2);
+    if (p.size() >= 2 && p.front() == '[' && p.back() == ']')
+      p = p.substr(1, p.size() - 2);
     out += '/';
     out += pointer_escape(p);
   }
   return out.empty() ? std::string{"/ (the whole document)"} : out;
 }
 
-status check_tree(const compiled_schema& schema, const json& doc, const std::string& label,
-                  const limits& lim) {
+status check_tree(const compiled_schema& schema, const json& doc,
+                  const std::string& label, const limits& lim) {
   std::size_t depth = tree_depth(doc);
   std::size_t steps = (depth + 1) * (schema.same_value_chain + 1);
   if (steps > lim.max_schema_check_steps) {
     return {errc::too_large,
             "content" + label + " nests " + num(depth) +
                 " levels and the schema applies chains of up to " +
-                num(schema.same_value_chain + 1) + " subschemas per level, more than the " +
+                num(schema.same_value_chain + 1) +
+                " subschemas per level, more than the " +
                 num(lim.max_schema_check_steps) +
                 " steps a schema check may take; flatten the content or the schema"};
   }
   if (schema.regex_format) {
     if (auto found = long_string(doc, max_format_checked_chars)) {
       return {errc::too_large,
-              "content" + label + " has a string of " + num(found->second) + " bytes at " +
-                  printable(found->first, 200) +
-                  "; with a schema that uses \"format\": date, time or date-time, strings may "
-                  "be at most " + num(max_format_checked_chars) +
+              "content" + label + " has a string of " + num(found->second) +
+                  " bytes at " + printable(found->first, 200) +
+                  "; with a schema that uses \"format\": date, time or date-time, "
+                  "strings may "
+                  "be at most " +
+                  num(max_format_checked_chars) +
                   " bytes; shorten the string or drop that format from the schema"};
     }
   }
   valijson::Validator validator{valijson::Validator::kStrongTypes};
   valijson::ValidationResults results;
   valijson::adapters::NlohmannJsonAdapter target{doc};
-  if (validator.validate(schema.schema, target, &results)) return {};
+  if (validator.validate(schema.schema, target, &results))
+    return {};
   // valijson reports the wrapping constraints too ("failed to validate
   // against child schema"); the deepest error names the actual culprit.
   valijson::ValidationResults::Error best;
@@ -1457,31 +1610,43 @@ status check_tree(const compiled_schema& schema, const json& doc, const std::str
 
 // --- public API ---------------------------------------------------------------
 
-status validate_key(std::string_view key) { return validate_key(key, limits{}); }
+status validate_key(std::string_view key) {
+  return validate_key(key, limits{});
+}
 
 status validate_key(std::string_view key, const limits& lim) {
-  if (key.empty()) return {errc::invalid_argument, "key is empty; " + key_rule(lim)};
+  if (key.empty())
+    return {errc::invalid_argument, "key is empty; " + key_rule(lim)};
   if (key.front() == '/') {
-    return {errc::invalid_argument,
-            "key " + quote(key) + " starts with '/'; remove the leading slash; " + key_rule(lim)};
+    return {errc::invalid_argument, "key " + quote(key) +
+                                        " starts with '/'; remove the leading slash; " +
+                                        key_rule(lim)};
   }
   if (key.back() == '/') {
-    return {errc::invalid_argument,
-            "key " + quote(key) + " ends with '/'; remove the trailing slash; " + key_rule(lim)};
+    return {errc::invalid_argument, "key " + quote(key) +
+                                        " ends with '/'; remove the trailing slash; " +
+                                        key_rule(lim)};
   }
   auto parts = split_slash(key);
   for (std::size_t i = 0; i < parts.size(); ++i) {
     if (parts[i].empty()) {
       return {errc::invalid_argument, "key " + quote(key) + " has an empty segment (" +
-                                          num(i + 1) + ", between two '/'); " + key_rule(lim)};
+                                          num(i + 1) + ", between two '/'); " +
+                                          key_rule(lim)};
     }
   }
   if (parts.size() != 4) {
-    return {errc::invalid_argument,
-            "key " + quote(key) + " has " + num(parts.size()) + " segments; " + key_rule(lim)};
+    return {errc::invalid_argument, "key " + quote(key) + " has " + num(parts.size()) +
+                                        " segments; " + key_rule(lim)};
   }
   for (std::size_t i = 0; i < parts.size(); ++i) {
-    if (auto st = check_segment("key", key, parts[i], i, true, lim); !st) return st;
+    if (auto st = check_segment("key", key, parts[i], i, true, lim); !st)
+      return st;
+  }
+  if (key.size() > lim.max_key_bytes) {
+    return {errc::too_large, "key " + quote(key) + " is " + num(key.size()) +
+                               " bytes; a whole key may have at most " +
+                               num(lim.max_key_bytes) + " bytes: shorten a segment"};
   }
   return {};
 }
@@ -1491,15 +1656,18 @@ status validate_key_prefix(std::string_view prefix) {
 }
 
 status validate_key_prefix(std::string_view prefix, const limits& lim) {
-  if (prefix.empty()) return {};
+  if (prefix.empty())
+    return {};
   if (prefix.front() == '/') {
-    return {errc::invalid_argument, "prefix " + quote(prefix) +
-                                        " starts with '/'; remove the leading slash (a prefix "
-                                        "is the start of tenant/app/env/name)"};
+    return {errc::invalid_argument,
+            "prefix " + quote(prefix) +
+                " starts with '/'; remove the leading slash (a prefix "
+                "is the start of tenant/app/env/name)"};
   }
   auto parts = split_slash(prefix);
   bool trailing_slash = prefix.back() == '/';
-  if (trailing_slash) parts.pop_back();
+  if (trailing_slash)
+    parts.pop_back();
   if (parts.size() > 4 || (trailing_slash && parts.size() == 4)) {
     return {errc::invalid_argument,
             "prefix " + quote(prefix) +
@@ -1509,10 +1677,12 @@ status validate_key_prefix(std::string_view prefix, const limits& lim) {
   for (std::size_t i = 0; i < parts.size(); ++i) {
     bool complete = trailing_slash || i + 1 < parts.size();
     if (parts[i].empty()) {
-      return {errc::invalid_argument, "prefix " + quote(prefix) + " has an empty segment (" +
-                                          num(i + 1) + ", between two '/'); " + key_rule(lim)};
+      return {errc::invalid_argument, "prefix " + quote(prefix) +
+                                          " has an empty segment (" + num(i + 1) +
+                                          ", between two '/'); " + key_rule(lim)};
     }
-    if (auto st = check_segment("prefix", prefix, parts[i], i, complete, lim); !st) return st;
+    if (auto st = check_segment("prefix", prefix, parts[i], i, complete, lim); !st)
+      return st;
   }
   return {};
 }
@@ -1520,7 +1690,8 @@ status validate_key_prefix(std::string_view prefix, const limits& lim) {
 status validate_labels(const labels& l, const limits& lim) {
   if (l.size() > lim.max_labels) {
     return {errc::too_large, num(l.size()) + " labels given; the limit is " +
-                                 num(lim.max_labels) + " labels; drop the ones you do not match on"};
+                                 num(lim.max_labels) +
+                                 " labels; drop the ones you do not match on"};
   }
   for (const auto& [k, v] : l) {
     if (k.empty()) {
@@ -1528,9 +1699,9 @@ status validate_labels(const labels& l, const limits& lim) {
     }
     for (std::size_t i = 0; i < k.size(); ++i) {
       if (!is_label_key_char(k[i])) {
-        return {errc::invalid_argument, "label key " + quote(k) + " has " + describe_byte(k[i]) +
-                                            " at position " + num(i + 1) + "; " +
-                                            label_key_rule(lim)};
+        return {errc::invalid_argument, "label key " + quote(k) + " has " +
+                                            describe_byte(k[i]) + " at position " +
+                                            num(i + 1) + "; " + label_key_rule(lim)};
       }
     }
     if (k.size() > lim.max_label_key_chars) {
@@ -1543,9 +1714,9 @@ status validate_labels(const labels& l, const limits& lim) {
       std::size_t at = i;
       char32_t cp = 0;
       if (!next_code_point(v, i, cp)) {
-        return {errc::invalid_argument, "value of label " + quote(k) +
-                                            " is not valid UTF-8 (at byte " + num(at + 1) +
-                                            "); send label values as UTF-8 text"};
+        return {errc::invalid_argument,
+                "value of label " + quote(k) + " is not valid UTF-8 (at byte " +
+                    num(at + 1) + "); send label values as UTF-8 text"};
       }
       if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
         return {errc::invalid_argument,
@@ -1584,33 +1755,37 @@ status validate_rules(const std::vector<release_rule>& rules, const limits& lim,
     }
     if (r.version == 0 && zero == rule_version_zero::invalid) {
       return {errc::invalid_argument,
-              name + " has version id 0; version ids start at 1, so point the rule at an "
-                     "existing version (see `conflux version list KEY`)"};
+              name +
+                  " has version id 0; version ids start at 1, so point the rule at an "
+                  "existing version (see `conflux version list KEY`)"};
     }
     auto [it, inserted] = seen.emplace(std::make_pair(r.priority, r.labels), i);
     if (!inserted) {
       return {errc::invalid_argument,
-              "rules " + num(it->second + 1) + " and " + num(i + 1) + " both have labels " +
-                  describe_labels(r.labels) + " and priority " + std::to_string(r.priority) +
-                  ", so rule " + num(i + 1) +
-                  " could never apply; remove one or give them different labels or priorities"};
+              "rules " + num(it->second + 1) + " and " + num(i + 1) +
+                  " both have labels " + describe_labels(r.labels) + " and priority " +
+                  std::to_string(r.priority) + ", so rule " + num(i + 1) +
+                  " could never apply; remove one or give them different labels or "
+                  "priorities"};
     }
   }
   return {};
 }
 
-status validate_text_field(std::string_view what, std::string_view value, std::size_t max) {
+status validate_text_field(std::string_view what, std::string_view value,
+                           std::size_t max) {
   std::string field = printable(what, quote_limit);
   if (value.size() > max) {
-    return {errc::too_large, field + " is " + num(value.size()) + " bytes; the limit is " +
-                                 num(max) + " bytes; shorten it"};
+    return {errc::too_large, field + " is " + num(value.size()) +
+                                 " bytes; the limit is " + num(max) +
+                                 " bytes; shorten it"};
   }
   for (std::size_t i = 0; i < value.size();) {
     std::size_t at = i;
     char32_t cp = 0;
     if (!next_code_point(value, i, cp)) {
-      return {errc::invalid_argument, field + " is not valid UTF-8 (at byte " + num(at + 1) +
-                                          "); send it as UTF-8 text"};
+      return {errc::invalid_argument, field + " is not valid UTF-8 (at byte " +
+                                          num(at + 1) + "); send it as UTF-8 text"};
     }
     bool allowed_control = cp == '\t' || cp == '\n' || cp == '\r';
     if ((cp < 0x20 && !allowed_control) || (cp >= 0x7f && cp <= 0x9f)) {
@@ -1624,36 +1799,40 @@ status validate_text_field(std::string_view what, std::string_view value, std::s
 }
 
 status validate_content(content_format f, std::string_view content, const limits& lim) {
-  if (!known_format(f)) return unknown_format(f);
+  if (!known_format(f))
+    return unknown_format(f);
   if (content.size() > lim.max_content_bytes) {
-    return {errc::too_large, "content is " + num(content.size()) + " bytes; the limit is " +
-                                 num(lim.max_content_bytes) +
+    return {errc::too_large, "content is " + num(content.size()) +
+                                 " bytes; the limit is " + num(lim.max_content_bytes) +
                                  " bytes; split it into smaller configs or raise "
                                  "max_content_bytes on every node"};
   }
   switch (f) {
-    case content_format::json:
-      if (auto failure = parse_json(content, lim, nullptr)) {
-        if (failure->code == errc::too_large)
-          return {errc::too_large, "content " + failure->detail};
-        return not_valid(f, failure->detail);
-      }
-      return {};
-    case content_format::yaml: return walk_yaml(content, lim, false, nullptr);
-    case content_format::toml: return parse_toml(content, lim, nullptr);
-    case content_format::properties: return check_properties(content);
-    case content_format::text:
-      // Text is free: Conflux never interprets it, so any bytes are accepted
-      // (not even UTF-8 is required); only the size limit applies.
-      return {};
+  case content_format::json:
+    if (auto failure = parse_json(content, lim, nullptr)) {
+      if (failure->code == errc::too_large)
+        return {errc::too_large, "content " + failure->detail};
+      return not_valid(f, failure->detail);
+    }
+    return {};
+  case content_format::yaml:
+    return walk_yaml(content, lim, false, nullptr);
+  case content_format::toml:
+    return parse_toml(content, lim, nullptr);
+  case content_format::properties:
+    return check_properties(content);
+  case content_format::text:
+    // Text is free: Conflux never interprets it, so any bytes are accepted
+    // (not even UTF-8 is required); only the size limit applies.
+    return {};
   }
   return unknown_format(f);
 }
 
 status validate_schema_document(std::string_view schema_json, const limits& lim) {
   if (schema_json.size() > lim.max_schema_bytes) {
-    return {errc::too_large, "schema is " + num(schema_json.size()) + " bytes; the limit is " +
-                                 num(lim.max_schema_bytes) +
+    return {errc::too_large, "schema is " + num(schema_json.size()) +
+                                 " bytes; the limit is " + num(lim.max_schema_bytes) +
                                  " bytes; simplify the schema or split the config"};
   }
   compiled_schema compiled;
@@ -1667,51 +1846,59 @@ status validate_against_schema(std::string_view schema_json, content_format f,
 
 status validate_against_schema(std::string_view schema_json, content_format f,
                                std::string_view content, const limits& lim) {
-  if (!known_format(f)) return unknown_format(f);
+  if (!known_format(f))
+    return unknown_format(f);
   if (f == content_format::properties || f == content_format::text) {
     return {errc::invalid_argument,
-            std::string{"schemas apply to json, yaml and toml, not to "} + format_title(f) +
+            std::string{"schemas apply to json, yaml and toml, not to "} +
+                format_title(f) +
                 " content; drop the schema or store the config as json, yaml or toml"};
   }
   compiled_schema compiled;
-  if (auto st = compile_schema(schema_json, lim, compiled); !st) return st;
+  if (auto st = compile_schema(schema_json, lim, compiled); !st)
+    return st;
   try {
     switch (f) {
-      case content_format::json: {
-        json doc;
-        if (auto failure = parse_json(content, lim, &doc)) {
-          if (failure->code == errc::too_large)
-            return {errc::too_large, "content " + failure->detail};
-          return not_valid(f, failure->detail);
-        }
-        return check_tree(compiled, doc, "", lim);
+    case content_format::json: {
+      json doc;
+      if (auto failure = parse_json(content, lim, &doc)) {
+        if (failure->code == errc::too_large)
+          return {errc::too_large, "content " + failure->detail};
+        return not_valid(f, failure->detail);
       }
-      case content_format::yaml: {
-        std::vector<json> docs;
-        if (auto st = walk_yaml(content, lim, true, &docs); !st) return st;
-        for (std::size_t i = 0; i < docs.size(); ++i) {
-          std::string label = docs.size() > 1 ? " (YAML document " + num(i + 1) + ")" : "";
-          if (auto st = check_tree(compiled, docs[i], label, lim); !st) return st;
-        }
-        return {};
+      return check_tree(compiled, doc, "", lim);
+    }
+    case content_format::yaml: {
+      std::vector<json> docs;
+      if (auto st = walk_yaml(content, lim, true, &docs); !st)
+        return st;
+      for (std::size_t i = 0; i < docs.size(); ++i) {
+        std::string label =
+            docs.size() > 1 ? " (YAML document " + num(i + 1) + ")" : "";
+        if (auto st = check_tree(compiled, docs[i], label, lim); !st)
+          return st;
       }
-      case content_format::toml: {
-        toml::value v;
-        if (auto st = parse_toml(content, lim, &v); !st) return st;
-        return check_tree(compiled, toml_to_json(v, 0, lim.max_nesting_depth), "", lim);
-      }
-      case content_format::properties:
-      case content_format::text: break;
+      return {};
+    }
+    case content_format::toml: {
+      toml::value v;
+      if (auto st = parse_toml(content, lim, &v); !st)
+        return st;
+      return check_tree(compiled, toml_to_json(v, 0, lim.max_nesting_depth), "", lim);
+    }
+    case content_format::properties:
+    case content_format::text:
+      break;
     }
   } catch (const stop_parsing& stop) {
     return stop.why;
   } catch (const std::exception& ex) {
-    return {errc::schema_violation, "content could not be checked against the schema: " +
-                                        library_reason(ex.what()) +
-                                        "; change the content or the schema"};
-  } catch (...) {
     return {errc::schema_violation,
-            "content could not be checked against the schema; change the content or the schema"};
+            "content could not be checked against the schema: " +
+                library_reason(ex.what()) + "; change the content or the schema"};
+  } catch (...) {
+    return {errc::schema_violation, "content could not be checked against the schema; "
+                                    "change the content or the schema"};
   }
   return unknown_format(f);
 }

@@ -19,12 +19,12 @@
 // YAML aliases are expanded for schema checks only up to
 // `limits::max_alias_expansion_nodes` ("billion laughs").
 
+#include "protocol/error.hpp"
+#include "protocol/model.hpp"
+
 #include <cstddef>
 #include <string_view>
 #include <vector>
-
-#include "protocol/error.hpp"
-#include "protocol/model.hpp"
 
 namespace conflux {
 
@@ -35,6 +35,9 @@ struct limits {
   std::size_t max_content_bytes = 4 * 1024 * 1024;
   /// Each key segment (DESIGN §1).
   std::size_t max_segment_chars = 128;
+  /// A whole key. Keys are LMDB keys of the state store, and Debian's LMDB
+  /// accepts at most 511 bytes, less than 4 full segments and 3 slashes.
+  std::size_t max_key_bytes = 511;
   /// Labels per client or per rule.
   std::size_t max_labels = 32;
   std::size_t max_label_key_chars = 63;
@@ -94,7 +97,8 @@ status validate_rules(const std::vector<release_rule>& rules, const limits& lim,
 /// Free text such as a description, creator or comment: at most `max` bytes of
 /// valid UTF-8; tab, LF and CR are allowed, other control characters are not.
 /// `what` names the field in the message ("description").
-status validate_text_field(std::string_view what, std::string_view value, std::size_t max);
+status validate_text_field(std::string_view what, std::string_view value,
+                           std::size_t max);
 
 /// The size limit first (cheap), then the document must parse for `f`:
 /// json (nlohmann; duplicate object names refused, RFC 8259 leaves their
@@ -109,7 +113,12 @@ status validate_content(content_format f, std::string_view content, const limits
 /// are allowed and "$id" only at the top: the state machine must not fetch
 /// anything. A schema whose $refs loop without descending into the document
 /// ({"$ref": "#"}, {"allOf": [{"$ref": "#"}]}) is refused, because valijson
-/// would recurse forever on it and take the node down.
+/// would recurse forever on it and take the node down. "pattern" and
+/// "patternProperties" are refused for now: valijson 1.0 runs them on
+/// std::regex, whose backtracking matcher recurses once per character and can
+/// take exponential time, so one schema could stop every node on every replay
+/// of the log. With a "format" of date, time or date-time (also std::regex),
+/// content strings are limited to 8192 bytes.
 status validate_schema_document(std::string_view schema_json, const limits& lim);
 
 /// Checks content against a schema. JSON content is checked directly; YAML and
