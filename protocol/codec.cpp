@@ -33,7 +33,10 @@ using packer = msgpack::packer<msgpack::sbuffer>;
 
 // -- encoding ---------------------------------------------------------------
 
-void put_str(packer& p, const std::string& s) { p.pack_str(static_cast<std::uint32_t>(s.size())); p.pack_str_body(s.data(), static_cast<std::uint32_t>(s.size())); }
+void put_str(packer& p, const std::string& s) {
+  p.pack_str(static_cast<std::uint32_t>(s.size()));
+  p.pack_str_body(s.data(), static_cast<std::uint32_t>(s.size()));
+}
 
 void put_bin(packer& p, const std::string& s) {
   p.pack_bin(static_cast<std::uint32_t>(s.size()));
@@ -290,7 +293,6 @@ std::vector<release_rule> read_rules(array_reader& r, bool& ok) {
     ok = false;
     return rules;
   }
-  rules.reserve(o->via.array.size);
   for (std::uint32_t i = 0; i < o->via.array.size && ok; ++i) {
     array_reader rr{o->via.array.ptr[i], 3, ok};
     release_rule rule;
@@ -348,7 +350,8 @@ expected<T> decode_with(std::string_view bytes, const char* what, F&& read) {
                    "; this build reads version " + std::to_string(format_version) +
                    (v > format_version ? " (upgrade this node)" : "")};
   auto n = bytes.size() - 1;
-  msgpack::unpack_limit lim{n, n, n, n, n, 32};
+  // Depth 6 covers the deepest record (envelope, body, rules, rule, labels).
+  msgpack::unpack_limit lim{n, n, n, n, n, 6};
   try {
     std::size_t off = 0;
     auto handle = msgpack::unpack(bytes.data() + 1, n, off, nullptr, nullptr, lim);
@@ -436,6 +439,10 @@ expected<command_envelope> decode_command(std::string_view bytes) {
     auto* body = r.next();
     if (!ok || !body)
       return env;
+    if (t < 1 || t > static_cast<std::uint64_t>(tag::close_session)) {
+      ok = false;
+      return env;
+    }
     switch (static_cast<tag>(t)) {
       case tag::create_config: {
         array_reader b{*body, 6, ok};

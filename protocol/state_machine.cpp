@@ -126,8 +126,9 @@ version make_version(const config& c, version_id id, std::string content,
 // only when the command is certain to succeed.
 class applier {
 public:
-  applier(state_writer& st, const limits& lim, std::uint64_t index, std::int64_t ts)
-    : st_(st), lim_(lim), index_(index), ts_(ts) {}
+  applier(state_writer& st, const limits& lim, std::uint64_t index, std::int64_t ts,
+          session_id env_session)
+    : st_(st), lim_(lim), index_(index), ts_(ts), env_session_(env_session) {}
 
   expected<apply_result> operator()(const create_config& cmd) {
     if (auto s = validate_key(cmd.key, lim_); !s.ok())
@@ -342,6 +343,13 @@ private:
   }
 
   expected<apply_result> session_exists(session_id id) {
+    // The envelope's session was checked (and refreshed) before the command
+    // ran; a keep-alive or close for another session would refresh nothing.
+    if (id != env_session_)
+      return refused({errc::invalid_argument,
+                      "session " + std::to_string(id) +
+                        " must be kept alive or closed from within itself (send the "
+                        "command with that session id)"});
     auto s = st_.find_session(id);
     if (!s.ok())
       return std::move(s).err();
@@ -368,7 +376,22 @@ private:
   const limits& lim_;
   std::uint64_t index_;
   std::int64_t ts_;
+  session_id env_session_;
 };
+
+// Entries are applied strictly in order: a gap means the applier skipped
+// entries and this replica would silently diverge, so the node must stop.
+status check_next(state_reader& st, std::uint64_t index) {
+  auto last = st.last_applied();
+  if (!last.ok())
+    return last.to_status();
+  if (index != *last + 1)
+    return {errc::invalid_argument,
+            "entry " + std::to_string(index) + " is not the next to apply (last applied " +
+              std::to_string(*last) + "): the applier skipped or repeated entries; stop "
+              "the node"};
+  return {};
+}
 
 bool expired(const client_session& s, std::int64_t now_ms) {
   return now_ms - s.last_active_ms > s.timeout_ms;
@@ -399,13 +422,7 @@ status sweep_sessions(state_writer& st, std::int64_t ts) {
 expected<apply_result> state_machine::apply(state_writer& st,
                                             const raft::log_entry& entry) const {
   if (entry.kind != raft::entry_kind::command) {
-    auto last = st.last_applied();
-    if (!last.ok())
-      return std::move(last).err();
-    if (entry.index <= *last)
-      return error{errc::invalid_argument,
-                   "entry " + std::to_string(entry.index) +
-                     " is already applied (last applied " + std::to_string(*last) + ")"};
+    CONFLUX_TRY(check_next(st, entry.index));
     CONFLUX_TRY(st.set_last_applied(entry.index));
     apply_result r;
     r.revision = entry.index;
@@ -418,12 +435,7 @@ expected<apply_result> state_machine::apply(state_writer& st,
       return std::move(env).err();
     // Undecodable bytes are the same on every node, so refusing them is
     // deterministic; the log store's checksum already ruled out local damage.
-    auto last = st.last_applied();
-    if (!last.ok())
-      return std::move(last).err();
-    if (entry.index <= *last)
-      return error{errc::invalid_argument,
-                   "entry " + std::to_string(entry.index) + " is already applied"};
+    CONFLUX_TRY(check_next(st, entry.index));
     CONFLUX_TRY(st.set_last_applied(entry.index));
     apply_result r = refused({errc::invalid_argument,
                               "command at index " + std::to_string(entry.index) +
@@ -437,13 +449,7 @@ expected<apply_result> state_machine::apply(state_writer& st,
 expected<apply_result> state_machine::apply(state_writer& st, std::uint64_t index,
                                             std::int64_t timestamp_ms,
                                             const command_envelope& env) const {
-  auto last = st.last_applied();
-  if (!last.ok())
-    return std::move(last).err();
-  if (index <= *last)
-    return error{errc::invalid_argument, "entry " + std::to_string(index) +
-                                           " is already applied (last applied " +
-                                           std::to_string(*last) + ")"};
+  CONFLUX_TRY(check_next(st, index));
   std::optional<client_session> session;
   bool opens = std::holds_alternative<open_session>(env.cmd);
   bool sessioned = env.session != 0 && !opens;
@@ -475,7 +481,9 @@ expected<apply_result> state_machine::apply(state_writer& st, std::uint64_t inde
       CONFLUX_TRY(st.set_last_applied(index));
       return session->last_result;
     }
-    if (env.sequence < session->last_sequence) {
+    // Sequence 0 is not tracked: it refreshes the session and is applied
+    // without being remembered (keep-alives, reads of the session itself).
+    if (env.sequence != 0 && env.sequence < session->last_sequence) {
       result = refused({errc::stale_sequence,
                         "sequence " + std::to_string(env.sequence) + " of session " +
                           std::to_string(env.session) + " is older than the last one (" +
@@ -487,7 +495,7 @@ expected<apply_result> state_machine::apply(state_writer& st, std::uint64_t inde
     }
   }
 
-  applier a{st, limits_, index, timestamp_ms};
+  applier a{st, limits_, index, timestamp_ms, env.session};
   auto r = std::visit(a, env.cmd);
   if (!r.ok())
     return r;
@@ -603,3 +611,5 @@ expected<resolution> resolve(state_reader& st, std::string_view key,
 }
 
 } // namespace conflux
+
+#undef CONFLUX_TRY

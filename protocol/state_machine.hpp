@@ -37,7 +37,7 @@ public:
   /// only when the node must stop: the state failed (storage_failure,
   /// corrupted), the entry was written by a newer format (unsupported_version),
   /// or the entry is not the next one to apply (invalid_argument).
-  /// REQUIRES: entry.index > st.last_applied()
+  /// REQUIRES: entry.index == st.last_applied() + 1
   expected<apply_result> apply(state_writer& st, const raft::log_entry& entry) const;
 
   /// Applies an already decoded command as entry `index` stamped `timestamp_ms`.

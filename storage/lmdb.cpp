@@ -68,8 +68,12 @@ error make_error(int rc, std::string_view operation, std::string_view path,
     msg += "; the data file reached the configured map size: raise the storage "
            "map_size option and restart the node";
   else if (rc == MDB_READERS_FULL)
-    msg += "; too many concurrent read transactions: raise max_readers";
+    msg += "; too many concurrent read transactions: retry, or raise the state "
+           "store's max_readers option";
+  // A full reader table is load, not damage: fail that one request
+  // (unavailable) instead of stopping the node (storage_failure).
   auto code = (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND) ? errc::corrupted
+              : rc == MDB_READERS_FULL                         ? errc::unavailable
                                                                : errc::storage_failure;
   return error{code, std::move(msg)};
 }

@@ -481,6 +481,13 @@ log_store::write_batch(const Batch& batch, const std::optional<raft::hard_state>
     return status{errc::invalid_argument,
                   "log reset to snapshot index " + str(snap->index) +
                       " behind the current snapshot index " + str(snapshot_index_)};
+  // Paper §7: a snapshot behind the commit index is stale; installing it
+  // would delete entries this node already acknowledged as committed.
+  if (snap && snap->index < hard_state_.commit)
+    return status{errc::invalid_argument,
+                  "log reset to snapshot index " + str(snap->index) +
+                      " would delete committed entries (commit " +
+                      str(hard_state_.commit) + "); a stale snapshot must be ignored"};
   // Positions as they will be after step 1 (the snapshot reset).
   const index_t snap_index = snap ? snap->index : snapshot_index_;
   const term_t snap_term = snap ? snap->term : snapshot_term_;

@@ -14,8 +14,9 @@ status state_write_txn::usable() const {
 }
 
 status state_write_txn::track(status st) {
-  if (!st && (st.code() == errc::storage_failure || st.code() == errc::corrupted) &&
-      !first_error_) {
+  // Any failed write poisons the txn: the state machine cannot undo the writes
+  // it made before the failure, so committing would half-apply a command.
+  if (!st && !first_error_) {
     first_error_ = st.err();
     txn_.abort();
   }

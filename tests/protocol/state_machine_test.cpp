@@ -508,3 +508,44 @@ TEST_CASE("applying_an_entry_twice_is_refused") {
   CHECK(r.code() == errc::invalid_argument);
   CHECK(f.st.get_counter(counter::last_session_id).value() == 0);
 }
+
+TEST_CASE("keep_alives_with_sequence_zero_keep_a_session_alive_after_sequenced_writes") {
+  fixture f;
+  auto s = f.apply(open_session{2'000});
+  f.create();
+  REQUIRE(f.apply(create_version{key, "[1]", "", "", std::nullopt}, s.session, 1).ok());
+  for (int i = 0; i < 4; ++i) {
+    f.now_ms += 1'500;
+    auto k = f.apply(keep_alive{s.session}, s.session, 0);
+    REQUIRE_MESSAGE(k.ok(), to_string(*k.err));
+  }
+  auto w = f.apply(create_version{key, "[2]", "", "", std::nullopt}, s.session, 2);
+  REQUIRE_MESSAGE(w.ok(), to_string(*w.err));
+  CHECK(w.version == 3);
+  // A retry of sequence 2 is still answered from the session.
+  CHECK(f.apply(create_version{key, "[2]", "", "", std::nullopt}, s.session, 2) == w);
+}
+
+TEST_CASE("keep_alive_outside_its_session_is_refused") {
+  fixture f;
+  auto s = f.apply(open_session{2'000});
+  f.refuse(keep_alive{s.session}, errc::invalid_argument);
+  f.refuse(close_session{s.session}, errc::invalid_argument);
+  CHECK(f.st.find_session(s.session)->has_value());
+}
+
+TEST_CASE("an_entry_that_skips_indexes_stops_the_node") {
+  fixture f;
+  f.create();
+  raft::log_entry e;
+  e.index = 3; // last applied is 1
+  e.kind = raft::entry_kind::noop;
+  auto r = f.sm.apply(f.st, e);
+  REQUIRE(!r.ok());
+  CHECK(r.code() == errc::invalid_argument);
+  CHECK(r.err().message.find("skipped") != std::string::npos);
+  e.kind = raft::entry_kind::command;
+  e.data = codec::encode(command_envelope{0, 0, open_session{5'000}});
+  CHECK(f.sm.apply(f.st, e).code() == errc::invalid_argument);
+  CHECK(f.st.last_applied().value() == 1);
+}

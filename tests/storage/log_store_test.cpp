@@ -716,3 +716,32 @@ TEST_CASE("log_store_refuses_a_dir_locked_by_another_process") {
   ::close(fd);
   CHECK(log_store::open(tmp.sub("log"), opts()).ok());
 }
+
+TEST_CASE("log_store_refuses_a_snapshot_reset_behind_the_commit_index") {
+  // A stale snapshot must never delete entries this node acknowledged as
+  // committed (paper §7).
+  temp_dir tmp;
+  auto ls = log_store::open(tmp.sub("log"), [] {
+    log_store_options o;
+    o.identity.cluster_id = "c";
+    o.identity.node_id = 1;
+    return o;
+  }());
+  REQUIRE(ls.ok());
+  std::vector<raft::log_entry> es;
+  for (raft::index_t i = 1; i <= 5; ++i) {
+    raft::log_entry e;
+    e.index = i;
+    e.term = 1;
+    e.data = "x";
+    es.push_back(e);
+  }
+  REQUIRE(ls->append(es, raft::hard_state{1, 1, 5}).ok());
+  auto st = ls->reset_to_snapshot(2, 1);
+  REQUIRE(st.code() == errc::invalid_argument);
+  CHECK(st.err().message.find("committed") != std::string::npos);
+  CHECK(ls->last_index() == 5);
+  CHECK(ls->drop_prefix(4).ok());
+  CHECK(ls->reset_to_snapshot(7, 1).ok());
+  CHECK(ls->last_index() == 7);
+}
