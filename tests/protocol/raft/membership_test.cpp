@@ -1,0 +1,52 @@
+#include "protocol/raft/membership.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace conflux::raft;
+
+TEST_CASE("membership_encoding_round_trips") {
+  membership m{{1, 2, 3}, {7}, {9}};
+  auto bytes = encode_membership(m);
+  auto back = decode_membership(bytes);
+  REQUIRE(back.has_value());
+  CHECK(*back == m);
+  CHECK(bytes.size() == 1 + 3 * 4 + 5 * 8);
+}
+
+TEST_CASE("membership_decoding_rejects_corrupt_bytes") {
+  auto bytes = encode_membership(membership{{1, 2}, {}, {}});
+  CHECK_FALSE(decode_membership("").has_value());
+  CHECK_FALSE(decode_membership(bytes.substr(0, bytes.size() - 1)).has_value());
+  CHECK_FALSE(decode_membership(bytes + "x").has_value());
+  auto wrong_version = bytes;
+  wrong_version[0] = 9;
+  CHECK_FALSE(decode_membership(wrong_version).has_value());
+  // Duplicate ids and the reserved id 0 are refused.
+  CHECK_FALSE(
+      decode_membership(encode_membership(membership{{1, 1}, {}, {}})).has_value());
+  CHECK_FALSE(
+      decode_membership(encode_membership(membership{{0}, {}, {}})).has_value());
+  // A huge count cannot make the decoder allocate or read out of bounds.
+  std::string huge = bytes.substr(0, 1) + std::string("\xff\xff\xff\xff", 4);
+  CHECK_FALSE(decode_membership(huge).has_value());
+}
+
+TEST_CASE("membership_changes_are_single_server_and_checked") {
+  membership m{{1, 2, 3}, {}, {}};
+  auto joined = apply_change(m, {membership_change_kind::add_voter, 4});
+  REQUIRE(joined);
+  CHECK(joined->is_joining(4));
+  CHECK_FALSE(joined->is_voter(4));
+  auto promoted = apply_change(*joined, {membership_change_kind::promote, 4});
+  REQUIRE(promoted);
+  CHECK(promoted->is_voter(4));
+  CHECK_FALSE(apply_change(m, {membership_change_kind::add_voter, 3}));
+  CHECK_FALSE(apply_change(m, {membership_change_kind::remove, 8}));
+  CHECK_FALSE(apply_change(m, {membership_change_kind::promote, 2}));
+  CHECK_FALSE(
+      apply_change(membership{{1}, {}, {}}, {membership_change_kind::remove, 1}));
+  auto learner = apply_change(m, {membership_change_kind::add_learner, 5});
+  REQUIRE(learner);
+  CHECK(learner->is_learner(5));
+  CHECK(learner->all().size() == 4);
+}
