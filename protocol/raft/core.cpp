@@ -683,9 +683,14 @@ void core::handle_snapshot(server_id from, install_snapshot_request m) {
 }
 
 void core::handle_timeout_now(server_id from) {
-  (void)from;
   // Thesis §3.10: start an election at once, skipping pre-vote; the flag in
-  // the requests lets voters ignore their leader lease.
+  // the requests lets voters ignore their leader lease. Only the current
+  // leader may ask: a delayed or duplicated TimeoutNow from anyone else would
+  // depose a healthy leader while bypassing pre-vote and the lease. (A
+  // server may also tell itself, which tests and tools use to force a
+  // campaign.)
+  if (from != leader_ && from != id_)
+    return;
   if (role_ != role::leader && promotable())
     campaign(false, true);
 }

@@ -129,6 +129,13 @@ std::optional<membership> decode_membership(const std::string& bytes) {
   if (!get_list(bytes, pos, m.voters) || !get_list(bytes, pos, m.learners) ||
       !get_list(bytes, pos, m.joining) || pos != bytes.size())
     return std::nullopt;
+  // A server has one role: an id in two lists is not a configuration.
+  for (auto id : m.learners)
+    if (has(m.voters, id))
+      return std::nullopt;
+  for (auto id : m.joining)
+    if (has(m.voters, id) || has(m.learners, id))
+      return std::nullopt;
   return m;
 }
 

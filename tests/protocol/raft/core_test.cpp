@@ -429,3 +429,18 @@ TEST_CASE("snapshot_taken_compacts_and_lagging_follower_gets_the_snapshot") {
   CHECK(apps[0].second.prev_log_index == 4);
   CHECK(r.snapshots_to_send.empty());
 }
+
+TEST_CASE("timeout_now_from_a_server_that_is_not_the_leader_is_ignored") {
+  // Server 2 follows leader 1 in term 1; a TimeoutNow from 3 (stale or
+  // duplicated) must not make it campaign past pre-vote and the lease.
+  auto f = make_core(2, {1, 2, 3});
+  f.step(1, heartbeat_request{1, 0, 0});
+  f.take_ready();
+  REQUIRE(f.leader() == 1);
+  f.step(3, timeout_now_request{1});
+  CHECK(f.current_role() == role::follower);
+  CHECK(f.term() == 1);
+  f.step(1, timeout_now_request{1});
+  CHECK(f.current_role() == role::candidate);
+  CHECK(f.term() == 2);
+}

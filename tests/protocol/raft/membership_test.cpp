@@ -50,3 +50,16 @@ TEST_CASE("membership_changes_are_single_server_and_checked") {
   CHECK(learner->is_learner(5));
   CHECK(learner->all().size() == 4);
 }
+
+TEST_CASE("membership_decoding_rejects_a_server_in_two_roles") {
+  membership m;
+  m.voters = {1, 2};
+  m.learners = {3};
+  auto bytes = encode_membership(m);
+  REQUIRE(decode_membership(bytes).has_value());
+  m.learners = {2};
+  CHECK_FALSE(decode_membership(encode_membership(m)).has_value());
+  m.learners = {};
+  m.joining = {1};
+  CHECK_FALSE(decode_membership(encode_membership(m)).has_value());
+}
