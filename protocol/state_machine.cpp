@@ -17,6 +17,17 @@ namespace {
       return std::move(conflux_st_).err();                                               \
   } while (false)
 
+// Binds `var` to the config under `key` after the CAS check inside an
+// applier handler: a state failure is returned, a missing config or a
+// revision mismatch refuses the command.
+#define CONFLUX_EXISTING_CONFIG(var, key, rev)                                         \
+  auto var##_found_ = existing_config(key, rev);                                       \
+  if (!var##_found_.ok())                                                              \
+    return std::move(var##_found_).err();                                              \
+  if (!var##_found_->ok())                                                             \
+    return refused(var##_found_->err());                                               \
+  auto& var = var##_found_->value()
+
 std::string quoted(std::string_view s) {
   std::string out{"\""};
   out += s;
@@ -168,32 +179,20 @@ public:
   }
 
   expected<apply_result> operator()(const create_version& cmd) {
-    auto c = existing_config(cmd.key, cmd.expected_revision);
-    if (!c.ok())
-      return std::move(c).err();
-    if (!c->ok())
-      return refused(c->err());
-    auto& cfg = c->value();
-    if (auto s = check_text_fields(cmd.description, cmd.creator, lim_); !s.ok())
-      return refused(s.err());
-    if (auto s = check_content(cfg, cmd.content, lim_); !s.ok())
-      return refused(s.err());
-    auto id = cfg.latest_version + 1;
-    auto v = make_version(cfg, id, cmd.content, cmd.description, cmd.creator, index_, ts_);
+    CONFLUX_EXISTING_CONFIG(cfg, cmd.key, cmd.expected_revision);
+    auto v = next_version(cfg, cmd.content, cmd.description, cmd.creator);
+    if (!v.ok())
+      return refused(v.err());
+    auto id = v->id;
     touch(cfg);
     cfg.latest_version = id;
-    CONFLUX_TRY(st_.put_version(v));
+    CONFLUX_TRY(st_.put_version(*v));
     CONFLUX_TRY(st_.put_config(cfg));
     return done(cfg.id, id);
   }
 
   expected<apply_result> operator()(const update_release_rules& cmd) {
-    auto c = existing_config(cmd.key, cmd.expected_revision);
-    if (!c.ok())
-      return std::move(c).err();
-    if (!c->ok())
-      return refused(c->err());
-    auto& cfg = c->value();
+    CONFLUX_EXISTING_CONFIG(cfg, cmd.key, cmd.expected_revision);
     if (auto s = validate_rules(cmd.rules, lim_); !s.ok())
       return refused(s.err());
     if (auto s = validate_text_field("comment", cmd.comment, lim_.max_description_bytes);
@@ -211,17 +210,11 @@ public:
   }
 
   expected<apply_result> operator()(const publish& cmd) {
-    auto c = existing_config(cmd.key, cmd.expected_revision);
-    if (!c.ok())
-      return std::move(c).err();
-    if (!c->ok())
-      return refused(c->err());
-    auto& cfg = c->value();
-    if (auto s = check_text_fields(cmd.description, cmd.creator, lim_); !s.ok())
-      return refused(s.err());
-    if (auto s = check_content(cfg, cmd.content, lim_); !s.ok())
-      return refused(s.err());
-    auto id = cfg.latest_version + 1;
+    CONFLUX_EXISTING_CONFIG(cfg, cmd.key, cmd.expected_revision);
+    auto v = next_version(cfg, cmd.content, cmd.description, cmd.creator);
+    if (!v.ok())
+      return refused(v.err());
+    auto id = v->id;
     auto rules = cmd.rules;
     for (auto& r : rules)
       if (r.version == 0)
@@ -233,22 +226,16 @@ public:
       return std::move(bad).err();
     if (*bad)
       return refused(**bad);
-    auto v = make_version(cfg, id, cmd.content, cmd.description, cmd.creator, index_, ts_);
     touch(cfg);
     cfg.latest_version = id;
     cfg.releases = std::move(rules);
-    CONFLUX_TRY(st_.put_version(v));
+    CONFLUX_TRY(st_.put_version(*v));
     CONFLUX_TRY(st_.put_config(cfg));
     return done(cfg.id, id);
   }
 
   expected<apply_result> operator()(const delete_config& cmd) {
-    auto c = existing_config(cmd.key, cmd.expected_revision);
-    if (!c.ok())
-      return std::move(c).err();
-    if (!c->ok())
-      return refused(c->err());
-    auto& cfg = c->value();
+    CONFLUX_EXISTING_CONFIG(cfg, cmd.key, cmd.expected_revision);
     auto versions = st_.list_versions(cfg.id);
     if (!versions.ok())
       return std::move(versions).err();
@@ -260,12 +247,7 @@ public:
   }
 
   expected<apply_result> operator()(const delete_versions& cmd) {
-    auto c = existing_config(cmd.key, cmd.expected_revision);
-    if (!c.ok())
-      return std::move(c).err();
-    if (!c->ok())
-      return refused(c->err());
-    auto& cfg = c->value();
+    CONFLUX_EXISTING_CONFIG(cfg, cmd.key, cmd.expected_revision);
     if (cmd.versions.empty())
       return refused({errc::invalid_argument, "no version ids given; name the versions "
                                               "to delete"});
@@ -340,6 +322,18 @@ private:
     if (auto s = check_revision(**c, rev); !s.ok())
       return expected<config>{s.err()};
     return expected<config>{std::move(**c)};
+  }
+
+  // The next version of cfg built from a command's fields, or the refusal.
+  expected<version> next_version(const config& cfg, const std::string& content,
+                                 const std::string& description,
+                                 const std::string& creator) const {
+    if (auto s = check_text_fields(description, creator, lim_); !s.ok())
+      return s.err();
+    if (auto s = check_content(cfg, content, lim_); !s.ok())
+      return s.err();
+    return make_version(cfg, cfg.latest_version + 1, content, description, creator,
+                        index_, ts_);
   }
 
   expected<apply_result> session_exists(session_id id) {
@@ -612,4 +606,5 @@ expected<resolution> resolve(state_reader& st, std::string_view key,
 
 } // namespace conflux
 
+#undef CONFLUX_EXISTING_CONFIG
 #undef CONFLUX_TRY

@@ -9,6 +9,7 @@
 #include "storage/log_store.hpp"
 #include "storage/record.hpp"
 #include "storage/state_store.hpp"
+#include "tests/storage/raw_edit.hpp"
 #include "tests/storage/temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -23,6 +24,8 @@ namespace {
 
 using namespace conflux;
 using namespace conflux::storage;
+using conflux::storage::test::delete_raw;
+using conflux::storage::test::edit_raw;
 using conflux::storage::test::temp_dir;
 using raft::log_entry;
 
@@ -56,45 +59,6 @@ log_store open_ok(const std::string& dir, const log_store_options& o = opts()) {
   auto ls = log_store::open(dir, o);
   REQUIRE_MESSAGE(ls.ok(), (ls.ok() ? "" : to_string(ls.err())));
   return std::move(*ls);
-}
-
-#define CHECK_OK(expr)                                                                 \
-  do {                                                                                 \
-    auto st_ = (expr);                                                                 \
-    CHECK_MESSAGE(st_.ok(), (st_.ok() ? std::string{} : to_string(st_.err())));        \
-  } while (false)
-
-// Rewrites one stored value through a raw LMDB txn (the store must be closed:
-// LMDB allows one MDB_env per files and process).
-template <class Fn>
-void edit_raw(const std::string& dir, const char* db_name, const std::string& key,
-              Fn fn) {
-  auto e = lmdb::env::open(dir, lmdb::env_options{});
-  REQUIRE(e.ok());
-  auto t = e->begin_write();
-  REQUIRE(t.ok());
-  auto db = t->open_db(db_name, false);
-  REQUIRE(db.ok());
-  auto v = t->get(*db, key);
-  REQUIRE(v.ok());
-  REQUIRE(v->has_value());
-  std::string value{**v};
-  fn(value);
-  REQUIRE(t->put(*db, key, value).ok());
-  REQUIRE(t->commit().ok());
-}
-
-void delete_raw(const std::string& dir, const char* db_name, const std::string& key) {
-  auto e = lmdb::env::open(dir, lmdb::env_options{});
-  REQUIRE(e.ok());
-  auto t = e->begin_write();
-  REQUIRE(t.ok());
-  auto db = t->open_db(db_name, false);
-  REQUIRE(db.ok());
-  auto d = t->del(*db, key);
-  REQUIRE(d.ok());
-  REQUIRE(*d);
-  REQUIRE(t->commit().ok());
 }
 
 } // namespace

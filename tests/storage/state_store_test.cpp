@@ -9,6 +9,7 @@
 #include "storage/record.hpp"
 #include "storage/state_store.hpp"
 #include "tests/protocol/state_contract.hpp"
+#include "tests/storage/raw_edit.hpp"
 #include "tests/storage/temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -20,6 +21,8 @@ namespace {
 
 using namespace conflux;
 using namespace conflux::storage;
+using conflux::storage::test::delete_raw;
+using conflux::storage::test::edit_raw;
 using conflux::storage::test::temp_dir;
 
 state_store_options opts(std::string cluster = "c1", raft::server_id node = 1) {
@@ -46,12 +49,6 @@ state_read_txn read_ok(const state_store& s) {
   REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : to_string(r.err())));
   return std::move(*r);
 }
-
-#define CHECK_OK(expr)                                                                 \
-  do {                                                                                 \
-    auto st_ = (expr);                                                                 \
-    CHECK_MESSAGE(st_.ok(), (st_.ok() ? std::string{} : to_string(st_.err())));        \
-  } while (false)
 
 config make_config(config_id id, std::string key) {
   config c;
@@ -93,24 +90,6 @@ client_session make_session(session_id id) {
   s.last_result.config = 3;
   s.last_result.version = 2;
   return s;
-}
-
-template <class Fn>
-void edit_raw(const std::string& dir, const char* db_name, const std::string& key,
-              Fn fn) {
-  auto e = lmdb::env::open(dir, lmdb::env_options{});
-  REQUIRE(e.ok());
-  auto t = e->begin_write();
-  REQUIRE(t.ok());
-  auto db = t->open_db(db_name, false);
-  REQUIRE(db.ok());
-  auto v = t->get(*db, key);
-  REQUIRE(v.ok());
-  REQUIRE(v->has_value());
-  std::string value{**v};
-  fn(value);
-  REQUIRE(t->put(*db, key, value).ok());
-  REQUIRE(t->commit().ok());
 }
 
 } // namespace
