@@ -27,6 +27,7 @@ find_package(nlohmann_json CONFIG REQUIRED)    # JSON parsing and JSON Schema in
 find_package(yaml-cpp CONFIG REQUIRED)         # YAML format check
 find_package(toml11 CONFIG REQUIRED)           # TOML format check
 find_package(valijson CONFIG REQUIRED)         # JSON Schema validation
+find_package(CLI11 CONFIG REQUIRED)            # CLI11::CLI11: launcher and CLI flags
 if(CONFLUX_BUILD_TESTS)
   find_package(doctest CONFIG REQUIRED)
   include(doctest)

@@ -1,0 +1,32 @@
+#pragma once
+// The applier: owns the write side of the state LMDB environment. Applies
+// committed entries in log order, one write transaction per batch with
+// last_applied in the same transaction (atomic and idempotent across crashes,
+// DESIGN §3), then answers the client sessions waiting for those entries and
+// releases linearizable reads whose read index it reached. Runs detached: its
+// commits fsync.
+
+#include "actors/interfaces.hpp"
+#include "actors/node_context.hpp"
+#include "protocol/state_machine.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <map>
+
+namespace conflux::actors {
+
+struct applier_state {
+  static inline const char* name = "applier";
+  node_context_ptr ctx;
+  conflux::state_machine machine;
+  raft::index_t applied = 0;
+  std::multimap<raft::index_t, await_result> writes;
+  std::multimap<raft::index_t, caf::response_promise> reads;
+};
+
+applier_actor::behavior_type applier_fun(applier_actor::stateful_pointer<applier_state> self,
+                                         node_context_ptr ctx, raft::index_t applied);
+
+} // namespace conflux::actors

@@ -1,0 +1,32 @@
+#pragma once
+// The client session actor: one per connected client, spawned by the node
+// endpoint on client_hello. Writes go to the raft actor (and come back with
+// "not leader" plus the leader's id and address on a non-leader), linearizable
+// reads wait for a ReadIndex barrier (on any node: followers ask the leader),
+// serializable reads run at once on this node's state and report how far it
+// had got (its applied revision). Reads run in an LMDB read transaction on
+// this actor's thread. The session ends when its client goes away.
+
+#include "actors/interfaces.hpp"
+#include "actors/node_context.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+namespace conflux::actors {
+
+struct client_session_state {
+  static inline const char* name = "client-session";
+  node_context_ptr ctx;
+  raft_actor raft;
+};
+
+client_session_actor::behavior_type
+client_session_fun(client_session_actor::stateful_pointer<client_session_state> self,
+                   node_context_ptr ctx, raft_actor raft, caf::actor_addr client,
+                   caf::actor_addr endpoint);
+
+/// Serves a read request from the local state (no consistency wait).
+rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req);
+
+} // namespace conflux::actors

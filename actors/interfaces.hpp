@@ -1,0 +1,143 @@
+#pragma once
+// Every typed actor interface of a Conflux node, and the local messages they
+// exchange (DESIGN §3). One comment line per handler says who sends it.
+//
+// Network messages (rpc::peer_batch, rpc::client_request, ...) are serialized
+// and registered in protocol/type_ids.hpp. The local messages below never
+// leave the process: they carry shared entry handles and response promises,
+// so they are marked as unsafe (not serializable) message types for CAF.
+
+#include "protocol/commands.hpp"
+#include "protocol/error.hpp"
+#include "protocol/raft/types.hpp"
+#include "protocol/rpc.hpp"
+#include "protocol/type_ids.hpp"
+#include "storage/log_store.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace conflux::actors {
+
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using read_atom = caf::atom_constant<caf::atom("read")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+
+// -- local messages ------------------------------------------------------------
+
+/// raft -> log store: make a (group-committed) ready batch durable.
+struct persist_request {
+  std::uint64_t persist_id = 0;
+  storage::log_batch batch;
+};
+
+/// raft -> applier: committed entries, consecutive, in log order.
+struct apply_batch {
+  std::vector<raft::entry_ptr> entries;
+};
+
+/// What raft (or the applier on its behalf) answers a client session.
+struct raft_reply {
+  /// Empty on success.
+  std::optional<error> err;
+  /// With not_leader: the leader this node knows (0 when none).
+  raft::server_id leader_id = raft::no_server;
+  /// Writes: the applied command's result.
+  apply_result result;
+  /// Reads: the applied index the read may be served at (>= the read index).
+  raft::index_t index = 0;
+};
+
+/// raft -> applier: answer `rp` with the result of entry `index` once it is
+/// applied, or with not_leader if the entry applied there has another term
+/// (the proposal was lost to a leader change).
+struct await_result {
+  raft::index_t index = 0;
+  raft::term_t term = 0;
+  caf::response_promise rp;
+};
+
+/// raft -> applier: answer `rp` (raft_reply with `index`) once applied >= index.
+struct read_barrier {
+  raft::index_t index = 0;
+  caf::response_promise rp;
+};
+
+/// client session -> raft: propose this encoded command_envelope.
+struct propose_request {
+  std::string data;
+};
+
+// -- interfaces ----------------------------------------------------------------
+
+/// Owns the log LMDB environment; detached (blocking fsyncs).
+using log_store_actor = caf::typed_actor<
+    /// raft: persist one batch durably; replies with its persist_id.
+    caf::replies_to<persist_request>::with<std::uint64_t>>;
+
+/// Owns the state LMDB environment's write side; detached.
+using applier_actor = caf::typed_actor<
+    /// raft: apply committed entries in one write transaction.
+    caf::reacts_to<apply_batch>,
+    /// raft: deliver a write's result once its entry is applied.
+    caf::reacts_to<await_result>,
+    /// raft: release a linearizable read once applied >= index.
+    caf::reacts_to<read_barrier>>;
+
+/// The Raft node: owns term, vote, commit index and role (one per process).
+using raft_actor = caf::typed_actor<
+    /// node endpoint: Raft messages from another member.
+    caf::reacts_to<rpc::peer_batch>,
+    /// client session: replicate a command; answered once applied.
+    caf::replies_to<propose_request>::with<raft_reply>,
+    /// client session: a linearizable read barrier (ReadIndex).
+    caf::replies_to<read_atom>::with<raft_reply>,
+    /// client session, CLI: this node's view of the cluster.
+    caf::replies_to<status_atom>::with<rpc::status_reply>>;
+
+/// The raft actor's full behaviour: its public interface plus its own timer.
+using raft_actor_impl = raft_actor::extend<
+    /// self: periodic tick tagged with an epoch (stale epochs are dropped).
+    caf::reacts_to<tick_atom, std::uint64_t>>;
+
+/// One per other member: carries Raft batches to it over CAF remoting.
+using peer_link_actor = caf::typed_actor<
+    /// raft: send these messages (dropped when the window is full or the
+    /// peer is unreachable: Raft retransmits).
+    caf::reacts_to<rpc::peer_batch>>;
+
+using peer_link_actor_impl = peer_link_actor::extend<
+    /// self: (re)connect now.
+    caf::reacts_to<retry_atom, std::uint64_t>>;
+
+/// Per connected client: answers client requests.
+using client_session_actor = caf::typed_actor<
+    /// client: a write or read request.
+    caf::replies_to<rpc::client_request>::with<rpc::client_reply>,
+    /// client: this node's status (cluster status asks each member).
+    caf::replies_to<status_atom>::with<rpc::status_reply>>;
+
+/// The actor a node publishes on its listen port.
+using node_endpoint_actor = caf::typed_actor<
+    /// another member's peer link: Raft traffic; replies with an ack (0).
+    caf::replies_to<rpc::peer_batch>::with<std::uint64_t>,
+    /// a client: open a client session; replies with its handle.
+    caf::replies_to<rpc::client_hello>::with<caf::strong_actor_ptr>>;
+
+} // namespace conflux::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::persist_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::apply_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::raft_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::await_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::read_barrier)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::propose_request)

@@ -1,0 +1,32 @@
+#include "actors/log_store_actor.hpp"
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+namespace conflux::actors {
+
+log_store_actor::behavior_type
+log_store_fun(log_store_actor::stateful_pointer<log_store_state> self,
+              std::unique_ptr<storage::log_store> store, node_context_ptr ctx) {
+  self->state.store = std::move(store);
+  self->state.ctx = std::move(ctx);
+  return {
+    [=](persist_request& req) -> caf::result<std::uint64_t> {
+      auto& st = self->state;
+      auto res = st.store->persist(req.batch);
+      if (!res.ok()) {
+        // DESIGN §3 rule 6: a node whose log cannot be written stops.
+        auto msg = "log store failed to persist batch " + std::to_string(req.persist_id) +
+                   ": " + to_string(res.err());
+        spdlog::error("{}", msg);
+        st.ctx->failure.fail(msg);
+        self->quit(caf::exit_reason::user_shutdown);
+        return caf::sec::request_receiver_down;
+      }
+      ++st.persists;
+      return req.persist_id;
+    },
+  };
+}
+
+} // namespace conflux::actors

@@ -1,0 +1,74 @@
+#pragma once
+// What every actor of one node shares, read-only after start: the node's
+// options, the state store (for read transactions; the applier alone writes),
+// the applied index, and the fail-stop flag the launcher watches.
+
+#include "protocol/raft/types.hpp"
+#include "protocol/validation.hpp"
+#include "storage/state_store.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace conflux::actors {
+
+struct node_options {
+  raft::server_id id = 1;
+  std::string cluster_id = "conflux";
+  /// host:port this node listens on (and announces to clients).
+  std::string listen = "127.0.0.1:7101";
+  std::string data_dir = "./conflux-data";
+  /// Every initial member's address, this node included (--peers).
+  std::map<raft::server_id, std::string> peers;
+  /// Raft tick; elections time out after election_ticks..2*election_ticks ticks.
+  std::chrono::milliseconds tick{50};
+  int election_ticks = 10;
+  int heartbeat_ticks = 1;
+  conflux::limits limits;
+};
+
+/// Set by whichever actor hits an unrecoverable error (storage failure,
+/// corruption: DESIGN §3 rule 6); the launcher polls it and exits non-zero.
+class failure_flag {
+public:
+  void fail(std::string message) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!failed_.load()) {
+      message_ = std::move(message);
+      failed_.store(true);
+    }
+  }
+  bool failed() const { return failed_.load(); }
+  std::string message() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return message_;
+  }
+
+private:
+  mutable std::mutex mtx_;
+  std::atomic<bool> failed_{false};
+  std::string message_;
+};
+
+struct node_context {
+  node_options opts;
+  /// Read transactions from any actor; writes only from the applier.
+  std::shared_ptr<storage::state_store> state;
+  /// Last index the applier made durable (status, serializable reads).
+  std::atomic<std::uint64_t> applied{0};
+  failure_flag failure;
+
+  std::string address_of(raft::server_id id) const {
+    auto i = opts.peers.find(id);
+    return i == opts.peers.end() ? std::string{} : i->second;
+  }
+};
+
+using node_context_ptr = std::shared_ptr<node_context>;
+
+} // namespace conflux::actors

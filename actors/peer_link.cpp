@@ -1,0 +1,138 @@
+#include "actors/peer_link.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+namespace conflux::actors {
+namespace {
+
+using self_ptr = peer_link_actor_impl::stateful_pointer<peer_link_state>;
+
+constexpr auto request_timeout = std::chrono::seconds(2);
+constexpr auto max_backoff = std::chrono::milliseconds(1000);
+
+void schedule_retry(self_ptr self) {
+  auto& st = self->state;
+  self->delayed_send(self, st.backoff, retry_atom::value, st.generation);
+  st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds(max_backoff));
+}
+
+void disconnect(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  if (st.remote) {
+    self->demonitor(st.remote.address());
+    st.remote = nullptr;
+    spdlog::warn("peer link to node {} ({}) lost: {}", st.peer, st.address.to_string(),
+                 why);
+  }
+  st.in_flight = 0;
+  st.consecutive_timeouts = 0;
+  ++st.generation;
+  schedule_retry(self);
+}
+
+void connect(self_ptr self) {
+  if (self->state.connecting || self->state.remote)
+    return;
+  self->state.connecting = true;
+  auto gen = self->state.generation;
+  auto mm = self->system().middleman().actor_handle();
+  self
+    ->request(mm, request_timeout, caf::connect_atom::value, self->state.address.host,
+              self->state.address.port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
+          const std::set<std::string>& ifs) {
+        auto& st = self->state;
+        st.connecting = false;
+        if (gen != st.generation || st.remote)
+          return;
+        if (!ptr) {
+          schedule_retry(self);
+          return;
+        }
+        if (ifs != self->system().message_types<node_endpoint_actor>()) {
+          spdlog::error("peer link: {} is not a Conflux node of this build (interface "
+                        "mismatch); check --peers",
+                        st.address.to_string());
+          st.backoff = max_backoff;
+          schedule_retry(self);
+          return;
+        }
+        st.remote = caf::actor_cast<node_endpoint_actor>(std::move(ptr));
+        self->monitor(st.remote);
+        st.backoff = std::chrono::milliseconds(50);
+        st.in_flight = 0;
+        ++st.generation;
+        spdlog::info("peer link connected to node {} at {}", st.peer,
+                     st.address.to_string());
+        st.warned_unreachable = false;
+      },
+      [=](caf::error& e) {
+        auto& st = self->state;
+        st.connecting = false;
+        if (gen != st.generation)
+          return;
+        if (!st.warned_unreachable) {
+          spdlog::warn("peer link cannot reach node {} at {}: {} (retrying)", st.peer,
+                       st.address.to_string(), self->system().render(e));
+          st.warned_unreachable = true;
+        }
+        schedule_retry(self);
+      });
+}
+
+} // namespace
+
+peer_link_actor_impl::behavior_type peer_link_fun(self_ptr self, raft::server_id self_id,
+                                                  raft::server_id peer, endpoint address) {
+  self->state.self_id = self_id;
+  self->state.peer = peer;
+  self->state.address = std::move(address);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (st.remote && dm.source == st.remote.address())
+      disconnect(self, self->system().render(dm.reason));
+  });
+  self->send(self, retry_atom::value, self->state.generation);
+  return {
+    [=](rpc::peer_batch& b) {
+      auto& st = self->state;
+      if (!st.remote) {
+        ++st.dropped;
+        connect(self);
+        return;
+      }
+      if (st.in_flight >= st.window) {
+        ++st.dropped;
+        return;
+      }
+      ++st.in_flight;
+      auto gen = st.generation;
+      self->request(st.remote, request_timeout, std::move(b))
+        .then(
+          [=](std::uint64_t) {
+            auto& ls = self->state;
+            if (gen != ls.generation)
+              return;
+            --ls.in_flight;
+            ls.consecutive_timeouts = 0;
+          },
+          [=](caf::error& e) {
+            auto& ls = self->state;
+            if (gen != ls.generation)
+              return;
+            --ls.in_flight;
+            if (++ls.consecutive_timeouts >= 3)
+              disconnect(self, "3 requests in a row failed: " + self->system().render(e));
+          });
+    },
+    [=](retry_atom, std::uint64_t gen) {
+      if (gen == self->state.generation)
+        connect(self);
+    },
+  };
+}
+
+} // namespace conflux::actors

@@ -1,0 +1,48 @@
+#pragma once
+// A peer link: one per other member, carrying the raft actor's batches to that
+// member's node endpoint over CAF remoting.
+//
+// CAF gives no back-pressure on remote sends and never fails a request to a
+// peer that died (CAF-NOTES), so the link:
+//   - sends each batch as a request with a timeout, and keeps at most `window`
+//     unanswered; beyond that it drops batches (Raft retransmits; the core's
+//     own in-flight limit keeps this rare);
+//   - connects through the middleman actor (never the blocking remote_actor),
+//     takes a fresh handle on every connect, and reconnects with exponential
+//     back-off after a down message or repeated timeouts;
+//   - forgets the in-flight count of a dead connection at once, so that a
+//     restarted peer is not starved until old requests time out.
+
+#include "actors/endpoint.hpp"
+#include "actors/interfaces.hpp"
+#include "protocol/raft/types.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <chrono>
+
+namespace conflux::actors {
+
+struct peer_link_state {
+  static inline const char* name = "peer-link";
+  raft::server_id self_id = 0;
+  raft::server_id peer = 0;
+  endpoint address;
+  node_endpoint_actor remote;
+  bool connecting = false;
+  /// Bumped on every (dis)connect; callbacks of older generations are ignored.
+  std::uint64_t generation = 0;
+  std::chrono::milliseconds backoff{50};
+  std::size_t in_flight = 0;
+  std::size_t window = 128;
+  int consecutive_timeouts = 0;
+  std::uint64_t dropped = 0;
+  bool warned_unreachable = false;
+};
+
+peer_link_actor_impl::behavior_type
+peer_link_fun(peer_link_actor_impl::stateful_pointer<peer_link_state> self,
+              raft::server_id self_id, raft::server_id peer, endpoint address);
+
+} // namespace conflux::actors

@@ -1,0 +1,421 @@
+#include "actors/raft_actor.hpp"
+
+#include "protocol/raft/wire.hpp"
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace conflux::actors {
+
+const char* role_name(shell_role r) {
+  switch (r) {
+    case shell_role::follower:
+      return "follower";
+    case shell_role::candidate:
+      return "candidate";
+    case shell_role::leader:
+      return "leader";
+    case shell_role::learner:
+      return "learner";
+  }
+  return "unknown";
+}
+
+// -- shared handlers ------------------------------------------------------------
+
+void raft_state::on_peer_batch(rpc::peer_batch& b) {
+  if (b.cluster_id != ctx->opts.cluster_id || b.to != ctx->opts.id) {
+    spdlog::warn("raft dropped a batch from node {} for cluster '{}' node {} (this is "
+                 "cluster '{}' node {}): check --peers and --cluster-id",
+                 b.from, b.cluster_id, b.to, ctx->opts.cluster_id, ctx->opts.id);
+    return;
+  }
+  for (auto& bytes : b.messages) {
+    auto m = raft::decode_message(bytes);
+    if (!m.ok()) {
+      spdlog::warn("raft dropped an undecodable message from node {}: {}", b.from,
+                   to_string(m.err()));
+      continue;
+    }
+    core->step(b.from, std::move(*m));
+    process_ready();
+  }
+}
+
+void raft_state::on_tick(std::uint64_t epoch) {
+  if (epoch != tick_epoch)
+    return;
+  ++ticks;
+  core->observe_time(now_ms());
+  core->tick();
+  process_ready();
+  expire_reads();
+  self->delayed_send(self, ctx->opts.tick, tick_atom::value, epoch);
+}
+
+rpc::status_reply raft_state::status() const {
+  rpc::status_reply s;
+  s.id = ctx->opts.id;
+  s.address = ctx->address_of(ctx->opts.id);
+  s.role = role_name(current);
+  if (core->current_role() == raft::role::pre_candidate)
+    s.role = "pre_candidate";
+  s.term = core->term();
+  s.commit = core->commit_index();
+  s.applied = ctx->applied.load();
+  s.leader_id = core->leader();
+  s.leader_address = ctx->address_of(core->leader());
+  s.cluster_id = ctx->opts.cluster_id;
+  auto& cfg = core->config();
+  for (auto id : cfg.voters)
+    s.members.push_back({id, ctx->address_of(id), "voter"});
+  for (auto id : cfg.learners)
+    s.members.push_back({id, ctx->address_of(id), "learner"});
+  for (auto id : cfg.joining)
+    s.members.push_back({id, ctx->address_of(id), "learner"});
+  return s;
+}
+
+// -- client requests --------------------------------------------------------------
+
+raft_reply raft_state::unavailable_reply(std::string why) const {
+  raft_reply r;
+  r.err = error{errc::unavailable, std::move(why)};
+  r.leader_id = core->leader();
+  return r;
+}
+
+raft_reply raft_state::not_leader_reply() const {
+  raft_reply r;
+  auto leader = core->leader();
+  r.leader_id = leader;
+  if (leader == raft::no_server)
+    r.err = error{errc::unavailable, "node " + std::to_string(ctx->opts.id) +
+                                       " knows no leader (an election is under way); "
+                                       "retry shortly"};
+  else
+    r.err = error{errc::not_leader, "node " + std::to_string(ctx->opts.id) +
+                                      " is not the leader; send writes to node " +
+                                      std::to_string(leader) + " at " +
+                                      ctx->address_of(leader)};
+  return r;
+}
+
+raft_reply raft_state::refuse(const raft::request_result& r) const {
+  switch (r.reason) {
+    case raft::refusal::not_leader:
+    case raft::refusal::no_leader:
+      return not_leader_reply();
+    case raft::refusal::transfer_in_progress:
+      return unavailable_reply("a leadership transfer is in progress; retry shortly");
+    default:
+      return unavailable_reply("the request was refused by the consensus core; retry");
+  }
+}
+
+caf::result<raft_reply> raft_state::propose(propose_request& req) {
+  auto r = core->propose(std::move(req.data), now_ms());
+  if (!r.ok()) {
+    auto reply = refuse(r);
+    process_ready();
+    return reply;
+  }
+  auto trp = self->make_response_promise<raft_reply>();
+  caf::response_promise rp = trp;
+  // Registered before the entry can commit: raft -> applier messages keep
+  // their order, so the applier learns of the waiter before the entry.
+  self->send(applier, await_result{r.index, core->term(), std::move(rp)});
+  process_ready();
+  return trp;
+}
+
+caf::result<raft_reply> raft_state::read_index() {
+  auto context = next_read_context++;
+  auto r = core->read_index(context);
+  if (!r.ok()) {
+    auto reply = refuse(r);
+    process_ready();
+    return reply;
+  }
+  auto trp = self->make_response_promise<raft_reply>();
+  reads.emplace(context, pending_read{trp, ticks});
+  process_ready();
+  return trp;
+}
+
+void raft_state::expire_reads() {
+  // A read a follower forwarded gets no answer if the leader fails (PROTOCOL.md
+  // §3.2 step 7); fail it after two maximal election timeouts.
+  auto limit = static_cast<std::uint64_t>(4 * ctx->opts.election_ticks);
+  for (auto i = reads.begin(); i != reads.end();) {
+    if (ticks - i->second.started_tick > limit) {
+      i->second.rp.deliver(unavailable_reply(
+        "the leader did not confirm the read in time (leadership may be moving); retry"));
+      i = reads.erase(i);
+    } else {
+      ++i;
+    }
+  }
+}
+
+// -- ready batches ------------------------------------------------------------------
+
+void raft_state::process_ready() {
+  while (core->has_ready()) {
+    auto rd = core->take_ready();
+    handle(rd);
+  }
+  switch_role();
+}
+
+void raft_state::handle(raft::ready& rd) {
+  log_changes(rd);
+  if (rd.snapshot || !rd.snapshots_to_send.empty()) {
+    // Nothing in this build compacts the log, so no leader ever sends one.
+    fail("raft received a snapshot to install or send; snapshots are not supported "
+         "by this build");
+    return;
+  }
+  if (rd.persist_id != 0)
+    merge_persist(rd);
+  send_messages(rd.messages);
+  if (!rd.committed.empty())
+    self->send(applier, apply_batch{std::move(rd.committed)});
+  for (auto& rs : rd.read_states) {
+    auto i = reads.find(rs.context);
+    if (i == reads.end())
+      continue;
+    self->send(applier, read_barrier{rs.index, std::move(i->second.rp)});
+    reads.erase(i);
+  }
+  for (auto context : rd.reads_dropped) {
+    auto i = reads.find(context);
+    if (i == reads.end())
+      continue;
+    i->second.rp.deliver(not_leader_reply());
+    reads.erase(i);
+  }
+  flush_persist();
+}
+
+void raft_state::merge_persist(raft::ready& rd) {
+  if (!pending_persist)
+    pending_persist.emplace();
+  auto& p = *pending_persist;
+  if (!rd.entries.empty()) {
+    auto first = rd.entries.front()->index;
+    // The newer batch replaces any suffix the older one would have written
+    // (log_store::persist drops every stored entry >= its first index).
+    while (!p.entries.empty() && p.entries.back()->index >= first)
+      p.entries.pop_back();
+    for (auto& e : rd.entries)
+      p.entries.push_back(std::move(e));
+  }
+  if (rd.hard)
+    p.hard = rd.hard;
+  pending_persist_id = rd.persist_id;
+  issued_persist_id = rd.persist_id;
+}
+
+void raft_state::flush_persist() {
+  if (persist_in_flight || !pending_persist)
+    return;
+  persist_in_flight = true;
+  persist_request req{pending_persist_id, std::move(*pending_persist)};
+  pending_persist.reset();
+  self->request(log, caf::infinite, std::move(req))
+    .then([this](std::uint64_t id) { on_persisted(id); },
+          [this](caf::error& e) {
+            fail("raft lost its log store: " + self->system().render(e));
+          });
+}
+
+void raft_state::on_persisted(std::uint64_t id) {
+  persist_in_flight = false;
+  durable_persist_id = id;
+  core->persisted(id);
+  std::vector<raft::outgoing_message> ready_now;
+  while (!held.empty() && held.front().first <= id) {
+    ready_now.push_back(std::move(held.front().second));
+    held.pop_front();
+  }
+  // Already cleared to leave: send without holding them again.
+  std::map<raft::server_id, rpc::peer_batch> out;
+  for (auto& m : ready_now)
+    out[m.to].messages.push_back(raft::encode_message(m.msg));
+  for (auto& [to, b] : out) {
+    auto link = links.find(to);
+    if (link == links.end())
+      continue;
+    b.cluster_id = ctx->opts.cluster_id;
+    b.from = ctx->opts.id;
+    b.to = to;
+    self->send(link->second, std::move(b));
+  }
+  process_ready();
+  flush_persist();
+}
+
+void raft_state::send_messages(std::vector<raft::outgoing_message>& msgs) {
+  std::map<raft::server_id, rpc::peer_batch> out;
+  for (auto& m : msgs) {
+    if (m.after_persist && issued_persist_id > durable_persist_id) {
+      held.emplace_back(issued_persist_id, std::move(m));
+      continue;
+    }
+    out[m.to].messages.push_back(raft::encode_message(m.msg));
+  }
+  for (auto& [to, b] : out) {
+    auto link = links.find(to);
+    if (link == links.end()) {
+      spdlog::debug("raft has no address for node {}; message dropped", to);
+      continue;
+    }
+    b.cluster_id = ctx->opts.cluster_id;
+    b.from = ctx->opts.id;
+    b.to = to;
+    self->send(link->second, std::move(b));
+  }
+}
+
+void raft_state::log_changes(const raft::ready& rd) {
+  for (auto& ev : rd.events) {
+    switch (ev.kind) {
+      case raft::event_kind::became_leader:
+        spdlog::info("raft: node {} became leader of term {}", ctx->opts.id, ev.term);
+        break;
+      case raft::event_kind::became_candidate:
+        spdlog::info("raft: node {} is a candidate in term {}", ctx->opts.id, ev.term);
+        break;
+      case raft::event_kind::became_pre_candidate:
+        spdlog::debug("raft: node {} starts a pre-vote in term {}", ctx->opts.id,
+                      ev.term);
+        break;
+      case raft::event_kind::became_follower:
+        spdlog::debug("raft: node {} is a follower in term {}", ctx->opts.id, ev.term);
+        break;
+      case raft::event_kind::lost_quorum:
+        spdlog::warn("raft: node {} stepped down in term {}: no majority answered "
+                     "within an election timeout",
+                     ctx->opts.id, ev.term);
+        break;
+      case raft::event_kind::membership_changed:
+        spdlog::info("raft: membership changed at index {}", ev.index);
+        break;
+      case raft::event_kind::removed:
+        spdlog::warn("raft: node {} was removed from the cluster", ctx->opts.id);
+        break;
+      case raft::event_kind::transfer_started:
+        spdlog::info("raft: transferring leadership to node {}", ev.peer);
+        break;
+      case raft::event_kind::transfer_aborted:
+        spdlog::info("raft: leadership transfer to node {} aborted", ev.peer);
+        break;
+      case raft::event_kind::stale_persist_ack:
+        spdlog::debug("raft: stale persist acknowledgement ignored");
+        break;
+      default:
+        break;
+    }
+  }
+  auto leader = core->leader();
+  if (leader != known_leader || core->term() != known_term) {
+    if (leader != known_leader && leader != raft::no_server)
+      spdlog::info("raft: leader is node {} ({}) in term {}", leader,
+                   ctx->address_of(leader), core->term());
+    else if (leader != known_leader)
+      spdlog::info("raft: no leader known in term {}", core->term());
+    known_leader = leader;
+    known_term = core->term();
+  }
+}
+
+shell_role raft_state::role_of_core() const {
+  switch (core->current_role()) {
+    case raft::role::leader:
+      return shell_role::leader;
+    case raft::role::candidate:
+    case raft::role::pre_candidate:
+      return shell_role::candidate;
+    case raft::role::follower:
+      break;
+  }
+  auto& cfg = core->config();
+  if (cfg.is_learner(ctx->opts.id) || cfg.is_joining(ctx->opts.id))
+    return shell_role::learner;
+  return shell_role::follower;
+}
+
+void raft_state::switch_role() {
+  auto r = role_of_core();
+  if (r == current)
+    return;
+  spdlog::info("raft: node {} role {} -> {} (term {})", ctx->opts.id,
+               role_name(current), role_name(r), core->term());
+  current = r;
+  switch (r) {
+    case shell_role::follower:
+      self->become(follower_behavior(self));
+      break;
+    case shell_role::candidate:
+      self->become(candidate_behavior(self));
+      break;
+    case shell_role::leader:
+      self->become(leader_behavior(self));
+      break;
+    case shell_role::learner:
+      self->become(learner_behavior(self));
+      break;
+  }
+}
+
+std::int64_t raft_state::now_ms() {
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+  // Entries this leader stamps never go back in time, even if the wall clock
+  // does (session expiry is computed from these stamps).
+  last_timestamp_ms = std::max(last_timestamp_ms, static_cast<std::int64_t>(now));
+  return last_timestamp_ms;
+}
+
+void raft_state::fail(const std::string& msg) {
+  spdlog::error("{}", msg);
+  ctx->failure.fail(msg);
+  self->quit(caf::exit_reason::user_shutdown);
+}
+
+raft_actor_impl::behavior_type raft_fun(raft_self self, node_context_ptr ctx,
+                                        raft::core_config cfg, raft::restored_state st,
+                                        log_store_actor log, applier_actor applier,
+                                        std::map<raft::server_id, peer_link_actor> links) {
+  auto& s = self->state;
+  s.self = self;
+  s.ctx = std::move(ctx);
+  s.core = std::make_unique<raft::core>(cfg, std::move(st));
+  s.log = std::move(log);
+  s.applier = std::move(applier);
+  s.links = std::move(links);
+  s.known_term = s.core->term();
+  spdlog::info("raft: node {} starts as follower in term {} (commit {}, last index {})",
+               s.ctx->opts.id, s.core->term(), s.core->commit_index(),
+               s.core->log().last_index());
+  // The first tick also hands out what the restored core has ready (entries
+  // committed but not yet applied before a restart).
+  self->send(self, tick_atom::value, s.tick_epoch);
+  s.current = s.role_of_core();
+  switch (s.current) {
+    case shell_role::learner:
+      return learner_behavior(self);
+    case shell_role::leader:
+      return leader_behavior(self);
+    case shell_role::candidate:
+      return candidate_behavior(self);
+    default:
+      return follower_behavior(self);
+  }
+}
+
+} // namespace conflux::actors

@@ -1,0 +1,117 @@
+#pragma once
+// The raft actor: the CAF shell around the pure consensus core
+// (protocol/raft/core.hpp). It feeds the core ticks, peer messages, proposals
+// and read requests, and carries out every ready batch under the contract in
+// protocol/raft/PROTOCOL.md §3:
+//   - persists go to the log store actor, at most one in flight; batches that
+//     arrive meanwhile are merged into the next one (group commit);
+//   - messages marked after_persist wait until every persist issued so far is
+//     durable; the others leave at once, grouped into one peer_batch per peer;
+//   - committed entries go to the applier in order; read states become read
+//     barriers at the applier.
+// The role decides how client requests are met; each role's behaviour lives
+// in its own file (raft_leader.cpp, raft_follower.cpp, raft_candidate.cpp,
+// raft_learner.cpp) and the actor switches with become() when the core's role
+// changes. Exactly one raft actor per process holds the term.
+
+#include "actors/interfaces.hpp"
+#include "actors/node_context.hpp"
+#include "protocol/raft/core.hpp"
+
+#include <caf/response_promise.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+
+namespace conflux::actors {
+
+struct raft_state;
+using raft_self = raft_actor_impl::stateful_pointer<raft_state>;
+
+/// The behaviour a role presents (also what raft_state::role_name reports).
+enum class shell_role : std::uint8_t { follower, candidate, leader, learner };
+
+struct raft_state {
+  static inline const char* name = "raft";
+
+  raft_self self = nullptr;
+  node_context_ptr ctx;
+  std::unique_ptr<raft::core> core;
+  log_store_actor log;
+  applier_actor applier;
+  std::map<raft::server_id, peer_link_actor> links;
+
+  std::uint64_t tick_epoch = 1;
+  std::uint64_t ticks = 0;
+  std::int64_t last_timestamp_ms = 0;
+
+  // -- persist pipeline (group commit) -----------------------------------------
+  bool persist_in_flight = false;
+  std::optional<storage::log_batch> pending_persist;
+  std::uint64_t pending_persist_id = 0;
+  /// The newest persist id handed out by the core, and the newest durable one.
+  std::uint64_t issued_persist_id = 0;
+  std::uint64_t durable_persist_id = 0;
+  /// after_persist messages and the persist id they wait for.
+  std::deque<std::pair<std::uint64_t, raft::outgoing_message>> held;
+
+  // -- linearizable reads ------------------------------------------------------
+  struct pending_read {
+    caf::response_promise rp;
+    std::uint64_t started_tick = 0;
+  };
+  std::uint64_t next_read_context = 1;
+  std::map<std::uint64_t, pending_read> reads;
+
+  // -- what was last logged ----------------------------------------------------
+  shell_role current = shell_role::follower;
+  raft::server_id known_leader = raft::no_server;
+  raft::term_t known_term = 0;
+
+  // -- shared handlers (every role) -------------------------------------------
+  void on_peer_batch(rpc::peer_batch& b);
+  void on_tick(std::uint64_t epoch);
+  rpc::status_reply status() const;
+
+  // -- role-specific pieces ----------------------------------------------------
+  /// Proposes on the leader; the promise is answered by the applier.
+  caf::result<raft_reply> propose(propose_request& req);
+  /// Starts a ReadIndex round (the core forwards it to the leader on followers).
+  caf::result<raft_reply> read_index();
+  raft_reply refuse(const raft::request_result& r) const;
+  raft_reply not_leader_reply() const;
+  raft_reply unavailable_reply(std::string why) const;
+
+  // -- ready-batch execution ---------------------------------------------------
+  void process_ready();
+  void handle(raft::ready& rd);
+  void merge_persist(raft::ready& rd);
+  void flush_persist();
+  void on_persisted(std::uint64_t id);
+  void send_messages(std::vector<raft::outgoing_message>& msgs);
+  void expire_reads();
+  void log_changes(const raft::ready& rd);
+  void switch_role();
+  shell_role role_of_core() const;
+  std::int64_t now_ms();
+  void fail(const std::string& msg);
+};
+
+const char* role_name(shell_role r);
+
+raft_actor_impl::behavior_type raft_fun(raft_self self, node_context_ptr ctx,
+                                        raft::core_config cfg, raft::restored_state st,
+                                        log_store_actor log, applier_actor applier,
+                                        std::map<raft::server_id, peer_link_actor> links);
+
+// One per role file.
+raft_actor_impl::behavior_type follower_behavior(raft_self self);
+raft_actor_impl::behavior_type candidate_behavior(raft_self self);
+raft_actor_impl::behavior_type leader_behavior(raft_self self);
+raft_actor_impl::behavior_type learner_behavior(raft_self self);
+
+} // namespace conflux::actors

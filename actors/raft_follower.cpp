@@ -1,0 +1,22 @@
+// The follower's behaviour: refuses writes with the leader's id and address
+// (the client follows the redirect) and serves linearizable reads by asking
+// the leader for a read index (thesis §6.4, "followers can serve reads").
+#include "actors/raft_actor.hpp"
+
+#include <caf/all.hpp>
+
+namespace conflux::actors {
+
+raft_actor_impl::behavior_type follower_behavior(raft_self self) {
+  return {
+    [=](rpc::peer_batch& b) { self->state.on_peer_batch(b); },
+    [=](propose_request&) -> caf::result<raft_reply> {
+      return self->state.not_leader_reply();
+    },
+    [=](read_atom) -> caf::result<raft_reply> { return self->state.read_index(); },
+    [=](status_atom) -> rpc::status_reply { return self->state.status(); },
+    [=](tick_atom, std::uint64_t epoch) { self->state.on_tick(epoch); },
+  };
+}
+
+} // namespace conflux::actors

@@ -1,0 +1,23 @@
+// The learner's behaviour (a non-voting member, or a new server catching up
+// before it votes, thesis §4.2.1): like a follower it redirects writes and
+// serves linearizable reads through the leader; it never campaigns (the core
+// does not let it).
+#include "actors/raft_actor.hpp"
+
+#include <caf/all.hpp>
+
+namespace conflux::actors {
+
+raft_actor_impl::behavior_type learner_behavior(raft_self self) {
+  return {
+    [=](rpc::peer_batch& b) { self->state.on_peer_batch(b); },
+    [=](propose_request&) -> caf::result<raft_reply> {
+      return self->state.not_leader_reply();
+    },
+    [=](read_atom) -> caf::result<raft_reply> { return self->state.read_index(); },
+    [=](status_atom) -> rpc::status_reply { return self->state.status(); },
+    [=](tick_atom, std::uint64_t epoch) { self->state.on_tick(epoch); },
+  };
+}
+
+} // namespace conflux::actors

@@ -1,0 +1,116 @@
+#pragma once
+// The `conflux` command line (DESIGN §5, docs/cli.md) split in two testable
+// halves: parse_command_line turns argv into a fully checked `invocation`
+// (files read, labels and rules parsed, keys validated) without contacting
+// anything; execute runs it against a `cluster_access` and prints the result.
+// main.cpp plugs the real client (actors/client.hpp) in; tests plug in a fake.
+
+#include "actors/client.hpp"
+#include "protocol/commands.hpp"
+#include "protocol/error.hpp"
+#include "protocol/model.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace conflux::cli {
+
+struct global_options {
+  std::vector<std::string> endpoints{"127.0.0.1:7101"};
+  /// The endpoint list as given (for messages).
+  std::string endpoints_text = "127.0.0.1:7101";
+  bool json = false;
+  std::chrono::milliseconds timeout{5000};
+};
+
+enum class command_kind {
+  config_create,
+  config_list,
+  config_show,
+  config_delete,
+  version_add,
+  version_list,
+  version_show,
+  version_delete,
+  release_set,
+  release_show,
+  rollback,
+  get,
+  resolve,
+  cluster_status,
+  /// watch, cluster add/remove/transfer-leader: parsed, then refused (exit 1).
+  not_implemented,
+};
+
+/// A parsed and locally checked command; only fields of its kind are set.
+struct invocation {
+  global_options global;
+  command_kind kind = command_kind::not_implemented;
+  /// "config create", "watch", ... (for messages).
+  std::string name;
+  std::string key;
+  std::string prefix;
+  actors::consistency read_consistency = actors::consistency::linearizable;
+  content_format format = content_format::text;
+  std::optional<std::string> schema;
+  std::string content;
+  std::string description;
+  std::string comment;
+  std::optional<revision_t> if_revision;
+  version_id version = 0;
+  std::vector<version_id> versions;
+  std::vector<release_rule> rules;
+  labels client_labels;
+};
+
+/// Either an invocation to execute, or a finished run (help printed, or a
+/// usage / local input error) with its exit code and output.
+struct parse_outcome {
+  std::optional<invocation> inv;
+  int exit_code = 0;
+  std::string out;
+  std::string err;
+};
+
+/// Parses `args` (argv without argv[0]). `env_endpoints` is the value of
+/// CONFLUX_ENDPOINTS (nullptr or "" when unset). Reads --file / --schema /
+/// --rules-file. Never contacts a cluster.
+parse_outcome parse_command_line(const std::vector<std::string>& args,
+                                 const char* env_endpoints);
+
+/// What execute needs from a cluster: the calls of actors::client.
+class cluster_access {
+public:
+  virtual ~cluster_access() = default;
+  virtual expected<apply_result> write(command cmd) = 0;
+  virtual expected<config> get_config(const std::string& key, actors::consistency c,
+                                      actors::read_meta* meta) = 0;
+  virtual expected<std::vector<config>> list_configs(const std::string& prefix,
+                                                     actors::consistency c,
+                                                     actors::read_meta* meta) = 0;
+  virtual expected<std::vector<version>> list_versions(const std::string& key,
+                                                       actors::consistency c,
+                                                       actors::read_meta* meta) = 0;
+  virtual expected<version> get_version(const std::string& key, version_id id,
+                                        actors::consistency c,
+                                        actors::read_meta* meta) = 0;
+  virtual expected<actors::resolved> resolve(const std::string& key,
+                                             const labels& client_labels,
+                                             actors::consistency c) = 0;
+  virtual expected<actors::node_status> status_of(const std::string& endpoint) = 0;
+  virtual expected<actors::node_status> status() = 0;
+};
+
+/// Runs a parsed command; returns the exit code. Output goes to `out`
+/// (content bytes, tables, or one JSON object), the one error line to `err`.
+int execute(const invocation& inv, cluster_access& api, std::ostream& out,
+            std::ostream& err);
+
+/// Whether a kind needs the cluster (everything but not_implemented).
+bool needs_cluster(command_kind k) noexcept;
+
+} // namespace conflux::cli

@@ -1,0 +1,97 @@
+#pragma once
+// The messages that cross the network between Conflux processes: Raft traffic
+// between nodes and requests from the CAF-native client. Plain structs of CAF's
+// built-in serializable types (strings, integers, vectors, maps): anything
+// richer travels as msgpack bytes made by protocol/codec.hpp or
+// protocol/raft/wire.hpp, so the CAF-visible surface stays small and every
+// decode is strict. protocol/type_ids.hpp registers these with CAF; PROTOCOL.md
+// ("Node RPC") describes sender, receiver and reply of each.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace conflux::rpc {
+
+/// Raft messages from one node to another, in send order. Each element is one
+/// raft::message encoded by raft::encode_message. Reply: an ack (uint64_t 0)
+/// as soon as the receiving node queued them; the ack only bounds the sender's
+/// in-flight window, it says nothing about Raft.
+struct peer_batch {
+  std::string cluster_id;
+  std::uint64_t from = 0;
+  std::uint64_t to = 0;
+  std::vector<std::string> messages;
+};
+
+/// A client opens a session with a node. Reply: the handle of the client
+/// session actor the node spawned for it (caf::strong_actor_ptr).
+struct client_hello {
+  /// Empty: any cluster; otherwise the node refuses another cluster's id.
+  std::string cluster_id;
+  std::string client_name;
+};
+
+enum class request_op : std::uint8_t {
+  /// payload = codec::encode(command_envelope); item 0 = codec::encode(apply_result)
+  write = 1,
+  /// key; item 0 = encoded config
+  get_config = 2,
+  /// key = prefix; items = encoded configs in key order
+  list_configs = 3,
+  /// key; items = encoded versions in id order
+  list_versions = 4,
+  /// key, id; item 0 = encoded version
+  get_version = 5,
+  /// key, labels; item 0 = config, item 1 = version, extra = rule index
+  resolve = 6,
+  /// no arguments; the reply is status_reply (see node status below)
+  status = 7,
+};
+
+struct client_request {
+  std::uint8_t op = 0;
+  /// 0 linearizable, 1 serializable (reads only).
+  std::uint8_t consistency = 0;
+  std::string key;
+  std::uint64_t id = 0;
+  std::map<std::string, std::string> labels;
+  std::string payload;
+};
+
+struct client_reply {
+  /// 0 = ok, otherwise a conflux::errc value.
+  std::uint8_t code = 0;
+  std::string message;
+  /// On not_leader: who to ask instead (0 / empty when unknown).
+  std::uint64_t leader_id = 0;
+  std::string leader_address;
+  /// The node that answered and its applied revision when it answered.
+  std::uint64_t node_id = 0;
+  std::uint64_t revision = 0;
+  std::vector<std::string> items;
+  std::uint64_t extra = 0;
+};
+
+struct member_entry {
+  std::uint64_t id = 0;
+  std::string address;
+  /// "voter" or "learner"
+  std::string kind;
+};
+
+struct status_reply {
+  std::uint64_t id = 0;
+  std::string address;
+  std::string role;
+  std::uint64_t term = 0;
+  std::uint64_t commit = 0;
+  std::uint64_t applied = 0;
+  std::uint64_t leader_id = 0;
+  std::string leader_address;
+  std::string cluster_id;
+  std::vector<member_entry> members;
+};
+
+} // namespace conflux::rpc

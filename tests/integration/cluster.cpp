@@ -1,0 +1,661 @@
+#include "tests/integration/cluster.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <system_error>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CONFLUX_NODE_BIN
+#error "CONFLUX_NODE_BIN must be defined (path of the conflux-node binary)"
+#endif
+#ifndef CONFLUX_CLI_BIN
+#define CONFLUX_CLI_BIN ""
+#endif
+
+namespace conflux::itest {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string errno_text(int e) {
+  return std::error_code{e, std::generic_category()}.message();
+}
+
+/// argv for execv, built before fork (the child may not allocate).
+struct argv_block {
+  std::vector<std::string> args;
+  std::vector<char*> ptrs;
+
+  explicit argv_block(std::vector<std::string> a) : args(std::move(a)) {
+    for (auto& s : args)
+      ptrs.push_back(s.data());
+    ptrs.push_back(nullptr);
+  }
+};
+
+/// fork + execv with fds 0/1/2 taken from in/out/err, every other fd closed,
+/// signal dispositions and mask reset, and SIGKILL on the parent's death.
+/// Between fork and execv the child only makes async-signal-safe calls.
+/// Returns the pid (throws if fork fails).
+pid_t spawn_process(const argv_block& argv, int in_fd, int out_fd, int err_fd) {
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0)
+    throw std::runtime_error("fork failed: " + errno_text(errno));
+  if (pid > 0)
+    return pid;
+  // Child.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent)
+    ::_exit(126); // the parent is already gone
+  struct sigaction dfl;
+  std::memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      ::sigaction(sig, &dfl, nullptr);
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (::dup2(in_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0)
+    ::_exit(125);
+  ::closefrom(3);
+  ::execv(argv.ptrs[0], argv.ptrs.data());
+  static const char msg[] = "itest fixture: execv failed\n";
+  auto unused = ::write(2, msg, sizeof msg - 1);
+  (void) unused;
+  ::_exit(127);
+}
+
+/// waitpid(pid) polling every 10 ms for at most `limit`. Returns the wait
+/// status, or nullopt if the child has not exited by then.
+std::optional<int> wait_bounded(pid_t pid, ms limit) {
+  auto deadline = clock::now() + limit;
+  const std::int64_t max_rounds = limit / 10ms + 2;
+  for (std::int64_t round = 0; round < max_rounds; ++round) {
+    int st = 0;
+    pid_t r = ::waitpid(pid, &st, WNOHANG);
+    if (r == pid)
+      return st;
+    if (r < 0 && errno != EINTR)
+      return std::nullopt; // not our child (any more): nothing to wait for
+    if (clock::now() >= deadline)
+      break;
+    std::this_thread::sleep_for(10ms);
+  }
+  return std::nullopt;
+}
+
+std::string describe_wait_status(std::optional<int> st) {
+  if (!st)
+    return "unknown";
+  if (WIFEXITED(*st))
+    return "exit " + std::to_string(WEXITSTATUS(*st));
+  if (WIFSIGNALED(*st))
+    return std::string{"signal "} + ::strsignal(WTERMSIG(*st));
+  return "status " + std::to_string(*st);
+}
+
+std::string make_temp_dir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = (base && *base) ? base : "/tmp";
+  tmpl += "/conflux-itest-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr)
+    throw std::runtime_error("mkdtemp failed for " + tmpl + ": " + errno_text(errno));
+  return tmpl;
+}
+
+bool keep_dirs_requested() {
+  const char* v = std::getenv("CONFLUX_KEEP_TEST_DIRS");
+  return v != nullptr && *v != '\0' && std::string{v} != "0";
+}
+
+} // namespace
+
+// -- process-wide pieces -----------------------------------------------------
+
+namespace {
+std::unique_ptr<actors::client_runtime> g_runtime;
+} // namespace
+
+actors::client_runtime& runtime() {
+  if (!g_runtime)
+    g_runtime = std::make_unique<actors::client_runtime>();
+  return *g_runtime;
+}
+
+void shutdown_runtime() {
+  g_runtime.reset();
+}
+
+const char* node_binary() {
+  return CONFLUX_NODE_BIN;
+}
+
+const char* cli_binary() {
+  return CONFLUX_CLI_BIN;
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream f{path, std::ios::binary | std::ios::trunc};
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  f.close();
+  if (!f)
+    throw std::runtime_error("cannot write " + path);
+}
+
+std::string tail_lines(const std::string& path, std::size_t n) {
+  std::ifstream f{path, std::ios::binary};
+  if (!f)
+    return "";
+  std::deque<std::string> lines;
+  std::string line;
+  while (std::getline(f, line)) {
+    lines.push_back(std::move(line));
+    if (lines.size() > n)
+      lines.pop_front();
+  }
+  std::string out;
+  for (auto& l : lines) {
+    out += l;
+    out += '\n';
+  }
+  return out;
+}
+
+std::string cli_result::describe() const {
+  std::ostringstream os;
+  os << "exit=" << exit_code << (timed_out ? " (timed out)" : "") << "\n--- stdout ---\n"
+     << out << "\n--- stderr ---\n"
+     << err;
+  return os.str();
+}
+
+cli_result run_cli(const std::vector<std::string>& args, ms limit) {
+  cli_result res;
+  std::vector<std::string> full{cli_binary()};
+  full.insert(full.end(), args.begin(), args.end());
+  if (full[0].empty()) {
+    res.err = "CONFLUX_CLI_BIN is not set: the conflux CLI was not built";
+    return res;
+  }
+  argv_block argv{std::move(full)};
+  int out_pipe[2];
+  int err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0)
+    throw std::runtime_error("pipe2 failed: " + errno_text(errno));
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    ::close(out_pipe[0]);
+    ::close(out_pipe[1]);
+    throw std::runtime_error("pipe2 failed: " + errno_text(errno));
+  }
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  pid_t pid = -1;
+  try {
+    pid = spawn_process(argv, devnull, out_pipe[1], err_pipe[1]);
+  } catch (...) {
+    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], devnull})
+      ::close(fd);
+    throw;
+  }
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  ::close(devnull);
+
+  auto deadline = clock::now() + limit;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&res.out, &res.err};
+  bool open[2] = {true, true};
+  char buf[65536];
+  // Bounded: each round either reads data, sees EOF, or waits at most 100 ms
+  // and checks the deadline.
+  while ((open[0] || open[1]) && !res.timed_out) {
+    auto now = clock::now();
+    if (now >= deadline) {
+      res.timed_out = true;
+      break;
+    }
+    for (int k = 0; k < 2; ++k)
+      fds[k].fd = open[k] ? (k == 0 ? out_pipe[0] : err_pipe[0]) : -1;
+    int r = ::poll(fds, 2, 100);
+    if (r < 0 && errno != EINTR)
+      break;
+    for (int k = 0; k < 2; ++k) {
+      if (!open[k] || (fds[k].revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+        continue;
+      ssize_t n = ::read(fds[k].fd, buf, sizeof buf);
+      if (n > 0)
+        sinks[k]->append(buf, static_cast<std::size_t>(n));
+      else if (n == 0 || errno != EINTR)
+        open[k] = false;
+    }
+  }
+  ::close(out_pipe[0]);
+  ::close(err_pipe[0]);
+  if (res.timed_out)
+    ::kill(pid, SIGKILL);
+  auto remaining = std::max(ms{1000}, std::chrono::duration_cast<ms>(deadline - clock::now()));
+  auto st = wait_bounded(pid, remaining);
+  if (!st) {
+    res.timed_out = true;
+    ::kill(pid, SIGKILL);
+    st = wait_bounded(pid, 5s);
+  }
+  if (st && WIFEXITED(*st) && !res.timed_out)
+    res.exit_code = WEXITSTATUS(*st);
+  return res;
+}
+
+// -- cluster -----------------------------------------------------------------
+
+cluster::cluster(cluster_options opts) : opts_(std::move(opts)) {
+  if (opts_.nodes == 0)
+    throw std::invalid_argument("a cluster needs at least one node");
+  if (const char* lvl = std::getenv("CONFLUX_ITEST_LOG_LEVEL"); lvl && *lvl)
+    opts_.log_level = lvl;
+  dir_ = make_temp_dir();
+  nodes_.resize(opts_.nodes);
+  pick_ports();
+}
+
+cluster::~cluster() {
+  kill_all();
+  for (auto& n : nodes_)
+    n.status_client.reset();
+  const bool failed = current_test_failed() || std::uncaught_exceptions() > 0;
+  if (failed) {
+    std::cerr << "\n[itest] test failed; node logs of " << dir_ << ":\n";
+    dump_logs(std::cerr, 30);
+  }
+  if (failed || keep_dirs_requested()) {
+    std::cerr << "[itest] keeping test dir " << dir_ << "\n";
+    return;
+  }
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+std::optional<std::size_t> cluster::index_of(std::uint64_t server) const noexcept {
+  if (server == 0 || server > nodes_.size())
+    return std::nullopt;
+  return static_cast<std::size_t>(server - 1);
+}
+
+std::string cluster::endpoint(std::size_t i) const {
+  return "127.0.0.1:" + std::to_string(nodes_.at(i).port);
+}
+
+std::vector<std::string> cluster::endpoints() const {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < nodes_.size(); ++i)
+    out.push_back(endpoint(i));
+  return out;
+}
+
+std::string cluster::endpoints_csv() const {
+  std::string out;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    out += endpoint(i);
+  }
+  return out;
+}
+
+std::string cluster::data_dir(std::size_t i) const {
+  return dir_ + "/node" + std::to_string(id(i));
+}
+
+std::string cluster::log_path(std::size_t i) const {
+  return dir_ + "/node" + std::to_string(id(i)) + ".log";
+}
+
+std::optional<int> cluster::exit_status(std::size_t i) const {
+  return nodes_.at(i).wait_status;
+}
+
+cluster::state cluster::node_state(std::size_t i) {
+  auto& n = nodes_.at(i);
+  if (n.st == state::running || n.st == state::stopped) {
+    int st = 0;
+    pid_t r = ::waitpid(n.pid, &st, WNOHANG);
+    if (r == n.pid) {
+      n.st = state::exited;
+      n.wait_status = st;
+      n.status_client.reset();
+    }
+  }
+  return n.st;
+}
+
+void cluster::pick_ports() {
+  // Hold every probe socket open until all ports are chosen, so the nodes of
+  // one cluster never get the same port; then close them all.
+  std::vector<int> socks;
+  std::vector<std::uint16_t> ports;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+      throw std::runtime_error("socket failed: " + errno_text(errno));
+    socks.push_back(s);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = 0;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0
+        || ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      int e = errno;
+      for (int fd : socks)
+        ::close(fd);
+      throw std::runtime_error("cannot pick a free port: " + errno_text(e));
+    }
+    ports.push_back(ntohs(addr.sin_port));
+  }
+  for (int fd : socks)
+    ::close(fd);
+  for (std::size_t i = 0; i < nodes_.size(); ++i)
+    nodes_[i].port = ports[i];
+}
+
+std::vector<std::string> cluster::node_args(std::size_t i) const {
+  std::string peers;
+  for (std::size_t k = 0; k < nodes_.size(); ++k) {
+    if (k > 0)
+      peers += ',';
+    peers += std::to_string(id(k)) + "=" + endpoint(k);
+  }
+  return {node_binary(),  "--id",         std::to_string(id(i)), "--listen",
+          endpoint(i),    "--data",       data_dir(i),           "--peers",
+          peers,          "--cluster-id", opts_.cluster_id,      "--log-level",
+          opts_.log_level};
+}
+
+void cluster::spawn(std::size_t i) {
+  auto& n = nodes_.at(i);
+  if (node_state(i) == state::running || n.st == state::stopped)
+    throw std::logic_error("node " + std::to_string(id(i)) + " is already running");
+  argv_block argv{node_args(i)};
+  int log = ::open(log_path(i).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log < 0)
+    throw std::runtime_error("cannot open " + log_path(i) + ": " + errno_text(errno));
+  {
+    std::string banner = "=== itest: starting";
+    for (auto& a : argv.args)
+      banner += " " + a;
+    banner += " ===\n";
+    auto unused = ::write(log, banner.data(), banner.size());
+    (void) unused;
+  }
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  pid_t pid = -1;
+  try {
+    pid = spawn_process(argv, devnull, log, log);
+  } catch (...) {
+    ::close(log);
+    ::close(devnull);
+    throw;
+  }
+  ::close(log);
+  ::close(devnull);
+  n.pid = pid;
+  n.st = state::running;
+  n.wait_status.reset();
+  n.status_client.reset();
+}
+
+actors::client& cluster::status_client(std::size_t i) {
+  auto& n = nodes_.at(i);
+  if (!n.status_client) {
+    actors::client_options o;
+    o.endpoints = {endpoint(i)};
+    o.timeout = 500ms;
+    o.name = "itest-status-" + std::to_string(id(i));
+    n.status_client = std::make_unique<actors::client>(runtime(), std::move(o));
+  }
+  return *n.status_client;
+}
+
+expected<actors::node_status> cluster::status(std::size_t i) {
+  auto st = node_state(i);
+  if (st != state::running)
+    return error{errc::unavailable, "node " + std::to_string(id(i)) + " is not running"};
+  return status_client(i).status_of(endpoint(i));
+}
+
+bool cluster::wait_ready(std::size_t i, ms limit) {
+  auto deadline = clock::now() + limit;
+  const std::int64_t max_rounds = limit / 50ms + 2;
+  for (std::int64_t round = 0; round < max_rounds; ++round) {
+    if (node_state(i) != state::running)
+      return false;
+    if (status(i).ok())
+      return true;
+    if (clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+bool cluster::start() {
+  constexpr int attempts = 3;
+  auto deadline = clock::now() + opts_.start_timeout;
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
+    if (attempt > 1) {
+      kill_all();
+      wipe_data();
+      pick_ports();
+    }
+    for (std::size_t i = 0; i < nodes_.size(); ++i)
+      spawn(i);
+    bool exited = false;
+    bool ready = true;
+    for (std::size_t i = 0; i < nodes_.size() && ready; ++i) {
+      auto left = std::chrono::duration_cast<ms>(deadline - clock::now());
+      if (!wait_ready(i, std::max(left, ms{100}))) {
+        ready = false;
+        exited = node_state(i) == state::exited;
+        std::cerr << "[itest] node " << id(i) << " not ready (attempt " << attempt
+                  << ", " << (exited ? describe_wait_status(nodes_[i].wait_status)
+                                     : std::string{"still running"})
+                  << ")\n";
+      }
+    }
+    if (ready) {
+      auto left = std::chrono::duration_cast<ms>(deadline - clock::now());
+      return wait_for_leader(std::max(left, ms{2000})).has_value();
+    }
+    if (!exited || clock::now() >= deadline)
+      break;
+  }
+  dump_logs(std::cerr, 30);
+  return false;
+}
+
+void cluster::reap(std::size_t i, ms limit) {
+  auto& n = nodes_.at(i);
+  if (n.st != state::running && n.st != state::stopped)
+    return;
+  auto st = wait_bounded(n.pid, limit);
+  n.st = state::exited;
+  n.wait_status = st;
+  n.status_client.reset();
+}
+
+void cluster::kill9(std::size_t i) {
+  if (node_state(i) == state::running || nodes_[i].st == state::stopped) {
+    ::kill(nodes_[i].pid, SIGKILL);
+    reap(i, 10s);
+  }
+}
+
+void cluster::stop(std::size_t i) {
+  if (node_state(i) == state::running) {
+    ::kill(nodes_[i].pid, SIGSTOP);
+    nodes_[i].st = state::stopped;
+    // Its connections stay open but will not answer: forget them.
+    nodes_[i].status_client.reset();
+  }
+}
+
+void cluster::cont(std::size_t i) {
+  if (node_state(i) == state::stopped) {
+    ::kill(nodes_[i].pid, SIGCONT);
+    nodes_[i].st = state::running;
+  }
+}
+
+std::optional<int> cluster::terminate(std::size_t i, ms limit) {
+  auto s = node_state(i);
+  if (s == state::exited)
+    return nodes_[i].wait_status;
+  if (s != state::running && s != state::stopped)
+    return std::nullopt;
+  auto& n = nodes_[i];
+  ::kill(n.pid, SIGTERM);
+  if (s == state::stopped)
+    ::kill(n.pid, SIGCONT);
+  auto st = wait_bounded(n.pid, limit);
+  if (st) {
+    n.st = state::exited;
+    n.wait_status = st;
+    n.status_client.reset();
+    return st;
+  }
+  std::cerr << "[itest] node " << id(i) << " did not exit within " << limit.count()
+            << " ms of SIGTERM; sending SIGKILL\n";
+  ::kill(n.pid, SIGKILL);
+  reap(i, 10s);
+  return std::nullopt;
+}
+
+bool cluster::restart(std::size_t i, ms limit) {
+  constexpr int attempts = 3;
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
+    spawn(i);
+    if (wait_ready(i, limit))
+      return true;
+    if (node_state(i) != state::exited) {
+      std::cerr << "[itest] node " << id(i) << " not ready within " << limit.count()
+                << " ms after restart\n";
+      break;
+    }
+    std::cerr << "[itest] node " << id(i) << " exited during restart attempt " << attempt
+              << " (" << describe_wait_status(nodes_[i].wait_status) << ")\n";
+    std::this_thread::sleep_for(500ms);
+  }
+  dump_logs(std::cerr, 30);
+  return false;
+}
+
+std::optional<std::size_t> cluster::wait_for_leader(ms limit, std::uint64_t above_term) {
+  auto deadline = clock::now() + limit;
+  const std::int64_t max_rounds = limit / 20ms + 2;
+  for (std::int64_t round = 0; round < max_rounds; ++round) {
+    std::optional<std::size_t> best;
+    std::uint64_t best_term = 0;
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      auto st = status(i);
+      if (!st.ok() || st->leader_id == 0)
+        continue;
+      // The node that this node names as leader must say so itself.
+      std::optional<actors::node_status> lst;
+      if (st->leader_id == id(i)) {
+        lst = *st;
+      } else if (auto j = index_of(st->leader_id)) {
+        if (auto s2 = status(*j); s2.ok())
+          lst = *s2;
+      }
+      if (!lst || lst->role != "leader" || lst->term <= above_term)
+        continue;
+      auto j = index_of(lst->id);
+      if (!j)
+        j = index_of(st->leader_id);
+      if (j && (!best || lst->term > best_term)) {
+        best = j;
+        best_term = lst->term;
+      }
+    }
+    if (best)
+      return best;
+    if (clock::now() >= deadline)
+      break;
+    std::this_thread::sleep_for(20ms);
+  }
+  std::cerr << "[itest] no leader (term > " << above_term << ") within " << limit.count()
+            << " ms\n";
+  dump_logs(std::cerr, 30);
+  return std::nullopt;
+}
+
+std::unique_ptr<actors::client> cluster::make_client(ms timeout,
+                                                     std::optional<std::size_t> first,
+                                                     std::string name) {
+  actors::client_options o;
+  o.endpoints = endpoints();
+  if (first && *first < nodes_.size())
+    std::rotate(o.endpoints.begin(),
+                o.endpoints.begin() + static_cast<std::ptrdiff_t>(*first),
+                o.endpoints.end());
+  o.timeout = timeout;
+  o.name = std::move(name);
+  return std::make_unique<actors::client>(runtime(), std::move(o));
+}
+
+std::unique_ptr<actors::client> cluster::make_node_client(std::size_t i, ms timeout) {
+  actors::client_options o;
+  o.endpoints = {endpoint(i)};
+  o.timeout = timeout;
+  o.name = "itest-node-" + std::to_string(id(i));
+  return std::make_unique<actors::client>(runtime(), std::move(o));
+}
+
+void cluster::dump_logs(std::ostream& os, std::size_t lines) const {
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    os << "----- node " << id(i) << " (" << endpoint(i) << ", pid " << nodes_[i].pid
+       << ") last " << lines << " lines of " << log_path(i) << " -----\n"
+       << tail_lines(log_path(i), lines);
+  }
+  os << "----- end of node logs -----\n";
+  os.flush();
+}
+
+void cluster::kill_all() {
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    auto s = node_state(i);
+    if (s == state::running || s == state::stopped)
+      ::kill(nodes_[i].pid, SIGKILL);
+  }
+  for (std::size_t i = 0; i < nodes_.size(); ++i)
+    reap(i, 10s);
+}
+
+void cluster::wipe_data() {
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    std::error_code ec;
+    fs::remove_all(data_dir(i), ec);
+  }
+}
+
+} // namespace conflux::itest

@@ -1,0 +1,203 @@
+#pragma once
+// Integration-test fixture (DESIGN §7, tier 5): a cluster of real
+// `conflux-node` processes on 127.0.0.1, started with fork/execv, plus a helper
+// that runs the `conflux` CLI binary and captures its output.
+//
+// Rules this fixture keeps:
+// - It only ever signals the PIDs it started itself (never by name), and it
+//   reaps every one of them: the destructor SIGKILLs whatever still runs.
+// - Every wait is bounded in time and in iterations.
+// - Each cluster lives in its own temp dir (mkdtemp under $TMPDIR or /tmp):
+//   node<i>/ is node i's data dir, node<i>.log its stderr+stdout. The dir is
+//   removed at the end unless CONFLUX_KEEP_TEST_DIRS is set or the current
+//   test failed; then its path (and the tail of every node log) is printed.
+//   CONFLUX_ITEST_LOG_LEVEL=debug passes --log-level debug to every node.
+// - Children get PR_SET_PDEATHSIG(SIGKILL), so a test binary killed by a
+//   CTest timeout does not leave nodes behind. (The signal follows the thread
+//   that forked; the fixture is meant to be driven from the test's thread.)
+
+#include "actors/client.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace conflux::itest {
+
+using namespace std::chrono_literals;
+using clock = std::chrono::steady_clock;
+using ms = std::chrono::milliseconds;
+
+/// The one client_runtime (CAF actor system) of the test process, created on
+/// first use (so `--list-test-cases` never starts CAF).
+actors::client_runtime& runtime();
+/// Destroys the runtime (main calls it after the tests, before exit).
+void shutdown_runtime();
+
+/// True once a doctest assertion failed in the running test case (set by a
+/// listener in main.cpp, reset when a test case starts).
+bool current_test_failed();
+
+/// Output of one CLI run.
+struct cli_result {
+  /// The exit code; -1 if it did not exit normally (signal, timeout, spawn
+  /// failure).
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+  bool timed_out = false;
+  /// For messages: "exit=N stdout=... stderr=...".
+  std::string describe() const;
+};
+
+/// Runs CONFLUX_CLI_BIN with `args` (stdin from /dev/null), capturing stdout
+/// and stderr. Killed with SIGKILL (and reported as timed_out) after `limit`.
+cli_result run_cli(const std::vector<std::string>& args, ms limit = 30s);
+
+/// Path of the CLI binary under test.
+const char* cli_binary();
+/// Path of the node binary under test.
+const char* node_binary();
+
+/// Writes `bytes` to `path` (truncating). Throws on failure.
+void write_file(const std::string& path, const std::string& bytes);
+
+/// The last `n` lines of a text file ("" if it cannot be read).
+std::string tail_lines(const std::string& path, std::size_t n);
+
+struct cluster_options {
+  std::size_t nodes = 3;
+  std::string cluster_id = "itest";
+  /// The environment variable CONFLUX_ITEST_LOG_LEVEL overrides it.
+  std::string log_level = "info";
+  /// Bound for start(): every node answers status and a leader exists.
+  ms start_timeout = 20s;
+};
+
+class cluster {
+public:
+  enum class state { not_started, running, stopped, exited };
+
+  /// Creates the temp dir and picks ports; starts nothing.
+  explicit cluster(cluster_options opts = {});
+  /// SIGKILLs and reaps every still-running child, removes the temp dir
+  /// (kept and printed when CONFLUX_KEEP_TEST_DIRS is set or the test failed).
+  ~cluster();
+  cluster(const cluster&) = delete;
+  cluster& operator=(const cluster&) = delete;
+
+  /// Starts every node and waits until each answers status_of and a leader
+  /// exists. If a node exits before it is ready (e.g. its port was taken in
+  /// the meantime), all nodes are killed, the data dirs wiped, fresh ports
+  /// picked and the whole start retried (at most 3 attempts). Returns false
+  /// (after printing the node logs) if it never got there.
+  bool start();
+
+  std::size_t size() const noexcept { return nodes_.size(); }
+  /// Raft server id of node index i (ids are i + 1).
+  std::uint64_t id(std::size_t i) const noexcept { return i + 1; }
+  /// Node index of a Raft server id; nullopt if not one of ours.
+  std::optional<std::size_t> index_of(std::uint64_t id) const noexcept;
+  /// "127.0.0.1:PORT" of node i.
+  std::string endpoint(std::size_t i) const;
+  std::vector<std::string> endpoints() const;
+  /// "127.0.0.1:P1,127.0.0.1:P2,..." (for the CLI's --endpoints).
+  std::string endpoints_csv() const;
+  const std::string& dir() const noexcept { return dir_; }
+  std::string data_dir(std::size_t i) const;
+  std::string log_path(std::size_t i) const;
+  pid_t pid(std::size_t i) const noexcept { return nodes_[i].pid; }
+  /// Refreshes the state of node i (reaps it if it exited) and returns it.
+  state node_state(std::size_t i);
+  /// The wait status of an exited node (as from waitpid).
+  std::optional<int> exit_status(std::size_t i) const;
+
+  /// Spawns node i (same port, same data dir as before) without waiting.
+  void spawn(std::size_t i);
+  /// Waits until node i answers status_of. False if it exited or the time ran
+  /// out.
+  bool wait_ready(std::size_t i, ms limit = 15s);
+
+  /// SIGKILL + reap.
+  void kill9(std::size_t i);
+  /// SIGSTOP (the process keeps its sockets but answers nothing).
+  void stop(std::size_t i);
+  /// SIGCONT.
+  void cont(std::size_t i);
+  /// SIGTERM (plus SIGCONT if stopped), waits up to `limit` for the exit, then
+  /// SIGKILL. Returns the wait status (nullopt if it had to be SIGKILLed).
+  std::optional<int> terminate(std::size_t i, ms limit = 10s);
+  /// Starts a node that is not running again on the same port and data dir
+  /// and waits until it is ready. Retries the spawn (bounded) if the process
+  /// exits during startup, e.g. because the port is briefly unavailable.
+  bool restart(std::size_t i, ms limit = 15s);
+
+  /// Status of node i, asked of node i only, with a short (500 ms) timeout.
+  /// Fails fast for nodes that are not running (a stopped node is never
+  /// asked).
+  expected<actors::node_status> status(std::size_t i);
+
+  /// Polls the running nodes until one of them reports a leader whose own
+  /// status says role "leader" (and, if given, with a term > `above_term`).
+  /// Returns the leader's node index; nullopt after `limit` (then every node
+  /// log's tail is printed).
+  std::optional<std::size_t> wait_for_leader(ms limit = 10s,
+                                             std::uint64_t above_term = 0);
+
+  /// A client for the whole cluster (all endpoints, `first` tried first if
+  /// given).
+  std::unique_ptr<actors::client> make_client(ms timeout = 5s,
+                                              std::optional<std::size_t> first = {},
+                                              std::string name = "itest");
+  /// A client that only knows node i (for per-node reads).
+  std::unique_ptr<actors::client> make_node_client(std::size_t i, ms timeout = 2s);
+
+  /// Prints the last `lines` lines of every node log to `os`.
+  void dump_logs(std::ostream& os, std::size_t lines = 30) const;
+
+private:
+  struct node {
+    std::uint16_t port = 0;
+    pid_t pid = -1;
+    state st = state::not_started;
+    std::optional<int> wait_status;
+    std::unique_ptr<actors::client> status_client;
+  };
+
+  void pick_ports();
+  std::vector<std::string> node_args(std::size_t i) const;
+  void reap(std::size_t i, ms limit);
+  void kill_all();
+  void wipe_data();
+  actors::client& status_client(std::size_t i);
+
+  cluster_options opts_;
+  std::string dir_;
+  std::vector<node> nodes_;
+};
+
+/// Polls `pred` every `period` until it returns true or `limit` passes.
+/// Returns the final verdict. Bounded by time and by count.
+template <class Pred>
+bool eventually(Pred&& pred, ms limit, ms period = 50ms) {
+  auto deadline = clock::now() + limit;
+  auto max_rounds = limit / period + 2;
+  for (decltype(max_rounds) round = 0; round < max_rounds; ++round) {
+    if (pred())
+      return true;
+    if (clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(period);
+  }
+  return pred();
+}
+
+} // namespace conflux::itest

@@ -1,0 +1,289 @@
+// Leader failures under load: kill -9, SIGSTOP/SIGCONT, and client retries
+// across a crash (exactly-once through the replicated session).
+
+#include "tests/integration/cluster.hpp"
+#include "tests/integration/util.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <thread>
+
+namespace conflux::itest {
+namespace {
+
+/// Writes create_version commands with unique contents "<prefix>-<n>" until
+/// `stop` is set, `max_writes` were made or `limit` passed.
+void write_stream(actors::client& cl, const std::string& key, const std::string& prefix,
+                  std::atomic<bool>& stop, write_log& log, std::size_t max_writes,
+                  ms limit) {
+  auto deadline = clock::now() + limit;
+  for (std::size_t n = 0; n < max_writes && !stop.load() && clock::now() < deadline; ++n) {
+    write_outcome o;
+    o.content = prefix + "-" + std::to_string(n);
+    auto r = cl.write(make_create_version(key, o.content));
+    o.ok = acked(r);
+    o.code = code_of(r);
+    o.error = err_text(r);
+    if (o.ok)
+      o.version = r->version;
+    o.done = clock::now();
+    log.add(std::move(o));
+  }
+}
+
+/// Waits (bounded) until `pred` holds, polling every 10 ms.
+template <class Pred>
+bool wait_until(Pred&& pred, ms limit) {
+  return eventually(std::forward<Pred>(pred), limit, 10ms);
+}
+
+} // namespace
+
+TEST_CASE("leader_killed_during_writes_is_replaced_and_keeps_acknowledged_writes") {
+  cluster c;
+  REQUIRE(c.start());
+  auto leader = c.wait_for_leader();
+  REQUIRE(leader);
+  auto before = c.status(*leader);
+  REQUIRE(before.ok());
+  const std::uint64_t old_term = before->term;
+
+  const std::string key = "itest/failover/prod/stream.txt";
+  {
+    auto setup = c.make_client();
+    auto r = setup->write(make_create_config(key, "initial"));
+    INFO("create_config: " << err_text(r));
+    REQUIRE(acked(r));
+  }
+
+  auto writer_client = c.make_client(5s, std::nullopt, "itest-stream");
+  write_log log;
+  std::atomic<bool> stop{false};
+  std::thread writer{[&] { write_stream(*writer_client, key, "w", stop, log, 5000, 60s); }};
+  struct joiner {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~joiner() {
+      stop = true;
+      if (t.joinable())
+        t.join();
+    }
+  } join_writer{stop, writer};
+
+  REQUIRE(wait_until([&] { return log.acks.load() >= 20; }, 10s));
+  const auto acks_before_kill = log.acks.load();
+
+  const auto t_kill = clock::now();
+  c.kill9(*leader);
+
+  // A node reporting itself leader with a higher term, polled every 20 ms.
+  std::optional<std::size_t> new_leader;
+  std::uint64_t new_term = 0;
+  auto poll_deadline = t_kill + 5s;
+  for (int round = 0; round < 500 && clock::now() < poll_deadline && !new_leader; ++round) {
+    for (std::size_t i = 0; i < c.size(); ++i) {
+      if (i == *leader)
+        continue;
+      auto st = c.status(i);
+      if (st.ok() && st->role == "leader" && st->term > old_term) {
+        new_leader = i;
+        new_term = st->term;
+        break;
+      }
+    }
+    if (!new_leader)
+      std::this_thread::sleep_for(20ms);
+  }
+  const auto elected_after = std::chrono::duration_cast<ms>(clock::now() - t_kill);
+  MESSAGE("new leader after " << elected_after.count() << " ms (term " << old_term << " -> "
+                              << new_term << ")");
+  REQUIRE(new_leader);
+  CHECK(*new_leader != *leader);
+  // Behaviour requirement of the issue: a new leader within 2 s.
+  CHECK(elected_after < 2000ms);
+
+  // The cluster keeps taking writes from the same client after the failover.
+  CHECK(wait_until([&] { return log.acks.load() >= acks_before_kill + 20; }, 20s));
+  stop = true;
+  writer.join();
+
+  auto outcomes = log.snapshot();
+  std::size_t ok_count = 0;
+  for (auto& o : outcomes)
+    ok_count += o.ok ? 1 : 0;
+  MESSAGE(outcomes.size() << " writes, " << ok_count << " acknowledged");
+
+  auto reader = c.make_client(10s, new_leader);
+  auto vs = reader->list_versions(key, actors::consistency::linearizable);
+  INFO("list_versions: " << err_text(vs));
+  REQUIRE(vs.ok());
+  check_applied_once(*vs, outcomes);
+}
+
+TEST_CASE("stopped_leader_is_replaced_and_steps_down_after_continue") {
+  cluster c;
+  REQUIRE(c.start());
+  auto old_leader = c.wait_for_leader();
+  REQUIRE(old_leader);
+  auto before = c.status(*old_leader);
+  REQUIRE(before.ok());
+  const std::uint64_t old_term = before->term;
+
+  c.stop(*old_leader);
+  auto t_stop = clock::now();
+  auto new_leader = c.wait_for_leader(10s, old_term);
+  REQUIRE(new_leader);
+  REQUIRE(*new_leader != *old_leader);
+  MESSAGE("new leader after SIGSTOP: "
+          << std::chrono::duration_cast<ms>(clock::now() - t_stop).count() << " ms");
+  auto nl = c.status(*new_leader);
+  REQUIRE(nl.ok());
+  const std::uint64_t new_term = nl->term;
+  const std::uint64_t new_id = c.id(*new_leader);
+  CHECK(new_term > old_term);
+
+  // A write commits on the two running nodes while the old leader sleeps.
+  const std::string key = "itest/stop/prod/app.properties";
+  auto cl = c.make_client(10s, new_leader);
+  {
+    auto r = cl->write(make_create_config(key, "a=1", content_format::properties));
+    INFO("create_config: " << err_text(r));
+    REQUIRE(acked(r));
+  }
+
+  c.cont(*old_leader);
+
+  // The old leader learns the new term and follows.
+  expected<actors::node_status> old_now = error{errc::unavailable, "not asked yet"};
+  bool stepped_down = eventually(
+    [&] {
+      old_now = c.status(*old_leader);
+      return old_now.ok() && old_now->role != "leader" && old_now->term >= new_term
+             && old_now->leader_id == new_id;
+    },
+    5s, 20ms);
+  INFO("old leader status: " << (old_now.ok() ? old_now->role + " term "
+                                                  + std::to_string(old_now->term)
+                                                  + " leader "
+                                                  + std::to_string(old_now->leader_id)
+                                              : err_text(old_now)));
+  CHECK(stepped_down);
+  if (old_now.ok()) {
+    CHECK(old_now->role != "leader");
+    CHECK(old_now->term == new_term);
+  }
+
+  // The new leader keeps its leadership: same leader and term on every node
+  // for a while (pre-vote / check-quorum keep the returning node from
+  // disrupting it).
+  for (int round = 0; round < 15; ++round) {
+    std::this_thread::sleep_for(100ms);
+    for (std::size_t i = 0; i < c.size(); ++i) {
+      auto st = c.status(i);
+      INFO("round " << round << " node " << c.id(i) << ": " << err_text(st));
+      REQUIRE(st.ok());
+      CHECK(st->term == new_term);
+      CHECK(st->leader_id == new_id);
+      CHECK((st->role == "leader") == (i == *new_leader));
+    }
+  }
+
+  // Writes still succeed, and the returning node serves them.
+  auto r = cl->write(make_create_version(key, "a=2"));
+  INFO("create_version: " << err_text(r));
+  REQUIRE(acked(r));
+  auto oc = c.make_node_client(*old_leader, 5s);
+  auto vs = oc->list_versions(key, actors::consistency::linearizable);
+  INFO("list_versions via old leader: " << err_text(vs));
+  REQUIRE(vs.ok());
+  REQUIRE(vs->size() == 2);
+  CHECK((*vs)[1].content == "a=2");
+  auto st = c.status(*new_leader);
+  REQUIRE(st.ok());
+  CHECK(st->role == "leader");
+  CHECK(st->term == new_term);
+}
+
+TEST_CASE("retried_write_across_leader_crash_applies_once") {
+  cluster c;
+  REQUIRE(c.start());
+  auto leader = c.wait_for_leader();
+  REQUIRE(leader);
+
+  const std::string key = "itest/retry/prod/once.txt";
+  {
+    auto setup = c.make_client();
+    auto r = setup->write(make_create_config(key, "initial"));
+    INFO("create_config: " << err_text(r));
+    REQUIRE(acked(r));
+  }
+
+  // Several writers, each with its own client (and so its own session) and a
+  // long timeout: a write caught by the crash is retried with the same
+  // sequence until the new leader answers it.
+  constexpr std::size_t writers = 3;
+  std::vector<std::unique_ptr<actors::client>> clients;
+  for (std::size_t k = 0; k < writers; ++k)
+    clients.push_back(
+      c.make_client(20s, leader, "itest-retry-" + std::to_string(k)));
+  std::vector<std::unique_ptr<write_log>> logs;
+  for (std::size_t k = 0; k < writers; ++k)
+    logs.push_back(std::make_unique<write_log>());
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  struct joiner {
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& ts;
+    ~joiner() {
+      stop = true;
+      for (auto& t : ts)
+        if (t.joinable())
+          t.join();
+    }
+  } join_all{stop, threads};
+  for (std::size_t k = 0; k < writers; ++k)
+    threads.emplace_back([&, k] {
+      write_stream(*clients[k], key, "t" + std::to_string(k), stop, *logs[k], 2000, 60s);
+    });
+  auto total_acks = [&] {
+    std::size_t n = 0;
+    for (auto& l : logs)
+      n += l->acks.load();
+    return n;
+  };
+
+  REQUIRE(wait_until([&] { return total_acks() >= 30; }, 10s));
+  const auto acks_before = total_acks();
+  c.kill9(*leader);
+  // Every writer gets past the crash (its in-flight write returns) and the
+  // cluster keeps acknowledging.
+  CHECK(wait_until([&] { return total_acks() >= acks_before + 30; }, 30s));
+  stop = true;
+  for (auto& t : threads)
+    t.join();
+
+  std::vector<write_outcome> outcomes;
+  std::size_t oks = 0;
+  std::size_t timeouts = 0;
+  for (auto& l : logs)
+    for (auto& o : l->snapshot()) {
+      oks += o.ok ? 1 : 0;
+      timeouts += (!o.ok && o.code == errc::timeout) ? 1 : 0;
+      outcomes.push_back(std::move(o));
+    }
+  MESSAGE(outcomes.size() << " writes: " << oks << " ok, " << timeouts << " timed out, "
+                          << outcomes.size() - oks - timeouts << " refused");
+
+  auto reader = c.make_client(10s);
+  auto vs = reader->list_versions(key, actors::consistency::linearizable);
+  INFO("list_versions: " << err_text(vs));
+  REQUIRE(vs.ok());
+  check_applied_once(*vs, outcomes);
+  // Every write is accounted for: the initial version plus at most one per
+  // write made.
+  CHECK(vs->size() <= outcomes.size() + 1);
+  CHECK(vs->size() >= oks + 1);
+}
+
+} // namespace conflux::itest
