@@ -6,7 +6,7 @@
 namespace conflux::actors {
 namespace {
 
-using self_ptr = applier_actor::stateful_pointer<applier_state>;
+using self_ptr = applier_actor_impl::stateful_pointer<applier_state>;
 
 void stop_node(self_ptr self, const std::string& msg) {
   spdlog::error("{}", msg);
@@ -87,14 +87,32 @@ void apply_entries(self_ptr self, const std::vector<raft::entry_ptr>& entries) {
 
 } // namespace
 
-applier_actor::behavior_type applier_fun(self_ptr self, node_context_ptr ctx,
+applier_actor_impl::behavior_type applier_fun(self_ptr self, node_context_ptr ctx,
                                          raft::index_t applied) {
   self->state.ctx = std::move(ctx);
   self->state.applied = applied;
   self->state.machine = conflux::state_machine{self->state.ctx->opts.limits};
   self->state.ctx->applied.store(applied);
   return {
-    [=](apply_batch& b) { apply_entries(self, b.entries); },
+    [=](apply_batch& b) {
+      auto& st = self->state;
+      if (st.queued.empty())
+        st.queued = std::move(b.entries);
+      else
+        st.queued.insert(st.queued.end(), std::make_move_iterator(b.entries.begin()),
+                         std::make_move_iterator(b.entries.end()));
+      if (!st.flush_pending) {
+        st.flush_pending = true;
+        self->send(self, flush_atom::value);
+      }
+    },
+    [=](flush_atom) {
+      auto& st = self->state;
+      st.flush_pending = false;
+      auto entries = std::move(st.queued);
+      st.queued.clear();
+      apply_entries(self, entries);
+    },
     [=](await_result& w) {
       auto& st = self->state;
       if (w.index <= st.applied) {

@@ -5,6 +5,11 @@
 // DESIGN §3), then answers the client sessions waiting for those entries and
 // releases linearizable reads whose read index it reached. Runs detached: its
 // commits fsync.
+//
+// Group commit: an apply_batch only queues its entries and, if none is
+// pending, sends the applier a flush message. The flush lands behind every
+// apply_batch already in the mailbox, so all of them go into one transaction
+// (one fsync) instead of one each.
 
 #include "actors/interfaces.hpp"
 #include "actors/node_context.hpp"
@@ -22,11 +27,14 @@ struct applier_state {
   node_context_ptr ctx;
   conflux::state_machine machine;
   raft::index_t applied = 0;
+  /// Entries received but not yet applied (waiting for the flush).
+  std::vector<raft::entry_ptr> queued;
+  bool flush_pending = false;
   std::multimap<raft::index_t, await_result> writes;
   std::multimap<raft::index_t, caf::response_promise> reads;
 };
 
-applier_actor::behavior_type applier_fun(applier_actor::stateful_pointer<applier_state> self,
+applier_actor_impl::behavior_type applier_fun(applier_actor_impl::stateful_pointer<applier_state> self,
                                          node_context_ptr ctx, raft::index_t applied);
 
 } // namespace conflux::actors

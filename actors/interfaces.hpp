@@ -31,6 +31,7 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using read_atom = caf::atom_constant<caf::atom("read")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
 // -- local messages ------------------------------------------------------------
 
@@ -92,6 +93,10 @@ using applier_actor = caf::typed_actor<
     caf::reacts_to<await_result>,
     /// raft: release a linearizable read once applied >= index.
     caf::reacts_to<read_barrier>>;
+
+using applier_actor_impl = applier_actor::extend<
+    /// self: apply everything queued since the last flush in one transaction.
+    caf::reacts_to<flush_atom>>;
 
 /// The Raft node: owns term, vote, commit index and role (one per process).
 using raft_actor = caf::typed_actor<

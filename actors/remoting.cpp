@@ -6,6 +6,8 @@
 #include <caf/io/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
+
 namespace conflux::actors {
 
 void configure_remoting(caf::actor_system_config& cfg) {
@@ -13,6 +15,15 @@ void configure_remoting(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::conflux>();
   cfg.set("middleman.heartbeat-interval", caf::timespan{heartbeat_interval});
   cfg.set("middleman.connection-timeout", caf::timespan{connection_timeout});
+  // CAF's scheduler policy: "stealing" (CAF's default) or "sharing". Read
+  // from the environment so that every Conflux binary takes it the same way.
+  if (const char* p = std::getenv("CONFLUX_SCHEDULER")) {
+    std::string policy{p};
+    if (policy == "sharing" || policy == "stealing")
+      cfg.set("scheduler.policy", caf::atom_from_string(policy));
+    else
+      spdlog::warn("CONFLUX_SCHEDULER='{}' ignored: use sharing or stealing", policy);
+  }
 }
 
 void log_remoting_settings(const caf::actor_system_config& cfg, const char* who) {
@@ -21,8 +32,9 @@ void log_remoting_settings(const caf::actor_system_config& cfg, const char* who)
   auto ms = [](caf::timespan t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(t).count();
   };
-  spdlog::info("{} uses middleman heartbeat {} ms, connection timeout {} ms", who,
-               ms(hb), ms(ct));
+  auto policy = caf::get_or(cfg, "scheduler.policy", caf::atom("stealing"));
+  spdlog::info("{} uses middleman heartbeat {} ms, connection timeout {} ms, scheduler {}",
+               who, ms(hb), ms(ct), caf::to_string(policy));
   if (hb.count() == 0 || ct.count() == 0)
     spdlog::warn("{}: middleman heartbeat is off; frozen peers go undetected", who);
 }
