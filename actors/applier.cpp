@@ -82,6 +82,20 @@ void apply_entries(self_ptr self, const std::vector<raft::entry_ptr>& entries) {
     }
     st.writes.erase(lo, hi);
   }
+  // Log terms never decrease, so a waiter whose entry has a term below the
+  // newest applied term can never see its entry commit at any index: answer
+  // it now instead of when the log happens to reach its index.
+  auto newest_term = entries.back()->term;
+  for (auto i = st.writes.begin(); i != st.writes.end();) {
+    if (i->second.term < newest_term) {
+      i->second.rp.deliver(error_reply(
+        errc::not_leader, "leadership changed before the write committed, so it was "
+                          "not applied; retry it with the same session sequence"));
+      i = st.writes.erase(i);
+    } else {
+      ++i;
+    }
+  }
   release_reads(self);
 }
 

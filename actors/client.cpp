@@ -44,15 +44,74 @@ client_runtime::client_runtime() : impl_(std::make_unique<impl>()) {
 
 client_runtime::~client_runtime() = default;
 
+// -- relay ----------------------------------------------------------------------
+
+namespace {
+
+// Every remote request of a client goes through this event-based actor, which
+// applies the timeout; the blocking facade asks it with caf::infinite. A
+// scoped_actor cannot make timed requests itself: in CAF 0.17.6 each one
+// leaves its timeout message (and any late answer) in the scoped actor's
+// mailbox for good, which grows and slows every later receive.
+caf::behavior relay_fun(caf::event_based_actor* self) {
+  return {
+    [=](caf::connect_atom, const std::string& host, std::uint16_t port,
+        caf::timespan timeout) {
+      auto rp = self->make_response_promise();
+      auto mm = self->system().middleman().actor_handle();
+      self->request(mm, timeout, caf::connect_atom::value, host, port)
+        .then(
+          [=](caf::node_id& nid, caf::strong_actor_ptr& ptr,
+              std::set<std::string>& ifs) mutable {
+            rp.deliver(std::move(nid), std::move(ptr), std::move(ifs));
+          },
+          [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      return rp;
+    },
+    [=](const node_endpoint_actor& node, rpc::client_hello& hello, caf::timespan timeout) {
+      auto rp = self->make_response_promise();
+      self->request(node, timeout, std::move(hello))
+        .then([=](caf::strong_actor_ptr& ptr) mutable { rp.deliver(std::move(ptr)); },
+              [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      return rp;
+    },
+    [=](const client_session_actor& session, rpc::client_request& req,
+        caf::timespan timeout) {
+      auto rp = self->make_response_promise();
+      self->request(session, timeout, std::move(req))
+        .then([=](rpc::client_reply& r) mutable { rp.deliver(std::move(r)); },
+              [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      return rp;
+    },
+    [=](const client_session_actor& session, status_atom, caf::timespan timeout) {
+      auto rp = self->make_response_promise();
+      self->request(session, timeout, status_atom::value)
+        .then([=](rpc::status_reply& r) mutable { rp.deliver(std::move(r)); },
+              [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      return rp;
+    },
+  };
+}
+
+} // namespace
+
 // -- client ---------------------------------------------------------------------
 
 struct client::impl {
   impl(caf::actor_system& s, client_options o)
-    : sys(s), opts(std::move(o)), self(s) {}
+    : sys(s), opts(std::move(o)), self(s), relay(s.spawn(relay_fun)) {}
+
+  ~impl() {
+    end_session(session);
+    for (auto& [addr, s] : status_sessions)
+      end_session(s);
+    caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
+  }
 
   caf::actor_system& sys;
   client_options opts;
   caf::scoped_actor self;
+  caf::actor relay;
   client_session_actor session;
   std::string connected_to;
   std::string leader_hint;
@@ -81,8 +140,8 @@ struct client::impl {
       timeout = std::chrono::milliseconds(1);
     std::optional<error> err;
     node_endpoint_actor node;
-    auto mm = sys.middleman().actor_handle();
-    self->request(mm, timeout, caf::connect_atom::value, ep->host, ep->port)
+    caf::timespan t{timeout};
+    self->request(relay, caf::infinite, caf::connect_atom::value, ep->host, ep->port, t)
       .receive(
         [&](const caf::node_id&, caf::strong_actor_ptr& ptr,
             const std::set<std::string>& ifs) {
@@ -101,7 +160,7 @@ struct client::impl {
     if (err)
       return *err;
     client_session_actor out;
-    self->request(node, timeout, rpc::client_hello{"", opts.name})
+    self->request(relay, caf::infinite, node, rpc::client_hello{"", opts.name}, t)
       .receive(
         [&](caf::strong_actor_ptr& ptr) {
           if (!ptr)
@@ -118,8 +177,16 @@ struct client::impl {
     return out;
   }
 
+  /// Asks the node to end a session this client no longer uses (otherwise it
+  /// lives as long as this client).
+  static void end_session(client_session_actor& s) {
+    if (s)
+      caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+    s = nullptr;
+  }
+
   void drop_session() {
-    session = nullptr;
+    end_session(session);
     connected_to.clear();
   }
 
@@ -133,8 +200,11 @@ struct client::impl {
     return eps[next_endpoint++ % eps.size()];
   }
 
-  /// One request with redirects and retries until the deadline.
-  expected<rpc::client_reply> call(const rpc::client_request& req, bool is_write) {
+  /// One request with redirects and retries until the deadline. For a write,
+  /// `maybe_applied` (if given) tells whether some attempt may have reached a
+  /// leader that proposed it, even when the call fails.
+  expected<rpc::client_reply> call(const rpc::client_request& req, bool is_write,
+                                   bool* maybe_applied_out = nullptr) {
     if (opts.endpoints.empty())
       return error{errc::invalid_argument, "no endpoints given; pass --endpoints"};
     auto deadline = clock_type::now() + opts.timeout;
@@ -165,7 +235,7 @@ struct client::impl {
         break;
       std::optional<rpc::client_reply> reply;
       std::optional<caf::error> failure;
-      self->request(session, attempt, req)
+      self->request(relay, caf::infinite, session, req, caf::timespan{attempt})
         .receive([&](rpc::client_reply& r) { reply = std::move(r); },
                  [&](caf::error& e) { failure = std::move(e); });
       if (failure) {
@@ -201,8 +271,12 @@ struct client::impl {
         pause();
         continue;
       }
+      if (maybe_applied_out)
+        *maybe_applied_out = maybe_applied;
       return std::move(*reply);
     }
+    if (maybe_applied_out)
+      *maybe_applied_out = maybe_applied;
     if (is_write && maybe_applied)
       return error{errc::timeout,
                    "the write did not complete within " +
@@ -220,11 +294,11 @@ struct client::impl {
   }
 
   expected<apply_result> submit(session_id sess, std::uint64_t sequence,
-                                const command& cmd) {
+                                const command& cmd, bool* maybe_applied = nullptr) {
     rpc::client_request req;
     req.op = static_cast<std::uint8_t>(rpc::request_op::write);
     req.payload = codec::encode(command_envelope{sess, sequence, cmd});
-    auto rep = call(req, true);
+    auto rep = call(req, true, maybe_applied);
     if (!rep.ok())
       return rep.err();
     if (rep->items.empty())
@@ -238,7 +312,10 @@ struct client::impl {
   conflux::status open_session() {
     auto r = submit(0, 0, conflux::open_session{opts.session_timeout.count()});
     if (!r.ok())
-      return r.err();
+      // Only the session failed to open: the caller's command was never sent.
+      return error{errc::unavailable,
+                   "could not open a write session, so the write was not sent: " +
+                     r.err().message};
     if (r->err)
       return *r->err;
     sid = r->session;
@@ -295,13 +372,22 @@ expected<apply_result> client::write(command cmd) {
       if (auto s = impl_->open_session(); !s.ok())
         return s.err();
     auto seq = impl_->next_sequence++;
-    auto r = impl_->submit(impl_->sid, seq, cmd);
+    bool maybe_applied = false;
+    auto r = impl_->submit(impl_->sid, seq, cmd, &maybe_applied);
     if (!r.ok())
       return r;
-    if (r->err && r->err->code == errc::session_expired && round == 0) {
-      // An expired session applies nothing, so a fresh session may retry.
+    if (r->err && r->err->code == errc::session_expired) {
       impl_->sid = 0;
-      continue;
+      // An earlier attempt of this sequence may have applied before the
+      // session expired: resending it under a new session could apply it
+      // twice, so only a write that certainly never reached a leader is
+      // retried.
+      if (maybe_applied)
+        return error{errc::timeout,
+                     "the write session expired while the write was being retried; "
+                     "it may or may not have applied: check before writing again"};
+      if (round == 0)
+        continue;
     }
     if (r->err)
       return *r->err;
@@ -409,7 +495,9 @@ expected<node_status> client::status_of(const std::string& address) {
     }
     err.reset();
     node_status out;
-    impl_->self->request(i->second, impl_->opts.timeout, status_atom::value)
+    impl_->self
+      ->request(impl_->relay, caf::infinite, i->second, status_atom::value,
+                caf::timespan{impl_->opts.timeout})
       .receive(
         [&](rpc::status_reply& r) {
           out.id = r.id;
@@ -421,6 +509,7 @@ expected<node_status> client::status_of(const std::string& address) {
           out.leader_id = r.leader_id;
           out.leader_address = r.leader_address;
           out.cluster_id = r.cluster_id;
+          out.sessions = r.sessions;
           for (auto& m : r.members)
             out.members.push_back({m.id, m.address, m.kind});
         },
@@ -431,7 +520,8 @@ expected<node_status> client::status_of(const std::string& address) {
     if (!err)
       return out;
     // The cached session may belong to a node that restarted: open a new one.
-    cache.erase(address);
+    impl::end_session(i->second);
+    cache.erase(i);
   }
   return *err;
 }

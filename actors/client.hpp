@@ -92,6 +92,8 @@ struct node_status {
   std::string leader_address;
   std::string cluster_id;
   std::vector<member_info> members;
+  /// Client sessions open on the node.
+  std::uint64_t sessions = 0;
 };
 
 /// Result of resolve(): the config, the version served and the rule that chose it.

@@ -123,6 +123,8 @@ client_session_actor::behavior_type client_session_fun(self_ptr self, node_conte
                                                        caf::actor_addr endpoint) {
   self->state.ctx = std::move(ctx);
   self->state.raft = std::move(raft);
+  self->state.ctx->sessions.fetch_add(1);
+  self->attach_functor([c = self->state.ctx] { c->sessions.fetch_sub(1); });
   // The session ends with its client (a disconnect is a down message) and
   // with its node endpoint, so that a stopping node has no session left
   // holding the actor system open.

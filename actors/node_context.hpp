@@ -62,6 +62,11 @@ struct node_context {
   /// Last index the applier made durable (status, serializable reads).
   std::atomic<std::uint64_t> applied{0};
   failure_flag failure;
+  /// Set by the launcher before it stops the actors: errors caused by the
+  /// shutdown itself (a peer actor already gone) are not failures.
+  std::atomic<bool> stopping{false};
+  /// Client session actors alive on this node (status reports it).
+  std::atomic<std::uint64_t> sessions{0};
 
   std::string address_of(raft::server_id id) const {
     auto i = opts.peers.find(id);

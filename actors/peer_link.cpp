@@ -14,6 +14,9 @@ constexpr auto max_backoff = std::chrono::milliseconds(1000);
 
 void schedule_retry(self_ptr self) {
   auto& st = self->state;
+  if (st.retry_pending)
+    return;
+  st.retry_pending = true;
   self->delayed_send(self, st.backoff, retry_atom::value, st.generation);
   st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds(max_backoff));
 }
@@ -29,6 +32,7 @@ void disconnect(self_ptr self, const std::string& why) {
   st.in_flight = 0;
   st.consecutive_timeouts = 0;
   ++st.generation;
+  st.retry_pending = false; // timers of the old generation are ignored
   schedule_retry(self);
 }
 
@@ -65,6 +69,7 @@ void connect(self_ptr self) {
         st.backoff = std::chrono::milliseconds(50);
         st.in_flight = 0;
         ++st.generation;
+        st.retry_pending = false;
         spdlog::info("peer link connected to node {} at {}", st.peer,
                      st.address.to_string());
         st.warned_unreachable = false;
@@ -101,7 +106,8 @@ peer_link_actor_impl::behavior_type peer_link_fun(self_ptr self, raft::server_id
       auto& st = self->state;
       if (!st.remote) {
         ++st.dropped;
-        connect(self);
+        if (!st.retry_pending)
+          connect(self);
         return;
       }
       if (st.in_flight >= st.window) {
@@ -129,8 +135,10 @@ peer_link_actor_impl::behavior_type peer_link_fun(self_ptr self, raft::server_id
           });
     },
     [=](retry_atom, std::uint64_t gen) {
-      if (gen == self->state.generation)
-        connect(self);
+      if (gen != self->state.generation)
+        return;
+      self->state.retry_pending = false;
+      connect(self);
     },
   };
 }

@@ -31,6 +31,9 @@ struct peer_link_state {
   endpoint address;
   node_endpoint_actor remote;
   bool connecting = false;
+  /// A retry timer is armed; batches arriving meanwhile do not dial again
+  /// (the back-off decides when).
+  bool retry_pending = false;
   /// Bumped on every (dis)connect; callbacks of older generations are ignored.
   std::uint64_t generation = 0;
   std::chrono::milliseconds backoff{50};

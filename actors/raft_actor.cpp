@@ -68,6 +68,7 @@ rpc::status_reply raft_state::status() const {
   s.leader_id = core->leader();
   s.leader_address = ctx->address_of(core->leader());
   s.cluster_id = ctx->opts.cluster_id;
+  s.sessions = ctx->sessions.load();
   auto& cfg = core->config();
   for (auto id : cfg.voters)
     s.members.push_back({id, ctx->address_of(id), "voter"});
@@ -228,7 +229,8 @@ void raft_state::flush_persist() {
   self->request(log, caf::infinite, std::move(req))
     .then([this](std::uint64_t id) { on_persisted(id); },
           [this](caf::error& e) {
-            fail("raft lost its log store: " + self->system().render(e));
+            if (!ctx->stopping.load())
+              fail("raft lost its log store: " + self->system().render(e));
           });
 }
 

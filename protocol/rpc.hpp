@@ -92,6 +92,8 @@ struct status_reply {
   std::string leader_address;
   std::string cluster_id;
   std::vector<member_entry> members;
+  /// Client sessions open on this node right now.
+  std::uint64_t sessions = 0;
 };
 
 } // namespace conflux::rpc

@@ -67,15 +67,18 @@ std::map<std::uint64_t, std::string> parse_peers(const std::string& s) {
   return out;
 }
 
-void load_config_file(const std::string& path, node_options& opts, std::string& level) {
+void load_config_file(const std::string& path, node_options& opts, std::string& level,
+                      bool& listen_given) {
   try {
     auto t = toml::parse(path);
     if (t.contains("id"))
       opts.id = toml::find<std::uint64_t>(t, "id");
     if (t.contains("cluster_id"))
       opts.cluster_id = toml::find<std::string>(t, "cluster_id");
-    if (t.contains("listen"))
+    if (t.contains("listen")) {
       opts.listen = toml::find<std::string>(t, "listen");
+      listen_given = true;
+    }
     if (t.contains("data"))
       opts.data_dir = toml::find<std::string>(t, "data");
     if (t.contains("log_level"))
@@ -132,8 +135,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  bool listen_given = !listen.empty();
   if (!config_file.empty())
-    load_config_file(config_file, opts, level);
+    load_config_file(config_file, opts, level, listen_given);
   if (id != 0)
     opts.id = id;
   if (!listen.empty())
@@ -146,7 +150,8 @@ int main(int argc, char** argv) {
     opts.peers = parse_peers(peers);
   if (opts.peers.empty())
     opts.peers[opts.id] = opts.listen;
-  else if (listen.empty() && opts.peers.count(opts.id) && config_file.empty())
+  else if (!listen_given && opts.peers.count(opts.id))
+    // --listen defaults to this node's own --peers entry.
     opts.listen = opts.peers[opts.id];
 
   auto lvl = spdlog::level::from_str(level);
@@ -181,6 +186,7 @@ int main(int argc, char** argv) {
       }
     });
     if (h) {
+      h->ctx->stopping.store(true);
       caf::anon_send_exit(h->supervisor, caf::exit_reason::user_shutdown);
       {
         caf::scoped_actor self{*sys};

@@ -1,0 +1,344 @@
+#include "tests/actors/fixture.hpp"
+
+#include "protocol/commands.hpp"
+
+#include <filesystem>
+#include <spdlog/spdlog.h>
+#include <stdexcept>
+#include <stdlib.h> // mkdtemp
+#include <system_error>
+
+namespace conflux::actors::test {
+
+// -- test-only actors ------------------------------------------------------------
+
+waiter_actor::behavior_type waiter_fun(waiter_actor::pointer self,
+                                       applier_actor applier) {
+  return {
+      [=](await_atom, raft::index_t index,
+          raft::term_t term) -> caf::result<raft_reply> {
+        auto trp = self->make_response_promise<raft_reply>();
+        caf::response_promise rp = trp;
+        self->send(applier, await_result{index, term, std::move(rp)});
+        return trp;
+      },
+      [=](barrier_atom, raft::index_t index) -> caf::result<raft_reply> {
+        auto trp = self->make_response_promise<raft_reply>();
+        caf::response_promise rp = trp;
+        self->send(applier, read_barrier{index, std::move(rp)});
+        return trp;
+      },
+  };
+}
+
+peer_link_actor::behavior_type dummy_peer_fun(peer_link_actor::pointer,
+                                              std::shared_ptr<peer_recorder> rec) {
+  return {
+      [=](rpc::peer_batch& b) {
+        if (b.to != rec->id || b.cluster_id != cluster) {
+          rec->problems.push_back(
+              "batch for node " + std::to_string(b.to) + " of cluster '" +
+              b.cluster_id + "' reached the link of node " + std::to_string(rec->id));
+          return;
+        }
+        for (auto& bytes : b.messages) {
+          auto m = raft::decode_message(bytes);
+          if (!m.ok()) {
+            rec->problems.push_back("undecodable message: " + to_string(m.err()));
+            continue;
+          }
+          recorded_message r;
+          r.from = b.from;
+          r.msg = std::move(*m);
+          if (rec->annotate)
+            rec->annotate(r);
+          rec->messages.push_back(std::move(r));
+        }
+      },
+  };
+}
+
+// -- commands and entries ----------------------------------------------------------
+
+std::string create_cmd(const std::string& key, const std::string& content) {
+  return codec::encode(
+      command_envelope{0, 0,
+                       create_config{key, content_format::json, std::nullopt, content,
+                                     "first", "alice"}});
+}
+
+std::string version_cmd(const std::string& key, const std::string& content) {
+  return codec::encode(command_envelope{
+      0, 0, create_version{key, content, "next", "bob", std::nullopt}});
+}
+
+raft::entry_ptr command_entry(raft::index_t index, raft::term_t term,
+                              std::string data) {
+  raft::log_entry e;
+  e.index = index;
+  e.term = term;
+  e.kind = raft::entry_kind::command;
+  e.timestamp_ms = 1'700'000'000'000 + static_cast<std::int64_t>(index);
+  e.data = std::move(data);
+  return std::make_shared<const raft::log_entry>(std::move(e));
+}
+
+// -- fixture -------------------------------------------------------------------------
+
+temp_dir::temp_dir() {
+  auto tmpl =
+      (std::filesystem::temp_directory_path() / "conflux-actors-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr)
+    throw std::runtime_error("mkdtemp failed for " + tmpl);
+  path_ = tmpl;
+}
+
+temp_dir::~temp_dir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+test_config::test_config() {
+  set("scheduler.policy", caf::atom("testing"));
+  add_message_types<caf::id_block::conflux>();
+}
+
+fixture::fixture()
+    : sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
+  spdlog::set_level(spdlog::level::warn);
+}
+
+fixture::~fixture() {
+  // Every actor must be gone before the system shuts down: the test
+  // coordinator's stop() keeps firing timers while jobs appear, which a live
+  // raft actor (periodic tick) would do forever.
+  for (auto& a : spawned)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  run();
+}
+
+void fixture::clear_contexts() {
+  for (auto& a : spawned)
+    if (auto* p =
+            dynamic_cast<caf::local_actor*>(caf::actor_cast<caf::abstract_actor*>(a)))
+      p->context(nullptr);
+}
+
+void fixture::run_one() {
+  sched.run_once();
+  clear_contexts();
+}
+
+std::size_t fixture::run(std::size_t max_jobs) {
+  std::size_t ran = 0;
+  while (sched.has_job() && ran < max_jobs) {
+    run_one();
+    ++ran;
+  }
+  return ran;
+}
+
+node_options fixture::options(raft::server_id id,
+                              const std::vector<raft::server_id>& members) const {
+  node_options o;
+  o.id = id;
+  o.cluster_id = cluster;
+  o.listen = "127.0.0.1:" + std::to_string(7100 + id);
+  o.data_dir = node_dir(id);
+  for (auto m : members)
+    o.peers[m] = "127.0.0.1:" + std::to_string(7100 + m);
+  o.tick = std::chrono::milliseconds{50};
+  o.election_ticks = 10;
+  o.heartbeat_ticks = 1;
+  return o;
+}
+
+std::string fixture::node_dir(raft::server_id id) const {
+  return dir.path() + "/node-" + std::to_string(id);
+}
+
+node_context_ptr fixture::open_context(const node_options& opts) {
+  std::filesystem::create_directories(opts.data_dir);
+  auto st =
+      storage::state_store::open(opts.data_dir + "/" + storage::state_store::subdir,
+                                 storage::state_store_options{{cluster, opts.id}});
+  REQUIRE_MESSAGE(st.ok(), "cannot open the state store: " << to_string(st.err()));
+  auto ctx = std::make_shared<node_context>();
+  ctx->opts = opts;
+  ctx->state = std::make_shared<storage::state_store>(std::move(*st));
+  return ctx;
+}
+
+std::unique_ptr<storage::log_store> fixture::open_log(raft::server_id id) {
+  auto d = node_dir(id);
+  std::filesystem::create_directories(d);
+  auto log = storage::log_store::open(d + "/" + storage::log_store::subdir,
+                                      storage::log_store_options{{cluster, id}});
+  REQUIRE_MESSAGE(log.ok(), "cannot open the log store: " << to_string(log.err()));
+  return std::make_unique<storage::log_store>(std::move(*log));
+}
+
+log_store_actor fixture::spawn_log_store(std::unique_ptr<storage::log_store> store,
+                                         node_context_ptr ctx) {
+  return track(sys.spawn(log_store_fun, std::move(store), std::move(ctx)));
+}
+
+applier_actor fixture::spawn_applier(node_context_ptr ctx) {
+  auto txn = ctx->state->begin_read();
+  REQUIRE(txn.ok());
+  auto applied = txn->last_applied();
+  REQUIRE(applied.ok());
+  return track(sys.spawn(applier_fun, std::move(ctx), *applied));
+}
+
+waiter_actor fixture::spawn_waiter(const applier_actor& applier) {
+  return track(sys.spawn(waiter_fun, applier));
+}
+
+client_session_actor fixture::spawn_session(const test_node& n) {
+  return track(sys.spawn(client_session_fun, n.ctx, caf::actor_cast<raft_actor>(n.raft),
+                         caf::actor_addr{}, caf::actor_addr{}));
+}
+
+test_node fixture::start_node(raft::server_id id,
+                              const std::vector<raft::server_id>& members) {
+  test_node n;
+  n.id = id;
+  n.members = members;
+  n.ctx = open_context(options(id, members));
+  auto log = open_log(id);
+
+  // The restored view, as start_node in actors/node.cpp builds it.
+  raft::restored_state rs;
+  rs.hard = log->hard_state();
+  rs.snapshot.index = log->snapshot_index();
+  rs.snapshot.term = log->snapshot_term();
+  if (log->last_index() >= log->first_index()) {
+    auto entries = log->entries(log->first_index(), log->last_index() + 1);
+    REQUIRE(entries.ok());
+    for (auto& e : *entries)
+      rs.entries.push_back(std::make_shared<const raft::log_entry>(std::move(e)));
+  }
+  rs.bootstrap.voters = members;
+  {
+    auto txn = read_state(*n.ctx);
+    auto applied = txn.last_applied();
+    REQUIRE(applied.ok());
+    rs.applied = *applied;
+  }
+
+  raft::core_config cc;
+  cc.id = id;
+  cc.election_ticks = n.ctx->opts.election_ticks;
+  cc.heartbeat_ticks = n.ctx->opts.heartbeat_ticks;
+  cc.seed = id;
+
+  n.log = spawn_log_store(std::move(log), n.ctx);
+  n.applier = spawn_applier(n.ctx);
+  for (auto m : members) {
+    if (m == id)
+      continue;
+    auto rec = std::make_shared<peer_recorder>();
+    rec->id = m;
+    auto log_handle = n.log;
+    rec->annotate = [this, log_handle](recorded_message& r) {
+      r.step = steps;
+      auto& st = log_state(log_handle);
+      r.durable = st.store->hard_state();
+      r.persists = st.persists;
+    };
+    n.peers.emplace(m, rec);
+    n.links.emplace(m, track(sys.spawn(dummy_peer_fun, rec)));
+  }
+  n.raft =
+      track(sys.spawn(raft_fun, n.ctx, cc, std::move(rs), n.log, n.applier, n.links));
+  run();
+  return n;
+}
+
+void fixture::stop_node(test_node& n) {
+  for (auto& [id, rec] : n.peers)
+    rec->annotate = nullptr;
+  caf::anon_send_exit(n.raft, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(n.applier, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(n.log, caf::exit_reason::user_shutdown);
+  for (auto& [id, l] : n.links)
+    caf::anon_send_exit(l, caf::exit_reason::user_shutdown);
+  run();
+  n.ctx.reset();
+}
+
+void fixture::tick(const test_node& n) {
+  sched.advance_time(n.ctx->opts.tick);
+  run();
+}
+
+void fixture::elect_single(const test_node& n) {
+  // The election timeout is drawn from [election_ticks, 2 * election_ticks).
+  const int limit = 4 * n.ctx->opts.election_ticks;
+  for (int i = 0; i < limit && status(n).role != "leader"; ++i)
+    tick(n);
+  REQUIRE_MESSAGE(status(n).role == "leader",
+                  "the single node did not become leader within " << limit << " ticks");
+}
+
+std::size_t fixture::run_stepwise(const test_node& n, std::size_t max_jobs,
+                                  const std::function<void(caf::resumable*)>& before) {
+  std::size_t ran = 0;
+  while (sched.has_job() && ran < max_jobs) {
+    for (auto& [id, link] : n.links)
+      if (sched.prioritize(link))
+        break;
+    if (before)
+      before(sched.jobs.front());
+    ++steps;
+    run_one();
+    ++ran;
+  }
+  return ran;
+}
+
+void fixture::send_from(const test_node& n, raft::server_id from,
+                        const raft::message& msg) {
+  rpc::peer_batch b;
+  b.cluster_id = cluster;
+  b.from = from;
+  b.to = n.id;
+  b.messages.push_back(raft::encode_message(msg));
+  send(n.raft, std::move(b));
+}
+
+rpc::status_reply fixture::status(const test_node& n) {
+  return ask<rpc::status_reply>(n.raft, status_atom::value);
+}
+
+raft_reply fixture::propose(const test_node& n, std::string data) {
+  return ask<raft_reply>(n.raft, propose_request{std::move(data)});
+}
+
+rpc::client_reply fixture::client(const client_session_actor& s,
+                                  rpc::client_request req) {
+  return ask<rpc::client_reply>(s, std::move(req));
+}
+
+log_store_state& fixture::log_state(const log_store_actor& h) {
+  auto* p = dynamic_cast<log_store_actor::stateful_pointer<log_store_state>>(
+      caf::actor_cast<caf::abstract_actor*>(h));
+  REQUIRE(p != nullptr);
+  return p->state;
+}
+
+raft_state& fixture::raft_state_of(const raft_actor_impl& h) {
+  auto* p = dynamic_cast<raft_actor_impl::stateful_pointer<raft_state>>(
+      caf::actor_cast<caf::abstract_actor*>(h));
+  REQUIRE(p != nullptr);
+  return p->state;
+}
+
+storage::state_read_txn read_state(const node_context& ctx) {
+  auto txn = ctx.state->begin_read();
+  REQUIRE_MESSAGE(txn.ok(), "cannot read the state: " << to_string(txn.err()));
+  return std::move(*txn);
+}
+
+} // namespace conflux::actors::test

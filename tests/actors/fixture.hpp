@@ -1,0 +1,301 @@
+#pragma once
+// Shared fixture of the tier-3 actor tests (DESIGN §7): one actor system on
+// CAF's deterministic test_coordinator (no middleman), a temporary directory
+// for real LMDB stores, and helpers that spawn a node's actors non-detached
+// with the same functions the node launcher uses (log_store_fun, applier_fun,
+// raft_fun, client_session_fun).
+//
+// Driving rules (docs/caf-spike/README.md §5): run() delivers messages
+// until no job is left and never fires a timer; ticks fire only when a test
+// advances the fake clock by one tick. A request from the test is made by a
+// one-shot "asker" actor that the test coordinator runs like any other and
+// that stores the answer in a reply_slot: nothing ever blocks, so no test can
+// hang, and whether an answer has arrived yet is a plain flag.
+//
+// No scoped_actor: inspecting a blocking actor's mailbox inlines CAF's
+// intrusive queue code, whose sentinel downcast aborts under
+// -fsanitize=vptr (CONFLUX_SANITIZE builds).
+
+#include "actors/applier.hpp"
+#include "actors/client_session.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/log_store_actor.hpp"
+#include "actors/node_context.hpp"
+#include "actors/raft_actor.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/raft/wire.hpp"
+#include "storage/log_store.hpp"
+#include "storage/state_store.hpp"
+
+#include <caf/all.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <doctest/doctest.h>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace conflux::actors::test {
+
+inline const std::string cluster = "conflux";
+inline const std::string key_a = "acme/billing/prod/db.json";
+inline const std::string key_b = "acme/billing/prod/cache.json";
+
+// -- test-only actors ------------------------------------------------------------
+
+using await_atom = caf::atom_constant<caf::atom("await")>;
+using barrier_atom = caf::atom_constant<caf::atom("barrier")>;
+
+/// Stands in for the raft actor towards the applier: turns a request from the
+/// test into await_result / read_barrier carrying a promise, so that the
+/// applier's answer reaches the test (through an asker, see request()).
+using waiter_actor = caf::typed_actor<
+    caf::replies_to<await_atom, raft::index_t, raft::term_t>::with<raft_reply>,
+    caf::replies_to<barrier_atom, raft::index_t>::with<raft_reply>>;
+
+waiter_actor::behavior_type waiter_fun(waiter_actor::pointer self,
+                                       applier_actor applier);
+
+/// One Raft message a dummy peer link received, and what was durable in the
+/// sending node's log store at that moment.
+struct recorded_message {
+  raft::server_id from = raft::no_server;
+  raft::message msg;
+  /// fixture::steps when the dummy ran (run_stepwise counts jobs).
+  std::size_t step = 0;
+  /// The log store's durable hard state and persist count at that moment.
+  raft::hard_state durable;
+  std::uint64_t persists = 0;
+};
+
+struct peer_recorder {
+  raft::server_id id = raft::no_server;
+  std::vector<recorded_message> messages;
+  /// Batches addressed elsewhere or messages that did not decode.
+  std::vector<std::string> problems;
+  /// Fills step / durable / persists; set while the node's log store lives.
+  std::function<void(recorded_message&)> annotate;
+};
+
+/// A peer link that just records what the raft actor sends to its peer.
+peer_link_actor::behavior_type dummy_peer_fun(peer_link_actor::pointer self,
+                                              std::shared_ptr<peer_recorder> rec);
+
+// -- commands and entries ----------------------------------------------------------
+
+std::string create_cmd(const std::string& key,
+                       const std::string& content = R"({"pool": 10})");
+std::string version_cmd(const std::string& key, const std::string& content);
+raft::entry_ptr command_entry(raft::index_t index, raft::term_t term, std::string data);
+
+/// Counts the messages of type T (a raft message alternative) a recorder holds
+/// that satisfy `pred`.
+template <class T, class Pred>
+std::size_t count_recorded(const peer_recorder& rec, Pred pred) {
+  std::size_t n = 0;
+  for (auto& m : rec.messages)
+    if (auto* x = std::get_if<T>(&m.msg); x && pred(*x))
+      ++n;
+  return n;
+}
+
+// -- answers to requests from the test ---------------------------------------------
+
+template <class T>
+struct reply_slot {
+  /// The asker got a reply (a value or an error).
+  bool done = false;
+  std::optional<T> value;
+  /// Rendered CAF error, when the request failed.
+  std::optional<std::string> error;
+  /// The asker actor (weak), e.g. to run it first with sched.prioritize.
+  caf::actor_addr asker;
+};
+
+template <class T>
+using reply_ptr = std::shared_ptr<reply_slot<T>>;
+
+// -- the fixture -------------------------------------------------------------------
+
+class temp_dir {
+public:
+  temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  ~temp_dir();
+  const std::string& path() const noexcept { return path_; }
+
+private:
+  std::string path_;
+};
+
+struct test_config : caf::actor_system_config {
+  test_config();
+};
+
+/// One node's context and actors, all spawned non-detached in the fixture.
+struct test_node {
+  raft::server_id id = raft::no_server;
+  std::vector<raft::server_id> members;
+  node_context_ptr ctx;
+  log_store_actor log;
+  applier_actor applier;
+  raft_actor_impl raft;
+  std::map<raft::server_id, std::shared_ptr<peer_recorder>> peers;
+  std::map<raft::server_id, peer_link_actor> links;
+};
+
+struct fixture {
+  temp_dir dir;
+  test_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scheduler::test_coordinator& sched;
+  /// Everything spawned; told to exit (and drained) before the system goes.
+  std::vector<caf::actor> spawned;
+  /// Jobs run by run_stepwise so far.
+  std::size_t steps = 0;
+
+  fixture();
+  ~fixture();
+
+  template <class Handle>
+  Handle track(Handle h) {
+    spawned.push_back(caf::actor_cast<caf::actor>(h));
+    return h;
+  }
+
+  // -- pieces of a node ----------------------------------------------------------
+
+  node_options options(raft::server_id id,
+                       const std::vector<raft::server_id>& members) const;
+  std::string node_dir(raft::server_id id) const;
+  /// A context whose state store lives in node_dir(id)/state.
+  node_context_ptr open_context(const node_options& opts);
+  std::unique_ptr<storage::log_store> open_log(raft::server_id id);
+  log_store_actor spawn_log_store(std::unique_ptr<storage::log_store> store,
+                                  node_context_ptr ctx);
+  /// `applied` as the launcher computes it: the state's last_applied.
+  applier_actor spawn_applier(node_context_ptr ctx);
+  waiter_actor spawn_waiter(const applier_actor& applier);
+  client_session_actor spawn_session(const test_node& n);
+
+  /// Opens (or reopens) node `id`'s stores in the temp dir and spawns its log
+  /// store, applier, raft actor and one recording dummy link per other
+  /// member, as start_node does; then runs the scheduler (the first tick).
+  test_node start_node(raft::server_id id, const std::vector<raft::server_id>& members);
+  /// Tells the node's actors to exit and drains the scheduler, so its LMDB
+  /// environments are closed and the node can be started again.
+  void stop_node(test_node& n);
+
+  // -- driving -------------------------------------------------------------------
+  //
+  // Always drive the scheduler through run() / run_one(), never sched.run():
+  // the test coordinator resumes each job with a stack-local execution unit,
+  // which the actor keeps as its context() after the job. A response promise
+  // delivered later by ANOTHER actor (the applier answering the raft actor's
+  // promises, DESIGN §3) enqueues through its creator's context(), i.e.
+  // through that dead stack object: undefined behaviour that happens to work
+  // in release builds and crashes under ASan. Production is unaffected
+  // (workers and private threads outlive their jobs). run_one() clears every
+  // tracked actor's context after each job, so such deliveries go through
+  // the scheduler instead.
+
+  /// Runs one job, then clears the actors' stale execution units.
+  void run_one();
+  /// Runs jobs until none is left (at most max_jobs); returns how many ran.
+  std::size_t run(std::size_t max_jobs = 100'000);
+  void clear_contexts();
+
+  /// Advances the fake clock by one tick of `n` and runs every job.
+  void tick(const test_node& n);
+  /// Ticks a single-member node until it reports itself leader (bounded).
+  void elect_single(const test_node& n);
+  /// Runs one job at a time, at most `max_jobs`, always running a dummy peer
+  /// of `n` first when it has mail: a batch is recorded before any other actor
+  /// runs after its send. `before(job)` runs before each job.
+  std::size_t run_stepwise(const test_node& n, std::size_t max_jobs,
+                           const std::function<void(caf::resumable*)>& before = {});
+  /// Delivers `msg` from member `from` to `n`'s raft actor (not run yet).
+  void send_from(const test_node& n, raft::server_id from, const raft::message& msg);
+
+  template <class Handle>
+  static bool is_job_of(caf::resumable* job, const Handle& h) {
+    return job != nullptr && job == dynamic_cast<caf::resumable*>(
+                                        caf::actor_cast<caf::abstract_actor*>(h));
+  }
+
+  // -- requests from the test ----------------------------------------------------
+
+  /// Spawns an asker that sends `xs...` to `h` as a request (when the
+  /// scheduler first runs it) and stores the answer in the returned slot.
+  template <class Result, class Handle, class... Ts>
+  reply_ptr<Result> request(const Handle& h, Ts... xs) {
+    auto slot = std::make_shared<reply_slot<Result>>();
+    // Arguments, not captures: CAF 0.17's init_fun_factory dereferences a
+    // null tuple for a function spawned without any (UBSan stops there).
+    auto asker = sys.spawn(&fixture::asker_fun<Result, Handle, Ts...>, slot, h,
+                           std::make_tuple(std::move(xs)...));
+    slot->asker = asker.address();
+    track(asker);
+    return slot;
+  }
+
+  template <class Result, class Handle, class... Ts>
+  static void asker_fun(caf::event_based_actor* self, reply_ptr<Result> slot, Handle h,
+                        std::tuple<Ts...> args) {
+    auto rh = std::apply(
+        [&](Ts&... xs) { return self->request(h, caf::infinite, std::move(xs)...); },
+        args);
+    std::move(rh).then(
+        [=](Result& r) {
+          slot->done = true;
+          slot->value = std::move(r);
+          self->quit();
+        },
+        [=](caf::error& e) {
+          slot->done = true;
+          slot->error = self->system().render(e);
+          self->quit();
+        });
+  }
+
+  /// The value of an answered request (REQUIREs an answer without error).
+  template <class Result>
+  static Result value_of(const reply_ptr<Result>& slot) {
+    REQUIRE_MESSAGE(slot->done, "the request got no answer");
+    REQUIRE_MESSAGE(!slot->error, "the request failed: " << *slot->error);
+    return *slot->value;
+  }
+
+  /// request(), run every job, and return the answer, which must be there.
+  template <class Result, class Handle, class... Ts>
+  Result ask(const Handle& h, Ts... xs) {
+    auto slot = request<Result>(h, std::move(xs)...);
+    run();
+    return value_of(slot);
+  }
+
+  /// Sends without expecting an answer (not run yet).
+  template <class Handle, class... Ts>
+  void send(const Handle& h, Ts&&... xs) {
+    caf::anon_send(h, std::forward<Ts>(xs)...);
+  }
+
+  rpc::status_reply status(const test_node& n);
+  raft_reply propose(const test_node& n, std::string data);
+  rpc::client_reply client(const client_session_actor& s, rpc::client_request req);
+
+  // -- looking inside (single-threaded scheduler: safe between jobs) -------------
+
+  static log_store_state& log_state(const log_store_actor& h);
+  static raft_state& raft_state_of(const raft_actor_impl& h);
+};
+
+/// A state read transaction of the node (REQUIREs that it opens).
+storage::state_read_txn read_state(const node_context& ctx);
+
+} // namespace conflux::actors::test
