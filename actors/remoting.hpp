@@ -14,8 +14,10 @@ namespace conflux::actors {
 constexpr std::chrono::milliseconds heartbeat_interval{250};
 constexpr std::chrono::milliseconds connection_timeout{2500};
 
-/// Loads the middleman, registers Conflux's network message types and sets
-/// the heartbeat settings. Call before constructing the actor_system.
+/// Loads the middleman, registers Conflux's network message types, sets the
+/// heartbeat settings and the scheduler policy ("sharing"; the environment
+/// variable CONFLUX_SCHEDULER=stealing|sharing overrides it). Call before
+/// constructing the actor_system.
 void configure_remoting(caf::actor_system_config& cfg);
 
 /// Logs (at INFO) the heartbeat settings the actor system really uses: a
