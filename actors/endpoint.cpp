@@ -10,6 +10,14 @@ std::optional<endpoint> parse_endpoint(const std::string& s) {
   e.host = s.substr(0, colon);
   if (e.host.find_first_of(" \t,") != std::string::npos)
     return std::nullopt;
+  // IPv6 literals go in brackets ("[::1]:7101"); the host is what is inside.
+  if (e.host.front() == '[') {
+    if (e.host.size() < 3 || e.host.back() != ']')
+      return std::nullopt;
+    e.host = e.host.substr(1, e.host.size() - 2);
+  } else if (e.host.find(':') != std::string::npos) {
+    return std::nullopt;
+  }
   unsigned long port = 0;
   for (std::size_t i = colon + 1; i < s.size(); ++i) {
     char c = s[i];
