@@ -181,3 +181,40 @@ TEST_CASE_FIXTURE(applier_fixture, "applier_stops_the_node_on_a_gap_in_the_entri
   CHECK(ctx->failure.failed());
   CHECK(last_applied() == 0u);
 }
+
+TEST_CASE_FIXTURE(
+    applier_fixture,
+    "applier_answers_waiters_of_a_superseded_term_without_waiting_for_their_index") {
+  // A write proposed at index 5 in term 1, and one proposed there in term 2.
+  auto superseded = await_write(5, 1);
+  auto current = await_write(5, 2);
+  CHECK_FALSE(superseded->done);
+  CHECK_FALSE(current->done);
+
+  // Entries 1..2 commit, the last one of term 2: log terms never decrease, so
+  // index 5 can no longer hold a term-1 entry. The term-1 waiter is answered
+  // now, long before the log reaches index 5.
+  apply(
+      {command_entry(1, 1, create_cmd(key_a)), command_entry(2, 2, create_cmd(key_b))});
+  REQUIRE(last_applied() == 2u);
+  REQUIRE_MESSAGE(superseded->done,
+                  "the term-1 waiter of index 5 was not answered once term 2 applied");
+  auto r = value_of(superseded);
+  REQUIRE(r.err.has_value());
+  CHECK(r.err->code == errc::not_leader);
+  CHECK_FALSE(r.err->message.empty());
+  CHECK(ctx->applied.load() == 2u); // index 5 was never applied
+
+  // A waiter of the newest term may still commit at its index: it waits.
+  CHECK_FALSE(current->done);
+  apply({command_entry(3, 2, version_cmd(key_a, R"({"pool": 20})")),
+         command_entry(4, 2, version_cmd(key_a, R"({"pool": 30})")),
+         command_entry(5, 2, version_cmd(key_b, R"({"pool": 40})"))});
+  auto r5 = value_of(current);
+  CHECK_FALSE(r5.err.has_value());
+  CHECK(r5.index == 5u);
+  CHECK(r5.result.ok());
+  CHECK(r5.result.revision == 5u);
+  CHECK(last_applied() == 5u);
+  CHECK_FALSE(ctx->failure.failed());
+}

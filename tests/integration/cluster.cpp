@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
@@ -192,13 +193,19 @@ std::string cli_result::describe() const {
 }
 
 cli_result run_cli(const std::vector<std::string>& args, ms limit) {
-  cli_result res;
-  std::vector<std::string> full{cli_binary()};
-  full.insert(full.end(), args.begin(), args.end());
-  if (full[0].empty()) {
+  if (std::string{cli_binary()}.empty()) {
+    cli_result res;
     res.err = "CONFLUX_CLI_BIN is not set: the conflux CLI was not built";
     return res;
   }
+  return run_program(cli_binary(), args, limit);
+}
+
+cli_result run_program(const std::string& binary, const std::vector<std::string>& args,
+                       ms limit) {
+  cli_result res;
+  std::vector<std::string> full{binary};
+  full.insert(full.end(), args.begin(), args.end());
   argv_block argv{std::move(full)};
   int out_pipe[2];
   int err_pipe[2];
@@ -378,17 +385,24 @@ void cluster::pick_ports() {
     nodes_[i].port = ports[i];
 }
 
-std::vector<std::string> cluster::node_args(std::size_t i) const {
+std::vector<std::string> cluster::default_node_args(std::size_t i) const {
   std::string peers;
   for (std::size_t k = 0; k < nodes_.size(); ++k) {
     if (k > 0)
       peers += ',';
     peers += std::to_string(id(k)) + "=" + endpoint(k);
   }
-  return {node_binary(),  "--id",         std::to_string(id(i)), "--listen",
-          endpoint(i),    "--data",       data_dir(i),           "--peers",
-          peers,          "--cluster-id", opts_.cluster_id,      "--log-level",
-          opts_.log_level};
+  return {"--id",         std::to_string(id(i)), "--listen",  endpoint(i),
+          "--data",       data_dir(i),           "--peers",   peers,
+          "--cluster-id", opts_.cluster_id,      "--log-level", opts_.log_level};
+}
+
+std::vector<std::string> cluster::node_args(std::size_t i) const {
+  std::vector<std::string> out{node_binary()};
+  auto rest = opts_.node_args ? opts_.node_args(*this, i) : default_node_args(i);
+  out.insert(out.end(), std::make_move_iterator(rest.begin()),
+             std::make_move_iterator(rest.end()));
+  return out;
 }
 
 void cluster::spawn(std::size_t i) {

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -61,6 +62,9 @@ struct cli_result {
 /// Runs CONFLUX_CLI_BIN with `args` (stdin from /dev/null), capturing stdout
 /// and stderr. Killed with SIGKILL (and reported as timed_out) after `limit`.
 cli_result run_cli(const std::vector<std::string>& args, ms limit = 30s);
+/// The same for any program (the process is killed at `limit`).
+cli_result run_program(const std::string& binary, const std::vector<std::string>& args,
+                       ms limit = 30s);
 
 /// Path of the CLI binary under test.
 const char* cli_binary();
@@ -73,6 +77,8 @@ void write_file(const std::string& path, const std::string& bytes);
 /// The last `n` lines of a text file ("" if it cannot be read).
 std::string tail_lines(const std::string& path, std::size_t n);
 
+class cluster;
+
 struct cluster_options {
   std::size_t nodes = 3;
   std::string cluster_id = "itest";
@@ -80,6 +86,10 @@ struct cluster_options {
   std::string log_level = "info";
   /// Bound for start(): every node answers status and a leader exists.
   ms start_timeout = 20s;
+  /// The arguments node i is started with (after the binary path). Called at
+  /// every spawn, so it sees the ports and dirs of that start (start() may
+  /// pick fresh ports and retry). Unset: cluster::default_node_args(i).
+  std::function<std::vector<std::string>(const cluster&, std::size_t)> node_args;
 };
 
 class cluster {
@@ -101,6 +111,8 @@ public:
   /// (after printing the node logs) if it never got there.
   bool start();
 
+  /// The options in effect (CONFLUX_ITEST_LOG_LEVEL applied).
+  const cluster_options& options() const noexcept { return opts_; }
   std::size_t size() const noexcept { return nodes_.size(); }
   /// Raft server id of node index i (ids are i + 1).
   std::uint64_t id(std::size_t i) const noexcept { return i + 1; }
@@ -119,6 +131,10 @@ public:
   state node_state(std::size_t i);
   /// The wait status of an exited node (as from waitpid).
   std::optional<int> exit_status(std::size_t i) const;
+  /// The flags a node is started with unless cluster_options::node_args says
+  /// otherwise: --id, --listen, --data, --peers (every node), --cluster-id,
+  /// --log-level.
+  std::vector<std::string> default_node_args(std::size_t i) const;
 
   /// Spawns node i (same port, same data dir as before) without waiting.
   void spawn(std::size_t i);
