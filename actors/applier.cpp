@@ -20,6 +20,16 @@ raft_reply error_reply(errc code, std::string msg) {
   return r;
 }
 
+/// The answer to a write whose entry lost to another leader's entry. It names
+/// the leader this node knows, so the client redirects at once.
+raft_reply lost_write_reply(const applier_state& st) {
+  auto r = error_reply(errc::not_leader,
+                       "leadership changed before the write committed, so it was not "
+                       "applied; retry it with the same session sequence");
+  r.leader_id = st.ctx->leader.load();
+  return r;
+}
+
 void release_reads(self_ptr self) {
   auto& st = self->state;
   auto end = st.reads.upper_bound(st.applied);
@@ -75,9 +85,7 @@ void apply_entries(self_ptr self, const std::vector<raft::entry_ptr>& entries) {
         r.index = o.index;
         i->second.rp.deliver(std::move(r));
       } else {
-        i->second.rp.deliver(error_reply(
-          errc::not_leader, "leadership changed before the write committed, so it was "
-                            "not applied; retry it with the same session sequence"));
+        i->second.rp.deliver(lost_write_reply(st));
       }
     }
     st.writes.erase(lo, hi);
@@ -88,9 +96,7 @@ void apply_entries(self_ptr self, const std::vector<raft::entry_ptr>& entries) {
   auto newest_term = entries.back()->term;
   for (auto i = st.writes.begin(); i != st.writes.end();) {
     if (i->second.term < newest_term) {
-      i->second.rp.deliver(error_reply(
-        errc::not_leader, "leadership changed before the write committed, so it was "
-                          "not applied; retry it with the same session sequence"));
+      i->second.rp.deliver(lost_write_reply(st));
       i = st.writes.erase(i);
     } else {
       ++i;

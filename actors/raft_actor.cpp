@@ -331,6 +331,7 @@ void raft_state::log_changes(const raft::ready& rd) {
       spdlog::info("raft: no leader known in term {}", core->term());
     known_leader = leader;
     known_term = core->term();
+    ctx->leader.store(leader);
   }
 }
 

@@ -236,6 +236,8 @@ TEST_CASE_FIXTURE(cluster_fixture,
   auto r = value_of(rh);
   REQUIRE(r.err.has_value());
   CHECK(r.err->code == errc::not_leader);
+  // It names the new leader, so the client redirects instead of backing off.
+  CHECK(r.leader_id == 3u);
 
   // The log and the state hold node 3's entry, not the lost one.
   auto e2 = log_state(n.log).store->entry(2);
