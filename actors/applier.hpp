@@ -2,9 +2,14 @@
 // The applier: owns the write side of the state LMDB environment. Applies
 // committed entries in log order, one write transaction per batch with
 // last_applied in the same transaction (atomic and idempotent across crashes,
-// DESIGN §3), then answers the client sessions waiting for those entries and
-// releases linearizable reads whose read index it reached. Runs detached: its
-// commits fsync.
+// DESIGN §3), then reports every entry it applied, with its result, to the
+// raft actor in one applied_notice. The raft actor answers the client
+// sessions waiting for those entries and releases linearizable reads; the
+// applier holds no response promise. Runs detached: its commits fsync.
+//
+// The raft actor introduces itself with (init, handle) before its first
+// apply_batch (one sender, so the order holds); the applier never needs the
+// raft handle at spawn, so start_node spawns it first without a cycle.
 //
 // Group commit: an apply_batch only queues its entries and, if none is
 // pending, sends the applier a flush message. The flush lands behind every
@@ -18,7 +23,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include <map>
+#include <vector>
 
 namespace conflux::actors {
 
@@ -30,8 +35,8 @@ struct applier_state {
   /// Entries received but not yet applied (waiting for the flush).
   std::vector<raft::entry_ptr> queued;
   bool flush_pending = false;
-  std::multimap<raft::index_t, await_result> writes;
-  std::multimap<raft::index_t, caf::response_promise> reads;
+  /// Where applied_notice goes (the raft actor; set by its init message).
+  applied_listener_actor listener;
 };
 
 applier_actor_impl::behavior_type applier_fun(applier_actor_impl::stateful_pointer<applier_state> self,

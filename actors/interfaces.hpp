@@ -4,8 +4,14 @@
 //
 // Network messages (rpc::peer_batch, rpc::client_request, ...) are serialized
 // and registered in protocol/type_ids.hpp. The local messages below never
-// leave the process: they carry shared entry handles and response promises,
-// so they are marked as unsafe (not serializable) message types for CAF.
+// leave the process: they carry shared entry handles and apply results, so
+// they are marked as unsafe (not serializable) message types for CAF.
+//
+// Response promises never leave the actor that made them: the raft actor
+// keeps the promises of writes and linearizable reads itself and delivers
+// them when the applier reports what it applied (applied_notice). CAF 0.17's
+// response_promise::deliver uses its creator's execution unit, so delivering
+// from another actor's thread would race with the creator.
 
 #include "protocol/commands.hpp"
 #include "protocol/error.hpp"
@@ -17,7 +23,6 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/replies_to.hpp>
-#include <caf/response_promise.hpp>
 #include <caf/typed_actor.hpp>
 
 #include <cstdint>
@@ -32,6 +37,7 @@ using read_atom = caf::atom_constant<caf::atom("read")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using init_atom = caf::atom_constant<caf::atom("init")>;
 
 // -- local messages ------------------------------------------------------------
 
@@ -46,7 +52,7 @@ struct apply_batch {
   std::vector<raft::entry_ptr> entries;
 };
 
-/// What raft (or the applier on its behalf) answers a client session.
+/// What raft answers a client session.
 struct raft_reply {
   /// Empty on success.
   std::optional<error> err;
@@ -58,19 +64,21 @@ struct raft_reply {
   raft::index_t index = 0;
 };
 
-/// raft -> applier: answer `rp` with the result of entry `index` once it is
-/// applied, or with not_leader if the entry applied there has another term
-/// (the proposal was lost to a leader change).
-struct await_result {
+/// The outcome of one entry the applier applied.
+struct applied_result {
   raft::index_t index = 0;
   raft::term_t term = 0;
-  caf::response_promise rp;
+  /// The state machine's result (commands; empty for no-op and membership).
+  apply_result result;
 };
 
-/// raft -> applier: answer `rp` (raft_reply with `index`) once applied >= index.
-struct read_barrier {
-  raft::index_t index = 0;
-  caf::response_promise rp;
+/// applier -> raft: one write transaction committed. `results` has every
+/// entry it applied, in log order; `applied` and `newest_term` are the index
+/// and term of the last one.
+struct applied_notice {
+  raft::index_t applied = 0;
+  raft::term_t newest_term = 0;
+  std::vector<applied_result> results;
 };
 
 /// client session -> raft: propose this encoded command_envelope.
@@ -80,6 +88,12 @@ struct propose_request {
 
 // -- interfaces ----------------------------------------------------------------
 
+/// What the applier reports to: the raft actor (narrowed to this one handler,
+/// so the applier depends on nothing else of it).
+using applied_listener_actor = caf::typed_actor<
+    /// applier: entries applied in one transaction; answer their waiters.
+    caf::reacts_to<applied_notice>>;
+
 /// Owns the log LMDB environment; detached (blocking fsyncs).
 using log_store_actor = caf::typed_actor<
     /// raft: persist one batch durably; replies with its persist_id.
@@ -87,12 +101,10 @@ using log_store_actor = caf::typed_actor<
 
 /// Owns the state LMDB environment's write side; detached.
 using applier_actor = caf::typed_actor<
-    /// raft: apply committed entries in one write transaction.
-    caf::reacts_to<apply_batch>,
-    /// raft: deliver a write's result once its entry is applied.
-    caf::reacts_to<await_result>,
-    /// raft: release a linearizable read once applied >= index.
-    caf::reacts_to<read_barrier>>;
+    /// raft (once, before its first apply_batch): where applied_notice goes.
+    caf::reacts_to<init_atom, applied_listener_actor>,
+    /// raft: apply committed entries (queued; applied by the next flush).
+    caf::reacts_to<apply_batch>>;
 
 using applier_actor_impl = applier_actor::extend<
     /// self: apply everything queued since the last flush in one transaction.
@@ -109,10 +121,13 @@ using raft_actor = caf::typed_actor<
     /// client session, CLI: this node's view of the cluster.
     caf::replies_to<status_atom>::with<rpc::status_reply>>;
 
-/// The raft actor's full behaviour: its public interface plus its own timer.
+/// The raft actor's full behaviour: its public interface plus its own timer
+/// and the applier's reports.
 using raft_actor_impl = raft_actor::extend<
     /// self: periodic tick tagged with an epoch (stale epochs are dropped).
-    caf::reacts_to<tick_atom, std::uint64_t>>;
+    caf::reacts_to<tick_atom, std::uint64_t>,
+    /// applier: entries applied in one transaction; answer their waiters.
+    caf::reacts_to<applied_notice>>;
 
 /// One per other member: carries Raft batches to it over CAF remoting.
 using peer_link_actor = caf::typed_actor<
@@ -143,6 +158,6 @@ using node_endpoint_actor = caf::typed_actor<
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::persist_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::apply_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::raft_reply)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::await_result)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::read_barrier)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::applied_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::applied_notice)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::propose_request)

@@ -65,9 +65,6 @@ struct node_context {
   /// Set by the launcher before it stops the actors: errors caused by the
   /// shutdown itself (a peer actor already gone) are not failures.
   std::atomic<bool> stopping{false};
-  /// The leader the raft actor knows (0 = none), for answers given outside
-  /// the raft actor (the applier's not_leader replies carry it).
-  std::atomic<std::uint64_t> leader{0};
   /// Client session actors alive on this node (status reports it).
   std::atomic<std::uint64_t> sessions{0};
 

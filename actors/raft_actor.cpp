@@ -116,6 +116,16 @@ raft_reply raft_state::refuse(const raft::request_result& r) const {
   }
 }
 
+raft_reply raft_state::lost_write_reply() const {
+  // Names the leader this node knows, so the client redirects at once.
+  raft_reply r;
+  r.err = error{errc::not_leader,
+                "leadership changed before the write committed, so it was not "
+                "applied; retry it with the same session sequence"};
+  r.leader_id = core->leader();
+  return r;
+}
+
 caf::result<raft_reply> raft_state::propose(propose_request& req) {
   auto r = core->propose(std::move(req.data), now_ms());
   if (!r.ok()) {
@@ -123,11 +133,20 @@ caf::result<raft_reply> raft_state::propose(propose_request& req) {
     process_ready();
     return reply;
   }
+  if (r.index <= applied) {
+    // Cannot happen (a new entry lies beyond the commit index); answer rather
+    // than leave the client hanging.
+    raft_reply reply;
+    reply.err = error{errc::timeout, "the write's outcome is no longer known here; "
+                                     "retry it with the same session sequence"};
+    process_ready();
+    return reply;
+  }
   auto trp = self->make_response_promise<raft_reply>();
-  caf::response_promise rp = trp;
-  // Registered before the entry can commit: raft -> applier messages keep
-  // their order, so the applier learns of the waiter before the entry.
-  self->send(applier, await_result{r.index, core->term(), std::move(rp)});
+  // Registered before the entry can commit (which takes at least this
+  // process_ready and the applier's report), in this actor: nothing can
+  // answer the entry before the waiter exists.
+  writes.emplace(r.index, pending_write{core->term(), trp});
   process_ready();
   return trp;
 }
@@ -188,9 +207,10 @@ void raft_state::handle(raft::ready& rd) {
     auto i = reads.find(rs.context);
     if (i == reads.end())
       continue;
-    self->send(applier, read_barrier{rs.index, std::move(i->second.rp)});
+    read_waiters.emplace(rs.index, std::move(i->second.rp));
     reads.erase(i);
   }
+  release_reads();
   for (auto context : rd.reads_dropped) {
     auto i = reads.find(context);
     if (i == reads.end())
@@ -199,6 +219,48 @@ void raft_state::handle(raft::ready& rd) {
     reads.erase(i);
   }
   flush_persist();
+}
+
+// -- what the applier applied ----------------------------------------------------
+
+void raft_state::on_applied(applied_notice& n) {
+  applied = std::max(applied, n.applied);
+  for (auto& o : n.results) {
+    auto [lo, hi] = writes.equal_range(o.index);
+    for (auto i = lo; i != hi; ++i) {
+      if (i->second.term == o.term) {
+        raft_reply r;
+        r.result = o.result;
+        r.index = o.index;
+        i->second.rp.deliver(std::move(r));
+      } else {
+        i->second.rp.deliver(lost_write_reply());
+      }
+    }
+    writes.erase(lo, hi);
+  }
+  // Log terms never decrease, so a waiter whose entry has a term below the
+  // newest applied term can never see its entry commit at any index: answer
+  // it now instead of when the log happens to reach its index.
+  for (auto i = writes.begin(); i != writes.end();) {
+    if (i->second.term < n.newest_term) {
+      i->second.rp.deliver(lost_write_reply());
+      i = writes.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  release_reads();
+}
+
+void raft_state::release_reads() {
+  auto end = read_waiters.upper_bound(applied);
+  for (auto i = read_waiters.begin(); i != end; ++i) {
+    raft_reply r;
+    r.index = applied;
+    i->second.deliver(std::move(r));
+  }
+  read_waiters.erase(read_waiters.begin(), end);
 }
 
 void raft_state::merge_persist(raft::ready& rd) {
@@ -331,7 +393,6 @@ void raft_state::log_changes(const raft::ready& rd) {
       spdlog::info("raft: no leader known in term {}", core->term());
     known_leader = leader;
     known_term = core->term();
-    ctx->leader.store(leader);
   }
 }
 
@@ -397,6 +458,7 @@ raft_actor_impl::behavior_type raft_fun(raft_self self, node_context_ptr ctx,
   auto& s = self->state;
   s.self = self;
   s.ctx = std::move(ctx);
+  s.applied = st.applied;
   s.core = std::make_unique<raft::core>(cfg, std::move(st));
   s.log = std::move(log);
   s.applier = std::move(applier);
@@ -405,6 +467,8 @@ raft_actor_impl::behavior_type raft_fun(raft_self self, node_context_ptr ctx,
   spdlog::info("raft: node {} starts as follower in term {} (commit {}, last index {})",
                s.ctx->opts.id, s.core->term(), s.core->commit_index(),
                s.core->log().last_index());
+  // The applier reports here; told before any apply_batch can reach it.
+  self->send(s.applier, init_atom::value, caf::actor_cast<applied_listener_actor>(self));
   // The first tick also hands out what the restored core has ready (entries
   // committed but not yet applied before a restart).
   self->send(self, tick_atom::value, s.tick_epoch);

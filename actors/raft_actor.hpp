@@ -7,8 +7,12 @@
 //     arrive meanwhile are merged into the next one (group commit);
 //   - messages marked after_persist wait until every persist issued so far is
 //     durable; the others leave at once, grouped into one peer_batch per peer;
-//   - committed entries go to the applier in order; read states become read
-//     barriers at the applier.
+//   - committed entries go to the applier in order. The actor keeps the
+//     promises of proposals and of linearizable reads itself (CAF promises
+//     are delivered by the actor that made them) and answers them when the
+//     applier reports what it applied (applied_notice): a write with its
+//     result, or not_leader if another term's entry took its index; a read
+//     once applied reaches its read index.
 // The role decides how client requests are met; each role's behaviour lives
 // in its own file (raft_leader.cpp, raft_follower.cpp, raft_candidate.cpp,
 // raft_learner.cpp) and the actor switches with become() when the core's role
@@ -66,6 +70,18 @@ struct raft_state {
   };
   std::uint64_t next_read_context = 1;
   std::map<std::uint64_t, pending_read> reads;
+  /// Reads whose read index is known, waiting for applied to reach it.
+  std::multimap<raft::index_t, caf::response_promise> read_waiters;
+
+  // -- writes waiting for their entry to apply ---------------------------------
+  struct pending_write {
+    /// The term the entry was proposed in.
+    raft::term_t term = 0;
+    caf::response_promise rp;
+  };
+  std::multimap<raft::index_t, pending_write> writes;
+  /// The newest index the applier reported applied (applied_notice).
+  raft::index_t applied = 0;
 
   // -- what was last logged ----------------------------------------------------
   shell_role current = shell_role::follower;
@@ -78,13 +94,18 @@ struct raft_state {
   rpc::status_reply status() const;
 
   // -- role-specific pieces ----------------------------------------------------
-  /// Proposes on the leader; the promise is answered by the applier.
+  /// Proposes on the leader; the promise waits in `writes` for the entry to apply.
   caf::result<raft_reply> propose(propose_request& req);
   /// Starts a ReadIndex round (the core forwards it to the leader on followers).
   caf::result<raft_reply> read_index();
   raft_reply refuse(const raft::request_result& r) const;
   raft_reply not_leader_reply() const;
   raft_reply unavailable_reply(std::string why) const;
+  raft_reply lost_write_reply() const;
+
+  // -- what the applier applied ------------------------------------------------
+  void on_applied(applied_notice& n);
+  void release_reads();
 
   // -- ready-batch execution ---------------------------------------------------
   void process_ready();

@@ -17,6 +17,7 @@ raft_actor_impl::behavior_type learner_behavior(raft_self self) {
     [=](read_atom) -> caf::result<raft_reply> { return self->state.read_index(); },
     [=](status_atom) -> rpc::status_reply { return self->state.status(); },
     [=](tick_atom, std::uint64_t epoch) { self->state.on_tick(epoch); },
+    [=](applied_notice& n) { self->state.on_applied(n); },
   };
 }
 

@@ -12,22 +12,11 @@ namespace conflux::actors::test {
 
 // -- test-only actors ------------------------------------------------------------
 
-waiter_actor::behavior_type waiter_fun(waiter_actor::pointer self,
-                                       applier_actor applier) {
+applied_listener_actor::behavior_type
+recording_listener_fun(applied_listener_actor::pointer,
+                       std::shared_ptr<applied_recorder> rec) {
   return {
-      [=](await_atom, raft::index_t index,
-          raft::term_t term) -> caf::result<raft_reply> {
-        auto trp = self->make_response_promise<raft_reply>();
-        caf::response_promise rp = trp;
-        self->send(applier, await_result{index, term, std::move(rp)});
-        return trp;
-      },
-      [=](barrier_atom, raft::index_t index) -> caf::result<raft_reply> {
-        auto trp = self->make_response_promise<raft_reply>();
-        caf::response_promise rp = trp;
-        self->send(applier, read_barrier{index, std::move(rp)});
-        return trp;
-      },
+      [=](applied_notice& n) { rec->notices.push_back(std::move(n)); },
   };
 }
 
@@ -117,17 +106,7 @@ fixture::~fixture() {
   run();
 }
 
-void fixture::clear_contexts() {
-  for (auto& a : spawned)
-    if (auto* p =
-            dynamic_cast<caf::local_actor*>(caf::actor_cast<caf::abstract_actor*>(a)))
-      p->context(nullptr);
-}
-
-void fixture::run_one() {
-  sched.run_once();
-  clear_contexts();
-}
+void fixture::run_one() { sched.run_once(); }
 
 std::size_t fixture::run(std::size_t max_jobs) {
   std::size_t ran = 0;
@@ -191,8 +170,11 @@ applier_actor fixture::spawn_applier(node_context_ptr ctx) {
   return track(sys.spawn(applier_fun, std::move(ctx), *applied));
 }
 
-waiter_actor fixture::spawn_waiter(const applier_actor& applier) {
-  return track(sys.spawn(waiter_fun, applier));
+std::shared_ptr<applied_recorder> fixture::listen_to(const applier_actor& applier) {
+  auto rec = std::make_shared<applied_recorder>();
+  auto listener = track(sys.spawn(recording_listener_fun, rec));
+  send(applier, init_atom::value, listener);
+  return rec;
 }
 
 client_session_actor fixture::spawn_session(const test_node& n) {

@@ -47,18 +47,17 @@ inline const std::string key_b = "acme/billing/prod/cache.json";
 
 // -- test-only actors ------------------------------------------------------------
 
-using await_atom = caf::atom_constant<caf::atom("await")>;
-using barrier_atom = caf::atom_constant<caf::atom("barrier")>;
+/// What a recording listener got from an applier: every applied_notice, in
+/// arrival order.
+struct applied_recorder {
+  std::vector<applied_notice> notices;
+};
 
-/// Stands in for the raft actor towards the applier: turns a request from the
-/// test into await_result / read_barrier carrying a promise, so that the
-/// applier's answer reaches the test (through an asker, see request()).
-using waiter_actor = caf::typed_actor<
-    caf::replies_to<await_atom, raft::index_t, raft::term_t>::with<raft_reply>,
-    caf::replies_to<barrier_atom, raft::index_t>::with<raft_reply>>;
-
-waiter_actor::behavior_type waiter_fun(waiter_actor::pointer self,
-                                       applier_actor applier);
+/// Stands in for the raft actor towards the applier (which reports to it with
+/// applied_notice): records each notice so the test can look at it.
+applied_listener_actor::behavior_type
+recording_listener_fun(applied_listener_actor::pointer self,
+                       std::shared_ptr<applied_recorder> rec);
 
 /// One Raft message a dummy peer link received, and what was durable in the
 /// sending node's log store at that moment.
@@ -180,7 +179,9 @@ struct fixture {
                                   node_context_ptr ctx);
   /// `applied` as the launcher computes it: the state's last_applied.
   applier_actor spawn_applier(node_context_ptr ctx);
-  waiter_actor spawn_waiter(const applier_actor& applier);
+  /// A recording listener, introduced to `applier` as the raft actor would
+  /// (init message; not run yet).
+  std::shared_ptr<applied_recorder> listen_to(const applier_actor& applier);
   client_session_actor spawn_session(const test_node& n);
 
   /// Opens (or reopens) node `id`'s stores in the temp dir and spawns its log
@@ -193,22 +194,16 @@ struct fixture {
 
   // -- driving -------------------------------------------------------------------
   //
-  // Always drive the scheduler through run() / run_one(), never sched.run():
-  // the test coordinator resumes each job with a stack-local execution unit,
-  // which the actor keeps as its context() after the job. A response promise
-  // delivered later by ANOTHER actor (the applier answering the raft actor's
-  // promises, DESIGN §3) enqueues through its creator's context(), i.e.
-  // through that dead stack object: undefined behaviour that happens to work
-  // in release builds and crashes under ASan. Production is unaffected
-  // (workers and private threads outlive their jobs). run_one() clears every
-  // tracked actor's context after each job, so such deliveries go through
-  // the scheduler instead.
+  // Every response promise is delivered by the actor that made it, inside
+  // one of its jobs (the raft actor keeps the promises of writes and reads;
+  // the applier only reports applied_notice), so no delivery ever goes
+  // through the stack-local execution unit the test coordinator leaves
+  // behind as an actor's context() after a job.
 
-  /// Runs one job, then clears the actors' stale execution units.
+  /// Runs one job.
   void run_one();
   /// Runs jobs until none is left (at most max_jobs); returns how many ran.
   std::size_t run(std::size_t max_jobs = 100'000);
-  void clear_contexts();
 
   /// Advances the fake clock by one tick of `n` and runs every job.
   void tick(const test_node& n);

@@ -352,3 +352,78 @@ TEST_CASE_FIXTURE(fixture,
   CHECK(s.role == "follower");
   CHECK_FALSE(n.ctx->failure.failed());
 }
+
+TEST_CASE_FIXTURE(
+    cluster_fixture,
+    "proposals_of_a_superseded_term_are_answered_without_waiting_for_their_index") {
+  elect_node1();
+  // Three proposals of term 1 at indexes 2..4; node 2 never acknowledges.
+  std::vector<reply_ptr<raft_reply>> waiting;
+  for (auto* key : {&key_a, &key_b, &key_a}) {
+    waiting.push_back(request<raft_reply>(n.raft, propose_request{create_cmd(*key)}));
+    run();
+  }
+  for (auto& h : waiting)
+    CHECK_FALSE(h->done);
+  REQUIRE(log_state(n.log).store->last_index() == 4u);
+
+  // Node 3 won term 2 and commits its own entry at index 2. Log terms never
+  // decrease, so indexes 3 and 4 can no longer hold a term-1 entry either:
+  // all three are answered now, though the log never reaches 3 or 4 again.
+  send_from(n, 3,
+            raft::append_entries_request{
+                2, 1, 1, {command_entry(2, 2, create_cmd(key_b))}, 2});
+  run();
+  REQUIRE(n.ctx->applied.load() == 2u);
+  CHECK(log_state(n.log).store->last_index() == 2u);
+  for (std::size_t i = 0; i < waiting.size(); ++i) {
+    CAPTURE(i);
+    REQUIRE_MESSAGE(waiting[i]->done, "a term-1 proposal was not answered once term 2 applied");
+    auto r = value_of(waiting[i]);
+    REQUIRE(r.err.has_value());
+    CHECK(r.err->code == errc::not_leader);
+    CHECK(r.err->message.find("leadership changed before the write committed") !=
+          std::string::npos);
+    CHECK(r.leader_id == 3u);
+  }
+  CHECK_FALSE(n.ctx->failure.failed());
+}
+
+TEST_CASE_FIXTURE(cluster_fixture,
+                  "raft_releases_reads_once_applied_reaches_the_read_index") {
+  // Leader 2 of term 1: entries 1..2 stored, only 1 committed (and applied).
+  send_from(n, 2,
+            raft::append_entries_request{1,
+                                         0,
+                                         0,
+                                         {command_entry(1, 1, create_cmd(key_a)),
+                                          command_entry(2, 1, create_cmd(key_b))},
+                                         1});
+  run();
+  REQUIRE(n.ctx->applied.load() == 1u);
+
+  auto rh = request<raft_reply>(n.raft, read_atom::value);
+  run();
+  auto* ask_leader = last_recorded<raft::read_index_request>(rec2);
+  REQUIRE(ask_leader != nullptr);
+  send_from(n, 2, raft::read_index_response{1, ask_leader->context, 2});
+  run();
+  CHECK_FALSE(rh->done); // applied 1 < read index 2
+
+  send_from(n, 2, raft::heartbeat_request{1, 2, 0});
+  run();
+  auto r = value_of(rh);
+  REQUIRE_MESSAGE(!r.err, to_string(*r.err));
+  CHECK(r.index == 2u);
+
+  // A read index the node has already applied is released at once.
+  auto now = request<raft_reply>(n.raft, read_atom::value);
+  run();
+  ask_leader = last_recorded<raft::read_index_request>(rec2);
+  REQUIRE(ask_leader != nullptr);
+  send_from(n, 2, raft::read_index_response{1, ask_leader->context, 1});
+  run();
+  auto r2 = value_of(now);
+  REQUIRE_MESSAGE(!r2.err, to_string(*r2.err));
+  CHECK(r2.index == 2u);
+}
