@@ -1,0 +1,64 @@
+// Consistency checker for fault-injection histories (issue 6, DESIGN §8).
+// See apps/chaos/README.md for the rules, the algorithm and its bounds.
+#pragma once
+
+#include "apps/chaos/history.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace conflux::chaos {
+
+struct check_options {
+  // Maximum WGL search steps per key (one step = one look at a history entry).
+  std::size_t register_step_budget = 10'000'000;
+};
+
+enum class register_status { linearizable, not_linearizable, unknown };
+
+struct register_result {
+  register_status status = register_status::linearizable;
+  std::string message; // counterexample, or "unknown: budget exhausted ..."
+  std::size_t steps = 0;
+};
+
+// Linearizability of write/read on one key (a register holding a version id,
+// initially null). fail ops and info reads are dropped; info writes may or may
+// not have taken effect (their return is +infinity). Ops of other f are ignored.
+register_result check_register(const std::vector<operation>& ops,
+                               const check_options& options = {});
+
+struct violation {
+  std::string key;
+  std::string
+      rule; // e.g. "linearizability", "add-duplicated", "read-real-time-inversion"
+  std::string message;
+};
+
+// add-version/read-versions rules on one key against its final version list.
+// Ops of other f are ignored. Contents are assumed unique per key (the harness
+// generates them); a repeated content among the invokes is itself reported.
+std::vector<violation> check_versions(const std::vector<operation>& ops,
+                                      const std::vector<listed_version>& final_list);
+
+struct verdict {
+  bool ok = true;
+  std::vector<violation> violations;
+};
+
+using final_lists = std::map<std::string, std::vector<listed_version>>;
+
+// Groups ops by key and runs both checks. A key with add-version or
+// read-versions ops and no final list is a violation ("missing-final-list").
+// An exhausted budget is reported as rule "unknown" (and makes ok false).
+verdict check(const std::vector<operation>& history, const final_lists& finals,
+              const check_options& options = {});
+// Parses first; throws history_error on a malformed history.
+verdict check(std::string_view jsonl, const final_lists& finals,
+              const check_options& options = {});
+
+} // namespace conflux::chaos

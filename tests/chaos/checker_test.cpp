@@ -1,0 +1,410 @@
+// Checker self-test (issue 6): hand-written histories the checker must classify.
+#include "apps/chaos/checker.hpp"
+#include "apps/chaos/history.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <doctest/doctest.h>
+#include <limits>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+using namespace conflux::chaos;
+
+namespace {
+
+bool has_rule(const verdict& v, const std::string& rule) {
+  return std::any_of(v.violations.begin(), v.violations.end(),
+                     [&](const violation& x) { return x.rule == rule; });
+}
+
+std::string rules(const verdict& v) {
+  std::string out;
+  for (const auto& x : v.violations)
+    out += x.rule + ": " + x.message + "\n";
+  return out;
+}
+
+const char* test_key = "t/a/e/n";
+
+} // namespace
+
+TEST_CASE("checker_accepts_a_linearizable_register_history") {
+  // p3 reads null concurrently with write 1; p1's read overlaps write 1 and
+  // sees it; p2's write 2 times out (info) and later shows up; p4's write 9
+  // failed and is never seen.
+  const char* history = R"(
+{"process": 0, "type": "invoke", "f": "write", "key": "t/a/e/n", "value": 1, "time_ns": 0}
+{"process": 3, "type": "invoke", "f": "read", "key": "t/a/e/n", "value": null, "time_ns": 1}
+{"process": 3, "type": "ok", "f": "read", "key": "t/a/e/n", "value": null, "time_ns": 3}
+{"process": 1, "type": "invoke", "f": "read", "key": "t/a/e/n", "value": null, "time_ns": 5}
+{"process": 0, "type": "ok", "f": "write", "key": "t/a/e/n", "value": 1, "time_ns": 10}
+{"process": 1, "type": "ok", "f": "read", "key": "t/a/e/n", "value": 1, "time_ns": 15}
+{"process": 2, "type": "invoke", "f": "write", "key": "t/a/e/n", "value": 2, "time_ns": 20}
+{"process": 4, "type": "invoke", "f": "write", "key": "t/a/e/n", "value": 9, "time_ns": 21}
+{"process": 4, "type": "fail", "f": "write", "key": "t/a/e/n", "value": 9, "time_ns": 22}
+{"process": 2, "type": "info", "f": "write", "key": "t/a/e/n", "value": 2, "time_ns": 30}
+{"process": 1, "type": "invoke", "f": "read", "key": "t/a/e/n", "value": null, "time_ns": 40}
+{"process": 0, "type": "invoke", "f": "read", "key": "t/a/e/n", "value": null, "time_ns": 45}
+{"process": 1, "type": "ok", "f": "read", "key": "t/a/e/n", "value": 2, "time_ns": 50}
+{"process": 0, "type": "ok", "f": "read", "key": "t/a/e/n", "value": 2, "time_ns": 70}
+)";
+  auto ops = parse_history(history);
+  CHECK(ops.size() == 7);
+  auto r = check_register(ops);
+  CHECK_MESSAGE(r.status == register_status::linearizable, r.message);
+  verdict v = check(history, {});
+  CHECK_MESSAGE(v.ok, rules(v));
+}
+
+TEST_CASE("checker_accepts_an_info_write_that_never_took_effect") {
+  // Write 2 times out, write 3 never completes (no completion line); later
+  // reads still see 1.
+  const char* history = R"(
+{"process": 0, "type": "invoke", "f": "write", "key": "t/a/e/n", "value": 1, "time_ns": 0}
+{"process": 0, "type": "ok", "f": "write", "key": "t/a/e/n", "time_ns": 10}
+{"process": 1, "type": "invoke", "f": "write", "key": "t/a/e/n", "value": 2, "time_ns": 20}
+{"process": 1, "type": "info", "f": "write", "key": "t/a/e/n", "time_ns": 30}
+{"process": 2, "type": "invoke", "f": "write", "key": "t/a/e/n", "value": 3, "time_ns": 31}
+{"process": 0, "type": "invoke", "f": "read", "key": "t/a/e/n", "time_ns": 40}
+{"process": 0, "type": "ok", "f": "read", "key": "t/a/e/n", "value": 1, "time_ns": 50}
+{"process": 3, "type": "invoke", "f": "read", "key": "t/a/e/n", "time_ns": 60}
+{"process": 3, "type": "ok", "f": "read", "key": "t/a/e/n", "value": 1, "time_ns": 70}
+)";
+  auto ops = parse_history(history);
+  REQUIRE(ops.size() == 5);
+  CHECK(ops[2].outcome == event_type::info);
+  CHECK_FALSE(ops[2].complete_ns.has_value());
+  verdict v = check(history, {});
+  CHECK_MESSAGE(v.ok, rules(v));
+}
+
+TEST_CASE("checker_flags_a_stale_read") {
+  const char* history = R"(
+{"process": 0, "type": "invoke", "f": "write", "key": "t/a/e/n", "value": 1, "time_ns": 0}
+{"process": 0, "type": "ok", "f": "write", "key": "t/a/e/n", "time_ns": 10}
+{"process": 0, "type": "invoke", "f": "write", "key": "t/a/e/n", "value": 2, "time_ns": 20}
+{"process": 0, "type": "ok", "f": "write", "key": "t/a/e/n", "time_ns": 30}
+{"process": 1, "type": "invoke", "f": "read", "key": "t/a/e/n", "time_ns": 40}
+{"process": 1, "type": "ok", "f": "read", "key": "t/a/e/n", "value": 1, "time_ns": 50}
+)";
+  auto r = check_register(parse_history(history));
+  CHECK(r.status == register_status::not_linearizable);
+  CHECK(r.message.find("read -> 1 by process 1") != std::string::npos);
+  CHECK(r.message.find("held 2") != std::string::npos);
+  verdict v = check(history, {});
+  CHECK_FALSE(v.ok);
+  CHECK(has_rule(v, "linearizability"));
+}
+
+TEST_CASE("checker_flags_a_lost_write") {
+  // Write 1 is acknowledged, then a later read returns the initial null.
+  const char* history = R"(
+{"process": 0, "type": "invoke", "f": "write", "key": "t/a/e/n", "value": 1, "time_ns": 0}
+{"process": 0, "type": "ok", "f": "write", "key": "t/a/e/n", "time_ns": 10}
+{"process": 1, "type": "invoke", "f": "read", "key": "t/a/e/n", "time_ns": 20}
+{"process": 1, "type": "ok", "f": "read", "key": "t/a/e/n", "value": null, "time_ns": 30}
+)";
+  auto r = check_register(parse_history(history));
+  CHECK(r.status == register_status::not_linearizable);
+  CHECK(r.message.find("returned null") != std::string::npos);
+  CHECK(has_rule(check(history, {}), "linearizability"));
+}
+
+TEST_CASE("checker_flags_a_failed_write_that_is_read") {
+  const char* history = R"(
+{"process": 0, "type": "invoke", "f": "write", "key": "t/a/e/n", "value": 5, "time_ns": 0}
+{"process": 0, "type": "fail", "f": "write", "key": "t/a/e/n", "time_ns": 10}
+{"process": 1, "type": "invoke", "f": "read", "key": "t/a/e/n", "time_ns": 20}
+{"process": 1, "type": "ok", "f": "read", "key": "t/a/e/n", "value": 5, "time_ns": 30}
+)";
+  CHECK(check_register(parse_history(history)).status ==
+        register_status::not_linearizable);
+}
+
+TEST_CASE("checker_accepts_a_consistent_version_history") {
+  const char* history = R"(
+{"process": 0, "type": "invoke", "f": "add-version", "key": "t/a/e/n", "value": "a", "time_ns": 0}
+{"process": 0, "type": "ok", "f": "add-version", "key": "t/a/e/n", "value": 1, "time_ns": 10}
+{"process": 1, "type": "invoke", "f": "add-version", "key": "t/a/e/n", "value": "b", "time_ns": 12}
+{"process": 2, "type": "invoke", "f": "read-versions", "key": "t/a/e/n", "time_ns": 15}
+{"process": 2, "type": "ok", "f": "read-versions", "key": "t/a/e/n", "value": [[1, "a"]], "time_ns": 20}
+{"process": 1, "type": "info", "f": "add-version", "key": "t/a/e/n", "time_ns": 30}
+{"process": 3, "type": "invoke", "f": "add-version", "key": "t/a/e/n", "value": "c", "time_ns": 31}
+{"process": 3, "type": "fail", "f": "add-version", "key": "t/a/e/n", "time_ns": 32}
+{"process": 2, "type": "invoke", "f": "read-versions", "key": "t/a/e/n", "time_ns": 40}
+{"process": 2, "type": "ok", "f": "read-versions", "key": "t/a/e/n", "value": [[1, "a"], [2, "b"]], "time_ns": 50}
+)";
+  final_lists finals{{test_key, {{1, "a"}, {2, "b"}}}};
+  verdict v = check(history, finals);
+  CHECK_MESSAGE(v.ok, rules(v));
+  // Without a final list for the key the verdict says so.
+  CHECK(has_rule(check(history, {}), "missing-final-list"));
+}
+
+TEST_CASE("checker_flags_a_duplicated_add") {
+  const char* history = R"(
+{"process": 0, "type": "invoke", "f": "add-version", "key": "t/a/e/n", "value": "a", "time_ns": 0}
+{"process": 0, "type": "ok", "f": "add-version", "key": "t/a/e/n", "value": 1, "time_ns": 10}
+)";
+  final_lists finals{{test_key, {{1, "a"}, {2, "a"}}}};
+  verdict v = check(history, finals);
+  CHECK_FALSE(v.ok);
+  CHECK_MESSAGE(has_rule(v, "add-duplicated"), rules(v));
+  // An info add applied twice is just as wrong.
+  const char* info = R"(
+{"process": 0, "type": "invoke", "f": "add-version", "key": "t/a/e/n", "value": "a", "time_ns": 0}
+{"process": 0, "type": "info", "f": "add-version", "key": "t/a/e/n", "time_ns": 10}
+)";
+  CHECK(has_rule(check(info, finals), "add-duplicated"));
+  // ... but present once is fine.
+  CHECK(check(info, final_lists{{test_key, {{1, "a"}}}}).ok);
+  CHECK(check(info, final_lists{{test_key, {}}}).ok);
+}
+
+TEST_CASE("checker_flags_a_failed_add_that_is_present") {
+  const char* history = R"(
+{"process": 0, "type": "invoke", "f": "add-version", "key": "t/a/e/n", "value": "a", "time_ns": 0}
+{"process": 0, "type": "ok", "f": "add-version", "key": "t/a/e/n", "value": 1, "time_ns": 10}
+{"process": 1, "type": "invoke", "f": "add-version", "key": "t/a/e/n", "value": "b", "time_ns": 20}
+{"process": 1, "type": "fail", "f": "add-version", "key": "t/a/e/n", "time_ns": 30}
+)";
+  verdict v = check(history, final_lists{{test_key, {{1, "a"}, {2, "b"}}}});
+  CHECK_FALSE(v.ok);
+  CHECK_MESSAGE(has_rule(v, "failed-add-present"), rules(v));
+  CHECK(v.violations.size() == 1);
+}
+
+TEST_CASE("checker_flags_an_acknowledged_add_that_is_missing") {
+  const char* history = R"(
+{"process": 0, "type": "invoke", "f": "add-version", "key": "t/a/e/n", "value": "a", "time_ns": 0}
+{"process": 0, "type": "ok", "f": "add-version", "key": "t/a/e/n", "value": 1, "time_ns": 10}
+)";
+  CHECK(has_rule(check(history, final_lists{{test_key, {}}}), "acked-add-missing"));
+  CHECK(has_rule(check(history, final_lists{{test_key, {{4, "a"}}}}),
+                 "acked-add-wrong-id"));
+}
+
+TEST_CASE("checker_flags_a_real_time_inversion_of_reads") {
+  // Add b is in flight across both reads, so each read alone is fine and
+  // both are prefixes of the final list; but the later read lost b.
+  const char* history = R"(
+{"process": 0, "type": "invoke", "f": "add-version", "key": "t/a/e/n", "value": "a", "time_ns": 0}
+{"process": 0, "type": "ok", "f": "add-version", "key": "t/a/e/n", "value": 1, "time_ns": 2}
+{"process": 1, "type": "invoke", "f": "add-version", "key": "t/a/e/n", "value": "b", "time_ns": 5}
+{"process": 2, "type": "invoke", "f": "read-versions", "key": "t/a/e/n", "time_ns": 10}
+{"process": 2, "type": "ok", "f": "read-versions", "key": "t/a/e/n", "value": [[1, "a"], [2, "b"]], "time_ns": 20}
+{"process": 3, "type": "invoke", "f": "read-versions", "key": "t/a/e/n", "time_ns": 30}
+{"process": 3, "type": "ok", "f": "read-versions", "key": "t/a/e/n", "value": [[1, "a"]], "time_ns": 40}
+{"process": 1, "type": "ok", "f": "add-version", "key": "t/a/e/n", "value": 2, "time_ns": 50}
+)";
+  verdict v = check(history, final_lists{{test_key, {{1, "a"}, {2, "b"}}}});
+  CHECK_FALSE(v.ok);
+  CHECK_MESSAGE(has_rule(v, "read-real-time-inversion"), rules(v));
+  CHECK(v.violations.size() == 1);
+}
+
+TEST_CASE("checker_flags_a_read_missing_an_acknowledged_add") {
+  const char* history = R"(
+{"process": 0, "type": "invoke", "f": "add-version", "key": "t/a/e/n", "value": "a", "time_ns": 0}
+{"process": 0, "type": "ok", "f": "add-version", "key": "t/a/e/n", "value": 1, "time_ns": 10}
+{"process": 1, "type": "invoke", "f": "read-versions", "key": "t/a/e/n", "time_ns": 20}
+{"process": 1, "type": "ok", "f": "read-versions", "key": "t/a/e/n", "value": [], "time_ns": 30}
+)";
+  CHECK(has_rule(check(history, final_lists{{test_key, {{1, "a"}}}}),
+                 "read-missing-acked-add"));
+}
+
+TEST_CASE("checker_flags_version_ids_out_of_order") {
+  const char* history = R"(
+{"process": 0, "type": "invoke", "f": "add-version", "key": "t/a/e/n", "value": "a", "time_ns": 0}
+{"process": 0, "type": "ok", "f": "add-version", "key": "t/a/e/n", "value": 2, "time_ns": 10}
+{"process": 0, "type": "invoke", "f": "add-version", "key": "t/a/e/n", "value": "b", "time_ns": 20}
+{"process": 0, "type": "ok", "f": "add-version", "key": "t/a/e/n", "value": 1, "time_ns": 30}
+{"process": 1, "type": "invoke", "f": "read-versions", "key": "t/a/e/n", "time_ns": 40}
+{"process": 1, "type": "ok", "f": "read-versions", "key": "t/a/e/n", "value": [[2, "a"], [1, "b"]], "time_ns": 50}
+)";
+  verdict v = check(history, final_lists{{test_key, {{2, "a"}, {1, "b"}}}});
+  CHECK_FALSE(v.ok);
+  CHECK_MESSAGE(has_rule(v, "ids-out-of-order"), rules(v));
+  CHECK(v.violations.size() == 1);
+}
+
+TEST_CASE("history_parser_rejects_a_malformed_line") {
+  auto error_of = [](const char* text) -> std::pair<std::size_t, std::string> {
+    try {
+      parse_history(text);
+    } catch (const history_error& e) {
+      return {e.line(), e.what()};
+    }
+    return {0, ""};
+  };
+  const std::string ok_line =
+      R"({"process": 0, "type": "invoke", "f": "write", "key": "k", "value": 1, "time_ns": 0})";
+  {
+    auto [line, what] =
+        error_of((ok_line + "\n{\"process\": 0, \"type\": \"ok\", \"f\": \"write\", "
+                            "\"key\": \"k\"}\n")
+                     .c_str());
+    CHECK(line == 2);
+    CHECK(what.find("time_ns") != std::string::npos);
+    CHECK(what.find("line 2") != std::string::npos);
+  }
+  {
+    auto [line, what] = error_of((ok_line + "\n\n{not json\n").c_str());
+    CHECK(line == 3);
+    CHECK(what.find("not valid JSON") != std::string::npos);
+  }
+  {
+    auto [line, what] = error_of(
+        R"({"process": 0, "type": "done", "f": "write", "key": "k", "value": 1, "time_ns": 0})");
+    CHECK(line == 1);
+    CHECK(what.find("\"type\"") != std::string::npos);
+  }
+  {
+    auto [line, what] = error_of(
+        R"({"process": 0, "type": "invoke", "f": "write", "key": "k", "value": "x", "time_ns": 0})");
+    CHECK(line == 1);
+    CHECK(what.find("integer version id") != std::string::npos);
+  }
+  {
+    auto [line, what] = error_of(
+        R"({"process": 7, "type": "ok", "f": "read", "key": "k", "value": 1, "time_ns": 0})");
+    CHECK(line == 1);
+    CHECK(what.find("without a pending invoke") != std::string::npos);
+  }
+  {
+    auto [line, what] = error_of((ok_line + "\n" + ok_line + "\n").c_str());
+    CHECK(line == 2);
+    CHECK(what.find("still pending") != std::string::npos);
+  }
+}
+
+namespace {
+
+// A sequential execution of `per_process` ops on each of `processes`
+// processes (writes of fresh ids, reads of the current value) stretched into
+// overlapping intervals around each op's linearization point. Deterministic.
+std::string generated_history(int processes, int per_process, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int> owner;
+  for (int p = 0; p < processes; ++p)
+    owner.insert(owner.end(), per_process, p);
+  for (std::size_t i = owner.size(); i > 1; --i)
+    std::swap(owner[i - 1], owner[rng() % i]);
+
+  struct sim_op {
+    int process;
+    bool write;
+    std::int64_t value;
+    bool has_value;
+    std::int64_t point, call, ret;
+  };
+  std::vector<sim_op> ops;
+  std::int64_t state = 0;
+  bool has_state = false;
+  std::int64_t next_id = 1;
+  for (std::size_t k = 0; k < owner.size(); ++k) {
+    sim_op op{owner[k], rng() % 2 == 0, 0, false, static_cast<std::int64_t>(k) * 10, 0,
+              0};
+    if (op.write) {
+      op.value = next_id++;
+      op.has_value = true;
+      state = op.value;
+      has_state = true;
+    } else {
+      op.value = state;
+      op.has_value = has_state;
+    }
+    ops.push_back(op);
+  }
+  // Intervals: [point - up to 60, point + up to 60], kept sequential per process.
+  std::vector<std::int64_t> last_ret(static_cast<std::size_t>(processes), -1);
+  std::vector<std::int64_t> next_point(ops.size(), 0);
+  std::vector<std::int64_t> upcoming(static_cast<std::size_t>(processes),
+                                     std::numeric_limits<std::int64_t>::max());
+  for (std::size_t k = ops.size(); k-- > 0;) {
+    next_point[k] = upcoming[static_cast<std::size_t>(ops[k].process)];
+    upcoming[static_cast<std::size_t>(ops[k].process)] = ops[k].point;
+  }
+  for (std::size_t k = 0; k < ops.size(); ++k) {
+    sim_op& op = ops[k];
+    auto p = static_cast<std::size_t>(op.process);
+    op.call =
+        std::max(last_ret[p] + 1, op.point - static_cast<std::int64_t>(rng() % 60));
+    op.ret =
+        std::min(next_point[k] - 1, op.point + static_cast<std::int64_t>(rng() % 60));
+    last_ret[p] = op.ret;
+  }
+  // (time, 0 = call / 1 = ret, line)
+  std::vector<std::tuple<std::int64_t, int, std::string>> lines;
+  for (const sim_op& op : ops) {
+    const std::string head = "{\"process\": " + std::to_string(op.process) +
+                             ", \"f\": \"" + (op.write ? "write" : "read") +
+                             "\", \"key\": \"reg\", ";
+    const std::string v = op.has_value ? std::to_string(op.value) : "null";
+    lines.emplace_back(
+        op.call, 0,
+        head + "\"type\": \"invoke\", \"value\": " + (op.write ? v : "null") +
+            ", \"time_ns\": " + std::to_string(op.call) + "}");
+    lines.emplace_back(op.ret, 1,
+                       head + "\"type\": \"ok\", \"value\": " + v +
+                           ", \"time_ns\": " + std::to_string(op.ret) + "}");
+  }
+  std::stable_sort(lines.begin(), lines.end(), [](const auto& a, const auto& b) {
+    return std::tie(std::get<0>(a), std::get<1>(a)) <
+           std::tie(std::get<0>(b), std::get<1>(b));
+  });
+  std::string out;
+  for (const auto& l : lines)
+    out += std::get<2>(l) + "\n";
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("checker_handles_a_long_linearizable_history_within_budget") {
+  const std::string history = generated_history(5, 200, 20240601);
+  auto ops = parse_history(history);
+  REQUIRE(ops.size() == 1000);
+  check_options options;
+  options.register_step_budget = 2'000'000;
+  auto r = check_register(ops, options);
+  CHECK_MESSAGE(r.status == register_status::linearizable, r.message);
+  MESSAGE("WGL steps: " << r.steps);
+}
+
+TEST_CASE("checker_reports_unknown_when_the_budget_is_exhausted") {
+  const std::string history = generated_history(5, 200, 7);
+  check_options options;
+  options.register_step_budget = 50;
+  auto r = check_register(parse_history(history), options);
+  CHECK(r.status == register_status::unknown);
+  CHECK(r.message.find("unknown: budget exhausted") == 0);
+  verdict v = check(history, {}, options);
+  CHECK_FALSE(v.ok);
+  CHECK(has_rule(v, "unknown"));
+}
+
+TEST_CASE("checker_flags_a_stale_read_in_a_long_history_within_budget") {
+  // The same generated history with one late read made to return value 1
+  // (written long before and overwritten since).
+  std::string history = generated_history(5, 200, 20240601);
+  auto ops = parse_history(history);
+  std::size_t target = 0;
+  for (std::size_t i = ops.size(); i-- > 0;) {
+    if (ops[i].f == fn::read && ops[i].read_result() && *ops[i].read_result() > 5) {
+      target = i;
+      break;
+    }
+  }
+  REQUIRE(target > 0);
+  ops[target].result_value = 1;
+  check_options options;
+  options.register_step_budget = 2'000'000;
+  auto r = check_register(ops, options);
+  CHECK_MESSAGE(r.status == register_status::not_linearizable, r.message);
+  MESSAGE("WGL steps: " << r.steps << "; " << r.message);
+}
