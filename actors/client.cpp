@@ -499,20 +499,7 @@ expected<node_status> client::status_of(const std::string& address) {
       ->request(impl_->relay, caf::infinite, i->second, status_atom::value,
                 caf::timespan{impl_->opts.timeout})
       .receive(
-        [&](rpc::status_reply& r) {
-          out.id = r.id;
-          out.address = r.address;
-          out.role = r.role;
-          out.term = r.term;
-          out.commit = r.commit;
-          out.applied = r.applied;
-          out.leader_id = r.leader_id;
-          out.leader_address = r.leader_address;
-          out.cluster_id = r.cluster_id;
-          out.sessions = r.sessions;
-          for (auto& m : r.members)
-            out.members.push_back({m.id, m.address, m.kind});
-        },
+        [&](rpc::status_reply& r) { out = std::move(r); },
         [&](caf::error& e) {
           err = error{errc::unavailable,
                       address + " did not report its status (" + impl_->sys.render(e) + ")"};

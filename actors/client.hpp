@@ -17,6 +17,7 @@
 #include "protocol/commands.hpp"
 #include "protocol/error.hpp"
 #include "protocol/model.hpp"
+#include "protocol/rpc.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -72,29 +73,12 @@ struct read_meta {
   std::uint64_t revision = 0;
 };
 
-struct member_info {
-  std::uint64_t id = 0;
-  std::string address;
-  /// "voter" or "learner".
-  std::string kind;
-};
+/// One member of the cluster as a node reports it (id, address, kind).
+using member_info = rpc::member_entry;
 
-/// One node's own view (cluster status asks each member for this).
-struct node_status {
-  std::uint64_t id = 0;
-  std::string address;
-  /// follower / pre_candidate / candidate / leader / learner
-  std::string role;
-  std::uint64_t term = 0;
-  std::uint64_t commit = 0;
-  std::uint64_t applied = 0;
-  std::uint64_t leader_id = 0;
-  std::string leader_address;
-  std::string cluster_id;
-  std::vector<member_info> members;
-  /// Client sessions open on the node.
-  std::uint64_t sessions = 0;
-};
+/// One node's own view (cluster status asks each member for this): the
+/// status reply itself (protocol/rpc.hpp, plain structs without CAF).
+using node_status = rpc::status_reply;
 
 /// Result of resolve(): the config, the version served and the rule that chose it.
 struct resolved {
