@@ -11,6 +11,8 @@
 
 #include "protocol/codec.hpp"
 
+#include "protocol/msgpack_reader.hpp"
+
 #include <msgpack.hpp>
 
 namespace conflux::codec {
@@ -158,54 +160,12 @@ std::string encode_with(F&& body) {
 }
 
 // -- decoding ---------------------------------------------------------------
-// A cursor over one msgpack array. The first type or arity mismatch records a
-// failure; later reads return defaults, and the caller checks ok() once.
+// The shared strict cursor (msgpack_reader.hpp) plus the reads of records.
 
-class array_reader {
+class array_reader : public detail::msgpack_array_reader {
 public:
   array_reader(const msgpack::object& o, std::size_t expected_size, bool& ok)
-    : ok_(ok) {
-    if (o.type != msgpack::type::ARRAY || o.via.array.size != expected_size) {
-      ok_ = false;
-      return;
-    }
-    items_ = o.via.array.ptr;
-    size_ = o.via.array.size;
-  }
-
-  const msgpack::object* next() {
-    if (!ok_ || pos_ >= size_) {
-      ok_ = false;
-      return nullptr;
-    }
-    return &items_[pos_++];
-  }
-
-  std::uint64_t u64() {
-    auto* o = next();
-    if (!o || o->type != msgpack::type::POSITIVE_INTEGER) {
-      ok_ = false;
-      return 0;
-    }
-    return o->via.u64;
-  }
-
-  std::int64_t i64() {
-    auto* o = next();
-    if (!o)
-      return 0;
-    if (o->type == msgpack::type::POSITIVE_INTEGER) {
-      if (o->via.u64 > static_cast<std::uint64_t>(INT64_MAX)) {
-        ok_ = false;
-        return 0;
-      }
-      return static_cast<std::int64_t>(o->via.u64);
-    }
-    if (o->type == msgpack::type::NEGATIVE_INTEGER)
-      return o->via.i64;
-    ok_ = false;
-    return 0;
-  }
+    : msgpack_array_reader(&o, expected_size, ok) {}
 
   std::int32_t i32() {
     auto v = i64();
@@ -216,8 +176,8 @@ public:
     return static_cast<std::int32_t>(v);
   }
 
-  std::string str() { return read_raw(msgpack::type::STR); }
-  std::string bin() { return read_raw(msgpack::type::BIN); }
+  std::string str() { return std::string{str_view()}; }
+  std::string bin() { return std::string{bin_view()}; }
 
   std::optional<std::string> opt_str() {
     if (peek_nil())
@@ -239,35 +199,6 @@ public:
     }
     return static_cast<content_format>(v);
   }
-
-  bool peek_nil() {
-    if (!ok_ || pos_ >= size_)
-      return false;
-    if (items_[pos_].type == msgpack::type::NIL) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-
-  bool done() const { return ok_ && pos_ == size_; }
-
-private:
-  std::string read_raw(msgpack::type::object_type t) {
-    auto* o = next();
-    if (!o || o->type != t) {
-      ok_ = false;
-      return {};
-    }
-    // STR and BIN share the layout of {size, ptr}.
-    return t == msgpack::type::STR ? std::string{o->via.str.ptr, o->via.str.size}
-                                   : std::string{o->via.bin.ptr, o->via.bin.size};
-  }
-
-  bool& ok_;
-  const msgpack::object* items_ = nullptr;
-  std::uint32_t size_ = 0;
-  std::uint32_t pos_ = 0;
 };
 
 bool read_labels(const msgpack::object& o, labels& out) {

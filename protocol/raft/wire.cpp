@@ -32,6 +32,8 @@
 
 #include "protocol/raft/wire.hpp"
 
+#include "protocol/msgpack_reader.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <exception>
@@ -201,71 +203,15 @@ struct body_packer {
 };
 
 // -- decoding ---------------------------------------------------------------
-// A cursor over one msgpack array of a known arity. The first type or arity
-// mismatch records a failure; later reads return defaults, and the caller
-// checks ok once.
+// The shared strict cursor (protocol/msgpack_reader.hpp) plus the reads of
+// Raft messages.
 
-class array_reader {
+class array_reader : public conflux::detail::msgpack_array_reader {
 public:
-  array_reader(const msgpack::object* o, std::size_t expected_size, bool& ok)
-      : ok_(ok) {
-    if (!o || o->type != msgpack::type::ARRAY || o->via.array.size != expected_size) {
-      ok_ = false;
-      return;
-    }
-    items_ = o->via.array.ptr;
-    size_ = o->via.array.size;
-  }
-
-  const msgpack::object* next() {
-    if (!ok_ || pos_ >= size_) {
-      ok_ = false;
-      return nullptr;
-    }
-    return &items_[pos_++];
-  }
-
-  std::uint64_t u64() {
-    auto* o = next();
-    if (!o || o->type != msgpack::type::POSITIVE_INTEGER) {
-      ok_ = false;
-      return 0;
-    }
-    return o->via.u64;
-  }
-
-  std::int64_t i64() {
-    auto* o = next();
-    if (!o)
-      return 0;
-    if (o->type == msgpack::type::POSITIVE_INTEGER &&
-        o->via.u64 <=
-            static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-      return static_cast<std::int64_t>(o->via.u64);
-    if (o->type == msgpack::type::NEGATIVE_INTEGER)
-      return o->via.i64;
-    ok_ = false;
-    return 0;
-  }
-
-  bool boolean() {
-    auto* o = next();
-    if (!o || o->type != msgpack::type::BOOLEAN) {
-      ok_ = false;
-      return false;
-    }
-    return o->via.boolean;
-  }
+  using msgpack_array_reader::msgpack_array_reader;
 
   /// Points into the input (see the reference function in decode_message).
-  std::string_view bin() {
-    auto* o = next();
-    if (!o || o->type != msgpack::type::BIN) {
-      ok_ = false;
-      return {};
-    }
-    return {o->via.bin.ptr, o->via.bin.size};
-  }
+  std::string_view bin() { return bin_view(); }
 
   std::vector<server_id> ids() {
     std::vector<server_id> out;
@@ -285,12 +231,6 @@ public:
     }
     return out;
   }
-
-private:
-  bool& ok_;
-  const msgpack::object* items_ = nullptr;
-  std::uint32_t size_ = 0;
-  std::uint32_t pos_ = 0;
 };
 
 // decode_membership's rules (membership.cpp): no id 0, no id twice within a
