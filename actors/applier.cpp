@@ -1,5 +1,7 @@
 #include "actors/applier.hpp"
 
+#include "actors/watch_hub.hpp"
+
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
@@ -29,12 +31,29 @@ void apply_entries(self_ptr self, const std::vector<raft::entry_ptr>& entries) {
                                to_string(txn.err()));
   applied_notice notice;
   notice.results.reserve(entries.size() - first);
+  watch_notice changes;
   for (auto i = first; i < entries.size(); ++i) {
     auto& e = *entries[i];
+    std::optional<watch_probe> probe;
+    if (st.watch_hub) {
+      auto p = probe_before(*txn, e);
+      if (!p.ok())
+        return stop_node(self, "applier cannot read entry " + std::to_string(e.index) +
+                                   "'s config: " + to_string(p.err()));
+      probe = std::move(*p);
+    }
     auto res = st.machine.apply(*txn, e);
     if (!res.ok())
       return stop_node(self, "applier stopped at entry " + std::to_string(e.index) +
                                  ": " + to_string(res.err()));
+    if (probe) {
+      auto ch = change_after(*txn, std::move(*probe), *res, e.index);
+      if (!ch.ok())
+        return stop_node(self, "applier cannot read entry " + std::to_string(e.index) +
+                                   "'s change: " + to_string(ch.err()));
+      if (*ch)
+        changes.changes.push_back(std::move(**ch));
+    }
     notice.results.push_back({e.index, e.term, std::move(*res)});
   }
   if (auto s = txn->commit(); !s.ok())
@@ -50,6 +69,10 @@ void apply_entries(self_ptr self, const std::vector<raft::entry_ptr>& entries) {
   // waiting for this index); it owns their promises.
   if (st.listener)
     self->send(st.listener, std::move(notice));
+  if (st.watch_hub) {
+    changes.applied = st.applied;
+    self->send(st.watch_hub, std::move(changes));
+  }
 }
 
 } // namespace
@@ -64,6 +87,7 @@ applier_actor_impl::behavior_type applier_fun(self_ptr self, node_context_ptr ct
     [=](init_atom, applied_listener_actor& listener) {
       self->state.listener = std::move(listener);
     },
+    [=](init_atom, watch_hub_actor& hub) { self->state.watch_hub = std::move(hub); },
     [=](apply_batch& b) {
       auto& st = self->state;
       if (st.queued.empty())

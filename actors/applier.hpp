@@ -15,6 +15,11 @@
 // pending, sends the applier a flush message. The flush lands behind every
 // apply_batch already in the mailbox, so all of them go into one transaction
 // (one fsync) instead of one each.
+//
+// Watches: with a watch hub introduced (init message from the node), the
+// applier notes each config command's config before and after applying it
+// (actors/watch_hub.hpp) and sends the hub one watch_notice per committed
+// transaction.
 
 #include "actors/interfaces.hpp"
 #include "actors/node_context.hpp"
@@ -37,6 +42,8 @@ struct applier_state {
   bool flush_pending = false;
   /// Where applied_notice goes (the raft actor; set by its init message).
   applied_listener_actor listener;
+  /// Where watch_notice goes (the node's watch hub; none in some tests).
+  watch_hub_actor watch_hub;
 };
 
 applier_actor_impl::behavior_type applier_fun(applier_actor_impl::stateful_pointer<applier_state> self,

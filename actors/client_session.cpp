@@ -121,8 +121,17 @@ client_session_actor::behavior_type client_session_fun(self_ptr self, node_conte
                                                        raft_actor raft,
                                                        caf::actor_addr client,
                                                        caf::actor_addr endpoint) {
+  return client_session_with_watches_fun(self, std::move(ctx), std::move(raft),
+                                         std::move(client), std::move(endpoint), {});
+}
+
+client_session_actor::behavior_type
+client_session_with_watches_fun(self_ptr self, node_context_ptr ctx, raft_actor raft,
+                                caf::actor_addr client, caf::actor_addr endpoint,
+                                watch_hub_actor watch_hub) {
   self->state.ctx = std::move(ctx);
   self->state.raft = std::move(raft);
+  self->state.watch_hub = std::move(watch_hub);
   self->state.ctx->sessions.fetch_add(1);
   self->attach_functor([c = self->state.ctx] { c->sessions.fetch_sub(1); });
   // The session ends with its client (a disconnect is a down message) and
@@ -178,6 +187,29 @@ client_session_actor::behavior_type client_session_fun(self_ptr self, node_conte
     },
     [=](status_atom) -> caf::result<rpc::status_reply> {
       return self->delegate(self->state.raft, status_atom::value);
+    },
+    [=](rpc::watch_request& req) {
+      auto watcher = self->current_sender();
+      if (!watcher)
+        return;
+      auto& st = self->state;
+      if (!st.watch_hub) {
+        rpc::watch_reply r;
+        r.code = static_cast<std::uint8_t>(errc::unavailable);
+        r.message = "this node serves no watches; try another endpoint";
+        r.node_id = st.ctx->opts.id;
+        caf::anon_send(caf::actor_cast<caf::actor>(watcher), std::move(r));
+        return;
+      }
+      self->send(st.watch_hub, watch_subscribe{std::move(watcher), std::move(req)});
+    },
+    [=](rpc::watch_ack& ack) {
+      if (self->state.watch_hub)
+        self->send(self->state.watch_hub, ack);
+    },
+    [=](rpc::watch_cancel& c) {
+      if (self->state.watch_hub)
+        self->send(self->state.watch_hub, c);
     },
   };
 }

@@ -6,6 +6,9 @@
 // serializable reads run at once on this node's state and report how far it
 // had got (its applied revision). Reads run in an LMDB read transaction on
 // this actor's thread. The session ends when its client goes away.
+// Watches: the session only forwards watch requests, acks and cancels to the
+// node's watch hub, with the requesting actor as the watcher; the hub then
+// talks to the watcher directly (actors/watch_hub.hpp).
 
 #include "actors/interfaces.hpp"
 #include "actors/node_context.hpp"
@@ -19,12 +22,20 @@ struct client_session_state {
   static inline const char* name = "client-session";
   node_context_ptr ctx;
   raft_actor raft;
+  /// This node's watch hub (watches are refused without one).
+  watch_hub_actor watch_hub;
 };
 
 client_session_actor::behavior_type
 client_session_fun(client_session_actor::stateful_pointer<client_session_state> self,
                    node_context_ptr ctx, raft_actor raft, caf::actor_addr client,
                    caf::actor_addr endpoint);
+
+/// The same session, able to register watches with this node's watch hub.
+client_session_actor::behavior_type client_session_with_watches_fun(
+    client_session_actor::stateful_pointer<client_session_state> self, node_context_ptr ctx,
+    raft_actor raft, caf::actor_addr client, caf::actor_addr endpoint,
+    watch_hub_actor watch_hub);
 
 /// Serves a read request from the local state (no consistency wait).
 rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req);

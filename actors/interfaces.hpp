@@ -20,12 +20,15 @@
 #include "protocol/type_ids.hpp"
 #include "storage/log_store.hpp"
 
+#include <caf/actor_addr.hpp>
+#include <caf/actor_control_block.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -86,6 +89,36 @@ struct propose_request {
   std::string data;
 };
 
+/// One committed change of one config, as the applier saw it in its write
+/// transaction: enough for the watch hub to build the event of any watcher,
+/// labelled or not, without reading the state again.
+struct watch_change {
+  /// revision, kind, key, config_id, versions and (for an added version) its
+  /// content hash; resolved_version and state stay empty here.
+  rpc::watch_event event;
+  bool existed_before = false;
+  bool exists_after = false;
+  std::vector<release_rule> rules_before;
+  std::vector<release_rule> rules_after;
+  /// Content hash of every version rules_after points at.
+  std::map<version_id, std::string> hashes;
+};
+
+/// applier -> watch hub: one write transaction committed (sent after every
+/// commit, with or without changes, so the hub knows how far the state got).
+struct watch_notice {
+  raft::index_t applied = 0;
+  std::vector<watch_change> changes;
+};
+
+/// client session -> watch hub: register `watcher` (the client's actor, the
+/// sender of the watch_request). The hub answers the watcher directly with a
+/// watch_reply, then watch_events, so the reply always precedes the events.
+struct watch_subscribe {
+  caf::strong_actor_ptr watcher;
+  rpc::watch_request req;
+};
+
 // -- interfaces ----------------------------------------------------------------
 
 /// What the applier reports to: the raft actor (narrowed to this one handler,
@@ -100,9 +133,22 @@ using log_store_actor = caf::typed_actor<
     caf::replies_to<persist_request>::with<std::uint64_t>>;
 
 /// Owns the state LMDB environment's write side; detached.
+/// One per node: serves watches from this node's applier (DESIGN §3).
+using watch_hub_actor = caf::typed_actor<
+    /// applier: what one committed transaction changed.
+    caf::reacts_to<watch_notice>,
+    /// client session: register a watcher (answered to the watcher itself).
+    caf::reacts_to<watch_subscribe>,
+    /// client session: the watcher processed this many events (credit).
+    caf::reacts_to<rpc::watch_ack>,
+    /// client session: the watcher ends its watch.
+    caf::reacts_to<rpc::watch_cancel>>;
+
 using applier_actor = caf::typed_actor<
     /// raft (once, before its first apply_batch): where applied_notice goes.
     caf::reacts_to<init_atom, applied_listener_actor>,
+    /// node (once, before raft exists): where watch_notice goes.
+    caf::reacts_to<init_atom, watch_hub_actor>,
     /// raft: apply committed entries (queued; applied by the next flush).
     caf::reacts_to<apply_batch>>;
 
@@ -144,7 +190,14 @@ using client_session_actor = caf::typed_actor<
     /// client: a write or read request.
     caf::replies_to<rpc::client_request>::with<rpc::client_reply>,
     /// client: this node's status (cluster status asks each member).
-    caf::replies_to<status_atom>::with<rpc::status_reply>>;
+    caf::replies_to<status_atom>::with<rpc::status_reply>,
+    /// client's watcher actor: start a watch (forwarded to the watch hub,
+    /// which answers the watcher with watch_reply and then watch_events).
+    caf::reacts_to<rpc::watch_request>,
+    /// client's watcher actor: credit for the watch hub.
+    caf::reacts_to<rpc::watch_ack>,
+    /// client's watcher actor: end a watch.
+    caf::reacts_to<rpc::watch_cancel>>;
 
 /// The actor a node publishes on its listen port.
 using node_endpoint_actor = caf::typed_actor<
@@ -161,3 +214,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::raft_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::applied_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::applied_notice)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::propose_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::watch_change)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::watch_notice)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::watch_subscribe)

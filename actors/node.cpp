@@ -6,6 +6,7 @@
 #include "actors/log_store_actor.hpp"
 #include "actors/peer_link.hpp"
 #include "actors/raft_actor.hpp"
+#include "actors/watch_hub.hpp"
 #include "storage/log_store.hpp"
 #include "storage/state_store.hpp"
 
@@ -24,7 +25,7 @@ struct endpoint_state {
 
 node_endpoint_actor::behavior_type
 endpoint_fun(node_endpoint_actor::stateful_pointer<endpoint_state> self,
-             node_context_ptr ctx, raft_actor raft) {
+             node_context_ptr ctx, raft_actor raft, watch_hub_actor hub) {
   return {
     [=](rpc::peer_batch& b) -> std::uint64_t {
       self->send(raft, std::move(b));
@@ -38,7 +39,8 @@ endpoint_fun(node_endpoint_actor::stateful_pointer<endpoint_state> self,
       }
       auto client = self->current_sender();
       auto addr = client ? client->address() : caf::actor_addr{};
-      auto session = self->spawn(client_session_fun, ctx, raft, addr, self->address());
+      auto session =
+        self->spawn(client_session_with_watches_fun, ctx, raft, addr, self->address(), hub);
       return caf::actor_cast<caf::strong_actor_ptr>(session);
     },
   };
@@ -90,6 +92,9 @@ status check_node_options(const node_options& opts) {
       opts.heartbeat_ticks >= opts.election_ticks)
     return {errc::invalid_argument,
             "tick must be >= 1 ms and heartbeat ticks below election ticks"};
+  if (opts.watch_history < 1 || opts.watch_backlog < 1 || opts.watch_window < 1)
+    return {errc::invalid_argument,
+            "--watch-history and --watch-backlog must be positive integers"};
   return {};
 }
 
@@ -161,6 +166,12 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
   auto log_ptr = std::make_unique<storage::log_store>(std::move(*log));
   auto log_actor = sys.spawn<caf::detached>(log_store_fun, std::move(log_ptr), ctx);
   auto applier = sys.spawn<caf::detached>(applier_fun, ctx, rs.applied);
+  // The hub is introduced before raft exists, so it precedes every apply_batch.
+  auto hub = sys.spawn(watch_hub_fun, ctx,
+                       watch_hub_options{opts.watch_history, opts.watch_backlog,
+                                         opts.watch_window},
+                       rs.applied);
+  caf::anon_send(applier, init_atom::value, hub);
   std::map<raft::server_id, peer_link_actor> links;
   for (auto& [id, addr] : opts.peers) {
     if (id == opts.id)
@@ -168,9 +179,10 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
     links.emplace(id, sys.spawn(peer_link_fun, opts.id, id, *parse_endpoint(addr)));
   }
   auto raft = sys.spawn(raft_fun, ctx, cc, std::move(rs), log_actor, applier, links);
-  auto endpoint = sys.spawn(endpoint_fun, ctx, caf::actor_cast<raft_actor>(raft));
+  auto endpoint = sys.spawn(endpoint_fun, ctx, caf::actor_cast<raft_actor>(raft), hub);
   std::vector<caf::actor> children{caf::actor_cast<caf::actor>(log_actor),
                                    caf::actor_cast<caf::actor>(applier),
+                                   caf::actor_cast<caf::actor>(hub),
                                    caf::actor_cast<caf::actor>(raft),
                                    caf::actor_cast<caf::actor>(endpoint)};
   for (auto& [id, l] : links)

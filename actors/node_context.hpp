@@ -30,6 +30,13 @@ struct node_options {
   int election_ticks = 10;
   int heartbeat_ticks = 1;
   conflux::limits limits;
+  /// Watch hub (DESIGN §3): changes kept for resume (--watch-history), and
+  /// the unacknowledged events a watcher may fall behind before it is cut
+  /// off (--watch-backlog). At most watch_window events are in flight to one
+  /// watcher without an ack.
+  std::size_t watch_history = 10'000;
+  std::size_t watch_backlog = 10'000;
+  std::size_t watch_window = 256;
 };
 
 /// Set by whichever actor hits an unrecoverable error (storage failure,

@@ -96,4 +96,104 @@ struct status_reply {
   std::uint64_t sessions = 0;
 };
 
+// -- watches (PROTOCOL.md "Watches") -------------------------------------------
+
+/// What changed at one revision of one config (watch_event::kind).
+enum class watch_kind : std::uint8_t {
+  config_created = 1,
+  version_added = 2,
+  rules_changed = 3,
+  versions_deleted = 4,
+  config_deleted = 5,
+  /// A version added and the rules replaced in one step (publish).
+  published = 6,
+  /// Not a change: the current state of every watched key, sent instead of
+  /// events the hub no longer holds (watch_event::state has one entry per key).
+  resync = 7,
+};
+
+/// One watched key's current state, in a resync event.
+struct watch_entry {
+  std::string key;
+  std::uint64_t config_id = 0;
+  std::uint64_t mod_revision = 0;
+  std::uint64_t latest_version = 0;
+  /// Labelled watches: the version resolved for the labels (0 = not
+  /// published); otherwise 0.
+  std::uint64_t resolved_version = 0;
+  /// SHA-256 (hex) of the resolved version (labelled) or the latest one.
+  std::string content_hash;
+};
+
+struct watch_event {
+  /// The revision (log index) of the change; for resync, the applied
+  /// revision of the state it shows.
+  std::uint64_t revision = 0;
+  /// A watch_kind.
+  std::uint8_t kind = 0;
+  std::string key;
+  std::uint64_t config_id = 0;
+  /// The versions concerned: created (config_created, version_added,
+  /// published), deleted (versions_deleted), or referenced by the new rules
+  /// (rules_changed).
+  std::vector<std::uint64_t> versions;
+  /// SHA-256 (hex): of the version added, or (labelled watches) of the
+  /// resolved version. Empty when there is none.
+  std::string content_hash;
+  /// Labelled watches: the version now resolved for the labels (0 = none:
+  /// not published or deleted). 0 for unlabelled watches.
+  std::uint64_t resolved_version = 0;
+  /// resync only.
+  std::vector<watch_entry> state;
+};
+
+/// client -> client session (registers the sender as the watcher).
+/// Reply: watch_reply. Events then go to the sender as watch_events.
+struct watch_request {
+  /// A key, or a key prefix ending in '/'.
+  std::string key;
+  /// Non-empty: notify only when the version resolved for these labels changes.
+  std::map<std::string, std::string> labels;
+  /// 0: from now on. Otherwise the first revision wanted (last seen + 1).
+  std::uint64_t from_revision = 0;
+};
+
+struct watch_reply {
+  /// 0 = ok, otherwise a conflux::errc value.
+  std::uint8_t code = 0;
+  std::string message;
+  std::uint64_t watch_id = 0;
+  /// Every change up to and including this revision is covered (by events
+  /// to come, the resync, or from_revision - 1): resume from revision + 1.
+  std::uint64_t revision = 0;
+  std::uint64_t node_id = 0;
+};
+
+/// watch hub -> watcher: events in revision order.
+struct watch_events {
+  std::uint64_t watch_id = 0;
+  std::vector<watch_event> events;
+};
+
+/// watcher -> client session: `count` events were processed in total since
+/// the watch started (cumulative). Grants the hub credit to send more.
+struct watch_ack {
+  std::uint64_t watch_id = 0;
+  std::uint64_t count = 0;
+};
+
+/// watcher -> client session: stop this watch.
+struct watch_cancel {
+  std::uint64_t watch_id = 0;
+};
+
+/// watch hub -> watcher: the watch ended (cut off); no more events follow.
+struct watch_closed {
+  std::uint64_t watch_id = 0;
+  /// A conflux::errc value (unavailable: too slow, or fell behind the
+  /// hub's history; resume from the last revision seen + 1).
+  std::uint8_t code = 0;
+  std::string reason;
+};
+
 } // namespace conflux::rpc

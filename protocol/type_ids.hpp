@@ -48,6 +48,50 @@ typename Inspector::result_type inspect(Inspector& f, status_reply& x) {
            x.sessions);
 }
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, watch_entry& x) {
+  return f(caf::meta::type_name("conflux.watch_entry"), x.key, x.config_id,
+           x.mod_revision, x.latest_version, x.resolved_version, x.content_hash);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, watch_event& x) {
+  return f(caf::meta::type_name("conflux.watch_event"), x.revision, x.kind, x.key,
+           x.config_id, x.versions, x.content_hash, x.resolved_version, x.state);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, watch_request& x) {
+  return f(caf::meta::type_name("conflux.watch_request"), x.key, x.labels,
+           x.from_revision);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, watch_reply& x) {
+  return f(caf::meta::type_name("conflux.watch_reply"), x.code, x.message, x.watch_id,
+           x.revision, x.node_id);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, watch_events& x) {
+  return f(caf::meta::type_name("conflux.watch_events"), x.watch_id, x.events);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, watch_ack& x) {
+  return f(caf::meta::type_name("conflux.watch_ack"), x.watch_id, x.count);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, watch_cancel& x) {
+  return f(caf::meta::type_name("conflux.watch_cancel"), x.watch_id);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, watch_closed& x) {
+  return f(caf::meta::type_name("conflux.watch_closed"), x.watch_id, x.code, x.reason);
+}
+
 } // namespace conflux::rpc
 
 CAF_BEGIN_TYPE_ID_BLOCK(conflux, caf::first_custom_type_id)
@@ -57,4 +101,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(conflux, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(conflux, (conflux::rpc::client_reply))
   CAF_ADD_TYPE_ID(conflux, (conflux::rpc::member_entry))
   CAF_ADD_TYPE_ID(conflux, (conflux::rpc::status_reply))
+  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_entry))
+  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_event))
+  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_request))
+  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_reply))
+  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_events))
+  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_ack))
+  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_cancel))
+  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_closed))
 CAF_END_TYPE_ID_BLOCK(conflux)

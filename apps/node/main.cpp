@@ -2,7 +2,7 @@
 //
 //   conflux-node [--config FILE] [--id N] [--listen HOST:PORT] [--data DIR]
 //                [--peers 1=HOST:PORT,2=HOST:PORT,...] [--cluster-id NAME]
-//                [--log-level LEVEL]
+//                [--log-level LEVEL] [--watch-history N] [--watch-backlog N]
 //
 // With no arguments: a single-node cluster on 127.0.0.1:7101 with data in
 // ./conflux-data. Settings come from the embedded defaults, then the config
@@ -85,6 +85,10 @@ void load_config_file(const std::string& path, node_options& opts, std::string& 
       level = toml::find<std::string>(t, "log_level");
     if (t.contains("tick_ms"))
       opts.tick = std::chrono::milliseconds(toml::find<std::int64_t>(t, "tick_ms"));
+    if (t.contains("watch_history"))
+      opts.watch_history = toml::find<std::size_t>(t, "watch_history");
+    if (t.contains("watch_backlog"))
+      opts.watch_backlog = toml::find<std::size_t>(t, "watch_backlog");
     if (t.contains("election_ticks"))
       opts.election_ticks = toml::find<int>(t, "election_ticks");
     if (t.contains("peers")) {
@@ -130,6 +134,12 @@ int main(int argc, char** argv) {
   app.add_option("--cluster-id", cluster_id, "cluster name stored in the data dir "
                                               "(default conflux)");
   app.add_option("--log-level", level, "trace|debug|info|warn|error (default info)");
+  std::int64_t watch_history = -1, watch_backlog = -1;
+  app.add_option("--watch-history", watch_history,
+                 "changes the watch hub keeps for resume (default 10000)");
+  app.add_option("--watch-backlog", watch_backlog,
+                 "unacknowledged events after which a slow watcher is cut off "
+                 "(default 10000)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -148,6 +158,14 @@ int main(int argc, char** argv) {
     opts.cluster_id = cluster_id;
   if (!peers.empty())
     opts.peers = parse_peers(peers);
+  if (watch_history == 0 || watch_history < -1)
+    usage_error("--watch-history must be a positive integer");
+  if (watch_backlog == 0 || watch_backlog < -1)
+    usage_error("--watch-backlog must be a positive integer");
+  if (watch_history > 0)
+    opts.watch_history = static_cast<std::size_t>(watch_history);
+  if (watch_backlog > 0)
+    opts.watch_backlog = static_cast<std::size_t>(watch_backlog);
   if (opts.peers.empty())
     opts.peers[opts.id] = opts.listen;
   else if (!listen_given && opts.peers.count(opts.id))
