@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -128,6 +129,66 @@ public:
 
 private:
   std::unique_ptr<impl> impl_;
+};
+
+// -- watches -------------------------------------------------------------------
+
+struct watch_options {
+  /// A key, or a key prefix ending in '/'.
+  std::string key;
+  /// Non-empty: events only when the version resolved for these labels
+  /// changes (each event then carries the resolved version).
+  labels client_labels;
+  /// 0: changes from now on. R: every change from revision R on (a resync
+  /// event first if the node no longer holds R).
+  std::uint64_t from_revision = 0;
+};
+
+/// One watch event as this client received it.
+struct watch_notification {
+  /// revision, key, kind (rpc::watch_kind), versions, content hash, resolved
+  /// version (labelled watches), state (resync).
+  rpc::watch_event event;
+  /// The node that served it.
+  std::uint64_t node_id = 0;
+  /// When the client's watcher actor received it (before any queueing in
+  /// this stream): what a put-to-event latency measurement wants.
+  std::chrono::steady_clock::time_point received_at;
+};
+
+/// A watch as a message stream that survives node failover: when its node
+/// goes away, or cuts it off for falling behind, it reconnects to the next
+/// endpoint (round robin, with back-off) and resumes from the last revision
+/// it received + 1, so the stream has no gap and no repeat. A resume point
+/// the new node no longer holds yields one resync event (the current state).
+///
+/// Events are acknowledged to the node as next() hands them out, so a
+/// consumer that stops calling next() is eventually cut off by the node and
+/// resumed; nothing is lost. Any thread may call next() (one at a time).
+class watch_stream {
+public:
+  watch_stream(client_runtime& rt, client_options opts, watch_options wopts);
+  /// Ends the watch on the node (best effort) and stops the watcher actor.
+  ~watch_stream();
+  watch_stream(const watch_stream&) = delete;
+  watch_stream& operator=(const watch_stream&) = delete;
+
+  /// The next event, or nullopt when none arrived within `timeout`. An error
+  /// only when the watch can never work (invalid_argument: bad key or labels).
+  expected<std::optional<watch_notification>> next(std::chrono::milliseconds timeout);
+
+  /// The revision of the last event received (or where the watch started):
+  /// a resume continues at this + 1.
+  std::uint64_t last_revision() const;
+  /// How often the stream reconnected and resumed.
+  std::uint64_t resumes() const;
+  /// Why it last reconnected ("" if never).
+  std::string last_interruption() const;
+
+  struct impl;
+
+private:
+  std::shared_ptr<impl> impl_;
 };
 
 } // namespace conflux::actors

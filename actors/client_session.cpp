@@ -198,7 +198,7 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx, raft_actor 
         r.code = static_cast<std::uint8_t>(errc::unavailable);
         r.message = "this node serves no watches; try another endpoint";
         r.node_id = st.ctx->opts.id;
-        caf::anon_send(caf::actor_cast<caf::actor>(watcher), std::move(r));
+        self->send(caf::actor_cast<watcher_actor>(watcher), std::move(r));
         return;
       }
       self->send(st.watch_hub, watch_subscribe{std::move(watcher), std::move(req)});

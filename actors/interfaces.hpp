@@ -133,6 +133,18 @@ using log_store_actor = caf::typed_actor<
     caf::replies_to<persist_request>::with<std::uint64_t>>;
 
 /// Owns the state LMDB environment's write side; detached.
+/// What a watch hub sends to a client's watcher actor (a remote actor of the
+/// client library, implemented there as a dynamically typed actor; this
+/// handle type only lets the hub send with itself as the sender, so the
+/// client can tell which node a message came from).
+using watcher_actor = caf::typed_actor<
+    /// watch hub: the watch started (or was refused).
+    caf::reacts_to<rpc::watch_reply>,
+    /// watch hub: events in revision order.
+    caf::reacts_to<rpc::watch_events>,
+    /// watch hub: the watcher was cut off.
+    caf::reacts_to<rpc::watch_closed>>;
+
 /// One per node: serves watches from this node's applier (DESIGN §3).
 using watch_hub_actor = caf::typed_actor<
     /// applier: what one committed transaction changed.

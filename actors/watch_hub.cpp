@@ -193,9 +193,9 @@ rpc::watch_event event_for(const watcher_entry& w, const watch_change& ch) {
   return ev;
 }
 
-void cut_off(watcher_entry& w, const std::string& reason) {
+void cut_off(self_ptr self, watcher_entry& w, const std::string& reason) {
   spdlog::info("watch hub cut off watch {} on '{}': {}", w.id, w.key, reason);
-  caf::anon_send(w.handle,
+  self->send(w.handle,
              rpc::watch_closed{w.id, static_cast<std::uint8_t>(errc::unavailable), reason});
   // The monitor stays: another watch of the same actor may need it, and a
   // down message for a forgotten watcher finds nothing to erase.
@@ -217,7 +217,7 @@ void pump(self_ptr self, watcher_entry& w) {
       --w.queued;
   }
   if (!batch.events.empty())
-    caf::anon_send(w.handle, std::move(batch));
+    self->send(w.handle, std::move(batch));
 }
 
 std::optional<std::string> over_backlog(const watch_hub_state& st, const watcher_entry& w) {
@@ -280,7 +280,7 @@ expected<rpc::watch_event> read_resync(node_context& ctx, const watcher_entry& w
 void subscribe(self_ptr self, watch_subscribe& sub) {
   auto& st = self->state;
   auto node = st.ctx->opts.id;
-  auto dest = caf::actor_cast<caf::actor>(sub.watcher);
+  auto dest = caf::actor_cast<watcher_actor>(sub.watcher);
   if (!dest)
     return;
   auto& req = sub.req;
@@ -293,7 +293,7 @@ void subscribe(self_ptr self, watch_subscribe& sub) {
   if (valid.ok())
     valid = validate_labels(req.labels, st.ctx->opts.limits);
   if (!valid.ok()) {
-    caf::anon_send(dest, reply_error(node, valid.err().code, valid.err().message));
+    self->send(dest, reply_error(node, valid.err().code, valid.err().message));
     return;
   }
   watcher_entry w;
@@ -323,7 +323,7 @@ void subscribe(self_ptr self, watch_subscribe& sub) {
   } else {
     auto ev = read_resync(*st.ctx, w);
     if (!ev.ok()) {
-      caf::anon_send(dest, reply_error(node, ev.err().code,
+      self->send(dest, reply_error(node, ev.err().code,
                                    "cannot read the current state: " + ev.err().message));
       return;
     }
@@ -335,11 +335,11 @@ void subscribe(self_ptr self, watch_subscribe& sub) {
     resync = std::move(*ev);
   }
   self->monitor(dest);
-  caf::anon_send(dest, std::move(reply));
+  self->send(dest, std::move(reply));
   auto& entry = st.watchers.emplace(w.id, std::move(w)).first->second;
   if (resync) {
     ++entry.sent;
-    caf::anon_send(dest, rpc::watch_events{entry.id, {std::move(*resync)}});
+    self->send(dest, rpc::watch_events{entry.id, {std::move(*resync)}});
   }
   pump(self, entry);
 }
@@ -361,7 +361,7 @@ void on_notice(self_ptr self, watch_notice& n) {
   for (auto& [id, w] : st.watchers) {
     pump(self, w);
     if (auto reason = over_backlog(st, w)) {
-      cut_off(w, *reason);
+      cut_off(self, w, *reason);
       dropped.push_back(id);
     }
   }
@@ -376,7 +376,7 @@ void on_notice(self_ptr self, watch_notice& n) {
       if (w.next_seq != st.front_seq)
         continue;
       if (matches(w, oldest)) {
-        cut_off(w,
+        cut_off(self, w,
                 "the watcher fell behind the hub's history of " +
                   std::to_string(st.opts.history) +
                   " changes; resume from the last revision seen + 1");

@@ -53,7 +53,7 @@ struct watch_hub_options {
 /// One registered watcher.
 struct watcher_entry {
   std::uint64_t id = 0;
-  caf::actor handle;
+  watcher_actor handle;
   std::string key;
   bool prefix = false;
   conflux::labels labels;

@@ -73,6 +73,7 @@ public:
       case command_kind::get: return get();
       case command_kind::resolve: return resolve();
       case command_kind::cluster_status: return cluster_status();
+      case command_kind::watch: return watch();
       case command_kind::not_implemented: return not_implemented();
     }
     return not_implemented();
@@ -553,12 +554,33 @@ private:
     return exit_ok;
   }
 
+  int watch() {
+    actors::watch_options w;
+    w.key = inv_.key;
+    w.client_labels = inv_.client_labels;
+    w.from_revision = inv_.from_revision;
+    auto feed = api_.open_watch(w);
+    if (!feed)
+      return fail({errc::unavailable, "this build cannot open a watch"});
+    auto& stop = watch_stop_flag();
+    std::uint64_t printed = 0;
+    // Short waits so that a stop signal is noticed quickly.
+    while (!stop.load() && (inv_.count == 0 || printed < inv_.count)) {
+      auto n = feed->next(std::chrono::milliseconds(100));
+      if (!n.ok())
+        return fail(n.err());
+      if (!*n)
+        continue;
+      out_ << format_watch_event(**n, json()) << '\n' << std::flush;
+      ++printed;
+    }
+    return exit_ok;
+  }
+
   int not_implemented() {
     err_ << error_line("not_implemented",
                        "`" + inv_.name + "` is not implemented yet in this build",
-                       inv_.name == "watch"
-                         ? "poll with `conflux get` for now"
-                         : "change membership with the conflux-node --peers setting for now",
+                       "change membership with the conflux-node --peers setting for now",
                        exit_other, json())
          << '\n';
     return exit_other;
@@ -571,6 +593,84 @@ private:
 };
 
 } // namespace
+
+std::atomic<bool>& watch_stop_flag() noexcept {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
+namespace {
+
+const char* watch_kind_name(std::uint8_t k) {
+  switch (static_cast<rpc::watch_kind>(k)) {
+    case rpc::watch_kind::config_created: return "config_created";
+    case rpc::watch_kind::version_added: return "version_added";
+    case rpc::watch_kind::rules_changed: return "rules_changed";
+    case rpc::watch_kind::versions_deleted: return "versions_deleted";
+    case rpc::watch_kind::config_deleted: return "config_deleted";
+    case rpc::watch_kind::published: return "published";
+    case rpc::watch_kind::resync: return "resync";
+  }
+  return "unknown";
+}
+
+std::string join_ids(const std::vector<std::uint64_t>& ids) {
+  std::string out;
+  for (auto id : ids) {
+    if (!out.empty())
+      out += ',';
+    out += std::to_string(id);
+  }
+  return out;
+}
+
+} // namespace
+
+std::string format_watch_event(const actors::watch_notification& n, bool json) {
+  const auto& e = n.event;
+  bool resync = e.kind == static_cast<std::uint8_t>(rpc::watch_kind::resync);
+  if (json) {
+    nlohmann::json j;
+    j["revision"] = e.revision;
+    j["kind"] = watch_kind_name(e.kind);
+    j["key"] = e.key;
+    j["node"] = n.node_id;
+    if (resync) {
+      auto state = nlohmann::json::array();
+      for (auto& s : e.state)
+        state.push_back({{"key", s.key},
+                         {"config_id", s.config_id},
+                         {"mod_revision", s.mod_revision},
+                         {"latest_version", s.latest_version},
+                         {"resolved_version", s.resolved_version},
+                         {"content_hash", s.content_hash}});
+      j["state"] = std::move(state);
+    } else {
+      j["config_id"] = e.config_id;
+      j["versions"] = e.versions;
+      j["content_hash"] = e.content_hash;
+      j["resolved_version"] = e.resolved_version;
+    }
+    return dump_json(j);
+  }
+  std::string line = "revision=" + std::to_string(e.revision) +
+                     " kind=" + watch_kind_name(e.kind) + " key=" + e.key;
+  if (resync) {
+    line += " keys=" + std::to_string(e.state.size());
+    for (auto& s : e.state)
+      line += " " + s.key + "@v" +
+              std::to_string(s.resolved_version != 0 ? s.resolved_version
+                                                     : s.latest_version);
+    return line;
+  }
+  if (!e.versions.empty())
+    line += " versions=" + join_ids(e.versions);
+  if (e.resolved_version != 0)
+    line += " resolved=" + std::to_string(e.resolved_version);
+  if (!e.content_hash.empty())
+    line += " hash=" + hash_prefix(e.content_hash);
+  return line;
+}
 
 bool needs_cluster(command_kind k) noexcept {
   return k != command_kind::not_implemented;
@@ -737,11 +837,16 @@ parse_outcome parse_command_line(const std::vector<std::string>& args,
   add_labels(resolve_cmd);
   add_consistency(resolve_cmd);
 
-  auto* watch_cmd =
-    app.add_subcommand("watch", "follow changes (not implemented yet in this build)");
+  auto* watch_cmd = app.add_subcommand(
+    "watch", "print one line per change of KEY or of every key under PREFIX/ until "
+             "SIGINT/SIGTERM (or --count events)");
   watch_cmd->add_option("TARGET", watch_target, "KEY or PREFIX/")->required();
   add_labels(watch_cmd);
-  watch_cmd->add_option("--from-revision", from_revision, "resume after revision R");
+  watch_cmd->add_option("--from-revision", from_revision,
+                        "start at revision R (events from R on; a resync event first if "
+                        "the node no longer holds R)");
+  std::string watch_count;
+  watch_cmd->add_option("--count", watch_count, "exit 0 after N events");
 
   auto* cluster_cmd = app.add_subcommand("cluster", "cluster membership and health");
   cluster_cmd->require_subcommand(1);
@@ -953,6 +1058,25 @@ parse_outcome parse_command_line(const std::vector<std::string>& args,
     inv.kind = command_kind::resolve;
   } else if (leaf == cluster_status_cmd) {
     inv.kind = command_kind::cluster_status;
+  } else if (leaf == watch_cmd) {
+    inv.kind = command_kind::watch;
+    bool is_prefix = !watch_target.empty() && watch_target.back() == '/';
+    auto st = is_prefix ? check_prefix(watch_target) : check_key(watch_target);
+    if (!st.ok())
+      return input_error(st.err(), json);
+    inv.key = watch_target;
+    if (given(leaf, "--from-revision")) {
+      auto r = parse_positive_number("--from-revision", from_revision);
+      if (!r.ok())
+        return input_error(r.err(), json);
+      inv.from_revision = *r;
+    }
+    if (given(leaf, "--count")) {
+      auto c = parse_positive_number("--count", watch_count);
+      if (!c.ok())
+        return input_error(c.err(), json);
+      inv.count = *c;
+    }
   } else {
     inv.kind = command_kind::not_implemented;
   }

@@ -10,9 +10,11 @@
 #include "protocol/error.hpp"
 #include "protocol/model.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -42,7 +44,9 @@ enum class command_kind {
   get,
   resolve,
   cluster_status,
-  /// watch, cluster add/remove/transfer-leader: parsed, then refused (exit 1).
+  /// Runs until SIGINT/SIGTERM (watch_stop_flag) or --count events.
+  watch,
+  /// cluster cluster add/remove/transfer-leader: parsed, then refused (exit 1).
   not_implemented,
 };
 
@@ -65,6 +69,10 @@ struct invocation {
   std::vector<version_id> versions;
   std::vector<release_rule> rules;
   labels client_labels;
+  /// watch: KEY or PREFIX/ (in `key`), the first revision wanted (0 = from
+  /// now) and how many events to print before exiting (0 = no limit).
+  std::uint64_t from_revision = 0;
+  std::uint64_t count = 0;
 };
 
 /// Either an invocation to execute, or a finished run (help printed, or a
@@ -81,6 +89,16 @@ struct parse_outcome {
 /// --rules-file. Never contacts a cluster.
 parse_outcome parse_command_line(const std::vector<std::string>& args,
                                  const char* env_endpoints);
+
+/// A running watch (actors::watch_stream behind it).
+class watch_feed {
+public:
+  virtual ~watch_feed() = default;
+  /// The next event, nullopt after `timeout` without one; an error if the
+  /// watch can never work.
+  virtual expected<std::optional<actors::watch_notification>>
+  next(std::chrono::milliseconds timeout) = 0;
+};
 
 /// What execute needs from a cluster: the calls of actors::client.
 class cluster_access {
@@ -103,7 +121,18 @@ public:
                                              actors::consistency c) = 0;
   virtual expected<actors::node_status> status_of(const std::string& endpoint) = 0;
   virtual expected<actors::node_status> status() = 0;
+  /// Starts a watch; nullptr if this access cannot watch.
+  virtual std::unique_ptr<watch_feed> open_watch(const actors::watch_options&) {
+    return nullptr;
+  }
 };
+
+/// Set (from a signal handler: it is lock-free) to end a running `watch`.
+std::atomic<bool>& watch_stop_flag() noexcept;
+
+/// One watch event as the one line `conflux watch` prints (without the
+/// newline): "revision=R kind=K key=KEY ..." or, with json, one JSON object.
+std::string format_watch_event(const actors::watch_notification& n, bool json);
 
 /// Runs a parsed command; returns the exit code. Output goes to `out`
 /// (content bytes, tables, or one JSON object), the one error line to `err`.

@@ -6,7 +6,10 @@
 #include "apps/cli/cli_commands.hpp"
 #include "apps/cli/cli_support.hpp"
 
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
+#include <memory>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -16,10 +19,30 @@ namespace {
 
 using namespace conflux;
 
+/// A watch of the CAF client library.
+class stream_feed final : public cli::watch_feed {
+public:
+  stream_feed(actors::client_runtime& rt, actors::client_options opts,
+              actors::watch_options w)
+    : stream_(rt, std::move(opts), std::move(w)) {}
+  expected<std::optional<actors::watch_notification>>
+  next(std::chrono::milliseconds timeout) override {
+    return stream_.next(timeout);
+  }
+
+private:
+  actors::watch_stream stream_;
+};
+
 /// cluster_access over the CAF client.
 class client_access final : public cli::cluster_access {
 public:
-  explicit client_access(actors::client& c) : c_(c) {}
+  client_access(actors::client& c, actors::client_runtime& rt, actors::client_options opts)
+    : c_(c), rt_(rt), opts_(std::move(opts)) {}
+
+  std::unique_ptr<cli::watch_feed> open_watch(const actors::watch_options& w) override {
+    return std::make_unique<stream_feed>(rt_, opts_, w);
+  }
 
   expected<apply_result> write(command cmd) override { return c_.write(std::move(cmd)); }
   expected<config> get_config(const std::string& key, actors::consistency c,
@@ -51,7 +74,11 @@ public:
 
 private:
   actors::client& c_;
+  actors::client_runtime& rt_;
+  actors::client_options opts_;
 };
+
+extern "C" void on_stop_signal(int) { cli::watch_stop_flag().store(true); }
 
 /// For commands that never reach a cluster (the not-implemented ones).
 class no_access final : public cli::cluster_access {
@@ -115,7 +142,12 @@ int main(int argc, char** argv) {
     int code = 0;
     {
       actors::client c{rt, opts};
-      client_access api{c};
+      client_access api{c, rt, opts};
+      if (inv.kind == cli::command_kind::watch) {
+        // `watch` runs until SIGINT/SIGTERM, then exits 0.
+        std::signal(SIGINT, on_stop_signal);
+        std::signal(SIGTERM, on_stop_signal);
+      }
       code = cli::execute(inv, api, std::cout, std::cerr);
       std::cout.flush();
     }
