@@ -1,0 +1,323 @@
+// Watches against real processes: a watcher connected to the leader sees every
+// write of a stream in order across a kill -9 of that leader (the stream fails
+// over and resumes); a labelled `conflux watch` is told only when the version
+// resolved for its labels changes; a resume from an old revision replays the
+// hub's history, or gets one resync event when the revision is older than it.
+
+#include "protocol/sha256.hpp"
+#include "tests/integration/cluster.hpp"
+#include "tests/integration/util.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <sstream>
+#include <thread>
+
+namespace conflux::itest {
+namespace {
+
+using actors::watch_notification;
+
+actors::client_options stream_options(const cluster& c, std::size_t first) {
+  actors::client_options o;
+  o.endpoints = c.endpoints();
+  std::rotate(o.endpoints.begin(), o.endpoints.begin() + static_cast<std::ptrdiff_t>(first),
+              o.endpoints.end());
+  o.timeout = 2s;
+  o.name = "itest-watch";
+  return o;
+}
+
+/// Reads events until `done(events)` holds or `limit` passes (bounded).
+template <class Done>
+std::vector<watch_notification> collect(actors::watch_stream& s, Done&& done, ms limit) {
+  std::vector<watch_notification> out;
+  auto deadline = clock::now() + limit;
+  while (!done(out) && clock::now() < deadline) {
+    auto n = s.next(100ms);
+    REQUIRE_MESSAGE(n.ok(), "the watch failed: " << err_text(n));
+    if (*n)
+      out.push_back(std::move(**n));
+  }
+  return out;
+}
+
+rpc::watch_kind kind_of(const watch_notification& n) {
+  return static_cast<rpc::watch_kind>(n.event.kind);
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    out.push_back(line);
+  return out;
+}
+
+command rules(const std::string& key, std::vector<release_rule> rs) {
+  update_release_rules u;
+  u.key = key;
+  u.rules = std::move(rs);
+  return u;
+}
+
+} // namespace
+
+TEST_CASE("watcher_sees_every_write_in_order_across_a_leader_kill") {
+  cluster c;
+  REQUIRE(c.start());
+  auto leader = c.wait_for_leader();
+  REQUIRE(leader);
+  const std::string key = "itest/watch/prod/stream.txt";
+  auto writer = c.make_client(5s, *leader, "itest-writer");
+  auto created = writer->write(make_create_config(key, "v-0"));
+  REQUIRE(acked(created));
+
+  // Connected to the leader first, so that its kill moves the watch too. It
+  // starts right after the create, so when it subscribes does not matter.
+  actors::watch_options w;
+  w.key = key;
+  w.from_revision = created->revision + 1;
+  actors::watch_stream stream{runtime(), stream_options(c, *leader), w};
+
+  write_log log;
+  std::atomic<bool> stop{false};
+  std::atomic<std::size_t> acks_after_kill{0};
+  std::atomic<bool> killed{false};
+  std::thread t{[&] {
+    auto deadline = clock::now() + 60s;
+    for (std::size_t n = 1; n <= 400 && !stop.load() && clock::now() < deadline; ++n) {
+      write_outcome o;
+      o.content = "v-" + std::to_string(n);
+      auto r = writer->write(make_create_version(key, o.content));
+      o.ok = acked(r);
+      o.code = code_of(r);
+      o.error = err_text(r);
+      if (o.ok)
+        o.version = r->version;
+      log.add(std::move(o));
+      if (killed.load() && acked(r) && ++acks_after_kill >= 30)
+        break;
+    }
+  }};
+  struct joiner {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~joiner() {
+      stop = true;
+      if (t.joinable())
+        t.join();
+    }
+  } join{stop, t};
+
+  REQUIRE(eventually([&] { return log.acks.load() >= 30; }, 20s, 10ms));
+  c.kill9(*leader);
+  killed = true;
+  REQUIRE(c.wait_for_leader(10s));
+  REQUIRE(eventually([&] { return acks_after_kill.load() >= 30; }, 40s, 20ms));
+  stop = true;
+  t.join();
+
+  auto reader = c.make_client(5s);
+  auto versions = reader->list_versions(key);
+  REQUIRE(versions.ok());
+  // Every version but the first (the create, before the watch started).
+  std::map<version_id, std::string> expected_hash;
+  for (auto& v : *versions)
+    if (v.id != 1)
+      expected_hash[v.id] = v.content_hash;
+  REQUIRE(expected_hash.size() >= 60u);
+
+  auto events = collect(
+      stream, [&](auto& got) { return got.size() >= expected_hash.size(); }, 30s);
+  INFO("stream resumed " << stream.resumes() << " times; last: "
+                         << stream.last_interruption());
+  MESSAGE("watch across the leader kill: " << events.size() << " events for "
+                                           << expected_hash.size() << " versions, "
+                                           << stream.resumes() << " resume(s): "
+                                           << stream.last_interruption());
+  CHECK(events.size() == expected_hash.size());
+  std::uint64_t last_rev = 0;
+  version_id last_version = 1;
+  for (auto& e : events) {
+    INFO("event at revision " << e.event.revision);
+    CHECK(kind_of(e) == rpc::watch_kind::version_added);
+    CHECK(e.event.revision > last_rev);
+    last_rev = e.event.revision;
+    REQUIRE(e.event.versions.size() == 1u);
+    auto v = e.event.versions[0];
+    CHECK(v == last_version + 1); // no gap, no repeat
+    last_version = v;
+    CHECK(e.event.content_hash == expected_hash[v]);
+  }
+  // The watch was on the killed leader: it must have failed over.
+  CHECK(stream.resumes() >= 1u);
+  // Nothing more arrives (no duplicate after the end).
+  auto extra = stream.next(500ms);
+  REQUIRE(extra.ok());
+  CHECK_FALSE(extra->has_value());
+}
+
+TEST_CASE("labelled_cli_watch_is_told_only_when_its_resolved_version_changes") {
+  cluster c;
+  REQUIRE(c.start());
+  REQUIRE(c.wait_for_leader());
+  const std::string key = "itest/watch/prod/labelled.json";
+  auto cl = c.make_client();
+  auto created = cl->write(make_create_config(key, R"({"v": 1})", content_format::json));
+  REQUIRE(acked(created));
+
+  cli_result out;
+  std::thread watcher{[&] {
+    out = run_cli({"--endpoints", c.endpoints_csv(), "--json", "watch", key, "--label",
+                   "canary=true", "--from-revision",
+                   std::to_string(created->revision + 1), "--count", "2"},
+                  40s);
+  }};
+  struct joiner {
+    std::thread& t;
+    ~joiner() {
+      if (t.joinable())
+        t.join();
+    }
+  } join{watcher};
+
+  auto v2 = cl->write(make_create_version(key, R"({"v": 2})"));         // nobody sees it
+  auto r1 = cl->write(rules(key, {release_rule{{}, 1, 0},
+                                  release_rule{{{"canary", "true"}}, 2, 10}})); // canary: 2
+  auto v3 = cl->write(make_create_version(key, R"({"v": 3})"));         // nobody sees it
+  auto r2 = cl->write(rules(key, {release_rule{{}, 1, 0},                // priority only:
+                                  release_rule{{{"canary", "true"}}, 2, 5}})); // still 2
+  auto r3 = cl->write(rules(key, {release_rule{{}, 1, 0}}));             // canary: back to 1
+  for (auto* r : {&v2, &r1, &v3, &r2, &r3})
+    REQUIRE(acked(*r));
+  watcher.join();
+
+  INFO(out.describe());
+  REQUIRE(out.exit_code == 0);
+  auto lines = lines_of(out.out);
+  REQUIRE(lines.size() == 2u);
+  auto a = nlohmann::json::parse(lines[0]);
+  auto b = nlohmann::json::parse(lines[1]);
+  CHECK(a["kind"] == "rules_changed");
+  CHECK(a["revision"] == r1->revision);
+  CHECK(a["resolved_version"] == 2);
+  CHECK(a["content_hash"] == sha256_hex(R"({"v": 2})"));
+  CHECK(b["kind"] == "rules_changed");
+  CHECK(b["revision"] == r3->revision);
+  CHECK(b["resolved_version"] == 1);
+  CHECK(b["content_hash"] == sha256_hex(R"({"v": 1})"));
+}
+
+TEST_CASE("watch_resumes_from_an_old_revision_by_replay_or_by_one_resync") {
+  cluster_options opts;
+  opts.node_args = [](const cluster& cl, std::size_t i) {
+    auto args = cl.default_node_args(i);
+    args.insert(args.end(), {"--watch-history", "5"});
+    return args;
+  };
+  cluster c{opts};
+  REQUIRE(c.start());
+  auto leader = c.wait_for_leader();
+  REQUIRE(leader);
+  const std::string key = "itest/watch/prod/resume.txt";
+  auto cl = c.make_client();
+  REQUIRE(acked(cl->write(make_create_config(key, "c-1"))));
+  std::vector<apply_result> writes;
+  for (int n = 2; n <= 12; ++n) {
+    auto r = cl->write(make_create_version(key, "c-" + std::to_string(n)));
+    REQUIRE(acked(r));
+    writes.push_back(*r);
+  }
+  // Within the history (the last 5 changes): the CLI replays exactly those
+  // from the revision on, in order, and stops after --count.
+  auto from = writes[8].revision; // versions 10, 11, 12
+  auto replay = run_cli({"--endpoints", c.endpoints_csv(), "--json", "watch", key,
+                         "--from-revision", std::to_string(from), "--count", "3"},
+                        30s);
+  INFO(replay.describe());
+  REQUIRE(replay.exit_code == 0);
+  auto lines = lines_of(replay.out);
+  REQUIRE(lines.size() == 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    auto j = nlohmann::json::parse(lines[i]);
+    CHECK(j["kind"] == "version_added");
+    CHECK(j["revision"] == writes[8 + i].revision);
+    CHECK(j["versions"] == nlohmann::json::array({writes[8 + i].version}));
+  }
+
+  // Older than the history: one resync event with the current state, then
+  // the changes after it.
+  actors::watch_options w;
+  w.key = "itest/watch/";
+  w.from_revision = writes[0].revision;
+  // At the leader, which has applied every acknowledged write.
+  actors::watch_stream stream{runtime(), stream_options(c, *leader), w};
+  auto first = collect(stream, [](auto& got) { return !got.empty(); }, 15s);
+  REQUIRE(first.size() == 1u);
+  auto& rs = first[0].event;
+  CHECK(kind_of(first[0]) == rpc::watch_kind::resync);
+  CHECK(rs.revision >= writes.back().revision);
+  REQUIRE(rs.state.size() == 1u);
+  CHECK(rs.state[0].key == key);
+  CHECK(rs.state[0].latest_version == writes.back().version);
+  CHECK(rs.state[0].content_hash == sha256_hex("c-12"));
+
+  auto next = cl->write(make_create_version(key, "c-13"));
+  REQUIRE(acked(next));
+  auto more = collect(stream, [](auto& got) { return !got.empty(); }, 15s);
+  REQUIRE(more.size() == 1u);
+  CHECK(kind_of(more[0]) == rpc::watch_kind::version_added);
+  CHECK(more[0].event.revision == next->revision);
+  CHECK(stream.resumes() == 0u); // no error loop: one resync, then live
+}
+
+} // namespace conflux::itest
+
+namespace conflux::itest {
+
+TEST_CASE("slow_watcher_is_cut_off_and_the_client_resumes_without_a_gap") {
+  cluster_options opts;
+  opts.node_args = [](const cluster& cl, std::size_t i) {
+    auto args = cl.default_node_args(i);
+    args.insert(args.end(), {"--watch-backlog", "4"});
+    return args;
+  };
+  cluster c{opts};
+  REQUIRE(c.start());
+  auto leader = c.wait_for_leader();
+  REQUIRE(leader);
+  const std::string key = "itest/watch/prod/slow.txt";
+  auto cl = c.make_client();
+  auto created = cl->write(make_create_config(key, "s-1"));
+  REQUIRE(acked(created));
+  actors::watch_options w;
+  w.key = key;
+  w.from_revision = created->revision + 1;
+  actors::watch_stream stream{runtime(), stream_options(c, *leader), w};
+  // Nobody calls next() while 20 versions are written: nothing is acked, so
+  // the node cuts the watcher off once more than 4 events are outstanding.
+  std::vector<version_id> written;
+  for (int n = 2; n <= 21; ++n) {
+    auto r = cl->write(make_create_version(key, "s-" + std::to_string(n)));
+    REQUIRE(acked(r));
+    written.push_back(r->version);
+  }
+  REQUIRE(eventually([&] { return stream.resumes() >= 1; }, 10s));
+  CHECK(stream.last_interruption().find("cut off") != std::string::npos);
+  auto events = collect(stream, [&](auto& got) { return got.size() >= written.size(); }, 20s);
+  REQUIRE(events.size() == written.size());
+  for (std::size_t i = 0; i < written.size(); ++i) {
+    CHECK(kind_of(events[i]) == rpc::watch_kind::version_added);
+    CHECK(events[i].event.versions == std::vector<std::uint64_t>{written[i]});
+  }
+  auto extra = stream.next(300ms);
+  REQUIRE(extra.ok());
+  CHECK_FALSE(extra->has_value());
+}
+
+} // namespace conflux::itest
