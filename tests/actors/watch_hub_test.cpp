@@ -102,6 +102,16 @@ struct small_hub_fixture : hub_fixture {
   small_hub_fixture() : hub_fixture(watch_hub_options{3, 4, 2}) {}
 };
 
+/// Long history, small backlog and window.
+struct tight_backlog_fixture : hub_fixture {
+  tight_backlog_fixture() : hub_fixture(watch_hub_options{100, 4, 2}) {}
+};
+
+/// Short history, large backlog, window of one.
+struct short_history_fixture : hub_fixture {
+  short_history_fixture() : hub_fixture(watch_hub_options{3, 100, 1}) {}
+};
+
 rpc::watch_kind kind_of(const rpc::watch_event& e) {
   return static_cast<rpc::watch_kind>(e.kind);
 }
@@ -239,7 +249,8 @@ TEST_CASE_FIXTURE(small_hub_fixture,
   CHECK(again->revisions() == std::vector<std::uint64_t>{5, 6, 7});
 }
 
-TEST_CASE_FIXTURE(small_hub_fixture, "watcher_that_does_not_ack_is_cut_off_with_a_reason") {
+TEST_CASE_FIXTURE(tight_backlog_fixture,
+                  "watcher_that_does_not_ack_is_cut_off_with_a_reason") {
   // window 2, backlog 4: a watcher that never acks gets 2 events, then the
   // backlog grows past 4 and it is cut off; one that acks gets everything.
   apply(create_cmd(key_a, json(0)));
@@ -251,7 +262,7 @@ TEST_CASE_FIXTURE(small_hub_fixture, "watcher_that_does_not_ack_is_cut_off_with_
   CHECK(stuck->events.size() == 2u);
   REQUIRE(stuck->closed.size() == 1u);
   CHECK(stuck->closed[0].code == static_cast<std::uint8_t>(errc::unavailable));
-  CHECK(stuck->closed[0].reason.find("behind") != std::string::npos);
+  CHECK(stuck->closed[0].reason.find("5 events behind (limit 4)") != std::string::npos);
   apply(version_cmd(key_a, json(9)));
   CHECK(stuck->events.size() == 2u); // forgotten: nothing more
   CHECK(stuck->closed.size() == 1u);
@@ -269,4 +280,25 @@ TEST_CASE_FIXTURE(hub_fixture, "a_retried_command_answered_from_the_session_make
   apply(cmd); // 2
   apply(cmd); // 3: same (session, sequence): answered, not applied
   CHECK(w->revisions() == std::vector<std::uint64_t>{2});
+}
+
+TEST_CASE_FIXTURE(short_history_fixture,
+                  "watcher_that_needs_a_change_gone_from_the_history_is_cut_off") {
+  // window 1 and no ack: the watcher holds at revision 2 while the history
+  // (3 changes) moves on; once revision 3 is dropped it cannot be served in
+  // order any more.
+  apply(create_cmd(key_a, json(0))); // 1
+  auto stuck = watch(key_a, {}, 0, false);
+  for (int i = 1; i <= 4; ++i)
+    apply(version_cmd(key_a, json(i))); // 2..5
+  CHECK(stuck->revisions() == std::vector<std::uint64_t>{2});
+  CHECK(stuck->closed.empty()); // revision 3 still held (history 3..5)
+  apply(version_cmd(key_a, json(5))); // 6: revision 3 leaves the history
+  REQUIRE(stuck->closed.size() == 1u);
+  CHECK(stuck->closed[0].reason.find("history") != std::string::npos);
+  // Its resume point is gone: a resume now gets a resync.
+  auto resumed = watch(key_a, {}, 3);
+  REQUIRE(resumed->events.size() == 1u);
+  CHECK(kind_of(resumed->events[0]) == rpc::watch_kind::resync);
+  CHECK(resumed->events[0].revision == 6u);
 }

@@ -321,3 +321,51 @@ TEST_CASE("slow_watcher_is_cut_off_and_the_client_resumes_without_a_gap") {
 }
 
 } // namespace conflux::itest
+
+namespace conflux::itest {
+
+TEST_CASE("watch_on_a_frozen_node_resumes_elsewhere_with_the_writes_it_missed") {
+  // SIGSTOP keeps the watch's node silent for the middleman's connection
+  // timeout (2.5 s); the writes the rest of the cluster commits meanwhile
+  // must come through the resumed watch (a resume "from now" would lose them).
+  cluster c;
+  REQUIRE(c.start());
+  auto leader = c.wait_for_leader();
+  REQUIRE(leader);
+  const std::string key = "itest/watch/prod/frozen.txt";
+  auto other = (*leader + 1) % c.size();
+  auto writer = c.make_client(5s, other, "itest-writer");
+  auto created = writer->write(make_create_config(key, "f-0"));
+  REQUIRE(acked(created));
+  actors::watch_options w;
+  w.key = key;
+  w.from_revision = created->revision + 1;
+  actors::watch_stream stream{runtime(), stream_options(c, *leader), w};
+  for (int n = 1; n <= 5; ++n)
+    REQUIRE(acked(writer->write(make_create_version(key, "f-" + std::to_string(n)))));
+  auto seen = collect(stream, [](auto& got) { return got.size() >= 5; }, 10s);
+  REQUIRE(seen.size() == 5u);
+  REQUIRE(stream.resumes() == 0u);
+
+  c.stop(*leader);
+  std::size_t acked_while_frozen = 0;
+  for (int n = 6; n <= 200 && acked_while_frozen < 20; ++n)
+    if (acked(writer->write(make_create_version(key, "f-" + std::to_string(n)))))
+      ++acked_while_frozen;
+  REQUIRE(acked_while_frozen == 20u);
+  REQUIRE(eventually([&] { return stream.resumes() >= 1; }, 15s));
+  c.cont(*leader);
+
+  auto versions = writer->list_versions(key);
+  REQUIRE(versions.ok());
+  std::size_t expected = versions->size() - 1; // all but the create
+  auto rest = collect(
+      stream, [&](auto& got) { return seen.size() + got.size() >= expected; }, 20s);
+  seen.insert(seen.end(), rest.begin(), rest.end());
+  INFO("resumes " << stream.resumes() << ", last: " << stream.last_interruption());
+  REQUIRE(seen.size() == expected);
+  for (std::size_t i = 0; i < seen.size(); ++i)
+    CHECK(seen[i].event.versions == std::vector<std::uint64_t>{i + 2});
+}
+
+} // namespace conflux::itest
