@@ -109,6 +109,10 @@ struct watch_change {
 struct watch_notice {
   raft::index_t applied = 0;
   std::vector<watch_change> changes;
+  /// The state was replaced wholesale (a snapshot installed) up to
+  /// `applied`: the hub cannot describe what changed, so it drops its
+  /// history and cuts every watcher off (their resume gets a resync).
+  bool state_replaced = false;
 };
 
 /// client session -> watch hub: register `watcher` (the client's actor, the

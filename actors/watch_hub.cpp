@@ -346,6 +346,18 @@ void subscribe(self_ptr self, watch_subscribe& sub) {
 
 void on_notice(self_ptr self, watch_notice& n) {
   auto& st = self->state;
+  if (n.state_replaced) {
+    for (auto& [id, w] : st.watchers)
+      cut_off(self, w,
+              "the node replaced its state with a snapshot at revision " +
+                std::to_string(n.applied) + "; resume from the last revision seen + 1");
+    st.watchers.clear();
+    st.front_seq += st.history.size();
+    st.history.clear();
+    st.floor = n.applied;
+    st.applied = n.applied;
+    return;
+  }
   st.applied = std::max<std::uint64_t>(st.applied, n.applied);
   if (n.changes.empty())
     return;

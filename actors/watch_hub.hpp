@@ -25,6 +25,10 @@
 //   unacknowledged plus waiting events of a watcher exceed `watch_backlog`,
 //   or an event it still needs leaves the history, the watcher is cut off
 //   (watch_closed with the reason) and forgotten. The client then resumes.
+// - A snapshot installed by the applier replaces the state without a change
+//   list: the applier then sends watch_notice{index, {}, state_replaced=true},
+//   and the hub drops its history (floor = index) and cuts every watcher off,
+//   so their resumes get a resync instead of silently missing changes.
 
 #include "actors/interfaces.hpp"
 #include "actors/node_context.hpp"

@@ -302,3 +302,22 @@ TEST_CASE_FIXTURE(short_history_fixture,
   CHECK(kind_of(resumed->events[0]) == rpc::watch_kind::resync);
   CHECK(resumed->events[0].revision == 6u);
 }
+
+TEST_CASE_FIXTURE(hub_fixture, "a_replaced_state_cuts_watchers_off_and_resumes_resync") {
+  apply(create_cmd(key_a, json(1)));  // 1
+  apply(version_cmd(key_a, json(2))); // 2
+  auto w = watch(key_a, {}, 1);
+  CHECK(w->revisions() == std::vector<std::uint64_t>{1, 2});
+  // What the applier sends after installing a snapshot (here of the same
+  // state, at revision 2).
+  send(hub, watch_notice{2, {}, true});
+  run();
+  REQUIRE(w->closed.size() == 1u);
+  CHECK(w->closed[0].reason.find("snapshot") != std::string::npos);
+  // The history is gone: even a resume from 2 gets the current state.
+  auto again = watch(key_a, {}, 2);
+  REQUIRE(again->events.size() == 1u);
+  CHECK(kind_of(again->events[0]) == rpc::watch_kind::resync);
+  apply(version_cmd(key_a, json(3))); // 3
+  CHECK(again->revisions() == std::vector<std::uint64_t>{2, 3});
+}
