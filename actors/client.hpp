@@ -180,9 +180,11 @@ public:
   /// The revision of the last event received (or where the watch started):
   /// a resume continues at this + 1.
   std::uint64_t last_revision() const;
-  /// How often the stream reconnected and resumed.
+  /// How often the stream lost its node, was cut off, or failed to reach an
+  /// endpoint, and went on to the next one (each time resuming after
+  /// last_revision()).
   std::uint64_t resumes() const;
-  /// Why it last reconnected ("" if never).
+  /// Why it last did so ("" if never).
   std::string last_interruption() const;
 
   struct impl;

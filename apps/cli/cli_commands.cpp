@@ -564,11 +564,25 @@ private:
       return fail({errc::unavailable, "this build cannot open a watch"});
     auto& stop = watch_stop_flag();
     std::uint64_t printed = 0;
+    std::uint64_t interruptions = 0;
     // Short waits so that a stop signal is noticed quickly.
     while (!stop.load() && (inv_.count == 0 || printed < inv_.count)) {
       auto n = feed->next(std::chrono::milliseconds(100));
       if (!n.ok())
         return fail(n.err());
+      // The watch goes on by itself; say so on stderr, once per interruption,
+      // so that an unreachable cluster is not a silent hang.
+      if (auto now = feed->interruptions(); now != interruptions) {
+        interruptions = now;
+        auto rev = feed->last_revision();
+        auto msg = "watch interrupted (" + feed->last_interruption() + "); " +
+                   (rev == 0 ? std::string{"retrying"}
+                             : "resuming after revision " + std::to_string(rev));
+        if (json())
+          err_ << dump_json(nlohmann::json{{"warning", msg}}) << '\n' << std::flush;
+        else
+          err_ << "conflux: " << msg << '\n' << std::flush;
+      }
       if (!*n)
         continue;
       out_ << format_watch_event(**n, json()) << '\n' << std::flush;

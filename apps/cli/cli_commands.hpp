@@ -98,6 +98,12 @@ public:
   /// watch can never work.
   virtual expected<std::optional<actors::watch_notification>>
   next(std::chrono::milliseconds timeout) = 0;
+  /// How often the watch was interrupted and went on elsewhere, and why
+  /// the last time ("" if never).
+  virtual std::uint64_t interruptions() const { return 0; }
+  virtual std::string last_interruption() const { return {}; }
+  /// Where a resume continues (the last revision received).
+  virtual std::uint64_t last_revision() const { return 0; }
 };
 
 /// What execute needs from a cluster: the calls of actors::client.

@@ -29,6 +29,9 @@ public:
   next(std::chrono::milliseconds timeout) override {
     return stream_.next(timeout);
   }
+  std::uint64_t interruptions() const override { return stream_.resumes(); }
+  std::string last_interruption() const override { return stream_.last_interruption(); }
+  std::uint64_t last_revision() const override { return stream_.last_revision(); }
 
 private:
   actors::watch_stream stream_;

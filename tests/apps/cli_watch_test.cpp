@@ -8,6 +8,7 @@
 #include "apps/cli/cli_support.hpp"
 
 #include <deque>
+#include <map>
 #include <sstream>
 
 using namespace conflux;
@@ -23,6 +24,17 @@ public:
   std::deque<actors::watch_notification> events;
   std::optional<error> fail;
   std::size_t polls = 0;
+  /// Interruptions reported from the poll with this number on.
+  std::map<std::size_t, std::uint64_t> interrupted_at;
+  std::uint64_t interruptions() const override {
+    std::uint64_t n = 0;
+    for (auto& [poll, count] : interrupted_at)
+      if (polls >= poll)
+        n = count;
+    return n;
+  }
+  std::string last_interruption() const override { return "lost the node"; }
+  std::uint64_t last_revision() const override { return 41; }
   expected<std::optional<actors::watch_notification>>
   next(std::chrono::milliseconds) override {
     ++polls;
@@ -217,4 +229,19 @@ TEST_CASE("watch_that_can_never_work_exits_with_its_error_code") {
   CHECK(r.code == 2);
   CHECK(lines_of(r.out).size() == 1u);
   CHECK(r.err.find("bad labels") != std::string::npos);
+}
+
+TEST_CASE("watch_reports_each_interruption_once_on_stderr_and_goes_on") {
+  watch_only api;
+  api.feed->events.push_back(event(5, rpc::watch_kind::version_added, {3}));
+  api.feed->events.push_back(event(6, rpc::watch_kind::version_added, {4}));
+  api.feed->events.push_back(event(7, rpc::watch_kind::version_added, {5}));
+  api.feed->interrupted_at = {{2, 1}, {3, 2}};
+  auto r = run(api, {"watch", key, "--count", "3"});
+  CHECK(r.code == 0);
+  CHECK(lines_of(r.out).size() == 3u);
+  auto errs = lines_of(r.err);
+  REQUIRE(errs.size() == 2u);
+  CHECK(errs[0] == "conflux: watch interrupted (lost the node); resuming after revision 41");
+  CHECK(errs[1] == errs[0]);
 }
