@@ -639,48 +639,52 @@ void connect(watcher_ptr self, std::uint64_t e) {
   if (!ep)
     return fail_for_good(self, error{errc::invalid_argument,
                                      "endpoint '" + address +
-                                       "' is not HOST:PORT (e.g. 127.0.0.1:7101)"});
-  auto timeout = caf::timespan{std::min(cur.opts.timeout, std::chrono::milliseconds(1500))};
+                                         "' is not HOST:PORT (e.g. 127.0.0.1:7101)"});
+  auto timeout =
+      caf::timespan{std::min(cur.opts.timeout, std::chrono::milliseconds(1500))};
   auto mm = self->system().middleman().actor_handle();
   self->request(mm, timeout, caf::connect_atom::value, ep->host, ep->port)
-    .then(
-      [=](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>& ifs) {
-        auto& st = self->state;
-        if (e != st.epoch || st.stopped)
-          return;
-        if (!ptr || ifs != self->system().message_types<node_endpoint_actor>())
-          return reconnect(self, address + " is not a Conflux node of this version");
-        auto node = caf::actor_cast<node_endpoint_actor>(std::move(ptr));
-        self->request(node, timeout, rpc::client_hello{"", st.opts.name})
-          .then(
-            [=](caf::strong_actor_ptr& sp) {
-              auto& now = self->state;
-              if (e != now.epoch || now.stopped) {
-                if (sp)
-                  caf::anon_send_exit(sp, caf::exit_reason::user_shutdown);
-                return;
-              }
-              if (!sp)
-                return reconnect(self, address + " belongs to another cluster");
-              now.session = caf::actor_cast<client_session_actor>(std::move(sp));
-              self->monitor(now.session);
-              now.waiting_reply = true;
-              self->send(now.session, rpc::watch_request{now.wopts.key,
-                                                         now.wopts.client_labels,
-                                                         now.next_from});
-              self->delayed_send(self, timeout, wtimeout_atom::value, e);
-            },
-            [=](caf::error& err) {
-              if (e == self->state.epoch)
-                reconnect(self, address + " did not open a session (" +
+      .then(
+          [=](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>& ifs) {
+            auto& st = self->state;
+            if (e != st.epoch || st.stopped)
+              return;
+            if (!ptr || ifs != self->system().message_types<node_endpoint_actor>())
+              return reconnect(self,
+                               address + " is not a Conflux node of this version");
+            auto node = caf::actor_cast<node_endpoint_actor>(std::move(ptr));
+            self->request(node, timeout, rpc::client_hello{"", st.opts.name})
+                .then(
+                    [=](caf::strong_actor_ptr& sp) {
+                      auto& now = self->state;
+                      if (e != now.epoch || now.stopped) {
+                        if (sp)
+                          caf::anon_send_exit(sp, caf::exit_reason::user_shutdown);
+                        return;
+                      }
+                      if (!sp)
+                        return reconnect(self, address + " belongs to another cluster");
+                      now.session =
+                          caf::actor_cast<client_session_actor>(std::move(sp));
+                      self->monitor(now.session);
+                      now.waiting_reply = true;
+                      self->send(now.session,
+                                 rpc::watch_request{now.wopts.key,
+                                                    now.wopts.client_labels,
+                                                    now.next_from});
+                      self->delayed_send(self, timeout, wtimeout_atom::value, e);
+                    },
+                    [=](caf::error& err) {
+                      if (e == self->state.epoch)
+                        reconnect(self, address + " did not open a session (" +
+                                            self->system().render(err) + ")");
+                    });
+          },
+          [=](caf::error& err) {
+            if (e == self->state.epoch)
+              reconnect(self, "cannot connect to " + address + " (" +
                                   self->system().render(err) + ")");
-            });
-      },
-      [=](caf::error& err) {
-        if (e == self->state.epoch)
-          reconnect(self, "cannot connect to " + address + " (" +
-                            self->system().render(err) + ")");
-      });
+          });
 }
 
 caf::behavior watcher_fun(watcher_ptr self, std::shared_ptr<watch_stream::impl> shared,
@@ -704,95 +708,97 @@ caf::behavior watcher_fun(watcher_ptr self, std::shared_ptr<watch_stream::impl> 
   });
   self->send(self, wconnect_atom::value, init.epoch);
   return {
-    [=](wconnect_atom, std::uint64_t e) { connect(self, e); },
-    [=](wtimeout_atom, std::uint64_t e) {
-      auto& st = self->state;
-      if (e == st.epoch && st.waiting_reply)
-        reconnect(self, "the node did not answer the watch request in time");
-    },
-    [=](rpc::watch_reply& r) {
-      auto& st = self->state;
-      if (!st.waiting_reply || !from_current_node(self))
-        return;
-      st.waiting_reply = false;
-      if (r.code != 0) {
-        auto code = static_cast<errc>(r.code);
-        if (code == errc::invalid_argument || code == errc::too_large)
-          return fail_for_good(self, error{code, r.message});
-        return reconnect(self, r.message);
-      }
-      st.watch_id = r.watch_id;
-      st.node_id = r.node_id;
-      st.backoff = std::chrono::milliseconds(0);
-      if (st.next_from == 0) {
-        st.next_from = r.revision + 1;
-        st.shared->last_revision.store(r.revision);
-      }
-    },
-    [=](rpc::watch_events& b) {
-      auto& st = self->state;
-      if (st.watch_id == 0 || b.watch_id != st.watch_id || !from_current_node(self))
-        return;
-      auto now = std::chrono::steady_clock::now();
-      std::size_t queued = 0;
-      {
-        std::lock_guard<std::mutex> guard{st.shared->mtx};
-        for (auto& ev : b.events) {
-          auto resync = ev.kind == static_cast<std::uint8_t>(rpc::watch_kind::resync);
-          if (!resync && ev.revision < st.next_from) {
-            ++st.processed; // seen before (a resume overlapping): skip
-            continue;
-          }
-          st.next_from = ev.revision + 1;
-          st.shared->last_revision.store(ev.revision);
-          st.shared->queue.emplace_back(st.watch_id,
-                                        watch_notification{std::move(ev), st.node_id, now});
-          ++queued;
+      [=](wconnect_atom, std::uint64_t e) { connect(self, e); },
+      [=](wtimeout_atom, std::uint64_t e) {
+        auto& st = self->state;
+        if (e == st.epoch && st.waiting_reply)
+          reconnect(self, "the node did not answer the watch request in time");
+      },
+      [=](rpc::watch_reply& r) {
+        auto& st = self->state;
+        if (!st.waiting_reply || !from_current_node(self))
+          return;
+        st.waiting_reply = false;
+        if (r.code != 0) {
+          auto code = static_cast<errc>(r.code);
+          if (code == errc::invalid_argument || code == errc::too_large)
+            return fail_for_good(self, error{code, r.message});
+          return reconnect(self, r.message);
         }
-      }
-      if (queued > 0)
-        st.shared->cv.notify_all();
-      if (queued < b.events.size() && !st.flush_pending) {
-        st.flush_pending = true;
-        self->send(self, wflush_atom::value);
-      }
-    },
-    [=](rpc::watch_closed& c) {
-      auto& st = self->state;
-      if (c.watch_id != st.watch_id || !from_current_node(self))
-        return;
-      reconnect(self, "cut off by node " + std::to_string(st.node_id) + ": " + c.reason);
-    },
-    [=](wconsumed_atom, std::uint64_t id) {
-      auto& st = self->state;
-      if (id != st.watch_id || st.watch_id == 0)
-        return;
-      ++st.processed;
-      if (!st.flush_pending) {
-        st.flush_pending = true;
-        self->send(self, wflush_atom::value);
-      }
-    },
-    [=](wflush_atom) {
-      // Lands behind the consumed messages already queued: one ack for all.
-      auto& st = self->state;
-      st.flush_pending = false;
-      if (st.session && st.watch_id != 0)
-        self->send(st.session, rpc::watch_ack{st.watch_id, st.processed});
-    },
+        st.watch_id = r.watch_id;
+        st.node_id = r.node_id;
+        st.backoff = std::chrono::milliseconds(0);
+        if (st.next_from == 0) {
+          st.next_from = r.revision + 1;
+          st.shared->last_revision.store(r.revision);
+        }
+      },
+      [=](rpc::watch_events& b) {
+        auto& st = self->state;
+        if (st.watch_id == 0 || b.watch_id != st.watch_id || !from_current_node(self))
+          return;
+        auto now = std::chrono::steady_clock::now();
+        std::size_t queued = 0;
+        {
+          std::lock_guard<std::mutex> guard{st.shared->mtx};
+          for (auto& ev : b.events) {
+            auto resync = ev.kind == static_cast<std::uint8_t>(rpc::watch_kind::resync);
+            if (!resync && ev.revision < st.next_from) {
+              ++st.processed; // seen before (a resume overlapping): skip
+              continue;
+            }
+            st.next_from = ev.revision + 1;
+            st.shared->last_revision.store(ev.revision);
+            st.shared->queue.emplace_back(
+                st.watch_id, watch_notification{std::move(ev), st.node_id, now});
+            ++queued;
+          }
+        }
+        if (queued > 0)
+          st.shared->cv.notify_all();
+        if (queued < b.events.size() && !st.flush_pending) {
+          st.flush_pending = true;
+          self->send(self, wflush_atom::value);
+        }
+      },
+      [=](rpc::watch_closed& c) {
+        auto& st = self->state;
+        if (c.watch_id != st.watch_id || !from_current_node(self))
+          return;
+        reconnect(self,
+                  "cut off by node " + std::to_string(st.node_id) + ": " + c.reason);
+      },
+      [=](wconsumed_atom, std::uint64_t id) {
+        auto& st = self->state;
+        if (id != st.watch_id || st.watch_id == 0)
+          return;
+        ++st.processed;
+        if (!st.flush_pending) {
+          st.flush_pending = true;
+          self->send(self, wflush_atom::value);
+        }
+      },
+      [=](wflush_atom) {
+        // Lands behind the consumed messages already queued: one ack for all.
+        auto& st = self->state;
+        st.flush_pending = false;
+        if (st.session && st.watch_id != 0)
+          self->send(st.session, rpc::watch_ack{st.watch_id, st.processed});
+      },
   };
 }
 
 } // namespace
 
 watch_stream::watch_stream(client_runtime& rt, client_options opts, watch_options wopts)
-  : impl_(std::make_shared<impl>()) {
+    : impl_(std::make_shared<impl>()) {
   if (opts.endpoints.empty()) {
-    impl_->fatal = error{errc::invalid_argument, "no endpoints given; pass --endpoints"};
+    impl_->fatal =
+        error{errc::invalid_argument, "no endpoints given; pass --endpoints"};
     return;
   }
   impl_->watcher =
-    rt.get().sys->spawn(watcher_fun, impl_, std::move(opts), std::move(wopts));
+      rt.get().sys->spawn(watcher_fun, impl_, std::move(opts), std::move(wopts));
 }
 
 watch_stream::~watch_stream() {
@@ -817,9 +823,13 @@ watch_stream::next(std::chrono::milliseconds timeout) {
   return std::optional<watch_notification>{};
 }
 
-std::uint64_t watch_stream::last_revision() const { return impl_->last_revision.load(); }
+std::uint64_t watch_stream::last_revision() const {
+  return impl_->last_revision.load();
+}
 
-std::uint64_t watch_stream::resumes() const { return impl_->resumes.load(); }
+std::uint64_t watch_stream::resumes() const {
+  return impl_->resumes.load();
+}
 
 std::string watch_stream::last_interruption() const {
   std::lock_guard<std::mutex> guard{impl_->mtx};

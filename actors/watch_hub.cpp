@@ -5,11 +5,10 @@
 #include "protocol/state_machine.hpp"
 #include "protocol/validation.hpp"
 
-#include <caf/all.hpp>
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
+#include <caf/all.hpp>
 #include <set>
+#include <spdlog/spdlog.h>
 #include <type_traits>
 
 namespace conflux::actors {
@@ -35,32 +34,34 @@ expected<watch_probe> probe_before(state_reader& st, const raft::log_entry& entr
   if (!env.ok())
     return p; // the state machine reports the bad entry itself
   std::visit(
-    [&](auto& c) {
-      using T = std::decay_t<decltype(c)>;
-      using rpc::watch_kind;
-      if constexpr (std::is_same_v<T, create_config>)
-        p.kind = watch_kind::config_created;
-      else if constexpr (std::is_same_v<T, create_version>)
-        p.kind = watch_kind::version_added;
-      else if constexpr (std::is_same_v<T, update_release_rules>)
-        p.kind = watch_kind::rules_changed;
-      else if constexpr (std::is_same_v<T, publish>)
-        p.kind = watch_kind::published;
-      else if constexpr (std::is_same_v<T, delete_config>)
-        p.kind = watch_kind::config_deleted;
-      else if constexpr (std::is_same_v<T, delete_versions>) {
-        p.kind = watch_kind::versions_deleted;
-        p.deleted = c.versions;
-      }
-      // Session commands change no config.
-      if constexpr (std::is_same_v<T, create_config> || std::is_same_v<T, create_version> ||
-                    std::is_same_v<T, update_release_rules> || std::is_same_v<T, publish> ||
-                    std::is_same_v<T, delete_config> || std::is_same_v<T, delete_versions>) {
-        p.relevant = true;
-        p.key = c.key;
-      }
-    },
-    env->cmd);
+      [&](auto& c) {
+        using T = std::decay_t<decltype(c)>;
+        using rpc::watch_kind;
+        if constexpr (std::is_same_v<T, create_config>)
+          p.kind = watch_kind::config_created;
+        else if constexpr (std::is_same_v<T, create_version>)
+          p.kind = watch_kind::version_added;
+        else if constexpr (std::is_same_v<T, update_release_rules>)
+          p.kind = watch_kind::rules_changed;
+        else if constexpr (std::is_same_v<T, publish>)
+          p.kind = watch_kind::published;
+        else if constexpr (std::is_same_v<T, delete_config>)
+          p.kind = watch_kind::config_deleted;
+        else if constexpr (std::is_same_v<T, delete_versions>) {
+          p.kind = watch_kind::versions_deleted;
+          p.deleted = c.versions;
+        }
+        // Session commands change no config.
+        if constexpr (std::is_same_v<T, create_config> ||
+                      std::is_same_v<T, create_version> ||
+                      std::is_same_v<T, update_release_rules> ||
+                      std::is_same_v<T, publish> || std::is_same_v<T, delete_config> ||
+                      std::is_same_v<T, delete_versions>) {
+          p.relevant = true;
+          p.key = c.key;
+        }
+      },
+      env->cmd);
   if (!p.relevant)
     return p;
   auto id = st.find_config_id(p.key);
@@ -118,28 +119,28 @@ expected<std::optional<watch_change>> change_after(state_reader& st, watch_probe
     return *rec ? (*rec)->content_hash : std::string{};
   };
   switch (probe.kind) {
-    case rpc::watch_kind::config_created:
-    case rpc::watch_kind::version_added:
-    case rpc::watch_kind::published: {
-      ev.versions.push_back(result.version);
-      auto h = hash_of(result.version);
-      if (!h.ok())
-        return h.err();
-      ev.content_hash = std::move(*h);
-      break;
-    }
-    case rpc::watch_kind::versions_deleted:
-      ev.versions.assign(probe.deleted.begin(), probe.deleted.end());
-      break;
-    case rpc::watch_kind::rules_changed: {
-      std::set<version_id> used;
-      for (auto& r : ch.rules_after)
-        used.insert(r.version);
-      ev.versions.assign(used.begin(), used.end());
-      break;
-    }
-    default:
-      break;
+  case rpc::watch_kind::config_created:
+  case rpc::watch_kind::version_added:
+  case rpc::watch_kind::published: {
+    ev.versions.push_back(result.version);
+    auto h = hash_of(result.version);
+    if (!h.ok())
+      return h.err();
+    ev.content_hash = std::move(*h);
+    break;
+  }
+  case rpc::watch_kind::versions_deleted:
+    ev.versions.assign(probe.deleted.begin(), probe.deleted.end());
+    break;
+  case rpc::watch_kind::rules_changed: {
+    std::set<version_id> used;
+    for (auto& r : ch.rules_after)
+      used.insert(r.version);
+    ev.versions.assign(used.begin(), used.end());
+    break;
+  }
+  default:
+    break;
   }
   for (auto& r : ch.rules_after) {
     if (ch.hashes.count(r.version))
@@ -195,8 +196,8 @@ rpc::watch_event event_for(const watcher_entry& w, const watch_change& ch) {
 
 void cut_off(self_ptr self, watcher_entry& w, const std::string& reason) {
   spdlog::info("watch hub cut off watch {} on '{}': {}", w.id, w.key, reason);
-  self->send(w.handle,
-             rpc::watch_closed{w.id, static_cast<std::uint8_t>(errc::unavailable), reason});
+  self->send(w.handle, rpc::watch_closed{
+                           w.id, static_cast<std::uint8_t>(errc::unavailable), reason});
   // The monitor stays: another watch of the same actor may need it, and a
   // down message for a forgotten watcher finds nothing to erase.
 }
@@ -220,13 +221,13 @@ void pump(self_ptr self, watcher_entry& w) {
     self->send(w.handle, std::move(batch));
 }
 
-std::optional<std::string> over_backlog(const watch_hub_state& st, const watcher_entry& w) {
+std::optional<std::string> over_backlog(const watch_hub_state& st,
+                                        const watcher_entry& w) {
   auto backlog = (w.sent - w.acked) + w.queued;
   if (backlog <= st.opts.backlog)
     return std::nullopt;
-  return "the watcher fell " + std::to_string(backlog) +
-         " events behind (limit " + std::to_string(st.opts.backlog) +
-         "); resume from the last revision seen + 1";
+  return "the watcher fell " + std::to_string(backlog) + " events behind (limit " +
+         std::to_string(st.opts.backlog) + "); resume from the last revision seen + 1";
 }
 
 /// The current state of every key `w` watches, as one resync event.
@@ -314,17 +315,17 @@ void subscribe(self_ptr self, watch_subscribe& sub) {
   } else if (req.from_revision > st.floor) {
     w.min_revision = req.from_revision;
     // The history is in revision order: skip what precedes the resume point.
-    auto it = std::partition_point(st.history.begin(), st.history.end(),
-                                   [&](const watch_change& ch) {
-                                     return ch.event.revision < req.from_revision;
-                                   });
+    auto it = std::partition_point(
+        st.history.begin(), st.history.end(),
+        [&](const watch_change& ch) { return ch.event.revision < req.from_revision; });
     w.next_seq = st.front_seq + static_cast<std::uint64_t>(it - st.history.begin());
     reply.revision = req.from_revision - 1;
   } else {
     auto ev = read_resync(*st.ctx, w);
     if (!ev.ok()) {
-      self->send(dest, reply_error(node, ev.err().code,
-                                   "cannot read the current state: " + ev.err().message));
+      self->send(dest,
+                 reply_error(node, ev.err().code,
+                             "cannot read the current state: " + ev.err().message));
       return;
     }
     // Changes up to the state's revision are in the resync; the hub may not
@@ -350,7 +351,8 @@ void on_notice(self_ptr self, watch_notice& n) {
     for (auto& [id, w] : st.watchers)
       cut_off(self, w,
               "the node replaced its state with a snapshot at revision " +
-                std::to_string(n.applied) + "; resume from the last revision seen + 1");
+                  std::to_string(n.applied) +
+                  "; resume from the last revision seen + 1");
     st.watchers.clear();
     st.front_seq += st.history.size();
     st.history.clear();
@@ -390,8 +392,8 @@ void on_notice(self_ptr self, watch_notice& n) {
       if (matches(w, oldest)) {
         cut_off(self, w,
                 "the watcher fell behind the hub's history of " +
-                  std::to_string(st.opts.history) +
-                  " changes; resume from the last revision seen + 1");
+                    std::to_string(st.opts.history) +
+                    " changes; resume from the last revision seen + 1");
         dropped.push_back(id);
       } else {
         ++w.next_seq;
@@ -428,24 +430,24 @@ watch_hub_actor::behavior_type watch_hub_fun(self_ptr self, node_context_ptr ctx
     }
   });
   return {
-    [=](watch_notice& n) { on_notice(self, n); },
-    [=](watch_subscribe& sub) { subscribe(self, sub); },
-    [=](rpc::watch_ack& ack) {
-      auto& ws = self->state.watchers;
-      auto i = ws.find(ack.watch_id);
-      if (i == ws.end())
-        return;
-      auto& w = i->second;
-      w.acked = std::max(w.acked, std::min(ack.count, w.sent));
-      pump(self, w);
-    },
-    [=](rpc::watch_cancel& c) {
-      auto& ws = self->state.watchers;
-      auto i = ws.find(c.watch_id);
-      if (i == ws.end())
-        return;
-      ws.erase(i);
-    },
+      [=](watch_notice& n) { on_notice(self, n); },
+      [=](watch_subscribe& sub) { subscribe(self, sub); },
+      [=](rpc::watch_ack& ack) {
+        auto& ws = self->state.watchers;
+        auto i = ws.find(ack.watch_id);
+        if (i == ws.end())
+          return;
+        auto& w = i->second;
+        w.acked = std::max(w.acked, std::min(ack.count, w.sent));
+        pump(self, w);
+      },
+      [=](rpc::watch_cancel& c) {
+        auto& ws = self->state.watchers;
+        auto i = ws.find(c.watch_id);
+        if (i == ws.end())
+          return;
+        ws.erase(i);
+      },
   };
 }
 

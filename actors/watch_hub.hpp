@@ -36,7 +36,6 @@
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -93,8 +92,8 @@ struct watch_hub_state {
 
 /// `applied`: the state's last applied index when the hub starts (its floor).
 watch_hub_actor::behavior_type
-watch_hub_fun(watch_hub_actor::stateful_pointer<watch_hub_state> self, node_context_ptr ctx,
-              watch_hub_options opts, std::uint64_t applied);
+watch_hub_fun(watch_hub_actor::stateful_pointer<watch_hub_state> self,
+              node_context_ptr ctx, watch_hub_options opts, std::uint64_t applied);
 
 // -- what the applier uses to describe a change ---------------------------------
 
@@ -114,9 +113,9 @@ expected<watch_probe> probe_before(state_reader& st, const raft::log_entry& entr
 
 /// After the entry applied with `result`: the change it made, or nothing
 /// (refused command, answered from the session table, no config command).
-expected<std::optional<watch_change>>
-change_after(state_reader& st, watch_probe probe, const apply_result& result,
-             std::uint64_t index);
+expected<std::optional<watch_change>> change_after(state_reader& st, watch_probe probe,
+                                                   const apply_result& result,
+                                                   std::uint64_t index);
 
 /// The version resolved for `client` among `rules` (0 = none matches).
 version_id resolved_for(const std::vector<release_rule>& rules, const labels& client);

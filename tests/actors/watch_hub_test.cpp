@@ -34,17 +34,18 @@ struct watch_log {
   }
 };
 
-caf::behavior test_watcher_fun(caf::event_based_actor* self, std::shared_ptr<watch_log> log) {
+caf::behavior test_watcher_fun(caf::event_based_actor* self,
+                               std::shared_ptr<watch_log> log) {
   return {
-    [=](rpc::watch_reply& r) { log->replies.push_back(std::move(r)); },
-    [=](rpc::watch_events& b) {
-      for (auto& e : b.events)
-        log->events.push_back(std::move(e));
-      log->processed += b.events.size();
-      if (log->ack)
-        self->send(log->hub, rpc::watch_ack{b.watch_id, log->processed});
-    },
-    [=](rpc::watch_closed& c) { log->closed.push_back(std::move(c)); },
+      [=](rpc::watch_reply& r) { log->replies.push_back(std::move(r)); },
+      [=](rpc::watch_events& b) {
+        for (auto& e : b.events)
+          log->events.push_back(std::move(e));
+        log->processed += b.events.size();
+        if (log->ack)
+          self->send(log->hub, rpc::watch_ack{b.watch_id, log->processed});
+      },
+      [=](rpc::watch_closed& c) { log->closed.push_back(std::move(c)); },
   };
 }
 
@@ -62,7 +63,9 @@ std::string delete_config_cmd(const std::string& key) {
   return codec::encode(command_envelope{0, 0, delete_config{key, std::nullopt}});
 }
 
-std::string json(int n) { return R"({"n": )" + std::to_string(n) + "}"; }
+std::string json(int n) {
+  return R"({"n": )" + std::to_string(n) + "}";
+}
 
 struct hub_fixture : fixture {
   node_context_ptr ctx = open_context(options(1, {1}));
@@ -124,12 +127,12 @@ TEST_CASE_FIXTURE(hub_fixture, "watch_hub_sends_every_change_in_revision_order")
   CHECK(w->replies[0].code == 0);
   CHECK(w->replies[0].revision == 0u);
 
-  apply(create_cmd(key_a, json(1)));                       // 1: v1
-  apply(version_cmd(key_a, json(2)));                      // 2: v2
-  apply(rules_cmd(key_a, {release_rule{{}, 2, 0}}));       // 3: default -> v2
-  apply(delete_versions_cmd(key_a, {1}));                  // 4
-  apply(delete_versions_cmd(key_a, {2}));                  // 5: refused (in use)
-  apply(delete_config_cmd(key_a));                         // 6
+  apply(create_cmd(key_a, json(1)));                 // 1: v1
+  apply(version_cmd(key_a, json(2)));                // 2: v2
+  apply(rules_cmd(key_a, {release_rule{{}, 2, 0}})); // 3: default -> v2
+  apply(delete_versions_cmd(key_a, {1}));            // 4
+  apply(delete_versions_cmd(key_a, {2}));            // 5: refused (in use)
+  apply(delete_config_cmd(key_a));                   // 6
 
   REQUIRE(w->events.size() == 5u);
   CHECK(w->revisions() == std::vector<std::uint64_t>{1, 2, 3, 4, 6});
@@ -157,8 +160,8 @@ TEST_CASE_FIXTURE(hub_fixture, "watch_hub_filters_by_key_and_by_prefix") {
   auto prefix = watch("acme/billing/");
   auto elsewhere = watch("acme/shipping/prod/");
 
-  apply(create_cmd(key_a));    // 1
-  apply(create_cmd(key_b));    // 2 (same prefix as key_a)
+  apply(create_cmd(key_a));     // 1
+  apply(create_cmd(key_b));     // 2 (same prefix as key_a)
   apply(create_cmd(other_key)); // 3
 
   CHECK(exact->revisions() == std::vector<std::uint64_t>{1});
@@ -181,15 +184,15 @@ TEST_CASE_FIXTURE(hub_fixture,
   auto canary = watch(key_a, {{"canary", "true"}});
   auto stable = watch(key_a, {{"region", "eu"}});
 
-  apply(create_cmd(key_a, json(1)));                        // 1: nothing released
-  apply(version_cmd(key_a, json(2)));                       // 2: v2, nobody sees it
+  apply(create_cmd(key_a, json(1)));                           // 1: nothing released
+  apply(version_cmd(key_a, json(2)));                          // 2: v2, nobody sees it
   auto r3 = apply(rules_cmd(key_a, {release_rule{{}, 1, 0}})); // 3: all -> v1
   auto r4 = apply(rules_cmd(
       key_a, {release_rule{{}, 1, 0}, release_rule{{{"canary", "true"}}, 2, 10}})); // 4
-  apply(version_cmd(key_a, json(3)));                       // 5: v3, nobody sees it
-  apply(rules_cmd(key_a, {release_rule{{}, 1, 0},           // 6: same for both,
+  apply(version_cmd(key_a, json(3)));             // 5: v3, nobody sees it
+  apply(rules_cmd(key_a, {release_rule{{}, 1, 0}, // 6: same for both,
                           release_rule{{{"canary", "true"}}, 2, 5}})); // priority only
-  auto r7 = apply(delete_config_cmd(key_a));                // 7
+  auto r7 = apply(delete_config_cmd(key_a));                           // 7
 
   REQUIRE(canary->revisions() == std::vector<std::uint64_t>{r3, r4, r7});
   CHECK(canary->events[0].resolved_version == 1u);
@@ -204,7 +207,8 @@ TEST_CASE_FIXTURE(hub_fixture,
   CHECK(stable->events[1].resolved_version == 0u);
 }
 
-TEST_CASE_FIXTURE(hub_fixture, "watch_resumed_within_the_history_misses_and_repeats_nothing") {
+TEST_CASE_FIXTURE(hub_fixture,
+                  "watch_resumed_within_the_history_misses_and_repeats_nothing") {
   for (int i = 1; i <= 5; ++i)
     apply(i == 1 ? create_cmd(key_a, json(i)) : version_cmd(key_a, json(i)));
   auto w = watch(key_a, {}, 3);
@@ -220,8 +224,8 @@ TEST_CASE_FIXTURE(hub_fixture, "watch_resumed_within_the_history_misses_and_repe
 TEST_CASE_FIXTURE(small_hub_fixture,
                   "watch_resumed_before_the_history_gets_one_resync_then_changes") {
   // history 3: after 6 changes the hub holds revisions 4..6 only.
-  apply(create_cmd(key_a, json(1)));  // 1
-  apply(create_cmd(key_b, json(1)));  // 2
+  apply(create_cmd(key_a, json(1))); // 1
+  apply(create_cmd(key_b, json(1))); // 2
   for (int i = 2; i <= 5; ++i)
     apply(version_cmd(key_a, json(i))); // 3..6: key_a v2..v5
   auto w = watch("acme/billing/", {}, 2);
@@ -271,12 +275,14 @@ TEST_CASE_FIXTURE(tight_backlog_fixture,
   CHECK(keeping_up->closed.empty());
 }
 
-TEST_CASE_FIXTURE(hub_fixture, "a_retried_command_answered_from_the_session_makes_no_event") {
+TEST_CASE_FIXTURE(hub_fixture,
+                  "a_retried_command_answered_from_the_session_makes_no_event") {
   auto open = codec::encode(command_envelope{0, 0, open_session{60'000}});
   apply(open); // 1: session 1
   auto w = watch(key_a);
   auto cmd = codec::encode(command_envelope{
-      1, 1, create_config{key_a, content_format::json, std::nullopt, json(1), "", "x"}});
+      1, 1,
+      create_config{key_a, content_format::json, std::nullopt, json(1), "", "x"}});
   apply(cmd); // 2
   apply(cmd); // 3: same (session, sequence): answered, not applied
   CHECK(w->revisions() == std::vector<std::uint64_t>{2});
@@ -292,7 +298,7 @@ TEST_CASE_FIXTURE(short_history_fixture,
   for (int i = 1; i <= 4; ++i)
     apply(version_cmd(key_a, json(i))); // 2..5
   CHECK(stuck->revisions() == std::vector<std::uint64_t>{2});
-  CHECK(stuck->closed.empty()); // revision 3 still held (history 3..5)
+  CHECK(stuck->closed.empty());       // revision 3 still held (history 3..5)
   apply(version_cmd(key_a, json(5))); // 6: revision 3 leaves the history
   REQUIRE(stuck->closed.size() == 1u);
   CHECK(stuck->closed[0].reason.find("history") != std::string::npos);
@@ -303,7 +309,8 @@ TEST_CASE_FIXTURE(short_history_fixture,
   CHECK(resumed->events[0].revision == 6u);
 }
 
-TEST_CASE_FIXTURE(hub_fixture, "a_replaced_state_cuts_watchers_off_and_resumes_resync") {
+TEST_CASE_FIXTURE(hub_fixture,
+                  "a_replaced_state_cuts_watchers_off_and_resumes_resync") {
   apply(create_cmd(key_a, json(1)));  // 1
   apply(version_cmd(key_a, json(2))); // 2
   auto w = watch(key_a, {}, 1);

@@ -2,12 +2,11 @@
 // feed: one line (or one JSON object) per event, --count, the stop flag, and
 // a feed error turned into its exit code.
 
-#include <doctest/doctest.h>
-
 #include "apps/cli/cli_commands.hpp"
 #include "apps/cli/cli_support.hpp"
 
 #include <deque>
+#include <doctest/doctest.h>
 #include <map>
 #include <sstream>
 
@@ -133,9 +132,10 @@ std::vector<std::string> lines_of(const std::string& text) {
 } // namespace
 
 TEST_CASE("watch_parses_prefix_labels_from_revision_and_count") {
-  auto p = parse_command_line({"watch", "acme/shop/", "--label", "canary=true", "--label",
-                               "region=eu", "--from-revision", "7", "--count", "2"},
-                              nullptr);
+  auto p =
+      parse_command_line({"watch", "acme/shop/", "--label", "canary=true", "--label",
+                          "region=eu", "--from-revision", "7", "--count", "2"},
+                         nullptr);
   REQUIRE(p.inv);
   CHECK(p.inv->kind == command_kind::watch);
   CHECK(p.inv->key == "acme/shop/");
@@ -146,14 +146,13 @@ TEST_CASE("watch_parses_prefix_labels_from_revision_and_count") {
 }
 
 TEST_CASE("watch_refuses_bad_targets_and_numbers_with_exit_2_before_any_contact") {
-  for (std::vector<std::string> args :
-       {std::vector<std::string>{"watch", "not a key"},
-        {"watch", "acme/shop/prod/db.toml/extra"},
-        {"watch", "acme//"},
-        {"watch", key, "--from-revision", "0"},
-        {"watch", key, "--from-revision", "x"},
-        {"watch", key, "--count", "-1"},
-        {"watch", key, "--label", "noequals"}}) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"watch", "not a key"},
+                                        {"watch", "acme/shop/prod/db.toml/extra"},
+                                        {"watch", "acme//"},
+                                        {"watch", key, "--from-revision", "0"},
+                                        {"watch", key, "--from-revision", "x"},
+                                        {"watch", key, "--count", "-1"},
+                                        {"watch", key, "--label", "noequals"}}) {
     watch_only api;
     auto r = run(api, args);
     INFO(args[1]);
@@ -179,9 +178,9 @@ TEST_CASE("watch_prints_one_line_per_event_and_exits_0_after_count") {
   auto lines = lines_of(r.out);
   REQUIRE(lines.size() == 2u);
   CHECK(lines[0] == "revision=5 kind=version_added key=" + key +
-                      " versions=3 hash=" + std::string(12, 'c'));
-  CHECK(lines[1].rfind("revision=6 kind=rules_changed key=" + key + " versions=1,3", 0) ==
-        0);
+                        " versions=3 hash=" + std::string(12, 'c'));
+  CHECK(lines[1].rfind("revision=6 kind=rules_changed key=" + key + " versions=1,3",
+                       0) == 0);
   CHECK(api.other_calls == 0u);
 }
 
@@ -242,6 +241,7 @@ TEST_CASE("watch_reports_each_interruption_once_on_stderr_and_goes_on") {
   CHECK(lines_of(r.out).size() == 3u);
   auto errs = lines_of(r.err);
   REQUIRE(errs.size() == 2u);
-  CHECK(errs[0] == "conflux: watch interrupted (lost the node); resuming after revision 41");
+  CHECK(errs[0] ==
+        "conflux: watch interrupted (lost the node); resuming after revision 41");
   CHECK(errs[1] == errs[0]);
 }

@@ -8,12 +8,11 @@
 #include "tests/integration/cluster.hpp"
 #include "tests/integration/util.hpp"
 
-#include <doctest/doctest.h>
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <atomic>
+#include <doctest/doctest.h>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
@@ -25,7 +24,8 @@ using actors::watch_notification;
 actors::client_options stream_options(const cluster& c, std::size_t first) {
   actors::client_options o;
   o.endpoints = c.endpoints();
-  std::rotate(o.endpoints.begin(), o.endpoints.begin() + static_cast<std::ptrdiff_t>(first),
+  std::rotate(o.endpoints.begin(),
+              o.endpoints.begin() + static_cast<std::ptrdiff_t>(first),
               o.endpoints.end());
   o.timeout = 2s;
   o.name = "itest-watch";
@@ -34,7 +34,8 @@ actors::client_options stream_options(const cluster& c, std::size_t first) {
 
 /// Reads events until `done(events)` holds or `limit` passes (bounded).
 template <class Done>
-std::vector<watch_notification> collect(actors::watch_stream& s, Done&& done, ms limit) {
+std::vector<watch_notification> collect(actors::watch_stream& s, Done&& done,
+                                        ms limit) {
   std::vector<watch_notification> out;
   auto deadline = clock::now() + limit;
   while (!done(out) && clock::now() < deadline) {
@@ -134,12 +135,11 @@ TEST_CASE("watcher_sees_every_write_in_order_across_a_leader_kill") {
 
   auto events = collect(
       stream, [&](auto& got) { return got.size() >= expected_hash.size(); }, 30s);
-  INFO("stream resumed " << stream.resumes() << " times; last: "
-                         << stream.last_interruption());
-  MESSAGE("watch across the leader kill: " << events.size() << " events for "
-                                           << expected_hash.size() << " versions, "
-                                           << stream.resumes() << " resume(s): "
-                                           << stream.last_interruption());
+  INFO("stream resumed " << stream.resumes()
+                         << " times; last: " << stream.last_interruption());
+  MESSAGE("watch across the leader kill: "
+          << events.size() << " events for " << expected_hash.size() << " versions, "
+          << stream.resumes() << " resume(s): " << stream.last_interruption());
   CHECK(events.size() == expected_hash.size());
   std::uint64_t last_rev = 0;
   version_id last_version = 1;
@@ -168,7 +168,8 @@ TEST_CASE("labelled_cli_watch_is_told_only_when_its_resolved_version_changes") {
   REQUIRE(c.wait_for_leader());
   const std::string key = "itest/watch/prod/labelled.json";
   auto cl = c.make_client();
-  auto created = cl->write(make_create_config(key, R"({"v": 1})", content_format::json));
+  auto created =
+      cl->write(make_create_config(key, R"({"v": 1})", content_format::json));
   REQUIRE(acked(created));
 
   cli_result out;
@@ -186,13 +187,15 @@ TEST_CASE("labelled_cli_watch_is_told_only_when_its_resolved_version_changes") {
     }
   } join{watcher};
 
-  auto v2 = cl->write(make_create_version(key, R"({"v": 2})"));         // nobody sees it
-  auto r1 = cl->write(rules(key, {release_rule{{}, 1, 0},
-                                  release_rule{{{"canary", "true"}}, 2, 10}})); // canary: 2
-  auto v3 = cl->write(make_create_version(key, R"({"v": 3})"));         // nobody sees it
-  auto r2 = cl->write(rules(key, {release_rule{{}, 1, 0},                // priority only:
-                                  release_rule{{{"canary", "true"}}, 2, 5}})); // still 2
-  auto r3 = cl->write(rules(key, {release_rule{{}, 1, 0}}));             // canary: back to 1
+  auto v2 = cl->write(make_create_version(key, R"({"v": 2})")); // nobody sees it
+  auto r1 =
+      cl->write(rules(key, {release_rule{{}, 1, 0},
+                            release_rule{{{"canary", "true"}}, 2, 10}})); // canary: 2
+  auto v3 = cl->write(make_create_version(key, R"({"v": 3})")); // nobody sees it
+  auto r2 =
+      cl->write(rules(key, {release_rule{{}, 1, 0}, // priority only:
+                            release_rule{{{"canary", "true"}}, 2, 5}})); // still 2
+  auto r3 = cl->write(rules(key, {release_rule{{}, 1, 0}})); // canary: back to 1
   for (auto* r : {&v2, &r1, &v3, &r2, &r3})
     REQUIRE(acked(*r));
   watcher.join();
@@ -257,7 +260,8 @@ TEST_CASE("watch_resumes_from_an_old_revision_by_replay_or_by_one_resync") {
   w.from_revision = writes[0].revision;
   // At the leader, which has applied every acknowledged write.
   actors::watch_stream stream{runtime(), stream_options(c, *leader), w};
-  auto first = collect(stream, [](auto& got) { return !got.empty(); }, 15s);
+  auto first = collect(
+      stream, [](auto& got) { return !got.empty(); }, 15s);
   REQUIRE(first.size() == 1u);
   auto& rs = first[0].event;
   CHECK(kind_of(first[0]) == rpc::watch_kind::resync);
@@ -269,7 +273,8 @@ TEST_CASE("watch_resumes_from_an_old_revision_by_replay_or_by_one_resync") {
 
   auto next = cl->write(make_create_version(key, "c-13"));
   REQUIRE(acked(next));
-  auto more = collect(stream, [](auto& got) { return !got.empty(); }, 15s);
+  auto more = collect(
+      stream, [](auto& got) { return !got.empty(); }, 15s);
   REQUIRE(more.size() == 1u);
   CHECK(kind_of(more[0]) == rpc::watch_kind::version_added);
   CHECK(more[0].event.revision == next->revision);
@@ -309,7 +314,8 @@ TEST_CASE("slow_watcher_is_cut_off_and_the_client_resumes_without_a_gap") {
   }
   REQUIRE(eventually([&] { return stream.resumes() >= 1; }, 10s));
   CHECK(stream.last_interruption().find("cut off") != std::string::npos);
-  auto events = collect(stream, [&](auto& got) { return got.size() >= written.size(); }, 20s);
+  auto events = collect(
+      stream, [&](auto& got) { return got.size() >= written.size(); }, 20s);
   REQUIRE(events.size() == written.size());
   for (std::size_t i = 0; i < written.size(); ++i) {
     CHECK(kind_of(events[i]) == rpc::watch_kind::version_added);
@@ -343,7 +349,8 @@ TEST_CASE("watch_on_a_frozen_node_resumes_elsewhere_with_the_writes_it_missed") 
   actors::watch_stream stream{runtime(), stream_options(c, *leader), w};
   for (int n = 1; n <= 5; ++n)
     REQUIRE(acked(writer->write(make_create_version(key, "f-" + std::to_string(n)))));
-  auto seen = collect(stream, [](auto& got) { return got.size() >= 5; }, 10s);
+  auto seen = collect(
+      stream, [](auto& got) { return got.size() >= 5; }, 10s);
   REQUIRE(seen.size() == 5u);
   REQUIRE(stream.resumes() == 0u);
 
