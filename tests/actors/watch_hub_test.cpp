@@ -49,6 +49,16 @@ caf::behavior test_watcher_fun(caf::event_based_actor* self,
   };
 }
 
+/// A watcher that registers itself through a client session, as the client
+/// library's watcher actor does (the session forwards with the sender).
+caf::behavior session_watcher_fun(caf::event_based_actor* self,
+                                  std::shared_ptr<watch_log> log,
+                                  client_session_actor session,
+                                  rpc::watch_request req) {
+  self->send(session, std::move(req));
+  return test_watcher_fun(self, std::move(log));
+}
+
 std::string rules_cmd(const std::string& key, std::vector<release_rule> rules) {
   return codec::encode(command_envelope{
       0, 0, update_release_rules{key, std::move(rules), "", std::nullopt}});
@@ -327,4 +337,28 @@ TEST_CASE_FIXTURE(hub_fixture,
   CHECK(kind_of(again->events[0]) == rpc::watch_kind::resync);
   apply(version_cmd(key_a, json(3))); // 3
   CHECK(again->revisions() == std::vector<std::uint64_t>{2, 3});
+}
+
+TEST_CASE_FIXTURE(hub_fixture, "client_session_registers_its_client_as_the_watcher") {
+  auto session = track(sys.spawn(client_session_with_watches_fun, ctx, raft_actor{},
+                                 caf::actor_addr{}, caf::actor_addr{}, hub));
+  auto log = std::make_shared<watch_log>();
+  log->ack = false;
+  track(sys.spawn(session_watcher_fun, log, session, rpc::watch_request{key_a, {}, 0}));
+  run();
+  REQUIRE(log->replies.size() == 1u);
+  CHECK(log->replies[0].code == 0);
+  CHECK(log->replies[0].node_id == 1u);
+  apply(create_cmd(key_a)); // 1
+  CHECK(log->revisions() == std::vector<std::uint64_t>{1});
+
+  // A session without a hub says so instead of leaving the watcher waiting.
+  auto plain = track(sys.spawn(client_session_fun, ctx, raft_actor{}, caf::actor_addr{},
+                               caf::actor_addr{}));
+  auto refused = std::make_shared<watch_log>();
+  track(
+      sys.spawn(session_watcher_fun, refused, plain, rpc::watch_request{key_a, {}, 0}));
+  run();
+  REQUIRE(refused->replies.size() == 1u);
+  CHECK(refused->replies[0].code == static_cast<std::uint8_t>(errc::unavailable));
 }
