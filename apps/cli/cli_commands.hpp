@@ -46,7 +46,10 @@ enum class command_kind {
   cluster_status,
   /// Runs until SIGINT/SIGTERM (watch_stop_flag) or --count events.
   watch,
-  /// cluster cluster add/remove/transfer-leader: parsed, then refused (exit 1).
+  cluster_add,
+  cluster_remove,
+  cluster_transfer,
+  /// A parsed command without a handler (none in this build): exit 1.
   not_implemented,
 };
 
@@ -73,6 +76,10 @@ struct invocation {
   /// now) and how many events to print before exiting (0 = no limit).
   std::uint64_t from_revision = 0;
   std::uint64_t count = 0;
+  /// cluster add / remove / transfer-leader.
+  std::uint64_t node_id = 0;
+  std::string node_address;
+  bool learner = false;
 };
 
 /// Either an invocation to execute, or a finished run (help printed, or a
@@ -131,6 +138,10 @@ public:
   virtual std::unique_ptr<watch_feed> open_watch(const actors::watch_options&) {
     return nullptr;
   }
+  virtual expected<std::uint64_t> add_member(std::uint64_t id, const std::string& address,
+                                             bool learner) = 0;
+  virtual expected<std::uint64_t> remove_member(std::uint64_t id) = 0;
+  virtual expected<std::uint64_t> transfer_leader(std::uint64_t id) = 0;
 };
 
 /// Set (from a signal handler: it is lock-free) to end a running `watch`.

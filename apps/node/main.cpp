@@ -2,7 +2,10 @@
 //
 //   conflux-node [--config FILE] [--id N] [--listen HOST:PORT] [--data DIR]
 //                [--peers 1=HOST:PORT,2=HOST:PORT,...] [--cluster-id NAME]
-//                [--log-level LEVEL] [--watch-history N] [--watch-backlog N]
+//                [--log-level LEVEL] [--watch-history N] [--watch-backlog N] [--join]
+//
+// --join starts a node with no configuration that waits until a leader adds
+// it (`conflux cluster add ID HOST:PORT`); --peers is then optional.
 //
 // With no arguments: a single-node cluster on 127.0.0.1:7101 with data in
 // ./conflux-data. Settings come from the embedded defaults, then the config
@@ -91,6 +94,8 @@ void load_config_file(const std::string& path, node_options& opts, std::string& 
       opts.watch_backlog = toml::find<std::size_t>(t, "watch_backlog");
     if (t.contains("election_ticks"))
       opts.election_ticks = toml::find<int>(t, "election_ticks");
+    if (t.contains("join"))
+      opts.join = toml::find<bool>(t, "join");
     if (t.contains("peers")) {
       for (auto& [k, v] : toml::find<toml::table>(t, "peers")) {
         std::uint64_t id = 0;
@@ -140,6 +145,10 @@ int main(int argc, char** argv) {
   app.add_option("--watch-backlog", watch_backlog,
                  "unacknowledged events after which a slow watcher is cut off "
                  "(default 10000)");
+  bool join = false;
+  app.add_flag("--join", join,
+               "start empty and wait to be added to a running cluster by `conflux cluster "
+               "add ID HOST:PORT` (--peers optional)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -156,6 +165,8 @@ int main(int argc, char** argv) {
     opts.data_dir = data;
   if (!cluster_id.empty())
     opts.cluster_id = cluster_id;
+  if (join)
+    opts.join = true;
   if (!peers.empty())
     opts.peers = parse_peers(peers);
   if (watch_history == 0 || watch_history < -1)
@@ -166,7 +177,7 @@ int main(int argc, char** argv) {
     opts.watch_history = static_cast<std::size_t>(watch_history);
   if (watch_backlog > 0)
     opts.watch_backlog = static_cast<std::size_t>(watch_backlog);
-  if (opts.peers.empty())
+  if (opts.peers.empty() && !opts.join)
     opts.peers[opts.id] = opts.listen;
   else if (!listen_given && opts.peers.count(opts.id))
     // --listen defaults to this node's own --peers entry.
@@ -234,8 +245,13 @@ int main(int argc, char** argv) {
               << sys->render(port.error()) << " (is another process using the port?)\n";
     return stop(&*node, 2);
   }
-  spdlog::info("node {} of cluster '{}' listening on {} with {} member(s)", opts.id,
-               opts.cluster_id, opts.listen, opts.peers.size());
+  if (opts.join)
+    spdlog::info("node {} of cluster '{}' listening on {}, waiting to be added "
+                 "(conflux cluster add {} {})",
+                 opts.id, opts.cluster_id, opts.listen, opts.id, opts.listen);
+  else
+    spdlog::info("node {} of cluster '{}' listening on {} with {} member(s)", opts.id,
+                 opts.cluster_id, opts.listen, opts.peers.size());
 
   int exit_code = 0;
   for (;;) {

@@ -83,6 +83,11 @@ public:
   }
   expected<actors::node_status> status_of(const std::string&) override { return no(); }
   expected<actors::node_status> status() override { return no(); }
+  expected<std::uint64_t> add_member(std::uint64_t, const std::string&, bool) override {
+    return no();
+  }
+  expected<std::uint64_t> remove_member(std::uint64_t) override { return no(); }
+  expected<std::uint64_t> transfer_leader(std::uint64_t) override { return no(); }
 
 private:
   error no() {
