@@ -1,19 +1,12 @@
 #include "apps/chaos/cluster.hpp"
 
-#include <arpa/inet.h>
-#include <cerrno>
+#include "apps/chaos/process.hpp"
+
 #include <csignal>
-#include <cstring>
-#include <fcntl.h>
 #include <filesystem>
-#include <netinet/in.h>
+#include <map>
 #include <stdexcept>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <system_error>
 #include <thread>
-#include <unistd.h>
 
 namespace conflux::chaos {
 
@@ -21,95 +14,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-std::string errno_text(int e) {
-  return std::error_code{e, std::generic_category()}.message();
-}
-
-// A port the kernel considers free right now (bind to 0, read it, close).
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    throw std::runtime_error("socket failed: " + errno_text(errno));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot find a free port: " + errno_text(errno));
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-struct argv_block {
-  std::vector<std::string> args;
-  std::vector<char*> ptrs;
-  explicit argv_block(std::vector<std::string> a) : args(std::move(a)) {
-    for (auto& s : args)
-      ptrs.push_back(s.data());
-    ptrs.push_back(nullptr);
-  }
-};
-
-// fork + execv; stdout/stderr to `log_fd`, stdin from /dev/null, every other
-// fd closed, default signal dispositions, SIGKILL when the forking thread dies.
-pid_t spawn_process(const argv_block& argv, int null_fd, int log_fd) {
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0)
-    throw std::runtime_error("fork failed: " + errno_text(errno));
-  if (pid > 0)
-    return pid;
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent)
-    ::_exit(126);
-  struct sigaction dfl;
-  std::memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig)
-    if (sig != SIGKILL && sig != SIGSTOP)
-      ::sigaction(sig, &dfl, nullptr);
-  sigset_t none;
-  ::sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (::dup2(null_fd, 0) < 0 || ::dup2(log_fd, 1) < 0 || ::dup2(log_fd, 2) < 0)
-    ::_exit(125);
-  ::closefrom(3);
-  ::execv(argv.ptrs[0], argv.ptrs.data());
-  static const char msg[] = "conflux-chaos: execv of conflux-node failed\n";
-  auto unused = ::write(2, msg, sizeof msg - 1);
-  (void)unused;
-  ::_exit(127);
-}
-
-// Polls waitpid for at most `limit`. The wait status, or nullopt.
-std::optional<int> wait_bounded(pid_t pid, ms limit) {
-  auto deadline = clock_type::now() + limit;
-  for (int round = 0; round < 100'000; ++round) {
-    int st = 0;
-    pid_t r = ::waitpid(pid, &st, WNOHANG);
-    if (r == pid)
-      return st;
-    if (r < 0 && errno != EINTR)
-      return std::nullopt;
-    if (clock_type::now() >= deadline)
-      break;
-    std::this_thread::sleep_for(10ms);
-  }
-  return std::nullopt;
-}
-
-std::string describe_status(int st) {
-  if (WIFEXITED(st))
-    return "exit code " + std::to_string(WEXITSTATUS(st));
-  if (WIFSIGNALED(st))
-    return std::string("signal ") + ::strsignal(WTERMSIG(st));
-  return "status " + std::to_string(st);
-}
 
 } // namespace
 
@@ -137,20 +41,12 @@ chaos_cluster::chaos_cluster(actors::client_runtime& rt, cluster_options opts)
   fs::create_directories(fs::path(opts_.dir) / "data");
   fs::create_directories(fs::path(opts_.dir) / "logs");
   nodes_.resize(opts_.nodes);
+  // Distinct ports: free_loopback_ports holds each probe until all are picked.
+  auto picked = process::free_loopback_ports(nodes_.size());
   std::map<node_id, std::uint16_t> ports;
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    // Distinct ports even if the kernel hands one out twice in a row.
-    for (int tries = 0; tries < 20; ++tries) {
-      auto p = free_port();
-      bool dup = false;
-      for (auto& [id, q] : ports)
-        dup = dup || q == p;
-      if (!dup) {
-        nodes_[i].port = p;
-        break;
-      }
-    }
-    ports[i + 1] = nodes_[i].port;
+    nodes_[i].port = picked[i];
+    ports[i + 1] = picked[i];
   }
   proxy_ = std::make_unique<fault_proxy>(ports);
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
@@ -166,7 +62,7 @@ chaos_cluster::~chaos_cluster() {
   for (auto& n : nodes_) {
     if (n.pid > 0 && (n.st == node_state::running || n.st == node_state::paused)) {
       ::kill(n.pid, SIGKILL);
-      wait_bounded(n.pid, 5s);
+      process::wait_bounded(n.pid, 5s);
       n.st = node_state::killed;
       n.pid = -1;
     }
@@ -242,23 +138,9 @@ chaos_cluster::node_state chaos_cluster::state(node_id id) {
 
 void chaos_cluster::spawn(node_id id) {
   auto& n = at(id);
-  argv_block argv(node_args(id));
-  int log =
-      ::open(log_path(id).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log < 0)
-    throw std::runtime_error("cannot open " + log_path(id) + ": " + errno_text(errno));
-  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  pid_t pid = -1;
-  try {
-    pid = spawn_process(argv, null_fd, log);
-  } catch (...) {
-    ::close(log);
-    ::close(null_fd);
-    throw;
-  }
-  ::close(log);
-  ::close(null_fd);
-  n.pid = pid;
+  process::argv_block argv(node_args(id));
+  n.pid = process::spawn_logged(argv, log_path(id), {},
+                                "conflux-chaos: execv of conflux-node failed\n");
   n.st = node_state::running;
 }
 
@@ -266,8 +148,7 @@ bool chaos_cluster::wait_ready(node_id id, ms limit) {
   auto deadline = clock_type::now() + limit;
   for (int round = 0; round < 1000 && clock_type::now() < deadline; ++round) {
     auto& n = at(id);
-    int st = 0;
-    if (::waitpid(n.pid, &st, WNOHANG) == n.pid) {
+    if (process::try_reap(n.pid)) {
       n.st = node_state::exited;
       n.pid = -1;
       return false;
@@ -304,7 +185,7 @@ void chaos_cluster::kill9(node_id id) {
   if (n.pid <= 0 || (n.st != node_state::running && n.st != node_state::paused))
     return;
   ::kill(n.pid, SIGKILL);
-  wait_bounded(n.pid, 5s);
+  process::wait_bounded(n.pid, 5s);
   n.pid = -1;
   n.st = node_state::killed;
 }
@@ -396,11 +277,10 @@ std::vector<std::string> chaos_cluster::unexpected_exits() {
     auto& n = at(id);
     if (n.pid <= 0 || (n.st != node_state::running && n.st != node_state::paused))
       continue;
-    int st = 0;
-    if (::waitpid(n.pid, &st, WNOHANG) == n.pid) {
+    if (auto st = process::try_reap(n.pid)) {
       out.push_back("node " + std::to_string(id) + " (pid " + std::to_string(n.pid) +
-                    ") exited on its own: " + describe_status(st) + "; see " +
-                    log_path(id));
+                    ") exited on its own: " + process::describe_wait_status(st) +
+                    "; see " + log_path(id));
       n.pid = -1;
       n.st = node_state::exited;
     }
@@ -421,9 +301,9 @@ void chaos_cluster::stop_all(ms limit) {
     auto& n = at(id);
     if (n.pid <= 0 || (n.st != node_state::running && n.st != node_state::paused))
       continue;
-    if (!wait_bounded(n.pid, limit)) {
+    if (!process::wait_bounded(n.pid, limit)) {
       ::kill(n.pid, SIGKILL);
-      wait_bounded(n.pid, 5s);
+      process::wait_bounded(n.pid, 5s);
     }
     n.pid = -1;
     n.st = node_state::exited;

@@ -9,7 +9,8 @@
 // Process rules: only PIDs this class spawned are ever signalled; children get
 // PR_SET_PDEATHSIG(SIGKILL) (the signal follows the forking thread, so drive
 // this class from the thread that lives longest: main); every wait is bounded;
-// the destructor SIGKILLs and reaps whatever still runs.
+// the destructor SIGKILLs and reaps whatever still runs. Forking, reaping and
+// port picking are the shared helpers of apps/chaos/process.hpp.
 #pragma once
 
 #include "actors/client.hpp"

@@ -1,9 +1,10 @@
 #include "tests/integration/cluster.hpp"
 
+#include "apps/chaos/process.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <deque>
 #include <exception>
 #include <filesystem>
@@ -14,14 +15,10 @@
 #include <stdexcept>
 #include <system_error>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,85 +34,9 @@ namespace conflux::itest {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string errno_text(int e) {
-  return std::error_code{e, std::generic_category()}.message();
-}
-
-/// argv for execv, built before fork (the child may not allocate).
-struct argv_block {
-  std::vector<std::string> args;
-  std::vector<char*> ptrs;
-
-  explicit argv_block(std::vector<std::string> a) : args(std::move(a)) {
-    for (auto& s : args)
-      ptrs.push_back(s.data());
-    ptrs.push_back(nullptr);
-  }
-};
-
-/// fork + execv with fds 0/1/2 taken from in/out/err, every other fd closed,
-/// signal dispositions and mask reset, and SIGKILL on the parent's death.
-/// Between fork and execv the child only makes async-signal-safe calls.
-/// Returns the pid (throws if fork fails).
-pid_t spawn_process(const argv_block& argv, int in_fd, int out_fd, int err_fd) {
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0)
-    throw std::runtime_error("fork failed: " + errno_text(errno));
-  if (pid > 0)
-    return pid;
-  // Child.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent)
-    ::_exit(126); // the parent is already gone
-  struct sigaction dfl;
-  std::memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig)
-    if (sig != SIGKILL && sig != SIGSTOP)
-      ::sigaction(sig, &dfl, nullptr);
-  sigset_t none;
-  ::sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (::dup2(in_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0)
-    ::_exit(125);
-  ::closefrom(3);
-  ::execv(argv.ptrs[0], argv.ptrs.data());
-  static const char msg[] = "itest fixture: execv failed\n";
-  auto unused = ::write(2, msg, sizeof msg - 1);
-  (void) unused;
-  ::_exit(127);
-}
-
-/// waitpid(pid) polling every 10 ms for at most `limit`. Returns the wait
-/// status, or nullopt if the child has not exited by then.
-std::optional<int> wait_bounded(pid_t pid, ms limit) {
-  auto deadline = clock::now() + limit;
-  const std::int64_t max_rounds = limit / 10ms + 2;
-  for (std::int64_t round = 0; round < max_rounds; ++round) {
-    int st = 0;
-    pid_t r = ::waitpid(pid, &st, WNOHANG);
-    if (r == pid)
-      return st;
-    if (r < 0 && errno != EINTR)
-      return std::nullopt; // not our child (any more): nothing to wait for
-    if (clock::now() >= deadline)
-      break;
-    std::this_thread::sleep_for(10ms);
-  }
-  return std::nullopt;
-}
-
-std::string describe_wait_status(std::optional<int> st) {
-  if (!st)
-    return "unknown";
-  if (WIFEXITED(*st))
-    return "exit " + std::to_string(WEXITSTATUS(*st));
-  if (WIFSIGNALED(*st))
-    return std::string{"signal "} + ::strsignal(WTERMSIG(*st));
-  return "status " + std::to_string(*st);
-}
+using process::describe_wait_status;
+using process::errno_text;
+using process::wait_bounded;
 
 std::string make_temp_dir() {
   const char* base = std::getenv("TMPDIR");
@@ -206,7 +127,7 @@ cli_result run_program(const std::string& binary, const std::vector<std::string>
   cli_result res;
   std::vector<std::string> full{binary};
   full.insert(full.end(), args.begin(), args.end());
-  argv_block argv{std::move(full)};
+  process::argv_block argv{std::move(full)};
   int out_pipe[2];
   int err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0)
@@ -219,7 +140,8 @@ cli_result run_program(const std::string& binary, const std::vector<std::string>
   int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   pid_t pid = -1;
   try {
-    pid = spawn_process(argv, devnull, out_pipe[1], err_pipe[1]);
+    pid = process::spawn(argv, {devnull, out_pipe[1], err_pipe[1]},
+                         "itest fixture: execv failed\n");
   } catch (...) {
     for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], devnull})
       ::close(fd);
@@ -344,9 +266,7 @@ std::optional<int> cluster::exit_status(std::size_t i) const {
 cluster::state cluster::node_state(std::size_t i) {
   auto& n = nodes_.at(i);
   if (n.st == state::running || n.st == state::stopped) {
-    int st = 0;
-    pid_t r = ::waitpid(n.pid, &st, WNOHANG);
-    if (r == n.pid) {
+    if (auto st = process::try_reap(n.pid)) {
       n.st = state::exited;
       n.wait_status = st;
       n.status_client.reset();
@@ -356,31 +276,8 @@ cluster::state cluster::node_state(std::size_t i) {
 }
 
 void cluster::pick_ports() {
-  // Hold every probe socket open until all ports are chosen, so the nodes of
-  // one cluster never get the same port; then close them all.
-  std::vector<int> socks;
-  std::vector<std::uint16_t> ports;
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-      throw std::runtime_error("socket failed: " + errno_text(errno));
-    socks.push_back(s);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = 0;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0
-        || ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      int e = errno;
-      for (int fd : socks)
-        ::close(fd);
-      throw std::runtime_error("cannot pick a free port: " + errno_text(e));
-    }
-    ports.push_back(ntohs(addr.sin_port));
-  }
-  for (int fd : socks)
-    ::close(fd);
+  // Distinct within the cluster: every probe is held until all are picked.
+  auto ports = process::free_loopback_ports(nodes_.size());
   for (std::size_t i = 0; i < nodes_.size(); ++i)
     nodes_[i].port = ports[i];
 }
@@ -409,29 +306,13 @@ void cluster::spawn(std::size_t i) {
   auto& n = nodes_.at(i);
   if (node_state(i) == state::running || n.st == state::stopped)
     throw std::logic_error("node " + std::to_string(id(i)) + " is already running");
-  argv_block argv{node_args(i)};
-  int log = ::open(log_path(i).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log < 0)
-    throw std::runtime_error("cannot open " + log_path(i) + ": " + errno_text(errno));
-  {
-    std::string banner = "=== itest: starting";
-    for (auto& a : argv.args)
-      banner += " " + a;
-    banner += " ===\n";
-    auto unused = ::write(log, banner.data(), banner.size());
-    (void) unused;
-  }
-  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  pid_t pid = -1;
-  try {
-    pid = spawn_process(argv, devnull, log, log);
-  } catch (...) {
-    ::close(log);
-    ::close(devnull);
-    throw;
-  }
-  ::close(log);
-  ::close(devnull);
+  process::argv_block argv{node_args(i)};
+  std::string banner = "=== itest: starting";
+  for (auto& a : argv.args)
+    banner += " " + a;
+  banner += " ===\n";
+  pid_t pid =
+      process::spawn_logged(argv, log_path(i), banner, "itest fixture: execv failed\n");
   n.pid = pid;
   n.st = state::running;
   n.wait_status.reset();

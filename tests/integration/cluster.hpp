@@ -15,6 +15,8 @@
 // - Children get PR_SET_PDEATHSIG(SIGKILL), so a test binary killed by a
 //   CTest timeout does not leave nodes behind. (The signal follows the thread
 //   that forked; the fixture is meant to be driven from the test's thread.)
+// Forking, reaping and port picking are the shared helpers of
+// apps/chaos/process.hpp (also used by conflux-chaos).
 
 #include "actors/client.hpp"
 
