@@ -48,6 +48,8 @@ struct raft_state {
   log_store_actor log;
   applier_actor applier;
   std::map<raft::server_id, peer_link_actor> links;
+  /// Absent in some actor tests: then no snapshot is ever taken.
+  snapshotter_actor snapshotter;
 
   std::uint64_t tick_epoch = 1;
   std::uint64_t ticks = 0;
@@ -83,6 +85,15 @@ struct raft_state {
   /// The newest index the applier reported applied (applied_notice).
   raft::index_t applied = 0;
 
+  // -- snapshots ---------------------------------------------------------------
+  /// The snapshotter is writing one (at most one at a time).
+  bool snapshot_taking = false;
+  /// Installs the applier has not finished: persists wait for them, so the
+  /// log never forgets entries before the state that replaces them is durable.
+  std::uint64_t installs_in_flight = 0;
+  /// Bytes of log entries (stored size) after the last snapshot.
+  std::uint64_t log_bytes = 0;
+
   // -- what was last logged ----------------------------------------------------
   shell_role current = shell_role::follower;
   raft::server_id known_leader = raft::no_server;
@@ -107,6 +118,15 @@ struct raft_state {
   void on_applied(applied_notice& n);
   void release_reads();
 
+  // -- snapshots ---------------------------------------------------------------
+  snapshot_meta_reply snapshot_meta(const snapshot_meta_request& r) const;
+  void on_snapshot_report(snapshot_report& r);
+  void maybe_snapshot();
+  void install_snapshot(raft::snapshot_to_install& snap);
+  void on_installed(raft::index_t index);
+  void send_snapshot(raft::snapshot_to_send& s);
+  void recount_log_bytes();
+
   // -- ready-batch execution ---------------------------------------------------
   void process_ready();
   void handle(raft::ready& rd);
@@ -127,7 +147,8 @@ const char* role_name(shell_role r);
 raft_actor_impl::behavior_type raft_fun(raft_self self, node_context_ptr ctx,
                                         raft::core_config cfg, raft::restored_state st,
                                         log_store_actor log, applier_actor applier,
-                                        std::map<raft::server_id, peer_link_actor> links);
+                                        std::map<raft::server_id, peer_link_actor> links,
+                                        snapshotter_actor snapshotter = {});
 
 // One per role file.
 raft_actor_impl::behavior_type follower_behavior(raft_self self);

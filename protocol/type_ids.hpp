@@ -48,6 +48,18 @@ typename Inspector::result_type inspect(Inspector& f, status_reply& x) {
            x.sessions);
 }
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, snapshot_chunk& x) {
+  return f(caf::meta::type_name("conflux.snapshot_chunk"), x.cluster_id, x.from, x.to,
+           x.term, x.index, x.snapshot_term, x.offset, x.total, x.data);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, snapshot_chunk_reply& x) {
+  return f(caf::meta::type_name("conflux.snapshot_chunk_reply"), x.code, x.message,
+           x.received);
+}
+
 } // namespace conflux::rpc
 
 CAF_BEGIN_TYPE_ID_BLOCK(conflux, caf::first_custom_type_id)
@@ -57,4 +69,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(conflux, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(conflux, (conflux::rpc::client_reply))
   CAF_ADD_TYPE_ID(conflux, (conflux::rpc::member_entry))
   CAF_ADD_TYPE_ID(conflux, (conflux::rpc::status_reply))
+  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::snapshot_chunk))
+  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::snapshot_chunk_reply))
 CAF_END_TYPE_ID_BLOCK(conflux)

@@ -20,6 +20,8 @@
 #include <spdlog/spdlog.h>
 #include <toml.hpp>
 
+#include <optional>
+
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -87,6 +89,10 @@ void load_config_file(const std::string& path, node_options& opts, std::string& 
       opts.tick = std::chrono::milliseconds(toml::find<std::int64_t>(t, "tick_ms"));
     if (t.contains("election_ticks"))
       opts.election_ticks = toml::find<int>(t, "election_ticks");
+    if (t.contains("snapshot_entries"))
+      opts.snapshot_entries = toml::find<std::uint64_t>(t, "snapshot_entries");
+    if (t.contains("snapshot_bytes"))
+      opts.snapshot_bytes = toml::find<std::uint64_t>(t, "snapshot_bytes");
     if (t.contains("peers")) {
       for (auto& [k, v] : toml::find<toml::table>(t, "peers")) {
         std::uint64_t id = 0;
@@ -120,6 +126,7 @@ int main(int argc, char** argv) {
   node_options opts;
   std::string config_file, listen, data, peers, cluster_id, level = "info";
   std::uint64_t id = 0;
+  std::optional<std::uint64_t> snapshot_entries, snapshot_bytes;
   CLI::App app{"conflux-node: one node of a Conflux configuration cluster"};
   app.add_option("--config", config_file, "TOML config file (see config/)");
   app.add_option("--id", id, "this node's Raft id (default 1)");
@@ -130,6 +137,12 @@ int main(int argc, char** argv) {
   app.add_option("--cluster-id", cluster_id, "cluster name stored in the data dir "
                                               "(default conflux)");
   app.add_option("--log-level", level, "trace|debug|info|warn|error (default info)");
+  app.add_option("--snapshot-entries", snapshot_entries,
+                 "take a snapshot and compact the log every N applied entries "
+                 "(default 10000, 0 = never by count)");
+  app.add_option("--snapshot-bytes", snapshot_bytes,
+                 "... or once the log holds B bytes after the last snapshot "
+                 "(default 67108864, 0 = never by size)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -146,6 +159,10 @@ int main(int argc, char** argv) {
     opts.data_dir = data;
   if (!cluster_id.empty())
     opts.cluster_id = cluster_id;
+  if (snapshot_entries)
+    opts.snapshot_entries = *snapshot_entries;
+  if (snapshot_bytes)
+    opts.snapshot_bytes = *snapshot_bytes;
   if (!peers.empty())
     opts.peers = parse_peers(peers);
   if (opts.peers.empty())
