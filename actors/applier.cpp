@@ -6,7 +6,11 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <string_view>
 
 namespace conflux::actors {
 namespace {
@@ -78,7 +82,16 @@ std::uint64_t install(self_ptr self, install_request& req) {
       return 0;
     }
   }
-  auto info = storage::install_snapshot_file(final_path, *st.ctx->state);
+  std::function<void(std::uint64_t)> hook;
+  if (st.crash_in_install)
+    hook = [](std::uint64_t put) {
+      if (put == 2) {
+        std::fprintf(stderr, "CONFLUX_TEST_CRASH: exiting in the middle of a snapshot "
+                             "install\n");
+        std::_Exit(70);
+      }
+    };
+  auto info = storage::install_snapshot_file(final_path, *st.ctx->state, hook);
   if (!info) {
     stop_node(self, "applier failed to install snapshot " + final_path + ": " +
                       to_string(info.err()));
@@ -104,6 +117,12 @@ applier_actor_impl::behavior_type applier_fun(self_ptr self, node_context_ptr ct
   self->state.applied = applied;
   self->state.machine = conflux::state_machine{self->state.ctx->opts.limits};
   self->state.ctx->applied.store(applied);
+  if (const char* crash = std::getenv("CONFLUX_TEST_CRASH");
+      crash != nullptr && std::string_view{crash} == "snapshot-install") {
+    self->state.crash_in_install = true;
+    spdlog::warn("CONFLUX_TEST_CRASH=snapshot-install: this node exits in the middle "
+                 "of its next snapshot install");
+  }
   return {
     [=](init_atom, applied_listener_actor& listener) {
       self->state.listener = std::move(listener);

@@ -37,6 +37,9 @@ struct applier_state {
   bool flush_pending = false;
   /// Where applied_notice goes (the raft actor; set by its init message).
   applied_listener_actor listener;
+  /// CONFLUX_TEST_CRASH=snapshot-install: exit in the middle of the next
+  /// snapshot install (integration tests of crash safety only).
+  bool crash_in_install = false;
 };
 
 applier_actor_impl::behavior_type applier_fun(applier_actor_impl::stateful_pointer<applier_state> self,

@@ -148,7 +148,7 @@ raft_actor_impl::behavior_type raft_fun(raft_self self, node_context_ptr ctx,
                                         raft::core_config cfg, raft::restored_state st,
                                         log_store_actor log, applier_actor applier,
                                         std::map<raft::server_id, peer_link_actor> links,
-                                        snapshotter_actor snapshotter = {});
+                                        snapshotter_actor snapshotter);
 
 // One per role file.
 raft_actor_impl::behavior_type follower_behavior(raft_self self);

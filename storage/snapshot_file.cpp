@@ -369,8 +369,9 @@ expected<snapshot_info> verify_snapshot_file(const std::string& path) {
   });
 }
 
-expected<snapshot_info> install_snapshot_file(const std::string& path,
-                                              state_store& store) {
+expected<snapshot_info>
+install_snapshot_file(const std::string& path, state_store& store,
+                      const std::function<void(std::uint64_t)>& on_record) {
   auto t = store.begin_raw_write();
   if (!t)
     return std::move(t).err();
@@ -397,8 +398,11 @@ expected<snapshot_info> install_snapshot_file(const std::string& path,
   for (auto& k : old_meta)
     if (auto r = t->del(d.meta, k); !r)
       return std::move(r).err();
+  std::uint64_t put = 0;
   auto info = read_file(path, [&](std::uint8_t tag, const std::string& key,
                                   const std::string& value) -> status {
+    if (on_record)
+      on_record(++put);
     switch (tag) {
       case tag_configs:
         return t->put(d.configs, key, value, MDB_APPEND);

@@ -22,6 +22,7 @@
 #include "storage/state_store.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -63,9 +64,12 @@ expected<snapshot_info> verify_snapshot_file(const std::string& path);
 /// the non-identity meta records) with the file's, and sets last_applied to
 /// its index, in one write txn. The file is verified while it is read; on any
 /// error nothing is committed. REQUIRES: the caller holds no write txn of
-/// `store` on this thread.
-expected<snapshot_info> install_snapshot_file(const std::string& path,
-                                              state_store& store);
+/// `store` on this thread. `on_record` (optional) is called with the number
+/// of records put so far, inside the txn: a fault-injection seam for tests
+/// that crash the process in the middle of an install.
+expected<snapshot_info>
+install_snapshot_file(const std::string& path, state_store& store,
+                      const std::function<void(std::uint64_t)>& on_record = {});
 
 // -- the snapshot directory ---------------------------------------------------
 
