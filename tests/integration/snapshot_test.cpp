@@ -19,6 +19,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <sys/wait.h>
+
 namespace conflux::itest {
 namespace {
 
@@ -225,6 +227,42 @@ TEST_CASE("crash_in_the_middle_of_a_snapshot_install_leaves_the_old_state_and_re
   check_versions_on(c, follower, key, 45, target);
   write_versions(*cl, key, 46, 47);
   check_versions_on(c, follower, key, 47, applied_of(c, *leader));
+}
+
+TEST_CASE("damaged_snapshot_file_stops_the_node_at_start") {
+  cluster c{snapshotting()};
+  REQUIRE(c.start());
+  auto leader = c.wait_for_leader();
+  REQUIRE(leader);
+  const std::size_t victim = (*leader + 1) % c.size();
+  const std::string key = "itest/snap/prod/damaged.txt";
+  auto cl = c.make_client(10s, leader);
+  REQUIRE(acked(cl->write(make_create_config(key, "v-0"))));
+  write_versions(*cl, key, 1, 25);
+  REQUIRE(eventually([&] { return applied_of(c, victim) >= applied_of(c, *leader); }, 10s));
+  c.kill9(victim);
+
+  auto files = storage::list_snapshot_files(c.data_dir(victim) + "/snapshots");
+  REQUIRE(files.ok());
+  REQUIRE(files->size() == 1);
+  auto path = files->back().path;
+  auto bytes = slurp(path);
+  REQUIRE(bytes.size() > 100);
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x40);
+  write_file(path, bytes);
+
+  c.spawn(victim);
+  REQUIRE(eventually([&] { return c.node_state(victim) == cluster::state::exited; }, 20s,
+                     100ms));
+  auto st = c.exit_status(victim);
+  REQUIRE(st);
+  REQUIRE(WIFEXITED(*st));
+  CHECK(WEXITSTATUS(*st) == 2);
+  auto text = slurp(c.log_path(victim));
+  CHECK(count_of(text, "cannot load the snapshot: corrupted") == 1);
+  CHECK(count_of(text, path) >= 1);
+  // Nothing was changed: the damaged file is still there for the operator.
+  CHECK(slurp(path) == bytes);
 }
 
 } // namespace conflux::itest
