@@ -207,6 +207,17 @@ void raft_state::maybe_snapshot() {
   bool by_bytes = o.snapshot_bytes > 0 && since > 0 && log_bytes >= o.snapshot_bytes;
   if (!by_count && !by_bytes)
     return;
+  if (!by_count) {
+    // A snapshot drops only applied entries. When the bytes are mostly in
+    // entries not yet applied (a follower working off a backlog), wait:
+    // otherwise every apply would take a snapshot of the whole state.
+    std::uint64_t droppable = 0;
+    auto& entries = core->log();
+    for (auto i = entries.first_index(); i <= std::min(applied, entries.last_index()); ++i)
+      droppable += entries.at(i)->data.size() + 28;
+    if (droppable * 2 < o.snapshot_bytes)
+      return;
+  }
   snapshot_taking = true;
   self->send(snapshotter, snapshot_atom::value);
 }

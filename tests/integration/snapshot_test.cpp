@@ -265,4 +265,43 @@ TEST_CASE("damaged_snapshot_file_stops_the_node_at_start") {
   CHECK(slurp(path) == bytes);
 }
 
+TEST_CASE("log_is_compacted_by_size_with_snapshot_bytes") {
+  cluster_options o;
+  o.node_args = [](const cluster& c, std::size_t i) {
+    auto args = c.default_node_args(i);
+    for (auto a : {"--snapshot-entries", "0", "--snapshot-bytes", "4000"})
+      args.push_back(a);
+    return args;
+  };
+  cluster c{o};
+  REQUIRE(c.start());
+  auto leader = c.wait_for_leader();
+  REQUIRE(leader);
+  const std::string key = "itest/snap/prod/bytes.txt";
+  auto cl = c.make_client(10s, leader);
+  REQUIRE(acked(cl->write(make_create_config(key, std::string(500, 'x')))));
+  // Below the threshold: no snapshot yet.
+  CHECK(count_of(slurp(c.log_path(*leader)), "snapshotter wrote snapshot") == 0);
+  for (int n = 1; n <= 12; ++n) {
+    auto r = cl->write(make_create_version(key, std::string(500, static_cast<char>('a' + n))));
+    REQUIRE(acked(r));
+  }
+  // About 6.5 KB of entries went through the log: at least one snapshot, and
+  // not one per entry.
+  REQUIRE(eventually(
+    [&] { return count_of(slurp(c.log_path(*leader)), "log store compacted the log") >= 1; },
+    5s));
+  CHECK(count_of(slurp(c.log_path(*leader)), "snapshotter wrote snapshot") <= 3);
+}
+
+TEST_CASE("node_refuses_to_start_with_both_snapshot_thresholds_off") {
+  auto r = run_program(node_binary(), {"--snapshot-entries", "0", "--snapshot-bytes", "0",
+                                       "--data", "/nonexistent/never-created"},
+                       10s);
+  INFO(r.describe());
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--snapshot-entries and --snapshot-bytes are both 0") !=
+        std::string::npos);
+}
+
 } // namespace conflux::itest
