@@ -12,7 +12,12 @@
 // Prints one JSON line. Figures and the command: docs/benchmarks.md.
 //
 // Usage: conflux-snapshot-bench [--configs N] [--versions V] [--size B]
+//        [--prepare-pair DIR]
 // CONFLUX_BENCH_DIR picks the disk (default: the system temp dir).
+// --prepare-pair DIR skips the timings and leaves DIR/node1 holding that state
+// and its snapshot for a 2-node cluster {1, 2} (cluster id "bench"), so that
+// starting node 1 there and node 2 on an empty dir measures a snapshot
+// transfer between processes (docs/benchmarks.md has the commands).
 
 #include "actors/interfaces.hpp"
 #include "actors/node.hpp"
@@ -109,6 +114,9 @@ int main(int argc, char** argv) {
   app.add_option("--configs", configs, "configs (default 100000)");
   app.add_option("--versions", versions, "versions per config (default 3)");
   app.add_option("--size", size, "bytes per version (default 1024)");
+  std::string pair_dir;
+  app.add_option("--prepare-pair", pair_dir,
+                 "leave DIR/node1 ready for a 2-node transfer run instead of timing");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
 
@@ -118,7 +126,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto src_dir = tmp.path() + "/src";
-  auto node_dir = tmp.path() + "/node";
+  auto node_dir = pair_dir.empty() ? tmp.path() + "/node" : pair_dir + "/node1";
   std::filesystem::create_directories(node_dir + "/" + storage::snapshot_subdir);
 
   // 1. The source state.
@@ -135,6 +143,8 @@ int main(int argc, char** argv) {
   // 2. Build: the snapshot file from a read txn, fsynced and renamed.
   raft::membership m;
   m.voters = {1};
+  if (!pair_dir.empty())
+    m.voters = {1, 2};
   storage::snapshot_header h{index, 1, raft::encode_membership(m)};
   auto final_path = node_dir + "/" + storage::snapshot_subdir + "/" +
                     storage::snapshot_file_name(index, 1);
@@ -175,6 +185,12 @@ int main(int argc, char** argv) {
     if (!r)
       die("install", r.err());
     install_s = seconds_since(t0);
+  }
+  if (!pair_dir.empty()) {
+    std::printf("{\"prepared\":\"%s\",\"index\":%llu,\"snapshot_bytes\":%llu}\n",
+                node_dir.c_str(), static_cast<unsigned long long>(index),
+                static_cast<unsigned long long>(info.bytes));
+    return 0;
   }
 
   // 5. Restart: a node on snapshot + empty log + installed state.
