@@ -414,6 +414,43 @@ void fill_meta(read_meta* meta, const rpc::client_reply& r) {
 
 } // namespace
 
+namespace {
+
+expected<std::uint64_t> admin_result(const expected<rpc::client_reply>& r) {
+  if (!r.ok())
+    return r.err();
+  if (r->code != 0)
+    return error{static_cast<errc>(r->code), r->message};
+  return r->extra;
+}
+
+} // namespace
+
+expected<std::uint64_t> client::add_member(std::uint64_t id, const std::string& address,
+                                           bool learner) {
+  rpc::client_request req;
+  req.op = static_cast<std::uint8_t>(rpc::request_op::add_member);
+  req.id = id;
+  req.payload = address;
+  if (learner)
+    req.labels["learner"] = "true";
+  return admin_result(impl_->call(req, true));
+}
+
+expected<std::uint64_t> client::remove_member(std::uint64_t id) {
+  rpc::client_request req;
+  req.op = static_cast<std::uint8_t>(rpc::request_op::remove_member);
+  req.id = id;
+  return admin_result(impl_->call(req, true));
+}
+
+expected<std::uint64_t> client::transfer_leader(std::uint64_t id) {
+  rpc::client_request req;
+  req.op = static_cast<std::uint8_t>(rpc::request_op::transfer_leader);
+  req.id = id;
+  return admin_result(impl_->call(req, true));
+}
+
 expected<config> client::get_config(const std::string& key, consistency c, read_meta* meta) {
   auto r = impl_->read(rpc::request_op::get_config, key, c);
   if (!r.ok())

@@ -116,6 +116,18 @@ public:
   expected<resolved> resolve(const std::string& key, const labels& client_labels,
                              consistency c = consistency::linearizable);
 
+  /// Membership (DESIGN §3 "Membership"; sent to the leader, following
+  /// redirects). add_member: a new server joins as a non-voter and is
+  /// promoted once caught up (`learner`: stays a non-voter). Both answer with
+  /// the log index of the new configuration once it is applied. A removal of
+  /// the leader moves leadership first. Not exactly-once: an add retried after
+  /// it applied answers already_exists.
+  expected<std::uint64_t> add_member(std::uint64_t id, const std::string& address,
+                                     bool learner = false);
+  expected<std::uint64_t> remove_member(std::uint64_t id);
+  /// Moves leadership to voter `id`; answers the new term once it leads.
+  expected<std::uint64_t> transfer_leader(std::uint64_t id);
+
   /// Status of the node at `endpoint` itself (no redirect).
   expected<node_status> status_of(const std::string& endpoint);
   /// Status of the first reachable configured endpoint.

@@ -154,6 +154,42 @@ client_session_actor::behavior_type client_session_fun(self_ptr self, node_conte
                 });
         return rp;
       }
+      if (op == rpc::request_op::add_member || op == rpc::request_op::remove_member ||
+          op == rpc::request_op::transfer_leader) {
+        auto rp = self->make_response_promise<rpc::client_reply>();
+        auto answer = [=](raft_reply& rr) mutable {
+          auto r = from_raft(*self->state.ctx, rr);
+          if (!rr.err) {
+            r.items.clear();
+            r.extra = rr.index;
+            r.revision = self->state.ctx->applied.load();
+          }
+          rp.deliver(std::move(r));
+        };
+        auto failed = [=](caf::error& e) mutable {
+          rp.deliver(error_reply(error{
+            errc::timeout, "the node did not answer in time (" + self->system().render(e) +
+                             "); check `conflux cluster status` before retrying"}));
+        };
+        if (op == rpc::request_op::transfer_leader) {
+          self->request(st.raft, raft_timeout, transfer_request{req.id})
+            .then(answer, failed);
+        } else {
+          membership_request m;
+          m.server = req.id;
+          if (op == rpc::request_op::remove_member) {
+            m.kind = raft::membership_change_kind::remove;
+          } else {
+            auto learner = req.labels.find("learner");
+            m.kind = learner != req.labels.end() && learner->second == "true"
+                       ? raft::membership_change_kind::add_learner
+                       : raft::membership_change_kind::add_voter;
+            m.address = req.payload;
+          }
+          self->request(st.raft, raft_timeout, std::move(m)).then(answer, failed);
+        }
+        return rp;
+      }
       if (op < rpc::request_op::get_config || op > rpc::request_op::resolve)
         return error_reply(error{errc::invalid_argument,
                                  "unknown request operation " + std::to_string(req.op) +

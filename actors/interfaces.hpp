@@ -15,6 +15,7 @@
 
 #include "protocol/commands.hpp"
 #include "protocol/error.hpp"
+#include "protocol/raft/membership.hpp"
 #include "protocol/raft/types.hpp"
 #include "protocol/rpc.hpp"
 #include "protocol/type_ids.hpp"
@@ -146,6 +147,21 @@ struct send_snapshot_request {
   std::string path;
 };
 
+/// client session -> raft: change the configuration by one server (leader
+/// only); answered once the new configuration is applied.
+struct membership_request {
+  raft::membership_change_kind kind = raft::membership_change_kind::add_voter;
+  raft::server_id server = raft::no_server;
+  /// HOST:PORT of an added server (empty otherwise).
+  std::string address;
+};
+
+/// client session -> raft: hand leadership to `target` (leader only);
+/// answered once `target` leads.
+struct transfer_request {
+  raft::server_id target = raft::no_server;
+};
+
 // -- interfaces ----------------------------------------------------------------
 
 /// What the applier reports to: the raft actor (narrowed to this one handler,
@@ -182,6 +198,10 @@ using raft_actor = caf::typed_actor<
     caf::replies_to<propose_request>::with<raft_reply>,
     /// client session: a linearizable read barrier (ReadIndex).
     caf::replies_to<read_atom>::with<raft_reply>,
+    /// client session: add, remove or promote one server.
+    caf::replies_to<membership_request>::with<raft_reply>,
+    /// client session: move leadership to another voter.
+    caf::replies_to<transfer_request>::with<raft_reply>,
     /// client session, CLI: this node's view of the cluster.
     caf::replies_to<status_atom>::with<rpc::status_reply>>;
 
@@ -255,3 +275,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::snapshot_report)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::install_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::compact_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::send_snapshot_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::membership_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::transfer_request)

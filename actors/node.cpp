@@ -156,11 +156,12 @@ status check_node_options(const node_options& opts) {
     return {errc::invalid_argument,
             "--listen '" + opts.listen + "' is not HOST:PORT (e.g. 127.0.0.1:7101)"};
   auto self = opts.peers.find(opts.id);
-  if (self == opts.peers.end())
+  if (self == opts.peers.end() && !opts.join)
     return {errc::invalid_argument, "--peers does not list this node's id " +
                                       std::to_string(opts.id) +
-                                      "; list every member as ID=HOST:PORT"};
-  if (self->second != opts.listen)
+                                      "; list every member as ID=HOST:PORT (or start "
+                                      "with --join to be added to a running cluster)"};
+  if (self != opts.peers.end() && self->second != opts.listen)
     return {errc::invalid_argument, "--peers gives node " + std::to_string(opts.id) +
                                       " the address " + self->second +
                                       " but --listen is " + opts.listen +
@@ -232,8 +233,11 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
     for (auto& e : *entries)
       rs.entries.push_back(std::make_shared<const raft::log_entry>(std::move(e)));
   }
-  for (auto& [id, addr] : opts.peers)
-    rs.bootstrap.voters.push_back(id);
+  // A joining server starts without a configuration: it never campaigns and
+  // learns the cluster's configuration from the leader that adds it.
+  if (!opts.join)
+    for (auto& [id, addr] : opts.peers)
+      rs.bootstrap.voters.push_back(id);
   {
     // Again: restore_snapshot may have installed the snapshot.
     auto txn = ctx->state->begin_read();
@@ -265,14 +269,10 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
   auto log_actor = sys.spawn<caf::detached>(log_store_fun, std::move(log_ptr), ctx);
   auto applier = sys.spawn<caf::detached>(applier_fun, ctx, rs.applied);
   auto snapshotter = sys.spawn<caf::detached>(snapshotter_fun, ctx);
-  std::map<raft::server_id, peer_link_actor> links;
-  for (auto& [id, addr] : opts.peers) {
-    if (id == opts.id)
-      continue;
-    links.emplace(id, sys.spawn(peer_link_fun, opts.id, id, *parse_endpoint(addr)));
-  }
-  auto raft =
-    sys.spawn(raft_fun, ctx, cc, std::move(rs), log_actor, applier, links, snapshotter);
+  // The raft actor opens (and later re-dials or closes) its peer links itself,
+  // linked to it, from the configuration and --peers.
+  auto raft = sys.spawn(raft_fun, ctx, cc, std::move(rs), log_actor, applier,
+                        std::map<raft::server_id, peer_link_actor>{}, snapshotter);
   auto endpoint =
     sys.spawn(endpoint_fun, ctx, caf::actor_cast<raft_actor>(raft), snapshotter);
   std::vector<caf::actor> children{caf::actor_cast<caf::actor>(log_actor),
@@ -280,8 +280,6 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
                                    caf::actor_cast<caf::actor>(snapshotter),
                                    caf::actor_cast<caf::actor>(raft),
                                    caf::actor_cast<caf::actor>(endpoint)};
-  for (auto& [id, l] : links)
-    children.push_back(caf::actor_cast<caf::actor>(l));
   auto sup = sys.spawn(supervisor_fun, std::move(children));
   return node_handles{endpoint, sup, caf::actor_cast<raft_actor>(raft), ctx};
 }

@@ -23,8 +23,12 @@ struct node_options {
   /// host:port this node listens on (and announces to clients).
   std::string listen = "127.0.0.1:7101";
   std::string data_dir = "./conflux-data";
-  /// Every initial member's address, this node included (--peers).
+  /// Every initial member's address, this node included (--peers). With
+  /// `join`, only address hints (the configuration comes from the leader).
   std::map<raft::server_id, std::string> peers;
+  /// Start without a configuration and wait to be added by a leader
+  /// (`conflux cluster add`); --peers is then optional.
+  bool join = false;
   /// Raft tick; elections time out after election_ticks..2*election_ticks ticks.
   std::chrono::milliseconds tick{50};
   int election_ticks = 10;
@@ -74,10 +78,28 @@ struct node_context {
   /// Client session actors alive on this node (status reports it).
   std::atomic<std::uint64_t> sessions{0};
 
+  /// Where member `id` listens: the configuration's address, else --peers,
+  /// else the address it announced in its own traffic; empty when unknown.
   std::string address_of(raft::server_id id) const {
+    {
+      std::lock_guard<std::mutex> guard{addresses_mtx_};
+      auto i = addresses_.find(id);
+      if (i != addresses_.end())
+        return i->second;
+    }
     auto i = opts.peers.find(id);
     return i == opts.peers.end() ? std::string{} : i->second;
   }
+
+  /// The raft actor publishes the addresses it dials (configuration first).
+  void set_addresses(std::map<raft::server_id, std::string> book) {
+    std::lock_guard<std::mutex> guard{addresses_mtx_};
+    addresses_ = std::move(book);
+  }
+
+private:
+  mutable std::mutex addresses_mtx_;
+  std::map<raft::server_id, std::string> addresses_;
 };
 
 using node_context_ptr = std::shared_ptr<node_context>;

@@ -1,13 +1,18 @@
 #include "actors/raft_actor.hpp"
 
+#include "actors/endpoint.hpp"
+#include "actors/peer_link.hpp"
 #include "protocol/raft/wire.hpp"
 #include "storage/snapshot_file.hpp"
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <filesystem>
+#include <set>
 
 namespace conflux::actors {
 
@@ -33,6 +38,15 @@ void raft_state::on_peer_batch(rpc::peer_batch& b) {
                  "cluster '{}' node {}): check --peers and --cluster-id",
                  b.from, b.cluster_id, b.to, ctx->opts.cluster_id, ctx->opts.id);
     return;
+  }
+  if (!b.from_address.empty() && b.from != ctx->opts.id &&
+      b.from_address.size() <= raft::max_address_size) {
+    auto known = learned_addresses.find(b.from);
+    if ((known == learned_addresses.end() || known->second != b.from_address) &&
+        parse_endpoint(b.from_address)) {
+      learned_addresses[b.from] = b.from_address;
+      sync_links();
+    }
   }
   for (auto& bytes : b.messages) {
     auto m = raft::decode_message(bytes);
@@ -72,12 +86,28 @@ rpc::status_reply raft_state::status() const {
   s.cluster_id = ctx->opts.cluster_id;
   s.sessions = ctx->sessions.load();
   auto& cfg = core->config();
+  auto member = [&](raft::server_id id, const char* kind) {
+    rpc::member_entry m;
+    m.id = id;
+    m.address = ctx->address_of(id);
+    m.kind = kind;
+    if (core->is_leader()) {
+      auto last = core->log().last_index();
+      m.match = last;
+      if (id != ctx->opts.id) {
+        auto* pr = core->progress_of(id);
+        m.match = pr ? pr->match() : 0;
+      }
+      m.lag = last - std::min(last, m.match);
+    }
+    s.members.push_back(std::move(m));
+  };
   for (auto id : cfg.voters)
-    s.members.push_back({id, ctx->address_of(id), "voter"});
+    member(id, "voter");
   for (auto id : cfg.learners)
-    s.members.push_back({id, ctx->address_of(id), "learner"});
+    member(id, "learner");
   for (auto id : cfg.joining)
-    s.members.push_back({id, ctx->address_of(id), "learner"});
+    member(id, "joining");
   return s;
 }
 
@@ -165,6 +195,250 @@ caf::result<raft_reply> raft_state::read_index() {
   reads.emplace(context, pending_read{trp, ticks});
   process_ready();
   return trp;
+}
+
+raft_reply raft_state::redirect_admin() const {
+  auto r = not_leader_reply();
+  if (r.err && r.err->code == errc::not_leader)
+    r.err->message = "node " + std::to_string(ctx->opts.id) +
+                     " is not the leader; membership and leadership requests go to "
+                     "node " +
+                     std::to_string(core->leader()) + " at " +
+                     ctx->address_of(core->leader());
+  return r;
+}
+
+caf::result<raft_reply> raft_state::change_membership(membership_request& req) {
+  using kind = raft::membership_change_kind;
+  auto invalid = [this](errc code, std::string why) {
+    raft_reply r;
+    r.err = error{code, std::move(why)};
+    r.leader_id = core->leader();
+    return r;
+  };
+  const auto id = req.server;
+  const auto who = "node " + std::to_string(id);
+  if (id == raft::no_server)
+    return invalid(errc::invalid_argument, "a node id must be a positive integer");
+  auto& cfg = core->config();
+  if (req.kind == kind::add_voter || req.kind == kind::add_learner) {
+    if (req.address.size() > raft::max_address_size || !parse_endpoint(req.address))
+      return invalid(errc::invalid_argument,
+                     "'" + req.address + "' is not HOST:PORT (e.g. 127.0.0.1:7104)");
+    if (cfg.contains(id))
+      return invalid(errc::already_exists,
+                     who + " is already a member; remove it first or pick another id");
+  } else if (!cfg.contains(id)) {
+    return invalid(errc::not_found, who + " is not a member; see `conflux cluster status`");
+  }
+  if (req.kind == kind::remove && cfg.is_voter(id) && cfg.voters.size() == 1)
+    return invalid(errc::invalid_argument,
+                   who + " is the last voter; a cluster cannot remove its last voter");
+  if (req.kind == kind::remove && id == ctx->opts.id) {
+    // Hand leadership over first (to the most caught-up voter), so that the
+    // cluster keeps a leader throughout; the new leader then removes us.
+    raft::server_id target = raft::no_server;
+    raft::index_t best = 0;
+    for (auto v : cfg.voters) {
+      if (v == ctx->opts.id)
+        continue;
+      auto* pr = core->progress_of(v);
+      auto match = pr ? pr->match() : 0;
+      if (target == raft::no_server || match > best) {
+        target = v;
+        best = match;
+      }
+    }
+    auto r = core->transfer_leadership(target);
+    if (!r.ok()) {
+      auto reply = refuse(r);
+      process_ready();
+      return reply;
+    }
+    spdlog::info("raft: node {} hands leadership to node {} before its own removal",
+                 ctx->opts.id, target);
+    auto trp = self->make_response_promise<raft_reply>();
+    transfers.push_back(pending_transfer{target, ticks, true, trp});
+    process_ready();
+    return trp;
+  }
+  raft::membership_change change{req.kind, id};
+  // Record what this leader knows of the members the configuration has no
+  // address for, so that every member (and a server joining later) can reach
+  // them without --peers.
+  for (auto m : cfg.all())
+    if (!cfg.addresses.count(m))
+      if (auto a = ctx->address_of(m); !a.empty())
+        change.addresses[m] = a;
+  if (!req.address.empty())
+    change.addresses[id] = req.address;
+  auto r = core->change_membership(change);
+  if (!r.ok()) {
+    raft_reply reply;
+    switch (r.reason) {
+      case raft::refusal::change_in_progress:
+        reply = unavailable_reply(
+          "an earlier membership change is not committed yet; retry shortly");
+        break;
+      case raft::refusal::not_committed_in_term:
+        reply = unavailable_reply("the leader has not committed an entry of its term "
+                                  "yet (it was just elected); retry shortly");
+        break;
+      case raft::refusal::invalid_change:
+        reply = invalid(errc::invalid_argument,
+                        "the change does not apply to the current configuration");
+        break;
+      default:
+        reply = refuse(r);
+    }
+    process_ready();
+    return reply;
+  }
+  spdlog::info("raft: node {} proposes a membership change at index {}: {} {}",
+               ctx->opts.id, r.index,
+               req.kind == kind::add_voter     ? "add"
+               : req.kind == kind::add_learner ? "add learner"
+               : req.kind == kind::promote     ? "promote"
+                                               : "remove",
+               id);
+  auto trp = self->make_response_promise<raft_reply>();
+  // Answered by on_applied like a write: the entry's term is checked there.
+  writes.emplace(r.index, pending_write{core->term(), trp});
+  process_ready();
+  return trp;
+}
+
+caf::result<raft_reply> raft_state::transfer(transfer_request& req) {
+  if (req.target == ctx->opts.id) {
+    raft_reply r;
+    r.index = core->term();
+    return r;
+  }
+  if (!core->config().is_voter(req.target)) {
+    raft_reply r;
+    r.err = error{errc::invalid_argument,
+                  "node " + std::to_string(req.target) +
+                    " is not a voter; leadership can only move to a voter"};
+    return r;
+  }
+  auto r = core->transfer_leadership(req.target);
+  if (!r.ok()) {
+    auto reply = refuse(r);
+    process_ready();
+    return reply;
+  }
+  auto trp = self->make_response_promise<raft_reply>();
+  transfers.push_back(pending_transfer{req.target, ticks, false, trp});
+  process_ready();
+  return trp;
+}
+
+void raft_state::settle_transfers() {
+  if (transfers.empty())
+    return;
+  // A transfer that has not finished in two maximal election timeouts will
+  // not (the core aborts its own attempt after one).
+  auto limit = static_cast<std::uint64_t>(4 * ctx->opts.election_ticks);
+  for (auto i = transfers.begin(); i != transfers.end();) {
+    auto& t = *i;
+    std::optional<raft_reply> answer;
+    auto leader = core->leader();
+    if (!core->is_leader() && leader != raft::no_server) {
+      if (t.handover) {
+        // Removing this node: the client resends the removal to the new leader.
+        raft_reply r;
+        r.leader_id = leader;
+        r.err = error{errc::not_leader,
+                      "leadership moved to node " + std::to_string(leader) +
+                        " before removing node " + std::to_string(ctx->opts.id) +
+                        "; send the removal there"};
+        answer = std::move(r);
+      } else if (leader == t.target) {
+        raft_reply r;
+        r.index = core->term();
+        answer = std::move(r);
+      } else {
+        answer = unavailable_reply("leadership moved to node " + std::to_string(leader) +
+                                   " instead of node " + std::to_string(t.target) +
+                                   "; retry the transfer");
+      }
+    } else if (core->is_leader() && core->transfer_target() != t.target) {
+      answer = unavailable_reply("node " + std::to_string(t.target) +
+                                 " did not take over within an election timeout (is it "
+                                 "caught up and reachable?); retry");
+    } else if (ticks - t.started_tick > limit) {
+      answer = unavailable_reply("the leadership transfer did not finish in time; "
+                                 "check `conflux cluster status` and retry");
+    }
+    if (answer) {
+      t.rp.deliver(std::move(*answer));
+      i = transfers.erase(i);
+    } else {
+      ++i;
+    }
+  }
+}
+
+void raft_state::sync_links() {
+  auto& cfg = core->config();
+  auto resolve = [&](raft::server_id id) -> std::string {
+    if (auto a = cfg.addresses.find(id); a != cfg.addresses.end())
+      return a->second;
+    if (auto a = ctx->opts.peers.find(id); a != ctx->opts.peers.end())
+      return a->second;
+    if (auto a = learned_addresses.find(id); a != learned_addresses.end())
+      return a->second;
+    return {};
+  };
+  // What address_of reports beyond --peers: the configuration's addresses,
+  // and announced ones for servers neither names.
+  std::map<raft::server_id, std::string> book = cfg.addresses;
+  for (auto& [id, addr] : learned_addresses)
+    if (!book.count(id) && !ctx->opts.peers.count(id))
+      book.emplace(id, addr);
+  ctx->set_addresses(book);
+  std::set<raft::server_id> wanted;
+  for (auto id : cfg.all())
+    wanted.insert(id);
+  for (auto& [id, addr] : learned_addresses)
+    wanted.insert(id);
+  wanted.erase(ctx->opts.id);
+  for (auto id : wanted) {
+    auto addr = resolve(id);
+    auto ep = parse_endpoint(addr);
+    if (!ep) {
+      spdlog::warn("raft: node {} has no usable address for node {} ('{}'); it cannot "
+                   "send to it",
+                   ctx->opts.id, id, addr);
+      continue;
+    }
+    auto link = links.find(id);
+    if (link != links.end()) {
+      auto known = link_addresses.find(id);
+      if (known == link_addresses.end() || known->second.empty() || known->second == addr)
+        continue;
+      spdlog::info("raft: node {} re-dials node {} at {} (was {})", ctx->opts.id, id, addr,
+                   known->second);
+      self->unlink_from(link->second);
+      self->send_exit(link->second, caf::exit_reason::user_shutdown);
+      links.erase(link);
+    }
+    links.emplace(id, self->spawn<caf::linked>(peer_link_fun, ctx->opts.id, id, *ep));
+    link_addresses[id] = addr;
+  }
+  for (auto i = links.begin(); i != links.end();) {
+    auto known = link_addresses.find(i->first);
+    if (wanted.count(i->first) || known == link_addresses.end() || known->second.empty()) {
+      ++i;
+      continue;
+    }
+    spdlog::info("raft: node {} closes its link to node {} (no longer a member)",
+                 ctx->opts.id, i->first);
+    self->unlink_from(i->second);
+    self->send_exit(i->second, caf::exit_reason::user_shutdown);
+    link_addresses.erase(known);
+    i = links.erase(i);
+  }
 }
 
 void raft_state::expire_reads() {
@@ -322,6 +596,7 @@ void raft_state::process_ready() {
     handle(rd);
   }
   switch_role();
+  settle_transfers();
 }
 
 void raft_state::handle(raft::ready& rd) {
@@ -458,6 +733,7 @@ void raft_state::on_persisted(std::uint64_t id) {
     b.cluster_id = ctx->opts.cluster_id;
     b.from = ctx->opts.id;
     b.to = to;
+    b.from_address = own_address();
     self->send(link->second, std::move(b));
   }
   process_ready();
@@ -482,6 +758,7 @@ void raft_state::send_messages(std::vector<raft::outgoing_message>& msgs) {
     b.cluster_id = ctx->opts.cluster_id;
     b.from = ctx->opts.id;
     b.to = to;
+    b.from_address = own_address();
     self->send(link->second, std::move(b));
   }
 }
@@ -507,8 +784,19 @@ void raft_state::log_changes(const raft::ready& rd) {
                      "within an election timeout",
                      ctx->opts.id, ev.term);
         break;
-      case raft::event_kind::membership_changed:
-        spdlog::info("raft: membership changed at index {}", ev.index);
+      case raft::event_kind::membership_changed: {
+        auto& c = core->config();
+        spdlog::info("raft: node {} uses the configuration of index {}: voters {}, "
+                     "learners {}, joining {}",
+                     ctx->opts.id, ev.index, fmt::join(c.voters, ","),
+                     fmt::join(c.learners, ","), fmt::join(c.joining, ","));
+        // Before this batch's messages leave: a server just added must have
+        // a link for its first AppendEntries.
+        sync_links();
+        break;
+      }
+      case raft::event_kind::promotion_proposed:
+        spdlog::info("raft: node {} caught up; proposing its promotion to voter", ev.peer);
         break;
       case raft::event_kind::removed:
         spdlog::warn("raft: node {} was removed from the cluster", ctx->opts.id);
@@ -587,6 +875,11 @@ std::int64_t raft_state::now_ms() {
   return last_timestamp_ms;
 }
 
+std::string raft_state::own_address() const {
+  auto a = ctx->address_of(ctx->opts.id);
+  return a.empty() ? ctx->opts.listen : a;
+}
+
 void raft_state::fail(const std::string& msg) {
   spdlog::error("{}", msg);
   ctx->failure.fail(msg);
@@ -609,6 +902,9 @@ raft_actor_impl::behavior_type raft_fun(raft_self self, node_context_ptr ctx,
   s.snapshotter = std::move(snapshotter);
   s.recount_log_bytes();
   s.known_term = s.core->term();
+  for (auto& [id, l] : s.links)
+    s.link_addresses.emplace(id, std::string{});
+  s.sync_links();
   spdlog::info("raft: node {} starts as follower in term {} (commit {}, last index {})",
                s.ctx->opts.id, s.core->term(), s.core->commit_index(),
                s.core->log().last_index());

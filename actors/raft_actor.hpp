@@ -50,6 +50,11 @@ struct raft_state {
   std::map<raft::server_id, peer_link_actor> links;
   /// Absent in some actor tests: then no snapshot is ever taken.
   snapshotter_actor snapshotter;
+  /// The address each link of `links` dials (empty for links handed in at
+  /// start without one, e.g. by tests).
+  std::map<raft::server_id, std::string> link_addresses;
+  /// Addresses servers announced in their own batches (peer_batch::from_address).
+  std::map<raft::server_id, std::string> learned_addresses;
 
   std::uint64_t tick_epoch = 1;
   std::uint64_t ticks = 0;
@@ -94,6 +99,18 @@ struct raft_state {
   /// Bytes of log entries (stored size) after the last snapshot.
   std::uint64_t log_bytes = 0;
 
+  // -- membership and leadership transfer ---------------------------------------
+  /// Transfers waiting for their target to lead. A handover is the removal
+  /// of this leader waiting for leadership to move first; it is answered
+  /// not_leader (naming the new leader) once it has, so the client resends.
+  struct pending_transfer {
+    raft::server_id target = raft::no_server;
+    std::uint64_t started_tick = 0;
+    bool handover = false;
+    caf::response_promise rp;
+  };
+  std::vector<pending_transfer> transfers;
+
   // -- what was last logged ----------------------------------------------------
   shell_role current = shell_role::follower;
   raft::server_id known_leader = raft::no_server;
@@ -109,6 +126,13 @@ struct raft_state {
   caf::result<raft_reply> propose(propose_request& req);
   /// Starts a ReadIndex round (the core forwards it to the leader on followers).
   caf::result<raft_reply> read_index();
+  /// Leader: changes the configuration by one server (a removal of the
+  /// leader itself hands leadership over first).
+  caf::result<raft_reply> change_membership(membership_request& req);
+  /// Leader: moves leadership to `req.target`; answered once it leads.
+  caf::result<raft_reply> transfer(transfer_request& req);
+  /// Non-leaders: membership and transfer requests go to the leader.
+  raft_reply redirect_admin() const;
   raft_reply refuse(const raft::request_result& r) const;
   raft_reply not_leader_reply() const;
   raft_reply unavailable_reply(std::string why) const;
@@ -127,6 +151,13 @@ struct raft_state {
   void send_snapshot(raft::snapshot_to_send& s);
   void recount_log_bytes();
 
+  // -- addresses and links -----------------------------------------------------
+  /// Recomputes the address book (configuration, --peers, announced) and
+  /// opens, re-dials or closes peer links to match the configuration.
+  void sync_links();
+  /// Answers transfer and handover waiters whose outcome is known.
+  void settle_transfers();
+
   // -- ready-batch execution ---------------------------------------------------
   void process_ready();
   void handle(raft::ready& rd);
@@ -139,6 +170,8 @@ struct raft_state {
   void switch_role();
   shell_role role_of_core() const;
   std::int64_t now_ms();
+  /// The address this node announces in its batches (peer_batch::from_address).
+  std::string own_address() const;
   void fail(const std::string& msg);
 };
 

@@ -17,6 +17,12 @@ raft_actor_impl::behavior_type candidate_behavior(raft_self self) {
     [=](read_atom) -> caf::result<raft_reply> {
       return self->state.unavailable_reply("an election is under way; retry shortly");
     },
+    [=](membership_request&) -> caf::result<raft_reply> {
+      return self->state.redirect_admin();
+    },
+    [=](transfer_request&) -> caf::result<raft_reply> {
+      return self->state.redirect_admin();
+    },
     [=](status_atom) -> rpc::status_reply { return self->state.status(); },
     [=](tick_atom, std::uint64_t epoch) { self->state.on_tick(epoch); },
     [=](applied_notice& n) { self->state.on_applied(n); },

@@ -14,6 +14,12 @@ raft_actor_impl::behavior_type follower_behavior(raft_self self) {
       return self->state.not_leader_reply();
     },
     [=](read_atom) -> caf::result<raft_reply> { return self->state.read_index(); },
+    [=](membership_request&) -> caf::result<raft_reply> {
+      return self->state.redirect_admin();
+    },
+    [=](transfer_request&) -> caf::result<raft_reply> {
+      return self->state.redirect_admin();
+    },
     [=](status_atom) -> rpc::status_reply { return self->state.status(); },
     [=](tick_atom, std::uint64_t epoch) { self->state.on_tick(epoch); },
     [=](applied_notice& n) { self->state.on_applied(n); },

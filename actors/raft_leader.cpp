@@ -13,6 +13,12 @@ raft_actor_impl::behavior_type leader_behavior(raft_self self) {
       return self->state.propose(req);
     },
     [=](read_atom) -> caf::result<raft_reply> { return self->state.read_index(); },
+    [=](membership_request& req) -> caf::result<raft_reply> {
+      return self->state.change_membership(req);
+    },
+    [=](transfer_request& req) -> caf::result<raft_reply> {
+      return self->state.transfer(req);
+    },
     [=](status_atom) -> rpc::status_reply { return self->state.status(); },
     [=](tick_atom, std::uint64_t epoch) { self->state.on_tick(epoch); },
     [=](applied_notice& n) { self->state.on_applied(n); },

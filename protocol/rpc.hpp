@@ -23,6 +23,9 @@ struct peer_batch {
   std::uint64_t from = 0;
   std::uint64_t to = 0;
   std::vector<std::string> messages;
+  /// Where the sender listens. The receiver dials it back when it knows no
+  /// other address for `from` (a server that joins learns its leader so).
+  std::string from_address;
 };
 
 /// A client opens a session with a node. Reply: the handle of the client
@@ -48,6 +51,14 @@ enum class request_op : std::uint8_t {
   resolve = 6,
   /// no arguments; the reply is status_reply (see node status below)
   status = 7,
+  /// id = server id, payload = its HOST:PORT, labels {"learner": "true"} to
+  /// add a permanent learner; answered once the configuration is applied.
+  /// extra = the configuration's log index.
+  add_member = 8,
+  /// id = server id; removing the leader first hands leadership over.
+  remove_member = 9,
+  /// id = the voter to hand leadership to; answered once it leads.
+  transfer_leader = 10,
 };
 
 struct client_request {
@@ -77,8 +88,13 @@ struct client_reply {
 struct member_entry {
   std::uint64_t id = 0;
   std::string address;
-  /// "voter" or "learner"
+  /// "voter", "learner" (permanent non-voter) or "joining" (a new server
+  /// catching up; promoted to voter automatically).
   std::string kind;
+  /// Leader's view (zero elsewhere): the member's highest replicated index
+  /// and how many entries it lags behind the leader's last index.
+  std::uint64_t match = 0;
+  std::uint64_t lag = 0;
 };
 
 struct status_reply {

@@ -16,7 +16,7 @@ namespace conflux::rpc {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_batch& x) {
   return f(caf::meta::type_name("conflux.peer_batch"), x.cluster_id, x.from, x.to,
-           x.messages);
+           x.messages, x.from_address);
 }
 
 template <class Inspector>
@@ -38,7 +38,8 @@ typename Inspector::result_type inspect(Inspector& f, client_reply& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member_entry& x) {
-  return f(caf::meta::type_name("conflux.member_entry"), x.id, x.address, x.kind);
+  return f(caf::meta::type_name("conflux.member_entry"), x.id, x.address, x.kind,
+           x.match, x.lag);
 }
 
 template <class Inspector>

@@ -1,6 +1,7 @@
 #include "apps/cli/cli_commands.hpp"
 
 #include "apps/cli/cli_support.hpp"
+#include "protocol/raft/membership.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -73,6 +74,9 @@ public:
       case command_kind::get: return get();
       case command_kind::resolve: return resolve();
       case command_kind::cluster_status: return cluster_status();
+      case command_kind::cluster_add: return cluster_add();
+      case command_kind::cluster_remove: return cluster_remove();
+      case command_kind::cluster_transfer: return cluster_transfer();
       case command_kind::not_implemented: return not_implemented();
     }
     return not_implemented();
@@ -501,10 +505,28 @@ private:
           leader_addr = rw.st->leader_address;
         }
     }
+    // Replication progress as the leader sees it (only the leader knows).
+    std::map<std::uint64_t, rpc::member_entry> progress;
+    for (const auto& rw : rows)
+      if (rw.st && rw.st->role == "leader" && rw.st->id == leader_id)
+        for (const auto& m : rw.st->members)
+          progress[m.id] = m;
+    auto lag_of = [&](std::uint64_t id) -> std::optional<std::uint64_t> {
+      auto i = progress.find(id);
+      if (i == progress.end())
+        return std::nullopt;
+      return i->second.lag;
+    };
     if (json()) {
       nlohmann::json arr = nlohmann::json::array();
       for (const auto& rw : rows) {
         nlohmann::json j{{"id", rw.m.id}, {"address", rw.m.address}, {"kind", rw.m.kind}};
+        if (auto lag = lag_of(rw.m.id)) {
+          j["match"] = progress[rw.m.id].match;
+          j["lag"] = *lag;
+        } else {
+          j["lag"] = nullptr;
+        }
         if (rw.st) {
           j["reachable"] = true;
           j["role"] = rw.st->role;
@@ -526,19 +548,21 @@ private:
       emit({{"cluster_id", first->cluster_id}, {"leader", leader}, {"members", arr}});
     } else {
       std::vector<std::vector<std::string>> table{
-        {"ID", "ADDRESS", "KIND", "ROLE", "TERM", "COMMIT", "APPLIED", "NOTE"}};
+        {"ID", "ADDRESS", "KIND", "ROLE", "TERM", "COMMIT", "APPLIED", "LAG", "NOTE"}};
       for (const auto& rw : rows) {
+        auto lag = lag_of(rw.m.id);
+        auto lag_text = lag ? std::to_string(*lag) : std::string{"-"};
         if (rw.st) {
           table.push_back({std::to_string(rw.m.id), rw.m.address, rw.m.kind, rw.st->role,
                            std::to_string(rw.st->term), std::to_string(rw.st->commit),
-                           std::to_string(rw.st->applied),
+                           std::to_string(rw.st->applied), lag_text,
                            leader_id != 0 && rw.m.id == leader_id ? "* leader" : ""});
         } else {
           std::string why = rw.err->message.empty() ? std::string{to_string(rw.err->code)}
                                                     : rw.err->message;
           std::replace(why.begin(), why.end(), '\n', ' ');
           table.push_back({std::to_string(rw.m.id), rw.m.address, rw.m.kind, "unreachable",
-                           "-", "-", "-", why});
+                           "-", "-", "-", lag_text, why});
         }
       }
       out_ << render_table(table);
@@ -553,12 +577,52 @@ private:
     return exit_ok;
   }
 
+  int cluster_add() {
+    auto r = api_.add_member(inv_.node_id, inv_.node_address, inv_.learner);
+    if (!r.ok())
+      return fail(r.err());
+    const char* kind = inv_.learner ? "learner" : "joining";
+    if (json()) {
+      emit({{"added", inv_.node_id}, {"address", inv_.node_address}, {"kind", kind},
+            {"config_index", *r}});
+    } else {
+      out_ << "added node " << inv_.node_id << " (" << inv_.node_address << ") as "
+           << (inv_.learner ? "a learner (it never votes)"
+                            : "joining: it becomes a voter once it has caught up")
+           << "; configuration at index " << *r << '\n';
+    }
+    return exit_ok;
+  }
+
+  int cluster_remove() {
+    auto r = api_.remove_member(inv_.node_id);
+    if (!r.ok())
+      return fail(r.err());
+    if (json())
+      emit({{"removed", inv_.node_id}, {"config_index", *r}});
+    else
+      out_ << "removed node " << inv_.node_id << "; configuration at index " << *r
+           << " (its process can be stopped now)\n";
+    return exit_ok;
+  }
+
+  int cluster_transfer() {
+    auto r = api_.transfer_leader(inv_.node_id);
+    if (!r.ok())
+      return fail(r.err());
+    if (json())
+      emit({{"leader", inv_.node_id}, {"term", *r}});
+    else
+      out_ << "node " << inv_.node_id << " is the leader (term " << *r << ")\n";
+    return exit_ok;
+  }
+
   int not_implemented() {
     err_ << error_line("not_implemented",
                        "`" + inv_.name + "` is not implemented yet in this build",
                        inv_.name == "watch"
                          ? "poll with `conflux get` for now"
-                         : "change membership with the conflux-node --peers setting for now",
+                         : "see `conflux --help`",
                        exit_other, json())
          << '\n';
     return exit_other;
@@ -748,15 +812,16 @@ parse_outcome parse_command_line(const std::vector<std::string>& args,
   auto* cluster_status_cmd = cluster_cmd->add_subcommand(
     "status", "every member's role, term, commit and applied index, and the leader");
   auto* cluster_add_cmd =
-    cluster_cmd->add_subcommand("add", "add a member (not implemented yet in this build)");
+    cluster_cmd->add_subcommand("add", "add a member: it catches up as a non-voter, then "
+                                       "becomes a voter (start it with conflux-node --join)");
   cluster_add_cmd->add_option("ID", node_id, "node id")->required();
   cluster_add_cmd->add_option("ADDRESS", node_address, "HOST:PORT")->required();
   cluster_add_cmd->add_flag("--learner", learner, "add as a non-voting learner");
   auto* cluster_remove_cmd = cluster_cmd->add_subcommand(
-    "remove", "remove a member (not implemented yet in this build)");
+    "remove", "remove a member (a leader hands leadership over first)");
   cluster_remove_cmd->add_option("ID", node_id, "node id")->required();
   auto* cluster_transfer_cmd = cluster_cmd->add_subcommand(
-    "transfer-leader", "hand leadership to a member (not implemented yet in this build)");
+    "transfer-leader", "hand leadership to a voter; returns once it leads");
   cluster_transfer_cmd->add_option("ID", node_id, "node id")->required();
 
   // -- parse -----------------------------------------------------------------------
@@ -953,6 +1018,26 @@ parse_outcome parse_command_line(const std::vector<std::string>& args,
     inv.kind = command_kind::resolve;
   } else if (leaf == cluster_status_cmd) {
     inv.kind = command_kind::cluster_status;
+  } else if (leaf == cluster_add_cmd || leaf == cluster_remove_cmd ||
+             leaf == cluster_transfer_cmd) {
+    inv.kind = leaf == cluster_add_cmd      ? command_kind::cluster_add
+               : leaf == cluster_remove_cmd ? command_kind::cluster_remove
+                                            : command_kind::cluster_transfer;
+    auto id = parse_node_id(node_id);
+    if (!id.ok())
+      return input_error(id.err(), json);
+    inv.node_id = *id;
+    if (leaf == cluster_add_cmd) {
+      auto addr = parse_endpoints(node_address);
+      if (!addr.ok() || addr->size() != 1 || node_address.size() > raft::max_address_size)
+        return input_error(error{errc::invalid_argument,
+                                 "ADDRESS '" + node_address +
+                                   "' is not one HOST:PORT; give the address the new node "
+                                   "listens on (its --listen), e.g. 127.0.0.1:7104"},
+                           json);
+      inv.node_address = node_address;
+      inv.learner = learner;
+    }
   } else {
     inv.kind = command_kind::not_implemented;
   }

@@ -42,7 +42,10 @@ enum class command_kind {
   get,
   resolve,
   cluster_status,
-  /// watch, cluster add/remove/transfer-leader: parsed, then refused (exit 1).
+  cluster_add,
+  cluster_remove,
+  cluster_transfer,
+  /// watch: parsed, then refused (exit 1).
   not_implemented,
 };
 
@@ -65,6 +68,10 @@ struct invocation {
   std::vector<version_id> versions;
   std::vector<release_rule> rules;
   labels client_labels;
+  /// cluster add / remove / transfer-leader.
+  std::uint64_t node_id = 0;
+  std::string node_address;
+  bool learner = false;
 };
 
 /// Either an invocation to execute, or a finished run (help printed, or a
@@ -103,6 +110,10 @@ public:
                                              actors::consistency c) = 0;
   virtual expected<actors::node_status> status_of(const std::string& endpoint) = 0;
   virtual expected<actors::node_status> status() = 0;
+  virtual expected<std::uint64_t> add_member(std::uint64_t id, const std::string& address,
+                                             bool learner) = 0;
+  virtual expected<std::uint64_t> remove_member(std::uint64_t id) = 0;
+  virtual expected<std::uint64_t> transfer_leader(std::uint64_t id) = 0;
 };
 
 /// Runs a parsed command; returns the exit code. Output goes to `out`

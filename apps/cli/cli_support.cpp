@@ -451,6 +451,15 @@ expected<std::vector<std::string>> parse_endpoints(std::string_view text) {
   return out;
 }
 
+expected<std::uint64_t> parse_node_id(std::string_view text) {
+  auto v = parse_u64(text);
+  if (!v || *v == 0)
+    return bad("ID " + quote(text) +
+               " is not a node id; write a whole number from 1 up (see `conflux "
+               "cluster status`)");
+  return *v;
+}
+
 expected<std::uint64_t> parse_positive_number(std::string_view what, std::string_view text) {
   auto v = parse_u64(text);
   if (!v || *v == 0) {

@@ -91,6 +91,8 @@ expected<std::vector<std::string>> parse_endpoints(std::string_view text);
 /// only, at least 1, fits 64 bits ("-1", "0x10", "1e3", " 7" are refused).
 /// `what` names the argument in the message ("ID", "--if-revision").
 expected<std::uint64_t> parse_positive_number(std::string_view what, std::string_view text);
+/// A Raft server id (cluster add / remove / transfer-leader): 1 up.
+expected<std::uint64_t> parse_node_id(std::string_view text);
 
 /// A key, checked with conflux::validate_key (the message says what to fix).
 status check_key(std::string_view key);

@@ -48,6 +48,16 @@ public:
     return c_.status_of(endpoint);
   }
   expected<actors::node_status> status() override { return c_.status(); }
+  expected<std::uint64_t> add_member(std::uint64_t id, const std::string& address,
+                                     bool learner) override {
+    return c_.add_member(id, address, learner);
+  }
+  expected<std::uint64_t> remove_member(std::uint64_t id) override {
+    return c_.remove_member(id);
+  }
+  expected<std::uint64_t> transfer_leader(std::uint64_t id) override {
+    return c_.transfer_leader(id);
+  }
 
 private:
   actors::client& c_;
@@ -80,6 +90,11 @@ public:
   }
   expected<actors::node_status> status_of(const std::string&) override { return none(); }
   expected<actors::node_status> status() override { return none(); }
+  expected<std::uint64_t> add_member(std::uint64_t, const std::string&, bool) override {
+    return none();
+  }
+  expected<std::uint64_t> remove_member(std::uint64_t) override { return none(); }
+  expected<std::uint64_t> transfer_leader(std::uint64_t) override { return none(); }
 };
 
 /// Recorded as the `creator` of the versions this run writes.

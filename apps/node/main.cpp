@@ -2,7 +2,10 @@
 //
 //   conflux-node [--config FILE] [--id N] [--listen HOST:PORT] [--data DIR]
 //                [--peers 1=HOST:PORT,2=HOST:PORT,...] [--cluster-id NAME]
-//                [--log-level LEVEL]
+//                [--log-level LEVEL] [--join]
+//
+// --join starts a node with no configuration that waits until a leader adds
+// it (`conflux cluster add ID HOST:PORT`); --peers is then optional.
 //
 // With no arguments: a single-node cluster on 127.0.0.1:7101 with data in
 // ./conflux-data. Settings come from the embedded defaults, then the config
@@ -93,6 +96,8 @@ void load_config_file(const std::string& path, node_options& opts, std::string& 
       opts.snapshot_entries = toml::find<std::uint64_t>(t, "snapshot_entries");
     if (t.contains("snapshot_bytes"))
       opts.snapshot_bytes = toml::find<std::uint64_t>(t, "snapshot_bytes");
+    if (t.contains("join"))
+      opts.join = toml::find<bool>(t, "join");
     if (t.contains("peers")) {
       for (auto& [k, v] : toml::find<toml::table>(t, "peers")) {
         std::uint64_t id = 0;
@@ -143,6 +148,10 @@ int main(int argc, char** argv) {
   app.add_option("--snapshot-bytes", snapshot_bytes,
                  "... or once the log holds B bytes after the last snapshot "
                  "(default 67108864, 0 = never by size)");
+  bool join = false;
+  app.add_flag("--join", join,
+               "start empty and wait to be added to a running cluster by `conflux cluster "
+               "add ID HOST:PORT` (--peers optional)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -163,9 +172,11 @@ int main(int argc, char** argv) {
     opts.snapshot_entries = *snapshot_entries;
   if (snapshot_bytes)
     opts.snapshot_bytes = *snapshot_bytes;
+  if (join)
+    opts.join = true;
   if (!peers.empty())
     opts.peers = parse_peers(peers);
-  if (opts.peers.empty())
+  if (opts.peers.empty() && !opts.join)
     opts.peers[opts.id] = opts.listen;
   else if (!listen_given && opts.peers.count(opts.id))
     // --listen defaults to this node's own --peers entry.
@@ -233,8 +244,13 @@ int main(int argc, char** argv) {
               << sys->render(port.error()) << " (is another process using the port?)\n";
     return stop(&*node, 2);
   }
-  spdlog::info("node {} of cluster '{}' listening on {} with {} member(s)", opts.id,
-               opts.cluster_id, opts.listen, opts.peers.size());
+  if (opts.join)
+    spdlog::info("node {} of cluster '{}' listening on {}, waiting to be added "
+                 "(conflux cluster add {} {})",
+                 opts.id, opts.cluster_id, opts.listen, opts.id, opts.listen);
+  else
+    spdlog::info("node {} of cluster '{}' listening on {} with {} member(s)", opts.id,
+                 opts.cluster_id, opts.listen, opts.peers.size());
 
   int exit_code = 0;
   for (;;) {

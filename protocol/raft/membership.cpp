@@ -49,7 +49,21 @@ bool get_list(const std::string& in, std::size_t& pos, std::vector<server_id>& o
   return true;
 }
 
-constexpr char format_version = 1;
+constexpr char format_ids = 1;
+constexpr char format_addresses = 2;
+
+// Keeps the addresses of members only (a removed server's goes with it).
+void merge_addresses(membership& m, const std::map<server_id, std::string>& extra) {
+  for (auto& [id, addr] : extra)
+    if (!addr.empty())
+      m.addresses[id] = addr;
+  for (auto i = m.addresses.begin(); i != m.addresses.end();) {
+    if (!m.contains(i->first))
+      i = m.addresses.erase(i);
+    else
+      ++i;
+  }
+}
 
 } // namespace
 
@@ -83,19 +97,19 @@ std::optional<membership> apply_change(const membership& m,
     if (m.contains(c.server))
       return std::nullopt;
     out.joining.push_back(c.server);
-    return out;
+    break;
   case membership_change_kind::add_learner:
     if (m.contains(c.server))
       return std::nullopt;
     out.learners.push_back(c.server);
-    return out;
+    break;
   case membership_change_kind::promote:
     if (!m.is_learner(c.server) && !m.is_joining(c.server))
       return std::nullopt;
     erase(out.learners, c.server);
     erase(out.joining, c.server);
     out.voters.push_back(c.server);
-    return out;
+    break;
   case membership_change_kind::remove:
     if (!m.contains(c.server))
       return std::nullopt;
@@ -104,30 +118,61 @@ std::optional<membership> apply_change(const membership& m,
     erase(out.joining, c.server);
     if (out.voters.empty())
       return std::nullopt;
-    return out;
+    break;
+  default:
+    return std::nullopt;
   }
-  return std::nullopt;
+  merge_addresses(out, c.addresses);
+  return out;
 }
 
 std::string encode_membership(const membership& m) {
   std::string out;
   out.reserve(1 + 12 + 8 * (m.voters.size() + m.learners.size() + m.joining.size()));
-  out.push_back(format_version);
+  out.push_back(m.addresses.empty() ? format_ids : format_addresses);
   for (const auto* list : {&m.voters, &m.learners, &m.joining}) {
     put_u32(out, static_cast<std::uint32_t>(list->size()));
     for (auto id : *list)
       put_u64(out, id);
   }
+  if (m.addresses.empty())
+    return out;
+  put_u32(out, static_cast<std::uint32_t>(m.addresses.size()));
+  for (auto& [id, addr] : m.addresses) {
+    put_u64(out, id);
+    put_u32(out, static_cast<std::uint32_t>(addr.size()));
+    out += addr;
+  }
   return out;
 }
 
 std::optional<membership> decode_membership(const std::string& bytes) {
-  if (bytes.empty() || bytes[0] != format_version)
+  if (bytes.empty() || (bytes[0] != format_ids && bytes[0] != format_addresses))
     return std::nullopt;
   std::size_t pos = 1;
   membership m;
   if (!get_list(bytes, pos, m.voters) || !get_list(bytes, pos, m.learners) ||
-      !get_list(bytes, pos, m.joining) || pos != bytes.size())
+      !get_list(bytes, pos, m.joining))
+    return std::nullopt;
+  if (bytes[0] == format_addresses) {
+    std::uint64_t n = 0;
+    // Format 2 always has at least one address (an empty map encodes as 1).
+    if (!get_u64(bytes, pos, n, 4) || n == 0 || n > (bytes.size() - pos) / 12)
+      return std::nullopt;
+    server_id prev = no_server;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::uint64_t id = 0, len = 0;
+      if (!get_u64(bytes, pos, id, 8) || !get_u64(bytes, pos, len, 4) || id <= prev ||
+          len == 0 || len > max_address_size || len > bytes.size() - pos)
+        return std::nullopt;
+      if (!has(m.voters, id) && !has(m.learners, id) && !has(m.joining, id))
+        return std::nullopt;
+      m.addresses.emplace(id, bytes.substr(pos, len));
+      pos += len;
+      prev = id;
+    }
+  }
+  if (pos != bytes.size())
     return std::nullopt;
   // A server has one role: an id in two lists is not a configuration.
   for (auto id : m.learners)

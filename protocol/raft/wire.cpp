@@ -22,13 +22,15 @@
 //
 //   entry = [term, index, kind (0 command, 1 noop, 2 membership),
 //            timestamp_ms (signed), data(bin)]
-//   meta  = [index, term, [voter ids], [learner ids], [joining ids]]
+//   meta  = [index, term, [voter ids], [learner ids], [joining ids],
+//            [id, address(str), id, address(str), ...]]  (ids ascending)
 //
 // Integers are msgpack unsigned integers except timestamp_ms (any integer that
 // fits int64); booleans are msgpack booleans. Decoding additionally refuses
 // entries whose indexes are not prev_log_index + 1, + 2, ... (the receiving
 // core asserts that) and a membership that decode_membership would refuse (an
-// id of 0, or an id listed twice in any of the three lists).
+// id of 0, an id listed twice in any of the three lists, an address for a
+// non-member, an empty or over-long address).
 
 #include "protocol/raft/wire.hpp"
 
@@ -38,6 +40,7 @@
 #include <cstdint>
 #include <exception>
 #include <limits>
+#include <map>
 #include <memory>
 #include <msgpack.hpp>
 #include <string>
@@ -105,9 +108,12 @@ std::size_t size_hint(const message& m) {
   }
   if (auto* s = std::get_if<install_snapshot_request>(&m)) {
     auto& c = s->meta.config;
-    return fixed_overhead +
-           9 * (c.voters.size() + c.learners.size() + c.joining.size()) +
-           s->data.size();
+    std::size_t n = fixed_overhead +
+                    9 * (c.voters.size() + c.learners.size() + c.joining.size()) +
+                    s->data.size();
+    for (auto& [id, addr] : c.addresses)
+      n += 1 + 9 + 5 + addr.size();
+    return n;
   }
   return fixed_overhead;
 }
@@ -174,12 +180,19 @@ struct body_packer {
     p.pack_array(4);
     p.pack_uint8(static_cast<std::uint8_t>(tag::install_snapshot_request));
     p.pack_uint64(x.term);
-    p.pack_array(5);
+    p.pack_array(6);
     p.pack_uint64(x.meta.index);
     p.pack_uint64(x.meta.term);
     put_ids(p, x.meta.config.voters);
     put_ids(p, x.meta.config.learners);
     put_ids(p, x.meta.config.joining);
+    // Flat [id, address, id, address, ...]: nesting stays within 3 levels.
+    p.pack_array(static_cast<std::uint32_t>(2 * x.meta.config.addresses.size()));
+    for (auto& [id, addr] : x.meta.config.addresses) {
+      p.pack_uint64(id);
+      p.pack_str(static_cast<std::uint32_t>(addr.size()));
+      p.pack_str_body(addr.data(), static_cast<std::uint32_t>(addr.size()));
+    }
     put_bin(p, x.data);
   }
   void operator()(const timeout_now_request& x) const {
@@ -231,6 +244,29 @@ public:
     }
     return out;
   }
+
+  /// [id, "host:port", id, "host:port", ...] with ids ascending.
+  std::map<server_id, std::string> addresses() {
+    std::map<server_id, std::string> out;
+    auto* o = next();
+    if (!o || o->type != msgpack::type::ARRAY || o->via.array.size % 2 != 0) {
+      ok_ = false;
+      return out;
+    }
+    array_reader pairs{o, o->via.array.size, ok_};
+    server_id prev = no_server;
+    for (std::uint32_t i = 0; i < o->via.array.size / 2 && ok_; ++i) {
+      auto id = pairs.u64();
+      auto addr = pairs.str_view();
+      if (!ok_ || id <= prev || addr.empty() || addr.size() > max_address_size) {
+        ok_ = false;
+        break;
+      }
+      out.emplace(id, std::string{addr});
+      prev = id;
+    }
+    return out;
+  }
 };
 
 // decode_membership's rules (membership.cpp): no id 0, no id twice within a
@@ -238,8 +274,13 @@ public:
 bool valid_membership(const membership& m) {
   std::vector<server_id> all = m.all();
   std::sort(all.begin(), all.end());
-  return (all.empty() || all.front() != no_server) &&
-         std::adjacent_find(all.begin(), all.end()) == all.end();
+  if ((!all.empty() && all.front() == no_server) ||
+      std::adjacent_find(all.begin(), all.end()) != all.end())
+    return false;
+  for (auto& [id, addr] : m.addresses)
+    if (!std::binary_search(all.begin(), all.end(), id))
+      return false;
+  return true;
 }
 
 std::vector<entry_ptr> read_entries(array_reader& r, index_t prev_log_index, bool& ok) {
@@ -345,12 +386,13 @@ message read_message(const msgpack::object& o, bool& ok) {
     auto r = body(3);
     install_snapshot_request x;
     x.term = r.u64();
-    array_reader mr{r.next(), 5, ok};
+    array_reader mr{r.next(), 6, ok};
     x.meta.index = mr.u64();
     x.meta.term = mr.u64();
     x.meta.config.voters = mr.ids();
     x.meta.config.learners = mr.ids();
     x.meta.config.joining = mr.ids();
+    x.meta.config.addresses = mr.addresses();
     if (ok && !valid_membership(x.meta.config))
       ok = false;
     auto data = r.bin();

@@ -14,26 +14,6 @@
 namespace conflux::itest {
 namespace {
 
-/// Writes create_version commands with unique contents "<prefix>-<n>" until
-/// `stop` is set, `max_writes` were made or `limit` passed.
-void write_stream(actors::client& cl, const std::string& key, const std::string& prefix,
-                  std::atomic<bool>& stop, write_log& log, std::size_t max_writes,
-                  ms limit) {
-  auto deadline = clock::now() + limit;
-  for (std::size_t n = 0; n < max_writes && !stop.load() && clock::now() < deadline; ++n) {
-    write_outcome o;
-    o.content = prefix + "-" + std::to_string(n);
-    auto r = cl.write(make_create_version(key, o.content));
-    o.ok = acked(r);
-    o.code = code_of(r);
-    o.error = err_text(r);
-    if (o.ok)
-      o.version = r->version;
-    o.done = clock::now();
-    log.add(std::move(o));
-  }
-}
-
 /// Waits (bounded) until `pred` holds, polling every 10 ms.
 template <class Pred>
 bool wait_until(Pred&& pred, ms limit) {

@@ -135,4 +135,25 @@ inline void check_applied_once(const std::vector<version>& vs,
   }
 }
 
+/// Writes create_version commands with unique contents "<prefix>-<n>" until
+/// `stop` is set, `max_writes` were made or `limit` passed.
+inline void write_stream(actors::client& cl, const std::string& key,
+                         const std::string& prefix, std::atomic<bool>& stop, write_log& log,
+                         std::size_t max_writes, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (std::size_t n = 0;
+       n < max_writes && !stop.load() && std::chrono::steady_clock::now() < deadline; ++n) {
+    write_outcome o;
+    o.content = prefix + "-" + std::to_string(n);
+    auto r = cl.write(make_create_version(key, o.content));
+    o.ok = acked(r);
+    o.code = code_of(r);
+    o.error = err_text(r);
+    if (o.ok)
+      o.version = r->version;
+    o.done = std::chrono::steady_clock::now();
+    log.add(std::move(o));
+  }
+}
+
 } // namespace conflux::itest

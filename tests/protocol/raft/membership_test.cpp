@@ -63,3 +63,53 @@ TEST_CASE("membership_decoding_rejects_a_server_in_two_roles") {
   m.joining = {1};
   CHECK_FALSE(decode_membership(encode_membership(m)).has_value());
 }
+
+TEST_CASE("membership_addresses_round_trip_and_follow_changes") {
+  membership m{{1, 2, 3}, {}, {}};
+  // A configuration without addresses keeps the original format.
+  CHECK(encode_membership(m)[0] == 1);
+  membership_change add{membership_change_kind::add_voter, 4};
+  add.addresses = {{4, "127.0.0.1:7104"}, {1, "127.0.0.1:7101"}, {8, "10.0.0.8:1"}};
+  auto joined = apply_change(m, add);
+  REQUIRE(joined);
+  // The stranger's address (8) is not recorded.
+  CHECK(joined->addresses ==
+        std::map<server_id, std::string>{{1, "127.0.0.1:7101"}, {4, "127.0.0.1:7104"}});
+  auto bytes = encode_membership(*joined);
+  CHECK(bytes[0] == 2);
+  auto back = decode_membership(bytes);
+  REQUIRE(back);
+  CHECK(*back == *joined);
+  // Promotion keeps the addresses; removal drops the removed server's.
+  auto promoted = apply_change(*joined, {membership_change_kind::promote, 4});
+  REQUIRE(promoted);
+  CHECK(promoted->addresses == joined->addresses);
+  auto removed = apply_change(*promoted, {membership_change_kind::remove, 1});
+  REQUIRE(removed);
+  CHECK(removed->addresses == std::map<server_id, std::string>{{4, "127.0.0.1:7104"}});
+}
+
+TEST_CASE("membership_decoding_rejects_bad_addresses") {
+  membership m{{1, 2}, {}, {}};
+  m.addresses = {{1, "a:1"}, {2, "b:2"}};
+  auto good = encode_membership(m);
+  REQUIRE(decode_membership(good));
+  CHECK_FALSE(decode_membership(good.substr(0, good.size() - 1)));
+  CHECK_FALSE(decode_membership(good + "x"));
+  // An address for a server that is not a member.
+  membership stranger = m;
+  stranger.addresses[5] = "c:3";
+  CHECK_FALSE(decode_membership(encode_membership(stranger)));
+  // An empty or oversized address.
+  membership empty = m;
+  empty.addresses[2] = "";
+  CHECK_FALSE(decode_membership(encode_membership(empty)));
+  membership big = m;
+  big.addresses[2] = std::string(max_address_size + 1, 'h');
+  CHECK_FALSE(decode_membership(encode_membership(big)));
+  // Format 2 with no address at all is not a canonical encoding.
+  auto no_addr = encode_membership(membership{{1, 2}, {}, {}});
+  no_addr[0] = 2;
+  no_addr += std::string(4, '\0');
+  CHECK_FALSE(decode_membership(no_addr));
+}

@@ -171,12 +171,13 @@ std::string snapshot_with(const std::vector<std::uint64_t>& voters,
     p.pack_array(4);
     p.pack_uint8(7);
     p.pack_uint64(3);
-    p.pack_array(5);
+    p.pack_array(6);
     p.pack_uint64(10);
     p.pack_uint64(2);
     pack_ids(p, voters);
     pack_ids(p, learners);
     pack_ids(p, joining);
+    p.pack_array(0);
     p.pack_bin(0);
   });
 }
@@ -486,12 +487,13 @@ TEST_CASE("wire_rejects_wrong_field_types") {
           p.pack_array(4);
           p.pack_uint8(7);
           p.pack_uint64(3);
-          p.pack_array(5);
+          p.pack_array(6);
           p.pack_uint64(10);
           p.pack_uint64(2);
           pack_ids(p, {1});
           pack_ids(p, {});
           pack_ids(p, {});
+          p.pack_array(0);
           p.pack_str(0);
         })).code() == errc::corrupted);
   // A negative server id.
@@ -499,13 +501,14 @@ TEST_CASE("wire_rejects_wrong_field_types") {
           p.pack_array(4);
           p.pack_uint8(7);
           p.pack_uint64(3);
-          p.pack_array(5);
+          p.pack_array(6);
           p.pack_uint64(10);
           p.pack_uint64(2);
           p.pack_array(1);
           p.pack_int64(-1);
           pack_ids(p, {});
           pack_ids(p, {});
+          p.pack_array(0);
           p.pack_bin(0);
         })).code() == errc::corrupted);
 }
@@ -536,6 +539,50 @@ TEST_CASE("wire_rejects_a_membership_that_decode_membership_rejects") {
     REQUIRE(r.ok());
     CHECK(std::get<install_snapshot_request>(*r).meta.config == m);
   }
+}
+
+TEST_CASE("wire_snapshot_meta_carries_checked_member_addresses") {
+  install_snapshot_request req;
+  req.term = 4;
+  req.meta.index = 10;
+  req.meta.term = 3;
+  req.meta.config = membership{{1, 2}, {}, {4}};
+  req.meta.config.addresses = {{2, "127.0.0.1:7102"}, {4, "[::1]:7104"}};
+  req.data = "state";
+  auto back = decode_message(encode_message(message{req}));
+  REQUIRE(back.ok());
+  CHECK(std::get<install_snapshot_request>(*back).meta.config == req.meta.config);
+
+  auto with_addresses = [](std::vector<std::pair<std::uint64_t, std::string>> addrs) {
+    return raw([&](packer& p) {
+      p.pack_array(4);
+      p.pack_uint8(7);
+      p.pack_uint64(3);
+      p.pack_array(6);
+      p.pack_uint64(10);
+      p.pack_uint64(2);
+      pack_ids(p, {1, 2});
+      pack_ids(p, {});
+      pack_ids(p, {});
+      p.pack_array(static_cast<std::uint32_t>(2 * addrs.size()));
+      for (auto& [id, a] : addrs) {
+        p.pack_uint64(id);
+        p.pack_str(static_cast<std::uint32_t>(a.size()));
+        p.pack_str_body(a.data(), static_cast<std::uint32_t>(a.size()));
+      }
+      p.pack_bin(0);
+    });
+  };
+  CHECK(decode_message(with_addresses({{1, "a:1"}, {2, "b:2"}})).ok());
+  // A non-member, an empty address, a repeated or descending id, an oversized one.
+  CHECK(decode_message(with_addresses({{3, "c:3"}})).code() == errc::corrupted);
+  CHECK(decode_message(with_addresses({{1, ""}})).code() == errc::corrupted);
+  CHECK(decode_message(with_addresses({{2, "b:2"}, {1, "a:1"}})).code() ==
+        errc::corrupted);
+  CHECK(decode_message(with_addresses({{1, "a:1"}, {1, "a:2"}})).code() ==
+        errc::corrupted);
+  CHECK(decode_message(with_addresses({{1, std::string(max_address_size + 1, 'h')}}))
+            .code() == errc::corrupted);
 }
 
 TEST_CASE("wire_rejects_forged_huge_headers_and_deep_nesting") {
