@@ -585,7 +585,11 @@ void raft_state::send_snapshot(raft::snapshot_to_send& s) {
         core->report_snapshot(to, ok);
         process_ready();
       },
-      [](caf::error&) {});
+      [this, to](caf::error&) {
+        // The link went away (closed on a configuration change, or shutdown).
+        core->report_snapshot(to, false);
+        process_ready();
+      });
 }
 
 // -- ready batches ------------------------------------------------------------------
