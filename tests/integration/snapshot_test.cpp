@@ -304,4 +304,54 @@ TEST_CASE("node_refuses_to_start_with_both_snapshot_thresholds_off") {
         std::string::npos);
 }
 
+TEST_CASE("node_added_to_a_compacted_cluster_catches_up_by_snapshot_and_keeps_it_on_restart") {
+  cluster_options o;
+  o.nodes = 4;
+  o.node_args = [](const cluster& c, std::size_t i) {
+    std::vector<std::string> args{"--id",         std::to_string(c.id(i)),
+                                  "--listen",     c.endpoint(i),
+                                  "--data",       c.data_dir(i),
+                                  "--cluster-id", c.options().cluster_id,
+                                  "--log-level",  c.options().log_level,
+                                  "--snapshot-entries", "10"};
+    if (i < 3) {
+      std::string peers;
+      for (std::size_t k = 0; k < 3; ++k)
+        peers += (k ? "," : "") + std::to_string(c.id(k)) + "=" + c.endpoint(k);
+      args.insert(args.end(), {"--peers", peers});
+    } else {
+      args.push_back("--join");
+    }
+    return args;
+  };
+  cluster c{o};
+  REQUIRE(c.start());
+  const std::string key = "itest/snap/prod/join.txt";
+  actors::client_options co;
+  co.endpoints = {c.endpoint(0), c.endpoint(1), c.endpoint(2)};
+  co.timeout = 10s;
+  actors::client cl{runtime(), co};
+  REQUIRE(acked(cl.write(make_create_config(key, "v-0"))));
+  write_versions(cl, key, 1, 30);
+
+  auto eps = c.endpoint(0) + "," + c.endpoint(1) + "," + c.endpoint(2);
+  auto add = run_cli({"--endpoints", eps, "cluster", "add", "4", c.endpoint(3)});
+  INFO(add.describe());
+  REQUIRE(add.exit_code == 0);
+  auto leader = c.wait_for_leader(10s);
+  REQUIRE(leader);
+  check_versions_on(c, 3, key, 30, applied_of(c, *leader));
+  CHECK(count_of(slurp(c.log_path(3)), "applier installed snapshot") >= 1);
+
+  // Restarted, the new node comes back from its snapshot, with the
+  // configuration (and member addresses) the snapshot carried.
+  c.kill9(3);
+  write_versions(cl, key, 31, 32);
+  REQUIRE(c.restart(3));
+  check_versions_on(c, 3, key, 32, applied_of(c, *leader));
+  auto st = c.status(3);
+  REQUIRE(st.ok());
+  CHECK(st->members.size() == 4);
+}
+
 } // namespace conflux::itest
