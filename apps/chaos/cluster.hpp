@@ -1,0 +1,113 @@
+// The cluster of a chaos run: N conflux-node processes on 127.0.0.1 whose
+// node-to-node traffic runs through a fault_proxy (apps/chaos/proxy.hpp).
+//
+// Node i listens on its own port (--listen). Its --peers list names itself at
+// that port and every other node j at the proxy port for the pair (i, j), so
+// each node has its own peer list; membership entries carry only ids, so the
+// lists may differ. Clients dial the real ports directly.
+//
+// Process rules: only PIDs this class spawned are ever signalled; children get
+// PR_SET_PDEATHSIG(SIGKILL) (the signal follows the forking thread, so drive
+// this class from the thread that lives longest: main); every wait is bounded;
+// the destructor SIGKILLs and reaps whatever still runs.
+#pragma once
+
+#include "actors/client.hpp"
+#include "apps/chaos/proxy.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace conflux::chaos {
+
+using ms = std::chrono::milliseconds;
+
+struct cluster_options {
+  std::size_t nodes = 3;
+  /// Data dirs go to <dir>/data/node<i>, logs to <dir>/logs/node<i>.log.
+  std::string dir;
+  std::string node_binary;
+  std::string cluster_id = "chaos";
+  std::string log_level = "info";
+};
+
+class chaos_cluster {
+public:
+  enum class node_state { not_started, running, paused, killed, exited };
+
+  /// Picks ports, builds the proxy and the dirs; starts nothing. Throws
+  /// std::runtime_error if a dir or socket cannot be made.
+  chaos_cluster(actors::client_runtime& rt, cluster_options opts);
+  ~chaos_cluster();
+  chaos_cluster(const chaos_cluster&) = delete;
+  chaos_cluster& operator=(const chaos_cluster&) = delete;
+
+  std::size_t size() const noexcept { return nodes_.size(); }
+  /// Node ids are 1..size().
+  std::vector<node_id> ids() const;
+  std::string endpoint(node_id id) const;
+  std::vector<std::string> endpoints() const;
+  std::string log_path(node_id id) const;
+  std::vector<std::string> node_args(node_id id) const;
+  pid_t pid(node_id id) const;
+  node_state state(node_id id);
+  fault_proxy& proxy() noexcept { return *proxy_; }
+
+  /// Spawns every node and waits until each answers status and a leader
+  /// exists. False (with `why`) if that does not happen within `limit`.
+  bool start(ms limit, std::string& why);
+
+  /// kill -9 + reap.
+  void kill9(node_id id);
+  /// Spawns a killed or exited node again (same port, same data dir) and waits
+  /// up to `limit` until it answers status; retries the spawn if it exits
+  /// during start-up (e.g. its port still held). False if it never answered.
+  bool restart(node_id id, ms limit);
+  void pause(node_id id);  // SIGSTOP
+  void resume(node_id id); // SIGCONT
+
+  /// Lifts every proxy fault, resumes paused nodes, restarts dead ones.
+  /// False (with `why`) if a node could not be restarted.
+  bool heal_all(ms restart_limit, std::string& why);
+
+  /// Status of a node asked of that node only (short timeout). Fails fast for
+  /// a node that is not running.
+  expected<actors::node_status> status(node_id id);
+  /// The node that says it leads (highest term among those that say so).
+  std::optional<node_id> leader();
+  std::optional<node_id> wait_for_leader(ms limit);
+
+  /// Nodes that exited without being killed by this class since the last call,
+  /// each as "node N exited with status S". Reaps them.
+  std::vector<std::string> unexpected_exits();
+
+  /// SIGTERM (SIGCONT first if paused), waits up to `limit`, then SIGKILL.
+  void stop_all(ms limit);
+
+private:
+  struct node {
+    std::uint16_t port = 0;
+    pid_t pid = -1;
+    node_state st = node_state::not_started;
+    std::unique_ptr<actors::client> status_client;
+  };
+
+  node& at(node_id id);
+  const node& at(node_id id) const;
+  void spawn(node_id id);
+  bool wait_ready(node_id id, ms limit);
+
+  actors::client_runtime& rt_;
+  cluster_options opts_;
+  std::vector<node> nodes_;
+  std::unique_ptr<fault_proxy> proxy_;
+};
+
+const char* to_string(chaos_cluster::node_state st);
+
+} // namespace conflux::chaos

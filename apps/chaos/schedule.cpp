@@ -1,0 +1,145 @@
+#include "apps/chaos/schedule.hpp"
+
+#include <algorithm>
+#include <random>
+#include <stdexcept>
+
+namespace conflux::chaos {
+
+namespace {
+
+struct kind_name {
+  fault_kind kind;
+  const char* name;
+};
+
+constexpr kind_name kind_names[] = {
+    {fault_kind::kill_node, "kill-node"},
+    {fault_kind::kill_leader, "kill-leader"},
+    {fault_kind::pause_node, "pause-node"},
+    {fault_kind::pause_leader, "pause-leader"},
+    {fault_kind::partition_minority, "partition-minority"},
+    {fault_kind::partition_leader, "partition-leader"},
+    {fault_kind::partition_one_way, "partition-one-way"},
+    {fault_kind::membership_change, "membership-change"},
+};
+
+// Draws from mt19937_64 without std distributions (their output is
+// implementation-defined; the engine's is not).
+class draw {
+public:
+  explicit draw(std::uint64_t seed) : gen_(seed) {}
+  std::uint64_t below(std::uint64_t n) { return n == 0 ? 0 : gen_() % n; }
+  std::int64_t between(std::int64_t lo, std::int64_t hi) {
+    return lo +
+           static_cast<std::int64_t>(below(static_cast<std::uint64_t>(hi - lo + 1)));
+  }
+  template <class T>
+  void shuffle(std::vector<T>& v) {
+    for (std::size_t i = v.size(); i > 1; --i)
+      std::swap(v[i - 1], v[below(i)]);
+  }
+
+private:
+  std::mt19937_64 gen_;
+};
+
+} // namespace
+
+const char* to_string(fault_kind kind) {
+  for (const auto& k : kind_names)
+    if (k.kind == kind)
+      return k.name;
+  return "unknown";
+}
+
+std::optional<fault_kind> parse_fault_kind(const std::string& name) {
+  for (const auto& k : kind_names)
+    if (name == k.name)
+      return k.kind;
+  return std::nullopt;
+}
+
+std::vector<fault_kind> default_fault_kinds() {
+  return {fault_kind::kill_node,          fault_kind::kill_leader,
+          fault_kind::pause_node,         fault_kind::pause_leader,
+          fault_kind::partition_minority, fault_kind::partition_leader,
+          fault_kind::partition_one_way};
+}
+
+nlohmann::json to_json(const planned_fault& f) {
+  nlohmann::json j{{"index", f.index},
+                   {"kind", to_string(f.kind)},
+                   {"start_ms", f.start_ms},
+                   {"duration_ms", f.duration_ms},
+                   {"targets", f.targets}};
+  if (f.kind == fault_kind::partition_one_way)
+    j["direction"] = f.outbound ? "outbound" : "inbound";
+  return j;
+}
+
+std::vector<planned_fault> make_schedule(const schedule_options& opts) {
+  if (opts.nodes != 3 && opts.nodes != 5)
+    throw std::invalid_argument("--nodes must be 3 or 5");
+  if (opts.min_gap_ms < 0 || opts.min_gap_ms > opts.max_gap_ms ||
+      opts.min_fault_ms <= 0 || opts.min_fault_ms > opts.max_fault_ms ||
+      opts.duration_ms <= 0)
+    throw std::invalid_argument(
+        "schedule: gaps and fault durations need 0 <= min <= max");
+  if (opts.kinds.empty())
+    throw std::invalid_argument("schedule: no fault kinds enabled");
+  for (auto k : opts.kinds)
+    if (k == fault_kind::membership_change && !opts.membership)
+      throw std::invalid_argument(
+          "schedule: membership-change faults need live membership, which this build "
+          "does not have yet");
+
+  draw rng(opts.seed);
+  std::vector<planned_fault> out;
+  std::vector<fault_kind> round;
+  std::size_t next_in_round = 0;
+  auto n = static_cast<std::uint64_t>(opts.nodes);
+  std::int64_t t = opts.first_fault_ms;
+  for (;;) {
+    if (next_in_round == round.size()) {
+      round = opts.kinds;
+      rng.shuffle(round);
+      next_in_round = 0;
+    }
+    planned_fault f;
+    f.index = out.size();
+    f.kind = round[next_in_round++];
+    f.start_ms = t;
+    f.duration_ms = rng.between(opts.min_fault_ms, opts.max_fault_ms);
+    switch (f.kind) {
+    case fault_kind::kill_node:
+    case fault_kind::pause_node:
+      f.targets.push_back(1 + rng.below(n));
+      break;
+    case fault_kind::partition_minority: {
+      std::vector<std::uint64_t> ids;
+      for (std::uint64_t i = 1; i <= n; ++i)
+        ids.push_back(i);
+      rng.shuffle(ids);
+      auto minority = 1 + rng.below((n - 1) / 2); // 1 of 3; 1 or 2 of 5
+      ids.resize(minority);
+      std::sort(ids.begin(), ids.end());
+      f.targets = ids;
+      break;
+    }
+    case fault_kind::partition_one_way:
+      f.targets.push_back(1 + rng.below(n));
+      f.outbound = rng.below(2) == 0;
+      break;
+    default:
+      break;
+    }
+    if (f.start_ms + f.duration_ms > opts.duration_ms - opts.quiet_tail_ms)
+      break;
+    t = f.start_ms + f.duration_ms + rng.between(opts.min_gap_ms, opts.max_gap_ms);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+} // namespace conflux::chaos
