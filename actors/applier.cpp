@@ -1,9 +1,17 @@
 #include "actors/applier.hpp"
 
 #include "actors/watch_hub.hpp"
+#include "storage/snapshot_file.hpp"
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <string_view>
 
 namespace conflux::actors {
 namespace {
@@ -75,6 +83,62 @@ void apply_entries(self_ptr self, const std::vector<raft::entry_ptr>& entries) {
   }
 }
 
+// Installs a received, verified snapshot (PROTOCOL.md §3.2 step 2): first
+// the file gets its final name (durable), then one write txn replaces the
+// whole state. A crash before the txn commits leaves the old state, and the
+// restart installs the file again (actors/node.cpp).
+std::uint64_t install(self_ptr self, install_request& req) {
+  auto& st = self->state;
+  // Entries raft handed out before the snapshot come first (they are older).
+  if (!st.queued.empty()) {
+    auto entries = std::move(st.queued);
+    st.queued.clear();
+    apply_entries(self, entries);
+  }
+  auto started = std::chrono::steady_clock::now();
+  auto dir = std::filesystem::path{st.ctx->opts.data_dir} / storage::snapshot_subdir;
+  auto final_path = (dir / storage::snapshot_file_name(req.index, req.term)).string();
+  if (req.path != final_path) {
+    if (auto s = storage::durable_rename(req.path, final_path); !s.ok()) {
+      stop_node(self, "applier cannot store the received snapshot: " + to_string(s.err()));
+      return 0;
+    }
+  }
+  std::function<void(std::uint64_t)> hook;
+  if (st.crash_in_install)
+    hook = [](std::uint64_t put) {
+      if (put == 2) {
+        std::fprintf(stderr, "CONFLUX_TEST_CRASH: exiting in the middle of a snapshot "
+                             "install\n");
+        std::_Exit(70);
+      }
+    };
+  auto info = storage::install_snapshot_file(final_path, *st.ctx->state, hook);
+  if (!info) {
+    stop_node(self, "applier failed to install snapshot " + final_path + ": " +
+                      to_string(info.err()));
+    return 0;
+  }
+  st.applied = req.index;
+  st.ctx->applied.store(st.applied);
+  // The hub cannot say what the snapshot changed: it drops its history and
+  // cuts its watchers off, so that their resumes get a resync of this state.
+  if (st.watch_hub) {
+    watch_notice replaced;
+    replaced.applied = st.applied;
+    replaced.state_replaced = true;
+    self->send(st.watch_hub, std::move(replaced));
+  }
+  if (auto s = storage::remove_snapshot_files_before(dir.string(), req.index); !s.ok())
+    spdlog::warn("applier could not remove old snapshots: {}", to_string(s.err()));
+  spdlog::info("applier installed snapshot at index {} ({} records, {} bytes) in {} ms",
+               req.index, info->records, info->bytes,
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now() - started)
+                 .count());
+  return req.index;
+}
+
 } // namespace
 
 applier_actor_impl::behavior_type applier_fun(self_ptr self, node_context_ptr ctx,
@@ -83,6 +147,12 @@ applier_actor_impl::behavior_type applier_fun(self_ptr self, node_context_ptr ct
   self->state.applied = applied;
   self->state.machine = conflux::state_machine{self->state.ctx->opts.limits};
   self->state.ctx->applied.store(applied);
+  if (const char* crash = std::getenv("CONFLUX_TEST_CRASH");
+      crash != nullptr && std::string_view{crash} == "snapshot-install") {
+    self->state.crash_in_install = true;
+    spdlog::warn("CONFLUX_TEST_CRASH=snapshot-install: this node exits in the middle "
+                 "of its next snapshot install");
+  }
   return {
     [=](init_atom, applied_listener_actor& listener) {
       self->state.listener = std::move(listener);
@@ -100,6 +170,7 @@ applier_actor_impl::behavior_type applier_fun(self_ptr self, node_context_ptr ct
         self->send(self, flush_atom::value);
       }
     },
+    [=](install_request& req) -> std::uint64_t { return install(self, req); },
     [=](flush_atom) {
       auto& st = self->state;
       st.flush_pending = false;

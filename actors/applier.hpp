@@ -44,6 +44,9 @@ struct applier_state {
   applied_listener_actor listener;
   /// Where watch_notice goes (the node's watch hub; none in some tests).
   watch_hub_actor watch_hub;
+  /// CONFLUX_TEST_CRASH=snapshot-install: exit in the middle of the next
+  /// snapshot install (integration tests of crash safety only).
+  bool crash_in_install = false;
 };
 
 applier_actor_impl::behavior_type applier_fun(applier_actor_impl::stateful_pointer<applier_state> self,

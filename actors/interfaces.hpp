@@ -42,6 +42,7 @@ using status_atom = caf::atom_constant<caf::atom("status")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using init_atom = caf::atom_constant<caf::atom("init")>;
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 
 // -- local messages ------------------------------------------------------------
 
@@ -124,6 +125,65 @@ struct watch_subscribe {
   rpc::watch_request req;
 };
 
+// -- snapshots (local messages) ------------------------------------------------
+
+/// snapshotter -> raft: the term of entry `index` and the configuration in
+/// force there, for the header of a snapshot taken at `index`.
+struct snapshot_meta_request {
+  raft::index_t index = 0;
+};
+
+struct snapshot_meta_reply {
+  /// False when raft no longer knows `index` (compacted or installed past it).
+  bool ok = false;
+  raft::term_t term = 0;
+  /// raft::encode_membership bytes.
+  std::string membership;
+};
+
+/// snapshotter -> raft: a snapshot file is durable.
+struct snapshot_report {
+  enum class what : std::uint8_t {
+    /// A local snapshot at `index` was written (or nothing was to be done when
+    /// index is 0); raft compacts.
+    taken,
+    /// A snapshot from leader `from` (its `term`) arrived whole and verified
+    /// at `path`: raft steps it as one InstallSnapshot.
+    received,
+  };
+  what kind = what::taken;
+  raft::server_id from = raft::no_server;
+  raft::term_t term = 0;
+  raft::index_t index = 0;
+  raft::term_t snapshot_term = 0;
+  std::string membership;
+  std::string path;
+  std::uint64_t bytes = 0;
+};
+
+/// raft -> applier: replace the state with the verified snapshot file at
+/// `path` (moved to its final name first). Replies with the new applied index.
+struct install_request {
+  raft::index_t index = 0;
+  raft::term_t term = 0;
+  std::string path;
+};
+
+/// raft -> log store: drop the entries up to `upto` (a snapshot covers them).
+struct compact_request {
+  raft::index_t upto = 0;
+};
+
+/// raft -> peer link: stream this snapshot file to the peer. Replies true
+/// once the peer verified the whole file, false when the transfer failed.
+struct send_snapshot_request {
+  std::string cluster_id;
+  raft::term_t term = 0;
+  raft::index_t index = 0;
+  raft::term_t snapshot_term = 0;
+  std::string path;
+};
+
 /// client session -> raft: change the configuration by one server (leader
 /// only); answered once the new configuration is applied.
 struct membership_request {
@@ -150,7 +210,9 @@ using applied_listener_actor = caf::typed_actor<
 /// Owns the log LMDB environment; detached (blocking fsyncs).
 using log_store_actor = caf::typed_actor<
     /// raft: persist one batch durably; replies with its persist_id.
-    caf::replies_to<persist_request>::with<std::uint64_t>>;
+    caf::replies_to<persist_request>::with<std::uint64_t>,
+    /// raft: drop the log prefix a durable snapshot covers.
+    caf::reacts_to<compact_request>>;
 
 /// Owns the state LMDB environment's write side; detached.
 /// What a watch hub sends to a client's watcher actor (a remote actor of the
@@ -182,7 +244,9 @@ using applier_actor = caf::typed_actor<
     /// node (once, before raft exists): where watch_notice goes.
     caf::reacts_to<init_atom, watch_hub_actor>,
     /// raft: apply committed entries (queued; applied by the next flush).
-    caf::reacts_to<apply_batch>>;
+    caf::reacts_to<apply_batch>,
+    /// raft: install a received snapshot (after applying what is queued).
+    caf::replies_to<install_request>::with<std::uint64_t>>;
 
 using applier_actor_impl = applier_actor::extend<
     /// self: apply everything queued since the last flush in one transaction.
@@ -203,19 +267,41 @@ using raft_actor = caf::typed_actor<
     /// client session, CLI: this node's view of the cluster.
     caf::replies_to<status_atom>::with<rpc::status_reply>>;
 
-/// The raft actor's full behaviour: its public interface plus its own timer
-/// and the applier's reports.
+/// What the snapshotter talks to: the raft actor, narrowed.
+using snapshot_listener_actor = caf::typed_actor<
+    /// snapshotter: term and configuration at an index.
+    caf::replies_to<snapshot_meta_request>::with<snapshot_meta_reply>,
+    /// snapshotter: a snapshot was taken or received.
+    caf::reacts_to<snapshot_report>>;
+
+/// The raft actor's full behaviour: its public interface plus its own timer,
+/// the applier's reports and the snapshotter's.
 using raft_actor_impl = raft_actor::extend<
     /// self: periodic tick tagged with an epoch (stale epochs are dropped).
     caf::reacts_to<tick_atom, std::uint64_t>,
     /// applier: entries applied in one transaction; answer their waiters.
-    caf::reacts_to<applied_notice>>;
+    caf::reacts_to<applied_notice>,
+    /// snapshotter: term and configuration at an index.
+    caf::replies_to<snapshot_meta_request>::with<snapshot_meta_reply>,
+    /// snapshotter: a snapshot was taken or received.
+    caf::reacts_to<snapshot_report>>;
+
+/// Builds, receives and stores snapshot files (`<data>/snapshots/`); detached.
+using snapshotter_actor = caf::typed_actor<
+    /// raft (once, at start): where reports go.
+    caf::reacts_to<init_atom, snapshot_listener_actor>,
+    /// raft: take a snapshot of the state now (the log passed a threshold).
+    caf::reacts_to<snapshot_atom>,
+    /// node endpoint: a piece of a snapshot the leader sends.
+    caf::replies_to<rpc::snapshot_chunk>::with<rpc::snapshot_chunk_reply>>;
 
 /// One per other member: carries Raft batches to it over CAF remoting.
 using peer_link_actor = caf::typed_actor<
     /// raft: send these messages (dropped when the window is full or the
     /// peer is unreachable: Raft retransmits).
-    caf::reacts_to<rpc::peer_batch>>;
+    caf::reacts_to<rpc::peer_batch>,
+    /// raft: stream a snapshot file to the peer; true once it verified it.
+    caf::replies_to<send_snapshot_request>::with<bool>>;
 
 using peer_link_actor_impl = peer_link_actor::extend<
     /// self: (re)connect now.
@@ -239,6 +325,8 @@ using client_session_actor = caf::typed_actor<
 using node_endpoint_actor = caf::typed_actor<
     /// another member's peer link: Raft traffic; replies with an ack (0).
     caf::replies_to<rpc::peer_batch>::with<std::uint64_t>,
+    /// another member's peer link: a piece of a snapshot.
+    caf::replies_to<rpc::snapshot_chunk>::with<rpc::snapshot_chunk_reply>,
     /// a client: open a client session; replies with its handle.
     caf::replies_to<rpc::client_hello>::with<caf::strong_actor_ptr>>;
 
@@ -253,5 +341,11 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::propose_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::watch_change)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::watch_notice)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::watch_subscribe)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::snapshot_meta_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::snapshot_meta_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::snapshot_report)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::install_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::compact_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::send_snapshot_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::membership_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::transfer_request)

@@ -26,6 +26,19 @@ log_store_fun(log_store_actor::stateful_pointer<log_store_state> self,
       ++st.persists;
       return req.persist_id;
     },
+    [=](compact_request& req) {
+      auto& st = self->state;
+      auto res = st.store->drop_prefix(req.upto);
+      if (!res.ok()) {
+        auto msg = "log store failed to drop the entries up to " + std::to_string(req.upto) +
+                   ": " + to_string(res.err());
+        spdlog::error("{}", msg);
+        st.ctx->failure.fail(msg);
+        self->quit(caf::exit_reason::user_shutdown);
+        return;
+      }
+      spdlog::info("log store compacted the log up to index {}", req.upto);
+    },
   };
 }
 

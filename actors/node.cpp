@@ -7,7 +7,10 @@
 #include "actors/peer_link.hpp"
 #include "actors/raft_actor.hpp"
 #include "actors/watch_hub.hpp"
+#include "actors/snapshotter.hpp"
+#include "protocol/raft/membership.hpp"
 #include "storage/log_store.hpp"
+#include "storage/snapshot_file.hpp"
 #include "storage/state_store.hpp"
 
 #include <caf/all.hpp>
@@ -25,11 +28,22 @@ struct endpoint_state {
 
 node_endpoint_actor::behavior_type
 endpoint_fun(node_endpoint_actor::stateful_pointer<endpoint_state> self,
-             node_context_ptr ctx, raft_actor raft, watch_hub_actor hub) {
+             node_context_ptr ctx, raft_actor raft, watch_hub_actor hub,
+             snapshotter_actor snapshotter) {
   return {
     [=](rpc::peer_batch& b) -> std::uint64_t {
       self->send(raft, std::move(b));
       return 0;
+    },
+    [=](rpc::snapshot_chunk& c) -> caf::result<rpc::snapshot_chunk_reply> {
+      if (c.cluster_id != ctx->opts.cluster_id || c.to != ctx->opts.id) {
+        rpc::snapshot_chunk_reply r;
+        r.code = static_cast<std::uint8_t>(errc::invalid_argument);
+        r.message = "node " + std::to_string(ctx->opts.id) + " of cluster '" +
+                    ctx->opts.cluster_id + "' is not the addressee of this snapshot";
+        return r;
+      }
+      return self->delegate(snapshotter, std::move(c));
     },
     [=](rpc::client_hello& h) -> caf::strong_actor_ptr {
       if (!h.cluster_id.empty() && h.cluster_id != ctx->opts.cluster_id) {
@@ -60,6 +74,79 @@ caf::behavior supervisor_fun(caf::stateful_actor<supervisor_state>* self,
 }
 
 std::string pretty(const error& e) { return std::string{to_string(e.code)} + ": " + e.message; }
+
+// Brings the log and the state in line with the newest snapshot file and
+// returns its meta (index 0 when there is none). A crash can leave a durable
+// snapshot that the log or the state do not reflect yet:
+//   - a local snapshot written but the log prefix not yet dropped: drop it;
+//   - a received snapshot stored but not (fully) installed: the state is
+//     installed from the file again (one txn), and the log is reset to it
+//     unless it holds the snapshot's last entry with the same term.
+// A damaged newest snapshot file, or a log compacted past every snapshot,
+// stops the node (DESIGN §3 rule 6).
+expected<raft::snapshot_meta> restore_snapshot(const std::string& data_dir,
+                                               storage::log_store& log,
+                                               storage::state_store& state,
+                                               raft::index_t applied) {
+  auto dir = (std::filesystem::path{data_dir} / storage::snapshot_subdir).string();
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    return error{errc::storage_failure, "cannot create " + dir + ": " + ec.message()};
+  // Temporaries are unfinished writes or transfers: never trusted.
+  if (auto s = storage::remove_snapshot_files_before(dir, 0, true); !s.ok())
+    return s.err();
+  auto files = storage::list_snapshot_files(dir);
+  if (!files)
+    return files.err();
+  raft::snapshot_meta meta;
+  if (files->empty()) {
+    if (log.snapshot_index() > 0)
+      return error{errc::corrupted,
+                   "the log in " + data_dir + " was compacted up to index " +
+                     std::to_string(log.snapshot_index()) + " but " + dir +
+                     " holds no snapshot; the data dir is damaged (restore it or wipe "
+                     "it and rejoin)"};
+    return meta;
+  }
+  auto& newest = files->back();
+  auto info = storage::verify_snapshot_file(newest.path);
+  if (!info)
+    return error{info.code(), "cannot load the snapshot: " + pretty(info.err())};
+  auto m = raft::decode_membership(info->header.membership);
+  if (!m || info->header.index != newest.index || info->header.term != newest.term)
+    return error{errc::corrupted, "snapshot file " + newest.path +
+                                    " does not match its name or holds an undecodable "
+                                    "membership; the data dir is damaged"};
+  if (log.snapshot_index() > newest.index)
+    return error{errc::corrupted,
+                 "the log in " + data_dir + " was compacted up to index " +
+                   std::to_string(log.snapshot_index()) + " but the newest snapshot " +
+                   newest.path + " ends at " + std::to_string(newest.index) +
+                   "; the data dir is damaged"};
+  if (applied < newest.index) {
+    spdlog::info("installing snapshot {} (state applied only up to {})", newest.path,
+                 applied);
+    auto inst = storage::install_snapshot_file(newest.path, state);
+    if (!inst)
+      return error{inst.code(), "cannot install the snapshot: " + pretty(inst.err())};
+  }
+  if (log.snapshot_index() < newest.index) {
+    auto t = log.term(newest.index);
+    status s = (t.ok() && *t == newest.term)
+                 ? log.drop_prefix(newest.index)
+                 : log.reset_to_snapshot(newest.index, newest.term);
+    if (!s.ok())
+      return error{s.code(), "cannot align the log with snapshot " + newest.path + ": " +
+                               pretty(s.err())};
+  }
+  if (auto s = storage::remove_snapshot_files_before(dir, newest.index); !s.ok())
+    return s.err();
+  meta.index = newest.index;
+  meta.term = newest.term;
+  meta.config = std::move(*m);
+  return meta;
+}
 
 } // namespace
 
@@ -96,6 +183,10 @@ status check_node_options(const node_options& opts) {
   if (opts.watch_history < 1 || opts.watch_backlog < 1 || opts.watch_window < 1)
     return {errc::invalid_argument,
             "--watch-history and --watch-backlog must be positive integers"};
+  if (opts.snapshot_entries == 0 && opts.snapshot_bytes == 0)
+    return {errc::invalid_argument,
+            "--snapshot-entries and --snapshot-bytes are both 0, so the log would grow "
+            "without bound; set at least one of them"};
   return {};
 }
 
@@ -125,9 +216,20 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
 
   // Rebuild the core's view from disk (PROTOCOL.md §3.1 and §3.4).
   raft::restored_state rs;
+  {
+    auto txn = ctx->state->begin_read();
+    if (!txn.ok())
+      return error{txn.code(), "cannot read the state: " + pretty(txn.err())};
+    auto applied = txn->last_applied();
+    if (!applied.ok())
+      return error{applied.code(), "cannot read the state: " + pretty(applied.err())};
+    rs.applied = *applied;
+  }
+  auto snap = restore_snapshot(opts.data_dir, *log, *ctx->state, rs.applied);
+  if (!snap.ok())
+    return snap.err();
+  rs.snapshot = std::move(*snap);
   rs.hard = log->hard_state();
-  rs.snapshot.index = log->snapshot_index();
-  rs.snapshot.term = log->snapshot_term();
   if (log->last_index() >= log->first_index()) {
     auto entries = log->entries(log->first_index(), log->last_index() + 1);
     if (!entries.ok())
@@ -143,6 +245,7 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
     for (auto& [id, addr] : opts.peers)
       rs.bootstrap.voters.push_back(id);
   {
+    // Again: restore_snapshot may have installed the snapshot.
     auto txn = ctx->state->begin_read();
     if (!txn.ok())
       return error{txn.code(), "cannot read the state: " + pretty(txn.err())};
@@ -157,9 +260,10 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
                    std::to_string(rs.applied) + " but the log ends at " +
                    std::to_string(log->last_index()) +
                    "; the data dir is damaged (restore it or wipe it and rejoin)"};
-  spdlog::info("node {} of cluster '{}' opened {}: log {}..{}, term {}, applied {}",
-               opts.id, opts.cluster_id, opts.data_dir, log->first_index(),
-               log->last_index(), rs.hard.term, rs.applied);
+  spdlog::info("node {} of cluster '{}' opened {}: snapshot {}, log {}..{}, term {}, "
+               "applied {}",
+               opts.id, opts.cluster_id, opts.data_dir, rs.snapshot.index,
+               log->first_index(), log->last_index(), rs.hard.term, rs.applied);
 
   raft::core_config cc;
   cc.id = opts.id;
@@ -176,14 +280,17 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
                                          opts.watch_window},
                        rs.applied);
   caf::anon_send(applier, init_atom::value, hub);
+  auto snapshotter = sys.spawn<caf::detached>(snapshotter_fun, ctx);
   // The raft actor opens (and later re-dials or closes) its peer links itself,
   // linked to it, from the configuration and --peers.
   auto raft = sys.spawn(raft_fun, ctx, cc, std::move(rs), log_actor, applier,
-                        std::map<raft::server_id, peer_link_actor>{});
-  auto endpoint = sys.spawn(endpoint_fun, ctx, caf::actor_cast<raft_actor>(raft), hub);
+                        std::map<raft::server_id, peer_link_actor>{}, snapshotter);
+  auto endpoint = sys.spawn(endpoint_fun, ctx, caf::actor_cast<raft_actor>(raft), hub,
+                            snapshotter);
   std::vector<caf::actor> children{caf::actor_cast<caf::actor>(log_actor),
                                    caf::actor_cast<caf::actor>(applier),
                                    caf::actor_cast<caf::actor>(hub),
+                                   caf::actor_cast<caf::actor>(snapshotter),
                                    caf::actor_cast<caf::actor>(raft),
                                    caf::actor_cast<caf::actor>(endpoint)};
   auto sup = sys.spawn(supervisor_fun, std::move(children));

@@ -41,6 +41,12 @@ struct node_options {
   std::size_t watch_history = 10'000;
   std::size_t watch_backlog = 10'000;
   std::size_t watch_window = 256;
+  /// Take a snapshot (and compact the log) once this many entries were
+  /// applied since the last one (0: never by count).
+  std::uint64_t snapshot_entries = 10000;
+  /// ... or once the log holds this many bytes of entries after the last
+  /// snapshot (0: never by size).
+  std::uint64_t snapshot_bytes = 64u << 20;
 };
 
 /// Set by whichever actor hits an unrecoverable error (storage failure,

@@ -11,6 +11,109 @@ using self_ptr = peer_link_actor_impl::stateful_pointer<peer_link_state>;
 
 constexpr auto request_timeout = std::chrono::seconds(2);
 constexpr auto max_backoff = std::chrono::milliseconds(1000);
+// A chunk is written (and the last one fsynced and verified) before the
+// follower answers; verifying a large snapshot takes a while.
+constexpr auto snapshot_chunk_timeout = std::chrono::seconds(30);
+
+void finish_snapshot(self_ptr self, bool ok) {
+  auto& t = self->state.snap;
+  if (!t.active)
+    return;
+  if (t.file != nullptr)
+    std::fclose(t.file);
+  t.file = nullptr;
+  t.active = false;
+  for (auto& p : t.promises)
+    p.deliver(ok);
+  t.promises.clear();
+}
+
+void pump_snapshot(self_ptr self) {
+  auto& st = self->state;
+  auto& t = st.snap;
+  while (t.active && st.remote && t.in_flight < st.snapshot_window && t.sent < t.total) {
+    rpc::snapshot_chunk c;
+    c.cluster_id = t.req.cluster_id;
+    c.from = st.self_id;
+    c.to = st.peer;
+    c.term = t.req.term;
+    c.index = t.req.index;
+    c.snapshot_term = t.req.snapshot_term;
+    c.offset = t.sent;
+    c.total = t.total;
+    auto n = std::min<std::uint64_t>(st.snapshot_chunk_bytes, t.total - t.sent);
+    c.data.resize(n);
+    if (std::fread(c.data.data(), 1, n, t.file) != n) {
+      spdlog::warn("peer link cannot read snapshot file {}", t.req.path);
+      return finish_snapshot(self, false);
+    }
+    t.sent += n;
+    ++t.in_flight;
+    auto id = t.id;
+    self->request(st.remote, snapshot_chunk_timeout, std::move(c))
+      .then(
+        [=](rpc::snapshot_chunk_reply& r) {
+          auto& tt = self->state.snap;
+          if (!tt.active || tt.id != id)
+            return;
+          --tt.in_flight;
+          if (r.code != 0) {
+            spdlog::warn("node {} refused a snapshot chunk: {}", self->state.peer,
+                         r.message);
+            return finish_snapshot(self, false);
+          }
+          tt.acked = std::max(tt.acked, r.received);
+          if (tt.acked >= tt.total)
+            return finish_snapshot(self, true);
+          pump_snapshot(self);
+        },
+        [=](caf::error& e) {
+          auto& tt = self->state.snap;
+          if (!tt.active || tt.id != id)
+            return;
+          spdlog::warn("snapshot chunk to node {} failed: {}", self->state.peer,
+                       self->system().render(e));
+          finish_snapshot(self, false);
+        });
+  }
+}
+
+caf::result<bool> start_snapshot(self_ptr self, send_snapshot_request& req) {
+  auto& st = self->state;
+  auto& t = st.snap;
+  if (t.active && t.req.index == req.index && t.req.snapshot_term == req.snapshot_term) {
+    auto rp = self->make_response_promise<bool>();
+    t.promises.push_back(rp);
+    return rp;
+  }
+  finish_snapshot(self, false);
+  if (!st.remote)
+    return false;
+  auto* f = std::fopen(req.path.c_str(), "rb");
+  if (f == nullptr) {
+    spdlog::warn("peer link cannot open snapshot file {}", req.path);
+    return false;
+  }
+  std::fseek(f, 0, SEEK_END);
+  auto size = std::ftell(f);
+  std::fseek(f, 0, SEEK_SET);
+  if (size <= 0) {
+    std::fclose(f);
+    return false;
+  }
+  t.active = true;
+  ++t.id;
+  t.file = f;
+  t.req = std::move(req);
+  t.total = static_cast<std::uint64_t>(size);
+  t.sent = 0;
+  t.acked = 0;
+  t.in_flight = 0;
+  auto rp = self->make_response_promise<bool>();
+  t.promises.push_back(rp);
+  pump_snapshot(self);
+  return rp;
+}
 
 void schedule_retry(self_ptr self) {
   auto& st = self->state;
@@ -31,6 +134,7 @@ void disconnect(self_ptr self, const std::string& why) {
   }
   st.in_flight = 0;
   st.consecutive_timeouts = 0;
+  finish_snapshot(self, false);
   ++st.generation;
   st.retry_pending = false; // timers of the old generation are ignored
   schedule_retry(self);
@@ -90,6 +194,11 @@ void connect(self_ptr self) {
 
 } // namespace
 
+peer_link_state::~peer_link_state() {
+  if (snap.file != nullptr)
+    std::fclose(snap.file);
+}
+
 peer_link_actor_impl::behavior_type peer_link_fun(self_ptr self, raft::server_id self_id,
                                                   raft::server_id peer, endpoint address) {
   self->state.self_id = self_id;
@@ -133,6 +242,9 @@ peer_link_actor_impl::behavior_type peer_link_fun(self_ptr self, raft::server_id
             if (++ls.consecutive_timeouts >= 3)
               disconnect(self, "3 requests in a row failed: " + self->system().render(e));
           });
+    },
+    [=](send_snapshot_request& req) -> caf::result<bool> {
+      return start_snapshot(self, req);
     },
     [=](retry_atom, std::uint64_t gen) {
       if (gen != self->state.generation)

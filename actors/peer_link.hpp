@@ -12,6 +12,13 @@
 //     back-off after a down message or repeated timeouts;
 //   - forgets the in-flight count of a dead connection at once, so that a
 //     restarted peer is not starved until old requests time out.
+// It also streams snapshot files (send_snapshot_request): chunks of
+// `snapshot_chunk_bytes`, at most `snapshot_window` unanswered, each with its
+// own timeout; any refusal, timeout or disconnect ends the transfer with
+// false, and Raft sends it again from the start later. One transfer at a
+// time; a second request for the same snapshot joins the running one. The
+// file is read here (1 MiB reads, mostly from the page cache); the open
+// descriptor keeps a file the snapshotter replaces meanwhile readable.
 
 #include "actors/endpoint.hpp"
 #include "actors/interfaces.hpp"
@@ -20,9 +27,27 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <caf/typed_response_promise.hpp>
+
 #include <chrono>
+#include <cstdio>
+#include <vector>
 
 namespace conflux::actors {
+
+struct snapshot_transfer {
+  bool active = false;
+  /// Tells callbacks of an earlier transfer apart.
+  std::uint64_t id = 0;
+  std::FILE* file = nullptr;
+  send_snapshot_request req;
+  std::uint64_t total = 0;
+  /// Bytes handed to chunks so far, and bytes the peer confirmed.
+  std::uint64_t sent = 0;
+  std::uint64_t acked = 0;
+  std::size_t in_flight = 0;
+  std::vector<caf::typed_response_promise<bool>> promises;
+};
 
 struct peer_link_state {
   static inline const char* name = "peer-link";
@@ -42,6 +67,10 @@ struct peer_link_state {
   int consecutive_timeouts = 0;
   std::uint64_t dropped = 0;
   bool warned_unreachable = false;
+  snapshot_transfer snap;
+  std::size_t snapshot_window = 4;
+  std::size_t snapshot_chunk_bytes = 1u << 20;
+  ~peer_link_state();
 };
 
 peer_link_actor_impl::behavior_type

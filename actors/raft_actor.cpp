@@ -3,6 +3,7 @@
 #include "actors/endpoint.hpp"
 #include "actors/peer_link.hpp"
 #include "protocol/raft/wire.hpp"
+#include "storage/snapshot_file.hpp"
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -10,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <filesystem>
 #include <set>
 
 namespace conflux::actors {
@@ -454,6 +456,142 @@ void raft_state::expire_reads() {
   }
 }
 
+// -- snapshots ----------------------------------------------------------------------
+
+snapshot_meta_reply raft_state::snapshot_meta(const snapshot_meta_request& r) const {
+  snapshot_meta_reply out;
+  if (r.index <= core->snapshot().index || r.index > core->applied_index())
+    return out;
+  auto term = core->log().term_at(r.index);
+  if (!term)
+    return out;
+  out.ok = true;
+  out.term = *term;
+  out.membership = raft::encode_membership(core->config_at(r.index));
+  return out;
+}
+
+void raft_state::maybe_snapshot() {
+  if (snapshot_taking || !snapshotter)
+    return;
+  auto base = core->snapshot().index;
+  auto since = applied > base ? applied - base : 0;
+  auto& o = ctx->opts;
+  bool by_count = o.snapshot_entries > 0 && since >= o.snapshot_entries;
+  bool by_bytes = o.snapshot_bytes > 0 && since > 0 && log_bytes >= o.snapshot_bytes;
+  if (!by_count && !by_bytes)
+    return;
+  if (!by_count) {
+    // A snapshot drops only applied entries. When the bytes are mostly in
+    // entries not yet applied (a follower working off a backlog), wait:
+    // otherwise every apply would take a snapshot of the whole state.
+    std::uint64_t droppable = 0;
+    auto& entries = core->log();
+    for (auto i = entries.first_index(); i <= std::min(applied, entries.last_index()); ++i)
+      droppable += entries.at(i)->data.size() + 28;
+    if (droppable * 2 < o.snapshot_bytes)
+      return;
+  }
+  snapshot_taking = true;
+  self->send(snapshotter, snapshot_atom::value);
+}
+
+void raft_state::recount_log_bytes() {
+  auto& entries = core->log();
+  log_bytes = 0;
+  for (auto i = entries.first_index(); i <= entries.last_index(); ++i)
+    log_bytes += entries.at(i)->data.size() + 28;
+}
+
+void raft_state::on_snapshot_report(snapshot_report& r) {
+  if (r.kind == snapshot_report::what::received) {
+    auto m = raft::decode_membership(r.membership);
+    if (!m) {
+      spdlog::warn("raft ignored the snapshot from node {}: its membership does not "
+                   "decode",
+                   r.from);
+      return;
+    }
+    raft::install_snapshot_request req;
+    req.term = r.term;
+    req.meta = raft::snapshot_meta{r.index, r.snapshot_term, std::move(*m)};
+    // In this shell the data of an InstallSnapshot is the path of the verified
+    // file, not its bytes (PROTOCOL.md "Snapshot transfer").
+    req.data = std::move(r.path);
+    core->step(r.from, std::move(req));
+    process_ready();
+    return;
+  }
+  snapshot_taking = false;
+  if (r.index == 0)
+    return;
+  core->snapshot_taken(r.index);
+  if (core->snapshot().index == r.index) {
+    // The file is durable: the stored prefix may go.
+    self->send(log, compact_request{r.index});
+    recount_log_bytes();
+  }
+  process_ready();
+}
+
+void raft_state::install_snapshot(raft::snapshot_to_install& snap) {
+  ++installs_in_flight;
+  install_request req{snap.meta.index, snap.meta.term, std::move(snap.data)};
+  self->request(applier, caf::infinite, std::move(req))
+    .then(
+      [this](std::uint64_t index) {
+        --installs_in_flight;
+        if (index == 0)
+          return; // the applier failed and stops the node
+        on_installed(index);
+        flush_persist();
+      },
+      [this](caf::error& e) {
+        if (!ctx->stopping.load())
+          fail("raft lost its applier during a snapshot install: " +
+               self->system().render(e));
+      });
+}
+
+void raft_state::on_installed(raft::index_t index) {
+  applied = std::max(applied, index);
+  // Writes this node proposed at or below the snapshot point get no result
+  // of their own; they may or may not be in it, so the client retries with
+  // the same session sequence (answered from the session if it applied).
+  auto end = writes.upper_bound(index);
+  for (auto i = writes.begin(); i != end; ++i)
+    i->second.rp.deliver(lost_write_reply());
+  writes.erase(writes.begin(), end);
+  recount_log_bytes();
+  release_reads();
+}
+
+void raft_state::send_snapshot(raft::snapshot_to_send& s) {
+  auto link = links.find(s.to);
+  if (link == links.end())
+    return; // no address: the core retries after its snapshot timeout
+  auto& meta = s.request.meta;
+  auto path = (std::filesystem::path{ctx->opts.data_dir} / storage::snapshot_subdir /
+               storage::snapshot_file_name(meta.index, meta.term))
+                .string();
+  spdlog::info("raft: sending snapshot at index {} to node {}", meta.index, s.to);
+  auto to = s.to;
+  send_snapshot_request req{ctx->opts.cluster_id, s.request.term, meta.index, meta.term,
+                            std::move(path)};
+  self->request(link->second, caf::infinite, std::move(req))
+    .then(
+      [this, to](bool ok) {
+        spdlog::info("raft: snapshot to node {} {}", to, ok ? "delivered" : "failed");
+        core->report_snapshot(to, ok);
+        process_ready();
+      },
+      [this, to](caf::error&) {
+        // The link went away (closed on a configuration change, or shutdown).
+        core->report_snapshot(to, false);
+        process_ready();
+      });
+}
+
 // -- ready batches ------------------------------------------------------------------
 
 void raft_state::process_ready() {
@@ -467,15 +605,15 @@ void raft_state::process_ready() {
 
 void raft_state::handle(raft::ready& rd) {
   log_changes(rd);
-  if (rd.snapshot || !rd.snapshots_to_send.empty()) {
-    // Nothing in this build compacts the log, so no leader ever sends one.
-    fail("raft received a snapshot to install or send; snapshots are not supported "
-         "by this build");
-    return;
-  }
+  // PROTOCOL.md §3.2 step 2: the install goes to the applier ahead of this
+  // batch's committed entries; the persist (which drops the log) waits for it.
+  if (rd.snapshot)
+    install_snapshot(*rd.snapshot);
   if (rd.persist_id != 0)
     merge_persist(rd);
   send_messages(rd.messages);
+  for (auto& s : rd.snapshots_to_send)
+    send_snapshot(s);
   if (!rd.committed.empty())
     self->send(applier, apply_batch{std::move(rd.committed)});
   for (auto& rs : rd.read_states) {
@@ -514,6 +652,7 @@ void raft_state::on_applied(applied_notice& n) {
     }
     writes.erase(lo, hi);
   }
+  maybe_snapshot();
   // Log terms never decrease, so a waiter whose entry has a term below the
   // newest applied term can never see its entry commit at any index: answer
   // it now instead of when the log happens to reach its index.
@@ -542,6 +681,13 @@ void raft_state::merge_persist(raft::ready& rd) {
   if (!pending_persist)
     pending_persist.emplace();
   auto& p = *pending_persist;
+  if (rd.snapshot) {
+    // The snapshot replaces the whole log, older pending entries included.
+    p.snapshot = storage::snapshot_point{rd.snapshot->meta.index, rd.snapshot->meta.term};
+    p.entries.clear();
+  }
+  for (auto& e : rd.entries)
+    log_bytes += e->data.size() + 28;
   if (!rd.entries.empty()) {
     auto first = rd.entries.front()->index;
     // The newer batch replaces any suffix the older one would have written
@@ -558,7 +704,7 @@ void raft_state::merge_persist(raft::ready& rd) {
 }
 
 void raft_state::flush_persist() {
-  if (persist_in_flight || !pending_persist)
+  if (persist_in_flight || installs_in_flight > 0 || !pending_persist)
     return;
   persist_in_flight = true;
   persist_request req{pending_persist_id, std::move(*pending_persist)};
@@ -747,7 +893,8 @@ void raft_state::fail(const std::string& msg) {
 raft_actor_impl::behavior_type raft_fun(raft_self self, node_context_ptr ctx,
                                         raft::core_config cfg, raft::restored_state st,
                                         log_store_actor log, applier_actor applier,
-                                        std::map<raft::server_id, peer_link_actor> links) {
+                                        std::map<raft::server_id, peer_link_actor> links,
+                                        snapshotter_actor snapshotter) {
   auto& s = self->state;
   s.self = self;
   s.ctx = std::move(ctx);
@@ -756,6 +903,8 @@ raft_actor_impl::behavior_type raft_fun(raft_self self, node_context_ptr ctx,
   s.log = std::move(log);
   s.applier = std::move(applier);
   s.links = std::move(links);
+  s.snapshotter = std::move(snapshotter);
+  s.recount_log_bytes();
   s.known_term = s.core->term();
   for (auto& [id, l] : s.links)
     s.link_addresses.emplace(id, std::string{});
@@ -765,6 +914,9 @@ raft_actor_impl::behavior_type raft_fun(raft_self self, node_context_ptr ctx,
                s.core->log().last_index());
   // The applier reports here; told before any apply_batch can reach it.
   self->send(s.applier, init_atom::value, caf::actor_cast<applied_listener_actor>(self));
+  if (s.snapshotter)
+    self->send(s.snapshotter, init_atom::value,
+               caf::actor_cast<snapshot_listener_actor>(self));
   // The first tick also hands out what the restored core has ready (entries
   // committed but not yet applied before a restart).
   self->send(self, tick_atom::value, s.tick_epoch);

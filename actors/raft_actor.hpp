@@ -48,6 +48,8 @@ struct raft_state {
   log_store_actor log;
   applier_actor applier;
   std::map<raft::server_id, peer_link_actor> links;
+  /// Absent in some actor tests: then no snapshot is ever taken.
+  snapshotter_actor snapshotter;
   /// The address each link of `links` dials (empty for links handed in at
   /// start without one, e.g. by tests).
   std::map<raft::server_id, std::string> link_addresses;
@@ -87,6 +89,15 @@ struct raft_state {
   std::multimap<raft::index_t, pending_write> writes;
   /// The newest index the applier reported applied (applied_notice).
   raft::index_t applied = 0;
+
+  // -- snapshots ---------------------------------------------------------------
+  /// The snapshotter is writing one (at most one at a time).
+  bool snapshot_taking = false;
+  /// Installs the applier has not finished: persists wait for them, so the
+  /// log never forgets entries before the state that replaces them is durable.
+  std::uint64_t installs_in_flight = 0;
+  /// Bytes of log entries (stored size) after the last snapshot.
+  std::uint64_t log_bytes = 0;
 
   // -- membership and leadership transfer ---------------------------------------
   /// Transfers waiting for their target to lead. A handover is the removal
@@ -131,6 +142,15 @@ struct raft_state {
   void on_applied(applied_notice& n);
   void release_reads();
 
+  // -- snapshots ---------------------------------------------------------------
+  snapshot_meta_reply snapshot_meta(const snapshot_meta_request& r) const;
+  void on_snapshot_report(snapshot_report& r);
+  void maybe_snapshot();
+  void install_snapshot(raft::snapshot_to_install& snap);
+  void on_installed(raft::index_t index);
+  void send_snapshot(raft::snapshot_to_send& s);
+  void recount_log_bytes();
+
   // -- addresses and links -----------------------------------------------------
   /// Recomputes the address book (configuration, --peers, announced) and
   /// opens, re-dials or closes peer links to match the configuration.
@@ -160,7 +180,8 @@ const char* role_name(shell_role r);
 raft_actor_impl::behavior_type raft_fun(raft_self self, node_context_ptr ctx,
                                         raft::core_config cfg, raft::restored_state st,
                                         log_store_actor log, applier_actor applier,
-                                        std::map<raft::server_id, peer_link_actor> links);
+                                        std::map<raft::server_id, peer_link_actor> links,
+                                        snapshotter_actor snapshotter);
 
 // One per role file.
 raft_actor_impl::behavior_type follower_behavior(raft_self self);

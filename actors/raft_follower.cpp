@@ -23,6 +23,10 @@ raft_actor_impl::behavior_type follower_behavior(raft_self self) {
     [=](status_atom) -> rpc::status_reply { return self->state.status(); },
     [=](tick_atom, std::uint64_t epoch) { self->state.on_tick(epoch); },
     [=](applied_notice& n) { self->state.on_applied(n); },
+    [=](snapshot_meta_request& r) -> snapshot_meta_reply {
+      return self->state.snapshot_meta(r);
+    },
+    [=](snapshot_report& r) { self->state.on_snapshot_report(r); },
   };
 }
 

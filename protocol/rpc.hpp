@@ -212,4 +212,33 @@ struct watch_closed {
   std::string reason;
 };
 
+/// One piece of a snapshot file, from the leader's peer link to a follower's
+/// node endpoint (PROTOCOL.md "Snapshot transfer"). Chunks of one transfer
+/// are sent in order, offset 0 first; the follower writes them to a temporary
+/// file and, once `total` bytes arrived, verifies the file and hands it to its
+/// raft actor as one InstallSnapshot. Reply: snapshot_chunk_reply.
+struct snapshot_chunk {
+  std::string cluster_id;
+  std::uint64_t from = 0;
+  std::uint64_t to = 0;
+  /// The leader's current term (the InstallSnapshot term).
+  std::uint64_t term = 0;
+  /// Which snapshot: its last index and that entry's term.
+  std::uint64_t index = 0;
+  std::uint64_t snapshot_term = 0;
+  /// Where `data` goes in the file, and the file's whole size.
+  std::uint64_t offset = 0;
+  std::uint64_t total = 0;
+  std::string data;
+};
+
+struct snapshot_chunk_reply {
+  /// 0 = ok, otherwise a conflux::errc value (the sender gives up the transfer
+  /// and Raft retries it from offset 0 later).
+  std::uint8_t code = 0;
+  std::string message;
+  /// Bytes of this transfer the follower holds now.
+  std::uint64_t received = 0;
+};
+
 } // namespace conflux::rpc

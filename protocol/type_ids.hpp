@@ -93,6 +93,18 @@ typename Inspector::result_type inspect(Inspector& f, watch_closed& x) {
   return f(caf::meta::type_name("conflux.watch_closed"), x.watch_id, x.code, x.reason);
 }
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, snapshot_chunk& x) {
+  return f(caf::meta::type_name("conflux.snapshot_chunk"), x.cluster_id, x.from, x.to,
+           x.term, x.index, x.snapshot_term, x.offset, x.total, x.data);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, snapshot_chunk_reply& x) {
+  return f(caf::meta::type_name("conflux.snapshot_chunk_reply"), x.code, x.message,
+           x.received);
+}
+
 } // namespace conflux::rpc
 
 CAF_BEGIN_TYPE_ID_BLOCK(conflux, caf::first_custom_type_id)
@@ -110,4 +122,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(conflux, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_ack))
   CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_cancel))
   CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_closed))
+  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::snapshot_chunk))
+  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::snapshot_chunk_reply))
 CAF_END_TYPE_ID_BLOCK(conflux)

@@ -36,6 +36,11 @@ public:
   expected<std::uint64_t> get_counter(counter c) override;
   expected<std::uint64_t> last_applied() override;
 
+  /// The raw txn and database handles, for storage/snapshot_file only (it
+  /// copies stored records byte for byte).
+  const lmdb::txn& raw_txn() const noexcept { return txn_; }
+  const state_dbis& dbis() const noexcept { return dbis_; }
+
 private:
   lmdb::txn txn_;
   state_dbis dbis_;

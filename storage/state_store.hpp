@@ -54,6 +54,12 @@ public:
   /// Thread-safe.
   expected<state_read_txn> begin_read() const;
 
+  /// A bare write txn and the database handles, for storage/snapshot_file
+  /// only (installing a snapshot replaces every record in one txn). Same
+  /// REQUIRES as begin_write.
+  expected<lmdb::txn> begin_raw_write() { return env_.begin_write(); }
+  const state_dbis& dbis() const noexcept { return dbis_; }
+
 private:
   state_store(lmdb::env e, const state_dbis& d) noexcept
       : env_(std::move(e)), dbis_(d) {}

@@ -23,6 +23,8 @@
 #include <spdlog/spdlog.h>
 #include <toml.hpp>
 
+#include <optional>
+
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -94,6 +96,10 @@ void load_config_file(const std::string& path, node_options& opts, std::string& 
       opts.watch_backlog = toml::find<std::size_t>(t, "watch_backlog");
     if (t.contains("election_ticks"))
       opts.election_ticks = toml::find<int>(t, "election_ticks");
+    if (t.contains("snapshot_entries"))
+      opts.snapshot_entries = toml::find<std::uint64_t>(t, "snapshot_entries");
+    if (t.contains("snapshot_bytes"))
+      opts.snapshot_bytes = toml::find<std::uint64_t>(t, "snapshot_bytes");
     if (t.contains("join"))
       opts.join = toml::find<bool>(t, "join");
     if (t.contains("peers")) {
@@ -129,6 +135,7 @@ int main(int argc, char** argv) {
   node_options opts;
   std::string config_file, listen, data, peers, cluster_id, level = "info";
   std::uint64_t id = 0;
+  std::optional<std::uint64_t> snapshot_entries, snapshot_bytes;
   CLI::App app{"conflux-node: one node of a Conflux configuration cluster"};
   app.add_option("--config", config_file, "TOML config file (see config/)");
   app.add_option("--id", id, "this node's Raft id (default 1)");
@@ -145,6 +152,12 @@ int main(int argc, char** argv) {
   app.add_option("--watch-backlog", watch_backlog,
                  "unacknowledged events after which a slow watcher is cut off "
                  "(default 10000)");
+  app.add_option("--snapshot-entries", snapshot_entries,
+                 "take a snapshot and compact the log every N applied entries "
+                 "(default 10000, 0 = never by count)");
+  app.add_option("--snapshot-bytes", snapshot_bytes,
+                 "... or once the log holds B bytes after the last snapshot "
+                 "(default 67108864, 0 = never by size)");
   bool join = false;
   app.add_flag("--join", join,
                "start empty and wait to be added to a running cluster by `conflux cluster "
@@ -165,6 +178,10 @@ int main(int argc, char** argv) {
     opts.data_dir = data;
   if (!cluster_id.empty())
     opts.cluster_id = cluster_id;
+  if (snapshot_entries)
+    opts.snapshot_entries = *snapshot_entries;
+  if (snapshot_bytes)
+    opts.snapshot_bytes = *snapshot_bytes;
   if (join)
     opts.join = true;
   if (!peers.empty())

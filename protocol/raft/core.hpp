@@ -135,6 +135,10 @@ public:
   const membership& config() const { return config_; }
   const snapshot_meta& snapshot() const { return snapshot_; }
   server_id transfer_target() const { return transfer_target_; }
+  /// The configuration in force at index i (the latest membership entry at or
+  /// below i, else the snapshot's or the bootstrap one). The shell stores it
+  /// with a snapshot it takes at i.
+  membership config_at(index_t i) const;
   /// REQUIRES: is_leader(); nullptr for unknown peers.
   const progress* progress_of(server_id peer) const;
 
@@ -181,7 +185,6 @@ private:
   void append_to_log(entry_ptr e);
   void on_truncate(index_t from);
   void refresh_config();
-  membership config_at(index_t i) const;
   void tick_election();
   void tick_leader();
   void set_commit(index_t c);

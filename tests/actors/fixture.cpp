@@ -44,6 +44,8 @@ peer_link_actor::behavior_type dummy_peer_fun(peer_link_actor::pointer,
           rec->messages.push_back(std::move(r));
         }
       },
+      // The recorder streams no snapshot: the transfer fails at once.
+      [=](send_snapshot_request&) -> bool { return false; },
   };
 }
 
@@ -233,7 +235,8 @@ test_node fixture::start_node(raft::server_id id,
     n.links.emplace(m, track(sys.spawn(dummy_peer_fun, rec)));
   }
   n.raft =
-      track(sys.spawn(raft_fun, n.ctx, cc, std::move(rs), n.log, n.applier, n.links));
+      track(sys.spawn(raft_fun, n.ctx, cc, std::move(rs), n.log, n.applier, n.links,
+                      snapshotter_actor{}));
   run();
   return n;
 }
