@@ -216,10 +216,6 @@ run_one() { # system row_index rep
   [ "$ops" -ge "$clients" ] || ops=$clients
   if [ "$sys" = conflux ]; then
     prog=$bin/conflux-bench eps=$CF pids=$CF_PIDS
-    if [ "$workload" = watch ]; then
-      printf '%s\t%s\t%s\n' "$sys" "$idx" "n/a" >>"$results"
-      return
-    fi
   else
     prog=$bin/conflux-etcd-driver eps=$ET pids=$ET_PIDS
   fi

@@ -11,7 +11,7 @@
 //   get-serializable  the same, served from the contacted node's local state
 //   resolve           client::resolve(key, labels), linearizable, against a
 //                     release with a label rule (see setup_resolve)
-//   watch             put-to-event latency: needs the client watch API
+//   watch             put-to-event latency: --clients watchers, one writer at --put-rate
 //
 // Prints one JSON line (load_common.hpp: print_result). With --pids, also
 // the CPU seconds those processes used per measured operation.
@@ -162,16 +162,85 @@ op_fn resolve_op(const options& o, int c, std::shared_ptr<actors::client> cl) {
   };
 }
 
-/// The watch workload (put-to-event latency, DESIGN §5) needs the client's
-/// watch API, which this build does not have yet. To add it, implement this
-/// one function with run_watch_shape (load_common.hpp), as the etcd driver
-/// does: make_writer returns a put that does client::write(create_version)
-/// of key_of(o, seq % o.keys) with the given value; run_watcher opens a watch
-/// on o.key_prefix + "/watch/" with its own client, calls ready() once the
-/// watch is established and seen(parse_watch_value(content)) per event; then
-/// remove the early exit in main().
-std::optional<run_result> run_watch(const options&, actors::client_runtime&, measurement&) {
-  return std::nullopt;
+/// The watch workload (put-to-event latency, DESIGN §5) on the shared watch
+/// shape (load_common.hpp). Watch events carry revision, key and version ids,
+/// not the content, so a watcher maps an event back to the put that caused it
+/// by arithmetic: put `seq` adds a version to key k = seq % keys, whose
+/// version 1 the setup created, so it becomes version seq / keys + 2 (the
+/// writer checks that it did; anything else is an error of the run). The
+/// watches start from a revision after the setup, so a watch established
+/// after the first puts still replays them (the warm-up puts absorb the
+/// connection time).
+std::optional<run_result> run_watch(const options& o, actors::client_runtime& rt,
+                                    measurement& m) {
+  const std::string prefix = o.key_prefix + "/" + o.workload + "/";
+  std::uint64_t from = 0;
+  {
+    // A write outside the watched prefix marks where the setup ended.
+    actors::client admin{rt, client_opts(o, o.endpoint_list())};
+    auto r = admin.write(create_config{o.key_prefix + "/marker/start", content_format::text,
+                                       std::nullopt, "start", "conflux-bench", ""});
+    if (!r.ok() || r->err) {
+      run_result failed;
+      failed.fatal = "could not mark the start of the watch run: " +
+                     (r.ok() ? to_string(*r->err) : to_string(r.err()));
+      return failed;
+    }
+    from = r->revision + 1;
+  }
+  watch_hooks hooks;
+  hooks.make_writer = [&](std::string&) {
+    auto cl = std::make_shared<actors::client>(rt, client_opts(o, o.endpoint_list()));
+    return std::function<bool(std::int64_t, const std::string&, std::string&)>(
+      [&o, cl](std::int64_t seq, const std::string& value, std::string& why) {
+        auto key = key_of(o, static_cast<int>(seq % o.keys));
+        auto r = cl->write(create_version{key, value, "", "", std::nullopt});
+        if (!r.ok() || r->err) {
+          why = "put " + key + ": " + (r.ok() ? to_string(*r->err) : to_string(r.err()));
+          return false;
+        }
+        auto want = static_cast<version_id>(seq / o.keys + 2);
+        if (r->version != want) {
+          why = "put " + key + " made version " + std::to_string(r->version) + ", expected " +
+                std::to_string(want) + " (is another writer using these keys?)";
+          return false;
+        }
+        return true;
+      });
+  };
+  hooks.run_watcher = [&](int c, const std::function<void()>& ready,
+                          const std::function<void(std::int64_t)>& seen,
+                          const std::atomic<bool>& stop) -> std::optional<std::string> {
+    actors::watch_stream ws{rt, client_opts(o, o.endpoints_for(c)),
+                            actors::watch_options{prefix, {}, from}};
+    ready();
+    while (!stop.load()) {
+      auto n = ws.next(std::chrono::milliseconds(100));
+      if (!n.ok())
+        return "watch " + prefix + ": " + to_string(n.err());
+      if (!*n)
+        continue;
+      auto& ev = (*n)->event;
+      if (ev.kind != static_cast<std::uint8_t>(rpc::watch_kind::version_added) ||
+          ev.versions.size() != 1 || ev.key.compare(0, prefix.size(), prefix) != 0)
+        continue;
+      auto name = ev.key.substr(prefix.size());
+      if (name.size() < 2 || name[0] != 'k')
+        continue;
+      std::int64_t k = 0;
+      try {
+        k = std::stoll(name.substr(1));
+      } catch (const std::exception&) {
+        continue;
+      }
+      auto v = static_cast<std::int64_t>(ev.versions.front());
+      if (v < 2 || k < 0 || k >= o.keys)
+        continue;
+      seen((v - 2) * o.keys + k);
+    }
+    return std::nullopt;
+  };
+  return run_watch_shape(o, m, hooks);
 }
 
 } // namespace
@@ -185,12 +254,6 @@ int main(int argc, char** argv) {
                     {"put", "get", "get-serializable", "resolve", "watch"}};
   if (auto rc = parse_cli(argc, argv, info, o))
     return *rc;
-  if (o.workload == "watch") {
-    std::cerr << "conflux-bench: --workload watch is not available in this build: the "
-                 "client has no watch API yet; use put, get, get-serializable or resolve\n";
-    return exit_bad_input;
-  }
-
   actors::client_runtime rt;
   measurement m(o.pids);
   run_result r;
@@ -202,12 +265,7 @@ int main(int argc, char** argv) {
     }
   }
   if (o.workload == "watch") {
-    auto w = run_watch(o, rt, m);
-    if (!w) {
-      std::cerr << "conflux-bench: watch is not implemented\n";
-      return exit_bad_input;
-    }
-    r = std::move(*w);
+    r = *run_watch(o, rt, m);
   } else {
     client_factory make = [&](int c, std::string&) -> op_fn {
       auto cl = std::make_shared<actors::client>(rt, client_opts(o, o.endpoints_for(c)));

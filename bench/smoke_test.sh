@@ -72,7 +72,7 @@ done
 [ -n "$node_pid" ] || fail "conflux-node never became ready"
 
 fields='"workload" "clients" "ops" "seconds" "ops_per_sec" "p50_us" "p99_us" "p999_us" "errors"'
-for w in put get get-serializable resolve; do
+for w in put get get-serializable resolve watch; do
   out=$("$bench" --endpoints "$ep" --workload "$w" --clients 2 --ops 20 --warmup 2 \
           --keys 3 --value-size 64 --pids "$node_pid") || fail "$w exited $?: $out"
   echo "$out"
@@ -101,7 +101,6 @@ expect_exit 2 "bogus" --endpoints "$ep" --workload put --bogus
 expect_exit 2 "raise --ops" --endpoints "$ep" --workload put --clients 4 --ops 2
 expect_exit 2 "not HOST:PORT" --endpoints nohost --workload put
 expect_exit 2 "no process" --endpoints "$ep" --workload put --pids 2147483647
-expect_exit 2 "not available in this build" --endpoints "$ep" --workload watch
 # A cluster that is not there: exit 5 within the timeout, no JSON line.
 expect_exit 5 "is the cluster running" --endpoints 127.0.0.1:1 --workload get \
   --timeout-ms 500
