@@ -29,13 +29,12 @@
 # so the whole script stays under 15 minutes.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build_dir=${BUILD_DIR:-build}
-case $build_dir in /*) bin=$build_dir/bin ;; *) bin=$root/$build_dir/bin ;; esac
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_locate
 reps=3
 scale_div=1
 raw_out=
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case $1 in
     --reps)
@@ -45,7 +44,7 @@ while [ $# -gt 0 ]; do
     --raw)
       [ -n "${2:-}" ] || { echo "compare-etcd: --raw needs a file name" >&2; exit 2; }
       raw_out=$2; shift 2 ;;
-    -h|--help) usage; exit 0 ;;
+    -h|--help) print_usage "$0"; exit 0 ;;
     *) echo "compare-etcd: unknown argument '$1'; see --help" >&2; exit 2 ;;
   esac
 done
@@ -71,101 +70,40 @@ fi
 etcd_version=$(etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p')
 
 # -- processes, cleanup -------------------------------------------------------------------
-bench_root=${CONFLUX_BENCH_DIR:-$root/var}
-mkdir -p "$bench_root"
-work=$(mktemp -d "$bench_root/compare-etcd-XXXXXX")
-started=() # PIDs of every server started here
-
-proc_alive() {
-  local st
-  st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  st=${st##*) }
-  [ "${st%% *}" != Z ]
-}
-
-cleanup() {
-  local p waited=0 left
-  for p in "${started[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  while [ ${#started[@]} -gt 0 ] && [ $waited -lt 100 ]; do
-    left=0
-    for p in "${started[@]}"; do proc_alive "$p" && left=$((left + 1)); done
-    [ $left -eq 0 ] && break
-    sleep 0.1
-    waited=$((waited + 1))
-  done
-  for p in "${started[@]}"; do
-    if proc_alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
-    wait "$p" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_work_dir compare-etcd # $work, removed on exit with every process started here
 
 # Nine distinct free loopback ports (3 Conflux, 3 etcd client, 3 etcd peer).
-# Ports below the kernel's ephemeral range, so that no outgoing connection
-# (nor its TIME_WAIT) can hold the one picked.
-read -r port_hi _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || port_hi=32768
-port_lo=10000
-[ "$port_hi" -gt $((port_lo + 1000)) ] || { port_lo=20000 port_hi=52000; }
-used_ports=$(ss -Htan 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u) || used_ports=
 ports=()
-for _ in $(seq 500); do
-  p=$((port_lo + RANDOM % (port_hi - port_lo)))
-  grep -qx "$p" <<<"$used_ports" && continue
-  [[ " ${ports[*]} " == *" $p "* ]] && continue
-  ports+=("$p")
-  [ ${#ports[@]} -eq 9 ] && break
-done
-[ ${#ports[@]} -eq 9 ] || die "could not find 9 free ports"
+free_ports ports 9 || die "could not find 9 free ports"
 
 # -- the two clusters ---------------------------------------------------------------------
-cf_eps=() etcd_eps=() cf_pids=() etcd_pids=()
+cf_eps=() cf_pids=()
 peers=""
 for i in 1 2 3; do
   cf_eps+=("127.0.0.1:${ports[$((i - 1))]}")
   peers+="${peers:+,}$i=127.0.0.1:${ports[$((i - 1))]}"
 done
-initial=""
-for i in 1 2 3; do
-  etcd_eps+=("127.0.0.1:${ports[$((i + 2))]}")
-  initial+="${initial:+,}e$i=http://127.0.0.1:${ports[$((i + 5))]}"
-done
-CF=$(IFS=,; echo "${cf_eps[*]}")
-ET=$(IFS=,; echo "${etcd_eps[*]}")
-
+CF=$(join_comma "${cf_eps[@]}")
 for i in 1 2 3; do
   "$bin/conflux-node" --id "$i" --listen "${cf_eps[$((i - 1))]}" --data "$work/conflux$i" \
     --peers "$peers" --cluster-id compare --log-level warn >"$work/conflux$i.log" 2>&1 &
-  started+=($!) cf_pids+=($!)
-  etcd --name "e$i" --data-dir "$work/etcd$i" \
-    --listen-client-urls "http://${etcd_eps[$((i - 1))]}" \
-    --advertise-client-urls "http://${etcd_eps[$((i - 1))]}" \
-    --listen-peer-urls "http://127.0.0.1:${ports[$((i + 5))]}" \
-    --initial-advertise-peer-urls "http://127.0.0.1:${ports[$((i + 5))]}" \
-    --initial-cluster "$initial" --initial-cluster-token compare \
-    --initial-cluster-state new --logger zap --log-level warn \
-    >"$work/etcd$i.log" 2>&1 &
-  started+=($!) etcd_pids+=($!)
+  track_pid $!
+  cf_pids+=($!)
 done
-CF_PIDS=$(IFS=,; echo "${cf_pids[*]}")
-ET_PIDS=$(IFS=,; echo "${etcd_pids[*]}")
+start_etcd3 "$work" compare "${ports[@]:3:6}"
+ET=$etcd_endpoints ET_PIDS=$etcd_pid_list
+CF_PIDS=$(join_comma "${cf_pids[@]}")
 
-all_alive() { local p; for p in "$@"; do proc_alive "$p" || return 1; done; }
 show_logs() { local f; for f in "$work"/*.log; do echo "== $f" >&2; tail -15 "$f" >&2; done; }
-
-ready=no
-for _ in $(seq 120); do
-  all_alive "${started[@]}" || { show_logs; die "a server exited during startup (logs above)"; }
-  if ETCDCTL_API=3 etcdctl --endpoints "$ET" --command-timeout=1s endpoint health >/dev/null 2>&1 &&
-     "$bin/conflux-bench" --endpoints "$CF" --workload put --clients 1 --ops 1 --warmup 0 \
-       --keys 1 --timeout-ms 1000 >/dev/null 2>&1; then
-    ready=yes
-    break
-  fi
-  sleep 0.25
-done
-[ $ready = yes ] || { show_logs; die "the clusters did not become ready within 30 s"; }
+clusters_ready() {
+  etcd_healthy &&
+    "$bin/conflux-bench" --endpoints "$CF" --workload put --clients 1 --ops 1 --warmup 0 \
+      --keys 1 --timeout-ms 1000
+}
+rc=0
+wait_ready 120 clusters_ready "${started_pids[@]}" || rc=$?
+[ $rc -ne 2 ] || { show_logs; die "a server exited during startup (logs above)"; }
+[ $rc -eq 0 ] || { show_logs; die "the clusters did not become ready within 30 s"; }
 log "etcd $etcd_version at $ET (pids $ET_PIDS); Conflux at $CF (pids $CF_PIDS); data in $work"
 
 # -- context: machine, fsync floor, idle cost ---------------------------------------------

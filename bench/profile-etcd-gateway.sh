@@ -23,15 +23,15 @@
 # Every process started here is stopped by its PID on exit.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build_dir=${BUILD_DIR:-build}
-case $build_dir in /*) bin=$build_dir/bin ;; *) bin=$root/$build_dir/bin ;; esac
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_locate
 keep=
 while [ $# -gt 0 ]; do
   case $1 in
     --out) [ -n "${2:-}" ] || { echo "profile-etcd-gateway: --out needs a directory" >&2; exit 2; }
            keep=$2; shift 2 ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) print_usage "$0"; exit 0 ;;
     *) echo "profile-etcd-gateway: unknown argument '$1'; see --help" >&2; exit 2 ;;
   esac
 done
@@ -42,63 +42,15 @@ command -v etcd >/dev/null && command -v etcdctl >/dev/null ||
   die "etcd is not installed: run bench/compare-etcd.sh once, or apt-get install etcd-server etcd-client"
 command -v curl >/dev/null || die "curl is needed to fetch the profiles (apt-get install curl)"
 
-bench_root=${CONFLUX_BENCH_DIR:-$root/var}
-mkdir -p "$bench_root"
-work=$(mktemp -d "$bench_root/etcd-profile-XXXXXX")
-started=()
-cleanup() {
-  local p
-  for p in "${started[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${started[@]}"; do
-    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Ports below the kernel's ephemeral range, so that no outgoing connection
-# (nor its TIME_WAIT) can hold the one picked.
-read -r port_hi _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || port_hi=32768
-port_lo=10000
-[ "$port_hi" -gt $((port_lo + 1000)) ] || { port_lo=20000 port_hi=52000; }
-used=$(ss -Htan 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u) || used=
+bench_work_dir etcd-profile # $work, removed on exit with every process started here
 ports=()
-for _ in $(seq 500); do
-  p=$((port_lo + RANDOM % (port_hi - port_lo)))
-  grep -qx "$p" <<<"$used" && continue
-  [[ " ${ports[*]} " == *" $p "* ]] && continue
-  ports+=("$p")
-  [ ${#ports[@]} -eq 6 ] && break
-done
-[ ${#ports[@]} -eq 6 ] || die "could not find 6 free ports"
-eps=() initial=""
-for i in 1 2 3; do
-  eps+=("127.0.0.1:${ports[$((i - 1))]}")
-  initial+="${initial:+,}e$i=http://127.0.0.1:${ports[$((i + 2))]}"
-done
-for i in 1 2 3; do
-  etcd --name "e$i" --data-dir "$work/e$i" \
-    --listen-client-urls "http://${eps[$((i - 1))]}" --advertise-client-urls "http://${eps[$((i - 1))]}" \
-    --listen-peer-urls "http://127.0.0.1:${ports[$((i + 2))]}" \
-    --initial-advertise-peer-urls "http://127.0.0.1:${ports[$((i + 2))]}" \
-    --initial-cluster "$initial" --initial-cluster-token profile --initial-cluster-state new \
-    --logger zap --log-level warn --enable-pprof >"$work/e$i.log" 2>&1 &
-  started+=($!)
-done
-ET=$(IFS=,; echo "${eps[*]}")
-PIDS=$(IFS=,; echo "${started[*]}")
-ok=no
-for _ in $(seq 120); do
-  if ETCDCTL_API=3 etcdctl --endpoints "$ET" --command-timeout=1s endpoint health >/dev/null 2>&1; then
-    ok=yes
-    break
-  fi
-  sleep 0.25
-done
-[ $ok = yes ] || { tail -5 "$work"/e*.log >&2; die "etcd did not become ready within 30 s"; }
+free_ports ports 6 || die "could not find 6 free ports"
+start_etcd3 "$work" profile "${ports[@]}" --enable-pprof
+eps=("${etcd_eps[@]}") ET=$etcd_endpoints PIDS=$etcd_pid_list
+rc=0
+wait_ready 120 etcd_healthy "${etcd_pids[@]}" || rc=$?
+[ $rc -ne 2 ] || { tail -5 "$work"/etcd*.log >&2; die "an etcd member exited during startup (log tails above)"; }
+[ $rc -eq 0 ] || { tail -5 "$work"/etcd*.log >&2; die "etcd did not become ready within 30 s"; }
 
 out=${keep:-$work/profiles}
 mkdir -p "$out"
