@@ -138,10 +138,21 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx, raft_actor 
   // with its node endpoint, so that a stopping node has no session left
   // holding the actor system open.
   self->set_down_handler([=](caf::down_msg&) { self->quit(); });
-  if (client)
-    self->monitor(client);
-  if (endpoint)
-    self->monitor(endpoint);
+  // Monitor through strong references: CAF 0.17.6's monitor(actor_addr)
+  // dereferences the weak address without one, and a remote client's proxy
+  // can be destroyed meanwhile (its connection dropped, e.g. when this node
+  // resumes after a pause), which aborted a node ("pure virtual method
+  // called"). A party already gone ends the session at once.
+  for (const auto* who : {&client, &endpoint}) {
+    if (!*who)
+      continue;
+    if (auto alive = caf::actor_cast<caf::strong_actor_ptr>(*who)) {
+      self->monitor(alive);
+    } else {
+      self->quit();
+      break;
+    }
+  }
   return {
     [=](rpc::client_request& req) -> caf::result<rpc::client_reply> {
       auto& st = self->state;

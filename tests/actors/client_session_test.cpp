@@ -167,3 +167,30 @@ TEST_CASE_FIXTURE(fixture,
     CHECK(bounced->error.has_value());
   }
 }
+
+// A client whose connection dropped while its hello was being answered is
+// already gone (its proxy destroyed) when the session starts. The session
+// must not monitor it through the bare weak address: CAF 0.17.6's monitor()
+// dereferences it without a strong reference, which aborted a node in a
+// chaos run ("pure virtual method called"). It ends instead.
+TEST_CASE_FIXTURE(fixture, "client_session_for_a_client_already_gone_ends_at_once") {
+  auto n = start_node(1, {1});
+  auto endpoint = track(sys.spawn(silent_actor_fun, 0));
+  caf::actor_addr gone_addr;
+  {
+    auto gone = sys.spawn(silent_actor_fun, 0);
+    gone_addr = gone.address();
+    caf::anon_send_exit(gone, caf::exit_reason::user_shutdown);
+  }
+  run();
+  REQUIRE_FALSE(caf::actor_cast<caf::strong_actor_ptr>(gone_addr));
+  auto session = track(sys.spawn(client_session_fun, n.ctx,
+                                 caf::actor_cast<raft_actor>(n.raft), gone_addr,
+                                 endpoint.address()));
+  run();
+  auto bounced = request<rpc::status_reply>(session, status_atom::value);
+  run();
+  REQUIRE(bounced->done);
+  CHECK_FALSE(bounced->value.has_value());
+  CHECK(bounced->error.has_value());
+}
