@@ -43,15 +43,7 @@ TEST_CASE("leader_killed_during_writes_is_replaced_and_keeps_acknowledged_writes
   write_log log;
   std::atomic<bool> stop{false};
   std::thread writer{[&] { write_stream(*writer_client, key, "w", stop, log, 5000, 60s); }};
-  struct joiner {
-    std::atomic<bool>& stop;
-    std::thread& t;
-    ~joiner() {
-      stop = true;
-      if (t.joinable())
-        t.join();
-    }
-  } join_writer{stop, writer};
+  join_on_exit join_writer{&stop, writer};
 
   REQUIRE(wait_until([&] { return log.acks.load() >= 20; }, 10s));
   const auto acks_before_kill = log.acks.load();
@@ -214,16 +206,7 @@ TEST_CASE("retried_write_across_leader_crash_applies_once") {
     logs.push_back(std::make_unique<write_log>());
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
-  struct joiner {
-    std::atomic<bool>& stop;
-    std::vector<std::thread>& ts;
-    ~joiner() {
-      stop = true;
-      for (auto& t : ts)
-        if (t.joinable())
-          t.join();
-    }
-  } join_all{stop, threads};
+  join_on_exit join_all{&stop, threads};
   for (std::size_t k = 0; k < writers; ++k)
     threads.emplace_back([&, k] {
       write_stream(*clients[k], key, "t" + std::to_string(k), stop, *logs[k], 2000, 60s);
@@ -306,16 +289,7 @@ TEST_CASE("writes_under_a_short_session_timeout_are_never_applied_twice_across_a
     logs.push_back(std::make_unique<write_log>());
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
-  struct joiner {
-    std::atomic<bool>& stop;
-    std::vector<std::thread>& ts;
-    ~joiner() {
-      stop = true;
-      for (auto& t : ts)
-        if (t.joinable())
-          t.join();
-    }
-  } join_all{stop, threads};
+  join_on_exit join_all{&stop, threads};
   for (std::size_t k = 0; k < writers; ++k)
     threads.emplace_back([&, k] {
       write_stream(*clients[k], key, "s" + std::to_string(k), stop, *logs[k], 3000, 90s);

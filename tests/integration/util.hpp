@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace conflux::itest {
@@ -134,6 +135,31 @@ inline void check_applied_once(const std::vector<version>& vs,
     }
   }
 }
+
+/// Joins threads when the scope ends, after setting `stop` (when given), so
+/// that a failed REQUIRE never leaves a joinable std::thread behind.
+class join_on_exit {
+public:
+  join_on_exit(std::atomic<bool>* stop, std::thread& t) : stop_(stop), one_(&t) {}
+  join_on_exit(std::atomic<bool>* stop, std::vector<std::thread>& ts) : stop_(stop), all_(&ts) {}
+  join_on_exit(const join_on_exit&) = delete;
+  join_on_exit& operator=(const join_on_exit&) = delete;
+  ~join_on_exit() {
+    if (stop_)
+      *stop_ = true;
+    if (one_ && one_->joinable())
+      one_->join();
+    if (all_)
+      for (auto& t : *all_)
+        if (t.joinable())
+          t.join();
+  }
+
+private:
+  std::atomic<bool>* stop_ = nullptr;
+  std::thread* one_ = nullptr;
+  std::vector<std::thread>* all_ = nullptr;
+};
 
 /// Writes create_version commands with unique contents "<prefix>-<n>" until
 /// `stop` is set, `max_writes` were made or `limit` passed.

@@ -105,15 +105,7 @@ TEST_CASE("watcher_sees_every_write_in_order_across_a_leader_kill") {
         break;
     }
   }};
-  struct joiner {
-    std::atomic<bool>& stop;
-    std::thread& t;
-    ~joiner() {
-      stop = true;
-      if (t.joinable())
-        t.join();
-    }
-  } join{stop, t};
+  join_on_exit join{&stop, t};
 
   REQUIRE(eventually([&] { return log.acks.load() >= 30; }, 20s, 10ms));
   c.kill9(*leader);
@@ -179,13 +171,7 @@ TEST_CASE("labelled_cli_watch_is_told_only_when_its_resolved_version_changes") {
                    std::to_string(created->revision + 1), "--count", "2"},
                   40s);
   }};
-  struct joiner {
-    std::thread& t;
-    ~joiner() {
-      if (t.joinable())
-        t.join();
-    }
-  } join{watcher};
+  join_on_exit join{nullptr, watcher};
 
   auto v2 = cl->write(make_create_version(key, R"({"v": 2})")); // nobody sees it
   auto r1 =
