@@ -4,6 +4,7 @@
 // with every fault kind ends with a clean verdict.
 #include "actors/client.hpp"
 #include "apps/chaos/cluster.hpp"
+#include "apps/chaos/process.hpp"
 #include "apps/chaos/schedule.hpp"
 
 #include <chrono>
@@ -14,7 +15,6 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -105,25 +105,15 @@ std::int64_t count_of(const nlohmann::json& j, const std::string& k) {
 bool run_chaos(const std::vector<std::string>& args, ms limit, int& st) {
   std::vector<std::string> all{CONFLUX_CHAOS_BIN};
   all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  auto deadline = clock_type::now() + limit;
-  while (clock_type::now() < deadline) {
-    if (::waitpid(pid, &st, WNOHANG) == pid)
-      return true;
-    std::this_thread::sleep_for(200ms);
+  // Inherits this test's stdout and stderr, so the verdict lands in the log.
+  auto pid = process::spawn(process::argv_block{std::move(all)}, process::stdio_fds{0, 1, 2},
+                            "chaos test: execv of conflux-chaos failed\n");
+  if (auto done = process::wait_bounded(pid, limit)) {
+    st = *done;
+    return true;
   }
   ::kill(pid, SIGKILL);
-  ::waitpid(pid, &st, 0);
+  st = process::wait_bounded(pid, 10s).value_or(0);
   return false;
 }
 
