@@ -6,26 +6,24 @@
 #include "storage/snapshot_file.hpp"
 
 #include <caf/all.hpp>
-#include <spdlog/spdlog.h>
-
-#include <fmt/format.h>
-
 #include <chrono>
 #include <filesystem>
+#include <fmt/format.h>
 #include <set>
+#include <spdlog/spdlog.h>
 
 namespace conflux::actors {
 
 const char* role_name(shell_role r) {
   switch (r) {
-    case shell_role::follower:
-      return "follower";
-    case shell_role::candidate:
-      return "candidate";
-    case shell_role::leader:
-      return "leader";
-    case shell_role::learner:
-      return "learner";
+  case shell_role::follower:
+    return "follower";
+  case shell_role::candidate:
+    return "candidate";
+  case shell_role::leader:
+    return "leader";
+  case shell_role::learner:
+    return "learner";
   }
   return "unknown";
 }
@@ -85,7 +83,7 @@ rpc::status_reply raft_state::status() const {
   s.leader_address = ctx->address_of(core->leader());
   s.cluster_id = ctx->opts.cluster_id;
   s.sessions = ctx->sessions.load();
-  auto& cfg = core->config();
+  auto& cfg = core->membership();
   auto member = [&](raft::server_id id, const char* kind) {
     rpc::member_entry m;
     m.id = id;
@@ -126,26 +124,62 @@ raft_reply raft_state::not_leader_reply() const {
   r.leader_id = leader;
   if (leader == raft::no_server)
     r.err = error{errc::unavailable, "node " + std::to_string(ctx->opts.id) +
-                                       " knows no leader (an election is under way); "
-                                       "retry shortly"};
+                                         " knows no leader (an election is under way); "
+                                         "retry shortly"};
   else
     r.err = error{errc::not_leader, "node " + std::to_string(ctx->opts.id) +
-                                      " is not the leader; send writes to node " +
-                                      std::to_string(leader) + " at " +
-                                      ctx->address_of(leader)};
+                                        " is not the leader; send writes to node " +
+                                        std::to_string(leader) + " at " +
+                                        ctx->address_of(leader)};
   return r;
 }
 
-raft_reply raft_state::refuse(const raft::request_result& r) const {
+raft_reply raft_state::reply_for(const raft::request_result& r,
+                                 raft::server_id server) const {
+  using raft::refusal;
+  auto who = "node " + std::to_string(server);
+  auto invalid = [&](errc code, std::string why) {
+    raft_reply out;
+    out.err = error{code, std::move(why)};
+    out.leader_id = core->leader();
+    return out;
+  };
   switch (r.reason) {
-    case raft::refusal::not_leader:
-    case raft::refusal::no_leader:
-      return not_leader_reply();
-    case raft::refusal::transfer_in_progress:
-      return unavailable_reply("a leadership transfer is in progress; retry shortly");
-    default:
-      return unavailable_reply("the request was refused by the consensus core; retry");
+  case refusal::none:
+    return {};
+  case refusal::not_leader:
+  case refusal::no_leader:
+  case refusal::leader_handover:
+    return not_leader_reply();
+  case refusal::transfer_in_progress:
+    return unavailable_reply("a leadership transfer is in progress; retry shortly");
+  case refusal::change_in_progress:
+    return unavailable_reply(
+        "an earlier membership change is not committed yet; retry shortly");
+  case refusal::not_committed_in_term:
+    return unavailable_reply("the leader has not committed an entry of its term "
+                             "yet (it was just elected); retry shortly");
+  case refusal::already_member:
+    return invalid(errc::already_exists,
+                   who + " is already a member; remove it first or pick another id");
+  case refusal::not_member:
+    return invalid(errc::not_found,
+                   who + " is not a member; see `conflux cluster status`");
+  case refusal::last_voter:
+    return invalid(errc::invalid_argument,
+                   who + " is the last voter; a cluster cannot remove its last voter");
+  case refusal::not_a_voter:
+    return invalid(errc::invalid_argument,
+                   who + " is not a voter; leadership can only move to a voter");
+  case refusal::invalid_change:
+    return invalid(errc::invalid_argument,
+                   server == raft::no_server
+                       ? std::string{"a node id must be a positive integer"}
+                       : "the change does not apply to " + who +
+                             " in the current configuration (see `conflux cluster "
+                             "status`)");
   }
+  return unavailable_reply("the request was refused by the consensus core; retry");
 }
 
 raft_reply raft_state::lost_write_reply() const {
@@ -161,7 +195,7 @@ raft_reply raft_state::lost_write_reply() const {
 caf::result<raft_reply> raft_state::propose(propose_request& req) {
   auto r = core->propose(std::move(req.data), now_ms());
   if (!r.ok()) {
-    auto reply = refuse(r);
+    auto reply = reply_for(r);
     process_ready();
     return reply;
   }
@@ -187,7 +221,7 @@ caf::result<raft_reply> raft_state::read_index() {
   auto context = next_read_context++;
   auto r = core->read_index(context);
   if (!r.ok()) {
-    auto reply = refuse(r);
+    auto reply = reply_for(r);
     process_ready();
     return reply;
   }
@@ -210,62 +244,20 @@ raft_reply raft_state::redirect_admin() const {
 
 caf::result<raft_reply> raft_state::change_membership(membership_request& req) {
   using kind = raft::membership_change_kind;
-  auto invalid = [this](errc code, std::string why) {
+  const auto id = req.server;
+  if ((req.kind == kind::add_voter || req.kind == kind::add_learner) &&
+      (req.address.size() > raft::max_address_size || !parse_endpoint(req.address))) {
     raft_reply r;
-    r.err = error{code, std::move(why)};
+    r.err = error{errc::invalid_argument,
+                  "'" + req.address + "' is not HOST:PORT (e.g. 127.0.0.1:7104)"};
     r.leader_id = core->leader();
     return r;
-  };
-  const auto id = req.server;
-  const auto who = "node " + std::to_string(id);
-  if (id == raft::no_server)
-    return invalid(errc::invalid_argument, "a node id must be a positive integer");
-  auto& cfg = core->config();
-  if (req.kind == kind::add_voter || req.kind == kind::add_learner) {
-    if (req.address.size() > raft::max_address_size || !parse_endpoint(req.address))
-      return invalid(errc::invalid_argument,
-                     "'" + req.address + "' is not HOST:PORT (e.g. 127.0.0.1:7104)");
-    if (cfg.contains(id))
-      return invalid(errc::already_exists,
-                     who + " is already a member; remove it first or pick another id");
-  } else if (!cfg.contains(id)) {
-    return invalid(errc::not_found, who + " is not a member; see `conflux cluster status`");
-  }
-  if (req.kind == kind::remove && cfg.is_voter(id) && cfg.voters.size() == 1)
-    return invalid(errc::invalid_argument,
-                   who + " is the last voter; a cluster cannot remove its last voter");
-  if (req.kind == kind::remove && id == ctx->opts.id) {
-    // Hand leadership over first (to the most caught-up voter), so that the
-    // cluster keeps a leader throughout; the new leader then removes us.
-    raft::server_id target = raft::no_server;
-    raft::index_t best = 0;
-    for (auto v : cfg.voters) {
-      if (v == ctx->opts.id)
-        continue;
-      auto* pr = core->progress_of(v);
-      auto match = pr ? pr->match() : 0;
-      if (target == raft::no_server || match > best) {
-        target = v;
-        best = match;
-      }
-    }
-    auto r = core->transfer_leadership(target);
-    if (!r.ok()) {
-      auto reply = refuse(r);
-      process_ready();
-      return reply;
-    }
-    spdlog::info("raft: node {} hands leadership to node {} before its own removal",
-                 ctx->opts.id, target);
-    auto trp = self->make_response_promise<raft_reply>();
-    transfers.push_back(pending_transfer{target, ticks, true, trp});
-    process_ready();
-    return trp;
   }
   raft::membership_change change{req.kind, id};
   // Record what this leader knows of the members the configuration has no
   // address for, so that every member (and a server joining later) can reach
   // them without --peers.
+  auto& cfg = core->membership();
   for (auto m : cfg.all())
     if (!cfg.addresses.count(m))
       if (auto a = ctx->address_of(m); !a.empty())
@@ -273,24 +265,16 @@ caf::result<raft_reply> raft_state::change_membership(membership_request& req) {
   if (!req.address.empty())
     change.addresses[id] = req.address;
   auto r = core->change_membership(change);
+  if (r.reason == raft::refusal::leader_handover) {
+    spdlog::info("raft: node {} hands leadership to node {} before its own removal",
+                 ctx->opts.id, r.leader_hint);
+    auto trp = self->make_response_promise<raft_reply>();
+    transfers.push_back(pending_transfer{r.leader_hint, ticks, true, trp});
+    process_ready();
+    return trp;
+  }
   if (!r.ok()) {
-    raft_reply reply;
-    switch (r.reason) {
-      case raft::refusal::change_in_progress:
-        reply = unavailable_reply(
-          "an earlier membership change is not committed yet; retry shortly");
-        break;
-      case raft::refusal::not_committed_in_term:
-        reply = unavailable_reply("the leader has not committed an entry of its term "
-                                  "yet (it was just elected); retry shortly");
-        break;
-      case raft::refusal::invalid_change:
-        reply = invalid(errc::invalid_argument,
-                        "the change does not apply to the current configuration");
-        break;
-      default:
-        reply = refuse(r);
-    }
+    auto reply = reply_for(r, id);
     process_ready();
     return reply;
   }
@@ -309,21 +293,14 @@ caf::result<raft_reply> raft_state::change_membership(membership_request& req) {
 }
 
 caf::result<raft_reply> raft_state::transfer(transfer_request& req) {
-  if (req.target == ctx->opts.id) {
+  if (req.target == ctx->opts.id && core->is_leader()) {
     raft_reply r;
     r.index = core->term();
     return r;
   }
-  if (!core->config().is_voter(req.target)) {
-    raft_reply r;
-    r.err = error{errc::invalid_argument,
-                  "node " + std::to_string(req.target) +
-                    " is not a voter; leadership can only move to a voter"};
-    return r;
-  }
   auto r = core->transfer_leadership(req.target);
   if (!r.ok()) {
-    auto reply = refuse(r);
+    auto reply = reply_for(r, req.target);
     process_ready();
     return reply;
   }
@@ -350,17 +327,17 @@ void raft_state::settle_transfers() {
         r.leader_id = leader;
         r.err = error{errc::not_leader,
                       "leadership moved to node " + std::to_string(leader) +
-                        " before removing node " + std::to_string(ctx->opts.id) +
-                        "; send the removal there"};
+                          " before removing node " + std::to_string(ctx->opts.id) +
+                          "; send the removal there"};
         answer = std::move(r);
       } else if (leader == t.target) {
         raft_reply r;
         r.index = core->term();
         answer = std::move(r);
       } else {
-        answer = unavailable_reply("leadership moved to node " + std::to_string(leader) +
-                                   " instead of node " + std::to_string(t.target) +
-                                   "; retry the transfer");
+        answer = unavailable_reply("leadership moved to node " +
+                                   std::to_string(leader) + " instead of node " +
+                                   std::to_string(t.target) + "; retry the transfer");
       }
     } else if (core->is_leader() && core->transfer_target() != t.target) {
       answer = unavailable_reply("node " + std::to_string(t.target) +
@@ -380,7 +357,7 @@ void raft_state::settle_transfers() {
 }
 
 void raft_state::sync_links() {
-  auto& cfg = core->config();
+  auto& cfg = core->membership();
   auto resolve = [&](raft::server_id id) -> std::string {
     if (auto a = cfg.addresses.find(id); a != cfg.addresses.end())
       return a->second;
@@ -415,10 +392,11 @@ void raft_state::sync_links() {
     auto link = links.find(id);
     if (link != links.end()) {
       auto known = link_addresses.find(id);
-      if (known == link_addresses.end() || known->second.empty() || known->second == addr)
+      if (known == link_addresses.end() || known->second.empty() ||
+          known->second == addr)
         continue;
-      spdlog::info("raft: node {} re-dials node {} at {} (was {})", ctx->opts.id, id, addr,
-                   known->second);
+      spdlog::info("raft: node {} re-dials node {} at {} (was {})", ctx->opts.id, id,
+                   addr, known->second);
       self->unlink_from(link->second);
       self->send_exit(link->second, caf::exit_reason::user_shutdown);
       links.erase(link);
@@ -428,7 +406,8 @@ void raft_state::sync_links() {
   }
   for (auto i = links.begin(); i != links.end();) {
     auto known = link_addresses.find(i->first);
-    if (wanted.count(i->first) || known == link_addresses.end() || known->second.empty()) {
+    if (wanted.count(i->first) || known == link_addresses.end() ||
+        known->second.empty()) {
       ++i;
       continue;
     }
@@ -447,8 +426,8 @@ void raft_state::expire_reads() {
   auto limit = static_cast<std::uint64_t>(4 * ctx->opts.election_ticks);
   for (auto i = reads.begin(); i != reads.end();) {
     if (ticks - i->second.started_tick > limit) {
-      i->second.rp.deliver(unavailable_reply(
-        "the leader did not confirm the read in time (leadership may be moving); retry"));
+      i->second.rp.deliver(unavailable_reply("the leader did not confirm the read in "
+                                             "time (leadership may be moving); retry"));
       i = reads.erase(i);
     } else {
       ++i;
@@ -467,7 +446,7 @@ snapshot_meta_reply raft_state::snapshot_meta(const snapshot_meta_request& r) co
     return out;
   out.ok = true;
   out.term = *term;
-  out.membership = raft::encode_membership(core->config_at(r.index));
+  out.membership = raft::encode_membership(core->membership_at(r.index));
   return out;
 }
 
@@ -487,7 +466,8 @@ void raft_state::maybe_snapshot() {
     // otherwise every apply would take a snapshot of the whole state.
     std::uint64_t droppable = 0;
     auto& entries = core->log();
-    for (auto i = entries.first_index(); i <= std::min(applied, entries.last_index()); ++i)
+    for (auto i = entries.first_index(); i <= std::min(applied, entries.last_index());
+         ++i)
       droppable += entries.at(i)->data.size() + 28;
     if (droppable * 2 < o.snapshot_bytes)
       return;
@@ -538,19 +518,19 @@ void raft_state::install_snapshot(raft::snapshot_to_install& snap) {
   ++installs_in_flight;
   install_request req{snap.meta.index, snap.meta.term, std::move(snap.data)};
   self->request(applier, caf::infinite, std::move(req))
-    .then(
-      [this](std::uint64_t index) {
-        --installs_in_flight;
-        if (index == 0)
-          return; // the applier failed and stops the node
-        on_installed(index);
-        flush_persist();
-      },
-      [this](caf::error& e) {
-        if (!ctx->stopping.load())
-          fail("raft lost its applier during a snapshot install: " +
-               self->system().render(e));
-      });
+      .then(
+          [this](std::uint64_t index) {
+            --installs_in_flight;
+            if (index == 0)
+              return; // the applier failed and stops the node
+            on_installed(index);
+            flush_persist();
+          },
+          [this](caf::error& e) {
+            if (!ctx->stopping.load())
+              fail("raft lost its applier during a snapshot install: " +
+                   self->system().render(e));
+          });
 }
 
 void raft_state::on_installed(raft::index_t index) {
@@ -573,23 +553,24 @@ void raft_state::send_snapshot(raft::snapshot_to_send& s) {
   auto& meta = s.request.meta;
   auto path = (std::filesystem::path{ctx->opts.data_dir} / storage::snapshot_subdir /
                storage::snapshot_file_name(meta.index, meta.term))
-                .string();
+                  .string();
   spdlog::info("raft: sending snapshot at index {} to node {}", meta.index, s.to);
   auto to = s.to;
   send_snapshot_request req{ctx->opts.cluster_id, s.request.term, meta.index, meta.term,
                             std::move(path)};
   self->request(link->second, caf::infinite, std::move(req))
-    .then(
-      [this, to](bool ok) {
-        spdlog::info("raft: snapshot to node {} {}", to, ok ? "delivered" : "failed");
-        core->report_snapshot(to, ok);
-        process_ready();
-      },
-      [this, to](caf::error&) {
-        // The link went away (closed on a configuration change, or shutdown).
-        core->report_snapshot(to, false);
-        process_ready();
-      });
+      .then(
+          [this, to](bool ok) {
+            spdlog::info("raft: snapshot to node {} {}", to,
+                         ok ? "delivered" : "failed");
+            core->report_snapshot(to, ok);
+            process_ready();
+          },
+          [this, to](caf::error&) {
+            // The link went away (closed on a configuration change, or shutdown).
+            core->report_snapshot(to, false);
+            process_ready();
+          });
 }
 
 // -- ready batches ------------------------------------------------------------------
@@ -683,7 +664,8 @@ void raft_state::merge_persist(raft::ready& rd) {
   auto& p = *pending_persist;
   if (rd.snapshot) {
     // The snapshot replaces the whole log, older pending entries included.
-    p.snapshot = storage::snapshot_point{rd.snapshot->meta.index, rd.snapshot->meta.term};
+    p.snapshot =
+        storage::snapshot_point{rd.snapshot->meta.index, rd.snapshot->meta.term};
     p.entries.clear();
   }
   for (auto& e : rd.entries)
@@ -710,11 +692,11 @@ void raft_state::flush_persist() {
   persist_request req{pending_persist_id, std::move(*pending_persist)};
   pending_persist.reset();
   self->request(log, caf::infinite, std::move(req))
-    .then([this](std::uint64_t id) { on_persisted(id); },
-          [this](caf::error& e) {
-            if (!ctx->stopping.load())
-              fail("raft lost its log store: " + self->system().render(e));
-          });
+      .then([this](std::uint64_t id) { on_persisted(id); },
+            [this](caf::error& e) {
+              if (!ctx->stopping.load())
+                fail("raft lost its log store: " + self->system().render(e));
+            });
 }
 
 void raft_state::on_persisted(std::uint64_t id) {
@@ -770,52 +752,53 @@ void raft_state::send_messages(std::vector<raft::outgoing_message>& msgs) {
 void raft_state::log_changes(const raft::ready& rd) {
   for (auto& ev : rd.events) {
     switch (ev.kind) {
-      case raft::event_kind::became_leader:
-        spdlog::info("raft: node {} became leader of term {}", ctx->opts.id, ev.term);
-        break;
-      case raft::event_kind::became_candidate:
-        spdlog::info("raft: node {} is a candidate in term {}", ctx->opts.id, ev.term);
-        break;
-      case raft::event_kind::became_pre_candidate:
-        spdlog::debug("raft: node {} starts a pre-vote in term {}", ctx->opts.id,
-                      ev.term);
-        break;
-      case raft::event_kind::became_follower:
-        spdlog::debug("raft: node {} is a follower in term {}", ctx->opts.id, ev.term);
-        break;
-      case raft::event_kind::lost_quorum:
-        spdlog::warn("raft: node {} stepped down in term {}: no majority answered "
-                     "within an election timeout",
-                     ctx->opts.id, ev.term);
-        break;
-      case raft::event_kind::membership_changed: {
-        auto& c = core->config();
-        spdlog::info("raft: node {} uses the configuration of index {}: voters {}, "
-                     "learners {}, joining {}",
-                     ctx->opts.id, ev.index, fmt::join(c.voters, ","),
-                     fmt::join(c.learners, ","), fmt::join(c.joining, ","));
-        // Before this batch's messages leave: a server just added must have
-        // a link for its first AppendEntries.
-        sync_links();
-        break;
-      }
-      case raft::event_kind::promotion_proposed:
-        spdlog::info("raft: node {} caught up; proposing its promotion to voter", ev.peer);
-        break;
-      case raft::event_kind::removed:
-        spdlog::warn("raft: node {} was removed from the cluster", ctx->opts.id);
-        break;
-      case raft::event_kind::transfer_started:
-        spdlog::info("raft: transferring leadership to node {}", ev.peer);
-        break;
-      case raft::event_kind::transfer_aborted:
-        spdlog::info("raft: leadership transfer to node {} aborted", ev.peer);
-        break;
-      case raft::event_kind::stale_persist_ack:
-        spdlog::debug("raft: stale persist acknowledgement ignored");
-        break;
-      default:
-        break;
+    case raft::event_kind::became_leader:
+      spdlog::info("raft: node {} became leader of term {}", ctx->opts.id, ev.term);
+      break;
+    case raft::event_kind::became_candidate:
+      spdlog::info("raft: node {} is a candidate in term {}", ctx->opts.id, ev.term);
+      break;
+    case raft::event_kind::became_pre_candidate:
+      spdlog::debug("raft: node {} starts a pre-vote in term {}", ctx->opts.id,
+                    ev.term);
+      break;
+    case raft::event_kind::became_follower:
+      spdlog::debug("raft: node {} is a follower in term {}", ctx->opts.id, ev.term);
+      break;
+    case raft::event_kind::lost_quorum:
+      spdlog::warn("raft: node {} stepped down in term {}: no majority answered "
+                   "within an election timeout",
+                   ctx->opts.id, ev.term);
+      break;
+    case raft::event_kind::membership_changed: {
+      auto& c = core->membership();
+      spdlog::info("raft: node {} uses the configuration of index {}: voters {}, "
+                   "learners {}, joining {}",
+                   ctx->opts.id, ev.index, fmt::join(c.voters, ","),
+                   fmt::join(c.learners, ","), fmt::join(c.joining, ","));
+      // Before this batch's messages leave: a server just added must have
+      // a link for its first AppendEntries.
+      sync_links();
+      break;
+    }
+    case raft::event_kind::promotion_proposed:
+      spdlog::info("raft: node {} caught up; proposing its promotion to voter",
+                   ev.peer);
+      break;
+    case raft::event_kind::removed:
+      spdlog::warn("raft: node {} was removed from the cluster", ctx->opts.id);
+      break;
+    case raft::event_kind::transfer_started:
+      spdlog::info("raft: transferring leadership to node {}", ev.peer);
+      break;
+    case raft::event_kind::transfer_aborted:
+      spdlog::info("raft: leadership transfer to node {} aborted", ev.peer);
+      break;
+    case raft::event_kind::stale_persist_ack:
+      spdlog::debug("raft: stale persist acknowledgement ignored");
+      break;
+    default:
+      break;
     }
   }
   auto leader = core->leader();
@@ -832,15 +815,15 @@ void raft_state::log_changes(const raft::ready& rd) {
 
 shell_role raft_state::role_of_core() const {
   switch (core->current_role()) {
-    case raft::role::leader:
-      return shell_role::leader;
-    case raft::role::candidate:
-    case raft::role::pre_candidate:
-      return shell_role::candidate;
-    case raft::role::follower:
-      break;
+  case raft::role::leader:
+    return shell_role::leader;
+  case raft::role::candidate:
+  case raft::role::pre_candidate:
+    return shell_role::candidate;
+  case raft::role::follower:
+    break;
   }
-  auto& cfg = core->config();
+  auto& cfg = core->membership();
   if (cfg.is_learner(ctx->opts.id) || cfg.is_joining(ctx->opts.id))
     return shell_role::learner;
   return shell_role::follower;
@@ -854,25 +837,25 @@ void raft_state::switch_role() {
                role_name(current), role_name(r), core->term());
   current = r;
   switch (r) {
-    case shell_role::follower:
-      self->become(follower_behavior(self));
-      break;
-    case shell_role::candidate:
-      self->become(candidate_behavior(self));
-      break;
-    case shell_role::leader:
-      self->become(leader_behavior(self));
-      break;
-    case shell_role::learner:
-      self->become(learner_behavior(self));
-      break;
+  case shell_role::follower:
+    self->become(follower_behavior(self));
+    break;
+  case shell_role::candidate:
+    self->become(candidate_behavior(self));
+    break;
+  case shell_role::leader:
+    self->become(leader_behavior(self));
+    break;
+  case shell_role::learner:
+    self->become(learner_behavior(self));
+    break;
   }
 }
 
 std::int64_t raft_state::now_ms() {
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-               .count();
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
   // Entries this leader stamps never go back in time, even if the wall clock
   // does (session expiry is computed from these stamps).
   last_timestamp_ms = std::max(last_timestamp_ms, static_cast<std::int64_t>(now));
@@ -890,11 +873,11 @@ void raft_state::fail(const std::string& msg) {
   self->quit(caf::exit_reason::user_shutdown);
 }
 
-raft_actor_impl::behavior_type raft_fun(raft_self self, node_context_ptr ctx,
-                                        raft::core_config cfg, raft::restored_state st,
-                                        log_store_actor log, applier_actor applier,
-                                        std::map<raft::server_id, peer_link_actor> links,
-                                        snapshotter_actor snapshotter) {
+raft_actor_impl::behavior_type
+raft_fun(raft_self self, node_context_ptr ctx, raft::core_config cfg,
+         raft::restored_state st, log_store_actor log, applier_actor applier,
+         std::map<raft::server_id, peer_link_actor> links,
+         snapshotter_actor snapshotter) {
   auto& s = self->state;
   s.self = self;
   s.ctx = std::move(ctx);
@@ -913,7 +896,8 @@ raft_actor_impl::behavior_type raft_fun(raft_self self, node_context_ptr ctx,
                s.ctx->opts.id, s.core->term(), s.core->commit_index(),
                s.core->log().last_index());
   // The applier reports here; told before any apply_batch can reach it.
-  self->send(s.applier, init_atom::value, caf::actor_cast<applied_listener_actor>(self));
+  self->send(s.applier, init_atom::value,
+             caf::actor_cast<applied_listener_actor>(self));
   if (s.snapshotter)
     self->send(s.snapshotter, init_atom::value,
                caf::actor_cast<snapshot_listener_actor>(self));
@@ -922,14 +906,14 @@ raft_actor_impl::behavior_type raft_fun(raft_self self, node_context_ptr ctx,
   self->send(self, tick_atom::value, s.tick_epoch);
   s.current = s.role_of_core();
   switch (s.current) {
-    case shell_role::learner:
-      return learner_behavior(self);
-    case shell_role::leader:
-      return leader_behavior(self);
-    case shell_role::candidate:
-      return candidate_behavior(self);
-    default:
-      return follower_behavior(self);
+  case shell_role::learner:
+    return learner_behavior(self);
+  case shell_role::leader:
+    return leader_behavior(self);
+  case shell_role::candidate:
+    return candidate_behavior(self);
+  default:
+    return follower_behavior(self);
   }
 }
 

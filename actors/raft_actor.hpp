@@ -25,7 +25,6 @@
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
-
 #include <deque>
 #include <map>
 #include <memory>
@@ -133,7 +132,10 @@ struct raft_state {
   caf::result<raft_reply> transfer(transfer_request& req);
   /// Non-leaders: membership and transfer requests go to the leader.
   raft_reply redirect_admin() const;
-  raft_reply refuse(const raft::request_result& r) const;
+  /// The one answer for every refusal of the core (`server`: the node a
+  /// membership or transfer request named).
+  raft_reply reply_for(const raft::request_result& r,
+                       raft::server_id server = raft::no_server) const;
   raft_reply not_leader_reply() const;
   raft_reply unavailable_reply(std::string why) const;
   raft_reply lost_write_reply() const;
@@ -177,11 +179,11 @@ struct raft_state {
 
 const char* role_name(shell_role r);
 
-raft_actor_impl::behavior_type raft_fun(raft_self self, node_context_ptr ctx,
-                                        raft::core_config cfg, raft::restored_state st,
-                                        log_store_actor log, applier_actor applier,
-                                        std::map<raft::server_id, peer_link_actor> links,
-                                        snapshotter_actor snapshotter);
+raft_actor_impl::behavior_type
+raft_fun(raft_self self, node_context_ptr ctx, raft::core_config cfg,
+         raft::restored_state st, log_store_actor log, applier_actor applier,
+         std::map<raft::server_id, peer_link_actor> links,
+         snapshotter_actor snapshotter);
 
 // One per role file.
 raft_actor_impl::behavior_type follower_behavior(raft_self self);

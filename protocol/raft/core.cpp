@@ -208,6 +208,43 @@ request_result core::read_index(std::uint64_t context) {
 request_result core::change_membership(membership_change change) {
   if (role_ != role::leader)
     return {refusal::not_leader, 0, leader_};
+  // What can never apply to this configuration is refused first: retrying
+  // would not help, whatever else is going on.
+  const auto who = change.server;
+  switch (change.kind) {
+  case membership_change_kind::add_voter:
+  case membership_change_kind::add_learner:
+    if (who == no_server)
+      return {refusal::invalid_change, 0, id_};
+    if (config_.contains(who))
+      return {refusal::already_member, 0, id_};
+    break;
+  case membership_change_kind::promote:
+    if (!config_.contains(who))
+      return {refusal::not_member, 0, id_};
+    if (config_.is_voter(who))
+      return {refusal::invalid_change, 0, id_};
+    break;
+  case membership_change_kind::remove:
+    if (!config_.contains(who))
+      return {refusal::not_member, 0, id_};
+    if (config_.is_voter(who) && config_.voters.size() == 1)
+      return {refusal::last_voter, 0, id_};
+    break;
+  default:
+    return {refusal::invalid_change, 0, id_};
+  }
+  if (change.kind == membership_change_kind::remove && who == id_) {
+    // A leader may commit its own removal and then step down (thesis
+    // §4.2.2), but the cluster is then without a leader for an election
+    // timeout. Hand leadership to the most caught-up voter first; the new
+    // leader removes this server like any other.
+    const auto target = most_caught_up_voter();
+    auto r = transfer_leadership(target);
+    if (!r.ok())
+      return r;
+    return {refusal::leader_handover, 0, target};
+  }
   if (transfer_target_ != no_server)
     return {refusal::transfer_in_progress, 0, leader_};
   // Thesis §4.1 (and Ongaro's 2015 raft-dev fix): a leader may not append a
@@ -232,8 +269,10 @@ request_result core::transfer_leadership(server_id target) {
     return {refusal::not_leader, 0, leader_};
   if (target == id_)
     return {refusal::none, 0, id_};
+  if (!config_.contains(target))
+    return {refusal::not_member, 0, id_};
   if (!config_.is_voter(target))
-    return {refusal::invalid_change, 0, id_};
+    return {refusal::not_a_voter, 0, id_};
   if (transfer_target_ == target)
     return {refusal::none, 0, id_};
   if (transfer_target_ != no_server)
@@ -286,7 +325,7 @@ void core::observe_time(std::int64_t timestamp_ms) {
 void core::snapshot_taken(index_t index) {
   if (index <= log_.snapshot_index() || index > applied_)
     return;
-  snapshot_ = snapshot_meta{index, *log_.term_at(index), config_at(index)};
+  snapshot_ = snapshot_meta{index, *log_.term_at(index), membership_at(index)};
   log_.compact(index);
   emit(event_kind::compacted, no_server, index);
 }
@@ -860,6 +899,22 @@ void core::sync_progress() {
     abort_transfer();
 }
 
+server_id core::most_caught_up_voter() const {
+  server_id best = no_server;
+  index_t best_match = 0;
+  for (auto v : config_.voters) {
+    if (v == id_)
+      continue;
+    auto i = progress_.find(v);
+    const index_t match = i == progress_.end() ? 0 : i->second.match();
+    if (best == no_server || match > best_match) {
+      best = v;
+      best_match = match;
+    }
+  }
+  return best;
+}
+
 void core::abort_transfer() {
   if (transfer_target_ == no_server)
     return;
@@ -893,7 +948,7 @@ void core::on_truncate(index_t from) {
     unstable_from_ = from;
 }
 
-membership core::config_at(index_t i) const {
+raft::membership core::membership_at(index_t i) const {
   for (auto j = std::min(i, log_.last_index()); j > log_.snapshot_index(); --j) {
     const auto& e = log_.at(j);
     if (e->kind == entry_kind::membership) {
@@ -908,7 +963,7 @@ void core::refresh_config() {
   // Thesis §4.1: a server uses the latest configuration in its log, committed
   // or not; a truncation can therefore revert it.
   index_t idx = 0;
-  membership m = snapshot_.index > 0 ? snapshot_.config : bootstrap_;
+  raft::membership m = snapshot_.index > 0 ? snapshot_.config : bootstrap_;
   if (snapshot_.index > 0)
     idx = snapshot_.index;
   for (auto j = log_.last_index(); j > log_.snapshot_index(); --j) {
@@ -925,7 +980,7 @@ void core::refresh_config() {
   config_ = std::move(m);
   config_index_ = idx;
   previous_config_voter_ =
-      idx > log_.snapshot_index() ? config_at(idx - 1).is_voter(id_) : false;
+      idx > log_.snapshot_index() ? membership_at(idx - 1).is_voter(id_) : false;
   if (changed) {
     emit(event_kind::membership_changed, no_server, idx);
     sync_progress();

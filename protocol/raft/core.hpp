@@ -75,8 +75,21 @@ enum class refusal : std::uint8_t {
   /// A new leader must commit an entry of its own term first (thesis §4.1,
   /// the single-server change bug fix).
   not_committed_in_term,
+  /// The change names no server, or promotes a server that already votes.
   invalid_change,
   no_leader,
+  /// Adding a server that is already a member (voter, learner or joining).
+  already_member,
+  /// Removing, promoting or transferring to a server that is not a member.
+  not_member,
+  /// Removing the only voter would leave nobody to elect a leader.
+  last_voter,
+  /// Leadership can only move to a voter.
+  not_a_voter,
+  /// The leader was asked to remove itself: it started handing leadership to
+  /// `leader_hint` (the most caught-up voter) instead, so that the cluster
+  /// keeps a leader throughout. The removal is to be sent to the new leader.
+  leader_handover,
 };
 
 struct request_result {
@@ -101,7 +114,13 @@ public:
   /// Requests a linearizable read; the answer is a read_state with the same
   /// context in a later batch (thesis §6.4).
   request_result read_index(std::uint64_t context);
+  /// One server at a time (thesis §4.1). Refuses what cannot apply to the
+  /// current configuration (already_member, not_member, last_voter,
+  /// invalid_change) before anything else; a leader asked to remove itself
+  /// starts a transfer instead (leader_handover).
   request_result change_membership(membership_change change);
+  /// Moves leadership to the voter `target` (thesis §3.10); refuses a
+  /// stranger (not_member) or a non-voter (not_a_voter).
   request_result transfer_leadership(server_id target);
   /// The shell's wall clock, used to stamp the entries the core creates by
   /// itself (no-ops, membership changes). Optional; the core never reads a
@@ -132,13 +151,15 @@ public:
   /// Entries up to here are known durable on this server's disk.
   index_t durable_index() const { return durable_; }
   const raft_log& log() const { return log_; }
-  const membership& config() const { return config_; }
+  /// The configuration in force: the latest one in the log, committed or not
+  /// (thesis §4.1).
+  const raft::membership& membership() const { return config_; }
   const snapshot_meta& snapshot() const { return snapshot_; }
   server_id transfer_target() const { return transfer_target_; }
   /// The configuration in force at index i (the latest membership entry at or
   /// below i, else the snapshot's or the bootstrap one). The shell stores it
   /// with a snapshot it takes at i.
-  membership config_at(index_t i) const;
+  raft::membership membership_at(index_t i) const;
   /// REQUIRES: is_leader(); nullptr for unknown peers.
   const progress* progress_of(server_id peer) const;
 
@@ -180,6 +201,9 @@ private:
   void maybe_promote();
   void sync_progress();
   void abort_transfer();
+  /// The voter other than this leader with the highest match index (lowest
+  /// id on a tie); no_server when there is none.
+  server_id most_caught_up_voter() const;
 
   // log / config
   void append_to_log(entry_ptr e);
@@ -203,8 +227,8 @@ private:
   index_t applied_ = 0;
   index_t durable_ = 0;
 
-  membership bootstrap_;
-  membership config_;
+  raft::membership bootstrap_;
+  raft::membership config_;
   index_t config_index_ = 0;
   /// Whether we vote in the configuration before config_ (thesis §4.2.2).
   bool previous_config_voter_ = false;

@@ -244,8 +244,8 @@ TEST_CASE("transfer_leader_moves_leadership_to_the_named_voter") {
 
   // Transferring to a stranger or to the current leader.
   auto bad = run_cli({"--endpoints", c.endpoints_csv(), "cluster", "transfer-leader", "9"});
-  CHECK(bad.exit_code == 2);
-  CHECK(bad.err.find("not a voter") != std::string::npos);
+  CHECK(bad.exit_code == 3);
+  CHECK(bad.err.find("node 9 is not a member") != std::string::npos);
   auto same = run_cli({"--endpoints", c.endpoints_csv(), "cluster", "transfer-leader",
                        std::to_string(c.id(target))});
   CHECK(same.exit_code == 0);

@@ -166,7 +166,7 @@ std::string run_seed(std::uint64_t seed, std::size_t n, sim_stats& stats) {
       auto l = c.leader();
       if (l == no_server)
         break;
-      const auto& conf = c.raft(l).config();
+      const auto& conf = c.raft(l).membership();
       membership_change ch;
       if (conf.voters.size() + conf.joining.size() < n + 1 && chance(0.5)) {
         ch.kind = chance(0.8) ? membership_change_kind::add_voter
@@ -190,7 +190,7 @@ std::string run_seed(std::uint64_t seed, std::size_t n, sim_stats& stats) {
       auto l = c.leader();
       if (l == no_server)
         break;
-      const auto& v = c.raft(l).config().voters;
+      const auto& v = c.raft(l).membership().voters;
       if (c.transfer(l, v[pick(v.size())]).ok())
         ++stats.transfers;
       break;
@@ -223,7 +223,7 @@ std::string run_seed(std::uint64_t seed, std::size_t n, sim_stats& stats) {
     if (lr.log().term_at(lr.commit_index()) != lr.term())
       continue;
     converged = true;
-    for (auto id : lr.config().all()) {
+    for (auto id : lr.membership().all()) {
       const auto& sn = c.node(id);
       if (!sn.up || sn.sm.applied != lr.commit_index() ||
           c.raft(id).commit_index() != lr.commit_index())
@@ -239,16 +239,16 @@ std::string run_seed(std::uint64_t seed, std::size_t n, sim_stats& stats) {
          << " lead" << r.leader() << " commit" << r.commit_index() << " applied"
          << c.node(id).sm.applied << " last" << r.log().last_index() << " snap"
          << r.log().snapshot_index() << " voters";
-      for (auto v : r.config().voters)
+      for (auto v : r.membership().voters)
         os << v << ",";
       os << " joining";
-      for (auto v : r.config().joining)
+      for (auto v : r.membership().joining)
         os << v << ",";
       os << " learners";
-      for (auto v : r.config().learners)
+      for (auto v : r.membership().learners)
         os << v << ",";
       if (r.is_leader())
-        for (auto v : r.config().all())
+        for (auto v : r.membership().all())
           if (auto* p = r.progress_of(v))
             os << " pr" << v << ":" << static_cast<int>(p->state()) << "/m"
                << p->match() << "/n" << p->next() << "/i" << p->inflight();
@@ -258,7 +258,7 @@ std::string run_seed(std::uint64_t seed, std::size_t n, sim_stats& stats) {
   }
   auto l = c.leader();
   const auto& lsm = c.node(l).sm;
-  for (auto id : c.raft(l).config().all()) {
+  for (auto id : c.raft(l).membership().all()) {
     const auto& sm = c.node(id).sm;
     if (sm.data != lsm.data || sm.applied != lsm.applied)
       return fail_text("server " + std::to_string(id) + " applied a different state");

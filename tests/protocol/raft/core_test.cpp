@@ -341,8 +341,8 @@ TEST_CASE("joining_server_is_promoted_once_caught_up") {
   c.add_server(4);
   REQUIRE(c.change_membership(l, {membership_change_kind::add_voter, 4}).ok());
   c.settle();
-  CHECK(c.raft(l).config().is_joining(4) == false);
-  CHECK(c.raft(l).config().is_voter(4));
+  CHECK(c.raft(l).membership().is_joining(4) == false);
+  CHECK(c.raft(l).membership().is_voter(4));
   CHECK(c.count_events(event_kind::promotion_proposed, l) == 1);
   CHECK(c.node(4).sm.applied == c.raft(l).commit_index());
   CHECK_MESSAGE(!c.violation(), c.violation().value_or(""));
@@ -378,7 +378,7 @@ TEST_CASE("follower_installs_a_newer_snapshot_and_replaces_its_log") {
   CHECK(r.persist_id != 0);
   CHECK(f.commit_index() == 30);
   CHECK(f.log().first_index() == 31);
-  CHECK(f.config().is_voter(4));
+  CHECK(f.membership().is_voter(4));
   auto acks = sent<append_entries_response>(r);
   REQUIRE(acks.size() == 1);
   CHECK(acks[0].second.index == 30);
@@ -443,4 +443,82 @@ TEST_CASE("timeout_now_from_a_server_that_is_not_the_leader_is_ignored") {
   f.step(1, timeout_now_request{1});
   CHECK(f.current_role() == role::candidate);
   CHECK(f.term() == 2);
+}
+
+namespace {
+
+/// make_leader(), then the follower 2 acknowledges the no-op: it commits, so
+/// the leader may change the configuration (thesis §4.1).
+core make_committed_leader() {
+  auto c = make_leader();
+  c.step(2, append_entries_response{1, true, 1});
+  c.take_ready();
+  REQUIRE(c.commit_index() == 1);
+  return c;
+}
+
+} // namespace
+
+TEST_CASE("membership_change_refuses_adding_a_member_again") {
+  auto c = make_committed_leader();
+  auto r = c.change_membership({membership_change_kind::add_voter, 2});
+  CHECK(r.reason == refusal::already_member);
+  r = c.change_membership({membership_change_kind::add_learner, 3});
+  CHECK(r.reason == refusal::already_member);
+  CHECK(c.log().last_index() == 1);
+}
+
+TEST_CASE("membership_change_refuses_removing_or_promoting_a_stranger") {
+  auto c = make_committed_leader();
+  CHECK(c.change_membership({membership_change_kind::remove, 9}).reason ==
+        refusal::not_member);
+  CHECK(c.change_membership({membership_change_kind::promote, 9}).reason ==
+        refusal::not_member);
+  CHECK(c.change_membership({membership_change_kind::promote, 2}).reason ==
+        refusal::invalid_change);
+  CHECK(c.change_membership({membership_change_kind::add_voter, no_server}).reason ==
+        refusal::invalid_change);
+  CHECK(c.log().last_index() == 1);
+}
+
+TEST_CASE("membership_change_refuses_removing_the_last_voter") {
+  auto c = make_core(1, {1});
+  c.step(1, timeout_now_request{0});
+  auto r = c.take_ready();
+  c.persisted(r.persist_id);
+  REQUIRE(c.is_leader());
+  r = c.take_ready();
+  c.persisted(r.persist_id);
+  c.take_ready();
+  REQUIRE(c.commit_index() == 1);
+  REQUIRE(c.change_membership({membership_change_kind::add_learner, 4}).ok());
+  CHECK(c.change_membership({membership_change_kind::remove, 1}).reason ==
+        refusal::last_voter);
+}
+
+TEST_CASE("leader_asked_to_remove_itself_hands_over_to_the_most_caught_up_voter") {
+  auto c = make_committed_leader();
+  // Server 3 has everything, server 2 only the no-op.
+  REQUIRE(c.propose("x").ok());
+  c.take_ready();
+  c.step(3, append_entries_response{1, true, 2});
+  c.take_ready();
+  auto r = c.change_membership({membership_change_kind::remove, 1});
+  CHECK(r.reason == refusal::leader_handover);
+  CHECK(r.leader_hint == 3);
+  CHECK(c.transfer_target() == 3);
+  auto rd = c.take_ready();
+  // The target is caught up, so TimeoutNow goes out at once (thesis §3.10).
+  CHECK(sent<timeout_now_request>(rd).size() == 1);
+  // Nothing was appended: the new leader removes this server.
+  CHECK(c.log().last_index() == 2);
+  CHECK(c.membership().contains(1));
+}
+
+TEST_CASE("leadership_transfer_refuses_a_target_that_is_not_a_voter") {
+  auto c = make_committed_leader();
+  REQUIRE(c.change_membership({membership_change_kind::add_learner, 4}).ok());
+  CHECK(c.transfer_leadership(4).reason == refusal::not_a_voter);
+  CHECK(c.transfer_leadership(9).reason == refusal::not_member);
+  CHECK(c.transfer_target() == no_server);
 }
