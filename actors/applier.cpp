@@ -4,13 +4,12 @@
 #include "storage/snapshot_file.hpp"
 
 #include <caf/all.hpp>
-#include <spdlog/spdlog.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <spdlog/spdlog.h>
 #include <string_view>
 
 namespace conflux::actors {
@@ -73,10 +72,9 @@ void apply_entries(self_ptr self, const std::vector<raft::entry_ptr>& entries) {
   st.ctx->applied.store(st.applied);
   notice.applied = st.applied;
   notice.newest_term = entries.back()->term;
-  // The raft actor answers the waiters of these entries (and the reads
-  // waiting for this index); it owns their promises.
-  if (st.listener)
-    self->send(st.listener, std::move(notice));
+  // The Raft role holding the core answers the waiters of these entries
+  // (and the reads waiting for this index); it owns their promises.
+  self->send(st.ctx->raft.get(), std::move(notice));
   if (st.watch_hub) {
     changes.applied = st.applied;
     self->send(st.watch_hub, std::move(changes));
@@ -87,7 +85,7 @@ void apply_entries(self_ptr self, const std::vector<raft::entry_ptr>& entries) {
 // the file gets its final name (durable), then one write txn replaces the
 // whole state. A crash before the txn commits leaves the old state, and the
 // restart installs the file again (actors/node.cpp).
-std::uint64_t install(self_ptr self, install_request& req) {
+void install(self_ptr self, install_request& req) {
   auto& st = self->state;
   // Entries raft handed out before the snapshot come first (they are older).
   if (!st.queued.empty()) {
@@ -95,13 +93,13 @@ std::uint64_t install(self_ptr self, install_request& req) {
     st.queued.clear();
     apply_entries(self, entries);
   }
-  auto started = std::chrono::steady_clock::now();
+  auto started = st.ctx->clock->steady();
   auto dir = std::filesystem::path{st.ctx->opts.data_dir} / storage::snapshot_subdir;
   auto final_path = (dir / storage::snapshot_file_name(req.index, req.term)).string();
   if (req.path != final_path) {
     if (auto s = storage::durable_rename(req.path, final_path); !s.ok()) {
-      stop_node(self, "applier cannot store the received snapshot: " + to_string(s.err()));
-      return 0;
+      return stop_node(self, "applier cannot store the received snapshot: " +
+                                 to_string(s.err()));
     }
   }
   std::function<void(std::uint64_t)> hook;
@@ -115,9 +113,8 @@ std::uint64_t install(self_ptr self, install_request& req) {
     };
   auto info = storage::install_snapshot_file(final_path, *st.ctx->state, hook);
   if (!info) {
-    stop_node(self, "applier failed to install snapshot " + final_path + ": " +
-                      to_string(info.err()));
-    return 0;
+    return stop_node(self, "applier failed to install snapshot " + final_path + ": " +
+                               to_string(info.err()));
   }
   st.applied = req.index;
   st.ctx->applied.store(st.applied);
@@ -134,15 +131,15 @@ std::uint64_t install(self_ptr self, install_request& req) {
   spdlog::info("applier installed snapshot at index {} ({} records, {} bytes) in {} ms",
                req.index, info->records, info->bytes,
                std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::steady_clock::now() - started)
-                 .count());
-  return req.index;
+                   st.ctx->clock->steady() - started)
+                   .count());
+  self->send(st.ctx->raft.get(), installed_notice{req.index});
 }
 
 } // namespace
 
 applier_actor_impl::behavior_type applier_fun(self_ptr self, node_context_ptr ctx,
-                                         raft::index_t applied) {
+                                              raft::index_t applied) {
   self->state.ctx = std::move(ctx);
   self->state.applied = applied;
   self->state.machine = conflux::state_machine{self->state.ctx->opts.limits};
@@ -154,30 +151,27 @@ applier_actor_impl::behavior_type applier_fun(self_ptr self, node_context_ptr ct
                  "of its next snapshot install");
   }
   return {
-    [=](init_atom, applied_listener_actor& listener) {
-      self->state.listener = std::move(listener);
-    },
-    [=](init_atom, watch_hub_actor& hub) { self->state.watch_hub = std::move(hub); },
-    [=](apply_batch& b) {
-      auto& st = self->state;
-      if (st.queued.empty())
-        st.queued = std::move(b.entries);
-      else
-        st.queued.insert(st.queued.end(), std::make_move_iterator(b.entries.begin()),
-                         std::make_move_iterator(b.entries.end()));
-      if (!st.flush_pending) {
-        st.flush_pending = true;
-        self->send(self, flush_atom::value);
-      }
-    },
-    [=](install_request& req) -> std::uint64_t { return install(self, req); },
-    [=](flush_atom) {
-      auto& st = self->state;
-      st.flush_pending = false;
-      auto entries = std::move(st.queued);
-      st.queued.clear();
-      apply_entries(self, entries);
-    },
+      [=](init_atom, watch_hub_actor& hub) { self->state.watch_hub = std::move(hub); },
+      [=](apply_batch& b) {
+        auto& st = self->state;
+        if (st.queued.empty())
+          st.queued = std::move(b.entries);
+        else
+          st.queued.insert(st.queued.end(), std::make_move_iterator(b.entries.begin()),
+                           std::make_move_iterator(b.entries.end()));
+        if (!st.flush_pending) {
+          st.flush_pending = true;
+          self->send(self, flush_atom::value);
+        }
+      },
+      [=](install_request& req) { install(self, req); },
+      [=](flush_atom) {
+        auto& st = self->state;
+        st.flush_pending = false;
+        auto entries = std::move(st.queued);
+        st.queued.clear();
+        apply_entries(self, entries);
+      },
   };
 }
 

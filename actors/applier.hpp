@@ -27,7 +27,6 @@
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
-
 #include <vector>
 
 namespace conflux::actors {
@@ -40,8 +39,6 @@ struct applier_state {
   /// Entries received but not yet applied (waiting for the flush).
   std::vector<raft::entry_ptr> queued;
   bool flush_pending = false;
-  /// Where applied_notice goes (the raft actor; set by its init message).
-  applied_listener_actor listener;
   /// Where watch_notice goes (the node's watch hub; none in some tests).
   watch_hub_actor watch_hub;
   /// CONFLUX_TEST_CRASH=snapshot-install: exit in the middle of the next
@@ -49,7 +46,8 @@ struct applier_state {
   bool crash_in_install = false;
 };
 
-applier_actor_impl::behavior_type applier_fun(applier_actor_impl::stateful_pointer<applier_state> self,
-                                         node_context_ptr ctx, raft::index_t applied);
+applier_actor_impl::behavior_type
+applier_fun(applier_actor_impl::stateful_pointer<applier_state> self,
+            node_context_ptr ctx, raft::index_t applied);
 
 } // namespace conflux::actors

@@ -11,6 +11,11 @@ namespace {
 
 using self_ptr = client_session_actor::stateful_pointer<client_session_state>;
 
+/// The Raft role that holds the core now (read per request: no relay).
+raft_actor raft_of(const node_context& ctx) {
+  return caf::actor_cast<raft_actor>(ctx.raft.get());
+}
+
 /// Local requests to the raft actor never wait longer than this; the client's
 /// own deadline is normally shorter.
 constexpr auto raft_timeout = std::chrono::seconds(30);
@@ -39,7 +44,8 @@ rpc::client_reply from_raft(node_context& ctx, const raft_reply& rr) {
 }
 
 void fail_node_on(node_context& ctx, const error& e) {
-  // DESIGN §3 rule 6: never serve data that cannot be verified, and stop.
+  // docs/design.md, durability rule 6: never serve data that cannot be
+  // verified, and stop.
   if (e.code == errc::corrupted || e.code == errc::storage_failure) {
     auto msg = "read found damaged state: " + to_string(e) + "; stopping the node";
     spdlog::error("{}", msg);
@@ -71,66 +77,65 @@ rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req) 
     return out;
   };
   switch (static_cast<rpc::request_op>(req.op)) {
-    case rpc::request_op::get_config: {
-      auto c = get_config(*txn, req.key);
-      if (!c.ok())
-        return failed(c.err());
-      r.items.push_back(codec::encode(*c));
-      return r;
-    }
-    case rpc::request_op::list_configs: {
-      auto cs = list_configs(*txn, req.key, 0);
-      if (!cs.ok())
-        return failed(cs.err());
-      for (auto& c : *cs)
-        r.items.push_back(codec::encode(c));
-      return r;
-    }
-    case rpc::request_op::list_versions: {
-      auto vs = list_versions(*txn, req.key);
-      if (!vs.ok())
-        return failed(vs.err());
-      for (auto& v : *vs)
-        r.items.push_back(codec::encode(v));
-      return r;
-    }
-    case rpc::request_op::get_version: {
-      auto v = get_version(*txn, req.key, req.id);
-      if (!v.ok())
-        return failed(v.err());
-      r.items.push_back(codec::encode(*v));
-      return r;
-    }
-    case rpc::request_op::resolve: {
-      auto res = resolve(*txn, req.key, req.labels);
-      if (!res.ok())
-        return failed(res.err());
-      r.items.push_back(codec::encode(res->cfg));
-      r.items.push_back(codec::encode(res->ver));
-      r.extra = res->rule_index;
-      return r;
-    }
-    default:
-      return failed(error{errc::invalid_argument,
-                          "unknown read operation " + std::to_string(req.op) +
+  case rpc::request_op::get_config: {
+    auto c = get_config(*txn, req.key);
+    if (!c.ok())
+      return failed(c.err());
+    r.items.push_back(codec::encode(*c));
+    return r;
+  }
+  case rpc::request_op::list_configs: {
+    auto cs = list_configs(*txn, req.key, 0);
+    if (!cs.ok())
+      return failed(cs.err());
+    for (auto& c : *cs)
+      r.items.push_back(codec::encode(c));
+    return r;
+  }
+  case rpc::request_op::list_versions: {
+    auto vs = list_versions(*txn, req.key);
+    if (!vs.ok())
+      return failed(vs.err());
+    for (auto& v : *vs)
+      r.items.push_back(codec::encode(v));
+    return r;
+  }
+  case rpc::request_op::get_version: {
+    auto v = get_version(*txn, req.key, req.id);
+    if (!v.ok())
+      return failed(v.err());
+    r.items.push_back(codec::encode(*v));
+    return r;
+  }
+  case rpc::request_op::resolve: {
+    auto res = resolve(*txn, req.key, req.labels);
+    if (!res.ok())
+      return failed(res.err());
+    r.items.push_back(codec::encode(res->cfg));
+    r.items.push_back(codec::encode(res->ver));
+    r.extra = res->rule_index;
+    return r;
+  }
+  default:
+    return failed(error{errc::invalid_argument,
+                        "unknown read operation " + std::to_string(req.op) +
                             "; upgrade the client or the node"});
   }
 }
 
-client_session_actor::behavior_type client_session_fun(self_ptr self, node_context_ptr ctx,
-                                                       raft_actor raft,
+client_session_actor::behavior_type client_session_fun(self_ptr self,
+                                                       node_context_ptr ctx,
                                                        caf::actor_addr client,
                                                        caf::actor_addr endpoint) {
-  return client_session_with_watches_fun(self, std::move(ctx), std::move(raft),
-                                         std::move(client), std::move(endpoint), {});
+  return client_session_with_watches_fun(self, std::move(ctx), std::move(client),
+                                         std::move(endpoint), {});
 }
 
 client_session_actor::behavior_type
-client_session_with_watches_fun(self_ptr self, node_context_ptr ctx, raft_actor raft,
+client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
                                 caf::actor_addr client, caf::actor_addr endpoint,
                                 watch_hub_actor watch_hub) {
   self->state.ctx = std::move(ctx);
-  self->state.raft = std::move(raft);
   self->state.watch_hub = std::move(watch_hub);
   self->state.ctx->sessions.fetch_add(1);
   self->attach_functor([c = self->state.ctx] { c->sessions.fetch_sub(1); });
@@ -154,110 +159,118 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx, raft_actor 
     }
   }
   return {
-    [=](rpc::client_request& req) -> caf::result<rpc::client_reply> {
-      auto& st = self->state;
-      auto op = static_cast<rpc::request_op>(req.op);
-      if (op == rpc::request_op::write) {
-        auto env = codec::decode_command(req.payload);
-        if (!env.ok())
-          return error_reply(error{errc::invalid_argument,
-                                   "the write request is malformed (" + env.err().message +
-                                     "); use a client of the same version as the node"});
+      [=](rpc::client_request& req) -> caf::result<rpc::client_reply> {
+        auto& st = self->state;
+        auto op = static_cast<rpc::request_op>(req.op);
+        if (op == rpc::request_op::write) {
+          auto env = codec::decode_command(req.payload);
+          if (!env.ok())
+            return error_reply(
+                error{errc::invalid_argument,
+                      "the write request is malformed (" + env.err().message +
+                          "); use a client of the same version as the node"});
+          auto rp = self->make_response_promise<rpc::client_reply>();
+          self->request(raft_of(*st.ctx), raft_timeout,
+                        propose_request{std::move(req.payload)})
+              .then(
+                  [=](raft_reply& rr) mutable {
+                    rp.deliver(from_raft(*self->state.ctx, rr));
+                  },
+                  [=](caf::error& e) mutable {
+                    rp.deliver(error_reply(error{
+                        errc::timeout, "the node did not answer the write in time (" +
+                                           self->system().render(e) +
+                                           "); it may or may not have applied"}));
+                  });
+          return rp;
+        }
+        if (op == rpc::request_op::add_member || op == rpc::request_op::remove_member ||
+            op == rpc::request_op::transfer_leader) {
+          auto rp = self->make_response_promise<rpc::client_reply>();
+          auto answer = [=](raft_reply& rr) mutable {
+            auto r = from_raft(*self->state.ctx, rr);
+            if (!rr.err) {
+              r.items.clear();
+              r.extra = rr.index;
+              r.revision = self->state.ctx->applied.load();
+            }
+            rp.deliver(std::move(r));
+          };
+          auto failed = [=](caf::error& e) mutable {
+            rp.deliver(error_reply(
+                error{errc::timeout,
+                      "the node did not answer in time (" + self->system().render(e) +
+                          "); check `conflux cluster status` before retrying"}));
+          };
+          if (op == rpc::request_op::transfer_leader) {
+            self->request(raft_of(*st.ctx), raft_timeout, transfer_request{req.id})
+                .then(answer, failed);
+          } else {
+            membership_request m;
+            m.server = req.id;
+            if (op == rpc::request_op::remove_member) {
+              m.kind = raft::membership_change_kind::remove;
+            } else {
+              auto learner = req.labels.find("learner");
+              m.kind = learner != req.labels.end() && learner->second == "true"
+                           ? raft::membership_change_kind::add_learner
+                           : raft::membership_change_kind::add_voter;
+              m.address = req.payload;
+            }
+            self->request(raft_of(*st.ctx), raft_timeout, std::move(m))
+                .then(answer, failed);
+          }
+          return rp;
+        }
+        if (op < rpc::request_op::get_config || op > rpc::request_op::resolve)
+          return error_reply(
+              error{errc::invalid_argument,
+                    "unknown request operation " + std::to_string(req.op) +
+                        "; use a client of the same version as the node"});
+        if (req.consistency == 1)
+          return serve_read(*st.ctx, req);
         auto rp = self->make_response_promise<rpc::client_reply>();
-        self->request(st.raft, raft_timeout, propose_request{std::move(req.payload)})
-          .then([=](raft_reply& rr) mutable { rp.deliver(from_raft(*self->state.ctx, rr)); },
+        self->request(raft_of(*st.ctx), raft_timeout, read_atom::value)
+            .then(
+                [=](raft_reply& rr) mutable {
+                  if (rr.err)
+                    rp.deliver(from_raft(*self->state.ctx, rr));
+                  else
+                    rp.deliver(serve_read(*self->state.ctx, req));
+                },
                 [=](caf::error& e) mutable {
                   rp.deliver(error_reply(error{
-                    errc::timeout, "the node did not answer the write in time ("
-                                     + self->system().render(e)
-                                     + "); it may or may not have applied"}));
+                      errc::unavailable, "the read was not confirmed in time (" +
+                                             self->system().render(e) + "); retry"}));
                 });
         return rp;
-      }
-      if (op == rpc::request_op::add_member || op == rpc::request_op::remove_member ||
-          op == rpc::request_op::transfer_leader) {
-        auto rp = self->make_response_promise<rpc::client_reply>();
-        auto answer = [=](raft_reply& rr) mutable {
-          auto r = from_raft(*self->state.ctx, rr);
-          if (!rr.err) {
-            r.items.clear();
-            r.extra = rr.index;
-            r.revision = self->state.ctx->applied.load();
-          }
-          rp.deliver(std::move(r));
-        };
-        auto failed = [=](caf::error& e) mutable {
-          rp.deliver(error_reply(error{
-            errc::timeout, "the node did not answer in time (" + self->system().render(e) +
-                             "); check `conflux cluster status` before retrying"}));
-        };
-        if (op == rpc::request_op::transfer_leader) {
-          self->request(st.raft, raft_timeout, transfer_request{req.id})
-            .then(answer, failed);
-        } else {
-          membership_request m;
-          m.server = req.id;
-          if (op == rpc::request_op::remove_member) {
-            m.kind = raft::membership_change_kind::remove;
-          } else {
-            auto learner = req.labels.find("learner");
-            m.kind = learner != req.labels.end() && learner->second == "true"
-                       ? raft::membership_change_kind::add_learner
-                       : raft::membership_change_kind::add_voter;
-            m.address = req.payload;
-          }
-          self->request(st.raft, raft_timeout, std::move(m)).then(answer, failed);
+      },
+      [=](status_atom) -> caf::result<rpc::status_reply> {
+        return self->delegate(raft_of(*self->state.ctx), status_atom::value);
+      },
+      [=](rpc::watch_request& req) {
+        auto watcher = self->current_sender();
+        if (!watcher)
+          return;
+        auto& st = self->state;
+        if (!st.watch_hub) {
+          rpc::watch_reply r;
+          r.code = static_cast<std::uint8_t>(errc::unavailable);
+          r.message = "this node serves no watches; try another endpoint";
+          r.node_id = st.ctx->opts.id;
+          self->send(caf::actor_cast<watcher_actor>(watcher), std::move(r));
+          return;
         }
-        return rp;
-      }
-      if (op < rpc::request_op::get_config || op > rpc::request_op::resolve)
-        return error_reply(error{errc::invalid_argument,
-                                 "unknown request operation " + std::to_string(req.op) +
-                                   "; use a client of the same version as the node"});
-      if (req.consistency == 1)
-        return serve_read(*st.ctx, req);
-      auto rp = self->make_response_promise<rpc::client_reply>();
-      self->request(st.raft, raft_timeout, read_atom::value)
-        .then(
-          [=](raft_reply& rr) mutable {
-            if (rr.err)
-              rp.deliver(from_raft(*self->state.ctx, rr));
-            else
-              rp.deliver(serve_read(*self->state.ctx, req));
-          },
-          [=](caf::error& e) mutable {
-            rp.deliver(error_reply(error{errc::unavailable,
-                                         "the read was not confirmed in time (" +
-                                           self->system().render(e) + "); retry"}));
-          });
-      return rp;
-    },
-    [=](status_atom) -> caf::result<rpc::status_reply> {
-      return self->delegate(self->state.raft, status_atom::value);
-    },
-    [=](rpc::watch_request& req) {
-      auto watcher = self->current_sender();
-      if (!watcher)
-        return;
-      auto& st = self->state;
-      if (!st.watch_hub) {
-        rpc::watch_reply r;
-        r.code = static_cast<std::uint8_t>(errc::unavailable);
-        r.message = "this node serves no watches; try another endpoint";
-        r.node_id = st.ctx->opts.id;
-        self->send(caf::actor_cast<watcher_actor>(watcher), std::move(r));
-        return;
-      }
-      self->send(st.watch_hub, watch_subscribe{std::move(watcher), std::move(req)});
-    },
-    [=](rpc::watch_ack& ack) {
-      if (self->state.watch_hub)
-        self->send(self->state.watch_hub, ack);
-    },
-    [=](rpc::watch_cancel& c) {
-      if (self->state.watch_hub)
-        self->send(self->state.watch_hub, c);
-    },
+        self->send(st.watch_hub, watch_subscribe{std::move(watcher), std::move(req)});
+      },
+      [=](rpc::watch_ack& ack) {
+        if (self->state.watch_hub)
+          self->send(self->state.watch_hub, ack);
+      },
+      [=](rpc::watch_cancel& c) {
+        if (self->state.watch_hub)
+          self->send(self->state.watch_hub, c);
+      },
   };
 }
 

@@ -20,21 +20,21 @@ namespace conflux::actors {
 
 struct client_session_state {
   static inline const char* name = "client-session";
+  /// Requests go to the Raft role that holds the core (ctx->raft).
   node_context_ptr ctx;
-  raft_actor raft;
   /// This node's watch hub (watches are refused without one).
   watch_hub_actor watch_hub;
 };
 
 client_session_actor::behavior_type
 client_session_fun(client_session_actor::stateful_pointer<client_session_state> self,
-                   node_context_ptr ctx, raft_actor raft, caf::actor_addr client,
+                   node_context_ptr ctx, caf::actor_addr client,
                    caf::actor_addr endpoint);
 
 /// The same session, able to register watches with this node's watch hub.
 client_session_actor::behavior_type client_session_with_watches_fun(
-    client_session_actor::stateful_pointer<client_session_state> self, node_context_ptr ctx,
-    raft_actor raft, caf::actor_addr client, caf::actor_addr endpoint,
+    client_session_actor::stateful_pointer<client_session_state> self,
+    node_context_ptr ctx, caf::actor_addr client, caf::actor_addr endpoint,
     watch_hub_actor watch_hub);
 
 /// Serves a read request from the local state (no consistency wait).

@@ -1,17 +1,24 @@
 #pragma once
 // Every typed actor interface of a Conflux node, and the local messages they
-// exchange (DESIGN §3). One comment line per handler says who sends it.
+// exchange (docs/design.md, "The actors of one node"). One comment line per
+// handler says who sends it.
 //
 // Network messages (rpc::peer_batch, rpc::client_request, ...) are serialized
 // and registered in protocol/type_ids.hpp. The local messages below never
 // leave the process: they carry shared entry handles and apply results, so
 // they are marked as unsafe (not serializable) message types for CAF.
 //
-// Response promises never leave the actor that made them: the raft actor
-// keeps the promises of writes and linearizable reads itself and delivers
-// them when the applier reports what it applied (applied_notice). CAF 0.17's
-// response_promise::deliver uses its creator's execution unit, so delivering
-// from another actor's thread would race with the creator.
+// Response promises never leave the actor that made them: the Raft role
+// actor that accepted a write or a linearizable read keeps its promise and
+// delivers it when the applier reports what it applied (applied_notice), or
+// answers it when its role ends. CAF 0.17's response_promise::deliver uses
+// its creator's execution unit, so delivering from another actor's thread
+// would race with the creator.
+//
+// Everything addressed to Raft goes to the role actor that holds the core at
+// the time (node_context::raft): the workers below report with one-way
+// notices rather than answer requests, because a request's answer would go
+// back to the role that asked, which may have handed the core on since.
 
 #include "protocol/commands.hpp"
 #include "protocol/error.hpp"
@@ -27,14 +34,16 @@
 #include <caf/atom.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
-
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace conflux::actors {
+
+class raft_shell;
 
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using read_atom = caf::atom_constant<caf::atom("read")>;
@@ -50,6 +59,17 @@ using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 struct persist_request {
   std::uint64_t persist_id = 0;
   storage::log_batch batch;
+};
+
+/// log store -> raft: everything up to persist_request `persist_id` is durable.
+struct persisted_notice {
+  std::uint64_t persist_id = 0;
+};
+
+/// Raft role -> the next role's actor: take the core and the shell around it
+/// (the only message that moves it; see actors/raft_role.hpp).
+struct take_core {
+  std::shared_ptr<raft_shell> shell;
 };
 
 /// raft -> applier: committed entries, consecutive, in log order.
@@ -162,11 +182,17 @@ struct snapshot_report {
 };
 
 /// raft -> applier: replace the state with the verified snapshot file at
-/// `path` (moved to its final name first). Replies with the new applied index.
+/// `path` (moved to its final name first); answered with installed_notice.
 struct install_request {
   raft::index_t index = 0;
   raft::term_t term = 0;
   std::string path;
+};
+
+/// applier -> raft: the snapshot of install_request `index` is the state now.
+/// (When the install fails the applier stops the node instead.)
+struct installed_notice {
+  raft::index_t index = 0;
 };
 
 /// raft -> log store: drop the entries up to `upto` (a snapshot covers them).
@@ -174,8 +200,9 @@ struct compact_request {
   raft::index_t upto = 0;
 };
 
-/// raft -> peer link: stream this snapshot file to the peer. Replies true
-/// once the peer verified the whole file, false when the transfer failed.
+/// raft -> peer link: stream this snapshot file to the peer; answered with
+/// snapshot_sent_notice once the peer verified the whole file or the
+/// transfer failed.
 struct send_snapshot_request {
   std::string cluster_id;
   raft::term_t term = 0;
@@ -183,6 +210,18 @@ struct send_snapshot_request {
   raft::term_t snapshot_term = 0;
   std::string path;
 };
+
+/// peer link -> raft: the transfer of send_snapshot_request `index` to `to`
+/// ended (ok: the peer verified the whole file).
+struct snapshot_sent_notice {
+  raft::server_id to = raft::no_server;
+  raft::index_t index = 0;
+  bool ok = false;
+};
+
+/// raft (a leader whose leadership ended) -> peer link: abandon the snapshot
+/// transfer in progress, if any (it reports snapshot_sent_notice, not ok).
+struct cancel_snapshot {};
 
 /// client session -> raft: change the configuration by one server (leader
 /// only); answered once the new configuration is applied.
@@ -201,20 +240,13 @@ struct transfer_request {
 
 // -- interfaces ----------------------------------------------------------------
 
-/// What the applier reports to: the raft actor (narrowed to this one handler,
-/// so the applier depends on nothing else of it).
-using applied_listener_actor = caf::typed_actor<
-    /// applier: entries applied in one transaction; answer their waiters.
-    caf::reacts_to<applied_notice>>;
-
 /// Owns the log LMDB environment; detached (blocking fsyncs).
 using log_store_actor = caf::typed_actor<
-    /// raft: persist one batch durably; replies with its persist_id.
-    caf::replies_to<persist_request>::with<std::uint64_t>,
+    /// raft: persist one batch durably; answered with persisted_notice to raft.
+    caf::reacts_to<persist_request>,
     /// raft: drop the log prefix a durable snapshot covers.
     caf::reacts_to<compact_request>>;
 
-/// Owns the state LMDB environment's write side; detached.
 /// What a watch hub sends to a client's watcher actor (a remote actor of the
 /// client library, implemented there as a dynamically typed actor; this
 /// handle type only lets the hub send with itself as the sender, so the
@@ -238,21 +270,24 @@ using watch_hub_actor = caf::typed_actor<
     /// client session: the watcher ends its watch.
     caf::reacts_to<rpc::watch_cancel>>;
 
+/// Owns the state LMDB environment's write side; detached.
 using applier_actor = caf::typed_actor<
-    /// raft (once, before its first apply_batch): where applied_notice goes.
-    caf::reacts_to<init_atom, applied_listener_actor>,
     /// node (once, before raft exists): where watch_notice goes.
     caf::reacts_to<init_atom, watch_hub_actor>,
-    /// raft: apply committed entries (queued; applied by the next flush).
+    /// raft: apply committed entries (queued; applied by the next flush);
+    /// reported with applied_notice to raft.
     caf::reacts_to<apply_batch>,
-    /// raft: install a received snapshot (after applying what is queued).
-    caf::replies_to<install_request>::with<std::uint64_t>>;
+    /// raft: install a received snapshot (after applying what is queued);
+    /// answered with installed_notice to raft.
+    caf::reacts_to<install_request>>;
 
 using applier_actor_impl = applier_actor::extend<
     /// self: apply everything queued since the last flush in one transaction.
     caf::reacts_to<flush_atom>>;
 
-/// The Raft node: owns term, vote, commit index and role (one per process).
+/// A Raft role actor (follower, candidate or leader; actors/raft_role.hpp).
+/// The one holding the core owns term, vote, commit index and role; the
+/// others forward what reaches them. This is what clients of Raft see.
 using raft_actor = caf::typed_actor<
     /// node endpoint: Raft messages from another member.
     caf::reacts_to<rpc::peer_batch>,
@@ -267,20 +302,28 @@ using raft_actor = caf::typed_actor<
     /// client session, CLI: this node's view of the cluster.
     caf::replies_to<status_atom>::with<rpc::status_reply>>;
 
-/// What the snapshotter talks to: the raft actor, narrowed.
+/// What the snapshotter talks to: the raft role actor, narrowed.
 using snapshot_listener_actor = caf::typed_actor<
     /// snapshotter: term and configuration at an index.
     caf::replies_to<snapshot_meta_request>::with<snapshot_meta_reply>,
     /// snapshotter: a snapshot was taken or received.
     caf::reacts_to<snapshot_report>>;
 
-/// The raft actor's full behaviour: its public interface plus its own timer,
-/// the applier's reports and the snapshotter's.
+/// A raft role actor's full behaviour: its public interface plus its own
+/// timer, the handover of the core, and the workers' reports.
 using raft_actor_impl = raft_actor::extend<
     /// self: periodic tick tagged with an epoch (stale epochs are dropped).
     caf::reacts_to<tick_atom, std::uint64_t>,
+    /// the previous role's actor (or the node at start): take the core.
+    caf::reacts_to<take_core>,
+    /// log store: a persist is durable.
+    caf::reacts_to<persisted_notice>,
     /// applier: entries applied in one transaction; answer their waiters.
     caf::reacts_to<applied_notice>,
+    /// applier: a received snapshot is installed.
+    caf::reacts_to<installed_notice>,
+    /// peer link: a snapshot transfer ended.
+    caf::reacts_to<snapshot_sent_notice>,
     /// snapshotter: term and configuration at an index.
     caf::replies_to<snapshot_meta_request>::with<snapshot_meta_reply>,
     /// snapshotter: a snapshot was taken or received.
@@ -288,8 +331,6 @@ using raft_actor_impl = raft_actor::extend<
 
 /// Builds, receives and stores snapshot files (`<data>/snapshots/`); detached.
 using snapshotter_actor = caf::typed_actor<
-    /// raft (once, at start): where reports go.
-    caf::reacts_to<init_atom, snapshot_listener_actor>,
     /// raft: take a snapshot of the state now (the log passed a threshold).
     caf::reacts_to<snapshot_atom>,
     /// node endpoint: a piece of a snapshot the leader sends.
@@ -300,8 +341,10 @@ using peer_link_actor = caf::typed_actor<
     /// raft: send these messages (dropped when the window is full or the
     /// peer is unreachable: Raft retransmits).
     caf::reacts_to<rpc::peer_batch>,
-    /// raft: stream a snapshot file to the peer; true once it verified it.
-    caf::replies_to<send_snapshot_request>::with<bool>>;
+    /// raft: stream a snapshot file to the peer (snapshot_sent_notice).
+    caf::reacts_to<send_snapshot_request>,
+    /// raft: abandon the snapshot transfer in progress.
+    caf::reacts_to<cancel_snapshot>>;
 
 using peer_link_actor_impl = peer_link_actor::extend<
     /// self: (re)connect now.
@@ -333,6 +376,11 @@ using node_endpoint_actor = caf::typed_actor<
 } // namespace conflux::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::persist_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::persisted_notice)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::take_core)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::installed_notice)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::snapshot_sent_notice)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::cancel_snapshot)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::apply_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::raft_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conflux::actors::applied_result)

@@ -11,34 +11,36 @@ log_store_fun(log_store_actor::stateful_pointer<log_store_state> self,
   self->state.store = std::move(store);
   self->state.ctx = std::move(ctx);
   return {
-    [=](persist_request& req) -> caf::result<std::uint64_t> {
-      auto& st = self->state;
-      auto res = st.store->persist(req.batch);
-      if (!res.ok()) {
-        // DESIGN §3 rule 6: a node whose log cannot be written stops.
-        auto msg = "log store failed to persist batch " + std::to_string(req.persist_id) +
-                   ": " + to_string(res.err());
-        spdlog::error("{}", msg);
-        st.ctx->failure.fail(msg);
-        self->quit(caf::exit_reason::user_shutdown);
-        return caf::sec::request_receiver_down;
-      }
-      ++st.persists;
-      return req.persist_id;
-    },
-    [=](compact_request& req) {
-      auto& st = self->state;
-      auto res = st.store->drop_prefix(req.upto);
-      if (!res.ok()) {
-        auto msg = "log store failed to drop the entries up to " + std::to_string(req.upto) +
-                   ": " + to_string(res.err());
-        spdlog::error("{}", msg);
-        st.ctx->failure.fail(msg);
-        self->quit(caf::exit_reason::user_shutdown);
-        return;
-      }
-      spdlog::info("log store compacted the log up to index {}", req.upto);
-    },
+      [=](persist_request& req) {
+        auto& st = self->state;
+        auto res = st.store->persist(req.batch);
+        if (!res.ok()) {
+          // docs/design.md, durability rule 6: a node whose log cannot be
+          // written stops.
+          auto msg = "log store failed to persist batch " +
+                     std::to_string(req.persist_id) + ": " + to_string(res.err());
+          spdlog::error("{}", msg);
+          st.ctx->failure.fail(msg);
+          self->quit(caf::exit_reason::user_shutdown);
+          return;
+        }
+        ++st.persists;
+        // To whichever role holds the core now, not to the one that asked.
+        self->send(st.ctx->raft.get(), persisted_notice{req.persist_id});
+      },
+      [=](compact_request& req) {
+        auto& st = self->state;
+        auto res = st.store->drop_prefix(req.upto);
+        if (!res.ok()) {
+          auto msg = "log store failed to drop the entries up to " +
+                     std::to_string(req.upto) + ": " + to_string(res.err());
+          spdlog::error("{}", msg);
+          st.ctx->failure.fail(msg);
+          self->quit(caf::exit_reason::user_shutdown);
+          return;
+        }
+        spdlog::info("log store compacted the log up to index {}", req.upto);
+      },
   };
 }
 

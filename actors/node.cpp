@@ -5,19 +5,18 @@
 #include "actors/endpoint.hpp"
 #include "actors/log_store_actor.hpp"
 #include "actors/peer_link.hpp"
-#include "actors/raft_actor.hpp"
-#include "actors/watch_hub.hpp"
+#include "actors/raft_role.hpp"
 #include "actors/snapshotter.hpp"
+#include "actors/watch_hub.hpp"
 #include "protocol/raft/membership.hpp"
 #include "storage/log_store.hpp"
 #include "storage/snapshot_file.hpp"
 #include "storage/state_store.hpp"
 
 #include <caf/all.hpp>
-#include <spdlog/spdlog.h>
-
 #include <filesystem>
 #include <random>
+#include <spdlog/spdlog.h>
 
 namespace conflux::actors {
 namespace {
@@ -28,35 +27,35 @@ struct endpoint_state {
 
 node_endpoint_actor::behavior_type
 endpoint_fun(node_endpoint_actor::stateful_pointer<endpoint_state> self,
-             node_context_ptr ctx, raft_actor raft, watch_hub_actor hub,
-             snapshotter_actor snapshotter) {
+             node_context_ptr ctx, watch_hub_actor hub, snapshotter_actor snapshotter) {
   return {
-    [=](rpc::peer_batch& b) -> std::uint64_t {
-      self->send(raft, std::move(b));
-      return 0;
-    },
-    [=](rpc::snapshot_chunk& c) -> caf::result<rpc::snapshot_chunk_reply> {
-      if (c.cluster_id != ctx->opts.cluster_id || c.to != ctx->opts.id) {
-        rpc::snapshot_chunk_reply r;
-        r.code = static_cast<std::uint8_t>(errc::invalid_argument);
-        r.message = "node " + std::to_string(ctx->opts.id) + " of cluster '" +
-                    ctx->opts.cluster_id + "' is not the addressee of this snapshot";
-        return r;
-      }
-      return self->delegate(snapshotter, std::move(c));
-    },
-    [=](rpc::client_hello& h) -> caf::strong_actor_ptr {
-      if (!h.cluster_id.empty() && h.cluster_id != ctx->opts.cluster_id) {
-        spdlog::warn("node endpoint refused client '{}' of cluster '{}'", h.client_name,
-                     h.cluster_id);
-        return nullptr;
-      }
-      auto client = self->current_sender();
-      auto addr = client ? client->address() : caf::actor_addr{};
-      auto session =
-        self->spawn(client_session_with_watches_fun, ctx, raft, addr, self->address(), hub);
-      return caf::actor_cast<caf::strong_actor_ptr>(session);
-    },
+      [=](rpc::peer_batch& b) -> std::uint64_t {
+        // Straight to the role that holds the core.
+        self->send(ctx->raft.get(), std::move(b));
+        return 0;
+      },
+      [=](rpc::snapshot_chunk& c) -> caf::result<rpc::snapshot_chunk_reply> {
+        if (c.cluster_id != ctx->opts.cluster_id || c.to != ctx->opts.id) {
+          rpc::snapshot_chunk_reply r;
+          r.code = static_cast<std::uint8_t>(errc::invalid_argument);
+          r.message = "node " + std::to_string(ctx->opts.id) + " of cluster '" +
+                      ctx->opts.cluster_id + "' is not the addressee of this snapshot";
+          return r;
+        }
+        return self->delegate(snapshotter, std::move(c));
+      },
+      [=](rpc::client_hello& h) -> caf::strong_actor_ptr {
+        if (!h.cluster_id.empty() && h.cluster_id != ctx->opts.cluster_id) {
+          spdlog::warn("node endpoint refused client '{}' of cluster '{}'",
+                       h.client_name, h.cluster_id);
+          return nullptr;
+        }
+        auto client = self->current_sender();
+        auto addr = client ? client->address() : caf::actor_addr{};
+        auto session = self->spawn(client_session_with_watches_fun, ctx, addr,
+                                   self->address(), hub);
+        return caf::actor_cast<caf::strong_actor_ptr>(session);
+      },
   };
 }
 
@@ -69,11 +68,13 @@ caf::behavior supervisor_fun(caf::stateful_actor<supervisor_state>* self,
   for (auto& c : children)
     self->link_to(c);
   return {
-    [](const std::string&) {},
+      [](const std::string&) {},
   };
 }
 
-std::string pretty(const error& e) { return std::string{to_string(e.code)} + ": " + e.message; }
+std::string pretty(const error& e) {
+  return std::string{to_string(e.code)} + ": " + e.message;
+}
 
 // Brings the log and the state in line with the newest snapshot file and
 // returns its meta (index 0 when there is none). A crash can leave a durable
@@ -102,11 +103,12 @@ expected<raft::snapshot_meta> restore_snapshot(const std::string& data_dir,
   raft::snapshot_meta meta;
   if (files->empty()) {
     if (log.snapshot_index() > 0)
-      return error{errc::corrupted,
-                   "the log in " + data_dir + " was compacted up to index " +
-                     std::to_string(log.snapshot_index()) + " but " + dir +
-                     " holds no snapshot; the data dir is damaged (restore it or wipe "
-                     "it and rejoin)"};
+      return error{
+          errc::corrupted,
+          "the log in " + data_dir + " was compacted up to index " +
+              std::to_string(log.snapshot_index()) + " but " + dir +
+              " holds no snapshot; the data dir is damaged (restore it or wipe "
+              "it and rejoin)"};
     return meta;
   }
   auto& newest = files->back();
@@ -115,15 +117,16 @@ expected<raft::snapshot_meta> restore_snapshot(const std::string& data_dir,
     return error{info.code(), "cannot load the snapshot: " + pretty(info.err())};
   auto m = raft::decode_membership(info->header.membership);
   if (!m || info->header.index != newest.index || info->header.term != newest.term)
-    return error{errc::corrupted, "snapshot file " + newest.path +
-                                    " does not match its name or holds an undecodable "
-                                    "membership; the data dir is damaged"};
+    return error{errc::corrupted,
+                 "snapshot file " + newest.path +
+                     " does not match its name or holds an undecodable "
+                     "membership; the data dir is damaged"};
   if (log.snapshot_index() > newest.index)
     return error{errc::corrupted,
                  "the log in " + data_dir + " was compacted up to index " +
-                   std::to_string(log.snapshot_index()) + " but the newest snapshot " +
-                   newest.path + " ends at " + std::to_string(newest.index) +
-                   "; the data dir is damaged"};
+                     std::to_string(log.snapshot_index()) +
+                     " but the newest snapshot " + newest.path + " ends at " +
+                     std::to_string(newest.index) + "; the data dir is damaged"};
   if (applied < newest.index) {
     spdlog::info("installing snapshot {} (state applied only up to {})", newest.path,
                  applied);
@@ -134,11 +137,11 @@ expected<raft::snapshot_meta> restore_snapshot(const std::string& data_dir,
   if (log.snapshot_index() < newest.index) {
     auto t = log.term(newest.index);
     status s = (t.ok() && *t == newest.term)
-                 ? log.drop_prefix(newest.index)
-                 : log.reset_to_snapshot(newest.index, newest.term);
+                   ? log.drop_prefix(newest.index)
+                   : log.reset_to_snapshot(newest.index, newest.term);
     if (!s.ok())
-      return error{s.code(), "cannot align the log with snapshot " + newest.path + ": " +
-                               pretty(s.err())};
+      return error{s.code(), "cannot align the log with snapshot " + newest.path +
+                                 ": " + pretty(s.err())};
   }
   if (auto s = storage::remove_snapshot_files_before(dir, newest.index); !s.ok())
     return s.err();
@@ -160,21 +163,20 @@ status check_node_options(const node_options& opts) {
             "--listen '" + opts.listen + "' is not HOST:PORT (e.g. 127.0.0.1:7101)"};
   auto self = opts.peers.find(opts.id);
   if (self == opts.peers.end() && !opts.join)
-    return {errc::invalid_argument, "--peers does not list this node's id " +
-                                      std::to_string(opts.id) +
-                                      "; list every member as ID=HOST:PORT (or start "
-                                      "with --join to be added to a running cluster)"};
+    return {errc::invalid_argument,
+            "--peers does not list this node's id " + std::to_string(opts.id) +
+                "; list every member as ID=HOST:PORT (or start "
+                "with --join to be added to a running cluster)"};
   if (self != opts.peers.end() && self->second != opts.listen)
-    return {errc::invalid_argument, "--peers gives node " + std::to_string(opts.id) +
-                                      " the address " + self->second +
-                                      " but --listen is " + opts.listen +
-                                      "; make them equal"};
+    return {errc::invalid_argument,
+            "--peers gives node " + std::to_string(opts.id) + " the address " +
+                self->second + " but --listen is " + opts.listen + "; make them equal"};
   for (auto& [id, addr] : opts.peers) {
     if (id == raft::no_server)
       return {errc::invalid_argument, "--peers: node ids must be positive integers"};
     if (!parse_endpoint(addr))
       return {errc::invalid_argument, "--peers: address '" + addr + "' of node " +
-                                        std::to_string(id) + " is not HOST:PORT"};
+                                          std::to_string(id) + " is not HOST:PORT"};
   }
   if (opts.tick.count() < 1 || opts.election_ticks < 2 || opts.heartbeat_ticks < 1 ||
       opts.heartbeat_ticks >= opts.election_ticks)
@@ -196,20 +198,21 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
   std::error_code ec;
   std::filesystem::create_directories(opts.data_dir, ec);
   if (ec)
-    return error{errc::storage_failure, "cannot create data dir " + opts.data_dir + ": " +
-                                          ec.message()};
+    return error{errc::storage_failure,
+                 "cannot create data dir " + opts.data_dir + ": " + ec.message()};
   storage::store_identity identity{opts.cluster_id, opts.id};
   auto base = std::filesystem::path{opts.data_dir};
   auto log = storage::log_store::open((base / storage::log_store::subdir).string(),
                                       storage::log_store_options{identity});
   if (!log.ok())
-    return error{log.code(), "cannot open the log in " + opts.data_dir + ": " +
-                               pretty(log.err())};
-  auto state = storage::state_store::open((base / storage::state_store::subdir).string(),
-                                          storage::state_store_options{identity});
+    return error{log.code(),
+                 "cannot open the log in " + opts.data_dir + ": " + pretty(log.err())};
+  auto state =
+      storage::state_store::open((base / storage::state_store::subdir).string(),
+                                 storage::state_store_options{identity});
   if (!state.ok())
     return error{state.code(), "cannot open the state in " + opts.data_dir + ": " +
-                                 pretty(state.err())};
+                                   pretty(state.err())};
   auto ctx = std::make_shared<node_context>();
   ctx->opts = opts;
   ctx->state = std::make_shared<storage::state_store>(std::move(*state));
@@ -234,7 +237,7 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
     auto entries = log->entries(log->first_index(), log->last_index() + 1);
     if (!entries.ok())
       return error{entries.code(), "cannot read the log in " + opts.data_dir + ": " +
-                                     pretty(entries.err())};
+                                       pretty(entries.err())};
     rs.entries.reserve(entries->size());
     for (auto& e : *entries)
       rs.entries.push_back(std::make_shared<const raft::log_entry>(std::move(e)));
@@ -257,9 +260,9 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
   if (rs.applied > log->last_index())
     return error{errc::corrupted,
                  "the state in " + opts.data_dir + " has applied index " +
-                   std::to_string(rs.applied) + " but the log ends at " +
-                   std::to_string(log->last_index()) +
-                   "; the data dir is damaged (restore it or wipe it and rejoin)"};
+                     std::to_string(rs.applied) + " but the log ends at " +
+                     std::to_string(log->last_index()) +
+                     "; the data dir is damaged (restore it or wipe it and rejoin)"};
   spdlog::info("node {} of cluster '{}' opened {}: snapshot {}, log {}..{}, term {}, "
                "applied {}",
                opts.id, opts.cluster_id, opts.data_dir, rs.snapshot.index,
@@ -275,26 +278,27 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
   auto log_actor = sys.spawn<caf::detached>(log_store_fun, std::move(log_ptr), ctx);
   auto applier = sys.spawn<caf::detached>(applier_fun, ctx, rs.applied);
   // The hub is introduced before raft exists, so it precedes every apply_batch.
-  auto hub = sys.spawn(watch_hub_fun, ctx,
-                       watch_hub_options{opts.watch_history, opts.watch_backlog,
-                                         opts.watch_window},
-                       rs.applied);
+  auto hub = sys.spawn(
+      watch_hub_fun, ctx,
+      watch_hub_options{opts.watch_history, opts.watch_backlog, opts.watch_window},
+      rs.applied);
   caf::anon_send(applier, init_atom::value, hub);
   auto snapshotter = sys.spawn<caf::detached>(snapshotter_fun, ctx);
-  // The raft actor opens (and later re-dials or closes) its peer links itself,
-  // linked to it, from the configuration and --peers.
-  auto raft = sys.spawn(raft_fun, ctx, cc, std::move(rs), log_actor, applier,
-                        std::map<raft::server_id, peer_link_actor>{}, snapshotter);
-  auto endpoint = sys.spawn(endpoint_fun, ctx, caf::actor_cast<raft_actor>(raft), hub,
-                            snapshotter);
-  std::vector<caf::actor> children{caf::actor_cast<caf::actor>(log_actor),
-                                   caf::actor_cast<caf::actor>(applier),
-                                   caf::actor_cast<caf::actor>(hub),
-                                   caf::actor_cast<caf::actor>(snapshotter),
-                                   caf::actor_cast<caf::actor>(raft),
-                                   caf::actor_cast<caf::actor>(endpoint)};
+  // The three Raft role actors; the shell (core, persist pipeline, peer
+  // links) goes to the one the restored core's role names.
+  auto roles = spawn_raft_roles(sys, ctx);
+  raft_shell::wiring wiring{log_actor, applier, snapshotter, roles, {}};
+  start_raft(ctx,
+             std::make_shared<raft_shell>(ctx, cc, std::move(rs), std::move(wiring)));
+  auto endpoint = sys.spawn(endpoint_fun, ctx, hub, snapshotter);
+  std::vector<caf::actor> children{
+      caf::actor_cast<caf::actor>(log_actor), caf::actor_cast<caf::actor>(applier),
+      caf::actor_cast<caf::actor>(hub), caf::actor_cast<caf::actor>(snapshotter),
+      caf::actor_cast<caf::actor>(endpoint)};
+  for (auto& [kind, role] : roles)
+    children.push_back(caf::actor_cast<caf::actor>(role));
   auto sup = sys.spawn(supervisor_fun, std::move(children));
-  return node_handles{endpoint, sup, caf::actor_cast<raft_actor>(raft), ctx};
+  return node_handles{endpoint, sup, ctx};
 }
 
 } // namespace conflux::actors

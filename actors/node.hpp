@@ -19,7 +19,6 @@ struct node_handles {
   node_endpoint_actor endpoint;
   /// Linked to every actor of the node; send it an exit to stop the node.
   caf::actor supervisor;
-  raft_actor raft;
   node_context_ptr ctx;
 };
 

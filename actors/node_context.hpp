@@ -1,8 +1,11 @@
 #pragma once
-// What every actor of one node shares, read-only after start: the node's
-// options, the state store (for read transactions; the applier alone writes),
-// the applied index, and the fail-stop flag the launcher watches.
+// What every actor of one node shares: the node's options (fixed after
+// start), the state store (read transactions from any actor; the applier
+// alone writes), the applied index, the fail-stop flag the launcher watches,
+// the address book, the current Raft role (raft_slot) and the node's clock.
+// Fields that change after start are atomics or guarded by their own mutex.
 
+#include "actors/interfaces.hpp"
 #include "protocol/raft/types.hpp"
 #include "protocol/validation.hpp"
 #include "storage/state_store.hpp"
@@ -34,10 +37,10 @@ struct node_options {
   int election_ticks = 10;
   int heartbeat_ticks = 1;
   conflux::limits limits;
-  /// Watch hub (DESIGN §3): changes kept for resume (--watch-history), and
-  /// the unacknowledged events a watcher may fall behind before it is cut
-  /// off (--watch-backlog). At most watch_window events are in flight to one
-  /// watcher without an ack.
+  /// Watch hub (docs/design.md, "Watch"): changes kept for resume (--watch-history),
+  /// and the unacknowledged events a watcher may fall behind before it is cut off
+  /// (--watch-backlog). At most watch_window events are in flight to one watcher
+  /// without an ack.
   std::size_t watch_history = 10'000;
   std::size_t watch_backlog = 10'000;
   std::size_t watch_window = 256;
@@ -50,7 +53,8 @@ struct node_options {
 };
 
 /// Set by whichever actor hits an unrecoverable error (storage failure,
-/// corruption: DESIGN §3 rule 6); the launcher polls it and exits non-zero.
+/// corruption: docs/design.md, durability rule 6); the launcher polls it and exits
+/// non-zero.
 class failure_flag {
 public:
   void fail(std::string message) {
@@ -72,6 +76,44 @@ private:
   std::string message_;
 };
 
+/// The one place a node's actors read time from (docs/design.md, "Time").
+/// Tests and fault injection install their own; nothing else in actors/ may
+/// read std::chrono's clocks.
+class node_clock {
+public:
+  virtual ~node_clock() = default;
+  /// Wall time in ms since the Unix epoch. It may jump (NTP, an operator):
+  /// the raft shell never lets the stamps it puts on entries go backwards.
+  virtual std::int64_t wall_ms() const;
+  /// A monotonic reading, for durations (log lines, timeouts).
+  virtual std::chrono::steady_clock::time_point steady() const;
+};
+
+/// The system's clocks.
+std::shared_ptr<const node_clock> system_node_clock();
+
+/// Which role actor holds the Raft core now (docs/design.md, "Raft roles as
+/// actors"). The role that hands the core on sets it before anything else
+/// can reach the next role; everything that talks to Raft (sessions, the
+/// node endpoint, the log store, the applier, the snapshotter, peer links)
+/// reads it per message, so no relay actor sits on the write path. A
+/// message that reaches a role after it handed the core on is forwarded.
+class raft_slot {
+public:
+  raft_actor_impl get() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return current_;
+  }
+  void set(raft_actor_impl h) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    current_ = std::move(h);
+  }
+
+private:
+  mutable std::mutex mtx_;
+  raft_actor_impl current_;
+};
+
 struct node_context {
   node_options opts;
   /// Read transactions from any actor; writes only from the applier.
@@ -84,6 +126,10 @@ struct node_context {
   std::atomic<bool> stopping{false};
   /// Client session actors alive on this node (status reports it).
   std::atomic<std::uint64_t> sessions{0};
+  /// The role actor that holds the Raft core.
+  raft_slot raft;
+  /// Every reading of time in the node's actors goes through here.
+  std::shared_ptr<const node_clock> clock = system_node_clock();
 
   /// Where member `id` listens: the configuration's address, else --peers,
   /// else the address it announced in its own traffic; empty when unknown.

@@ -23,15 +23,17 @@ void finish_snapshot(self_ptr self, bool ok) {
     std::fclose(t.file);
   t.file = nullptr;
   t.active = false;
-  for (auto& p : t.promises)
-    p.deliver(ok);
-  t.promises.clear();
+  // To whichever role holds the core now (a leader that asked may have
+  // stepped down meanwhile).
+  auto& st = self->state;
+  self->send(st.ctx->raft.get(), snapshot_sent_notice{st.peer, t.req.index, ok});
 }
 
 void pump_snapshot(self_ptr self) {
   auto& st = self->state;
   auto& t = st.snap;
-  while (t.active && st.remote && t.in_flight < st.snapshot_window && t.sent < t.total) {
+  while (t.active && st.remote && t.in_flight < st.snapshot_window &&
+         t.sent < t.total) {
     rpc::snapshot_chunk c;
     c.cluster_id = t.req.cluster_id;
     c.from = st.self_id;
@@ -51,55 +53,55 @@ void pump_snapshot(self_ptr self) {
     ++t.in_flight;
     auto id = t.id;
     self->request(st.remote, snapshot_chunk_timeout, std::move(c))
-      .then(
-        [=](rpc::snapshot_chunk_reply& r) {
-          auto& tt = self->state.snap;
-          if (!tt.active || tt.id != id)
-            return;
-          --tt.in_flight;
-          if (r.code != 0) {
-            spdlog::warn("node {} refused a snapshot chunk: {}", self->state.peer,
-                         r.message);
-            return finish_snapshot(self, false);
-          }
-          tt.acked = std::max(tt.acked, r.received);
-          if (tt.acked >= tt.total)
-            return finish_snapshot(self, true);
-          pump_snapshot(self);
-        },
-        [=](caf::error& e) {
-          auto& tt = self->state.snap;
-          if (!tt.active || tt.id != id)
-            return;
-          spdlog::warn("snapshot chunk to node {} failed: {}", self->state.peer,
-                       self->system().render(e));
-          finish_snapshot(self, false);
-        });
+        .then(
+            [=](rpc::snapshot_chunk_reply& r) {
+              auto& tt = self->state.snap;
+              if (!tt.active || tt.id != id)
+                return;
+              --tt.in_flight;
+              if (r.code != 0) {
+                spdlog::warn("node {} refused a snapshot chunk: {}", self->state.peer,
+                             r.message);
+                return finish_snapshot(self, false);
+              }
+              tt.acked = std::max(tt.acked, r.received);
+              if (tt.acked >= tt.total)
+                return finish_snapshot(self, true);
+              pump_snapshot(self);
+            },
+            [=](caf::error& e) {
+              auto& tt = self->state.snap;
+              if (!tt.active || tt.id != id)
+                return;
+              spdlog::warn("snapshot chunk to node {} failed: {}", self->state.peer,
+                           self->system().render(e));
+              finish_snapshot(self, false);
+            });
   }
 }
 
-caf::result<bool> start_snapshot(self_ptr self, send_snapshot_request& req) {
+void start_snapshot(self_ptr self, send_snapshot_request& req) {
   auto& st = self->state;
   auto& t = st.snap;
-  if (t.active && t.req.index == req.index && t.req.snapshot_term == req.snapshot_term) {
-    auto rp = self->make_response_promise<bool>();
-    t.promises.push_back(rp);
-    return rp;
-  }
+  if (t.active && t.req.index == req.index && t.req.snapshot_term == req.snapshot_term)
+    return; // already streaming it: its end is reported once
   finish_snapshot(self, false);
+  auto refuse = [&] {
+    self->send(st.ctx->raft.get(), snapshot_sent_notice{st.peer, req.index, false});
+  };
   if (!st.remote)
-    return false;
+    return refuse();
   auto* f = std::fopen(req.path.c_str(), "rb");
   if (f == nullptr) {
     spdlog::warn("peer link cannot open snapshot file {}", req.path);
-    return false;
+    return refuse();
   }
   std::fseek(f, 0, SEEK_END);
   auto size = std::ftell(f);
   std::fseek(f, 0, SEEK_SET);
   if (size <= 0) {
     std::fclose(f);
-    return false;
+    return refuse();
   }
   t.active = true;
   ++t.id;
@@ -109,10 +111,7 @@ caf::result<bool> start_snapshot(self_ptr self, send_snapshot_request& req) {
   t.sent = 0;
   t.acked = 0;
   t.in_flight = 0;
-  auto rp = self->make_response_promise<bool>();
-  t.promises.push_back(rp);
   pump_snapshot(self);
-  return rp;
 }
 
 void schedule_retry(self_ptr self) {
@@ -146,50 +145,50 @@ void connect(self_ptr self) {
   self->state.connecting = true;
   auto gen = self->state.generation;
   auto mm = self->system().middleman().actor_handle();
-  self
-    ->request(mm, request_timeout, caf::connect_atom::value, self->state.address.host,
-              self->state.address.port)
-    .then(
-      [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
-          const std::set<std::string>& ifs) {
-        auto& st = self->state;
-        st.connecting = false;
-        if (gen != st.generation || st.remote)
-          return;
-        if (!ptr) {
-          schedule_retry(self);
-          return;
-        }
-        if (ifs != self->system().message_types<node_endpoint_actor>()) {
-          spdlog::error("peer link: {} is not a Conflux node of this build (interface "
-                        "mismatch); check --peers",
-                        st.address.to_string());
-          st.backoff = max_backoff;
-          schedule_retry(self);
-          return;
-        }
-        st.remote = caf::actor_cast<node_endpoint_actor>(std::move(ptr));
-        self->monitor(st.remote);
-        st.backoff = std::chrono::milliseconds(50);
-        st.in_flight = 0;
-        ++st.generation;
-        st.retry_pending = false;
-        spdlog::info("peer link connected to node {} at {}", st.peer,
-                     st.address.to_string());
-        st.warned_unreachable = false;
-      },
-      [=](caf::error& e) {
-        auto& st = self->state;
-        st.connecting = false;
-        if (gen != st.generation)
-          return;
-        if (!st.warned_unreachable) {
-          spdlog::warn("peer link cannot reach node {} at {}: {} (retrying)", st.peer,
-                       st.address.to_string(), self->system().render(e));
-          st.warned_unreachable = true;
-        }
-        schedule_retry(self);
-      });
+  self->request(mm, request_timeout, caf::connect_atom::value, self->state.address.host,
+                self->state.address.port)
+      .then(
+          [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
+              const std::set<std::string>& ifs) {
+            auto& st = self->state;
+            st.connecting = false;
+            if (gen != st.generation || st.remote)
+              return;
+            if (!ptr) {
+              schedule_retry(self);
+              return;
+            }
+            if (ifs != self->system().message_types<node_endpoint_actor>()) {
+              spdlog::error(
+                  "peer link: {} is not a Conflux node of this build (interface "
+                  "mismatch); check --peers",
+                  st.address.to_string());
+              st.backoff = max_backoff;
+              schedule_retry(self);
+              return;
+            }
+            st.remote = caf::actor_cast<node_endpoint_actor>(std::move(ptr));
+            self->monitor(st.remote);
+            st.backoff = std::chrono::milliseconds(50);
+            st.in_flight = 0;
+            ++st.generation;
+            st.retry_pending = false;
+            spdlog::info("peer link connected to node {} at {}", st.peer,
+                         st.address.to_string());
+            st.warned_unreachable = false;
+          },
+          [=](caf::error& e) {
+            auto& st = self->state;
+            st.connecting = false;
+            if (gen != st.generation)
+              return;
+            if (!st.warned_unreachable) {
+              spdlog::warn("peer link cannot reach node {} at {}: {} (retrying)",
+                           st.peer, st.address.to_string(), self->system().render(e));
+              st.warned_unreachable = true;
+            }
+            schedule_retry(self);
+          });
 }
 
 } // namespace
@@ -199,9 +198,11 @@ peer_link_state::~peer_link_state() {
     std::fclose(snap.file);
 }
 
-peer_link_actor_impl::behavior_type peer_link_fun(self_ptr self, raft::server_id self_id,
-                                                  raft::server_id peer, endpoint address) {
-  self->state.self_id = self_id;
+peer_link_actor_impl::behavior_type peer_link_fun(self_ptr self, node_context_ptr ctx,
+                                                  raft::server_id peer,
+                                                  endpoint address) {
+  self->state.ctx = std::move(ctx);
+  self->state.self_id = self->state.ctx->opts.id;
   self->state.peer = peer;
   self->state.address = std::move(address);
   self->set_down_handler([=](caf::down_msg& dm) {
@@ -211,47 +212,47 @@ peer_link_actor_impl::behavior_type peer_link_fun(self_ptr self, raft::server_id
   });
   self->send(self, retry_atom::value, self->state.generation);
   return {
-    [=](rpc::peer_batch& b) {
-      auto& st = self->state;
-      if (!st.remote) {
-        ++st.dropped;
-        if (!st.retry_pending)
-          connect(self);
-        return;
-      }
-      if (st.in_flight >= st.window) {
-        ++st.dropped;
-        return;
-      }
-      ++st.in_flight;
-      auto gen = st.generation;
-      self->request(st.remote, request_timeout, std::move(b))
-        .then(
-          [=](std::uint64_t) {
-            auto& ls = self->state;
-            if (gen != ls.generation)
-              return;
-            --ls.in_flight;
-            ls.consecutive_timeouts = 0;
-          },
-          [=](caf::error& e) {
-            auto& ls = self->state;
-            if (gen != ls.generation)
-              return;
-            --ls.in_flight;
-            if (++ls.consecutive_timeouts >= 3)
-              disconnect(self, "3 requests in a row failed: " + self->system().render(e));
-          });
-    },
-    [=](send_snapshot_request& req) -> caf::result<bool> {
-      return start_snapshot(self, req);
-    },
-    [=](retry_atom, std::uint64_t gen) {
-      if (gen != self->state.generation)
-        return;
-      self->state.retry_pending = false;
-      connect(self);
-    },
+      [=](rpc::peer_batch& b) {
+        auto& st = self->state;
+        if (!st.remote) {
+          ++st.dropped;
+          if (!st.retry_pending)
+            connect(self);
+          return;
+        }
+        if (st.in_flight >= st.window) {
+          ++st.dropped;
+          return;
+        }
+        ++st.in_flight;
+        auto gen = st.generation;
+        self->request(st.remote, request_timeout, std::move(b))
+            .then(
+                [=](std::uint64_t) {
+                  auto& ls = self->state;
+                  if (gen != ls.generation)
+                    return;
+                  --ls.in_flight;
+                  ls.consecutive_timeouts = 0;
+                },
+                [=](caf::error& e) {
+                  auto& ls = self->state;
+                  if (gen != ls.generation)
+                    return;
+                  --ls.in_flight;
+                  if (++ls.consecutive_timeouts >= 3)
+                    disconnect(self, "3 requests in a row failed: " +
+                                         self->system().render(e));
+                });
+      },
+      [=](send_snapshot_request& req) { start_snapshot(self, req); },
+      [=](cancel_snapshot) { finish_snapshot(self, false); },
+      [=](retry_atom, std::uint64_t gen) {
+        if (gen != self->state.generation)
+          return;
+        self->state.retry_pending = false;
+        connect(self);
+      },
   };
 }
 

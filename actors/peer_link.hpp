@@ -14,21 +14,21 @@
 //     restarted peer is not starved until old requests time out.
 // It also streams snapshot files (send_snapshot_request): chunks of
 // `snapshot_chunk_bytes`, at most `snapshot_window` unanswered, each with its
-// own timeout; any refusal, timeout or disconnect ends the transfer with
-// false, and Raft sends it again from the start later. One transfer at a
-// time; a second request for the same snapshot joins the running one. The
+// own timeout; any refusal, timeout, disconnect or cancel_snapshot ends the
+// transfer, reported not ok, and Raft sends it again from the start later.
+// One transfer at a time; a second request for the same snapshot joins the
+// running one. The end is reported once, with snapshot_sent_notice, to the
+// Raft role that holds the core then. The
 // file is read here (1 MiB reads, mostly from the page cache); the open
 // descriptor keeps a file the snapshotter replaces meanwhile readable.
 
 #include "actors/endpoint.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/node_context.hpp"
 #include "protocol/raft/types.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
-
-#include <caf/typed_response_promise.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <vector>
@@ -46,11 +46,12 @@ struct snapshot_transfer {
   std::uint64_t sent = 0;
   std::uint64_t acked = 0;
   std::size_t in_flight = 0;
-  std::vector<caf::typed_response_promise<bool>> promises;
 };
 
 struct peer_link_state {
   static inline const char* name = "peer-link";
+  /// Snapshot reports go to the Raft role that holds the core (ctx->raft).
+  node_context_ptr ctx;
   raft::server_id self_id = 0;
   raft::server_id peer = 0;
   endpoint address;
@@ -75,6 +76,6 @@ struct peer_link_state {
 
 peer_link_actor_impl::behavior_type
 peer_link_fun(peer_link_actor_impl::stateful_pointer<peer_link_state> self,
-              raft::server_id self_id, raft::server_id peer, endpoint address);
+              node_context_ptr ctx, raft::server_id peer, endpoint address);
 
 } // namespace conflux::actors

@@ -1,36 +1,48 @@
-// The (pre-)candidate's behaviour: an election is under way and no leader is
-// known, so client requests get `unavailable` at once and the client backs
-// off and retries; they are never parked here, because the election may not
-// end with this node as leader.
-#include "actors/raft_actor.hpp"
+// The candidate actor (pre-candidate and candidate): an election is under way
+// and no leader is known, so client requests get `unavailable` at once and
+// the client backs off and retries. They are never parked here, because the
+// election may not end with this node as leader; its tenure holds nothing.
+#include "actors/raft_role.hpp"
 
 #include <caf/all.hpp>
 
 namespace conflux::actors {
+namespace {
 
-raft_actor_impl::behavior_type candidate_behavior(raft_self self) {
-  return {
-    [=](rpc::peer_batch& b) { self->state.on_peer_batch(b); },
-    [=](propose_request&) -> caf::result<raft_reply> {
-      return self->state.unavailable_reply("an election is under way; retry shortly");
-    },
-    [=](read_atom) -> caf::result<raft_reply> {
-      return self->state.unavailable_reply("an election is under way; retry shortly");
-    },
-    [=](membership_request&) -> caf::result<raft_reply> {
-      return self->state.redirect_admin();
-    },
-    [=](transfer_request&) -> caf::result<raft_reply> {
-      return self->state.redirect_admin();
-    },
-    [=](status_atom) -> rpc::status_reply { return self->state.status(); },
-    [=](tick_atom, std::uint64_t epoch) { self->state.on_tick(epoch); },
-    [=](applied_notice& n) { self->state.on_applied(n); },
-    [=](snapshot_meta_request& r) -> snapshot_meta_reply {
-      return self->state.snapshot_meta(r);
-    },
-    [=](snapshot_report& r) { self->state.on_snapshot_report(r); },
+class candidate_tenure final : public role_tenure {
+public:
+  void end() override {}
+};
+
+raft_reply election_under_way(raft_role_self s) {
+  return s->state.shell->unavailable_reply("an election is under way; retry shortly");
+}
+
+} // namespace
+
+raft_actor_impl::behavior_type candidate_actor(raft_role_self self,
+                                               node_context_ptr ctx) {
+  auto& st = self->state;
+  st.kind = role_kind::candidate;
+  st.ctx = std::move(ctx);
+  st.new_tenure = [](raft_role_self) -> std::unique_ptr<role_tenure> {
+    return std::make_unique<candidate_tenure>();
   };
+  st.holding = [](raft_role_self s) {
+    return holding_behavior(
+        s,
+        [=](propose_request&) -> caf::result<raft_reply> {
+          return election_under_way(s);
+        },
+        [=](read_atom) -> caf::result<raft_reply> { return election_under_way(s); },
+        [=](membership_request&) -> caf::result<raft_reply> {
+          return s->state.shell->redirect_admin();
+        },
+        [=](transfer_request&) -> caf::result<raft_reply> {
+          return s->state.shell->redirect_admin();
+        });
+  };
+  return dormant_behavior(self);
 }
 
 } // namespace conflux::actors

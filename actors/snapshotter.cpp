@@ -3,10 +3,9 @@
 #include "storage/snapshot_file.hpp"
 
 #include <caf/all.hpp>
-#include <spdlog/spdlog.h>
-
 #include <chrono>
 #include <filesystem>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 namespace conflux::actors {
@@ -20,38 +19,44 @@ void stop_node(self_ptr self, const std::string& msg) {
   self->quit(caf::exit_reason::user_shutdown);
 }
 
+/// The Raft role that holds the core now.
+snapshot_listener_actor raft_of(self_ptr self) {
+  return caf::actor_cast<snapshot_listener_actor>(self->state.ctx->raft.get());
+}
+
 void report_nothing(self_ptr self) {
   self->state.taking = false;
   snapshot_report r;
   r.kind = snapshot_report::what::taken;
-  self->send(self->state.raft, std::move(r));
+  self->send(raft_of(self), std::move(r));
 }
 
 // Writes the snapshot of `view` at `index` with raft's answer `meta`.
 void write_snapshot(self_ptr self, storage::state_read_txn& view, raft::index_t index,
                     const snapshot_meta_reply& meta) {
   auto& st = self->state;
-  auto started = std::chrono::steady_clock::now();
+  auto started = st.ctx->clock->steady();
   auto name = storage::snapshot_file_name(index, meta.term);
   auto final_path = st.dir + "/" + name;
   auto tmp_path = final_path + ".tmp";
   auto info = storage::write_snapshot_file(
-    tmp_path, storage::snapshot_header{index, meta.term, meta.membership}, view);
+      tmp_path, storage::snapshot_header{index, meta.term, meta.membership}, view);
   if (!info)
     return stop_node(self, "snapshotter failed to write " + tmp_path + ": " +
-                             to_string(info.err()));
+                               to_string(info.err()));
   if (auto s = storage::durable_rename(tmp_path, final_path); !s.ok())
     return stop_node(self, "snapshotter failed to store " + final_path + ": " +
-                             to_string(s.err()));
+                               to_string(s.err()));
   // The new snapshot is durable: the older ones may go.
   if (auto s = storage::remove_snapshot_files_before(st.dir, index); !s.ok())
     spdlog::warn("snapshotter could not remove old snapshots: {}", to_string(s.err()));
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-              std::chrono::steady_clock::now() - started)
-              .count();
-  spdlog::info("snapshotter wrote snapshot {} (index {}, term {}, {} records, {} bytes) "
-               "in {} ms",
-               name, index, meta.term, info->records, info->bytes, ms);
+                st.ctx->clock->steady() - started)
+                .count();
+  spdlog::info(
+      "snapshotter wrote snapshot {} (index {}, term {}, {} records, {} bytes) "
+      "in {} ms",
+      name, index, meta.term, info->records, info->bytes, ms);
   st.taking = false;
   snapshot_report r;
   r.kind = snapshot_report::what::taken;
@@ -59,7 +64,7 @@ void write_snapshot(self_ptr self, storage::state_read_txn& view, raft::index_t 
   r.snapshot_term = meta.term;
   r.path = final_path;
   r.bytes = info->bytes;
-  self->send(st.raft, std::move(r));
+  self->send(raft_of(self), std::move(r));
 }
 
 void take(self_ptr self) {
@@ -75,30 +80,31 @@ void take(self_ptr self) {
   }
   auto applied = view->last_applied();
   if (!applied)
-    return stop_node(self, "snapshotter cannot read the state: " +
-                             to_string(applied.err()));
+    return stop_node(self,
+                     "snapshotter cannot read the state: " + to_string(applied.err()));
   auto index = *applied;
   if (index == 0)
     return report_nothing(self);
   // The view stays open until the file is written (MDB_NOTLS lets it live
   // across messages); raft answers with the term and configuration at index.
   auto holder = std::make_shared<storage::state_read_txn>(std::move(*view));
-  self->request(st.raft, std::chrono::seconds(30), snapshot_meta_request{index})
-    .then(
-      [=](snapshot_meta_reply& meta) {
-        if (!meta.ok)
-          return report_nothing(self);
-        write_snapshot(self, *holder, index, meta);
-      },
-      [=](caf::error& e) {
-        if (!self->state.ctx->stopping.load())
-          spdlog::warn("snapshotter got no snapshot meta from raft: {}",
-                       self->system().render(e));
-        report_nothing(self);
-      });
+  self->request(raft_of(self), std::chrono::seconds(30), snapshot_meta_request{index})
+      .then(
+          [=](snapshot_meta_reply& meta) {
+            if (!meta.ok)
+              return report_nothing(self);
+            write_snapshot(self, *holder, index, meta);
+          },
+          [=](caf::error& e) {
+            if (!self->state.ctx->stopping.load())
+              spdlog::warn("snapshotter got no snapshot meta from raft: {}",
+                           self->system().render(e));
+            report_nothing(self);
+          });
 }
 
-rpc::snapshot_chunk_reply chunk_reply(errc code, std::string msg, std::uint64_t received) {
+rpc::snapshot_chunk_reply chunk_reply(errc code, std::string msg,
+                                      std::uint64_t received) {
   rpc::snapshot_chunk_reply r;
   r.code = static_cast<std::uint8_t>(code);
   r.message = std::move(msg);
@@ -117,7 +123,8 @@ rpc::snapshot_chunk_reply on_chunk(self_ptr self, rpc::snapshot_chunk& c) {
     st.incoming = std::fopen(st.incoming_path.c_str(), "wb");
     if (st.incoming == nullptr) {
       stop_node(self, "snapshotter cannot create " + st.incoming_path);
-      return chunk_reply(errc::storage_failure, "the follower cannot store snapshots", 0);
+      return chunk_reply(errc::storage_failure, "the follower cannot store snapshots",
+                         0);
     }
     st.from = c.from;
     st.term = c.term;
@@ -125,19 +132,20 @@ rpc::snapshot_chunk_reply on_chunk(self_ptr self, rpc::snapshot_chunk& c) {
     st.snapshot_term = c.snapshot_term;
     st.total = c.total;
     st.received = 0;
-    spdlog::info("snapshotter receives snapshot (index {}, term {}, {} bytes) from node {}",
-                 c.index, c.snapshot_term, c.total, c.from);
+    spdlog::info(
+        "snapshotter receives snapshot (index {}, term {}, {} bytes) from node {}",
+        c.index, c.snapshot_term, c.total, c.from);
   }
   if (st.incoming == nullptr || c.from != st.from || c.term != st.term ||
-      c.index != st.index || c.snapshot_term != st.snapshot_term || c.total != st.total ||
-      c.offset != st.received)
+      c.index != st.index || c.snapshot_term != st.snapshot_term ||
+      c.total != st.total || c.offset != st.received)
     return chunk_reply(errc::invalid_argument,
-                  "chunk at offset " + std::to_string(c.offset) +
-                    " does not continue the transfer; restart it from offset 0",
-                  st.received);
+                       "chunk at offset " + std::to_string(c.offset) +
+                           " does not continue the transfer; restart it from offset 0",
+                       st.received);
   if (c.data.size() > st.total - st.received)
     return chunk_reply(errc::invalid_argument, "chunk runs past the announced size",
-                  st.received);
+                       st.received);
   if (!c.data.empty() &&
       std::fwrite(c.data.data(), 1, c.data.size(), st.incoming) != c.data.size()) {
     stop_node(self, "snapshotter cannot write " + st.incoming_path);
@@ -162,7 +170,8 @@ rpc::snapshot_chunk_reply on_chunk(self_ptr self, rpc::snapshot_chunk& c) {
     std::remove(st.incoming_path.c_str());
     auto received = st.received;
     st.received = 0;
-    return chunk_reply(errc::corrupted, "the snapshot failed verification: " + why, received);
+    return chunk_reply(errc::corrupted, "the snapshot failed verification: " + why,
+                       received);
   }
   spdlog::info("snapshotter verified snapshot index {} from node {} ({} records)",
                st.index, st.from, info->records);
@@ -175,7 +184,7 @@ rpc::snapshot_chunk_reply on_chunk(self_ptr self, rpc::snapshot_chunk& c) {
   r.membership = std::move(info->header.membership);
   r.path = st.incoming_path;
   r.bytes = info->bytes;
-  self->send(st.raft, std::move(r));
+  self->send(raft_of(self), std::move(r));
   return chunk_reply(errc{}, {}, st.received);
 }
 
@@ -197,12 +206,13 @@ void snapshotter_state::drop_incoming() {
 snapshotter_actor::behavior_type snapshotter_fun(self_ptr self, node_context_ptr ctx) {
   self->state.ctx = std::move(ctx);
   self->state.dir =
-    (std::filesystem::path{self->state.ctx->opts.data_dir} / storage::snapshot_subdir)
-      .string();
+      (std::filesystem::path{self->state.ctx->opts.data_dir} / storage::snapshot_subdir)
+          .string();
   return {
-    [=](init_atom, snapshot_listener_actor& raft) { self->state.raft = std::move(raft); },
-    [=](snapshot_atom) { take(self); },
-    [=](rpc::snapshot_chunk& c) -> rpc::snapshot_chunk_reply { return on_chunk(self, c); },
+      [=](snapshot_atom) { take(self); },
+      [=](rpc::snapshot_chunk& c) -> rpc::snapshot_chunk_reply {
+        return on_chunk(self, c);
+      },
   };
 }
 

@@ -24,7 +24,6 @@
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
-
 #include <cstdio>
 #include <string>
 
@@ -32,8 +31,8 @@ namespace conflux::actors {
 
 struct snapshotter_state {
   static inline const char* name = "snapshotter";
+  /// Reports go to the Raft role that holds the core (ctx->raft).
   node_context_ptr ctx;
-  snapshot_listener_actor raft;
   std::string dir;
   /// A take is between its read txn and its report.
   bool taking = false;

@@ -213,7 +213,7 @@ int main(int argc, char** argv) {
     caf::scoped_actor self{sys};
     bool ready = false;
     for (int round = 0; round < 2000 && !ready; ++round) {
-      self->request(node->raft, std::chrono::seconds(1), actors::status_atom::value)
+      self->request(node->ctx->raft.get(), std::chrono::seconds(1), actors::status_atom::value)
         .receive(
           [&](rpc::status_reply& s) { ready = s.role == "leader" && s.applied >= index; },
           [&](caf::error&) {});

@@ -67,6 +67,14 @@ public:
 
   const std::string& dir() const noexcept { return env_.dir(); }
 
+  /// Bytes a stored entry takes besides its data: the CRC frame (4) and the
+  /// entry record header (24), FORMAT.md "Log entry record".
+  static constexpr std::size_t entry_overhead_bytes = 4 + 24;
+  /// The stored size of `e`, as the byte budget of entries() counts it.
+  static std::size_t stored_size(const raft::log_entry& e) noexcept {
+    return entry_overhead_bytes + e.data.size();
+  }
+
   // -- positions (cached, no I/O) ----------------------------------------------
 
   /// The first index still stored: snapshot_index() + 1 (even when empty).

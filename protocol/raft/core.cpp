@@ -716,7 +716,8 @@ void core::handle_snapshot(server_id from, install_snapshot_request m) {
   commit_ = meta.index;
   applied_ = meta.index;
   const auto idx = meta.index;
-  pending_install_ = snapshot_to_install{std::move(m.meta), std::move(m.data)};
+  pending_install_ =
+      snapshot_to_install{std::move(m.meta), std::move(m.data), std::move(m.file)};
   refresh_config();
   send(from, append_entries_response{term_, true, idx, 0, 0}, true);
 }

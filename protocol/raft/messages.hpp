@@ -85,6 +85,10 @@ struct install_snapshot_request {
   term_t term = 0;
   snapshot_meta meta;
   std::string data;
+  /// Where the shell keeps the snapshot instead of `data` when it does not
+  /// travel inside the message (the actor shell streams snapshots as files
+  /// and steps the path of the verified file). Local only: not on the wire.
+  std::string file;
 };
 
 /// TimeoutNow (thesis §3.10): the leader tells a caught-up target to start an

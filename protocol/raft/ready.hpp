@@ -37,6 +37,8 @@ struct snapshot_to_send {
 struct snapshot_to_install {
   snapshot_meta meta;
   std::string data;
+  /// install_snapshot_request::file of the request that brought it.
+  std::string file;
 };
 
 /// A linearizable read may be served once the state machine applied `index`.

@@ -17,7 +17,7 @@ namespace {
 struct applier_fixture : fixture {
   node_context_ptr ctx = open_context(options(1, {1}));
   applier_actor applier = spawn_applier(ctx);
-  std::shared_ptr<applied_recorder> reports = listen_to(applier);
+  std::shared_ptr<applied_recorder> reports = listen_to(ctx);
 
   applier_fixture() { run(); }
 
@@ -88,7 +88,8 @@ TEST_CASE_FIXTURE(applier_fixture,
 TEST_CASE_FIXTURE(applier_fixture,
                   "applier_reports_the_term_of_the_entry_applied_at_each_index") {
   // The raft actor tells a lost proposal from its own entry by this term.
-  apply({command_entry(1, 1, create_cmd(key_a)), command_entry(2, 2, create_cmd(key_b))});
+  apply(
+      {command_entry(1, 1, create_cmd(key_a)), command_entry(2, 2, create_cmd(key_b))});
   auto& n = last_notice();
   CHECK(n.applied == 2u);
   CHECK(n.newest_term == 2u);
@@ -105,7 +106,8 @@ TEST_CASE_FIXTURE(applier_fixture,
   // Two batches in the mailbox before the flush: one transaction, one notice.
   send(applier, apply_batch{{command_entry(1, 1, create_cmd(key_a)),
                              command_entry(2, 1, create_cmd(key_b))}});
-  send(applier, apply_batch{{command_entry(3, 1, version_cmd(key_a, R"({"pool": 20})"))}});
+  send(applier,
+       apply_batch{{command_entry(3, 1, version_cmd(key_a, R"({"pool": 20})"))}});
   run();
   REQUIRE(reports->notices.size() == 1u);
   auto& n = last_notice();
@@ -140,7 +142,7 @@ TEST_CASE_FIXTURE(applier_fixture, "applier_skips_entries_it_already_applied") {
   caf::anon_send_exit(applier, caf::exit_reason::user_shutdown);
   run();
   applier = spawn_applier(ctx);
-  reports = listen_to(applier);
+  reports = listen_to(ctx);
   run();
   apply({command_entry(1, 1, create_cmd(key_a)),
          command_entry(2, 1, version_cmd(key_a, R"({"pool": 20})")),

@@ -149,10 +149,9 @@ TEST_CASE_FIXTURE(fixture,
     auto gone = track(sys.spawn(silent_actor_fun, 0));
     auto other = track(sys.spawn(silent_actor_fun, 0));
     const bool client_goes = std::string{who} == "client";
-    auto session =
-        track(sys.spawn(client_session_fun, n.ctx, caf::actor_cast<raft_actor>(n.raft),
-                        client_goes ? gone.address() : other.address(),
-                        client_goes ? other.address() : gone.address()));
+    auto session = track(sys.spawn(client_session_fun, n.ctx,
+                                   client_goes ? gone.address() : other.address(),
+                                   client_goes ? other.address() : gone.address()));
     run();
     auto st = ask<rpc::status_reply>(session, status_atom::value);
     CHECK(st.id == 1u);
@@ -184,9 +183,8 @@ TEST_CASE_FIXTURE(fixture, "client_session_for_a_client_already_gone_ends_at_onc
   }
   run();
   REQUIRE_FALSE(caf::actor_cast<caf::strong_actor_ptr>(gone_addr));
-  auto session = track(sys.spawn(client_session_fun, n.ctx,
-                                 caf::actor_cast<raft_actor>(n.raft), gone_addr,
-                                 endpoint.address()));
+  auto session =
+      track(sys.spawn(client_session_fun, n.ctx, gone_addr, endpoint.address()));
   run();
   auto bounced = request<rpc::status_reply>(session, status_atom::value);
   run();

@@ -23,8 +23,9 @@ TEST_CASE("endpoint_strips_the_brackets_of_an_ipv6_literal") {
 }
 
 TEST_CASE("endpoint_refuses_malformed_input") {
-  for (const char* bad : {"", "7101", ":7101", "host:", "host:0", "host:65536", "host:7x",
-                          "::1:7101", "[::1:7101", "[]:7101", "a b:1", "a,b:1"}) {
+  for (const char* bad :
+       {"", "7101", ":7101", "host:", "host:0", "host:65536", "host:7x", "::1:7101",
+        "[::1:7101", "[]:7101", "a b:1", "a,b:1"}) {
     INFO(bad);
     CHECK_FALSE(parse_endpoint(bad));
   }

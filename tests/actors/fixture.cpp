@@ -12,16 +12,18 @@ namespace conflux::actors::test {
 
 // -- test-only actors ------------------------------------------------------------
 
-applied_listener_actor::behavior_type
-recording_listener_fun(applied_listener_actor::pointer,
+applier_listener_actor::behavior_type
+recording_listener_fun(applier_listener_actor::pointer,
                        std::shared_ptr<applied_recorder> rec) {
   return {
       [=](applied_notice& n) { rec->notices.push_back(std::move(n)); },
+      [=](installed_notice& n) { rec->installed.push_back(n.index); },
   };
 }
 
-peer_link_actor::behavior_type dummy_peer_fun(peer_link_actor::pointer,
-                                              std::shared_ptr<peer_recorder> rec) {
+peer_link_actor::behavior_type dummy_peer_fun(peer_link_actor::pointer self,
+                                              std::shared_ptr<peer_recorder> rec,
+                                              node_context_ptr ctx) {
   return {
       [=](rpc::peer_batch& b) {
         if (b.to != rec->id || b.cluster_id != cluster) {
@@ -45,7 +47,10 @@ peer_link_actor::behavior_type dummy_peer_fun(peer_link_actor::pointer,
         }
       },
       // The recorder streams no snapshot: the transfer fails at once.
-      [=](send_snapshot_request&) -> bool { return false; },
+      [=](send_snapshot_request& r) {
+        self->send(ctx->raft.get(), snapshot_sent_notice{rec->id, r.index, false});
+      },
+      [=](cancel_snapshot) {},
   };
 }
 
@@ -108,7 +113,9 @@ fixture::~fixture() {
   run();
 }
 
-void fixture::run_one() { sched.run_once(); }
+void fixture::run_one() {
+  sched.run_once();
+}
 
 std::size_t fixture::run(std::size_t max_jobs) {
   std::size_t ran = 0;
@@ -172,16 +179,16 @@ applier_actor fixture::spawn_applier(node_context_ptr ctx) {
   return track(sys.spawn(applier_fun, std::move(ctx), *applied));
 }
 
-std::shared_ptr<applied_recorder> fixture::listen_to(const applier_actor& applier) {
+std::shared_ptr<applied_recorder> fixture::listen_to(const node_context_ptr& ctx) {
   auto rec = std::make_shared<applied_recorder>();
   auto listener = track(sys.spawn(recording_listener_fun, rec));
-  send(applier, init_atom::value, listener);
+  ctx->raft.set(caf::actor_cast<raft_actor_impl>(listener));
   return rec;
 }
 
 client_session_actor fixture::spawn_session(const test_node& n) {
-  return track(sys.spawn(client_session_fun, n.ctx, caf::actor_cast<raft_actor>(n.raft),
-                         caf::actor_addr{}, caf::actor_addr{}));
+  return track(
+      sys.spawn(client_session_fun, n.ctx, caf::actor_addr{}, caf::actor_addr{}));
 }
 
 test_node fixture::start_node(raft::server_id id,
@@ -232,11 +239,14 @@ test_node fixture::start_node(raft::server_id id,
       r.persists = st.persists;
     };
     n.peers.emplace(m, rec);
-    n.links.emplace(m, track(sys.spawn(dummy_peer_fun, rec)));
+    n.links.emplace(m, track(sys.spawn(dummy_peer_fun, rec, n.ctx)));
   }
-  n.raft =
-      track(sys.spawn(raft_fun, n.ctx, cc, std::move(rs), n.log, n.applier, n.links,
-                      snapshotter_actor{}));
+  n.roles = spawn_raft_roles(sys, n.ctx);
+  for (auto& [kind, role] : n.roles)
+    track(role);
+  raft_shell::wiring wiring{n.log, n.applier, snapshotter_actor{}, n.roles, n.links};
+  start_raft(n.ctx,
+             std::make_shared<raft_shell>(n.ctx, cc, std::move(rs), std::move(wiring)));
   run();
   return n;
 }
@@ -244,7 +254,8 @@ test_node fixture::start_node(raft::server_id id,
 void fixture::stop_node(test_node& n) {
   for (auto& [id, rec] : n.peers)
     rec->annotate = nullptr;
-  caf::anon_send_exit(n.raft, caf::exit_reason::user_shutdown);
+  for (auto& [kind, role] : n.roles)
+    caf::anon_send_exit(role, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(n.applier, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(n.log, caf::exit_reason::user_shutdown);
   for (auto& [id, l] : n.links)
@@ -290,15 +301,15 @@ void fixture::send_from(const test_node& n, raft::server_id from,
   b.from = from;
   b.to = n.id;
   b.messages.push_back(raft::encode_message(msg));
-  send(n.raft, std::move(b));
+  send(n.raft(), std::move(b));
 }
 
 rpc::status_reply fixture::status(const test_node& n) {
-  return ask<rpc::status_reply>(n.raft, status_atom::value);
+  return ask<rpc::status_reply>(n.raft(), status_atom::value);
 }
 
 raft_reply fixture::propose(const test_node& n, std::string data) {
-  return ask<raft_reply>(n.raft, propose_request{std::move(data)});
+  return ask<raft_reply>(n.raft(), propose_request{std::move(data)});
 }
 
 rpc::client_reply fixture::client(const client_session_actor& s,
@@ -313,11 +324,43 @@ log_store_state& fixture::log_state(const log_store_actor& h) {
   return p->state;
 }
 
-raft_state& fixture::raft_state_of(const raft_actor_impl& h) {
-  auto* p = dynamic_cast<raft_actor_impl::stateful_pointer<raft_state>>(
-      caf::actor_cast<caf::abstract_actor*>(h));
+raft_role_state& fixture::holder_state(const test_node& n) {
+  auto* p =
+      dynamic_cast<raft_role_self>(caf::actor_cast<caf::abstract_actor*>(n.raft()));
   REQUIRE(p != nullptr);
+  REQUIRE_MESSAGE(p->state.shell != nullptr,
+                  "the slot names a role that holds no core");
   return p->state;
+}
+
+raft_shell& fixture::shell_of(const test_node& n) {
+  return *holder_state(n).shell;
+}
+
+void cluster_fixture::elect_node1() {
+  const int limit = 4 * n.ctx->opts.election_ticks;
+  auto pre_votes = [&] {
+    return count_recorded<raft::request_vote_request>(
+        rec2, [](const raft::request_vote_request& m) { return m.pre_vote; });
+  };
+  for (int i = 0; i < limit && pre_votes() == 0; ++i)
+    tick(n);
+  REQUIRE(pre_votes() >= 1u);
+  send_from(n, 2, raft::request_vote_response{1, true, true});
+  run();
+  send_from(n, 2, raft::request_vote_response{1, false, true});
+  run();
+  auto s = status(n);
+  REQUIRE(s.role == "leader");
+  REQUIRE(s.term == 1u);
+  auto* ae = last_recorded<raft::append_entries_request>(rec2);
+  REQUIRE(ae != nullptr);
+  REQUIRE(ae->entries.size() == 1u);
+  REQUIRE(ae->entries[0]->kind == raft::entry_kind::noop);
+  REQUIRE(ae->entries[0]->index == 1u);
+  send_from(n, 2, raft::append_entries_response{1, true, 1, 0, 0});
+  run();
+  REQUIRE(status(n).commit == 1u);
 }
 
 storage::state_read_txn read_state(const node_context& ctx) {

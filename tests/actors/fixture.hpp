@@ -3,7 +3,7 @@
 // CAF's deterministic test_coordinator (no middleman), a temporary directory
 // for real LMDB stores, and helpers that spawn a node's actors non-detached
 // with the same functions the node launcher uses (log_store_fun, applier_fun,
-// raft_fun, client_session_fun).
+// the Raft role actors, client_session_fun).
 //
 // Driving rules (docs/caf-spike/README.md §5): run() delivers messages
 // until no job is left and never fires a timer; ticks fire only when a test
@@ -21,7 +21,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/log_store_actor.hpp"
 #include "actors/node_context.hpp"
-#include "actors/raft_actor.hpp"
+#include "actors/raft_role.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/raft/wire.hpp"
 #include "storage/log_store.hpp"
@@ -51,12 +51,19 @@ inline const std::string key_b = "acme/billing/prod/cache.json";
 /// arrival order.
 struct applied_recorder {
   std::vector<applied_notice> notices;
+  /// installed_notice indexes.
+  std::vector<raft::index_t> installed;
 };
 
-/// Stands in for the raft actor towards the applier (which reports to it with
-/// applied_notice): records each notice so the test can look at it.
-applied_listener_actor::behavior_type
-recording_listener_fun(applied_listener_actor::pointer self,
+/// Stands in for the Raft role towards the applier (which reports to the
+/// node's raft slot with applied_notice): records each notice so the test
+/// can look at it.
+/// What the applier reports to the Raft role (a stand-in implements it).
+using applier_listener_actor =
+    caf::typed_actor<caf::reacts_to<applied_notice>, caf::reacts_to<installed_notice>>;
+
+applier_listener_actor::behavior_type
+recording_listener_fun(applier_listener_actor::pointer self,
                        std::shared_ptr<applied_recorder> rec);
 
 /// One Raft message a dummy peer link received, and what was durable in the
@@ -80,9 +87,12 @@ struct peer_recorder {
   std::function<void(recorded_message&)> annotate;
 };
 
-/// A peer link that just records what the raft actor sends to its peer.
+/// A peer link that just records what the raft shell sends to its peer. It
+/// streams no snapshot: a transfer is reported failed at once to `ctx`'s
+/// Raft role.
 peer_link_actor::behavior_type dummy_peer_fun(peer_link_actor::pointer self,
-                                              std::shared_ptr<peer_recorder> rec);
+                                              std::shared_ptr<peer_recorder> rec,
+                                              node_context_ptr ctx);
 
 // -- commands and entries ----------------------------------------------------------
 
@@ -143,9 +153,13 @@ struct test_node {
   node_context_ptr ctx;
   log_store_actor log;
   applier_actor applier;
-  raft_actor_impl raft;
+  /// The three Raft role actors.
+  std::map<role_kind, raft_actor_impl> roles;
   std::map<raft::server_id, std::shared_ptr<peer_recorder>> peers;
   std::map<raft::server_id, peer_link_actor> links;
+
+  /// The role actor that holds the core now (what sessions and peers reach).
+  raft_actor_impl raft() const { return ctx->raft.get(); }
 };
 
 struct fixture {
@@ -179,9 +193,9 @@ struct fixture {
                                   node_context_ptr ctx);
   /// `applied` as the launcher computes it: the state's last_applied.
   applier_actor spawn_applier(node_context_ptr ctx);
-  /// A recording listener, introduced to `applier` as the raft actor would
-  /// (init message; not run yet).
-  std::shared_ptr<applied_recorder> listen_to(const applier_actor& applier);
+  /// A recording listener standing in for the Raft role of `ctx` (the slot
+  /// the applier reports to).
+  std::shared_ptr<applied_recorder> listen_to(const node_context_ptr& ctx);
   client_session_actor spawn_session(const test_node& n);
 
   /// Opens (or reopens) node `id`'s stores in the temp dir and spawns its log
@@ -287,7 +301,31 @@ struct fixture {
   // -- looking inside (single-threaded scheduler: safe between jobs) -------------
 
   static log_store_state& log_state(const log_store_actor& h);
-  static raft_state& raft_state_of(const raft_actor_impl& h);
+  /// The state of the role actor holding `n`'s core (REQUIREs a holder).
+  static raft_role_state& holder_state(const test_node& n);
+  /// `n`'s raft shell, in whichever role actor holds it.
+  static raft_shell& shell_of(const test_node& n);
+};
+
+/// The newest message of type T a recorder holds (nullptr if none).
+template <class T>
+const T* last_recorded(const peer_recorder& r) {
+  for (auto i = r.messages.rbegin(); i != r.messages.rend(); ++i)
+    if (auto* x = std::get_if<T>(&i->msg))
+      return x;
+  return nullptr;
+}
+
+/// Node 1 of a 3-node cluster whose other members (2 and 3) are recording
+/// dummies driven by the test.
+struct cluster_fixture : fixture {
+  test_node n = start_node(1, {1, 2, 3});
+  peer_recorder& rec2 = *n.peers.at(2);
+  peer_recorder& rec3 = *n.peers.at(3);
+
+  /// Makes node 1 leader of term 1 with node 2's (pre-)votes, and commits its
+  /// no-op (index 1) with node 2's acknowledgement.
+  void elect_node1();
 };
 
 /// A state read transaction of the node (REQUIREs that it opens).

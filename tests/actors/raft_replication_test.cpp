@@ -10,52 +10,6 @@ using namespace conflux;
 using namespace conflux::actors;
 using namespace conflux::actors::test;
 
-namespace {
-
-template <class T>
-const T* last_recorded(const peer_recorder& r) {
-  for (auto i = r.messages.rbegin(); i != r.messages.rend(); ++i)
-    if (auto* x = std::get_if<T>(&i->msg))
-      return x;
-  return nullptr;
-}
-
-struct cluster_fixture : fixture {
-  test_node n = start_node(1, {1, 2, 3});
-  peer_recorder& rec2 = *n.peers.at(2);
-  peer_recorder& rec3 = *n.peers.at(3);
-
-  /// Makes node 1 leader of term 1 with node 2's (pre-)votes, and commits its
-  /// no-op (index 1) with node 2's acknowledgement.
-  void elect_node1() {
-    const int limit = 4 * n.ctx->opts.election_ticks;
-    auto pre_votes = [&] {
-      return count_recorded<raft::request_vote_request>(
-          rec2, [](const raft::request_vote_request& m) { return m.pre_vote; });
-    };
-    for (int i = 0; i < limit && pre_votes() == 0; ++i)
-      tick(n);
-    REQUIRE(pre_votes() >= 1u);
-    send_from(n, 2, raft::request_vote_response{1, true, true});
-    run();
-    send_from(n, 2, raft::request_vote_response{1, false, true});
-    run();
-    auto s = status(n);
-    REQUIRE(s.role == "leader");
-    REQUIRE(s.term == 1u);
-    auto* ae = last_recorded<raft::append_entries_request>(rec2);
-    REQUIRE(ae != nullptr);
-    REQUIRE(ae->entries.size() == 1u);
-    REQUIRE(ae->entries[0]->kind == raft::entry_kind::noop);
-    REQUIRE(ae->entries[0]->index == 1u);
-    send_from(n, 2, raft::append_entries_response{1, true, 1, 0, 0});
-    run();
-    REQUIRE(status(n).commit == 1u);
-  }
-};
-
-} // namespace
-
 TEST_CASE_FIXTURE(
     cluster_fixture,
     "follower_persists_replicated_entries_and_applies_them_once_committed") {
@@ -158,7 +112,7 @@ TEST_CASE_FIXTURE(
   run();
   REQUIRE(status(n).leader_id == 2u);
 
-  auto rh = request<raft_reply>(n.raft, read_atom::value);
+  auto rh = request<raft_reply>(n.raft(), read_atom::value);
   run();
   REQUIRE(last_recorded<raft::read_index_request>(rec2) != nullptr);
   CHECK_FALSE(rh->done);
@@ -177,7 +131,7 @@ TEST_CASE_FIXTURE(
 TEST_CASE_FIXTURE(cluster_fixture,
                   "leader_answers_a_proposal_once_a_majority_stored_it") {
   elect_node1();
-  auto rh = request<raft_reply>(n.raft, propose_request{create_cmd(key_a)});
+  auto rh = request<raft_reply>(n.raft(), propose_request{create_cmd(key_a)});
   run();
   CHECK_FALSE(rh->done); // only the leader has it
 
@@ -206,7 +160,7 @@ TEST_CASE_FIXTURE(
     cluster_fixture,
     "leader_releases_a_read_only_after_a_majority_confirms_its_leadership") {
   elect_node1();
-  auto rh = request<raft_reply>(n.raft, read_atom::value);
+  auto rh = request<raft_reply>(n.raft(), read_atom::value);
   run();
   CHECK_FALSE(rh->done);
 
@@ -223,7 +177,7 @@ TEST_CASE_FIXTURE(
 TEST_CASE_FIXTURE(cluster_fixture,
                   "a_proposal_lost_to_a_new_leader_is_answered_not_leader") {
   elect_node1();
-  auto rh = request<raft_reply>(n.raft, propose_request{create_cmd(key_a)});
+  auto rh = request<raft_reply>(n.raft(), propose_request{create_cmd(key_a)});
   run();
   CHECK_FALSE(rh->done);
   REQUIRE(log_state(n.log).store->last_index() == 2u);
@@ -262,23 +216,23 @@ TEST_CASE_FIXTURE(fixture,
   // Three proposals queued at once: the raft actor handles all three before
   // the log store runs, so the first goes out alone and the other two are
   // merged into the next persist (group commit).
-  auto h1 = request<raft_reply>(n.raft, propose_request{create_cmd(key_a)});
-  auto h2 = request<raft_reply>(n.raft, propose_request{create_cmd(key_b)});
+  auto h1 = request<raft_reply>(n.raft(), propose_request{create_cmd(key_a)});
+  auto h2 = request<raft_reply>(n.raft(), propose_request{create_cmd(key_b)});
   auto h3 = request<raft_reply>(
-      n.raft, propose_request{create_cmd("acme/billing/prod/queue.json")});
+      n.raft(), propose_request{create_cmd("acme/billing/prod/queue.json")});
   // The askers send their proposals, then the raft actor handles all three.
   for (auto* h : {&h1, &h2, &h3}) {
     REQUIRE(sched.prioritize(caf::actor_cast<caf::actor>((*h)->asker)));
     run_one();
   }
   for (int i = 0; i < 3; ++i) {
-    REQUIRE(sched.prioritize(n.raft));
+    REQUIRE(sched.prioritize(n.raft()));
     run_one();
   }
-  auto& rs = raft_state_of(n.raft);
-  CHECK(rs.persist_in_flight);
-  REQUIRE(rs.pending_persist.has_value());
-  CHECK(rs.pending_persist->entries.size() == 2u);
+  auto& sh = shell_of(n);
+  CHECK(sh.persist_in_flight());
+  REQUIRE(sh.pending_persist().has_value());
+  CHECK(sh.pending_persist()->entries.size() == 2u);
 
   // Entries each persist appends from here on, seen as the growth of the
   // log across each job of the log store (persists that only move the hard
@@ -315,7 +269,7 @@ TEST_CASE_FIXTURE(fixture,
 TEST_CASE_FIXTURE(cluster_fixture,
                   "a_leaders_pending_read_is_answered_not_leader_when_it_steps_down") {
   elect_node1();
-  auto rh = request<raft_reply>(n.raft, read_atom::value);
+  auto rh = request<raft_reply>(n.raft(), read_atom::value);
   run();
   CHECK_FALSE(rh->done); // waiting for a heartbeat round
 
@@ -360,7 +314,7 @@ TEST_CASE_FIXTURE(
   // Three proposals of term 1 at indexes 2..4; node 2 never acknowledges.
   std::vector<reply_ptr<raft_reply>> waiting;
   for (auto* key : {&key_a, &key_b, &key_a}) {
-    waiting.push_back(request<raft_reply>(n.raft, propose_request{create_cmd(*key)}));
+    waiting.push_back(request<raft_reply>(n.raft(), propose_request{create_cmd(*key)}));
     run();
   }
   for (auto& h : waiting)
@@ -378,7 +332,8 @@ TEST_CASE_FIXTURE(
   CHECK(log_state(n.log).store->last_index() == 2u);
   for (std::size_t i = 0; i < waiting.size(); ++i) {
     CAPTURE(i);
-    REQUIRE_MESSAGE(waiting[i]->done, "a term-1 proposal was not answered once term 2 applied");
+    REQUIRE_MESSAGE(waiting[i]->done,
+                    "a term-1 proposal was not answered once term 2 applied");
     auto r = value_of(waiting[i]);
     REQUIRE(r.err.has_value());
     CHECK(r.err->code == errc::not_leader);
@@ -402,7 +357,7 @@ TEST_CASE_FIXTURE(cluster_fixture,
   run();
   REQUIRE(n.ctx->applied.load() == 1u);
 
-  auto rh = request<raft_reply>(n.raft, read_atom::value);
+  auto rh = request<raft_reply>(n.raft(), read_atom::value);
   run();
   auto* ask_leader = last_recorded<raft::read_index_request>(rec2);
   REQUIRE(ask_leader != nullptr);
@@ -417,7 +372,7 @@ TEST_CASE_FIXTURE(cluster_fixture,
   CHECK(r.index == 2u);
 
   // A read index the node has already applied is released at once.
-  auto now = request<raft_reply>(n.raft, read_atom::value);
+  auto now = request<raft_reply>(n.raft(), read_atom::value);
   run();
   ask_leader = last_recorded<raft::read_index_request>(rec2);
   REQUIRE(ask_leader != nullptr);

@@ -5,10 +5,9 @@
 // chunks that do not continue the transfer and transfers that fail the
 // checksum.
 
+#include "actors/snapshotter.hpp"
 #include "storage/snapshot_file.hpp"
 #include "tests/actors/fixture.hpp"
-
-#include "actors/snapshotter.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -26,14 +25,14 @@ struct listener_log {
   snapshot_meta_reply answer;
 };
 
-snapshot_listener_actor::behavior_type
-listener_fun(snapshot_listener_actor::pointer, std::shared_ptr<listener_log> log) {
+snapshot_listener_actor::behavior_type listener_fun(snapshot_listener_actor::pointer,
+                                                    std::shared_ptr<listener_log> log) {
   return {
-    [=](snapshot_meta_request& r) -> snapshot_meta_reply {
-      log->asked.push_back(r);
-      return log->answer;
-    },
-    [=](snapshot_report& r) { log->reports.push_back(std::move(r)); },
+      [=](snapshot_meta_request& r) -> snapshot_meta_reply {
+        log->asked.push_back(r);
+        return log->answer;
+      },
+      [=](snapshot_report& r) { log->reports.push_back(std::move(r)); },
   };
 }
 
@@ -52,7 +51,7 @@ struct snapshotter_fixture : fixture {
 
   snapshotter_fixture() {
     auto l = track(sys.spawn(listener_fun, log));
-    caf::anon_send(snap, init_atom::value, l);
+    ctx->raft.set(caf::actor_cast<raft_actor_impl>(l));
     run();
   }
 
@@ -185,7 +184,8 @@ TEST_CASE_FIXTURE(snapshotter_fixture,
   CHECK(slurp(log->reports[0].path) == file);
 }
 
-TEST_CASE_FIXTURE(snapshotter_fixture, "snapshotter_refuses_a_transfer_that_fails_its_checksum") {
+TEST_CASE_FIXTURE(snapshotter_fixture,
+                  "snapshotter_refuses_a_transfer_that_fails_its_checksum") {
   fill(7);
   auto file = snapshot_bytes(7, 3);
   file[file.size() / 2] = static_cast<char>(file[file.size() / 2] ^ 0x01);

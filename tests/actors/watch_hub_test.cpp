@@ -80,7 +80,7 @@ std::string json(int n) {
 struct hub_fixture : fixture {
   node_context_ptr ctx = open_context(options(1, {1}));
   applier_actor applier = spawn_applier(ctx);
-  std::shared_ptr<applied_recorder> reports = listen_to(applier);
+  std::shared_ptr<applied_recorder> reports = listen_to(ctx);
   watch_hub_actor hub;
   raft::index_t next_index = 1;
 
@@ -340,7 +340,7 @@ TEST_CASE_FIXTURE(hub_fixture,
 }
 
 TEST_CASE_FIXTURE(hub_fixture, "client_session_registers_its_client_as_the_watcher") {
-  auto session = track(sys.spawn(client_session_with_watches_fun, ctx, raft_actor{},
+  auto session = track(sys.spawn(client_session_with_watches_fun, ctx,
                                  caf::actor_addr{}, caf::actor_addr{}, hub));
   auto log = std::make_shared<watch_log>();
   log->ack = false;
@@ -353,8 +353,8 @@ TEST_CASE_FIXTURE(hub_fixture, "client_session_registers_its_client_as_the_watch
   CHECK(log->revisions() == std::vector<std::uint64_t>{1});
 
   // A session without a hub says so instead of leaving the watcher waiting.
-  auto plain = track(sys.spawn(client_session_fun, ctx, raft_actor{}, caf::actor_addr{},
-                               caf::actor_addr{}));
+  auto plain =
+      track(sys.spawn(client_session_fun, ctx, caf::actor_addr{}, caf::actor_addr{}));
   auto refused = std::make_shared<watch_log>();
   track(
       sys.spawn(session_watcher_fun, refused, plain, rpc::watch_request{key_a, {}, 0}));

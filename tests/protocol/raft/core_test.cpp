@@ -359,7 +359,7 @@ TEST_CASE("stale_snapshot_is_ignored_by_the_follower") {
   f.persisted(r.persist_id);
   REQUIRE(f.commit_index() == 5);
   f.step(1, install_snapshot_request{
-                1, snapshot_meta{3, 1, membership{{1, 2, 3}, {}, {}}}, "old"});
+                1, snapshot_meta{3, 1, membership{{1, 2, 3}, {}, {}}}, "old", {}});
   r = f.take_ready();
   CHECK_FALSE(r.snapshot.has_value());
   CHECK(f.log().last_index() == 5);
@@ -371,7 +371,7 @@ TEST_CASE("stale_snapshot_is_ignored_by_the_follower") {
 TEST_CASE("follower_installs_a_newer_snapshot_and_replaces_its_log") {
   auto f = make_core(2, {1, 2, 3});
   f.step(1, install_snapshot_request{
-                1, snapshot_meta{30, 1, membership{{1, 2, 3, 4}, {}, {}}}, "state"});
+                1, snapshot_meta{30, 1, membership{{1, 2, 3, 4}, {}, {}}}, "state", {}});
   auto r = f.take_ready();
   REQUIRE(r.snapshot.has_value());
   CHECK(r.snapshot->data == "state");

@@ -66,7 +66,7 @@ std::vector<message> sample_messages() {
   out.push_back(heartbeat_request{7, 42, 99});
   out.push_back(heartbeat_response{7, u64_max});
   out.push_back(sample_snapshot());
-  out.push_back(install_snapshot_request{1, snapshot_meta{0, 0, membership{}}, ""});
+  out.push_back(install_snapshot_request{1, snapshot_meta{0, 0, membership{}}, "", {}});
   out.push_back(timeout_now_request{12});
   out.push_back(read_index_request{12, 0xdeadbeefcafe});
   out.push_back(read_index_response{12, 0xdeadbeefcafe, 77});

@@ -1,6 +1,6 @@
-// The raft actor over a real log store actor and applier: elections, the
-// ready-batch contract (PROTOCOL.md §3: after_persist messages leave only once
-// the persist is durable), proposals and ReadIndex, and restart.
+// The raft shell, run by the Raft role actors, over a real log store actor and
+// applier: elections, the ready-batch contract (PROTOCOL.md §3: after_persist
+// messages leave only once the persist is durable), proposals, ReadIndex, restart.
 
 #include "protocol/state_machine.hpp"
 #include "tests/actors/fixture.hpp"
@@ -72,7 +72,7 @@ TEST_CASE_FIXTURE(fixture,
   elect_single(n);
   auto w = propose(n, create_cmd(key_a));
   REQUIRE(!w.err);
-  auto r = ask<raft_reply>(n.raft, read_atom::value);
+  auto r = ask<raft_reply>(n.raft(), read_atom::value);
   REQUIRE_MESSAGE(!r.err, to_string(*r.err));
   CHECK(r.index >= w.index);
   CHECK(n.ctx->applied.load() >= r.index);
@@ -142,7 +142,7 @@ TEST_CASE_FIXTURE(fixture, "follower_refuses_a_proposal_with_not_leader") {
 TEST_CASE_FIXTURE(fixture,
                   "follower_without_a_leader_refuses_a_read_with_unavailable") {
   auto n = start_node(1, {1, 2, 3});
-  auto r = ask<raft_reply>(n.raft, read_atom::value);
+  auto r = ask<raft_reply>(n.raft(), read_atom::value);
   REQUIRE(r.err.has_value());
   CHECK(r.err->code == errc::unavailable);
 }
@@ -178,8 +178,8 @@ TEST_CASE_FIXTURE(fixture, "vote_requests_wait_for_the_persist") {
       return;
     persist_step = steps + 1; // the number this job gets
     votes_sent_before_persist = real_votes(rec2) + real_votes(rec3);
-    auto& rs = raft_state_of(n.raft);
-    held_while_persisting = rs.persist_in_flight && !rs.held.empty();
+    auto& sh = shell_of(n);
+    held_while_persisting = sh.persist_in_flight() && sh.held_messages() > 0;
   });
   REQUIRE_MESSAGE(persist_step != 0, "the log store never ran: nothing was persisted");
   CHECK(votes_sent_before_persist == 0u);
