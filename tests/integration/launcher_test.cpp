@@ -1,10 +1,9 @@
 // conflux-node's launcher: settings from a config file.
 
 #include "tests/integration/cluster.hpp"
-#include "tests/integration/util.hpp"
+#include "tests/integration/helpers.hpp"
 
 #include <doctest/doctest.h>
-
 #include <string>
 #include <vector>
 
@@ -21,21 +20,17 @@ TEST_CASE("node_takes_its_listen_address_from_its_peers_entry_in_a_config_file")
   opts.node_args = [](const cluster& c, std::size_t i) -> std::vector<std::string> {
     // Rewritten at every spawn: start() may retry on fresh ports.
     const auto path = c.dir() + "/node" + std::to_string(c.id(i)) + ".toml";
-    write_file(path, "id = " + std::to_string(c.id(i)) + "\n" +
-                       "cluster_id = '" + c.options().cluster_id + "'\n" +
-                       "data = '" + c.data_dir(i) + "'\n" +
-                       "log_level = '" + c.options().log_level + "'\n" +
-                       "\n[peers]\n" +
-                       "\"" + std::to_string(c.id(i)) + "\" = '" + c.endpoint(i) +
-                       "'\n");
+    write_file(path, "id = " + std::to_string(c.id(i)) + "\n" + "cluster_id = '" +
+                         c.options().cluster_id + "'\n" + "data = '" + c.data_dir(i) +
+                         "'\n" + "log_level = '" + c.options().log_level + "'\n" +
+                         "\n[peers]\n" + "\"" + std::to_string(c.id(i)) + "\" = '" +
+                         c.endpoint(i) + "'\n");
     return {"--config", path};
   };
-  cluster c{opts};
-  REQUIRE(c.start());
+  started_cluster c{opts};
 
   auto st = c.status(0);
-  INFO("status: " << err_text(st));
-  REQUIRE(st.ok());
+  REQUIRE_OK(st);
   CHECK(st->id == c.id(0));
   CHECK(st->address == c.endpoint(0));
   CHECK(st->cluster_id == "itest-config-file");
@@ -45,9 +40,7 @@ TEST_CASE("node_takes_its_listen_address_from_its_peers_entry_in_a_config_file")
 
   // It serves clients at that address.
   auto cl = c.make_client(5s);
-  auto w = cl->write(make_create_config("itest/config-file/prod/app.txt", "a"));
-  INFO("write: " << err_text(w));
-  CHECK(acked(w));
+  CHECK_OK(cl->write(make_create_config("itest/config-file/prod/app.txt", "a")));
   CHECK(tail_lines(c.log_path(0), 200).find("listening on " + c.endpoint(0)) !=
         std::string::npos);
 }
@@ -56,14 +49,9 @@ TEST_CASE("node_refuses_a_data_dir_of_another_cluster_or_node_and_changes_nothin
   cluster_options opts;
   opts.nodes = 1;
   opts.cluster_id = "itest-owner";
-  cluster c{opts};
-  REQUIRE(c.start());
-  {
-    auto cl = c.make_client(5s);
-    auto w = cl->write(make_create_config("itest/owner/prod/app.txt", "kept"));
-    INFO("write: " << err_text(w));
-    REQUIRE(acked(w));
-  }
+  started_cluster c{opts};
+  REQUIRE_OK(
+      c.make_client(5s)->write(make_create_config("itest/owner/prod/app.txt", "kept")));
   auto st = c.terminate(0, 15s);
   REQUIRE(st);
   REQUIRE(WIFEXITED(*st));
@@ -71,15 +59,16 @@ TEST_CASE("node_refuses_a_data_dir_of_another_cluster_or_node_and_changes_nothin
   const auto ep = c.endpoint(0);
   const auto data = c.data_dir(0);
   // Another cluster id on the same data dir.
-  auto other_cluster = run_program(node_binary(),
-                                   {"--id", std::to_string(c.id(0)), "--listen", ep, "--data",
-                                    data, "--peers", std::to_string(c.id(0)) + "=" + ep,
-                                    "--cluster-id", "someone-else"},
-                                   20s);
+  auto other_cluster = run_program(
+      node_binary(),
+      {"--id", std::to_string(c.id(0)), "--listen", ep, "--data", data, "--peers",
+       std::to_string(c.id(0)) + "=" + ep, "--cluster-id", "someone-else"},
+      20s);
   INFO("stderr: " << other_cluster.err);
   CHECK_FALSE(other_cluster.timed_out);
   CHECK(other_cluster.exit_code == 2);
-  CHECK(other_cluster.err.find("belongs to cluster 'itest-owner'") != std::string::npos);
+  CHECK(other_cluster.err.find("belongs to cluster 'itest-owner'") !=
+        std::string::npos);
   // Another node id on the same data dir.
   auto other_node = run_program(node_binary(),
                                 {"--id", "7", "--listen", ep, "--data", data, "--peers",
@@ -96,8 +85,7 @@ TEST_CASE("node_refuses_a_data_dir_of_another_cluster_or_node_and_changes_nothin
   REQUIRE(c.wait_for_leader(10s));
   auto cl = c.make_client(5s);
   auto v = cl->get_version("itest/owner/prod/app.txt", 1);
-  INFO("read: " << err_text(v));
-  REQUIRE(v.ok());
+  REQUIRE_OK(v);
   CHECK(v->content == "kept");
 }
 
