@@ -73,6 +73,12 @@ caf::behavior supervisor_fun(caf::stateful_actor<supervisor_state>* self,
   };
 }
 
+// --max-readers bounds: the applier, the snapshotter and the client
+// sessions' reads need a handful of slots; LMDB keeps one 64-byte slot each
+// in its lock file.
+constexpr unsigned min_max_readers = 16;
+constexpr unsigned max_max_readers = 65536;
+
 std::string pretty(const error& e) { return std::string{to_string(e.code)} + ": " + e.message; }
 
 // Brings the log and the state in line with the newest snapshot file and
@@ -152,7 +158,9 @@ expected<raft::snapshot_meta> restore_snapshot(const std::string& data_dir,
 
 status check_node_options(const node_options& opts) {
   if (opts.id == raft::no_server)
-    return {errc::invalid_argument, "--id must be a positive integer"};
+    return {errc::invalid_argument,
+            "node id 0 is not valid: node ids are positive integers (1, 2, ...); set --id "
+            "(config key id) to this node's id"};
   if (opts.cluster_id.empty() || opts.cluster_id.size() > 255)
     return {errc::invalid_argument, "--cluster-id must be 1 to 255 characters"};
   if (!parse_endpoint(opts.listen))
@@ -183,6 +191,16 @@ status check_node_options(const node_options& opts) {
   if (opts.watch_history < 1 || opts.watch_backlog < 1 || opts.watch_window < 1)
     return {errc::invalid_argument,
             "--watch-history and --watch-backlog must be positive integers"};
+  if (opts.max_db_size < storage::lmdb::min_map_size)
+    return {errc::invalid_argument,
+            "--max-db-size " + std::to_string(opts.max_db_size) +
+              " bytes is too small: each database needs at least 1MiB (e.g. 64GiB)"};
+  if (opts.max_readers < min_max_readers || opts.max_readers > max_max_readers)
+    return {errc::invalid_argument, "--max-readers must be " +
+                                      std::to_string(min_max_readers) + " to " +
+                                      std::to_string(max_max_readers) + " (default " +
+                                      std::to_string(storage::lmdb::default_max_readers) +
+                                      ")"};
   if (opts.snapshot_entries == 0 && opts.snapshot_bytes == 0)
     return {errc::invalid_argument,
             "--snapshot-entries and --snapshot-bytes are both 0, so the log would grow "
@@ -200,13 +218,17 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
                                           ec.message()};
   storage::store_identity identity{opts.cluster_id, opts.id};
   auto base = std::filesystem::path{opts.data_dir};
-  auto log = storage::log_store::open((base / storage::log_store::subdir).string(),
-                                      storage::log_store_options{identity});
+  storage::log_store_options log_opts{identity};
+  log_opts.map_size = opts.max_db_size;
+  auto log = storage::log_store::open((base / storage::log_store::subdir).string(), log_opts);
   if (!log.ok())
     return error{log.code(), "cannot open the log in " + opts.data_dir + ": " +
                                pretty(log.err())};
+  storage::state_store_options state_opts{identity};
+  state_opts.map_size = opts.max_db_size;
+  state_opts.max_readers = opts.max_readers;
   auto state = storage::state_store::open((base / storage::state_store::subdir).string(),
-                                          storage::state_store_options{identity});
+                                          state_opts);
   if (!state.ok())
     return error{state.code(), "cannot open the state in " + opts.data_dir + ": " +
                                  pretty(state.err())};

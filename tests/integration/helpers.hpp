@@ -37,10 +37,17 @@ inline errc code_of(const expected<apply_result>& r) {
   return r->err ? r->err->code : errc{};
 }
 
+inline errc code_of(const status& s) {
+  return s.code();
+}
+
 /// "ok", or "code: message" of the failure (for assertion messages).
 template <class T>
 std::string err_text(const expected<T>& r) {
   return r.ok() ? std::string{"ok"} : to_string(r.err());
+}
+inline std::string err_text(const status& s) {
+  return s.ok() ? std::string{"ok"} : to_string(s.err());
 }
 inline std::string err_text(const expected<apply_result>& r) {
   if (!r.ok())
@@ -59,9 +66,9 @@ inline std::string errc_name(errc code) {
   return code == errc{} ? std::string{"ok"} : std::string{to_string(code)};
 }
 
-// CHECK_ERRC(expr, code) / REQUIRE_ERRC(expr, code): `expr` (an expected<T>,
-// evaluated once) failed with `code`; errc{} means it succeeded (for a write:
-// it was acknowledged). A failure prints the expression, both codes and the
+// CHECK_ERRC(expr, code) / REQUIRE_ERRC(expr, code): `expr` (a status or an
+// expected<T>, evaluated once) failed with `code`; errc{} means it succeeded (for a
+// write: it was acknowledged). A failure prints the expression, both codes and the
 // error message. CHECK_OK / REQUIRE_OK are the errc{} case.
 #define CONFLUX_ERRC_ASSERT(ASSERT, expr, code)                                        \
   do {                                                                                 \
