@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <optional>
 #include <random>
 
 namespace conflux::actors {
@@ -78,6 +79,11 @@ caf::behavior supervisor_fun(caf::stateful_actor<supervisor_state>* self,
 // in its lock file.
 constexpr unsigned min_max_readers = 16;
 constexpr unsigned max_max_readers = 65536;
+
+struct stored_configuration {
+  raft::membership members;
+  raft::index_t index = 0;
+};
 
 std::string pretty(const error& e) { return std::string{to_string(e.code)} + ": " + e.message; }
 
@@ -152,6 +158,42 @@ expected<raft::snapshot_meta> restore_snapshot(const std::string& data_dir,
   meta.term = newest.term;
   meta.config = std::move(*m);
   return meta;
+}
+
+// The configuration the data dir holds (the newest in the log, else the
+// snapshot's), as the core will restore it; nothing when it holds none.
+std::optional<stored_configuration> stored_membership(const raft::restored_state& rs) {
+  for (auto e = rs.entries.rbegin(); e != rs.entries.rend(); ++e)
+    if ((*e)->kind == raft::entry_kind::membership)
+      if (auto m = raft::decode_membership((*e)->data))
+        return stored_configuration{std::move(*m), (*e)->index};
+  if (rs.snapshot.index > 0 && !rs.snapshot.config.all().empty())
+    return stored_configuration{rs.snapshot.config, rs.snapshot.index};
+  return std::nullopt;
+}
+
+// --join on a data dir that already holds a configuration: the stored one
+// wins over --join (the core restores it). Fine when it still lists this
+// node; refused when it does not, since such a node was removed and would
+// wait forever for a leader that no longer replicates to it.
+status check_join(const node_options& opts, const raft::restored_state& rs) {
+  auto stored = stored_membership(rs);
+  if (!stored)
+    return {};
+  if (stored->members.contains(opts.id)) {
+    spdlog::info("node {}: --join has no effect: the data dir already holds a configuration "
+                 "(index {}) in which this node is a member; starting as that member",
+                 opts.id, stored->index);
+    return {};
+  }
+  std::string ids;
+  for (auto id : stored->members.all())
+    ids += (ids.empty() ? "" : ", ") + std::to_string(id);
+  return {errc::invalid_argument,
+          "the data dir " + opts.data_dir + " belongs to node " + std::to_string(opts.id) +
+            ", which was removed from the cluster (its stored configuration at index " +
+            std::to_string(stored->index) + " lists only nodes " + ids +
+            "); wipe the data dir (or use an empty one) to join again with --join"};
 }
 
 } // namespace
@@ -286,6 +328,9 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
                "applied {}",
                opts.id, opts.cluster_id, opts.data_dir, rs.snapshot.index,
                log->first_index(), log->last_index(), rs.hard.term, rs.applied);
+  if (opts.join)
+    if (auto s = check_join(opts, rs); !s.ok())
+      return s.err();
 
   raft::core_config cc;
   cc.id = opts.id;

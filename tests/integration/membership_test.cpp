@@ -4,6 +4,8 @@
 // leadership moves on request; the cluster shrinks 5 -> 3 and grows back to
 // 5 with every acknowledged write kept. All through the `conflux` CLI.
 
+#include "protocol/raft/membership.hpp"
+#include "storage/log_store.hpp"
 #include "tests/integration/cluster.hpp"
 #include "tests/integration/helpers.hpp"
 
@@ -200,6 +202,77 @@ TEST_CASE(
     else
       CHECK(vs.size() == reference->size());
   }
+}
+
+TEST_CASE("join_on_the_data_dir_of_a_member_starts_it_as_that_member_and_says_join_has_"
+          "no_effect") {
+  // Node 4 joined with --join and became a voter; restarted with the same
+  // flags (--join included) it is the member its data dir says it is.
+  started_cluster c{with_joiners(4, 3)};
+  auto add = run_cli({"--endpoints", c.endpoints_csv({0, 1, 2}), "cluster", "add", "4",
+                      c.endpoint(3)});
+  INFO(add.describe());
+  REQUIRE(add.exit_code == 0);
+  REQUIRE(eventually([&] { return leader_view(c)[4] == "voter"; }, 30s, 100ms));
+  auto st = c.terminate(3);
+  REQUIRE(st);
+  CHECK(tail_lines(c.log_path(3), 1000).find("--join has no effect") ==
+        std::string::npos);
+
+  REQUIRE(c.restart(3));
+  CHECK(tail_lines(c.log_path(3), 1000)
+            .find("--join has no effect: the data dir already holds a configuration") !=
+        std::string::npos);
+  CHECK(eventually(
+      [&] {
+        auto s = c.status(3);
+        return s.ok() && s->members.size() == 4 && s->leader_id != 0;
+      },
+      10s));
+  const std::string key = "itest/member/prod/rejoin.txt";
+  auto r = c.make_nodes_client({0, 1, 2})->write(make_create_config(key, "after"));
+  REQUIRE_OK(r);
+  CHECK(wait_until_serves(c, 3, key, r->revision).versions.size() == 1);
+}
+
+TEST_CASE(
+    "join_on_a_data_dir_whose_configuration_no_longer_lists_the_node_is_refused") {
+  // A node whose stored configuration leaves it out was removed; started
+  // with --join on that data dir it would wait forever for a leader that no
+  // longer replicates to it. (A leader hands leadership over before it is
+  // removed, so a removed node rarely holds its own removal: the entry is
+  // appended here the way the log store writes it.)
+  started_cluster c;
+  const std::size_t victim = (c.first_leader() + 1) % c.size();
+  REQUIRE(c.terminate(victim));
+  {
+    storage::log_store_options lo;
+    lo.identity = {c.options().cluster_id, c.id(victim)};
+    auto log = storage::log_store::open(c.data_dir(victim) + "/log", lo);
+    REQUIRE_OK(log);
+    raft::membership rest;
+    for (std::size_t i = 0; i < c.size(); ++i)
+      if (i != victim)
+        rest.voters.push_back(c.id(i));
+    raft::log_entry e;
+    e.term = log->last_term();
+    e.index = log->last_index() + 1;
+    e.kind = raft::entry_kind::membership;
+    e.data = raft::encode_membership(rest);
+    REQUIRE_OK(log->append(std::vector<raft::log_entry>{e}));
+  }
+
+  auto args = c.default_node_args(victim);
+  args.push_back("--join");
+  auto r = run_program(node_binary(), args, 30s);
+  INFO(r.describe());
+  CHECK_FALSE(r.timed_out);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("belongs to node " + std::to_string(c.id(victim)) +
+                   ", which was removed from the cluster") != std::string::npos);
+  CHECK(
+      r.err.find("wipe the data dir (or use an empty one) to join again with --join") !=
+      std::string::npos);
 }
 
 } // namespace conflux::itest
