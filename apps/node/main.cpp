@@ -210,89 +210,104 @@ void load_config_file(const std::string& path, launch_settings& s, bool& listen_
   }
 }
 
-/// Reads the flags and the config file into launch settings. Returns an exit
-/// code when there is nothing to start (--help: 0); exits 2 on bad input.
-std::optional<int> parse(int argc, char** argv, launch_settings& s) {
+/// The flags as given (empty / unset when not given).
+struct node_flags {
   std::string config_file, id, listen, data, peers, cluster_id, max_db_size;
   std::optional<std::uint64_t> snapshot_entries, snapshot_bytes;
   std::optional<unsigned> max_readers;
   std::int64_t watch_history = -1, watch_backlog = -1;
   bool join = false;
-  CLI::App app{"conflux-node: one node of a Conflux configuration cluster"};
-  app.add_option("--config", config_file, "TOML config file (see config/)");
-  app.add_option("--id", id, "this node's Raft id, a positive integer (default 1)");
-  app.add_option("--listen", listen, "HOST:PORT to listen on (default 127.0.0.1:7101)");
-  app.add_option("--data", data, "data directory (default ./conflux-data)");
+};
+
+void add_flags(CLI::App& app, node_flags& f, launch_settings& s) {
+  app.add_option("--config", f.config_file, "TOML config file (see config/)");
+  app.add_option("--id", f.id, "this node's Raft id, a positive integer (default 1)");
+  app.add_option("--listen", f.listen,
+                 "HOST:PORT to listen on (default 127.0.0.1:7101)");
+  app.add_option("--data", f.data, "data directory (default ./conflux-data)");
   app.add_option(
-      "--peers", peers,
+      "--peers", f.peers,
       "every initial member, this one included: 1=HOST:PORT,2=HOST:PORT,...");
-  app.add_option("--cluster-id", cluster_id,
-                 "cluster name stored in the data dir "
-                 "(default conflux)");
+  app.add_option("--cluster-id", f.cluster_id,
+                 "cluster name stored in the data dir (default conflux)");
   app.add_option("--log-level", s.log_level,
                  "trace|debug|info|warn|error (default info)");
-  app.add_option("--watch-history", watch_history,
+  app.add_option("--watch-history", f.watch_history,
                  "changes the watch hub keeps for resume (default 10000)");
-  app.add_option("--watch-backlog", watch_backlog,
+  app.add_option("--watch-backlog", f.watch_backlog,
                  "unacknowledged events after which a slow watcher is cut off "
                  "(default 10000)");
-  app.add_option("--snapshot-entries", snapshot_entries,
+  app.add_option("--snapshot-entries", f.snapshot_entries,
                  "take a snapshot and compact the log every N applied entries "
                  "(default 10000, 0 = never by count)");
-  app.add_option("--snapshot-bytes", snapshot_bytes,
+  app.add_option("--snapshot-bytes", f.snapshot_bytes,
                  "... or once the log holds B bytes after the last snapshot "
                  "(default 67108864, 0 = never by size)");
-  app.add_option("--max-db-size", max_db_size,
+  app.add_option("--max-db-size", f.max_db_size,
                  "largest size of each of the two databases (log, state), e.g. 64GiB, "
                  "512MiB or bytes (default 64GiB, at least 1MiB)");
-  app.add_option("--max-readers", max_readers,
+  app.add_option("--max-readers", f.max_readers,
                  "concurrent read transactions of the state database (default 126)");
   app.add_flag(
-      "--join", join,
+      "--join", f.join,
       "start empty and wait to be added to a running cluster by `conflux cluster "
       "add ID HOST:PORT` (--peers optional)");
+}
+
+/// Applies the flags that were given over the config file's settings; exits
+/// 2 on a malformed value.
+void apply_flags(const node_flags& f, node_options& opts) {
+  if (!f.id.empty()) {
+    auto n = parse_id(f.id);
+    if (!n)
+      usage_error("--id '" + f.id +
+                  "' is not a node id: node ids are positive integers (1, 2, ...)");
+    opts.id = *n;
+  }
+  if (!f.listen.empty())
+    opts.listen = f.listen;
+  if (!f.data.empty())
+    opts.data_dir = f.data;
+  if (!f.cluster_id.empty())
+    opts.cluster_id = f.cluster_id;
+  if (f.snapshot_entries)
+    opts.snapshot_entries = *f.snapshot_entries;
+  if (f.snapshot_bytes)
+    opts.snapshot_bytes = *f.snapshot_bytes;
+  if (!f.max_db_size.empty())
+    opts.max_db_size = size_or_exit("--max-db-size", f.max_db_size);
+  if (f.max_readers)
+    opts.max_readers = *f.max_readers;
+  if (f.join)
+    opts.join = true;
+  if (!f.peers.empty())
+    opts.peers = parse_peers(f.peers);
+  if (f.watch_history == 0 || f.watch_history < -1)
+    usage_error("--watch-history must be a positive integer");
+  if (f.watch_backlog == 0 || f.watch_backlog < -1)
+    usage_error("--watch-backlog must be a positive integer");
+  if (f.watch_history > 0)
+    opts.watch_history = static_cast<std::size_t>(f.watch_history);
+  if (f.watch_backlog > 0)
+    opts.watch_backlog = static_cast<std::size_t>(f.watch_backlog);
+}
+
+/// Reads the flags and the config file into launch settings. Returns an exit
+/// code when there is nothing to start (--help: 0); exits 2 on bad input.
+std::optional<int> parse(int argc, char** argv, launch_settings& s) {
+  node_flags f;
+  CLI::App app{"conflux-node: one node of a Conflux configuration cluster"};
+  add_flags(app, f, s);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? exit_stopped : exit_refused;
   }
   auto& opts = s.opts;
-  bool listen_given = !listen.empty();
-  if (!config_file.empty())
-    load_config_file(config_file, s, listen_given);
-  if (!id.empty()) {
-    auto n = parse_id(id);
-    if (!n)
-      usage_error("--id '" + id +
-                  "' is not a node id: node ids are positive integers (1, 2, ...)");
-    opts.id = *n;
-  }
-  if (!listen.empty())
-    opts.listen = listen;
-  if (!data.empty())
-    opts.data_dir = data;
-  if (!cluster_id.empty())
-    opts.cluster_id = cluster_id;
-  if (snapshot_entries)
-    opts.snapshot_entries = *snapshot_entries;
-  if (snapshot_bytes)
-    opts.snapshot_bytes = *snapshot_bytes;
-  if (!max_db_size.empty())
-    opts.max_db_size = size_or_exit("--max-db-size", max_db_size);
-  if (max_readers)
-    opts.max_readers = *max_readers;
-  if (join)
-    opts.join = true;
-  if (!peers.empty())
-    opts.peers = parse_peers(peers);
-  if (watch_history == 0 || watch_history < -1)
-    usage_error("--watch-history must be a positive integer");
-  if (watch_backlog == 0 || watch_backlog < -1)
-    usage_error("--watch-backlog must be a positive integer");
-  if (watch_history > 0)
-    opts.watch_history = static_cast<std::size_t>(watch_history);
-  if (watch_backlog > 0)
-    opts.watch_backlog = static_cast<std::size_t>(watch_backlog);
+  bool listen_given = !f.listen.empty();
+  if (!f.config_file.empty())
+    load_config_file(f.config_file, s, listen_given);
+  apply_flags(f, opts);
   if (opts.peers.empty() && !opts.join)
     opts.peers[opts.id] = opts.listen;
   else if (!listen_given && opts.peers.count(opts.id))
@@ -516,18 +531,23 @@ private:
   std::abort();
 }
 
+/// Blocks SIGINT and SIGTERM in this thread and returns them. Called before
+/// any CAF thread exists, so that all inherit the mask and serve() collects
+/// the signals with sigtimedwait.
+sigset_t block_stop_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int sig : {SIGINT, SIGTERM})
+    sigaddset(&signals, sig);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   std::set_terminate(terminate_with_backtrace);
-  // Block the stop signals before any CAF thread exists, so all inherit the
-  // mask and serve() collects them with sigtimedwait.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
+  const auto stop_signals = block_stop_signals();
   launch_settings settings;
   if (auto code = parse(argc, argv, settings))
     return *code;
