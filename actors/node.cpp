@@ -15,6 +15,7 @@
 
 #include <caf/all.hpp>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <spdlog/spdlog.h>
 
@@ -72,9 +73,18 @@ caf::behavior supervisor_fun(caf::stateful_actor<supervisor_state>* self,
   };
 }
 
-std::string pretty(const error& e) {
-  return std::string{to_string(e.code)} + ": " + e.message;
-}
+// --max-readers bounds: the applier, the snapshotter and the client
+// sessions' reads need a handful of slots; LMDB keeps one 64-byte slot each
+// in its lock file.
+constexpr unsigned min_max_readers = 16;
+constexpr unsigned max_max_readers = 65536;
+
+struct stored_configuration {
+  raft::membership members;
+  raft::index_t index = 0;
+};
+
+std::string pretty(const error& e) { return std::string{to_string(e.code)} + ": " + e.message; }
 
 // Brings the log and the state in line with the newest snapshot file and
 // returns its meta (index 0 when there is none). A crash can leave a durable
@@ -151,11 +161,49 @@ expected<raft::snapshot_meta> restore_snapshot(const std::string& data_dir,
   return meta;
 }
 
+// The configuration the data dir holds (the newest in the log, else the
+// snapshot's), as the core will restore it; nothing when it holds none.
+std::optional<stored_configuration> stored_membership(const raft::restored_state& rs) {
+  for (auto e = rs.entries.rbegin(); e != rs.entries.rend(); ++e)
+    if ((*e)->kind == raft::entry_kind::membership)
+      if (auto m = raft::decode_membership((*e)->data))
+        return stored_configuration{std::move(*m), (*e)->index};
+  if (rs.snapshot.index > 0 && !rs.snapshot.config.all().empty())
+    return stored_configuration{rs.snapshot.config, rs.snapshot.index};
+  return std::nullopt;
+}
+
+// --join on a data dir that already holds a configuration: the stored one
+// wins over --join (the core restores it). Fine when it still lists this
+// node; refused when it does not, since such a node was removed and would
+// wait forever for a leader that no longer replicates to it.
+status check_join(const node_options& opts, const raft::restored_state& rs) {
+  auto stored = stored_membership(rs);
+  if (!stored)
+    return {};
+  if (stored->members.contains(opts.id)) {
+    spdlog::info("node {}: --join has no effect: the data dir already holds a configuration "
+                 "(index {}) in which this node is a member; starting as that member",
+                 opts.id, stored->index);
+    return {};
+  }
+  std::string ids;
+  for (auto id : stored->members.all())
+    ids += (ids.empty() ? "" : ", ") + std::to_string(id);
+  return {errc::invalid_argument,
+          "the data dir " + opts.data_dir + " belongs to node " + std::to_string(opts.id) +
+            ", which was removed from the cluster (its stored configuration at index " +
+            std::to_string(stored->index) + " lists only nodes " + ids +
+            "); wipe the data dir (or use an empty one) to join again with --join"};
+}
+
 } // namespace
 
 status check_node_options(const node_options& opts) {
   if (opts.id == raft::no_server)
-    return {errc::invalid_argument, "--id must be a positive integer"};
+    return {errc::invalid_argument,
+            "node id 0 is not valid: node ids are positive integers (1, 2, ...); set --id "
+            "(config key id) to this node's id"};
   if (opts.cluster_id.empty() || opts.cluster_id.size() > 255)
     return {errc::invalid_argument, "--cluster-id must be 1 to 255 characters"};
   if (!parse_endpoint(opts.listen))
@@ -185,6 +233,16 @@ status check_node_options(const node_options& opts) {
   if (opts.watch_history < 1 || opts.watch_backlog < 1 || opts.watch_window < 1)
     return {errc::invalid_argument,
             "--watch-history and --watch-backlog must be positive integers"};
+  if (opts.max_db_size < storage::lmdb::min_map_size)
+    return {errc::invalid_argument,
+            "--max-db-size " + std::to_string(opts.max_db_size) +
+              " bytes is too small: each database needs at least 1MiB (e.g. 64GiB)"};
+  if (opts.max_readers < min_max_readers || opts.max_readers > max_max_readers)
+    return {errc::invalid_argument, "--max-readers must be " +
+                                      std::to_string(min_max_readers) + " to " +
+                                      std::to_string(max_max_readers) + " (default " +
+                                      std::to_string(storage::lmdb::default_max_readers) +
+                                      ")"};
   if (opts.snapshot_entries == 0 && opts.snapshot_bytes == 0)
     return {errc::invalid_argument,
             "--snapshot-entries and --snapshot-bytes are both 0, so the log would grow "
@@ -202,14 +260,17 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
                  "cannot create data dir " + opts.data_dir + ": " + ec.message()};
   storage::store_identity identity{opts.cluster_id, opts.id};
   auto base = std::filesystem::path{opts.data_dir};
-  auto log = storage::log_store::open((base / storage::log_store::subdir).string(),
-                                      storage::log_store_options{identity});
+  storage::log_store_options log_opts{identity};
+  log_opts.map_size = opts.max_db_size;
+  auto log = storage::log_store::open((base / storage::log_store::subdir).string(), log_opts);
   if (!log.ok())
-    return error{log.code(),
-                 "cannot open the log in " + opts.data_dir + ": " + pretty(log.err())};
-  auto state =
-      storage::state_store::open((base / storage::state_store::subdir).string(),
-                                 storage::state_store_options{identity});
+    return error{log.code(), "cannot open the log in " + opts.data_dir + ": " +
+                               pretty(log.err())};
+  storage::state_store_options state_opts{identity};
+  state_opts.map_size = opts.max_db_size;
+  state_opts.max_readers = opts.max_readers;
+  auto state = storage::state_store::open((base / storage::state_store::subdir).string(),
+                                          state_opts);
   if (!state.ok())
     return error{state.code(), "cannot open the state in " + opts.data_dir + ": " +
                                    pretty(state.err())};
@@ -267,6 +328,9 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
                "applied {}",
                opts.id, opts.cluster_id, opts.data_dir, rs.snapshot.index,
                log->first_index(), log->last_index(), rs.hard.term, rs.applied);
+  if (opts.join)
+    if (auto s = check_join(opts, rs); !s.ok())
+      return s.err();
 
   raft::core_config cc;
   cc.id = opts.id;

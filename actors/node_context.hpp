@@ -50,6 +50,12 @@ struct node_options {
   /// ... or once the log holds this many bytes of entries after the last
   /// snapshot (0: never by size).
   std::uint64_t snapshot_bytes = 64u << 20;
+  /// Ceiling of each of the node's two LMDB environments (log and state,
+  /// --max-db-size); a write past it fails with MDB_MAP_FULL and stops the
+  /// node.
+  std::size_t max_db_size = storage::lmdb::default_map_size;
+  /// Concurrent read transactions of the state store (--max-readers).
+  unsigned max_readers = storage::lmdb::default_max_readers;
 };
 
 /// Set by whichever actor hits an unrecoverable error (storage failure,

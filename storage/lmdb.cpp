@@ -65,11 +65,11 @@ error make_error(int rc, std::string_view operation, std::string_view path,
   msg += ": ";
   msg += mdb_strerror(rc);
   if (rc == MDB_MAP_FULL)
-    msg += "; the data file reached the configured map size: raise the storage "
-           "map_size option and restart the node";
+    msg += "; the data file reached its maximum size: restart conflux-node with a "
+           "larger --max-db-size (config key max_db_size)";
   else if (rc == MDB_READERS_FULL)
-    msg += "; too many concurrent read transactions: retry, or raise the state "
-           "store's max_readers option";
+    msg += "; too many concurrent read transactions: retry, or restart conflux-node "
+           "with a larger --max-readers (config key max_readers)";
   // A full reader table is load, not damage: fail that one request
   // (unavailable) instead of stopping the node (storage_failure).
   auto code = (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND) ? errc::corrupted
@@ -263,8 +263,15 @@ expected<env> env::open(const std::string& dir, const env_options& opts) {
   // a commit returns only after LMDB's fdatasync of data and meta pages
   // (DESIGN §3 durability rules 1 and 2). Files are 0600: configs may hold
   // secrets.
-  if ((rc = mdb_env_open(e, dir.c_str(), MDB_NOTLS, 0600)) != 0)
+  if ((rc = mdb_env_open(e, dir.c_str(), MDB_NOTLS, 0600)) != 0) {
+    if (rc == ENOMEM)
+      // The map is reserved address space: too large a map size fails here.
+      return make_error(rc, "mdb_env_open", dir,
+                        "map size " + std::to_string(opts.map_size) +
+                            " bytes does not fit in this process's address space; "
+                            "restart conflux-node with a smaller --max-db-size");
     return make_error(rc, "mdb_env_open", dir);
+  }
   int dead = 0;
   if ((rc = mdb_reader_check(e, &dead)) != 0)
     return make_error(rc, "mdb_reader_check", dir);

@@ -44,13 +44,22 @@ namespace conflux::storage::lmdb {
 constexpr std::size_t default_map_size =
     sizeof(void*) >= 8 ? (std::size_t{64} << 30) : (std::size_t{1} << 30);
 
+/// The smallest map size a node accepts (--max-db-size): room for the meta
+/// pages and a few records.
+constexpr std::size_t min_map_size = std::size_t{1} << 20;
+
+/// LMDB's own default number of reader slots.
+constexpr unsigned default_max_readers = 126;
+
 struct env_options {
-  /// Maximum size of the data file; MDB_MAP_FULL when reached.
+  /// Maximum size of the data file; MDB_MAP_FULL when reached. conflux-node
+  /// sets it with --max-db-size (config key max_db_size).
   std::size_t map_size = default_map_size;
   /// Named databases (DBIs) the environment may hold.
   unsigned max_dbs = 8;
-  /// Concurrent read txns (slots in the lock file).
-  unsigned max_readers = 126;
+  /// Concurrent read txns (slots in the lock file); conflux-node sets the
+  /// state store's with --max-readers (config key max_readers).
+  unsigned max_readers = default_max_readers;
 };
 
 /// A named database inside an environment. The handle stays valid for the life

@@ -487,29 +487,62 @@ std::vector<violation> check_convergence(chaos_cluster& cl, actors::client_runti
              : last;
 }
 
-int run(const run_options& opts) {
-  namespace fs = std::filesystem;
+// What the phases of one run share. Declared in the order they must be
+// built: the clients' runtime outlives the cluster, whose nodes' clients it
+// serves.
+struct run_state {
+  explicit run_state(const run_options& o) : opts(o) {}
+
+  const run_options& opts;
+  schedule_options so;
+  std::vector<planned_fault> schedule;
+  actors::client_runtime rt;
+  std::unique_ptr<chaos_cluster> cl;
+  std::unique_ptr<recorder> rec;
+  std::unique_ptr<key_registry> known;
+  // Findings besides the history checker's (crashes, failed restarts,
+  // divergence).
+  std::vector<violation> extra;
+  std::map<std::string, std::uint64_t> fault_counts;
+  std::uint64_t skipped = 0;
+  std::vector<std::string> keys;
+  final_lists finals;
+  json convergence;
+};
+
+// A client of the whole cluster.
+std::unique_ptr<actors::client> cluster_client(run_state& st,
+                                               std::chrono::milliseconds timeout,
+                                               const std::string& name) {
+  actors::client_options co;
+  co.endpoints = st.cl->endpoints();
+  co.timeout = timeout;
+  co.name = name;
+  return std::make_unique<actors::client>(st.rt, co);
+}
+
+void note_unexpected_exits(run_state& st) {
+  for (auto& msg : st.cl->unexpected_exits())
+    st.extra.push_back({"", "node-crashed", msg});
+}
+
+// Setup: plans the faults (schedule.json), starts the cluster and creates the
+// first generation of keys with version 1 (unreleased), recorded as an
+// add-version by process 0. Later generations are created by the clients'
+// own add-version operations. False when the harness could not get there.
+bool setup(run_state& st) {
+  const auto& opts = st.opts;
   std::cout << "conflux-chaos: seed " << opts.seed << ", " << opts.duration_s << " s, "
             << opts.nodes << " nodes, " << opts.clients << " clients, out " << opts.out
             << "\nreplay: " << replay_command(opts) << std::endl;
-
-  schedule_options so;
-  so.seed = opts.seed;
-  so.duration_ms = opts.duration_s * 1000;
-  so.nodes = opts.nodes;
-  auto schedule = make_schedule(so);
-
-  actors::client_runtime rt;
-  cluster_options co;
-  co.nodes = opts.nodes;
-  co.dir = opts.out;
-  co.node_binary = opts.node_binary;
-  co.log_level = opts.log_level;
-  auto cl = std::make_unique<chaos_cluster>(rt, co);
+  st.so.seed = opts.seed;
+  st.so.duration_ms = opts.duration_s * 1000;
+  st.so.nodes = opts.nodes;
+  st.schedule = make_schedule(st.so);
   {
     std::ofstream plan(opts.out + "/schedule.json");
     json p = json::array();
-    for (const auto& f : schedule)
+    for (const auto& f : st.schedule)
       p.push_back(to_json(f));
     plan << json{{"seed", opts.seed},
                  {"duration_s", opts.duration_s},
@@ -518,46 +551,83 @@ int run(const run_options& opts) {
                 .dump(2)
          << "\n";
   }
+  cluster_options co;
+  co.nodes = opts.nodes;
+  co.dir = opts.out;
+  co.node_binary = opts.node_binary;
+  co.log_level = opts.log_level;
+  st.cl = std::make_unique<chaos_cluster>(st.rt, co);
   std::string why;
-  if (!cl->start(30s, why)) {
+  if (!st.cl->start(30s, why)) {
     std::cerr << "conflux-chaos: the cluster did not start: " << why << "\n";
-    cl->stop_all(5s);
-    return exit_harness;
+    st.cl->stop_all(5s);
+    return false;
   }
-  recorder rec(opts.out + "/history.jsonl");
-  key_registry known(opts.keys, opts.key_period_s * 1'000'000'000LL);
-  // Setup: the first generation of keys is created with version 1
-  // (unreleased), recorded as an add-version by process 0. Later generations
-  // are created by the clients' own add-version operations.
-  std::vector<std::string> keys;
-  for (std::size_t k = 0; k < opts.keys; ++k)
-    keys.push_back(key_registry::name(0, k));
-  {
-    actors::client_options sc;
-    sc.endpoints = cl->endpoints();
-    sc.timeout = 20s;
-    sc.name = "chaos-setup";
-    actors::client setup(rt, sc);
-    for (const auto& key : keys) {
-      auto content = "init-" + key;
-      rec.event(0, event_type::invoke, fn::add_version, key, content);
-      auto r = setup.write(create_config{key, content_format::text, std::nullopt,
-                                         content, "chaos", "chaos-setup"});
-      if (!r.ok() || !r->ok() || r->version != 1) {
-        std::cerr << "conflux-chaos: could not create " << key << ": "
-                  << (!r.ok()  ? to_string(r.err())
-                      : r->err ? to_string(*r->err)
-                               : "id != 1")
-                  << "\n";
-        cl->stop_all(5s);
-        return exit_harness;
-      }
-      rec.event(0, event_type::ok, fn::add_version, key, 1);
-      known.touch(key);
-      known.add(key, 1);
+  st.rec = std::make_unique<recorder>(opts.out + "/history.jsonl");
+  st.known =
+      std::make_unique<key_registry>(opts.keys, opts.key_period_s * 1'000'000'000LL);
+  auto setup_client = cluster_client(st, 20s, "chaos-setup");
+  for (std::size_t k = 0; k < opts.keys; ++k) {
+    auto key = key_registry::name(0, k);
+    auto content = "init-" + key;
+    st.rec->event(0, event_type::invoke, fn::add_version, key, content);
+    auto r = setup_client->write(create_config{key, content_format::text, std::nullopt,
+                                               content, "chaos", "chaos-setup"});
+    if (!r.ok() || !r->ok() || r->version != 1) {
+      std::cerr << "conflux-chaos: could not create " << key << ": "
+                << (!r.ok()  ? to_string(r.err())
+                    : r->err ? to_string(*r->err)
+                             : "id != 1")
+                << "\n";
+      st.cl->stop_all(5s);
+      return false;
     }
+    st.rec->event(0, event_type::ok, fn::add_version, key, 1);
+    st.known->touch(key);
+    st.known->add(key, 1);
   }
+  return true;
+}
 
+// Runs every planned fault at its time (in this thread: it forks the
+// restarted nodes, see cluster.hpp) and writes faults.jsonl.
+void run_faults(run_state& st) {
+  std::ofstream faults(st.opts.out + "/faults.jsonl");
+  auto start = clock_type::now();
+  auto last_start =
+      start + std::chrono::milliseconds(st.so.duration_ms - st.so.quiet_tail_ms);
+  for (const auto& f : st.schedule) {
+    auto at = start + std::chrono::milliseconds(f.start_ms);
+    // A slow restart can push the schedule late; never run past the run's end.
+    if (std::max(at, clock_type::now()) + std::chrono::milliseconds(f.duration_ms) >
+        last_start) {
+      ++st.skipped;
+      faults << json{{"index", f.index},
+                     {"kind", to_string(f.kind)},
+                     {"skipped", "the schedule ran late; no time left for this fault"}}
+                    .dump()
+             << "\n";
+      continue;
+    }
+    while (clock_type::now() < at) {
+      sleep_until(std::min(at, clock_type::now() + 500ms));
+      note_unexpected_exits(st);
+    }
+    auto r = run_fault(*st.cl, f, *st.rec, st.extra);
+    if (r.skipped)
+      ++st.skipped;
+    else
+      ++st.fault_counts[to_string(f.kind)];
+    faults << r.record.dump() << "\n" << std::flush;
+    std::cout << "fault " << f.index << ": " << r.record.dump() << std::endl;
+    note_unexpected_exits(st);
+  }
+  sleep_until(start + std::chrono::seconds(st.opts.duration_s));
+}
+
+// Load + faults: the client threads record operations while the faults run,
+// until the run's duration is over.
+void load_and_faults(run_state& st) {
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
   // Joins the workers on every way out of this function (an exception too).
@@ -571,136 +641,100 @@ int run(const run_options& opts) {
           w.join();
     }
   } join_workers{stop, workers};
-  auto endpoints = cl->endpoints();
-  for (std::size_t i = 0; i < opts.clients; ++i)
-    workers.emplace_back(client_loop, i, std::cref(opts), std::ref(rt),
-                         std::cref(endpoints), std::ref(rec), std::ref(known),
+  auto endpoints = st.cl->endpoints();
+  for (std::size_t i = 0; i < st.opts.clients; ++i)
+    workers.emplace_back(client_loop, i, std::cref(st.opts), std::ref(st.rt),
+                         std::cref(endpoints), std::ref(*st.rec), std::ref(*st.known),
                          std::cref(stop));
+  run_faults(st);
+}
 
-  // Faults, in this thread (it forks the restarted nodes; see cluster.hpp).
-  std::vector<violation> extra;
-  std::map<std::string, std::uint64_t> fault_counts;
-  std::uint64_t skipped = 0;
-  {
-    std::ofstream faults(opts.out + "/faults.jsonl");
-    auto start = clock_type::now();
-    auto last_start =
-        start + std::chrono::milliseconds(so.duration_ms - so.quiet_tail_ms);
-    for (const auto& f : schedule) {
-      auto at = start + std::chrono::milliseconds(f.start_ms);
-      // A slow restart can push the schedule late; never run past the run's end.
-      if (std::max(at, clock_type::now()) + std::chrono::milliseconds(f.duration_ms) >
-          last_start) {
-        ++skipped;
-        faults << json{{"index", f.index},
-                       {"kind", to_string(f.kind)},
-                       {"skipped",
-                        "the schedule ran late; no time left for this fault"}}
-                      .dump()
-               << "\n";
-        continue;
-      }
-      while (clock_type::now() < at) {
-        sleep_until(std::min(at, clock_type::now() + 500ms));
-        for (auto& msg : cl->unexpected_exits())
-          extra.push_back({"", "node-crashed", msg});
-      }
-      auto r = run_fault(*cl, f, rec, extra);
-      if (r.skipped)
-        ++skipped;
-      else
-        ++fault_counts[to_string(f.kind)];
-      faults << r.record.dump() << "\n" << std::flush;
-      std::cout << "fault " << f.index << ": " << r.record.dump() << std::endl;
-      for (auto& msg : cl->unexpected_exits())
-        extra.push_back({"", "node-crashed", msg});
-    }
-    sleep_until(start + std::chrono::seconds(opts.duration_s));
+// Heal: ends every fault, then reads the final version lists through the
+// leader (linearizable) and checks that every node converged to them.
+void heal(run_state& st) {
+  note_unexpected_exits(st);
+  std::string why;
+  if (!st.cl->heal_all(30s, why))
+    st.extra.push_back({"", "restart-failed", why});
+  st.keys = st.known->keys();
+  if (!st.cl->wait_for_leader(30s)) {
+    st.extra.push_back({"", "no-leader-after-heal",
+                        "no leader within 30 s after every fault was healed"});
+    return;
   }
-  stop.store(true);
-  for (auto& w : workers)
-    if (w.joinable())
-      w.join();
-  for (auto& msg : cl->unexpected_exits())
-    extra.push_back({"", "node-crashed", msg});
-
-  // Heal everything, then read the final state.
-  if (!cl->heal_all(30s, why))
-    extra.push_back({"", "restart-failed", why});
-  json convergence;
-  final_lists finals;
-  keys = known.keys();
-  if (!cl->wait_for_leader(30s)) {
-    extra.push_back({"", "no-leader-after-heal",
-                     "no leader within 30 s after every fault was healed"});
-  } else {
-    actors::client_options fc;
-    fc.endpoints = cl->endpoints();
-    fc.timeout = 10s;
-    fc.name = "chaos-final";
-    actors::client final_client(rt, fc);
-    for (const auto& key : keys) {
-      expected<std::vector<version>> vs = error{errc::unavailable, "not asked"};
-      for (int attempt = 0; attempt < 3 && !vs.ok(); ++attempt) {
-        vs = final_client.list_versions(key, actors::consistency::linearizable);
-        if (!vs.ok() && vs.err().code == errc::not_found)
-          vs = std::vector<version>{}; // never created: no versions
-      }
-      if (!vs.ok()) {
-        extra.push_back(
-            {key, "final-read-failed",
-             "the final linearizable list of versions failed: " + to_string(vs.err())});
-        continue;
-      }
-      finals[key] = parse_version_list(version_list_json(*vs));
+  auto final_client = cluster_client(st, 10s, "chaos-final");
+  for (const auto& key : st.keys) {
+    expected<std::vector<version>> vs = error{errc::unavailable, "not asked"};
+    for (int attempt = 0; attempt < 3 && !vs.ok(); ++attempt) {
+      vs = final_client->list_versions(key, actors::consistency::linearizable);
+      if (!vs.ok() && vs.err().code == errc::not_found)
+        vs = std::vector<version>{}; // never created: no versions
     }
-    if (finals.size() == keys.size())
-      for (auto& v : check_convergence(*cl, rt, keys, finals, convergence))
-        extra.push_back(v);
+    if (!vs.ok()) {
+      st.extra.push_back(
+          {key, "final-read-failed",
+           "the final linearizable list of versions failed: " + to_string(vs.err())});
+      continue;
+    }
+    st.finals[key] = parse_version_list(version_list_json(*vs));
   }
+  if (st.finals.size() == st.keys.size())
+    for (auto& v : check_convergence(*st.cl, st.rt, st.keys, st.finals, st.convergence))
+      st.extra.push_back(v);
+}
 
+struct checked_history {
+  std::vector<operation> ops;
+  verdict v;
+};
+
+// Check: writes final.json (so that --recheck DIR can check the history again
+// without a cluster), then checks the history and adds the other findings.
+// Nothing when the recorded history does not parse (a harness bug).
+std::optional<checked_history> check_history(run_state& st) {
   {
-    // The final lists, so that the history can be checked again later
-    // (--recheck DIR) without a cluster.
     json fj = json::object();
-    for (const auto& [key, list] : finals) {
+    for (const auto& [key, list] : st.finals) {
       json l = json::array();
       for (const auto& e : list)
         l.push_back(json::array({e.id, e.content}));
       fj[key] = l;
     }
-    std::ofstream fout(opts.out + "/final.json");
+    std::ofstream fout(st.opts.out + "/final.json");
     fout << fj.dump() << "\n";
   }
-
-  // Check the history.
-  std::ifstream hin(opts.out + "/history.jsonl");
+  std::ifstream hin(st.opts.out + "/history.jsonl");
   std::stringstream hs;
   hs << hin.rdbuf();
-  verdict v;
-  std::vector<operation> ops;
+  checked_history out;
   try {
-    ops = parse_history(hs.str());
-    v = check(ops, finals);
+    out.ops = parse_history(hs.str());
+    out.v = check(out.ops, st.finals);
   } catch (const history_error& e) {
     std::cerr
         << "conflux-chaos: the recorded history is malformed (a harness bug): line "
         << e.line() << ": " << e.what() << "\n";
-    cl->stop_all(10s);
-    return exit_harness;
+    return std::nullopt;
   }
-  for (auto& x : extra)
-    v.violations.push_back(x);
-  v.ok = v.violations.empty();
+  for (auto& x : st.extra)
+    out.v.violations.push_back(x);
+  out.v.ok = out.v.violations.empty();
+  return out;
+}
 
+// Report: verdict.json, then (with the nodes stopped) the summary on stdout;
+// returns the exit code.
+int report(run_state& st, const checked_history& h) {
+  const auto& opts = st.opts;
+  const auto& v = h.v;
   std::map<std::string, std::map<std::string, std::uint64_t>> counts;
-  for (const auto& op : ops)
+  for (const auto& op : h.ops)
     ++counts[to_string(op.f)][to_string(op.outcome)];
   json op_counts = counts;
   json violations = json::array();
   for (const auto& x : v.violations)
     violations.push_back({{"key", x.key}, {"rule", x.rule}, {"message", x.message}});
-  auto ps = cl->proxy().stats();
+  auto ps = st.cl->proxy().stats();
   std::uint64_t proxied_bytes = 0;
   for (auto& [dir, n] : ps.bytes)
     proxied_bytes += n;
@@ -709,30 +743,30 @@ int run(const run_options& opts) {
                     {"duration_s", opts.duration_s},
                     {"nodes", opts.nodes},
                     {"clients", opts.clients},
-                    {"keys", keys.size()},
+                    {"keys", st.keys.size()},
                     {"violations", violations},
                     {"ops", op_counts},
-                    {"op_total", ops.size()},
-                    {"faults", fault_counts},
-                    {"faults_skipped", skipped},
-                    {"faults_planned", schedule.size()},
+                    {"op_total", h.ops.size()},
+                    {"faults", st.fault_counts},
+                    {"faults_skipped", st.skipped},
+                    {"faults_planned", st.schedule.size()},
                     {"proxy",
                      {{"bytes", proxied_bytes},
                       {"refused", ps.refused},
                       {"closed_by_cut", ps.closed_by_cut}}},
-                    {"convergence", convergence},
+                    {"convergence", st.convergence},
                     {"replay", replay_command(opts)}};
   {
     std::ofstream vout(opts.out + "/verdict.json");
     vout << verdict_json.dump(2) << "\n";
   }
-  cl->stop_all(10s);
-  cl.reset();
-
-  std::cout << "ops: " << op_counts.dump() << "\nfaults: " << json(fault_counts).dump()
-            << " (skipped " << skipped << ")\n";
+  st.cl->stop_all(10s);
+  st.cl.reset();
+  std::cout << "ops: " << op_counts.dump()
+            << "\nfaults: " << json(st.fault_counts).dump() << " (skipped "
+            << st.skipped << ")\n";
   if (v.ok) {
-    std::cout << "verdict: ok (" << ops.size() << " operations); " << opts.out
+    std::cout << "verdict: ok (" << h.ops.size() << " operations); " << opts.out
               << "/verdict.json\n";
     return exit_ok;
   }
@@ -742,6 +776,21 @@ int run(const run_options& opts) {
     std::cout << "  [" << v.violations[i].rule << "] " << v.violations[i].key << ": "
               << v.violations[i].message << "\n";
   return exit_violation;
+}
+
+// One run, by phase: setup, load + faults, heal, check, report.
+int run(const run_options& opts) {
+  run_state st{opts};
+  if (!setup(st))
+    return exit_harness;
+  load_and_faults(st);
+  heal(st);
+  auto checked = check_history(st);
+  if (!checked) {
+    st.cl->stop_all(10s);
+    return exit_harness;
+  }
+  return report(st, *checked);
 }
 
 // --recheck DIR: runs the history checker again on DIR/history.jsonl and

@@ -3,6 +3,8 @@
 //   conflux-node [--config FILE] [--id N] [--listen HOST:PORT] [--data DIR]
 //                [--peers 1=HOST:PORT,2=HOST:PORT,...] [--cluster-id NAME]
 //                [--log-level LEVEL] [--watch-history N] [--watch-backlog N] [--join]
+//                [--snapshot-entries N] [--snapshot-bytes B]
+//                [--max-db-size SIZE] [--max-readers N]
 //
 // --join starts a node with no configuration that waits until a leader adds
 // it (`conflux cluster add ID HOST:PORT`); --peers is then optional.
@@ -10,39 +12,74 @@
 // With no arguments: a single-node cluster on 127.0.0.1:7101 with data in
 // ./conflux-data. Settings come from the embedded defaults, then the config
 // file (TOML), then the flags. SIGINT/SIGTERM stop the node cleanly (exit 0);
-// bad flags or a refused data dir exit 2; a storage failure while running
-// exits 1; each with one clear line on stderr.
+// bad flags, an address that cannot be listened on or a refused data dir exit
+// 2; a storage failure while running exits 1; each with one clear line on
+// stderr.
+//
+// main() runs three phases: parse (flags and config file into node_options),
+// open (logging, the listen address, the actor system, the data dir and the
+// node's actors) and serve (publish, wait for a stop signal or a failure,
+// stop).
 #include "actors/endpoint.hpp"
 #include "actors/node.hpp"
 #include "actors/remoting.hpp"
 
 #include <CLI/CLI.hpp>
+#include <arpa/inet.h>
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-#include <toml.hpp>
-
-#include <optional>
-
+#include <cerrno>
 #include <condition_variable>
-#include <cstdlib>
-#include <exception>
-#include <execinfo.h>
-#include <unistd.h>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <execinfo.h>
 #include <iostream>
+#include <limits>
+#include <memory>
 #include <mutex>
+#include <netdb.h>
+#include <optional>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <thread>
+#include <toml.hpp>
+#include <unistd.h>
 
 namespace {
 
 using conflux::actors::node_options;
 
+constexpr int exit_stopped = 0;
+constexpr int exit_failed = 1;
+constexpr int exit_refused = 2;
+
 [[noreturn]] void usage_error(const std::string& msg) {
   std::cerr << "conflux-node: " << msg << "\n";
-  std::exit(2);
+  std::exit(exit_refused);
+}
+
+// -- parse ------------------------------------------------------------------
+
+/// Everything the launcher needs besides node_options.
+struct launch_settings {
+  node_options opts;
+  std::string log_level = "info";
+};
+
+/// A node id from text: digits only, so no sign and no blanks (0 is refused
+/// later, by check_node_options, whether it came from a flag or a file).
+std::optional<std::uint64_t> parse_id(const std::string& s) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  try {
+    return std::stoull(s);
+  } catch (const std::exception&) {
+    return std::nullopt; // out of range
+  }
 }
 
 /// "1=127.0.0.1:7101,2=127.0.0.1:7102" -> map; exits 2 on malformed input.
@@ -51,24 +88,18 @@ std::map<std::uint64_t, std::string> parse_peers(const std::string& s) {
   std::size_t start = 0;
   while (start < s.size()) {
     auto comma = s.find(',', start);
-    auto item = s.substr(start, comma == std::string::npos ? std::string::npos
-                                                           : comma - start);
+    auto item =
+        s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     auto eq = item.find('=');
     if (eq == std::string::npos || eq == 0)
       usage_error("--peers item '" + item + "' is not ID=HOST:PORT");
-    std::uint64_t id = 0;
-    try {
-      std::size_t used = 0;
-      id = std::stoull(item.substr(0, eq), &used);
-      if (used != eq)
-        throw std::invalid_argument("id");
-    } catch (const std::exception&) {
+    auto id = parse_id(item.substr(0, eq));
+    if (!id)
       usage_error("--peers item '" + item + "' has a non-numeric id");
-    }
     if (!conflux::actors::parse_endpoint(item.substr(eq + 1)))
       usage_error("--peers item '" + item + "' has an address that is not HOST:PORT");
-    if (!out.emplace(id, item.substr(eq + 1)).second)
-      usage_error("--peers lists node " + std::to_string(id) + " twice");
+    if (!out.emplace(*id, item.substr(eq + 1)).second)
+      usage_error("--peers lists node " + std::to_string(*id) + " twice");
     if (comma == std::string::npos)
       break;
     start = comma + 1;
@@ -76,8 +107,55 @@ std::map<std::uint64_t, std::string> parse_peers(const std::string& s) {
   return out;
 }
 
-void load_config_file(const std::string& path, node_options& opts, std::string& level,
-                      bool& listen_given) {
+/// "67108864", "512MiB", "64GiB" -> bytes. Units are powers of 1024 (B, KiB,
+/// MiB, GiB, TiB, any case); decimal units (MB, GB) are refused rather than
+/// guessed. The error says what is wrong with `text`.
+conflux::expected<std::size_t> parse_size(const std::string& text) {
+  auto digits = text.find_first_not_of("0123456789");
+  auto number = text.substr(0, digits);
+  std::string unit = digits == std::string::npos ? "" : text.substr(digits);
+  for (auto& ch : unit)
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  auto bad = [&](const std::string& why) {
+    return conflux::error{conflux::errc::invalid_argument,
+                          "'" + text + "' is not a size: " + why +
+                              " (write e.g. 64GiB, 512MiB or a number of bytes)"};
+  };
+  if (number.empty())
+    return bad("it does not start with a number");
+  int shift = 0;
+  if (unit == "kib")
+    shift = 10;
+  else if (unit == "mib")
+    shift = 20;
+  else if (unit == "gib")
+    shift = 30;
+  else if (unit == "tib")
+    shift = 40;
+  else if (!unit.empty() && unit != "b")
+    return bad("the unit '" + text.substr(digits) +
+               "' is not one of B, KiB, MiB, GiB, TiB (powers of 1024)");
+  unsigned long long n = 0;
+  try {
+    n = std::stoull(number);
+  } catch (const std::exception&) {
+    return bad("the number is too large");
+  }
+  if (n > (std::numeric_limits<std::size_t>::max() >> shift))
+    return bad("it is too large");
+  return static_cast<std::size_t>(n) << shift;
+}
+
+std::size_t size_or_exit(const std::string& what, const std::string& text) {
+  auto n = parse_size(text);
+  if (!n)
+    usage_error(what + ": " + n.err().message);
+  return *n;
+}
+
+/// Applies the keys of a TOML config file to `s`; exits 2 on a bad file.
+void load_config_file(const std::string& path, launch_settings& s, bool& listen_given) {
+  auto& opts = s.opts;
   try {
     auto t = toml::parse(path);
     if (t.contains("id"))
@@ -91,7 +169,7 @@ void load_config_file(const std::string& path, node_options& opts, std::string& 
     if (t.contains("data"))
       opts.data_dir = toml::find<std::string>(t, "data");
     if (t.contains("log_level"))
-      level = toml::find<std::string>(t, "log_level");
+      s.log_level = toml::find<std::string>(t, "log_level");
     if (t.contains("tick_ms"))
       opts.tick = std::chrono::milliseconds(toml::find<std::int64_t>(t, "tick_ms"));
     if (t.contains("watch_history"))
@@ -104,20 +182,27 @@ void load_config_file(const std::string& path, node_options& opts, std::string& 
       opts.snapshot_entries = toml::find<std::uint64_t>(t, "snapshot_entries");
     if (t.contains("snapshot_bytes"))
       opts.snapshot_bytes = toml::find<std::uint64_t>(t, "snapshot_bytes");
+    if (t.contains("max_db_size")) {
+      // A number of bytes, or a string with a unit ("64GiB").
+      const auto& v = toml::find(t, "max_db_size");
+      if (v.is_string())
+        opts.max_db_size =
+            size_or_exit(path + ": max_db_size", toml::get<std::string>(v));
+      else if (v.as_integer() < 0)
+        usage_error(path + ": max_db_size must not be negative");
+      else
+        opts.max_db_size = static_cast<std::size_t>(v.as_integer());
+    }
+    if (t.contains("max_readers"))
+      opts.max_readers = toml::find<unsigned>(t, "max_readers");
     if (t.contains("join"))
       opts.join = toml::find<bool>(t, "join");
     if (t.contains("peers")) {
       for (auto& [k, v] : toml::find<toml::table>(t, "peers")) {
-        std::uint64_t id = 0;
-        try {
-          std::size_t used = 0;
-          id = std::stoull(k, &used);
-          if (used != k.size())
-            throw std::invalid_argument("id");
-        } catch (const std::exception&) {
+        auto id = parse_id(k);
+        if (!id)
           usage_error(path + ": [peers] key '" + k + "' is not a node id");
-        }
-        opts.peers[id] = toml::get<std::string>(v);
+        opts.peers[*id] = toml::get<std::string>(v);
       }
     }
   } catch (const std::exception& e) {
@@ -125,120 +210,277 @@ void load_config_file(const std::string& path, node_options& opts, std::string& 
   }
 }
 
-/// std::terminate (an uncaught exception, a pure virtual call) would abort
-/// with one line from the runtime and nothing else; print the stack first so
-/// that the node log says where (`addr2line -e conflux-node -f -C OFFSET`).
-[[noreturn]] void terminate_with_backtrace() {
-  static const char head[] = "conflux-node: terminating; stack:\n";
-  auto unused = ::write(2, head, sizeof head - 1);
-  (void) unused;
-  void* frames[64];
-  int n = ::backtrace(frames, 64);
-  ::backtrace_symbols_fd(frames, n, 2);
-  std::abort();
-}
-
-} // namespace
-
-int main(int argc, char** argv) {
-  std::set_terminate(terminate_with_backtrace);
-  // Block the stop signals before any CAF thread exists, so all inherit the
-  // mask and main collects them with sigtimedwait.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
-  node_options opts;
-  std::string config_file, listen, data, peers, cluster_id, level = "info";
-  std::uint64_t id = 0;
+/// The flags as given (empty / unset when not given).
+struct node_flags {
+  std::string config_file, id, listen, data, peers, cluster_id, max_db_size;
   std::optional<std::uint64_t> snapshot_entries, snapshot_bytes;
-  CLI::App app{"conflux-node: one node of a Conflux configuration cluster"};
-  app.add_option("--config", config_file, "TOML config file (see config/)");
-  app.add_option("--id", id, "this node's Raft id (default 1)");
-  app.add_option("--listen", listen, "HOST:PORT to listen on (default 127.0.0.1:7101)");
-  app.add_option("--data", data, "data directory (default ./conflux-data)");
-  app.add_option("--peers", peers,
-                 "every initial member, this one included: 1=HOST:PORT,2=HOST:PORT,...");
-  app.add_option("--cluster-id", cluster_id, "cluster name stored in the data dir "
-                                              "(default conflux)");
-  app.add_option("--log-level", level, "trace|debug|info|warn|error (default info)");
+  std::optional<unsigned> max_readers;
   std::int64_t watch_history = -1, watch_backlog = -1;
-  app.add_option("--watch-history", watch_history,
+  bool join = false;
+};
+
+void add_flags(CLI::App& app, node_flags& f, launch_settings& s) {
+  app.add_option("--config", f.config_file, "TOML config file (see config/)");
+  app.add_option("--id", f.id, "this node's Raft id, a positive integer (default 1)");
+  app.add_option("--listen", f.listen,
+                 "HOST:PORT to listen on (default 127.0.0.1:7101)");
+  app.add_option("--data", f.data, "data directory (default ./conflux-data)");
+  app.add_option(
+      "--peers", f.peers,
+      "every initial member, this one included: 1=HOST:PORT,2=HOST:PORT,...");
+  app.add_option("--cluster-id", f.cluster_id,
+                 "cluster name stored in the data dir (default conflux)");
+  app.add_option("--log-level", s.log_level,
+                 "trace|debug|info|warn|error (default info)");
+  app.add_option("--watch-history", f.watch_history,
                  "changes the watch hub keeps for resume (default 10000)");
-  app.add_option("--watch-backlog", watch_backlog,
+  app.add_option("--watch-backlog", f.watch_backlog,
                  "unacknowledged events after which a slow watcher is cut off "
                  "(default 10000)");
-  app.add_option("--snapshot-entries", snapshot_entries,
+  app.add_option("--snapshot-entries", f.snapshot_entries,
                  "take a snapshot and compact the log every N applied entries "
                  "(default 10000, 0 = never by count)");
-  app.add_option("--snapshot-bytes", snapshot_bytes,
+  app.add_option("--snapshot-bytes", f.snapshot_bytes,
                  "... or once the log holds B bytes after the last snapshot "
                  "(default 67108864, 0 = never by size)");
-  bool join = false;
-  app.add_flag("--join", join,
-               "start empty and wait to be added to a running cluster by `conflux cluster "
-               "add ID HOST:PORT` (--peers optional)");
+  app.add_option("--max-db-size", f.max_db_size,
+                 "largest size of each of the two databases (log, state), e.g. 64GiB, "
+                 "512MiB or bytes (default 64GiB, at least 1MiB)");
+  app.add_option("--max-readers", f.max_readers,
+                 "concurrent read transactions of the state database (default 126)");
+  app.add_flag(
+      "--join", f.join,
+      "start empty and wait to be added to a running cluster by `conflux cluster "
+      "add ID HOST:PORT` (--peers optional)");
+}
+
+/// Applies the flags that were given over the config file's settings; exits
+/// 2 on a malformed value.
+void apply_flags(const node_flags& f, node_options& opts) {
+  if (!f.id.empty()) {
+    auto n = parse_id(f.id);
+    if (!n)
+      usage_error("--id '" + f.id +
+                  "' is not a node id: node ids are positive integers (1, 2, ...)");
+    opts.id = *n;
+  }
+  if (!f.listen.empty())
+    opts.listen = f.listen;
+  if (!f.data.empty())
+    opts.data_dir = f.data;
+  if (!f.cluster_id.empty())
+    opts.cluster_id = f.cluster_id;
+  if (f.snapshot_entries)
+    opts.snapshot_entries = *f.snapshot_entries;
+  if (f.snapshot_bytes)
+    opts.snapshot_bytes = *f.snapshot_bytes;
+  if (!f.max_db_size.empty())
+    opts.max_db_size = size_or_exit("--max-db-size", f.max_db_size);
+  if (f.max_readers)
+    opts.max_readers = *f.max_readers;
+  if (f.join)
+    opts.join = true;
+  if (!f.peers.empty())
+    opts.peers = parse_peers(f.peers);
+  if (f.watch_history == 0 || f.watch_history < -1)
+    usage_error("--watch-history must be a positive integer");
+  if (f.watch_backlog == 0 || f.watch_backlog < -1)
+    usage_error("--watch-backlog must be a positive integer");
+  if (f.watch_history > 0)
+    opts.watch_history = static_cast<std::size_t>(f.watch_history);
+  if (f.watch_backlog > 0)
+    opts.watch_backlog = static_cast<std::size_t>(f.watch_backlog);
+}
+
+/// Reads the flags and the config file into launch settings. Returns an exit
+/// code when there is nothing to start (--help: 0); exits 2 on bad input.
+std::optional<int> parse(int argc, char** argv, launch_settings& s) {
+  node_flags f;
+  CLI::App app{"conflux-node: one node of a Conflux configuration cluster"};
+  add_flags(app, f, s);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
+    return app.exit(e) == 0 ? exit_stopped : exit_refused;
   }
-  bool listen_given = !listen.empty();
-  if (!config_file.empty())
-    load_config_file(config_file, opts, level, listen_given);
-  if (id != 0)
-    opts.id = id;
-  if (!listen.empty())
-    opts.listen = listen;
-  if (!data.empty())
-    opts.data_dir = data;
-  if (!cluster_id.empty())
-    opts.cluster_id = cluster_id;
-  if (snapshot_entries)
-    opts.snapshot_entries = *snapshot_entries;
-  if (snapshot_bytes)
-    opts.snapshot_bytes = *snapshot_bytes;
-  if (join)
-    opts.join = true;
-  if (!peers.empty())
-    opts.peers = parse_peers(peers);
-  if (watch_history == 0 || watch_history < -1)
-    usage_error("--watch-history must be a positive integer");
-  if (watch_backlog == 0 || watch_backlog < -1)
-    usage_error("--watch-backlog must be a positive integer");
-  if (watch_history > 0)
-    opts.watch_history = static_cast<std::size_t>(watch_history);
-  if (watch_backlog > 0)
-    opts.watch_backlog = static_cast<std::size_t>(watch_backlog);
+  auto& opts = s.opts;
+  bool listen_given = !f.listen.empty();
+  if (!f.config_file.empty())
+    load_config_file(f.config_file, s, listen_given);
+  apply_flags(f, opts);
   if (opts.peers.empty() && !opts.join)
     opts.peers[opts.id] = opts.listen;
   else if (!listen_given && opts.peers.count(opts.id))
     // --listen defaults to this node's own --peers entry.
     opts.listen = opts.peers[opts.id];
+  if (auto st = conflux::actors::check_node_options(opts); !st.ok())
+    usage_error(st.err().message);
+  return std::nullopt;
+}
 
-  auto lvl = spdlog::level::from_str(level);
-  if (lvl == spdlog::level::off && level != "off")
-    usage_error("--log-level '" + level + "' is not one of trace|debug|info|warn|error");
+// -- open -------------------------------------------------------------------
+
+void start_logging(const launch_settings& s) {
+  auto lvl = spdlog::level::from_str(s.log_level);
+  if (lvl == spdlog::level::off && s.log_level != "off")
+    usage_error("--log-level '" + s.log_level +
+                "' is not one of trace|debug|info|warn|error");
   auto logger = spdlog::stderr_color_mt("conflux");
   spdlog::set_default_logger(logger);
   spdlog::set_level(lvl);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [node " + std::to_string(opts.id) +
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [node " + std::to_string(s.opts.id) +
                       "] %v");
-  if (auto s = conflux::actors::check_node_options(opts); !s.ok())
-    usage_error(s.err().message);
-  auto ep = *conflux::actors::parse_endpoint(opts.listen);
+}
 
-  caf::actor_system_config cfg;
-  conflux::actors::configure_remoting(cfg);
-  auto sys = std::make_unique<caf::actor_system>(cfg);
-  conflux::actors::log_remoting_settings(sys->config(), "conflux-node");
+/// What is wrong with the host of a listen address, "" if nothing: an IP
+/// literal must be a valid address, a name must resolve.
+std::string check_listen_host(const std::string& host) {
+  unsigned char buf[sizeof(in6_addr)];
+  if (host.find(':') != std::string::npos) {
+    if (::inet_pton(AF_INET6, host.c_str(), buf) != 1)
+      return "'" + host + "' is not a valid IPv6 address";
+    return "";
+  }
+  if (host.find_first_not_of("0123456789.") == std::string::npos) {
+    if (::inet_pton(AF_INET, host.c_str(), buf) != 1)
+      return "'" + host +
+             "' is not a valid IPv4 address (four numbers from 0 to 255, e.g. "
+             "127.0.0.1)";
+    return "";
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+  if (found)
+    ::freeaddrinfo(found);
+  if (rc != 0)
+    return "the host name '" + host + "' does not resolve (" + ::gai_strerror(rc) +
+           "); use an address of this machine, e.g. 127.0.0.1";
+  return "";
+}
 
-  // Stops the node's actors and the actor system. A watchdog bounds it: a node
-  // that cannot stop within 10 s (an actor or a connection stuck) exits hard,
-  // which is as safe as a crash (nothing unacknowledged is promised).
-  auto stop = [&](conflux::actors::node_handles* h, int code) -> int {
+/// Binds a throwaway socket to `ep` the way the middleman will (SO_REUSEADDR)
+/// and says why that fails, "" if it does not.
+std::string probe_bind(const conflux::actors::endpoint& ep) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  auto port = std::to_string(ep.port);
+  if (int rc = ::getaddrinfo(ep.host.c_str(), port.c_str(), &hints, &found); rc != 0)
+    return "the host name '" + ep.host + "' does not resolve (" + ::gai_strerror(rc) +
+           ")";
+  int err = 0;
+  for (auto* a = found; a != nullptr; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      err = errno;
+      continue;
+    }
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int rc = ::bind(fd, a->ai_addr, a->ai_addrlen);
+    err = rc == 0 ? 0 : errno;
+    ::close(fd);
+    if (rc == 0)
+      break;
+  }
+  ::freeaddrinfo(found);
+  auto where = ep.to_string();
+  switch (err) {
+  case 0:
+    return "";
+  case EADDRINUSE:
+    return "cannot listen on " + where + ": port " + port +
+           " is in use (is another process using the port?)";
+  case EADDRNOTAVAIL:
+    return "cannot listen on " + where + ": " + ep.host +
+           " is not an address of this machine; listen on one of its own addresses "
+           "(e.g. 127.0.0.1, or 0.0.0.0 for all)";
+  case EACCES:
+    return "cannot listen on " + where + ": port " + port +
+           " needs privileges this process lacks; choose a port above 1023";
+  default:
+    return "cannot listen on " + where + ": " + std::strerror(err);
+  }
+}
+
+/// A node's actor system and actors, from open() until stop().
+class running_node {
+public:
+  /// Checks the listen address, then opens the data dir and starts the
+  /// node's actors. Returns the exit code when that fails (the reason is on
+  /// stderr).
+  std::optional<int> open(const node_options& opts) {
+    auto ep = *conflux::actors::parse_endpoint(opts.listen);
+    if (auto why = check_listen_host(ep.host); !why.empty())
+      usage_error("--listen " + opts.listen + ": " + why);
+    if (auto why = probe_bind(ep); !why.empty())
+      usage_error(why);
+    conflux::actors::configure_remoting(cfg_);
+    sys_ = std::make_unique<caf::actor_system>(cfg_);
+    conflux::actors::log_remoting_settings(sys_->config(), "conflux-node");
+    auto node = conflux::actors::start_node(*sys_, opts);
+    if (!node.ok()) {
+      std::cerr << "conflux-node: " << node.err().message << "\n";
+      return stop(exit_refused);
+    }
+    node_ = std::move(*node);
+    return std::nullopt;
+  }
+
+  /// Publishes the node, then waits for SIGINT/SIGTERM (exit 0) or a failure
+  /// of the node (exit 1), and stops it.
+  int serve(const node_options& opts, const sigset_t& stop_signals) {
+    auto ep = *conflux::actors::parse_endpoint(opts.listen);
+    auto port =
+        sys_->middleman().publish(node_->endpoint, ep.port, ep.host.c_str(), true);
+    if (!port) {
+      auto why = probe_bind(ep);
+      std::cerr << "conflux-node: "
+                << (why.empty() ? "cannot listen on " + opts.listen + ": " +
+                                      sys_->render(port.error())
+                                : why)
+                << "\n";
+      return stop(exit_refused);
+    }
+    if (opts.join)
+      spdlog::info("node {} of cluster '{}' listening on {}, waiting to be added "
+                   "(conflux cluster add {} {})",
+                   opts.id, opts.cluster_id, opts.listen, opts.id, opts.listen);
+    else
+      spdlog::info("node {} of cluster '{}' listening on {} with {} member(s)", opts.id,
+                   opts.cluster_id, opts.listen, opts.peers.size());
+    int exit_code = exit_stopped;
+    for (;;) {
+      timespec wait{0, 100'000'000};
+      int sig = sigtimedwait(&stop_signals, nullptr, &wait);
+      if (sig == SIGINT || sig == SIGTERM) {
+        spdlog::info("node {} got {}, shutting down", opts.id, strsignal(sig));
+        break;
+      }
+      // -1 is a timeout or EINTR (SIGSTOP/SIGCONT interrupt the wait): go on.
+      if (node_->ctx->failure.failed()) {
+        std::cerr << "conflux-node: stopping: " << node_->ctx->failure.message()
+                  << "\n";
+        exit_code = exit_failed;
+        break;
+      }
+    }
+    sys_->middleman().unpublish(node_->endpoint, *port);
+    auto code = stop(exit_code);
+    spdlog::info("node {} stopped", opts.id);
+    return code;
+  }
+
+  /// Stops the node's actors and the actor system and returns `code`. A
+  /// watchdog bounds it: a node that cannot stop within 10 s (an actor or a
+  /// connection stuck) exits hard, which is as safe as a crash (nothing
+  /// unacknowledged is promised).
+  int stop(int code) {
     std::mutex mtx;
     std::condition_variable cv;
     bool done = false;
@@ -246,20 +488,20 @@ int main(int argc, char** argv) {
       std::unique_lock<std::mutex> lock{mtx};
       if (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return done; })) {
         std::fprintf(stderr, "conflux-node: did not stop within 10 s; exiting now\n");
-        std::_Exit(code == 0 ? 1 : code);
+        std::_Exit(code == exit_stopped ? exit_failed : code);
       }
     });
-    if (h) {
-      h->ctx->stopping.store(true);
-      caf::anon_send_exit(h->supervisor, caf::exit_reason::user_shutdown);
+    if (node_) {
+      node_->ctx->stopping.store(true);
+      caf::anon_send_exit(node_->supervisor, caf::exit_reason::user_shutdown);
       {
-        caf::scoped_actor self{*sys};
-        self->wait_for(h->supervisor);
+        caf::scoped_actor self{*sys_};
+        self->wait_for(node_->supervisor);
       }
       // Handles must not outlive the actor system.
-      *h = conflux::actors::node_handles{};
+      node_.reset();
     }
-    sys.reset();
+    sys_.reset();
     {
       std::lock_guard<std::mutex> guard{mtx};
       done = true;
@@ -267,44 +509,51 @@ int main(int argc, char** argv) {
     cv.notify_one();
     watchdog.join();
     return code;
-  };
+  }
 
-  auto node = conflux::actors::start_node(*sys, opts);
-  if (!node.ok()) {
-    std::cerr << "conflux-node: " << node.err().message << "\n";
-    return stop(nullptr, 2);
-  }
-  auto port = sys->middleman().publish(node->endpoint, ep.port, ep.host.c_str(), true);
-  if (!port) {
-    std::cerr << "conflux-node: cannot listen on " << opts.listen << ": "
-              << sys->render(port.error()) << " (is another process using the port?)\n";
-    return stop(&*node, 2);
-  }
-  if (opts.join)
-    spdlog::info("node {} of cluster '{}' listening on {}, waiting to be added "
-                 "(conflux cluster add {} {})",
-                 opts.id, opts.cluster_id, opts.listen, opts.id, opts.listen);
-  else
-    spdlog::info("node {} of cluster '{}' listening on {} with {} member(s)", opts.id,
-                 opts.cluster_id, opts.listen, opts.peers.size());
+private:
+  // The actor system keeps a reference to its config: cfg_ outlives sys_.
+  caf::actor_system_config cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  std::optional<conflux::actors::node_handles> node_;
+};
 
-  int exit_code = 0;
-  for (;;) {
-    timespec wait{0, 100'000'000};
-    int sig = sigtimedwait(&stop_signals, nullptr, &wait);
-    if (sig == SIGINT || sig == SIGTERM) {
-      spdlog::info("node {} got {}, shutting down", opts.id, strsignal(sig));
-      break;
-    }
-    // -1 is a timeout or EINTR (SIGSTOP/SIGCONT interrupt the wait): go on.
-    if (node->ctx->failure.failed()) {
-      std::cerr << "conflux-node: stopping: " << node->ctx->failure.message() << "\n";
-      exit_code = 1;
-      break;
-    }
-  }
-  sys->middleman().unpublish(node->endpoint, *port);
-  auto code = stop(&*node, exit_code);
-  spdlog::info("node {} stopped", opts.id);
-  return code;
+/// std::terminate (an uncaught exception, a pure virtual call) would abort
+/// with one line from the runtime and nothing else; print the stack first so
+/// that the node log says where (`addr2line -e conflux-node -f -C OFFSET`).
+[[noreturn]] void terminate_with_backtrace() {
+  static const char head[] = "conflux-node: terminating; stack:\n";
+  auto unused = ::write(2, head, sizeof head - 1);
+  (void)unused;
+  void* frames[64];
+  int n = ::backtrace(frames, 64);
+  ::backtrace_symbols_fd(frames, n, 2);
+  std::abort();
+}
+
+/// Blocks SIGINT and SIGTERM in this thread and returns them. Called before
+/// any CAF thread exists, so that all inherit the mask and serve() collects
+/// the signals with sigtimedwait.
+sigset_t block_stop_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int sig : {SIGINT, SIGTERM})
+    sigaddset(&signals, sig);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::set_terminate(terminate_with_backtrace);
+  const auto stop_signals = block_stop_signals();
+  launch_settings settings;
+  if (auto code = parse(argc, argv, settings))
+    return *code;
+  start_logging(settings);
+  running_node node;
+  if (auto code = node.open(settings.opts))
+    return *code;
+  return node.serve(settings.opts, stop_signals);
 }

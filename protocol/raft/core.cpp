@@ -769,7 +769,7 @@ void core::send_append(server_id to, bool allow_empty) {
     // snapshot instead. The shell attaches the data.
     pr.become_snapshot(snapshot_.index);
     ready_.snapshots_to_send.push_back(
-        snapshot_to_send{to, install_snapshot_request{term_, snapshot_, {}}});
+        snapshot_to_send{to, install_snapshot_request{term_, snapshot_, {}, {}}});
     emit(event_kind::snapshot_sending, to, snapshot_.index);
     return;
   }
@@ -873,8 +873,11 @@ void core::maybe_promote() {
     if (i == progress_.end())
       continue;
     // Thesis §4.2.1: promote only once the new server has caught up, so that
-    // adding it does not stall commits while it copies the log.
-    if (i->second.match() + cfg_.promotion_lag >= log_.last_index()) {
+    // adding it does not stall commits while it copies the log. It must have
+    // acknowledged part of the log: on a log shorter than the lag, a server
+    // that never answered (or does not run) would count as caught up.
+    const auto match = i->second.match();
+    if (match > 0 && match + cfg_.promotion_lag >= log_.last_index()) {
       if (change_membership({membership_change_kind::promote, j}).ok())
         emit(event_kind::promotion_proposed, j);
       return;

@@ -106,8 +106,9 @@ bool run_chaos(const std::vector<std::string>& args, ms limit, int& st) {
   std::vector<std::string> all{CONFLUX_CHAOS_BIN};
   all.insert(all.end(), args.begin(), args.end());
   // Inherits this test's stdout and stderr, so the verdict lands in the log.
-  auto pid = process::spawn(process::argv_block{std::move(all)}, process::stdio_fds{0, 1, 2},
-                            "chaos test: execv of conflux-chaos failed\n");
+  auto pid =
+      process::spawn(process::argv_block{std::move(all)}, process::stdio_fds{0, 1, 2},
+                     "chaos test: execv of conflux-chaos failed\n");
   if (auto done = process::wait_bounded(pid, limit)) {
     st = *done;
     return true;
@@ -116,6 +117,21 @@ bool run_chaos(const std::vector<std::string>& args, ms limit, int& st) {
   st = process::wait_bounded(pid, 10s).value_or(0);
   return false;
 }
+
+/// A chaos cluster in its own temp dir, started and with a leader, or the
+/// test fails saying why.
+struct started_chaos_cluster {
+  temp_dir dir;
+  chaos_cluster cl{runtime(), options(dir)};
+  node_id leader = 0;
+  started_chaos_cluster() {
+    std::string why;
+    REQUIRE_MESSAGE(cl.start(30s, why), "the chaos cluster did not start: " << why);
+    auto l = cl.wait_for_leader(10s);
+    REQUIRE_MESSAGE(l.has_value(), "the chaos cluster started but has no leader");
+    leader = *l;
+  }
+};
 
 node_id other_than(const chaos_cluster& cl, std::initializer_list<node_id> not_these) {
   for (auto id : cl.ids())
@@ -133,13 +149,10 @@ void shutdown_runtime() {
 } // namespace conflux::chaos::test
 
 TEST_CASE("chaos cluster: a follower cut from both peers gets nothing until healed") {
-  temp_dir dir;
-  chaos_cluster cl(runtime(), options(dir));
-  std::string why;
-  REQUIRE_MESSAGE(cl.start(30s, why), why);
-  auto leader = cl.wait_for_leader(10s);
-  REQUIRE(leader);
-  auto f = other_than(cl, {*leader});
+  started_chaos_cluster started;
+  auto& cl = started.cl;
+  const node_id leader = started.leader;
+  auto f = other_than(cl, {leader});
   auto base = write_one(cl, "t/a/e/before");
   REQUIRE(wait_applied(cl, f, base, 10s));
 
@@ -156,30 +169,28 @@ TEST_CASE("chaos cluster: a follower cut from both peers gets nothing until heal
   REQUIRE(s.ok());
   CHECK(s->role != "leader");
 
-  REQUIRE(cl.heal_all(20s, why));
+  std::string why;
+  REQUIRE_MESSAGE(cl.heal_all(20s, why), why);
   CHECK(wait_applied(cl, f, rev, 20s));
   cl.stop_all(10s);
 }
 
 TEST_CASE(
     "chaos cluster: a leader whose outgoing bytes are blocked one way is replaced") {
-  temp_dir dir;
-  chaos_cluster cl(runtime(), options(dir));
-  std::string why;
-  REQUIRE_MESSAGE(cl.start(30s, why), why);
-  auto old_leader = cl.wait_for_leader(10s);
-  REQUIRE(old_leader);
-  auto old_term = cl.status(*old_leader)->term;
+  started_chaos_cluster started;
+  auto& cl = started.cl;
+  const node_id old_leader = started.leader;
+  auto old_term = cl.status(old_leader)->term;
   // The leader still hears everyone but nobody hears it, over either of the
   // two connections of each pair: the others must elect a new leader.
   for (auto other : cl.ids())
-    if (other != *old_leader)
-      cl.proxy().block(*old_leader, other);
+    if (other != old_leader)
+      cl.proxy().block(old_leader, other);
   bool replaced = false;
   auto deadline = clock_type::now() + 20s;
   for (int i = 0; i < 200 && clock_type::now() < deadline && !replaced; ++i) {
     for (auto id : cl.ids()) {
-      if (id == *old_leader)
+      if (id == old_leader)
         continue;
       auto s = cl.status(id);
       if (s.ok() && s->role == "leader" && s->term > old_term)
@@ -188,7 +199,8 @@ TEST_CASE(
     std::this_thread::sleep_for(100ms);
   }
   CHECK(replaced);
-  REQUIRE(cl.heal_all(20s, why));
+  std::string why;
+  REQUIRE_MESSAGE(cl.heal_all(20s, why), why);
   auto rev = write_one(cl, "t/a/e/after");
   for (auto id : cl.ids())
     CHECK(wait_applied(cl, id, rev, 20s));
@@ -196,24 +208,21 @@ TEST_CASE(
 }
 
 TEST_CASE("chaos cluster: kill -9 and restart keep the data, pause and resume") {
-  temp_dir dir;
-  chaos_cluster cl(runtime(), options(dir));
-  std::string why;
-  REQUIRE_MESSAGE(cl.start(30s, why), why);
-  auto leader = cl.wait_for_leader(10s);
-  REQUIRE(leader);
+  started_chaos_cluster started;
+  auto& cl = started.cl;
+  const node_id leader = started.leader;
   auto rev = write_one(cl, "t/a/e/kept");
   for (auto id : cl.ids())
     REQUIRE(wait_applied(cl, id, rev, 10s));
-  cl.kill9(*leader);
-  CHECK(cl.state(*leader) == chaos_cluster::node_state::killed);
-  CHECK_FALSE(cl.status(*leader).ok());
-  auto f = other_than(cl, {*leader});
+  cl.kill9(leader);
+  CHECK(cl.state(leader) == chaos_cluster::node_state::killed);
+  CHECK_FALSE(cl.status(leader).ok());
+  auto f = other_than(cl, {leader});
   cl.pause(f);
   CHECK(cl.state(f) == chaos_cluster::node_state::paused);
   cl.resume(f);
-  REQUIRE(cl.restart(*leader, 20s));
-  CHECK(applied_of(cl, *leader) >= rev); // recovered from its own disk
+  REQUIRE(cl.restart(leader, 20s));
+  CHECK(applied_of(cl, leader) >= rev); // recovered from its own disk
   CHECK(cl.unexpected_exits().empty());
   cl.stop_all(10s);
 }

@@ -3,12 +3,11 @@
 // (DESIGN §5, §6).
 
 #include "tests/integration/cluster.hpp"
-#include "tests/integration/util.hpp"
-
-#include <doctest/doctest.h>
+#include "tests/integration/helpers.hpp"
 
 #include <algorithm>
 #include <cctype>
+#include <doctest/doctest.h>
 #include <map>
 #include <string>
 #include <vector>
@@ -35,13 +34,12 @@ struct data_snapshot {
 data_snapshot take_snapshot(actors::client& cl) {
   data_snapshot s;
   auto cs = cl.list_configs("", actors::consistency::linearizable);
-  INFO("list_configs: " << err_text(cs));
-  REQUIRE(cs.ok());
+  REQUIRE_OK(cs);
   s.configs = *cs;
   for (auto& c : s.configs) {
     auto vs = cl.list_versions(c.key, actors::consistency::linearizable);
-    INFO("list_versions " << c.key << ": " << err_text(vs));
-    REQUIRE(vs.ok());
+    INFO(c.key);
+    REQUIRE_OK(vs);
     s.versions[c.key] = *vs;
   }
   return s;
@@ -55,10 +53,9 @@ std::vector<std::string> with_globals(const cluster& c, std::vector<std::string>
 
 } // namespace
 
-TEST_CASE("bad_cli_input_is_refused_and_changes_nothing"
-          * doctest::skip(*cli_binary() == '\0')) {
-  cluster c;
-  REQUIRE(c.start());
+TEST_CASE("bad_cli_input_is_refused_and_changes_nothing" *
+          doctest::skip(*cli_binary() == '\0')) {
+  started_cluster c;
 
   const std::string json_key = "itest/cli/prod/app.json";
   const std::string text_key = "itest/cli/prod/notes.txt";
@@ -68,9 +65,10 @@ TEST_CASE("bad_cli_input_is_refused_and_changes_nothing"
 
   // Good input first, through the same binary.
   for (auto args : std::vector<std::vector<std::string>>{
-         {"config", "create", json_key, "--format", "json", "--content", R"({"pool": 1})"},
-         {"version", "add", json_key, "--content", R"({"pool": 2})"},
-         {"config", "create", text_key, "--format", "text", "--content", "hello"},
+           {"config", "create", json_key, "--format", "json", "--content",
+            R"({"pool": 1})"},
+           {"version", "add", json_key, "--content", R"({"pool": 2})"},
+           {"config", "create", text_key, "--format", "text", "--content", "hello"},
        }) {
     auto r = cli(args);
     INFO(r.describe());
@@ -101,32 +99,36 @@ TEST_CASE("bad_cli_input_is_refused_and_changes_nothing"
     int exit_code;
   };
   const std::vector<bad_case> cases{
-    {"malformed key (bad characters)",
-     {"config", "create", "itest/cli/prod/bad key!", "--format", "text", "--content", "x"},
-     2},
-    {"malformed key (three segments)",
-     {"config", "create", "itest/cli/prod", "--format", "text", "--content", "x"},
-     2},
-    {"unknown format",
-     {"config", "create", "itest/cli/prod/app.xml", "--format", "xml", "--content", "<a/>"},
-     2},
-    {"invalid JSON content for a new json config",
-     {"config", "create", "itest/cli/prod/new.json", "--format", "json", "--content",
-      "{not json"},
-     2},
-    {"invalid JSON content for an existing json config",
-     {"version", "add", json_key, "--content", R"({"pool": )"},
-     2},
-    {"--file that does not exist", {"version", "add", json_key, "--file", missing}, 2},
-    {"neither --file nor --content", {"version", "add", text_key}, 2},
-    {"content over 4 MiB", {"version", "add", text_key, "--file", big}, 2},
-    {"release rule naming an unknown version",
-     {"release", "set", json_key, "--rules-file", rules_unknown},
-     3},
-    {"rules file that is not JSON",
-     {"release", "set", json_key, "--rules-file", rules_garbage},
-     2},
-    {"version show of an unknown version", {"version", "show", json_key, "99"}, 3},
+      {"malformed key (bad characters)",
+       {"config", "create", "itest/cli/prod/bad key!", "--format", "text", "--content",
+        "x"},
+       2},
+      {"malformed key (three segments)",
+       {"config", "create", "itest/cli/prod", "--format", "text", "--content", "x"},
+       2},
+      {"unknown format",
+       {"config", "create", "itest/cli/prod/app.xml", "--format", "xml", "--content",
+        "<a/>"},
+       2},
+      {"invalid JSON content for a new json config",
+       {"config", "create", "itest/cli/prod/new.json", "--format", "json", "--content",
+        "{not json"},
+       2},
+      {"invalid JSON content for an existing json config",
+       {"version", "add", json_key, "--content", R"({"pool": )"},
+       2},
+      {"--file that does not exist",
+       {"version", "add", json_key, "--file", missing},
+       2},
+      {"neither --file nor --content", {"version", "add", text_key}, 2},
+      {"content over 4 MiB", {"version", "add", text_key, "--file", big}, 2},
+      {"release rule naming an unknown version",
+       {"release", "set", json_key, "--rules-file", rules_unknown},
+       3},
+      {"rules file that is not JSON",
+       {"release", "set", json_key, "--rules-file", rules_garbage},
+       2},
+      {"version show of an unknown version", {"version", "show", json_key, "99"}, 3},
   };
 
   for (auto& bc : cases) {
@@ -154,9 +156,9 @@ TEST_CASE("bad_cli_input_is_refused_and_changes_nothing"
   CHECK(versions_after.out == versions_before.out);
   // And the refused keys do not exist.
   for (auto key : {"itest/cli/prod/new.json", "itest/cli/prod/app.xml"}) {
-    auto r = reader->get_config(key, actors::consistency::linearizable);
-    INFO(key << ": " << err_text(r));
-    CHECK(r.code() == errc::not_found);
+    INFO(key);
+    CHECK_ERRC(reader->get_config(key, actors::consistency::linearizable),
+               errc::not_found);
   }
 }
 

@@ -6,20 +6,20 @@
 #include <cerrno>
 #include <cstdlib>
 #include <deque>
+#include <doctest/doctest.h>
 #include <exception>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <sstream>
-#include <stdexcept>
-#include <system_error>
-
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sstream>
+#include <stdexcept>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <system_error>
 #include <unistd.h>
 
 #ifndef CONFLUX_NODE_BIN
@@ -107,7 +107,8 @@ std::string tail_lines(const std::string& path, std::size_t n) {
 
 std::string cli_result::describe() const {
   std::ostringstream os;
-  os << "exit=" << exit_code << (timed_out ? " (timed out)" : "") << "\n--- stdout ---\n"
+  os << "exit=" << exit_code << (timed_out ? " (timed out)" : "")
+     << "\n--- stdout ---\n"
      << out << "\n--- stderr ---\n"
      << err;
   return os.str();
@@ -183,7 +184,8 @@ cli_result run_program(const std::string& binary, const std::vector<std::string>
   ::close(err_pipe[0]);
   if (res.timed_out)
     ::kill(pid, SIGKILL);
-  auto remaining = std::max(ms{1000}, std::chrono::duration_cast<ms>(deadline - clock::now()));
+  auto remaining =
+      std::max(ms{1000}, std::chrono::duration_cast<ms>(deadline - clock::now()));
   auto st = wait_bounded(pid, remaining);
   if (!st) {
     res.timed_out = true;
@@ -242,12 +244,16 @@ std::vector<std::string> cluster::endpoints() const {
 }
 
 std::string cluster::endpoints_csv() const {
+  std::vector<std::size_t> all(nodes_.size());
+  for (std::size_t i = 0; i < all.size(); ++i)
+    all[i] = i;
+  return endpoints_csv(all);
+}
+
+std::string cluster::endpoints_csv(const std::vector<std::size_t>& nodes) const {
   std::string out;
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    if (i > 0)
-      out += ',';
-    out += endpoint(i);
-  }
+  for (auto i : nodes)
+    out += (out.empty() ? "" : ",") + endpoint(i);
   return out;
 }
 
@@ -283,15 +289,53 @@ void cluster::pick_ports() {
 }
 
 std::vector<std::string> cluster::default_node_args(std::size_t i) const {
+  std::vector<std::size_t> all(nodes_.size());
+  for (std::size_t k = 0; k < all.size(); ++k)
+    all[k] = k;
+  return node_args_with_peers(i, all);
+}
+
+std::vector<std::string>
+cluster::node_args_with_peers(std::size_t i,
+                              const std::vector<std::size_t>& members) const {
+  std::vector<std::string> out{
+      "--id",        std::to_string(id(i)), "--listen",     endpoint(i),
+      "--data",      data_dir(i),           "--cluster-id", opts_.cluster_id,
+      "--log-level", opts_.log_level};
   std::string peers;
-  for (std::size_t k = 0; k < nodes_.size(); ++k) {
-    if (k > 0)
-      peers += ',';
-    peers += std::to_string(id(k)) + "=" + endpoint(k);
-  }
-  return {"--id",         std::to_string(id(i)), "--listen",  endpoint(i),
-          "--data",       data_dir(i),           "--peers",   peers,
-          "--cluster-id", opts_.cluster_id,      "--log-level", opts_.log_level};
+  for (auto k : members)
+    peers += (peers.empty() ? "" : ",") + std::to_string(id(k)) + "=" + endpoint(k);
+  if (!peers.empty())
+    out.insert(out.end(), {"--peers", peers});
+  return out;
+}
+
+cluster_options with_flags(std::vector<std::string> flags, cluster_options base) {
+  auto inner = std::move(base.node_args);
+  base.node_args = [inner, flags](const cluster& c, std::size_t i) {
+    auto args = inner ? inner(c, i) : c.default_node_args(i);
+    args.insert(args.end(), flags.begin(), flags.end());
+    return args;
+  };
+  return base;
+}
+
+cluster_options with_joiners(std::size_t nodes, std::size_t initial,
+                             std::vector<std::string> flags) {
+  cluster_options o;
+  o.nodes = nodes;
+  o.node_args = [initial](const cluster& c, std::size_t i) {
+    if (i >= initial) {
+      auto args = c.node_args_with_peers(i, {});
+      args.push_back("--join");
+      return args;
+    }
+    std::vector<std::size_t> members(initial);
+    for (std::size_t k = 0; k < initial; ++k)
+      members[k] = k;
+    return c.node_args_with_peers(i, members);
+  };
+  return flags.empty() ? o : with_flags(std::move(flags), std::move(o));
 }
 
 std::vector<std::string> cluster::node_args(std::size_t i) const {
@@ -334,7 +378,8 @@ actors::client& cluster::status_client(std::size_t i) {
 expected<actors::node_status> cluster::status(std::size_t i) {
   auto st = node_state(i);
   if (st != state::running)
-    return error{errc::unavailable, "node " + std::to_string(id(i)) + " is not running"};
+    return error{errc::unavailable,
+                 "node " + std::to_string(id(i)) + " is not running"};
   return status_client(i).status_of(endpoint(i));
 }
 
@@ -372,8 +417,9 @@ bool cluster::start() {
         ready = false;
         exited = node_state(i) == state::exited;
         std::cerr << "[itest] node " << id(i) << " not ready (attempt " << attempt
-                  << ", " << (exited ? describe_wait_status(nodes_[i].wait_status)
-                                     : std::string{"still running"})
+                  << ", "
+                  << (exited ? describe_wait_status(nodes_[i].wait_status)
+                             : std::string{"still running"})
                   << ")\n";
       }
     }
@@ -456,15 +502,17 @@ bool cluster::restart(std::size_t i, ms limit) {
                 << " ms after restart\n";
       break;
     }
-    std::cerr << "[itest] node " << id(i) << " exited during restart attempt " << attempt
-              << " (" << describe_wait_status(nodes_[i].wait_status) << ")\n";
+    std::cerr << "[itest] node " << id(i) << " exited during restart attempt "
+              << attempt << " (" << describe_wait_status(nodes_[i].wait_status)
+              << ")\n";
     std::this_thread::sleep_for(500ms);
   }
   dump_logs(std::cerr, 30);
   return false;
 }
 
-std::optional<std::size_t> cluster::wait_for_leader(ms limit, std::uint64_t above_term) {
+std::optional<std::size_t> cluster::wait_for_leader(ms limit,
+                                                    std::uint64_t above_term) {
   auto deadline = clock::now() + limit;
   const std::int64_t max_rounds = limit / 20ms + 2;
   for (std::int64_t round = 0; round < max_rounds; ++round) {
@@ -498,15 +546,15 @@ std::optional<std::size_t> cluster::wait_for_leader(ms limit, std::uint64_t abov
       break;
     std::this_thread::sleep_for(20ms);
   }
-  std::cerr << "[itest] no leader (term > " << above_term << ") within " << limit.count()
-            << " ms\n";
+  std::cerr << "[itest] no leader (term > " << above_term << ") within "
+            << limit.count() << " ms\n";
   dump_logs(std::cerr, 30);
   return std::nullopt;
 }
 
-std::unique_ptr<actors::client> cluster::make_client(ms timeout,
-                                                     std::optional<std::size_t> first,
-                                                     std::string name) {
+actors::client_options cluster::client_options(ms timeout,
+                                               std::optional<std::size_t> first,
+                                               std::string name) const {
   actors::client_options o;
   o.endpoints = endpoints();
   if (first && *first < nodes_.size())
@@ -515,14 +563,27 @@ std::unique_ptr<actors::client> cluster::make_client(ms timeout,
                 o.endpoints.end());
   o.timeout = timeout;
   o.name = std::move(name);
-  return std::make_unique<actors::client>(runtime(), std::move(o));
+  return o;
+}
+
+std::unique_ptr<actors::client>
+cluster::make_client(ms timeout, std::optional<std::size_t> first, std::string name) {
+  return std::make_unique<actors::client>(
+      runtime(), client_options(timeout, first, std::move(name)));
 }
 
 std::unique_ptr<actors::client> cluster::make_node_client(std::size_t i, ms timeout) {
+  return make_nodes_client({i}, timeout, "itest-node-" + std::to_string(id(i)));
+}
+
+std::unique_ptr<actors::client>
+cluster::make_nodes_client(const std::vector<std::size_t>& nodes, ms timeout,
+                           std::string name) {
   actors::client_options o;
-  o.endpoints = {endpoint(i)};
+  for (auto i : nodes)
+    o.endpoints.push_back(endpoint(i));
   o.timeout = timeout;
-  o.name = "itest-node-" + std::to_string(id(i));
+  o.name = std::move(name);
   return std::make_unique<actors::client>(runtime(), std::move(o));
 }
 
@@ -551,6 +612,19 @@ void cluster::wipe_data() {
     std::error_code ec;
     fs::remove_all(data_dir(i), ec);
   }
+}
+
+// -- started_cluster ---------------------------------------------------------
+
+started_cluster::started_cluster(cluster_options opts) : cluster(std::move(opts)) {
+  REQUIRE_MESSAGE(start(), "the cluster of " << size()
+                                             << " node(s) did not start within "
+                                             << options().start_timeout.count()
+                                             << " ms: a node exited or never answered "
+                                                "status, or no leader was elected");
+  auto leader = wait_for_leader();
+  REQUIRE_MESSAGE(leader.has_value(), "the cluster started but has no leader any more");
+  first_leader_ = *leader;
 }
 
 } // namespace conflux::itest

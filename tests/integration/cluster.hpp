@@ -28,10 +28,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <sys/types.h>
 #include <thread>
 #include <vector>
-
-#include <sys/types.h>
 
 namespace conflux::itest {
 
@@ -94,6 +93,15 @@ struct cluster_options {
   std::function<std::vector<std::string>(const cluster&, std::size_t)> node_args;
 };
 
+/// Options whose nodes get `flags` after their usual ones (e.g.
+/// {"--snapshot-entries", "10"}).
+cluster_options with_flags(std::vector<std::string> flags, cluster_options base = {});
+/// Options of `nodes` nodes where the first `initial` bootstrap the cluster
+/// (--peers lists only them) and the others start with --join and wait to be
+/// added; every node also gets `flags`.
+cluster_options with_joiners(std::size_t nodes, std::size_t initial,
+                             std::vector<std::string> flags = {});
+
 class cluster {
 public:
   enum class state { not_started, running, stopped, exited };
@@ -137,6 +145,10 @@ public:
   /// otherwise: --id, --listen, --data, --peers (every node), --cluster-id,
   /// --log-level.
   std::vector<std::string> default_node_args(std::size_t i) const;
+  /// default_node_args(i) with --peers listing only the nodes `members`
+  /// (none: no --peers at all).
+  std::vector<std::string>
+  node_args_with_peers(std::size_t i, const std::vector<std::size_t>& members) const;
 
   /// Spawns node i (same port, same data dir as before) without waiting.
   void spawn(std::size_t i);
@@ -170,13 +182,23 @@ public:
   std::optional<std::size_t> wait_for_leader(ms limit = 10s,
                                              std::uint64_t above_term = 0);
 
-  /// A client for the whole cluster (all endpoints, `first` tried first if
-  /// given).
+  /// Client options for the whole cluster (all endpoints, `first` tried
+  /// first if given), for a test that sets more than these.
+  actors::client_options client_options(ms timeout = 5s,
+                                        std::optional<std::size_t> first = {},
+                                        std::string name = "itest") const;
+  /// A client for the whole cluster (client_options(timeout, first, name)).
   std::unique_ptr<actors::client> make_client(ms timeout = 5s,
                                               std::optional<std::size_t> first = {},
                                               std::string name = "itest");
   /// A client that only knows node i (for per-node reads).
   std::unique_ptr<actors::client> make_node_client(std::size_t i, ms timeout = 2s);
+  /// A client that knows only the nodes `nodes` (first listed first).
+  std::unique_ptr<actors::client>
+  make_nodes_client(const std::vector<std::size_t>& nodes, ms timeout = 5s,
+                    std::string name = "itest");
+  /// "HOST:PORT,..." of the nodes `nodes` (for the CLI's --endpoints).
+  std::string endpoints_csv(const std::vector<std::size_t>& nodes) const;
 
   /// Prints the last `lines` lines of every node log to `os`.
   void dump_logs(std::ostream& os, std::size_t lines = 30) const;
@@ -200,6 +222,19 @@ private:
   cluster_options opts_;
   std::string dir_;
   std::vector<node> nodes_;
+};
+
+/// The fixture most tests start with: a cluster that is started and has a
+/// leader, or the test fails (REQUIRE) saying which of the two it lacked (the
+/// node logs are printed above the failure).
+class started_cluster : public cluster {
+public:
+  explicit started_cluster(cluster_options opts = {});
+  /// The node index of the leader found right after the start.
+  std::size_t first_leader() const noexcept { return first_leader_; }
+
+private:
+  std::size_t first_leader_ = 0;
 };
 
 /// Polls `pred` every `period` until it returns true or `limit` passes.

@@ -1,14 +1,151 @@
-// conflux-node's launcher: settings from a config file.
+// conflux-node's launcher: settings from a config file, flags refused before
+// anything starts (with exit code 2 and one line saying what is wrong), and
+// the database size limit.
 
 #include "tests/integration/cluster.hpp"
-#include "tests/integration/util.hpp"
+#include "tests/integration/helpers.hpp"
 
 #include <doctest/doctest.h>
-
+#include <memory>
+#include <netinet/in.h>
 #include <string>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <vector>
 
 namespace conflux::itest {
+namespace {
+
+/// One node, not started: a temp dir and a free port for a node run by hand.
+cluster_options one_node() {
+  cluster_options o;
+  o.nodes = 1;
+  return o;
+}
+
+/// Runs conflux-node with `flags` plus a data dir of its own; a node that
+/// refuses its flags exits at once, so 20 s is far more than it needs.
+cli_result run_node(const cluster& scratch, std::vector<std::string> flags) {
+  flags.insert(flags.end(), {"--data", scratch.data_dir(0)});
+  return run_program(node_binary(), flags, 20s);
+}
+
+/// The node refused to start: exit 2 and a stderr line holding `says`.
+void check_refused(const cli_result& r, const std::string& says) {
+  INFO(r.describe());
+  CHECK_FALSE(r.timed_out);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find(says) != std::string::npos);
+}
+
+} // namespace
+
+TEST_CASE("node_id_0_is_refused_instead_of_running_as_node_1") {
+  cluster scratch{one_node()};
+  const auto listen = scratch.endpoint(0);
+  check_refused(run_node(scratch, {"--id", "0", "--listen", listen}),
+                "node ids are positive integers");
+  check_refused(run_node(scratch, {"--id", "-1", "--listen", listen}),
+                "node ids are positive integers");
+  const auto file = scratch.dir() + "/id0.toml";
+  write_file(file, "id = 0\nlisten = '" + listen + "'\n");
+  check_refused(run_node(scratch, {"--config", file}),
+                "node ids are positive integers");
+}
+
+TEST_CASE("listen_host_that_is_not_a_valid_address_or_name_is_refused_before_binding") {
+  cluster scratch{one_node()};
+  const auto port = scratch.endpoint(0).substr(scratch.endpoint(0).rfind(':'));
+  for (auto [host, says] : std::vector<std::pair<std::string, std::string>>{
+           {"256.1.1.1", "'256.1.1.1' is not a valid IPv4 address"},
+           {"1.2.3", "'1.2.3' is not a valid IPv4 address"},
+           {"[::1::2]", "'::1::2' is not a valid IPv6 address"},
+           {"no-such-host.invalid", "'no-such-host.invalid' does not resolve"}}) {
+    auto listen = host + port;
+    auto r = run_node(scratch, {"--listen", listen, "--peers", "1=" + listen});
+    check_refused(r, says);
+    CHECK(r.err.find("another process") == std::string::npos);
+  }
+}
+
+TEST_CASE("listen_port_taken_by_another_process_is_reported_as_such") {
+  cluster scratch{one_node()};
+  // A listening socket of this test on the node's port.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  std::unique_ptr<int, void (*)(int*)> closer{&fd, [](int* f) { ::close(*f); }};
+  const auto listen = scratch.endpoint(0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(
+      static_cast<std::uint16_t>(std::stoi(listen.substr(listen.rfind(':') + 1))));
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(fd, 1) == 0);
+  check_refused(run_node(scratch, {"--listen", listen}),
+                "is another process using the port?");
+}
+
+TEST_CASE("max_db_size_and_max_readers_are_checked_at_start") {
+  cluster scratch{one_node()};
+  const auto listen = scratch.endpoint(0);
+  check_refused(
+      run_node(scratch, {"--listen", listen, "--max-db-size", "10GB"}),
+      "'10GB' is not a size: the unit 'GB' is not one of B, KiB, MiB, GiB, TiB");
+  check_refused(run_node(scratch, {"--listen", listen, "--max-db-size", "huge"}),
+                "'huge' is not a size");
+  check_refused(run_node(scratch, {"--listen", listen, "--max-db-size", "512KiB"}),
+                "--max-db-size 524288 bytes is too small");
+  check_refused(
+      run_node(scratch, {"--listen", listen, "--max-db-size", "99999999999TiB"}),
+      "is not a size: it is too large");
+  check_refused(run_node(scratch, {"--listen", listen, "--max-readers", "3"}),
+                "--max-readers must be 16 to 65536");
+  const auto file = scratch.dir() + "/sizes.toml";
+  write_file(file, "listen = '" + listen + "'\nmax_db_size = '10 GiB'\n");
+  check_refused(run_node(scratch, {"--config", file}),
+                "max_db_size: '10 GiB' is not a size");
+  write_file(file, "listen = '" + listen + "'\nmax_db_size = -1\n");
+  check_refused(run_node(scratch, {"--config", file}),
+                "max_db_size must not be negative");
+}
+
+TEST_CASE("a_full_database_stops_the_node_naming_max_db_size_and_a_larger_one_lets_it_"
+          "go_on") {
+  // The smallest size a node takes (1 MiB per database) and a 3 MiB write:
+  // the log cannot hold it, the node stops (exit 1) and says which setting
+  // to raise; restarted with a larger --max-db-size it takes the write.
+  auto size = std::make_shared<std::string>("1MiB");
+  auto opts = one_node();
+  opts.node_args = [size](const cluster& c, std::size_t i) {
+    auto args = c.default_node_args(i);
+    args.insert(args.end(), {"--max-db-size", *size});
+    return args;
+  };
+  started_cluster c{opts};
+  const std::string key = "itest/full/prod/big.txt";
+  const std::string big(3 << 20, 'x');
+  auto r = c.make_client(5s)->write(make_create_config(key, big));
+  CHECK_FALSE(acked(r));
+  REQUIRE(eventually([&] { return c.node_state(0) == cluster::state::exited; }, 20s,
+                     100ms));
+  auto st = c.exit_status(0);
+  REQUIRE(st);
+  REQUIRE(WIFEXITED(*st));
+  CHECK(WEXITSTATUS(*st) == 1);
+  auto log = tail_lines(c.log_path(0), 50);
+  INFO(log);
+  CHECK(log.find("MDB_MAP_FULL") != std::string::npos);
+  CHECK(log.find("conflux-node: stopping:") != std::string::npos);
+  CHECK(log.find("restart conflux-node with a larger --max-db-size (config key "
+                 "max_db_size)") != std::string::npos);
+
+  *size = "16MiB";
+  REQUIRE(c.restart(0));
+  REQUIRE(c.wait_for_leader());
+  REQUIRE_OK(c.make_client(10s)->write(make_create_config(key, big)));
+}
 
 TEST_CASE("node_takes_its_listen_address_from_its_peers_entry_in_a_config_file") {
   // A single node started with nothing but --config FILE, where FILE names
@@ -21,21 +158,17 @@ TEST_CASE("node_takes_its_listen_address_from_its_peers_entry_in_a_config_file")
   opts.node_args = [](const cluster& c, std::size_t i) -> std::vector<std::string> {
     // Rewritten at every spawn: start() may retry on fresh ports.
     const auto path = c.dir() + "/node" + std::to_string(c.id(i)) + ".toml";
-    write_file(path, "id = " + std::to_string(c.id(i)) + "\n" +
-                       "cluster_id = '" + c.options().cluster_id + "'\n" +
-                       "data = '" + c.data_dir(i) + "'\n" +
-                       "log_level = '" + c.options().log_level + "'\n" +
-                       "\n[peers]\n" +
-                       "\"" + std::to_string(c.id(i)) + "\" = '" + c.endpoint(i) +
-                       "'\n");
+    write_file(path, "id = " + std::to_string(c.id(i)) + "\n" + "cluster_id = '" +
+                         c.options().cluster_id + "'\n" + "data = '" + c.data_dir(i) +
+                         "'\n" + "log_level = '" + c.options().log_level + "'\n" +
+                         "\n[peers]\n" + "\"" + std::to_string(c.id(i)) + "\" = '" +
+                         c.endpoint(i) + "'\n");
     return {"--config", path};
   };
-  cluster c{opts};
-  REQUIRE(c.start());
+  started_cluster c{opts};
 
   auto st = c.status(0);
-  INFO("status: " << err_text(st));
-  REQUIRE(st.ok());
+  REQUIRE_OK(st);
   CHECK(st->id == c.id(0));
   CHECK(st->address == c.endpoint(0));
   CHECK(st->cluster_id == "itest-config-file");
@@ -45,9 +178,7 @@ TEST_CASE("node_takes_its_listen_address_from_its_peers_entry_in_a_config_file")
 
   // It serves clients at that address.
   auto cl = c.make_client(5s);
-  auto w = cl->write(make_create_config("itest/config-file/prod/app.txt", "a"));
-  INFO("write: " << err_text(w));
-  CHECK(acked(w));
+  CHECK_OK(cl->write(make_create_config("itest/config-file/prod/app.txt", "a")));
   CHECK(tail_lines(c.log_path(0), 200).find("listening on " + c.endpoint(0)) !=
         std::string::npos);
 }
@@ -56,14 +187,9 @@ TEST_CASE("node_refuses_a_data_dir_of_another_cluster_or_node_and_changes_nothin
   cluster_options opts;
   opts.nodes = 1;
   opts.cluster_id = "itest-owner";
-  cluster c{opts};
-  REQUIRE(c.start());
-  {
-    auto cl = c.make_client(5s);
-    auto w = cl->write(make_create_config("itest/owner/prod/app.txt", "kept"));
-    INFO("write: " << err_text(w));
-    REQUIRE(acked(w));
-  }
+  started_cluster c{opts};
+  REQUIRE_OK(
+      c.make_client(5s)->write(make_create_config("itest/owner/prod/app.txt", "kept")));
   auto st = c.terminate(0, 15s);
   REQUIRE(st);
   REQUIRE(WIFEXITED(*st));
@@ -71,15 +197,16 @@ TEST_CASE("node_refuses_a_data_dir_of_another_cluster_or_node_and_changes_nothin
   const auto ep = c.endpoint(0);
   const auto data = c.data_dir(0);
   // Another cluster id on the same data dir.
-  auto other_cluster = run_program(node_binary(),
-                                   {"--id", std::to_string(c.id(0)), "--listen", ep, "--data",
-                                    data, "--peers", std::to_string(c.id(0)) + "=" + ep,
-                                    "--cluster-id", "someone-else"},
-                                   20s);
+  auto other_cluster = run_program(
+      node_binary(),
+      {"--id", std::to_string(c.id(0)), "--listen", ep, "--data", data, "--peers",
+       std::to_string(c.id(0)) + "=" + ep, "--cluster-id", "someone-else"},
+      20s);
   INFO("stderr: " << other_cluster.err);
   CHECK_FALSE(other_cluster.timed_out);
   CHECK(other_cluster.exit_code == 2);
-  CHECK(other_cluster.err.find("belongs to cluster 'itest-owner'") != std::string::npos);
+  CHECK(other_cluster.err.find("belongs to cluster 'itest-owner'") !=
+        std::string::npos);
   // Another node id on the same data dir.
   auto other_node = run_program(node_binary(),
                                 {"--id", "7", "--listen", ep, "--data", data, "--peers",
@@ -96,8 +223,7 @@ TEST_CASE("node_refuses_a_data_dir_of_another_cluster_or_node_and_changes_nothin
   REQUIRE(c.wait_for_leader(10s));
   auto cl = c.make_client(5s);
   auto v = cl->get_version("itest/owner/prod/app.txt", 1);
-  INFO("read: " << err_text(v));
-  REQUIRE(v.ok());
+  REQUIRE_OK(v);
   CHECK(v->content == "kept");
 }
 

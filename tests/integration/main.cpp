@@ -1,9 +1,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT
-#include <doctest/doctest.h>
-
 #include "tests/integration/cluster.hpp"
 
 #include <atomic>
+#include <doctest/doctest.h>
 
 namespace conflux::itest {
 
@@ -21,7 +20,9 @@ struct failure_listener : doctest::IReporter {
   void test_case_start(const doctest::TestCaseData&) override { g_failed = false; }
   void test_case_reenter(const doctest::TestCaseData&) override {}
   void test_case_end(const doctest::CurrentTestCaseStats&) override {}
-  void test_case_exception(const doctest::TestCaseException&) override { g_failed = true; }
+  void test_case_exception(const doctest::TestCaseException&) override {
+    g_failed = true;
+  }
   void subcase_start(const doctest::SubcaseSignature&) override {}
   void subcase_end() override {}
   void log_assert(const doctest::AssertData& ad) override {
@@ -30,7 +31,8 @@ struct failure_listener : doctest::IReporter {
   }
   void log_message(const doctest::MessageData& md) override {
     // FAIL / FAIL_CHECK (not MESSAGE / WARN).
-    if ((md.m_severity & (doctest::assertType::is_check | doctest::assertType::is_require)) != 0)
+    if ((md.m_severity &
+         (doctest::assertType::is_check | doctest::assertType::is_require)) != 0)
       g_failed = true;
   }
   void test_case_skipped(const doctest::TestCaseData&) override {}

@@ -4,49 +4,16 @@
 // leadership moves on request; the cluster shrinks 5 -> 3 and grows back to
 // 5 with every acknowledged write kept. All through the `conflux` CLI.
 
+#include "protocol/raft/membership.hpp"
+#include "storage/log_store.hpp"
 #include "tests/integration/cluster.hpp"
-#include "tests/integration/util.hpp"
+#include "tests/integration/helpers.hpp"
 
 #include <doctest/doctest.h>
-
-#include <algorithm>
-#include <atomic>
-#include <set>
-#include <thread>
+#include <map>
 
 namespace conflux::itest {
 namespace {
-
-/// Node args where the first `initial` nodes bootstrap the cluster (--peers
-/// lists only them) and the others start with --join and wait to be added.
-cluster_options with_joiners(std::size_t nodes, std::size_t initial) {
-  cluster_options o;
-  o.nodes = nodes;
-  o.node_args = [initial](const cluster& c, std::size_t i) {
-    std::vector<std::string> args{"--id",         std::to_string(c.id(i)),
-                                  "--listen",     c.endpoint(i),
-                                  "--data",       c.data_dir(i),
-                                  "--cluster-id", c.options().cluster_id,
-                                  "--log-level",  c.options().log_level};
-    if (i < initial) {
-      std::string peers;
-      for (std::size_t k = 0; k < initial; ++k)
-        peers += (k ? "," : "") + std::to_string(c.id(k)) + "=" + c.endpoint(k);
-      args.insert(args.end(), {"--peers", peers});
-    } else {
-      args.push_back("--join");
-    }
-    return args;
-  };
-  return o;
-}
-
-std::string csv(const cluster& c, const std::vector<std::size_t>& nodes) {
-  std::string out;
-  for (auto i : nodes)
-    out += (out.empty() ? "" : ",") + c.endpoint(i);
-  return out;
-}
 
 /// The configuration as the current leader reports it: id -> kind.
 std::map<std::uint64_t, std::string> leader_view(cluster& c) {
@@ -62,113 +29,58 @@ std::map<std::uint64_t, std::string> leader_view(cluster& c) {
   return out;
 }
 
-/// Waits until node i has applied at least what the leader has committed,
-/// then returns its (serializable) version list of `key`.
-std::optional<std::vector<version>> caught_up_versions(cluster& c, std::size_t i,
-                                                       const std::string& key) {
+/// Node i's (serializable) version list of `key` once it has applied what
+/// the leader has committed.
+std::vector<version> caught_up_versions(cluster& c, std::size_t i,
+                                        const std::string& key) {
   auto l = c.wait_for_leader(10s);
-  if (!l)
-    return std::nullopt;
-  auto ls = c.status(*l);
-  if (!ls.ok())
-    return std::nullopt;
-  auto target = ls->commit;
-  bool ok = eventually(
-    [&] {
-      auto st = c.status(i);
-      return st.ok() && st->applied >= target;
-    },
-    20s);
-  if (!ok)
-    return std::nullopt;
-  auto cl = c.make_node_client(i, 3s);
-  auto vs = cl->list_versions(key, actors::consistency::serializable);
-  if (!vs.ok())
-    return std::nullopt;
-  return std::move(*vs);
+  REQUIRE(l);
+  return wait_until_serves(c, i, key, status_of(c, *l).commit).versions;
 }
 
-struct writer {
-  std::atomic<bool> stop{false};
-  write_log log;
-  std::unique_ptr<actors::client> client;
-  std::thread thread;
-
-  writer(cluster& c, const std::string& key, std::vector<std::string> endpoints) {
-    actors::client_options o;
-    o.endpoints = std::move(endpoints);
-    o.timeout = 5s;
-    o.name = "itest-membership";
-    client = std::make_unique<actors::client>(runtime(), o);
-    (void) c;
-    thread = std::thread{[this, key] { write_stream(*client, key, "m", stop, log, 20000, 90s); }};
-  }
-  ~writer() { join(); }
-  void join() {
-    stop = true;
-    if (thread.joinable())
-      thread.join();
-  }
-  bool wait_acks(std::size_t n, ms limit) {
-    return eventually([&] { return log.acks.load() >= n; }, limit);
-  }
-};
-
-void create_key(cluster& c, const std::vector<std::string>& endpoints, const std::string& key) {
-  actors::client_options o;
-  o.endpoints = endpoints;
-  actors::client cl{runtime(), o};
-  auto r = cl.write(make_create_config(key, "initial"));
-  INFO("create_config: " << err_text(r));
-  REQUIRE(acked(r));
-  (void) c;
-}
-
-std::vector<std::string> endpoints_of(const cluster& c, const std::vector<std::size_t>& nodes) {
-  std::vector<std::string> out;
-  for (auto i : nodes)
-    out.push_back(c.endpoint(i));
-  return out;
+/// Creates `key` through the nodes `nodes`, then starts one writer on them.
+std::unique_ptr<writer_pool> write_under_load(cluster& c,
+                                              const std::vector<std::size_t>& nodes,
+                                              const std::string& key) {
+  REQUIRE_OK(c.make_nodes_client(nodes)->write(make_create_config(key, "initial")));
+  std::vector<std::unique_ptr<actors::client>> clients;
+  clients.push_back(c.make_nodes_client(nodes, 5s, "itest-membership"));
+  return std::make_unique<writer_pool>(std::move(clients), key, "m", 20000, 90s);
 }
 
 } // namespace
 
 TEST_CASE("a_joining_node_catches_up_under_load_and_becomes_a_voter") {
-  cluster c{with_joiners(4, 3)};
-  REQUIRE(c.start());
+  started_cluster c{with_joiners(4, 3)};
   const std::string key = "itest/member/prod/join.txt";
-  auto eps = endpoints_of(c, {0, 1, 2});
-  create_key(c, eps, key);
-  writer w{c, key, eps};
-  REQUIRE(w.wait_acks(100, 30s));
+  auto w = write_under_load(c, {0, 1, 2}, key);
+  REQUIRE(w->wait_acks(100, 30s));
 
   // The joiner is idle until added: no configuration, no leader known.
   auto idle = c.status(3);
-  REQUIRE(idle.ok());
+  REQUIRE_OK(idle);
   CHECK(idle->members.empty());
   CHECK(idle->leader_id == 0);
 
-  auto add = run_cli({"--endpoints", csv(c, {0, 1, 2}), "cluster", "add", "4", c.endpoint(3)});
+  auto add = run_cli({"--endpoints", c.endpoints_csv({0, 1, 2}), "cluster", "add", "4",
+                      c.endpoint(3)});
   INFO(add.describe());
   REQUIRE(add.exit_code == 0);
   CHECK(add.out.find("added node 4") != std::string::npos);
 
   // Promoted automatically once it caught up, while writes go on.
   CHECK(eventually([&] { return leader_view(c)[4] == "voter"; }, 30s, 100ms));
-  auto acks_at_promotion = w.log.acks.load();
-  CHECK(w.wait_acks(acks_at_promotion + 50, 30s));
-  w.join();
+  CHECK(w->wait_acks(w->acks() + 50, 30s));
+  w->stop();
 
   auto on_joiner = caught_up_versions(c, 3, key);
-  REQUIRE(on_joiner);
-  auto outcomes = w.log.snapshot();
-  check_applied_once(*on_joiner, outcomes);
+  check_applied_once(on_joiner, w->outcomes());
   auto on_first = caught_up_versions(c, 0, key);
-  REQUIRE(on_first);
-  CHECK(on_first->size() == on_joiner->size());
+  CHECK(on_first.size() == on_joiner.size());
 
   // Status shows the new member with its replication lag, as the leader sees it.
-  auto js = run_cli({"--endpoints", csv(c, {0, 1, 2}), "--json", "cluster", "status"});
+  auto js = run_cli(
+      {"--endpoints", c.endpoints_csv({0, 1, 2}), "--json", "cluster", "status"});
   INFO(js.describe());
   CHECK(js.exit_code == 0);
   CHECK(js.out.find("\"id\":4") != std::string::npos);
@@ -176,55 +88,46 @@ TEST_CASE("a_joining_node_catches_up_under_load_and_becomes_a_voter") {
 }
 
 TEST_CASE("removing_the_leader_hands_leadership_over_and_the_cluster_keeps_serving") {
-  cluster c;
-  REQUIRE(c.start());
-  auto leader = c.wait_for_leader();
-  REQUIRE(leader);
+  started_cluster c;
+  const auto leader = c.first_leader();
   const std::string key = "itest/member/prod/remove.txt";
-  create_key(c, c.endpoints(), key);
-  auto before = c.status(*leader);
-  REQUIRE(before.ok());
+  REQUIRE_OK(c.make_client()->write(make_create_config(key, "initial")));
+  status_of(c, leader);
 
   auto rm = run_cli({"--endpoints", c.endpoints_csv(), "cluster", "remove",
-                     std::to_string(c.id(*leader))});
+                     std::to_string(c.id(leader))});
   INFO(rm.describe());
   REQUIRE(rm.exit_code == 0);
 
   // Another node leads, and its configuration no longer has the old leader.
   std::vector<std::size_t> rest;
   for (std::size_t i = 0; i < c.size(); ++i)
-    if (i != *leader)
+    if (i != leader)
       rest.push_back(i);
   auto view = leader_view(c);
   CHECK(view.size() == 2);
-  CHECK(view.count(c.id(*leader)) == 0);
+  CHECK(view.count(c.id(leader)) == 0);
   auto now_leader = c.wait_for_leader();
   REQUIRE(now_leader);
-  CHECK(*now_leader != *leader);
+  CHECK(*now_leader != leader);
 
   // The removed process can go; the two left keep taking writes.
-  c.terminate(*leader);
-  actors::client_options o;
-  o.endpoints = endpoints_of(c, rest);
-  actors::client cl{runtime(), o};
+  c.terminate(leader);
+  auto cl = c.make_nodes_client(rest);
   for (int n = 0; n < 20; ++n) {
-    auto r = cl.write(make_create_version(key, "after-" + std::to_string(n)));
-    INFO("write " << n << ": " << err_text(r));
-    REQUIRE(acked(r));
+    INFO("write " << n);
+    REQUIRE_OK(cl->write(make_create_version(key, "after-" + std::to_string(n))));
   }
-  auto vs = cl.list_versions(key);
-  REQUIRE(vs.ok());
+  auto vs = cl->list_versions(key);
+  REQUIRE_OK(vs);
   CHECK(vs->size() == 21);
 }
 
 TEST_CASE("transfer_leader_moves_leadership_to_the_named_voter") {
-  cluster c;
-  REQUIRE(c.start());
-  auto leader = c.wait_for_leader();
-  REQUIRE(leader);
-  auto before = c.status(*leader);
-  REQUIRE(before.ok());
-  auto target = (*leader + 1) % c.size();
+  started_cluster c;
+  const auto leader = c.first_leader();
+  const auto before = status_of(c, leader);
+  auto target = (leader + 1) % c.size();
 
   auto t0 = clock::now();
   auto tr = run_cli({"--endpoints", c.endpoints_csv(), "cluster", "transfer-leader",
@@ -236,14 +139,15 @@ TEST_CASE("transfer_leader_moves_leadership_to_the_named_voter") {
   // timeout (protocol/raft/core.cpp), so success means it moved within one.
   // One term later: the target won the election TimeoutNow started, no
   // other election round was needed.
-  auto st = c.status(target);
-  REQUIRE(st.ok());
-  CHECK(st->role == "leader");
-  CHECK(st->term == before->term + 1);
-  MESSAGE("transfer-leader returned after " << elapsed.count() << " ms (CLI process included)");
+  auto st = status_of(c, target);
+  CHECK(st.role == "leader");
+  CHECK(st.term == before.term + 1);
+  MESSAGE("transfer-leader returned after " << elapsed.count()
+                                            << " ms (CLI process included)");
 
   // Transferring to a stranger or to the current leader.
-  auto bad = run_cli({"--endpoints", c.endpoints_csv(), "cluster", "transfer-leader", "9"});
+  auto bad =
+      run_cli({"--endpoints", c.endpoints_csv(), "cluster", "transfer-leader", "9"});
   CHECK(bad.exit_code == 3);
   CHECK(bad.err.find("node 9 is not a member") != std::string::npos);
   auto same = run_cli({"--endpoints", c.endpoints_csv(), "cluster", "transfer-leader",
@@ -251,16 +155,14 @@ TEST_CASE("transfer_leader_moves_leadership_to_the_named_voter") {
   CHECK(same.exit_code == 0);
 }
 
-TEST_CASE("the_cluster_shrinks_5_to_3_and_grows_back_keeping_every_acknowledged_write") {
+TEST_CASE(
+    "the_cluster_shrinks_5_to_3_and_grows_back_keeping_every_acknowledged_write") {
   // Nodes 1-5 bootstrap; 6 and 7 start with --join.
-  cluster c{with_joiners(7, 5)};
-  REQUIRE(c.start());
+  started_cluster c{with_joiners(7, 5)};
   const std::string key = "itest/member/prod/resize.txt";
-  auto eps = endpoints_of(c, {0, 1, 2});
-  create_key(c, eps, key);
-  writer w{c, key, eps};
-  REQUIRE(w.wait_acks(30, 30s));
-  auto ep_all = csv(c, {0, 1, 2, 3, 4});
+  auto w = write_under_load(c, {0, 1, 2}, key);
+  REQUIRE(w->wait_acks(30, 30s));
+  auto ep_all = c.endpoints_csv({0, 1, 2, 3, 4});
 
   // Shrink: remove 5 and 4 (either may be the leader), then stop them.
   for (std::uint64_t id : {5, 4}) {
@@ -268,43 +170,116 @@ TEST_CASE("the_cluster_shrinks_5_to_3_and_grows_back_keeping_every_acknowledged_
     INFO(rm.describe());
     REQUIRE(rm.exit_code == 0);
   }
-  CHECK(leader_view(c) == std::map<std::uint64_t, std::string>{
-                            {1, "voter"}, {2, "voter"}, {3, "voter"}});
+  CHECK(leader_view(c) ==
+        std::map<std::uint64_t, std::string>{{1, "voter"}, {2, "voter"}, {3, "voter"}});
   c.terminate(3);
   c.terminate(4);
-  auto acks = w.log.acks.load();
-  CHECK(w.wait_acks(acks + 30, 30s));
+  CHECK(w->wait_acks(w->acks() + 30, 30s));
 
   // Grow: add 6 and 7; each is promoted once caught up.
   for (std::size_t i : {5, 6}) {
-    auto add = run_cli({"--endpoints", csv(c, {0, 1, 2}), "cluster", "add",
+    auto add = run_cli({"--endpoints", c.endpoints_csv({0, 1, 2}), "cluster", "add",
                         std::to_string(c.id(i)), c.endpoint(i)});
     INFO(add.describe());
     REQUIRE(add.exit_code == 0);
     // One change at a time: the next add waits until this one is a voter.
     CHECK(eventually([&] { return leader_view(c)[c.id(i)] == "voter"; }, 30s, 100ms));
   }
-  CHECK(leader_view(c) == std::map<std::uint64_t, std::string>{{1, "voter"},
-                                                                {2, "voter"},
-                                                                {3, "voter"},
-                                                                {6, "voter"},
-                                                                {7, "voter"}});
-  acks = w.log.acks.load();
-  CHECK(w.wait_acks(acks + 30, 30s));
-  w.join();
+  CHECK(leader_view(c) ==
+        std::map<std::uint64_t, std::string>{
+            {1, "voter"}, {2, "voter"}, {3, "voter"}, {6, "voter"}, {7, "voter"}});
+  CHECK(w->wait_acks(w->acks() + 30, 30s));
+  w->stop();
 
-  auto outcomes = w.log.snapshot();
+  auto outcomes = w->outcomes();
   std::optional<std::vector<version>> reference;
   for (std::size_t i : {0, 1, 2, 5, 6}) {
     INFO("node " << c.id(i));
     auto vs = caught_up_versions(c, i, key);
-    REQUIRE(vs);
-    check_applied_once(*vs, outcomes);
+    check_applied_once(vs, outcomes);
     if (!reference)
-      reference = *vs;
+      reference = vs;
     else
-      CHECK(vs->size() == reference->size());
+      CHECK(vs.size() == reference->size());
   }
+}
+
+TEST_CASE("join_on_the_data_dir_of_a_member_starts_it_as_that_member_and_says_join_has_"
+          "no_effect") {
+  // Node 4 joined with --join and became a voter; restarted with the same
+  // flags (--join included) it is the member its data dir says it is.
+  started_cluster c{with_joiners(4, 3)};
+  auto add = run_cli({"--endpoints", c.endpoints_csv({0, 1, 2}), "cluster", "add", "4",
+                      c.endpoint(3)});
+  INFO(add.describe());
+  REQUIRE(add.exit_code == 0);
+  REQUIRE(eventually([&] { return leader_view(c)[4] == "voter"; }, 30s, 100ms));
+  // Node 4 has stored and applied the configurations that list it.
+  REQUIRE(eventually(
+      [&] {
+        auto s = c.status(3);
+        return s.ok() && s->applied >= 3 && s->members.size() == 4;
+      },
+      30s, 100ms));
+  auto st = c.terminate(3);
+  REQUIRE(st);
+  CHECK(tail_lines(c.log_path(3), 1000).find("--join has no effect") ==
+        std::string::npos);
+
+  REQUIRE(c.restart(3));
+  CHECK(tail_lines(c.log_path(3), 1000)
+            .find("--join has no effect: the data dir already holds a configuration") !=
+        std::string::npos);
+  CHECK(eventually(
+      [&] {
+        auto s = c.status(3);
+        return s.ok() && s->members.size() == 4 && s->leader_id != 0;
+      },
+      10s));
+  const std::string key = "itest/member/prod/rejoin.txt";
+  auto r = c.make_nodes_client({0, 1, 2})->write(make_create_config(key, "after"));
+  REQUIRE_OK(r);
+  CHECK(wait_until_serves(c, 3, key, r->revision).versions.size() == 1);
+}
+
+TEST_CASE(
+    "join_on_a_data_dir_whose_configuration_no_longer_lists_the_node_is_refused") {
+  // A node whose stored configuration leaves it out was removed; started
+  // with --join on that data dir it would wait forever for a leader that no
+  // longer replicates to it. (A leader hands leadership over before it is
+  // removed, so a removed node rarely holds its own removal: the entry is
+  // appended here the way the log store writes it.)
+  started_cluster c;
+  const std::size_t victim = (c.first_leader() + 1) % c.size();
+  REQUIRE(c.terminate(victim));
+  {
+    storage::log_store_options lo;
+    lo.identity = {c.options().cluster_id, c.id(victim)};
+    auto log = storage::log_store::open(c.data_dir(victim) + "/log", lo);
+    REQUIRE_OK(log);
+    raft::membership rest;
+    for (std::size_t i = 0; i < c.size(); ++i)
+      if (i != victim)
+        rest.voters.push_back(c.id(i));
+    raft::log_entry e;
+    e.term = log->last_term();
+    e.index = log->last_index() + 1;
+    e.kind = raft::entry_kind::membership;
+    e.data = raft::encode_membership(rest);
+    REQUIRE_OK(log->append(std::vector<raft::log_entry>{e}));
+  }
+
+  auto args = c.default_node_args(victim);
+  args.push_back("--join");
+  auto r = run_program(node_binary(), args, 30s);
+  INFO(r.describe());
+  CHECK_FALSE(r.timed_out);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("belongs to node " + std::to_string(c.id(victim)) +
+                   ", which was removed from the cluster") != std::string::npos);
+  CHECK(
+      r.err.find("wipe the data dir (or use an empty one) to join again with --join") !=
+      std::string::npos);
 }
 
 } // namespace conflux::itest

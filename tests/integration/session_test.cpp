@@ -3,13 +3,12 @@
 // long-lived client does not pile sessions up on the nodes.
 
 #include "tests/integration/cluster.hpp"
-#include "tests/integration/util.hpp"
-
-#include <doctest/doctest.h>
+#include "tests/integration/helpers.hpp"
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <doctest/doctest.h>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,10 +16,8 @@
 namespace conflux::itest {
 
 TEST_CASE("client_sessions_do_not_pile_up_on_nodes") {
-  cluster c;
-  REQUIRE(c.start());
-  auto leader = c.wait_for_leader();
-  REQUIRE(leader);
+  started_cluster c;
+  const auto leader = c.first_leader();
 
   // Sessions open on each node before the client exists: the fixture's own
   // status client holds one per node (c.status() goes through it).
@@ -46,14 +43,12 @@ TEST_CASE("client_sessions_do_not_pile_up_on_nodes") {
   // One client whose endpoints list the followers first: its first write is
   // redirected by a follower, so the client drops the follower's session and
   // opens one on the leader.
-  actors::client_options o;
+  std::vector<std::size_t> followers_first;
   for (std::size_t i = 0; i < c.size(); ++i)
-    if (i != *leader)
-      o.endpoints.push_back(c.endpoint(i));
-  o.endpoints.push_back(c.endpoint(*leader));
-  o.timeout = 5s;
-  o.name = "itest-sessions";
-  auto cl = std::make_unique<actors::client>(runtime(), std::move(o));
+    if (i != leader)
+      followers_first.push_back(i);
+  followers_first.push_back(leader);
+  auto cl = c.make_nodes_client(followers_first, 5s, "itest-sessions");
 
   const std::string key = "itest/sessions/prod/app.txt";
   constexpr int rounds = 30;
@@ -63,16 +58,18 @@ TEST_CASE("client_sessions_do_not_pile_up_on_nodes") {
   for (int n = 0; n < rounds; ++n) {
     auto w = n == 0 ? cl->write(make_create_config(key, "v-0"))
                     : cl->write(make_create_version(key, "v-" + std::to_string(n)));
-    INFO("write " << n << ": " << err_text(w));
-    REQUIRE(acked(w));
-    auto r = n % 2 == 0 ? cl->get_config(key).ok()
-                        : cl->list_versions(key, actors::consistency::serializable).ok();
+    INFO("write " << n);
+    REQUIRE_OK(w);
+    auto r = n % 2 == 0
+                 ? cl->get_config(key).ok()
+                 : cl->list_versions(key, actors::consistency::serializable).ok();
     CHECK(r);
     for (std::size_t i = 0; i < c.size(); ++i) {
       auto st = cl->status_of(c.endpoint(i));
-      INFO("status_of node " << c.id(i) << ": " << err_text(st));
-      REQUIRE(st.ok());
-      most[i] = std::max(most[i], static_cast<std::int64_t>(st->sessions) - baseline[i]);
+      INFO("status_of node " << c.id(i));
+      REQUIRE_OK(st);
+      most[i] =
+          std::max(most[i], static_cast<std::int64_t>(st->sessions) - baseline[i]);
     }
   }
   MESSAGE("most sessions of the client seen per node: " << show(most));
@@ -90,32 +87,32 @@ TEST_CASE("client_sessions_do_not_pile_up_on_nodes") {
   // follower for as long as the client lives.
   auto expected_now = baseline;
   for (std::size_t i = 0; i < c.size(); ++i)
-    expected_now[i] += i == *leader ? 2 : 1;
+    expected_now[i] += i == leader ? 2 : 1;
   std::vector<std::int64_t> now;
   bool settled = eventually(
-    [&] {
-      now = sessions_now();
-      for (std::size_t i = 0; i < c.size(); ++i)
-        if (now[i] < 0 || now[i] > expected_now[i])
-          return false;
-      return true;
-    },
-    5s, 50ms);
+      [&] {
+        now = sessions_now();
+        for (std::size_t i = 0; i < c.size(); ++i)
+          if (now[i] < 0 || now[i] > expected_now[i])
+            return false;
+        return true;
+      },
+      5s, 50ms);
   INFO("sessions with the client: " << show(now) << ", expected at most "
                                     << show(expected_now));
   CHECK(settled);
-  auto leader_now = c.status(*leader);
-  REQUIRE(leader_now.ok());
+  auto leader_now = c.status(leader);
+  REQUIRE_OK(leader_now);
   CHECK(leader_now->role == "leader"); // no election meddled with the counts
 
   // The client goes: every session it opened ends with it.
   cl.reset();
   bool back = eventually(
-    [&] {
-      now = sessions_now();
-      return now == baseline;
-    },
-    5s, 50ms);
+      [&] {
+        now = sessions_now();
+        return now == baseline;
+      },
+      5s, 50ms);
   INFO("sessions after the client: " << show(now) << ", before: " << show(baseline));
   CHECK(back);
 }

@@ -6,14 +6,12 @@
 
 #include "protocol/sha256.hpp"
 #include "tests/integration/cluster.hpp"
-#include "tests/integration/util.hpp"
+#include "tests/integration/helpers.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <doctest/doctest.h>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <thread>
 
 namespace conflux::itest {
@@ -21,15 +19,22 @@ namespace {
 
 using actors::watch_notification;
 
-actors::client_options stream_options(const cluster& c, std::size_t first) {
-  actors::client_options o;
-  o.endpoints = c.endpoints();
-  std::rotate(o.endpoints.begin(),
-              o.endpoints.begin() + static_cast<std::ptrdiff_t>(first),
-              o.endpoints.end());
-  o.timeout = 2s;
-  o.name = "itest-watch";
-  return o;
+/// A watch of `w` through a client whose endpoints start at node `first`.
+std::unique_ptr<actors::watch_stream> watch_from(const cluster& c, std::size_t first,
+                                                 actors::watch_options w) {
+  return std::make_unique<actors::watch_stream>(
+      runtime(), c.client_options(2s, first, "itest-watch"), w);
+}
+
+/// A watch of `key` from the revision after `created` through node `first`
+/// first.
+std::unique_ptr<actors::watch_stream>
+watch_after(const cluster& c, std::size_t first, const std::string& key,
+            const expected<apply_result>& created) {
+  actors::watch_options w;
+  w.key = key;
+  w.from_revision = created->revision + 1;
+  return watch_from(c, first, w);
 }
 
 /// Reads events until `done(events)` holds or `limit` passes (bounded).
@@ -40,7 +45,7 @@ std::vector<watch_notification> collect(actors::watch_stream& s, Done&& done,
   auto deadline = clock::now() + limit;
   while (!done(out) && clock::now() < deadline) {
     auto n = s.next(100ms);
-    REQUIRE_MESSAGE(n.ok(), "the watch failed: " << err_text(n));
+    REQUIRE_OK(n); // the watch failed
     if (*n)
       out.push_back(std::move(**n));
   }
@@ -51,11 +56,14 @@ rpc::watch_kind kind_of(const watch_notification& n) {
   return static_cast<rpc::watch_kind>(n.event.kind);
 }
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    out.push_back(line);
+/// One JSON object per line of `text` (the CLI's `--json watch` output).
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  for (std::size_t at = 0; at < text.size();) {
+    auto end = std::min(text.find('\n', at), text.size());
+    out.push_back(nlohmann::json::parse(text.substr(at, end - at)));
+    at = end + 1;
+  }
   return out;
 }
 
@@ -69,55 +77,28 @@ command rules(const std::string& key, std::vector<release_rule> rs) {
 } // namespace
 
 TEST_CASE("watcher_sees_every_write_in_order_across_a_leader_kill") {
-  cluster c;
-  REQUIRE(c.start());
-  auto leader = c.wait_for_leader();
-  REQUIRE(leader);
+  started_cluster c;
+  const auto leader = c.first_leader();
   const std::string key = "itest/watch/prod/stream.txt";
-  auto writer = c.make_client(5s, *leader, "itest-writer");
-  auto created = writer->write(make_create_config(key, "v-0"));
-  REQUIRE(acked(created));
+  auto created = c.make_client(5s, leader)->write(make_create_config(key, "v-0"));
+  REQUIRE_OK(created);
 
   // Connected to the leader first, so that its kill moves the watch too. It
   // starts right after the create, so when it subscribes does not matter.
-  actors::watch_options w;
-  w.key = key;
-  w.from_revision = created->revision + 1;
-  actors::watch_stream stream{runtime(), stream_options(c, *leader), w};
+  auto stream = watch_after(c, leader, key, created);
 
-  write_log log;
-  std::atomic<bool> stop{false};
-  std::atomic<std::size_t> acks_after_kill{0};
-  std::atomic<bool> killed{false};
-  std::thread t{[&] {
-    auto deadline = clock::now() + 60s;
-    for (std::size_t n = 1; n <= 400 && !stop.load() && clock::now() < deadline; ++n) {
-      write_outcome o;
-      o.content = "v-" + std::to_string(n);
-      auto r = writer->write(make_create_version(key, o.content));
-      o.ok = acked(r);
-      o.code = code_of(r);
-      o.error = err_text(r);
-      if (o.ok)
-        o.version = r->version;
-      log.add(std::move(o));
-      if (killed.load() && acked(r) && ++acks_after_kill >= 30)
-        break;
-    }
-  }};
-  join_on_exit join{&stop, t};
-
-  REQUIRE(eventually([&] { return log.acks.load() >= 30; }, 20s, 10ms));
-  c.kill9(*leader);
-  killed = true;
+  std::vector<std::unique_ptr<actors::client>> writer;
+  writer.push_back(c.make_client(5s, leader, "itest-writer"));
+  writer_pool pool{std::move(writer), key, "v", 400, 60s};
+  REQUIRE(pool.wait_acks(30, 20s));
+  c.kill9(leader);
+  const auto acks_at_kill = pool.acks();
   REQUIRE(c.wait_for_leader(10s));
-  REQUIRE(eventually([&] { return acks_after_kill.load() >= 30; }, 40s, 20ms));
-  stop = true;
-  t.join();
+  REQUIRE(pool.wait_acks(acks_at_kill + 30, 40s));
+  pool.stop();
 
-  auto reader = c.make_client(5s);
-  auto versions = reader->list_versions(key);
-  REQUIRE(versions.ok());
+  auto versions = c.make_client(5s)->list_versions(key);
+  REQUIRE_OK(versions);
   // Every version but the first (the create, before the watch started).
   std::map<version_id, std::string> expected_hash;
   for (auto& v : *versions)
@@ -126,12 +107,12 @@ TEST_CASE("watcher_sees_every_write_in_order_across_a_leader_kill") {
   REQUIRE(expected_hash.size() >= 60u);
 
   auto events = collect(
-      stream, [&](auto& got) { return got.size() >= expected_hash.size(); }, 30s);
-  INFO("stream resumed " << stream.resumes()
-                         << " times; last: " << stream.last_interruption());
+      *stream, [&](auto& got) { return got.size() >= expected_hash.size(); }, 30s);
+  INFO("stream resumed " << stream->resumes()
+                         << " times; last: " << stream->last_interruption());
   MESSAGE("watch across the leader kill: "
           << events.size() << " events for " << expected_hash.size() << " versions, "
-          << stream.resumes() << " resume(s): " << stream.last_interruption());
+          << stream->resumes() << " resume(s): " << stream->last_interruption());
   CHECK(events.size() == expected_hash.size());
   std::uint64_t last_rev = 0;
   version_id last_version = 1;
@@ -147,22 +128,20 @@ TEST_CASE("watcher_sees_every_write_in_order_across_a_leader_kill") {
     CHECK(e.event.content_hash == expected_hash[v]);
   }
   // The watch was on the killed leader: it must have failed over.
-  CHECK(stream.resumes() >= 1u);
+  CHECK(stream->resumes() >= 1u);
   // Nothing more arrives (no duplicate after the end).
-  auto extra = stream.next(500ms);
-  REQUIRE(extra.ok());
+  auto extra = stream->next(500ms);
+  REQUIRE_OK(extra);
   CHECK_FALSE(extra->has_value());
 }
 
 TEST_CASE("labelled_cli_watch_is_told_only_when_its_resolved_version_changes") {
-  cluster c;
-  REQUIRE(c.start());
-  REQUIRE(c.wait_for_leader());
+  started_cluster c;
   const std::string key = "itest/watch/prod/labelled.json";
   auto cl = c.make_client();
   auto created =
       cl->write(make_create_config(key, R"({"v": 1})", content_format::json));
-  REQUIRE(acked(created));
+  REQUIRE_OK(created);
 
   cli_result out;
   std::thread watcher{[&] {
@@ -183,15 +162,15 @@ TEST_CASE("labelled_cli_watch_is_told_only_when_its_resolved_version_changes") {
                             release_rule{{{"canary", "true"}}, 2, 5}})); // still 2
   auto r3 = cl->write(rules(key, {release_rule{{}, 1, 0}})); // canary: back to 1
   for (auto* r : {&v2, &r1, &v3, &r2, &r3})
-    REQUIRE(acked(*r));
+    REQUIRE_OK(*r);
   watcher.join();
 
   INFO(out.describe());
   REQUIRE(out.exit_code == 0);
-  auto lines = lines_of(out.out);
+  auto lines = json_lines(out.out);
   REQUIRE(lines.size() == 2u);
-  auto a = nlohmann::json::parse(lines[0]);
-  auto b = nlohmann::json::parse(lines[1]);
+  auto& a = lines[0];
+  auto& b = lines[1];
   CHECK(a["kind"] == "rules_changed");
   CHECK(a["revision"] == r1->revision);
   CHECK(a["resolved_version"] == 2);
@@ -203,23 +182,15 @@ TEST_CASE("labelled_cli_watch_is_told_only_when_its_resolved_version_changes") {
 }
 
 TEST_CASE("watch_resumes_from_an_old_revision_by_replay_or_by_one_resync") {
-  cluster_options opts;
-  opts.node_args = [](const cluster& cl, std::size_t i) {
-    auto args = cl.default_node_args(i);
-    args.insert(args.end(), {"--watch-history", "5"});
-    return args;
-  };
-  cluster c{opts};
-  REQUIRE(c.start());
-  auto leader = c.wait_for_leader();
-  REQUIRE(leader);
+  started_cluster c{with_flags({"--watch-history", "5"})};
+  const auto leader = c.first_leader();
   const std::string key = "itest/watch/prod/resume.txt";
   auto cl = c.make_client();
-  REQUIRE(acked(cl->write(make_create_config(key, "c-1"))));
+  REQUIRE_OK(cl->write(make_create_config(key, "c-1")));
   std::vector<apply_result> writes;
   for (int n = 2; n <= 12; ++n) {
     auto r = cl->write(make_create_version(key, "c-" + std::to_string(n)));
-    REQUIRE(acked(r));
+    REQUIRE_OK(r);
     writes.push_back(*r);
   }
   // Within the history (the last 5 changes): the CLI replays exactly those
@@ -230,10 +201,10 @@ TEST_CASE("watch_resumes_from_an_old_revision_by_replay_or_by_one_resync") {
                         30s);
   INFO(replay.describe());
   REQUIRE(replay.exit_code == 0);
-  auto lines = lines_of(replay.out);
+  auto lines = json_lines(replay.out);
   REQUIRE(lines.size() == 3u);
   for (std::size_t i = 0; i < 3; ++i) {
-    auto j = nlohmann::json::parse(lines[i]);
+    auto& j = lines[i];
     CHECK(j["kind"] == "version_added");
     CHECK(j["revision"] == writes[8 + i].revision);
     CHECK(j["versions"] == nlohmann::json::array({writes[8 + i].version}));
@@ -245,9 +216,9 @@ TEST_CASE("watch_resumes_from_an_old_revision_by_replay_or_by_one_resync") {
   w.key = "itest/watch/";
   w.from_revision = writes[0].revision;
   // At the leader, which has applied every acknowledged write.
-  actors::watch_stream stream{runtime(), stream_options(c, *leader), w};
+  auto stream = watch_from(c, leader, w);
   auto first = collect(
-      stream, [](auto& got) { return !got.empty(); }, 15s);
+      *stream, [](auto& got) { return !got.empty(); }, 15s);
   REQUIRE(first.size() == 1u);
   auto& rs = first[0].event;
   CHECK(kind_of(first[0]) == rpc::watch_kind::resync);
@@ -258,104 +229,79 @@ TEST_CASE("watch_resumes_from_an_old_revision_by_replay_or_by_one_resync") {
   CHECK(rs.state[0].content_hash == sha256_hex("c-12"));
 
   auto next = cl->write(make_create_version(key, "c-13"));
-  REQUIRE(acked(next));
+  REQUIRE_OK(next);
   auto more = collect(
-      stream, [](auto& got) { return !got.empty(); }, 15s);
+      *stream, [](auto& got) { return !got.empty(); }, 15s);
   REQUIRE(more.size() == 1u);
   CHECK(kind_of(more[0]) == rpc::watch_kind::version_added);
   CHECK(more[0].event.revision == next->revision);
-  CHECK(stream.resumes() == 0u); // no error loop: one resync, then live
+  CHECK(stream->resumes() == 0u); // no error loop: one resync, then live
 }
 
-} // namespace conflux::itest
-
-namespace conflux::itest {
-
 TEST_CASE("slow_watcher_is_cut_off_and_the_client_resumes_without_a_gap") {
-  cluster_options opts;
-  opts.node_args = [](const cluster& cl, std::size_t i) {
-    auto args = cl.default_node_args(i);
-    args.insert(args.end(), {"--watch-backlog", "4"});
-    return args;
-  };
-  cluster c{opts};
-  REQUIRE(c.start());
-  auto leader = c.wait_for_leader();
-  REQUIRE(leader);
+  started_cluster c{with_flags({"--watch-backlog", "4"})};
   const std::string key = "itest/watch/prod/slow.txt";
   auto cl = c.make_client();
   auto created = cl->write(make_create_config(key, "s-1"));
-  REQUIRE(acked(created));
-  actors::watch_options w;
-  w.key = key;
-  w.from_revision = created->revision + 1;
-  actors::watch_stream stream{runtime(), stream_options(c, *leader), w};
+  REQUIRE_OK(created);
+  auto stream = watch_after(c, c.first_leader(), key, created);
   // Nobody calls next() while 20 versions are written: nothing is acked, so
   // the node cuts the watcher off once more than 4 events are outstanding.
   std::vector<version_id> written;
   for (int n = 2; n <= 21; ++n) {
     auto r = cl->write(make_create_version(key, "s-" + std::to_string(n)));
-    REQUIRE(acked(r));
+    REQUIRE_OK(r);
     written.push_back(r->version);
   }
-  REQUIRE(eventually([&] { return stream.resumes() >= 1; }, 10s));
-  CHECK(stream.last_interruption().find("cut off") != std::string::npos);
+  REQUIRE(eventually([&] { return stream->resumes() >= 1; }, 10s));
+  CHECK(stream->last_interruption().find("cut off") != std::string::npos);
   auto events = collect(
-      stream, [&](auto& got) { return got.size() >= written.size(); }, 20s);
+      *stream, [&](auto& got) { return got.size() >= written.size(); }, 20s);
   REQUIRE(events.size() == written.size());
   for (std::size_t i = 0; i < written.size(); ++i) {
     CHECK(kind_of(events[i]) == rpc::watch_kind::version_added);
     CHECK(events[i].event.versions == std::vector<std::uint64_t>{written[i]});
   }
-  auto extra = stream.next(300ms);
-  REQUIRE(extra.ok());
+  auto extra = stream->next(300ms);
+  REQUIRE_OK(extra);
   CHECK_FALSE(extra->has_value());
 }
-
-} // namespace conflux::itest
-
-namespace conflux::itest {
 
 TEST_CASE("watch_on_a_frozen_node_resumes_elsewhere_with_the_writes_it_missed") {
   // SIGSTOP keeps the watch's node silent for the middleman's connection
   // timeout (2.5 s); the writes the rest of the cluster commits meanwhile
   // must come through the resumed watch (a resume "from now" would lose them).
-  cluster c;
-  REQUIRE(c.start());
-  auto leader = c.wait_for_leader();
-  REQUIRE(leader);
+  started_cluster c;
+  const auto leader = c.first_leader();
   const std::string key = "itest/watch/prod/frozen.txt";
-  auto other = (*leader + 1) % c.size();
+  auto other = (leader + 1) % c.size();
   auto writer = c.make_client(5s, other, "itest-writer");
   auto created = writer->write(make_create_config(key, "f-0"));
-  REQUIRE(acked(created));
-  actors::watch_options w;
-  w.key = key;
-  w.from_revision = created->revision + 1;
-  actors::watch_stream stream{runtime(), stream_options(c, *leader), w};
+  REQUIRE_OK(created);
+  auto stream = watch_after(c, leader, key, created);
   for (int n = 1; n <= 5; ++n)
-    REQUIRE(acked(writer->write(make_create_version(key, "f-" + std::to_string(n)))));
+    REQUIRE_OK(writer->write(make_create_version(key, "f-" + std::to_string(n))));
   auto seen = collect(
-      stream, [](auto& got) { return got.size() >= 5; }, 10s);
+      *stream, [](auto& got) { return got.size() >= 5; }, 10s);
   REQUIRE(seen.size() == 5u);
-  REQUIRE(stream.resumes() == 0u);
+  REQUIRE(stream->resumes() == 0u);
 
-  c.stop(*leader);
+  c.stop(leader);
   std::size_t acked_while_frozen = 0;
   for (int n = 6; n <= 200 && acked_while_frozen < 20; ++n)
     if (acked(writer->write(make_create_version(key, "f-" + std::to_string(n)))))
       ++acked_while_frozen;
   REQUIRE(acked_while_frozen == 20u);
-  REQUIRE(eventually([&] { return stream.resumes() >= 1; }, 15s));
-  c.cont(*leader);
+  REQUIRE(eventually([&] { return stream->resumes() >= 1; }, 15s));
+  c.cont(leader);
 
   auto versions = writer->list_versions(key);
-  REQUIRE(versions.ok());
+  REQUIRE_OK(versions);
   std::size_t expected = versions->size() - 1; // all but the create
   auto rest = collect(
-      stream, [&](auto& got) { return seen.size() + got.size() >= expected; }, 20s);
+      *stream, [&](auto& got) { return seen.size() + got.size() >= expected; }, 20s);
   seen.insert(seen.end(), rest.begin(), rest.end());
-  INFO("resumes " << stream.resumes() << ", last: " << stream.last_interruption());
+  INFO("resumes " << stream->resumes() << ", last: " << stream->last_interruption());
   REQUIRE(seen.size() == expected);
   for (std::size_t i = 0; i < seen.size(); ++i)
     CHECK(seen[i].event.versions == std::vector<std::uint64_t>{i + 2});

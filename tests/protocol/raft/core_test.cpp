@@ -348,6 +348,27 @@ TEST_CASE("joining_server_is_promoted_once_caught_up") {
   CHECK_MESSAGE(!c.violation(), c.violation().value_or(""));
 }
 
+TEST_CASE("joining_server_is_not_promoted_before_it_acknowledged_the_log") {
+  // The default lag (64) is longer than this log: "within the lag" alone
+  // would promote a server that never answered (it may not even run), and
+  // a 4th voter that is down lowers the cluster's fault tolerance.
+  cluster c({1, 2, 3}, 7);
+  auto l = c.elect();
+  REQUIRE(l != no_server);
+  c.settle();
+  c.add_server(4);
+  c.isolate(4);
+  REQUIRE(c.change_membership(l, {membership_change_kind::add_voter, 4}).ok());
+  c.run(50);
+  CHECK(c.raft(l).membership().is_joining(4));
+  CHECK(c.count_events(event_kind::promotion_proposed, l) == 0);
+  // Once it answers, it is caught up at once and promoted.
+  c.heal();
+  c.run(5);
+  CHECK(c.raft(l).membership().is_voter(4));
+  CHECK_MESSAGE(!c.violation(), c.violation().value_or(""));
+}
+
 TEST_CASE("stale_snapshot_is_ignored_by_the_follower") {
   auto f = make_core(2, {1, 2, 3});
   std::vector<entry_ptr> es;
