@@ -1,14 +1,18 @@
-// Item 1 + 7: custom types, std::optional/std::variant adapters, error category.
+// README §1 and §7: custom types, std::optional/std::variant adapters, error category.
 #include "msgs.hpp"
+
 #include <cassert>
 #include <iostream>
 
 namespace cfx {
 std::string to_string(errc x) {
   switch (x) {
-    case errc::not_leader: return "not_leader";
-    case errc::not_found: return "not_found";
-    case errc::precondition_failed: return "precondition_failed";
+  case errc::not_leader:
+    return "not_leader";
+  case errc::not_found:
+    return "not_found";
+  case errc::precondition_failed:
+    return "precondition_failed";
   }
   return "errc?";
 }
@@ -26,23 +30,23 @@ struct config : actor_system_config {
     // renderer type is std::function<std::string(uint8_t, atom_value, const message&)>
     add_error_category(atom("conflux"),
                        [](uint8_t code, atom_value, const message& ctx) {
-                         return "conflux::" + to_string(static_cast<errc>(code))
-                                + (ctx.empty() ? "" : to_string(ctx));
+                         return "conflux::" + to_string(static_cast<errc>(code)) +
+                                (ctx.empty() ? "" : to_string(ctx));
                        });
 #endif
   }
 };
 
-kv_actor::behavior_type kv(kv_actor::pointer self) {
+kv_actor::behavior_type kv(kv_actor::pointer) {
   return {
-    [=](const put_req& r) -> result<put_resp> {
-      if (r.key.empty())
-        return make_error(errc::not_found, "empty key");
-      if (r.if_revision && *r.if_revision != 7)
-        return error{errc::precondition_failed}; // implicit conversion also works
-      return put_resp{42, ""};
-    },
-    [=](const ping& p) { return p.seq; },
+      [=](const put_req& r) -> result<put_resp> {
+        if (r.key.empty())
+          return make_error(errc::not_found, "empty key");
+        if (r.if_revision && *r.if_revision != 7)
+          return error{errc::precondition_failed}; // implicit conversion also works
+        return put_resp{42, ""};
+      },
+      [=](const ping& p) { return p.seq; },
   };
 }
 
@@ -57,17 +61,25 @@ void caf_main(actor_system& sys, const config&) {
   a.cons = consistency::serializable;
   binary_serializer::container_type buf;
   binary_serializer sink{sys, buf};
-  if (auto err = sink(a)) { std::cerr << "ser: " << sys.render(err) << '\n'; return; }
+  if (auto err = sink(a)) {
+    std::cerr << "ser: " << sys.render(err) << '\n';
+    return;
+  }
   put_req b;
   binary_deserializer source{sys, buf};
-  if (auto err = source(b)) { std::cerr << "de: " << sys.render(err) << '\n'; return; }
+  if (auto err = source(b)) {
+    std::cerr << "de: " << sys.render(err) << '\n';
+    return;
+  }
   assert(b.key == a.key && b.value == a.value && b.blob == a.blob);
   assert(b.if_revision && *b.if_revision == 7);
   assert(b.labels == a.labels && std::get<std::string>(b.ref) == "v3");
   assert(b.cons == consistency::serializable);
-  std::cout << "roundtrip ok, " << buf.size() << " bytes: " << deep_to_string(a) << '\n';
+  std::cout << "roundtrip ok, " << buf.size() << " bytes: " << deep_to_string(a)
+            << '\n';
   // empty optional + other variant alternative
-  a.if_revision.reset(); a.ref = uint64_t{9};
+  a.if_revision.reset();
+  a.ref = uint64_t{9};
   buf.clear();
   binary_serializer sink2{sys, buf};
   sink2(a);
@@ -80,20 +92,26 @@ void caf_main(actor_system& sys, const config&) {
   auto h = sys.spawn(kv);
   scoped_actor self{sys};
   put_req bad; // empty key
-  self->request(h, std::chrono::seconds(1), bad).receive(
-    [](const put_resp&) { std::cout << "unexpected ok\n"; },
-    [&](const error& e) {
-      std::cout << "error: category=" << to_string(e.category())
-                << " code=" << int(e.code()) << " render=" << sys.render(e) << '\n';
-      assert(e.category() == atom("conflux") && e.code() == uint8_t(errc::not_found));
-    });
-  put_req pre = a; pre.key = "k"; pre.if_revision = 3;
-  self->request(h, std::chrono::seconds(1), pre).receive(
-    [](const put_resp&) {},
-    [&](const error& e) { std::cout << "error: " << sys.render(e) << '\n'; });
-  self->request(h, std::chrono::seconds(1), ping{5, ""}).receive(
-    [](uint64_t s) { std::cout << "ping -> " << s << '\n'; },
-    [&](const error& e) { std::cout << "error: " << sys.render(e) << '\n'; });
+  self->request(h, std::chrono::seconds(1), bad)
+      .receive([](const put_resp&) { std::cout << "unexpected ok\n"; },
+               [&](const error& e) {
+                 std::cout << "error: category=" << to_string(e.category())
+                           << " code=" << int(e.code()) << " render=" << sys.render(e)
+                           << '\n';
+                 assert(e.category() == atom("conflux") &&
+                        e.code() == uint8_t(errc::not_found));
+               });
+  put_req pre = a;
+  pre.key = "k";
+  pre.if_revision = 3;
+  self->request(h, std::chrono::seconds(1), pre)
+      .receive(
+          [](const put_resp&) {},
+          [&](const error& e) { std::cout << "error: " << sys.render(e) << '\n'; });
+  self->request(h, std::chrono::seconds(1), ping{5, ""})
+      .receive(
+          [](uint64_t s) { std::cout << "ping -> " << s << '\n'; },
+          [&](const error& e) { std::cout << "error: " << sys.render(e) << '\n'; });
   anon_send_exit(h, exit_reason::user_shutdown);
 }
 

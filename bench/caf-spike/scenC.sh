@@ -1,9 +1,12 @@
 #!/bin/bash
-# one-sided heartbeat config on an idle link
-cd /tmp/cafspike
+# Heartbeat settings on one side only, on an idle link (README §4).
+# scenC.sh PORT "SERVER ARGS" "CLIENT ARGS", e.g. scenC.sh 7233 "" "--hb-ms=100 --timeout-ms=1000"
+set -u
+BIN=${BIN:-build/bin}; LOGS=${LOGS:-$(mktemp -d)}
 P=$1; SRVARGS=$2; CLIARGS=$3
-./p3_node.dev --mode=server --port=$P --lifetime=10 $SRVARGS > logs/C_srv_$P.log 2>&1 & S=$!
+"$BIN/caf-spike-p3-node" --mode=server --port=$P --lifetime=10 $SRVARGS > "$LOGS/C_srv_$P.log" 2>&1 & S=$!
 sleep 0.5
-./p3_node.dev --mode=idle --port=$P --lifetime=4 $CLIARGS > logs/C_cli_$P.log 2>&1 & C=$!
+"$BIN/caf-spike-p3-node" --mode=idle --port=$P --lifetime=4 $CLIARGS > "$LOGS/C_cli_$P.log" 2>&1 & C=$!
 wait $C
 kill -INT $S; wait $S; echo "server rc=$? after SIGINT"
+echo "logs in $LOGS"
