@@ -1,11 +1,14 @@
-// Item 5: deterministic actor tests with doctest + CAF's test_coordinator.
+// README §5: deterministic actor tests with doctest + CAF's test_coordinator.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-#include <doctest/doctest.h>
 #include "msgs.hpp"
 
+#include <doctest/doctest.h>
+
 namespace cfx {
-std::string to_string(errc x) { return "errc" + std::to_string(int(x)); }
+std::string to_string(errc x) {
+  return "errc" + std::to_string(int(x));
 }
+} // namespace cfx
 using namespace caf;
 using namespace std::chrono_literals;
 
@@ -23,13 +26,14 @@ struct timer_state {
 timer_impl::behavior_type timer_fun(timer_impl::stateful_pointer<timer_state> self) {
   self->delayed_send(self, 100ms, tick_atom::value, self->state.epoch);
   return {
-    [=](get_atom) { return self->state.ticks; },
-    [=](tick_atom, uint64_t ep) {
-      if (ep != self->state.epoch)
-        return;
-      ++self->state.ticks;
-      self->delayed_send(self, 100ms, tick_atom::value, self->state.epoch); // periodic
-    },
+      [=](get_atom) { return self->state.ticks; },
+      [=](tick_atom, uint64_t ep) {
+        if (ep != self->state.epoch)
+          return;
+        ++self->state.ticks;
+        self->delayed_send(self, 100ms, tick_atom::value,
+                           self->state.epoch); // periodic
+      },
   };
 }
 
@@ -44,14 +48,14 @@ struct test_config : actor_system_config {
 struct fixture {
   test_config cfg;
   actor_system sys{cfg};
-  scheduler::test_coordinator& sched
-    = dynamic_cast<scheduler::test_coordinator&>(sys.scheduler());
+  scheduler::test_coordinator& sched =
+      dynamic_cast<scheduler::test_coordinator&>(sys.scheduler());
 
   uint64_t ticks_of(const timer_actor& t) {
     scoped_actor s{sys};
     uint64_t result = 0;
     auto h = s->request(t, infinite, get_atom::value);
-    sched.run();                               // deliver request, produce reply
+    sched.run(); // deliver request, produce reply
     h.receive([&](uint64_t x) { result = x; },
               [&](const error& e) { FAIL(sys.render(e)); });
     return result;
@@ -60,19 +64,22 @@ struct fixture {
 
 TEST_CASE_FIXTURE(fixture, "delayed_send ticks fire only under advance_time") {
   timer_actor t = sys.spawn(timer_fun);
-  sched.run();                                  // runs init; does NOT fire the 100ms timer
+  sched.run(); // runs init; does NOT fire the 100ms timer
   CHECK(sched.has_pending_timeout());
   CHECK_EQ(ticks_of(t), 0u);
-  CHECK_EQ(sched.advance_time(99ms), 0u);       // not yet
-  CHECK_EQ(sched.advance_time(1ms), 1u);        // fires exactly one timeout -> enqueues tick
+  CHECK_EQ(sched.advance_time(99ms), 0u); // not yet
+  CHECK_EQ(sched.advance_time(1ms), 1u);  // fires exactly one timeout -> enqueues tick
   sched.run();
   CHECK_EQ(ticks_of(t), 1u);
-  sched.advance_time(500ms);                    // only ONE tick: the re-armed timer is relative
-  sched.run();                                  // to the (fake) time when the tick was handled
+  sched.advance_time(500ms); // only ONE tick: the re-armed timer is relative
+  sched.run();               // to the (fake) time when the tick was handled
   CHECK_EQ(ticks_of(t), 2u);
-  for (int i = 0; i < 5; ++i) { sched.advance_time(100ms); sched.run(); }
+  for (int i = 0; i < 5; ++i) {
+    sched.advance_time(100ms);
+    sched.run();
+  }
   CHECK_EQ(ticks_of(t), 7u);
-  CHECK_EQ(sched.trigger_timeouts(), 1u);       // fire pending timers regardless of time
+  CHECK_EQ(sched.trigger_timeouts(), 1u); // fire pending timers regardless of time
   sched.run();
   CHECK_EQ(ticks_of(t), 8u);
   anon_send_exit(t, exit_reason::user_shutdown);
@@ -82,19 +89,19 @@ TEST_CASE_FIXTURE(fixture, "delayed_send ticks fire only under advance_time") {
 TEST_CASE_FIXTURE(fixture, "run_once steps one message; errors reach the requester") {
   auto kv = sys.spawn([](cfx::kv_actor::pointer) -> cfx::kv_actor::behavior_type {
     return {
-      [](const cfx::put_req& r) -> result<cfx::put_resp> {
-        if (r.key.empty())
-          return make_error(cfx::errc::not_found);
-        return cfx::put_resp{1, ""};
-      },
-      [](const cfx::ping& p) { return p.seq; },
+        [](const cfx::put_req& r) -> result<cfx::put_resp> {
+          if (r.key.empty())
+            return make_error(cfx::errc::not_found);
+          return cfx::put_resp{1, ""};
+        },
+        [](const cfx::ping& p) { return p.seq; },
     };
   });
   sched.run();
   scoped_actor s{sys};
-  auto h = s->request(kv, 1s, cfx::put_req{});   // with a timeout: registers a timer
+  auto h = s->request(kv, 1s, cfx::put_req{}); // with a timeout: registers a timer
   CHECK(sched.has_job());
-  sched.run_once();                              // exactly one job: kv handles the request
+  sched.run_once(); // exactly one job: kv handles the request
   CHECK_FALSE(sched.has_job());
   bool got_error = false;
   h.receive([](const cfx::put_resp&) {},
@@ -106,10 +113,11 @@ TEST_CASE_FIXTURE(fixture, "run_once steps one message; errors reach the request
   CHECK(got_error);
   // a request nobody answers times out only when fake time advances
   auto h2 = s->request(kv, 1s, cfx::ping{7, ""});
-  sched.advance_time(2s);                        // request timer fires before the job runs
+  sched.advance_time(2s); // request timer fires before the job runs
   sched.run();
   std::vector<std::string> seen;
-  // first message in the scoped actor's mailbox: the timeout error, then the late reply is dropped
+  // first message in the scoped actor's mailbox: the timeout error, then the late reply
+  // is dropped
   h2.receive([&](uint64_t) { seen.push_back("reply"); },
              [&](const error& e) { seen.push_back(to_string(e)); });
   INFO(seen.size());
