@@ -210,6 +210,14 @@ peer_link_actor_impl::behavior_type peer_link_fun(self_ptr self, node_context_pt
     if (st.remote && dm.source == st.remote.address())
       disconnect(self, self->system().render(dm.reason));
   });
+  // The shell, not a linked actor, ends a link (user_shutdown). A link that
+  // ends any other way (an exception) would silently cut this node off from
+  // a member: stop the node instead, as a linked actor's death used to.
+  self->attach_functor([ctx = self->state.ctx, peer](const caf::error& reason) {
+    if (reason && reason != caf::exit_reason::user_shutdown && !ctx->stopping.load())
+      ctx->failure.fail("the peer link to node " + std::to_string(peer) +
+                        " failed: " + to_string(reason));
+  });
   self->send(self, retry_atom::value, self->state.generation);
   return {
       [=](rpc::peer_batch& b) {
