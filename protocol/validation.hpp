@@ -18,6 +18,10 @@
 // `limits::max_nesting_depth` is refused before any recursive code sees it, and
 // YAML aliases are expanded for schema checks only up to
 // `limits::max_alias_expansion_nodes` ("billion laughs").
+//
+// One file per concern: validation_fields.cpp (keys, prefixes, labels, rules,
+// text fields), validation.cpp (content: the dispatcher), validation_json,
+// _yaml, _toml, _properties and _schema (valijson).
 
 #include "protocol/error.hpp"
 #include "protocol/model.hpp"
