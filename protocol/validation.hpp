@@ -106,10 +106,11 @@ status validate_text_field(std::string_view what, std::string_view value,
 
 /// The size limit first (cheap), then the document must parse for `f`:
 /// json (nlohmann; duplicate object names refused, RFC 8259 leaves their
-/// meaning open), yaml (yaml-cpp, all documents of a stream; duplicate mapping
-/// keys refused as the YAML spec demands), toml (toml11), properties (a strict
-/// parser of the java.util.Properties format). text is free: any bytes at all,
-/// only the size limit applies, because Conflux never interprets it.
+/// meaning open), yaml (yaml-cpp, all documents of a stream; only UTF-8 of
+/// YAML's printable characters, so no NUL; duplicate mapping keys refused as
+/// the YAML spec demands), toml (toml11, UTF-8), properties (a strict parser
+/// of the java.util.Properties format, no NUL). text is free: any bytes at
+/// all, only the size limit applies, because Conflux never interprets it.
 status validate_content(content_format f, std::string_view content, const limits& lim);
 
 /// The schema itself: at most max_schema_bytes, JSON, and a JSON Schema

@@ -18,6 +18,46 @@ namespace conflux::detail {
 
 namespace {
 
+// --- characters ---------------------------------------------------------------
+
+// YAML 1.2 §5.1 (c-printable): the only characters a YAML stream may hold.
+bool is_yaml_printable(char32_t cp) {
+  return cp == 0x09 || cp == 0x0a || cp == 0x0d || (cp >= 0x20 && cp <= 0x7e) ||
+         cp == 0x85 || (cp >= 0xa0 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) ||
+         cp >= 0x10000;
+}
+
+// yaml-cpp takes NUL bytes, invalid UTF-8 and raw control characters in its
+// stride and would let them be stored; every client's YAML library would then
+// refuse the document, or a C consumer would cut it short at the NUL. Only
+// `text` holds arbitrary bytes.
+status check_characters(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t at = i;
+    char32_t cp = 0;
+    if (!next_code_point(s, i, cp)) {
+      return not_valid(content_format::yaml,
+                       where_in(s, at) + ": " + describe_char_at(s, at) +
+                           " is not valid UTF-8, and YAML content must be UTF-8; save "
+                           "the file as UTF-8");
+    }
+    if (cp == 0) {
+      return not_valid(content_format::yaml,
+                       where_in(s, at) +
+                           ": a NUL byte, which YAML text cannot hold; remove it (or "
+                           "write \\0 inside a double-quoted string)");
+    }
+    if (!is_yaml_printable(cp)) {
+      return not_valid(content_format::yaml,
+                       where_in(s, at) + ": control character " +
+                           describe_code_point(cp) +
+                           ", which YAML text cannot hold; remove it (or write it as "
+                           "an escape inside a double-quoted string)");
+    }
+  }
+  return {};
+}
+
 // --- plain scalars ------------------------------------------------------------
 
 bool all_of_chars(std::string_view s, bool (*pred)(char)) {
@@ -309,6 +349,8 @@ private:
 
 status walk_yaml(std::string_view content, const limits& lim, bool build,
                  std::vector<json>* documents) {
+  if (auto st = check_characters(content); !st)
+    return st;
   try {
     std::istringstream in{std::string{content}};
     YAML::Parser parser{in};

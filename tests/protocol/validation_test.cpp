@@ -3,9 +3,9 @@
 // (protocol/validation_schema.cpp). Keys, labels, rules and text fields are in
 // validation_fields_test.cpp.
 
-#include <chrono>
-
 #include "tests/protocol/validation_test_support.hpp"
+
+#include <chrono>
 
 using namespace conflux;
 using namespace conflux::validation_test;
@@ -158,6 +158,57 @@ TEST_CASE("deeply_nested_yaml_is_rejected_without_crashing") {
                  errc::too_large, {"deeper than 256 levels"});
   check_ok(validate_content(content_format::yaml, repeat("[", 256) + repeat("]", 256),
                             defaults));
+}
+
+TEST_CASE("yaml_with_a_nul_byte_is_refused") {
+  // JSON and TOML refuse it too; only text holds arbitrary bytes. yaml-cpp
+  // took a NUL in a comment, and misread one in a value as an escape.
+  std::string in_comment{"a: 1\n# x\0\n", 10};
+  check_rejected(validate_content(content_format::yaml, in_comment, defaults),
+                 errc::invalid_content,
+                 {"content is not valid YAML: byte offset 8 (line 2, column 4)",
+                  "NUL byte", "--format text"});
+  std::string in_value{"a: 1\nb: x\0y\n", 12};
+  check_rejected(validate_content(content_format::yaml, in_value, defaults),
+                 errc::invalid_content,
+                 {"byte offset 9 (line 2, column 5)", "NUL byte"});
+  check_rejected(validate_against_schema("{}", content_format::yaml, in_comment),
+                 errc::invalid_content, {"byte offset 8", "NUL byte"});
+  // The escape is how YAML writes the character.
+  check_ok(validate_content(content_format::yaml, "a: \"x\\0y\"\n", defaults));
+}
+
+TEST_CASE("yaml_with_invalid_utf8_is_refused") {
+  check_rejected(validate_content(content_format::yaml, "a: caf\xe9\n", defaults),
+                 errc::invalid_content,
+                 {"not valid YAML: byte offset 6 (line 1, column 7)",
+                  "byte 0xe9 is not valid UTF-8", "save the file as UTF-8"});
+  // Cut short at the end, overlong, and a UTF-16 surrogate.
+  for (std::string bad : {"a: \xc3", "a: \xc0\xaf", "a: \xed\xa0\x80"}) {
+    INFO(bad);
+    check_rejected(validate_content(content_format::yaml, bad, defaults),
+                   errc::invalid_content, {"byte offset 3", "not valid UTF-8"});
+  }
+}
+
+TEST_CASE("yaml_with_a_raw_control_character_is_refused") {
+  // Outside YAML 1.2's printable set; an escape in a double-quoted string is
+  // how YAML writes these.
+  check_rejected(validate_content(content_format::yaml, "a: x\x01y\n", defaults),
+                 errc::invalid_content,
+                 {"byte offset 4", "control character U+0001", "escape"});
+  check_rejected(validate_content(content_format::yaml, "a: \x7f\n", defaults),
+                 errc::invalid_content, {"U+007F"});
+  check_ok(validate_content(content_format::yaml, "a: \"x\\x01y\\0\"\n", defaults));
+}
+
+TEST_CASE("yaml_in_utf8_beyond_ascii_is_accepted") {
+  check_ok(
+      validate_content(content_format::yaml,
+                       "\xef\xbb\xbf" // byte order mark
+                       "name: caf\xc3\xa9\ncup: \xe2\x98\x95\nclef: \xf0\x9d\x84\x9e\n"
+                       "tab:\t1\r\n",
+                       defaults));
 }
 
 // --- TOML -------------------------------------------------------------------
