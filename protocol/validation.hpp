@@ -16,8 +16,9 @@
 //
 // Parsing is defensive against hostile input: nesting deeper than
 // `limits::max_nesting_depth` is refused before any recursive code sees it, and
-// YAML aliases are expanded for schema checks only up to
-// `limits::max_alias_expansion_nodes` ("billion laughs").
+// YAML anchors and aliases may stand for at most
+// `limits::max_alias_expansion_nodes` nodes ("billion laughs"), with or without
+// a schema.
 //
 // One file per concern: validation_fields.cpp (keys, prefixes, labels, rules,
 // text fields), validation.cpp (content: the dispatcher), validation_json,
@@ -55,9 +56,12 @@ struct limits {
   /// Arrays/objects/tables nested deeper than this are refused: the parsers
   /// and valijson recurse per level and must not exhaust the stack.
   std::size_t max_nesting_depth = 256;
-  /// How many JSON nodes YAML alias expansion may add when a YAML document is
-  /// converted for a schema check. yaml-cpp shares aliased nodes, so parsing
-  /// stays linear; only the copy into a JSON tree can explode.
+  /// How many nodes the anchors and aliases of one YAML stream may stand for
+  /// (each alias counts the nodes it repeats, each anchor the nodes it
+  /// names). yaml-cpp shares aliased nodes, so parsing stays linear, but
+  /// every client that loads the document into plain values expands them: a
+  /// few hundred bytes of nested aliases ("billion laughs") expand to
+  /// hundreds of millions of nodes. Checked with or without a schema.
   std::size_t max_alias_expansion_nodes = 1'000'000;
   /// valijson compiles a schema recursively, following each $ref as it goes:
   /// the longest chain of subschemas (with $refs followed, loops counted once
@@ -108,7 +112,8 @@ status validate_text_field(std::string_view what, std::string_view value,
 /// json (nlohmann; duplicate object names refused, RFC 8259 leaves their
 /// meaning open), yaml (yaml-cpp, all documents of a stream; only UTF-8 of
 /// YAML's printable characters, so no NUL; duplicate mapping keys refused as
-/// the YAML spec demands), toml (toml11, UTF-8), properties (a strict parser
+/// the YAML spec demands; anchors and aliases bounded by
+/// max_alias_expansion_nodes), toml (toml11, UTF-8), properties (a strict parser
 /// of the java.util.Properties format, no NUL). text is free: any bytes at
 /// all, only the size limit applies, because Conflux never interprets it.
 status validate_content(content_format f, std::string_view content, const limits& lim);

@@ -49,11 +49,11 @@ std::string pointer_escape(std::string_view token);
 /// Refuses, in this order: bytes YAML text cannot hold (invalid UTF-8, NUL
 /// and the other characters outside YAML 1.2's printable set, named by byte
 /// offset), then anything yaml-cpp cannot parse, nesting deeper than
-/// lim.max_nesting_depth, and duplicate mapping keys.
+/// lim.max_nesting_depth, duplicate mapping keys, and anchors and aliases
+/// that stand for more than lim.max_alias_expansion_nodes nodes.
 status check_yaml(std::string_view content, const limits& lim);
 /// Every document of the stream as a JSON tree (YAML 1.2 core schema for
-/// plain scalars), copying aliases at most lim.max_alias_expansion_nodes
-/// nodes in all.
+/// plain scalars).
 status yaml_documents(std::string_view content, const limits& lim,
                       std::vector<json>& docs);
 

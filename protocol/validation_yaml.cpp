@@ -170,10 +170,14 @@ json scalar_value(const std::string& tag, const std::string& value) {
 // --- the event walker -------------------------------------------------------
 
 // Walks the events of a YAML stream. Always: limits the nesting depth (yaml-cpp
-// recurses per level) and refuses duplicate mapping keys (YAML 1.2 §3.2.1.1
-// requires unique keys; yaml-cpp would silently keep both). With `build`, also
-// turns each document into a JSON tree for schema checks, copying aliases at
-// most max_alias_expansion_nodes nodes in all.
+// recurses per level), refuses duplicate mapping keys (YAML 1.2 §3.2.1.1
+// requires unique keys; yaml-cpp would silently keep both) and counts the
+// nodes anchors and aliases stand for. yaml-cpp shares an aliased node, so
+// parsing stays linear, but every client that loads the document into plain
+// values expands it: nine levels of nine aliases ("billion laughs") are a
+// few hundred bytes that expand to 387 million nodes. With `build`, also
+// turns each document into a JSON tree for schema checks; then the count is
+// also what the copies cost us.
 class yaml_walker final : public YAML::EventHandler {
 public:
   yaml_walker(const limits& lim, bool build) : lim_(lim), build_(build) {}
@@ -210,8 +214,7 @@ public:
            "define the anchor (&name) before its alias (*name)");
     }
     const item& a = it->second;
-    if (build_)
-      charge(a.nodes);
+    charge(a.nodes);
     add(item{build_ ? a.value : json(), a.nodes, a.is_scalar, a.text}, 0);
   }
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
@@ -262,10 +265,11 @@ private:
     expanded_ += nodes;
     if (expanded_ > lim_.max_alias_expansion_nodes) {
       fail(errc::too_large,
-           "expands through YAML aliases/anchors to more than " +
-               num(lim_.max_alias_expansion_nodes) +
-               " nodes when converted for the schema check",
-           "use fewer aliases (alias bombs are refused)");
+           "expands through YAML anchors and aliases to more than " +
+               num(lim_.max_alias_expansion_nodes) + " nodes",
+           "use fewer aliases or write the values out (a document whose aliases "
+           "multiply, an alias bomb, would exhaust the memory of every client that "
+           "loads it)");
     }
   }
 
@@ -292,10 +296,9 @@ private:
 
   void add(item it, YAML::anchor_t anchor) {
     if (anchor != 0) {
-      // The stored copy is memory like an expansion, so it is charged too;
-      // otherwise nested anchors could copy a large tree once per level.
-      if (build_)
-        charge(it.nodes);
+      // An anchored node is charged like an expansion: building, we copy it;
+      // and otherwise nested anchors could hold a large tree once per level.
+      charge(it.nodes);
       anchors_[anchor] = build_ ? it : item{json(), it.nodes, it.is_scalar, it.text};
     }
     if (stack_.empty()) {

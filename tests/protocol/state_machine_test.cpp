@@ -8,6 +8,7 @@
 #include "protocol/memory_state.hpp"
 #include "protocol/sha256.hpp"
 #include "protocol/state_machine.hpp"
+#include "tests/protocol/validation_test_support.hpp"
 
 using namespace conflux;
 
@@ -170,6 +171,19 @@ TEST_CASE("create_version_checks_content_against_the_config_format") {
   f.create();
   f.refuse(create_version{key, "{\"a\":", "", "", std::nullopt}, errc::invalid_content);
   CHECK(f.cfg().latest_version == 1);
+}
+
+TEST_CASE("yaml_alias_bomb_is_not_stored_without_a_schema") {
+  fixture f;
+  f.refuse(create_config{"acme/web/prod/bomb.yaml", content_format::yaml, std::nullopt,
+                         validation_test::yaml_alias_bomb(9, 9), "", ""},
+           errc::too_large);
+  f.apply(create_config{"acme/web/prod/app.yaml", content_format::yaml, std::nullopt,
+                        "a: 1\n", "", ""});
+  f.refuse(create_version{"acme/web/prod/app.yaml",
+                          validation_test::yaml_alias_bomb(9, 9), "", "", std::nullopt},
+           errc::too_large);
+  CHECK(f.cfg("acme/web/prod/app.yaml").latest_version == 1);
 }
 
 TEST_CASE("create_version_checks_content_against_the_config_schema") {

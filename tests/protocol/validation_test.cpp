@@ -548,22 +548,37 @@ TEST_CASE("yaml_aliases_are_expanded_for_the_schema_check") {
 
 TEST_CASE("yaml_alias_bomb_is_rejected_within_bounded_time") {
   // Nine levels of ten aliases each: 10^9 nodes if expanded.
-  std::string bomb =
-      "a: &a "
-      "[\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n";
-  for (char c = 'b'; c <= 'i'; ++c) {
-    std::string prev(1, static_cast<char>(c - 1));
-    bomb += std::string(1, c) + ": &" + std::string(1, c) + " [" +
-            repeat("*" + prev + ",", 9) + "*" + prev + "]\n";
-  }
+  std::string bomb = yaml_alias_bomb(9, 10);
   auto start = std::chrono::steady_clock::now();
-  // Parsing alone is linear: yaml-cpp never expands aliases.
-  check_ok(validate_content(content_format::yaml, bomb, defaults));
   check_rejected(
       validate_against_schema(R"({"type": "object"})", content_format::yaml, bomb),
       errc::too_large, {"more than 1000000 nodes", "use fewer aliases"});
   auto elapsed = std::chrono::steady_clock::now() - start;
   CHECK(elapsed < std::chrono::seconds(10));
+}
+
+TEST_CASE("yaml_alias_bomb_is_refused_without_a_schema") {
+  // 9 levels of 9 aliases: 387 million strings for every client that loads
+  // it, although yaml-cpp itself shares aliased nodes and parses it at once.
+  auto start = std::chrono::steady_clock::now();
+  check_rejected(
+      validate_content(content_format::yaml, yaml_alias_bomb(9, 9), defaults),
+      errc::too_large,
+      {"expands through YAML anchors and aliases to more than 1000000 nodes",
+       "use fewer aliases"});
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+}
+
+TEST_CASE("yaml_alias_expansion_limit_follows_limits") {
+  limits small;
+  small.max_alias_expansion_nodes = 20;
+  // The anchored list is 4 nodes (the list and 3 items), each alias repeats
+  // them: 4 + 4 x 4 = 20 nodes.
+  std::string four_aliases = "a: &a [1, 2, 3]\nb: [*a, *a, *a, *a]\n";
+  check_ok(validate_content(content_format::yaml, four_aliases, small));
+  check_rejected(validate_content(content_format::yaml,
+                                  "a: &a [1, 2, 3]\nb: [*a, *a, *a, *a, *a]\n", small),
+                 errc::too_large, {"more than 20 nodes", "line 2, column 21"});
 }
 
 TEST_CASE("yaml_collection_keys_cannot_be_checked_against_a_schema") {

@@ -48,6 +48,21 @@ inline release_rule rule(labels l, version_id v, std::int32_t priority) {
   return release_rule{std::move(l), v, priority};
 }
 
+/// "Billion laughs": `levels` anchored lists, the first of `width` strings,
+/// each later one of `width` aliases of the one before, so that the last
+/// stands for width^levels strings. A few hundred bytes.
+inline std::string yaml_alias_bomb(int levels, int width) {
+  std::string bomb =
+      "l0: &l0 [" + repeat("\"lol\", ", std::size_t(width - 1)) + "\"lol\"]\n";
+  for (int level = 1; level < levels; ++level) {
+    std::string name = "l" + std::to_string(level);
+    std::string alias = "*l" + std::to_string(level - 1);
+    bomb += name + ": &" + name + " [" + repeat(alias + ", ", std::size_t(width - 1)) +
+            alias + "]\n";
+  }
+  return bomb;
+}
+
 /// A schema every format's schema tests use.
 inline const std::string port_schema = R"({
   "type": "object",
