@@ -116,6 +116,11 @@ status validate_text_field(std::string_view what, std::string_view value,
 /// max_alias_expansion_nodes), toml (toml11, UTF-8), properties (a strict parser
 /// of the java.util.Properties format, no NUL). text is free: any bytes at
 /// all, only the size limit applies, because Conflux never interprets it.
+///
+/// An empty document is valid exactly when its format's specification says
+/// so: empty (or only blanks and comments) YAML, TOML and properties are valid
+/// (no documents, an empty table, no properties); empty JSON is not. A schema
+/// is how a config requires content (validate_against_schema).
 status validate_content(content_format f, std::string_view content, const limits& lim);
 
 /// The schema itself: at most max_schema_bytes, JSON, and a JSON Schema
@@ -133,7 +138,9 @@ status validate_schema_document(std::string_view schema_json, const limits& lim)
 
 /// Checks content against a schema. JSON content is checked directly; YAML and
 /// TOML are converted to a JSON tree first (YAML: every document of a stream
-/// is checked; TOML dates and times become their RFC 3339 text). A schema for
+/// is checked, and a stream without documents is checked as null, which is
+/// what YAML loaders return for it; TOML dates and times become their RFC 3339
+/// text, and an empty TOML document is an empty table). A schema for
 /// properties or text is invalid_argument. A schema or content that does not
 /// parse gives the same error as validate_schema_document / validate_content.
 /// The content size limit is not applied here: call validate_content first.

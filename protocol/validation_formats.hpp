@@ -53,7 +53,8 @@ std::string pointer_escape(std::string_view token);
 /// that stand for more than lim.max_alias_expansion_nodes nodes.
 status check_yaml(std::string_view content, const limits& lim);
 /// Every document of the stream as a JSON tree (YAML 1.2 core schema for
-/// plain scalars).
+/// plain scalars). A stream without documents (empty, or only comments) is
+/// one null document, which is what YAML loaders return for it.
 status yaml_documents(std::string_view content, const limits& lim,
                       std::vector<json>& docs);
 

@@ -389,6 +389,9 @@ status yaml_documents(std::string_view content, const limits& lim,
   std::vector<json> found;
   if (auto st = walk_yaml(content, lim, true, &found); !st)
     return st;
+  // What YAML loaders hand their callers for a stream without documents.
+  if (found.empty())
+    found.emplace_back(nullptr);
   for (auto& d : found)
     docs.push_back(std::move(d));
   return {};

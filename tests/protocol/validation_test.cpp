@@ -605,6 +605,37 @@ TEST_CASE("toml_dates_become_strings_for_the_schema_check") {
       errc::schema_violation, {"at /day"});
 }
 
+TEST_CASE("empty_yaml_toml_and_properties_documents_are_valid") {
+  // Each format's own specification accepts them (no documents, an empty
+  // table, no properties); JSON's does not (empty_json_is_rejected).
+  for (auto f : {content_format::yaml, content_format::toml, content_format::properties,
+                 content_format::text}) {
+    for (std::string empty : {"", " \n\n", "# nothing here\n"}) {
+      INFO(to_string(f) << " " << empty);
+      check_ok(validate_content(f, empty, defaults));
+    }
+  }
+}
+
+TEST_CASE("empty_yaml_is_checked_as_null_against_a_schema") {
+  // YAML loaders hand their callers null for a stream without documents, so
+  // a schema that wants an object refuses it instead of checking nothing.
+  for (std::string empty : {"", "\n", "# nothing here\n"}) {
+    INFO(empty);
+    check_rejected(validate_against_schema(port_schema, content_format::yaml, empty),
+                   errc::schema_violation,
+                   {"breaks the schema at / (the whole document)"});
+    check_ok(validate_against_schema(R"({"type": ["object", "null"]})",
+                                     content_format::yaml, empty));
+  }
+}
+
+TEST_CASE("empty_toml_is_an_empty_table_for_the_schema") {
+  check_rejected(validate_against_schema(port_schema, content_format::toml, ""),
+                 errc::schema_violation, {"breaks the schema", "port"});
+  check_ok(validate_against_schema(R"({"type": "object"})", content_format::toml, ""));
+}
+
 TEST_CASE("schema_for_properties_or_text_is_rejected") {
   check_rejected(validate_against_schema("{}", content_format::properties, "a=1"),
                  errc::invalid_argument,
