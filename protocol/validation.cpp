@@ -36,6 +36,17 @@ status unknown_format(content_format f) {
               "; use one of json, yaml, toml, properties, text"};
 }
 
+// "4 MiB (4194304 bytes)", "1000 bytes".
+std::string size_text(std::size_t bytes) {
+  constexpr std::size_t kib = 1024;
+  constexpr std::size_t mib = 1024 * kib;
+  if (bytes >= mib && bytes % mib == 0)
+    return num(bytes / mib) + " MiB (" + num(bytes) + " bytes)";
+  if (bytes >= kib && bytes % kib == 0)
+    return num(bytes / kib) + " KiB (" + num(bytes) + " bytes)";
+  return num(bytes) + " bytes";
+}
+
 // The documents of `content` as JSON trees, for a schema check.
 // REQUIRES: f is json, yaml or toml.
 status documents_of(content_format f, std::string_view content, const limits& lim,
@@ -60,10 +71,14 @@ status validate_content(content_format f, std::string_view content, const limits
   if (!known_format(f))
     return unknown_format(f);
   if (content.size() > lim.max_content_bytes) {
+    // Every node checks the limit when it applies the command: it is one
+    // value for the whole cluster, fixed in the code, not a node setting.
     return {errc::too_large, "content is " + num(content.size()) +
-                                 " bytes; the limit is " + num(lim.max_content_bytes) +
-                                 " bytes; split it into smaller configs or raise "
-                                 "max_content_bytes on every node"};
+                                 " bytes; the limit is " +
+                                 size_text(lim.max_content_bytes) +
+                                 ", fixed for every cluster; split it into smaller "
+                                 "configs, or keep large files elsewhere and store a "
+                                 "reference to them"};
   }
   switch (f) {
   case content_format::json:

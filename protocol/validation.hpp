@@ -33,10 +33,13 @@
 
 namespace conflux {
 
-/// Size limits of the data model. The defaults are the cluster defaults; a
-/// deployment may raise them, but every node of one cluster must use the same
-/// values or the replicas could disagree on what was accepted.
+/// Size limits of the data model. Every node checks them when it applies a
+/// command, so they are one set of values for the whole cluster, fixed in the
+/// code; no node setting changes them, because nodes with different values
+/// could disagree on what was accepted. Tests construct smaller ones.
 struct limits {
+  /// A config's content: room for any configuration file, and small enough
+  /// that every Raft entry, snapshot chunk and watch event stays cheap.
   std::size_t max_content_bytes = 4 * 1024 * 1024;
   /// Each key segment (DESIGN §1).
   std::size_t max_segment_chars = 128;

@@ -26,8 +26,21 @@ TEST_CASE("content_exactly_at_size_limit_is_accepted_and_one_byte_over_is_reject
   content.push_back('x');
   check_rejected(validate_content(content_format::text, content, defaults),
                  errc::too_large,
-                 {"content is 4194305 bytes", "the limit is 4194304 bytes",
+                 {"content is 4194305 bytes", "the limit is 4 MiB (4194304 bytes)",
                   "split it into smaller configs"});
+}
+
+TEST_CASE("content_over_the_size_limit_advises_what_works") {
+  // The limit is checked when every node applies the command, so it is the
+  // same on every node and no node setting changes it: the advice must not
+  // send anyone looking for one.
+  auto st = validate_content(
+      content_format::yaml, std::string(defaults.max_content_bytes + 1, '#'), defaults);
+  check_rejected(st, errc::too_large,
+                 {"the limit is 4 MiB (4194304 bytes)", "split it into smaller configs",
+                  "keep large files elsewhere and store a reference"});
+  CHECK_FALSE(contains(st.err().message, "max_content_bytes"));
+  CHECK_FALSE(contains(st.err().message, "raise"));
 }
 
 TEST_CASE("size_limit_is_checked_before_parsing") {
