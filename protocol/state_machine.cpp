@@ -6,6 +6,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/resolve.hpp"
 #include "protocol/sha256.hpp"
+#include "protocol/text.hpp"
 
 namespace conflux {
 namespace {
@@ -28,20 +29,20 @@ namespace {
     return refused(var##_found_->err());                                               \
   auto& var = var##_found_->value()
 
-std::string quoted(std::string_view s) {
-  std::string out{"\""};
-  out += s;
-  out += '"';
-  return out;
+// A key in a message, whole (keys that reach the state are at most
+// max_key_bytes), with control characters and invalid bytes escaped
+// (protocol/text.hpp).
+std::string quote_key(std::string_view key) {
+  return quote(key, limits{}.max_key_bytes);
 }
 
 error no_such_config(std::string_view key) {
   return {errc::not_found,
-          "config " + quoted(key) + " does not exist; check the key or create it first"};
+          "config " + quote_key(key) + " does not exist; check the key or create it first"};
 }
 
 error no_such_version(std::string_view key, version_id id) {
-  return {errc::not_found, "config " + quoted(key) + " has no version " +
+  return {errc::not_found, "config " + quote_key(key) + " has no version " +
                              std::to_string(id) + "; list its versions to pick one"};
 }
 
@@ -63,7 +64,7 @@ expected<std::optional<config>> lookup(state_reader& st, std::string_view key) {
   if (!c.ok())
     return std::move(c).err();
   if (!*c)
-    return error{errc::corrupted, "key index points config " + quoted(key) +
+    return error{errc::corrupted, "key index points config " + quote_key(key) +
                                     " at id " + std::to_string(**id) +
                                     ", which does not exist"};
   return c;
@@ -72,7 +73,7 @@ expected<std::optional<config>> lookup(state_reader& st, std::string_view key) {
 status check_revision(const config& c, const std::optional<revision_t>& expected_rev) {
   if (expected_rev && *expected_rev != c.mod_revision)
     return status{errc::revision_mismatch,
-                  "config " + quoted(c.key) + " is at revision " +
+                  "config " + quote_key(c.key) + " is at revision " +
                     std::to_string(c.mod_revision) + ", not " +
                     std::to_string(*expected_rev) +
                     "; someone changed it since you read it: read it again and retry"};
@@ -111,7 +112,7 @@ expected<std::optional<error>> check_rule_targets(state_reader& st, const config
     if (!*v)
       return std::optional<error>{error{
         errc::not_found, "a release rule points at version " + std::to_string(r.version) +
-                           " of " + quoted(c.key) +
+                           " of " + quote_key(c.key) +
                            ", which does not exist; list its versions to pick one"}};
   }
   return std::optional<error>{};
@@ -155,7 +156,7 @@ public:
       return std::move(existing).err();
     if (*existing)
       return refused({errc::already_exists,
-                      "config " + quoted(cmd.key) +
+                      "config " + quote_key(cmd.key) +
                         " already exists; add a version to it instead"});
     config c;
     c.key = cmd.key;
@@ -256,7 +257,7 @@ public:
       for (std::size_t i = 0; i < cfg.releases.size(); ++i)
         if (cfg.releases[i].version == id)
           return refused({errc::version_in_use,
-                          "version " + std::to_string(id) + " of " + quoted(cfg.key) +
+                          "version " + std::to_string(id) + " of " + quote_key(cfg.key) +
                             " is released by rule " + std::to_string(i + 1) +
                             "; change the release rules first"});
       auto v = st_.find_version(cfg.id, id);
@@ -546,7 +547,7 @@ expected<std::vector<config>> list_configs(state_reader& st, std::string_view pr
     if (!c.ok())
       return std::move(c).err();
     if (!*c)
-      return error{errc::corrupted, "key index points config " + quoted(key) +
+      return error{errc::corrupted, "key index points config " + quote_key(key) +
                                       " at id " + std::to_string(id) +
                                       ", which does not exist"};
     out.push_back(std::move(**c));
@@ -589,7 +590,7 @@ expected<resolution> resolve(state_reader& st, std::string_view key,
   auto idx = resolve_rule(c->releases, client);
   if (!idx)
     return error{errc::not_published,
-                 "config " + quoted(key) +
+                 "config " + quote_key(key) +
                    " is not released to a client with these labels; add a release "
                    "rule that matches them (or a default rule with no labels)"};
   auto v = st.find_version(c->id, c->releases[*idx].version);
@@ -597,7 +598,7 @@ expected<resolution> resolve(state_reader& st, std::string_view key,
     return std::move(v).err();
   if (!*v)
     return error{errc::corrupted, "release rule " + std::to_string(*idx + 1) + " of " +
-                                    quoted(key) + " points at missing version " +
+                                    quote_key(key) + " points at missing version " +
                                     std::to_string(c->releases[*idx].version)};
   if (auto s = verify_version(**v); !s.ok())
     return s.err();

@@ -12,6 +12,22 @@ std::string hex_byte(unsigned char c) {
   return out;
 }
 
+// The characters of `s` one by one: `bytes` is the character's encoding, or
+// the one byte that does not start a valid sequence (then `valid` is false).
+struct character {
+  std::string_view bytes;
+  char32_t cp = 0;
+  bool valid = false;
+};
+
+character char_at(std::string_view s, std::size_t i) {
+  std::size_t next = i;
+  char32_t cp = 0;
+  if (next_code_point(s, next, cp))
+    return {s.substr(i, next - i), cp, true};
+  return {s.substr(i, 1), static_cast<unsigned char>(s[i]), false};
+}
+
 } // namespace
 
 bool next_code_point(std::string_view s, std::size_t& i, char32_t& cp) {
@@ -65,20 +81,33 @@ std::optional<std::size_t> invalid_utf8_at(std::string_view s) {
   return std::nullopt;
 }
 
+bool is_message_control(char32_t cp) {
+  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
+         cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
+         (cp >= 0x2066 && cp <= 0x2069);
+}
+
 std::string printable(std::string_view s, std::size_t max_chars) {
   std::string out;
   std::size_t shown = 0;
-  for (char ch : s) {
+  for (std::size_t i = 0; i < s.size();) {
     if (shown == max_chars) {
       out += "...";
       break;
     }
-    auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x20 && c < 0x7f)
-      out += ch;
-    else
-      out += hex_byte(c);
-    ++shown;
+    character c = char_at(s, i);
+    i += c.bytes.size();
+    if (c.valid && !is_message_control(c.cp)) {
+      out += c.bytes;
+      ++shown;
+      continue;
+    }
+    for (char b : c.bytes) {
+      if (shown == max_chars)
+        break;
+      out += hex_byte(static_cast<unsigned char>(b));
+      ++shown;
+    }
   }
   return out;
 }
@@ -96,10 +125,19 @@ std::string describe_code_point(char32_t cp) {
 }
 
 std::string describe_char_at(std::string_view s, std::size_t i) {
-  auto c = static_cast<unsigned char>(s[i]);
-  if (c >= 0x20 && c < 0x7f)
-    return std::string{"'"} + s[i] + "'";
-  return "byte 0x" + hex_byte(c).substr(2);
+  character c = char_at(s, i);
+  if (!c.valid || c.cp < 0x80) {
+    if (c.cp >= 0x20 && c.cp < 0x7f)
+      return "'" + std::string{c.bytes} + "'";
+    return "byte 0x" + hex_byte(static_cast<unsigned char>(s[i])).substr(2);
+  }
+  if (is_message_control(c.cp))
+    return describe_code_point(c.cp);
+  return "'" + std::string{c.bytes} + "' (" + describe_code_point(c.cp) + ")";
+}
+
+std::size_t char_size_at(std::string_view s, std::size_t i) {
+  return char_at(s, i).bytes.size();
 }
 
 std::string describe_labels(const labels& l) {

@@ -1,6 +1,7 @@
 // Keys, key prefixes, labels, release rules and free-text fields
 // (protocol/validation_fields.cpp).
 
+#include "protocol/text.hpp"
 #include "tests/protocol/validation_test_support.hpp"
 
 using namespace conflux;
@@ -55,11 +56,39 @@ TEST_CASE("key_with_bad_character_is_rejected") {
   check_rejected(validate_key("a/b c/d/e"), errc::invalid_argument,
                  {"' ' in segment 2", "use only A-Z a-z 0-9 . _ -"});
   check_rejected(validate_key("a/b/c/caf\xc3\xa9"), errc::invalid_argument,
-                 {"byte 0xc3 in segment 4"});
+                 {"'\xc3\xa9' (U+00E9) in segment 4"});
   // Control bytes are shown escaped, never raw.
   auto st = validate_key(std::string{"a/b/c/x\x01y"});
   check_rejected(st, errc::invalid_argument, {"\\x01", "byte 0x01"});
   CHECK_FALSE(contains(st.err().message, "\x01"));
+}
+
+TEST_CASE("key_with_a_non_ascii_character_shows_it_readably") {
+  // Keys are ASCII, but the message must show what was typed: "é", not
+  // "\xc3\xa9", with its code point to tell look-alikes apart.
+  auto st = validate_key("acme/shop/prod/caf\xc3\xa9.yaml");
+  check_rejected(st, errc::invalid_argument,
+                 {"key \"acme/shop/prod/caf\xc3\xa9.yaml\"",
+                  "has '\xc3\xa9' (U+00E9) in segment 4",
+                  "use only A-Z a-z 0-9 . _ -"});
+  CHECK_FALSE(contains(st.err().message, "\\x"));
+  // A Cyrillic "o" that looks like a Latin one.
+  check_rejected(validate_key("acme/shop/pr\xd0\xbe"
+                              "d/app"),
+                 errc::invalid_argument, {"'\xd0\xbe' (U+043E) in segment 3"});
+}
+
+TEST_CASE("key_with_an_invalid_byte_shows_it_escaped") {
+  auto st = validate_key("acme/shop/prod/caf\xe9");
+  check_rejected(st, errc::invalid_argument,
+                 {"\"acme/shop/prod/caf\\xe9\"", "has byte 0xe9 in segment 4"});
+  CHECK_FALSE(invalid_utf8_at(st.err().message).has_value());
+  // Control characters, and the ones that reorder text on a terminal, stay
+  // escaped even though they are valid UTF-8.
+  auto rlo = validate_key("acme/shop/prod/a\xe2\x80\xae"
+                          "b");
+  check_rejected(rlo, errc::invalid_argument, {"a\\xe2\\x80\\xaeb", "U+202E"});
+  CHECK_FALSE(contains(rlo.err().message, "\xe2\x80\xae"));
 }
 
 TEST_CASE("key_with_too_long_segment_is_rejected") {
@@ -86,6 +115,13 @@ TEST_CASE("key_message_quotes_long_input_shortened") {
   REQUIRE_FALSE(st.ok());
   CHECK(st.err().message.size() < 400);
   CHECK(contains(st.err().message, "...\""));
+}
+
+TEST_CASE("key_message_cuts_long_utf8_input_between_characters") {
+  auto st = validate_key("a/b/c/" + repeat("\xc3\xa9", 1000));
+  REQUIRE_FALSE(st.ok());
+  CHECK(contains(st.err().message, "...\""));
+  CHECK_FALSE(invalid_utf8_at(st.err().message).has_value());
 }
 
 // --- prefixes ---------------------------------------------------------------
