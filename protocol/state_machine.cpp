@@ -97,6 +97,28 @@ status check_text_fields(const std::string& description, const std::string& crea
   return validate_text_field("creator", creator, lim.max_description_bytes);
 }
 
+// Deleting a config that release rules still serve takes its content away
+// from every client that reads or watches it: refused unless forced.
+error still_released(const config& c) {
+  constexpr std::size_t shown = 3;
+  std::string rules;
+  for (std::size_t i = 0; i < c.releases.size() && i < shown; ++i) {
+    if (i > 0)
+      rules += ", ";
+    rules += "#" + std::to_string(i + 1) + " " + describe_labels(c.releases[i].labels) +
+             " -> version " + std::to_string(c.releases[i].version);
+  }
+  if (c.releases.size() > shown)
+    rules += ", ...";
+  std::size_t n = c.releases.size();
+  return {errc::version_in_use,
+          "config " + quote_key(c.key) + " is released by " + std::to_string(n) +
+            (n == 1 ? " release rule (" : " release rules (") + rules +
+            "), so clients read and watch it; clear its release rules first "
+            "(release set with no rules) or pass --force to delete it with every "
+            "version anyway"};
+}
+
 // Every rule must point at an existing version of c (or at `fresh`, the
 // version the same command creates).
 expected<std::optional<error>> check_rule_targets(state_reader& st, const config& c,
@@ -237,6 +259,8 @@ public:
 
   expected<apply_result> operator()(const delete_config& cmd) {
     CONFLUX_EXISTING_CONFIG(cfg, cmd.key, cmd.expected_revision);
+    if (!cmd.force && !cfg.releases.empty())
+      return refused(still_released(cfg));
     auto versions = st_.list_versions(cfg.id);
     if (!versions.ok())
       return std::move(versions).err();

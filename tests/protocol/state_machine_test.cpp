@@ -325,7 +325,7 @@ TEST_CASE("expected_revision_makes_writes_compare_and_swap") {
   f.refuse(delete_config{key, rev}, errc::revision_mismatch);
   auto now = f.cfg().mod_revision;
   CHECK(f.release({rule({}, 2)}, now).ok());
-  CHECK(f.apply(delete_config{key, f.cfg().mod_revision}).ok());
+  CHECK(f.apply(delete_config{key, f.cfg().mod_revision, true}).ok());
 }
 
 TEST_CASE("delete_versions_refuses_a_version_a_rule_points_at") {
@@ -359,6 +359,56 @@ TEST_CASE("delete_config_removes_config_key_and_versions") {
   CHECK(f.st.list_versions(1)->empty());
   CHECK(f.st.list_keys("", 0)->empty());
   f.refuse(delete_config{key, std::nullopt}, errc::not_found);
+}
+
+TEST_CASE("delete_config_refuses_a_released_config_without_force") {
+  fixture f;
+  f.create();
+  f.add_version("{}");
+  f.release({rule({{"canary", "true"}}, 2, 10), rule({}, 1)});
+  auto e = f.refuse(delete_config{key, std::nullopt}, errc::version_in_use);
+  INFO(e.message);
+  CHECK(e.message.find("\"" + key + "\" is released by 2 release rules") !=
+        std::string::npos);
+  CHECK(e.message.find("#1 {canary=true} -> version 2") != std::string::npos);
+  CHECK(e.message.find("#2 {} (the default rule) -> version 1") != std::string::npos);
+  CHECK(e.message.find("clear its release rules") != std::string::npos);
+  CHECK(e.message.find("--force") != std::string::npos);
+  // Once nothing is released, no force is needed.
+  REQUIRE(f.release({}).ok());
+  REQUIRE(f.apply(delete_config{key, std::nullopt}).ok());
+  CHECK(get_config(f.st, key).code() == errc::not_found);
+}
+
+TEST_CASE("delete_config_with_force_removes_a_released_config") {
+  fixture f;
+  f.create();
+  f.release({rule({}, 1)});
+  REQUIRE(f.apply(delete_config{key, std::nullopt, true}).ok());
+  CHECK(get_config(f.st, key).code() == errc::not_found);
+  CHECK(f.st.list_versions(1)->empty());
+  // force does not skip the compare-and-swap.
+  f.create();
+  f.release({rule({}, 1)});
+  f.refuse(delete_config{key, revision_t{1}, true}, errc::revision_mismatch);
+}
+
+TEST_CASE("replaying_an_old_delete_config_entry_deletes_a_released_config") {
+  // A delete_config written before `force` existed (format version 1) was
+  // applied without the check; replaying the log must give the same state.
+  fixture f;
+  f.create("t/a/e/n");
+  REQUIRE(
+      f.apply(update_release_rules{"t/a/e/n", {rule({}, 1)}, "", std::nullopt}).ok());
+  raft::log_entry e;
+  e.index = ++f.index;
+  e.term = 1;
+  e.timestamp_ms = f.now_ms;
+  e.data = std::string{"\x01\x94\x00\x00\x05\x92\xa7t/a/e/n\xc0", 15};
+  auto r = f.sm.apply(f.st, e);
+  REQUIRE(r.ok());
+  CHECK(r->ok());
+  CHECK(get_config(f.st, "t/a/e/n").code() == errc::not_found);
 }
 
 TEST_CASE("list_configs_returns_configs_under_a_prefix") {
@@ -504,7 +554,7 @@ TEST_CASE("a_command_of_a_newer_format_stops_the_node") {
   raft::log_entry e;
   e.index = 1;
   e.data = codec::encode(command_envelope{0, 0, open_session{5'000}});
-  e.data[0] = static_cast<char>(codec::format_version + 1);
+  e.data[0] = static_cast<char>(codec::command_format_version + 1);
   auto r = f.sm.apply(f.st, e);
   REQUIRE(!r.ok());
   CHECK(r.code() == errc::unsupported_version);
