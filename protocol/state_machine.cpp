@@ -557,11 +557,44 @@ expected<config> get_config(state_reader& st, std::string_view key) {
   return std::move(**c);
 }
 
+namespace {
+
+// The keys a prefix matches, whole segments only: P itself and the keys under
+// P + "/" ("acme/shop/prod" is not a prefix of "acme/shop/production/x"). A
+// trailing '/' means the same; "" matches every key. In key order: P sorts
+// before every key under it.
+// REQUIRES: validate_key_prefix(prefix) is ok.
+expected<std::vector<std::pair<std::string, config_id>>>
+keys_under(state_reader& st, std::string_view prefix, std::size_t limit) {
+  std::string_view base = prefix;
+  if (!base.empty() && base.back() == '/')
+    base.remove_suffix(1);
+  std::vector<std::pair<std::string, config_id>> out;
+  if (!base.empty() && validate_key(base).ok()) {
+    auto id = st.find_config_id(base);
+    if (!id.ok())
+      return std::move(id).err();
+    if (*id)
+      out.emplace_back(std::string{base}, **id);
+  }
+  if (limit != 0 && out.size() == limit)
+    return out;
+  std::string under = base.empty() ? std::string{} : std::string{base} + "/";
+  auto more = st.list_keys(under, limit == 0 ? 0 : limit - out.size());
+  if (!more.ok())
+    return std::move(more).err();
+  for (auto& k : *more)
+    out.push_back(std::move(k));
+  return out;
+}
+
+} // namespace
+
 expected<std::vector<config>> list_configs(state_reader& st, std::string_view prefix,
                                            std::size_t limit) {
   if (auto s = validate_key_prefix(prefix); !s.ok())
     return s.err();
-  auto keys = st.list_keys(prefix, limit);
+  auto keys = keys_under(st, prefix, limit);
   if (!keys.ok())
     return std::move(keys).err();
   std::vector<config> out;

@@ -86,8 +86,10 @@ enum class rule_version_zero : bool { invalid, means_new_version };
 status validate_key(std::string_view key);
 status validate_key(std::string_view key, const limits& lim);
 
-/// A listing/watch prefix: "" or a prefix of some valid key. The last segment
-/// may be partial; the prefix may end with '/' after 1 to 3 complete segments.
+/// A listing/watch prefix: "" or 1 to 4 whole segments of a valid key, with
+/// a '/' allowed after 1 to 3 of them. Prefixes match whole segments (see
+/// list_configs in state_machine.hpp), so every segment follows the segment
+/// rules, "." and ".." included.
 status validate_key_prefix(std::string_view prefix);
 status validate_key_prefix(std::string_view prefix, const limits& lim);
 

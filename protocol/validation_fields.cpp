@@ -38,10 +38,9 @@ std::vector<std::string_view> split_slash(std::string_view s) {
 }
 
 // Characters, length and the reserved names of one segment. `what` is "key"
-// or "prefix"; `complete` is false for the partial last segment of a prefix.
+// or "prefix".
 status check_segment(std::string_view what, std::string_view whole,
-                     std::string_view seg, std::size_t index, bool complete,
-                     const limits& lim) {
+                     std::string_view seg, std::size_t index, const limits& lim) {
   for (std::size_t i = 0; i < seg.size(); ++i) {
     if (!is_key_char(seg[i])) {
       return {errc::invalid_argument,
@@ -57,7 +56,7 @@ status check_segment(std::string_view what, std::string_view whole,
                 " characters long; shorten it to at most " +
                 num(lim.max_segment_chars) + "; " + key_rule(lim)};
   }
-  if (complete && (seg == "." || seg == "..")) {
+  if (seg == "." || seg == "..") {
     return {errc::invalid_argument,
             std::string{what} + " " + quote(whole) + " has segment " + num(index + 1) +
                 " \"" + std::string{seg} +
@@ -147,7 +146,7 @@ status validate_key(std::string_view key, const limits& lim) {
                                         " segments; " + key_rule(lim)};
   }
   for (std::size_t i = 0; i < parts.size(); ++i) {
-    if (auto st = check_segment("key", key, parts[i], i, true, lim); !st)
+    if (auto st = check_segment("key", key, parts[i], i, lim); !st)
       return st;
   }
   if (key.size() > lim.max_key_bytes) {
@@ -187,8 +186,7 @@ status validate_key_prefix(std::string_view prefix, const limits& lim) {
                                           " has an empty segment (" + num(i + 1) +
                                           ", between two '/'); " + key_rule(lim)};
     }
-    bool complete = trailing_slash || i + 1 < parts.size();
-    if (auto st = check_segment("prefix", prefix, parts[i], i, complete, lim); !st)
+    if (auto st = check_segment("prefix", prefix, parts[i], i, lim); !st)
       return st;
   }
   return {};

@@ -425,6 +425,32 @@ TEST_CASE("list_configs_returns_configs_under_a_prefix") {
   CHECK(list_configs(f.st, "bad prefix!", 0).code() == errc::invalid_argument);
 }
 
+TEST_CASE("list_configs_matches_whole_segments") {
+  fixture f;
+  for (const char* k : {"acme/shop/prod/a", "acme/shop/production/b", "acme/shop/prod/c",
+                        "acme/shopx/prod/d", "acme/shop/prod-eu/e"})
+    f.create(k);
+  auto keys = [&](std::string_view prefix, std::size_t limit = 0) {
+    auto l = list_configs(f.st, prefix, limit);
+    REQUIRE_MESSAGE(l.ok(), to_string(l.err()));
+    std::vector<std::string> out;
+    for (auto& c : *l)
+      out.push_back(c.key);
+    return out;
+  };
+  using v = std::vector<std::string>;
+  // Not acme/shop/production/b nor acme/shop/prod-eu/e.
+  CHECK(keys("acme/shop/prod") == v{"acme/shop/prod/a", "acme/shop/prod/c"});
+  CHECK(keys("acme/shop/prod/") == v{"acme/shop/prod/a", "acme/shop/prod/c"});
+  CHECK(keys("acme/shop") == v{"acme/shop/prod-eu/e", "acme/shop/prod/a",
+                               "acme/shop/prod/c", "acme/shop/production/b"});
+  CHECK(keys("acme/sho").empty());
+  // A whole key is a prefix of itself.
+  CHECK(keys("acme/shop/prod/a") == v{"acme/shop/prod/a"});
+  CHECK(keys("", 0).size() == 5);
+  CHECK(keys("acme/shop/prod", 1) == v{"acme/shop/prod/a"});
+}
+
 TEST_CASE("a_retried_session_write_is_applied_once") {
   fixture f;
   auto s = f.apply(open_session{10'000});

@@ -131,11 +131,19 @@ TEST_CASE("empty_prefix_is_accepted") {
 }
 
 TEST_CASE("prefixes_of_valid_keys_are_accepted") {
-  for (std::string_view p : {"t", "t/", "t/a", "t/a/", "t/a/e", "t/a/e/", "t/a/e/na",
-                             "t/a/e/name.toml", "t/a/e/."}) {
+  for (std::string_view p :
+       {"t", "t/", "t/a", "t/a/", "t/a/e", "t/a/e/", "t/a/e/na", "t/a/e/name.toml"}) {
     INFO(p);
     check_ok(validate_key_prefix(p));
   }
+}
+
+TEST_CASE("prefix_segments_are_whole_so_a_dot_segment_is_refused_anywhere") {
+  // A prefix matches whole segments (list_configs), so its last segment is a
+  // segment like any other, never the start of one.
+  check_rejected(validate_key_prefix("t/a/e/."), errc::invalid_argument,
+                 {"segment 4 \".\"", "reserved"});
+  check_rejected(validate_key_prefix("t/.."), errc::invalid_argument, {"reserved"});
 }
 
 TEST_CASE("prefix_past_the_name_is_rejected") {
