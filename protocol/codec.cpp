@@ -1,5 +1,5 @@
 // Layouts (after the leading format-version byte, all msgpack arrays):
-//   command_envelope  [session, sequence, tag, body]
+//   command_envelope  [session, sequence, tag, body]   (command_format_version)
 //   config            [id, key, format, schema|nil, latest_version, rules,
 //                      create_revision, mod_revision, created_at_ms, updated_at_ms]
 //   release_rule      [labels{str:str}, version, priority]
@@ -124,9 +124,13 @@ struct body_packer {
     put_opt_u64(p, c.expected_revision);
   }
   void operator()(const delete_config& c) const {
-    p.pack_array(2);
+    p.pack_array(3);
     put_str(p, c.key);
     put_opt_u64(p, c.expected_revision);
+    if (c.force)
+      p.pack_true();
+    else
+      p.pack_false();
   }
   void operator()(const delete_versions& c) const {
     p.pack_array(3);
@@ -151,9 +155,9 @@ struct body_packer {
 };
 
 template <class F>
-std::string encode_with(F&& body) {
+std::string encode_with(std::uint8_t version, F&& body) {
   msgpack::sbuffer buf;
-  buf.write(reinterpret_cast<const char*>(&format_version), 1);
+  buf.write(reinterpret_cast<const char*>(&version), 1);
   packer p{buf};
   body(p);
   return std::string{buf.data(), buf.size()};
@@ -267,19 +271,23 @@ apply_result read_result(const msgpack::object* o, bool& ok) {
   return res;
 }
 
-// Unpacks bytes = [format_version][one msgpack object], then runs `read` on
-// the object. Element counts are bounded by the input length, so a forged
-// header cannot make the parser allocate more than a few times the input.
+// Unpacks bytes = [format version][one msgpack object], then runs `read` on
+// the object and the version (1 to `newest`). Element counts are bounded by
+// the input length, so a forged header cannot make the parser allocate more
+// than a few times the input.
 template <class T, class F>
-expected<T> decode_with(std::string_view bytes, const char* what, F&& read) {
+expected<T> decode_with(std::string_view bytes, const char* what, std::uint8_t newest,
+                        F&& read) {
   if (bytes.empty())
     return error{errc::corrupted, std::string{what} + " record is empty"};
   auto v = static_cast<std::uint8_t>(bytes[0]);
-  if (v != format_version)
-    return error{v > format_version ? errc::unsupported_version : errc::corrupted,
+  if (v == 0 || v > newest)
+    return error{v > newest ? errc::unsupported_version : errc::corrupted,
                  std::string{what} + " record has format version " + std::to_string(v) +
-                   "; this build reads version " + std::to_string(format_version) +
-                   (v > format_version ? " (upgrade this node)" : "")};
+                   "; this build reads " +
+                   (newest == 1 ? std::string{"version 1"}
+                                : "versions 1 to " + std::to_string(newest)) +
+                   (v > newest ? " (upgrade this node)" : "")};
   auto n = bytes.size() - 1;
   // Depth 6 covers the deepest record (envelope, body, rules, rule, labels).
   msgpack::unpack_limit lim{n, n, n, n, n, 6};
@@ -290,7 +298,7 @@ expected<T> decode_with(std::string_view bytes, const char* what, F&& read) {
       return error{errc::corrupted, std::string{what} + " record has " +
                                       std::to_string(n - off) + " trailing bytes"};
     bool ok = true;
-    T out = read(handle.get(), ok);
+    T out = read(handle.get(), ok, v);
     if (!ok)
       return error{errc::corrupted,
                    std::string{what} + " record does not have the expected layout"};
@@ -304,7 +312,7 @@ expected<T> decode_with(std::string_view bytes, const char* what, F&& read) {
 } // namespace
 
 std::string encode(const command_envelope& x) {
-  return encode_with([&](packer& p) {
+  return encode_with(command_format_version, [&](packer& p) {
     p.pack_array(4);
     p.pack_uint64(x.session);
     p.pack_uint64(x.sequence);
@@ -314,7 +322,7 @@ std::string encode(const command_envelope& x) {
 }
 
 std::string encode(const config& x) {
-  return encode_with([&](packer& p) {
+  return encode_with(record_format_version, [&](packer& p) {
     p.pack_array(10);
     p.pack_uint64(x.id);
     put_str(p, x.key);
@@ -330,7 +338,7 @@ std::string encode(const config& x) {
 }
 
 std::string encode(const version& x) {
-  return encode_with([&](packer& p) {
+  return encode_with(record_format_version, [&](packer& p) {
     p.pack_array(9);
     p.pack_uint64(x.config);
     p.pack_uint64(x.id);
@@ -345,7 +353,7 @@ std::string encode(const version& x) {
 }
 
 std::string encode(const client_session& x) {
-  return encode_with([&](packer& p) {
+  return encode_with(record_format_version, [&](packer& p) {
     p.pack_array(5);
     p.pack_uint64(x.id);
     p.pack_int64(x.timeout_ms);
@@ -356,12 +364,13 @@ std::string encode(const client_session& x) {
 }
 
 std::string encode(const apply_result& x) {
-  return encode_with([&](packer& p) { put_result(p, x); });
+  return encode_with(record_format_version, [&](packer& p) { put_result(p, x); });
 }
 
 expected<command_envelope> decode_command(std::string_view bytes) {
-  return decode_with<command_envelope>(bytes, "command", [](const msgpack::object& o,
-                                                           bool& ok) {
+  return decode_with<command_envelope>(bytes, "command", command_format_version,
+                                       [](const msgpack::object& o, bool& ok,
+                                          std::uint8_t version) {
     command_envelope env;
     array_reader r{o, 4, ok};
     env.session = r.u64();
@@ -421,10 +430,14 @@ expected<command_envelope> decode_command(std::string_view bytes) {
         break;
       }
       case tag::delete_config: {
-        array_reader b{*body, 2, ok};
+        // Version 1 had no `force`, and its deletes ignored release rules:
+        // they decode as forced, so a replayed log ends where it did.
+        bool has_force = version >= 2;
+        array_reader b{*body, has_force ? 3u : 2u, ok};
         delete_config c;
         c.key = b.str();
         c.expected_revision = b.opt_u64();
+        c.force = has_force ? b.boolean() : true;
         env.cmd = std::move(c);
         break;
       }
@@ -472,7 +485,8 @@ expected<command_envelope> decode_command(std::string_view bytes) {
 }
 
 expected<config> decode_config(std::string_view bytes) {
-  return decode_with<config>(bytes, "config", [](const msgpack::object& o, bool& ok) {
+  return decode_with<config>(bytes, "config", record_format_version,
+                             [](const msgpack::object& o, bool& ok, std::uint8_t) {
     config c;
     array_reader r{o, 10, ok};
     c.id = r.u64();
@@ -490,7 +504,8 @@ expected<config> decode_config(std::string_view bytes) {
 }
 
 expected<version> decode_version(std::string_view bytes) {
-  return decode_with<version>(bytes, "version", [](const msgpack::object& o, bool& ok) {
+  return decode_with<version>(bytes, "version", record_format_version,
+                              [](const msgpack::object& o, bool& ok, std::uint8_t) {
     version v;
     array_reader r{o, 9, ok};
     v.config = r.u64();
@@ -507,8 +522,9 @@ expected<version> decode_version(std::string_view bytes) {
 }
 
 expected<client_session> decode_session(std::string_view bytes) {
-  return decode_with<client_session>(bytes, "session",
-                                     [](const msgpack::object& o, bool& ok) {
+  return decode_with<client_session>(bytes, "session", record_format_version,
+                                     [](const msgpack::object& o, bool& ok,
+                                        std::uint8_t) {
                                        client_session s;
                                        array_reader r{o, 5, ok};
                                        s.id = r.u64();
@@ -521,8 +537,9 @@ expected<client_session> decode_session(std::string_view bytes) {
 }
 
 expected<apply_result> decode_apply_result(std::string_view bytes) {
-  return decode_with<apply_result>(bytes, "apply result",
-                                   [](const msgpack::object& o, bool& ok) {
+  return decode_with<apply_result>(bytes, "apply result", record_format_version,
+                                   [](const msgpack::object& o, bool& ok,
+                                      std::uint8_t) {
                                      return read_result(&o, ok);
                                    });
 }

@@ -2,10 +2,11 @@
 // msgpack codecs for everything Conflux stores or replicates: the command
 // envelope of a log entry, the records of the state store, apply results.
 //
-// Every encoding starts with one format-version byte (codec::format_version),
-// followed by a msgpack array. Decoding never throws and never reads out of
-// bounds: garbage, truncated input, trailing bytes, wrong types or a newer
-// format version come back as an error (corrupted or unsupported_version).
+// Every encoding starts with one format-version byte (command_format_version
+// or record_format_version below), followed by a msgpack array. Decoding
+// never throws and never reads out of bounds: garbage, truncated input,
+// trailing bytes, wrong types or a newer format version come back as an error
+// (corrupted or unsupported_version).
 
 #include <cstdint>
 #include <string>
@@ -17,9 +18,17 @@
 
 namespace conflux::codec {
 
-/// Version of every encoding below. Bump it when any layout changes and keep
-/// decoding the older ones.
-constexpr std::uint8_t format_version = 1;
+/// Each encoding carries the format version of its kind; bump the one whose
+/// layout changes and keep decoding the older ones. A node that meets a newer
+/// version stops (unsupported_version) instead of guessing, so replicas of
+/// different builds never apply one entry two ways.
+///
+/// Command envelopes (the payload of a Raft command entry). Version 2 added
+/// `force` to delete_config; version 1 entries, in logs written before,
+/// still decode, their delete_config as force = true (what they did).
+constexpr std::uint8_t command_format_version = 2;
+/// State records: config, version, client_session, apply_result.
+constexpr std::uint8_t record_format_version = 1;
 
 std::string encode(const command_envelope& x);
 std::string encode(const config& x);

@@ -52,10 +52,15 @@ struct publish {
 };
 
 /// Deletes a config and all its versions. Its key may be created again later
-/// (with a new config id).
+/// (with a new config id). Refused with version_in_use while a release rule
+/// points at one of its versions (clients read and watch it), unless `force`.
 struct delete_config {
   std::string key;
   std::optional<revision_t> expected_revision;
+  /// Delete even while release rules point at the config's versions. Entries
+  /// written before this field existed decode with force = true, the
+  /// behaviour they were applied with.
+  bool force = false;
 };
 
 /// Deletes versions; refused if any is referenced by a release rule.

@@ -31,7 +31,8 @@ enum class errc : std::uint8_t {
   already_exists,
   /// `expected_revision` did not match the config's mod_revision (CAS failed).
   revision_mismatch,
-  /// The version is referenced by a release rule and cannot be deleted.
+  /// A release rule points at the version, so neither it nor (without force)
+  /// its config can be deleted.
   version_in_use,
   /// Malformed input: key syntax, labels, unknown format, bad arguments.
   invalid_argument,

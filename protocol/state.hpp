@@ -37,7 +37,8 @@ public:
 
   virtual expected<std::optional<config>> find_config(config_id id) = 0;
   virtual expected<std::optional<config_id>> find_config_id(std::string_view key) = 0;
-  /// Keys starting with prefix, in byte order, at most limit (0 = no limit).
+  /// Keys starting with the bytes of prefix, in byte order, at most limit
+  /// (0 = no limit). list_configs builds its whole-segment match on it.
   virtual expected<std::vector<std::pair<std::string, config_id>>>
   list_keys(std::string_view prefix, std::size_t limit) = 0;
   /// The stored record as written; the state machine verifies its hash.

@@ -6,6 +6,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/resolve.hpp"
 #include "protocol/sha256.hpp"
+#include "protocol/text.hpp"
 
 namespace conflux {
 namespace {
@@ -28,20 +29,20 @@ namespace {
     return refused(var##_found_->err());                                               \
   auto& var = var##_found_->value()
 
-std::string quoted(std::string_view s) {
-  std::string out{"\""};
-  out += s;
-  out += '"';
-  return out;
+// A key in a message, whole (keys that reach the state are at most
+// max_key_bytes), with control characters and invalid bytes escaped
+// (protocol/text.hpp).
+std::string quote_key(std::string_view key) {
+  return quote(key, limits{}.max_key_bytes);
 }
 
 error no_such_config(std::string_view key) {
   return {errc::not_found,
-          "config " + quoted(key) + " does not exist; check the key or create it first"};
+          "config " + quote_key(key) + " does not exist; check the key or create it first"};
 }
 
 error no_such_version(std::string_view key, version_id id) {
-  return {errc::not_found, "config " + quoted(key) + " has no version " +
+  return {errc::not_found, "config " + quote_key(key) + " has no version " +
                              std::to_string(id) + "; list its versions to pick one"};
 }
 
@@ -63,7 +64,7 @@ expected<std::optional<config>> lookup(state_reader& st, std::string_view key) {
   if (!c.ok())
     return std::move(c).err();
   if (!*c)
-    return error{errc::corrupted, "key index points config " + quoted(key) +
+    return error{errc::corrupted, "key index points config " + quote_key(key) +
                                     " at id " + std::to_string(**id) +
                                     ", which does not exist"};
   return c;
@@ -72,7 +73,7 @@ expected<std::optional<config>> lookup(state_reader& st, std::string_view key) {
 status check_revision(const config& c, const std::optional<revision_t>& expected_rev) {
   if (expected_rev && *expected_rev != c.mod_revision)
     return status{errc::revision_mismatch,
-                  "config " + quoted(c.key) + " is at revision " +
+                  "config " + quote_key(c.key) + " is at revision " +
                     std::to_string(c.mod_revision) + ", not " +
                     std::to_string(*expected_rev) +
                     "; someone changed it since you read it: read it again and retry"};
@@ -96,6 +97,28 @@ status check_text_fields(const std::string& description, const std::string& crea
   return validate_text_field("creator", creator, lim.max_description_bytes);
 }
 
+// Deleting a config that release rules still serve takes its content away
+// from every client that reads or watches it: refused unless forced.
+error still_released(const config& c) {
+  constexpr std::size_t shown = 3;
+  std::string rules;
+  for (std::size_t i = 0; i < c.releases.size() && i < shown; ++i) {
+    if (i > 0)
+      rules += ", ";
+    rules += "#" + std::to_string(i + 1) + " " + describe_labels(c.releases[i].labels) +
+             " -> version " + std::to_string(c.releases[i].version);
+  }
+  if (c.releases.size() > shown)
+    rules += ", ...";
+  std::size_t n = c.releases.size();
+  return {errc::version_in_use,
+          "config " + quote_key(c.key) + " is released by " + std::to_string(n) +
+            (n == 1 ? " release rule (" : " release rules (") + rules +
+            "), so clients read and watch it; clear its release rules first "
+            "(release set with no rules) or pass --force to delete it with every "
+            "version anyway"};
+}
+
 // Every rule must point at an existing version of c (or at `fresh`, the
 // version the same command creates).
 expected<std::optional<error>> check_rule_targets(state_reader& st, const config& c,
@@ -111,7 +134,7 @@ expected<std::optional<error>> check_rule_targets(state_reader& st, const config
     if (!*v)
       return std::optional<error>{error{
         errc::not_found, "a release rule points at version " + std::to_string(r.version) +
-                           " of " + quoted(c.key) +
+                           " of " + quote_key(c.key) +
                            ", which does not exist; list its versions to pick one"}};
   }
   return std::optional<error>{};
@@ -155,7 +178,7 @@ public:
       return std::move(existing).err();
     if (*existing)
       return refused({errc::already_exists,
-                      "config " + quoted(cmd.key) +
+                      "config " + quote_key(cmd.key) +
                         " already exists; add a version to it instead"});
     config c;
     c.key = cmd.key;
@@ -236,6 +259,8 @@ public:
 
   expected<apply_result> operator()(const delete_config& cmd) {
     CONFLUX_EXISTING_CONFIG(cfg, cmd.key, cmd.expected_revision);
+    if (!cmd.force && !cfg.releases.empty())
+      return refused(still_released(cfg));
     auto versions = st_.list_versions(cfg.id);
     if (!versions.ok())
       return std::move(versions).err();
@@ -256,7 +281,7 @@ public:
       for (std::size_t i = 0; i < cfg.releases.size(); ++i)
         if (cfg.releases[i].version == id)
           return refused({errc::version_in_use,
-                          "version " + std::to_string(id) + " of " + quoted(cfg.key) +
+                          "version " + std::to_string(id) + " of " + quote_key(cfg.key) +
                             " is released by rule " + std::to_string(i + 1) +
                             "; change the release rules first"});
       auto v = st_.find_version(cfg.id, id);
@@ -532,11 +557,44 @@ expected<config> get_config(state_reader& st, std::string_view key) {
   return std::move(**c);
 }
 
+namespace {
+
+// The keys a prefix matches, whole segments only: P itself and the keys under
+// P + "/" ("acme/shop/prod" is not a prefix of "acme/shop/production/x"). A
+// trailing '/' means the same; "" matches every key. In key order: P sorts
+// before every key under it.
+// REQUIRES: validate_key_prefix(prefix) is ok.
+expected<std::vector<std::pair<std::string, config_id>>>
+keys_under(state_reader& st, std::string_view prefix, std::size_t limit) {
+  std::string_view base = prefix;
+  if (!base.empty() && base.back() == '/')
+    base.remove_suffix(1);
+  std::vector<std::pair<std::string, config_id>> out;
+  if (!base.empty() && validate_key(base).ok()) {
+    auto id = st.find_config_id(base);
+    if (!id.ok())
+      return std::move(id).err();
+    if (*id)
+      out.emplace_back(std::string{base}, **id);
+  }
+  if (limit != 0 && out.size() == limit)
+    return out;
+  std::string under = base.empty() ? std::string{} : std::string{base} + "/";
+  auto more = st.list_keys(under, limit == 0 ? 0 : limit - out.size());
+  if (!more.ok())
+    return std::move(more).err();
+  for (auto& k : *more)
+    out.push_back(std::move(k));
+  return out;
+}
+
+} // namespace
+
 expected<std::vector<config>> list_configs(state_reader& st, std::string_view prefix,
                                            std::size_t limit) {
   if (auto s = validate_key_prefix(prefix); !s.ok())
     return s.err();
-  auto keys = st.list_keys(prefix, limit);
+  auto keys = keys_under(st, prefix, limit);
   if (!keys.ok())
     return std::move(keys).err();
   std::vector<config> out;
@@ -546,7 +604,7 @@ expected<std::vector<config>> list_configs(state_reader& st, std::string_view pr
     if (!c.ok())
       return std::move(c).err();
     if (!*c)
-      return error{errc::corrupted, "key index points config " + quoted(key) +
+      return error{errc::corrupted, "key index points config " + quote_key(key) +
                                       " at id " + std::to_string(id) +
                                       ", which does not exist"};
     out.push_back(std::move(**c));
@@ -589,7 +647,7 @@ expected<resolution> resolve(state_reader& st, std::string_view key,
   auto idx = resolve_rule(c->releases, client);
   if (!idx)
     return error{errc::not_published,
-                 "config " + quoted(key) +
+                 "config " + quote_key(key) +
                    " is not released to a client with these labels; add a release "
                    "rule that matches them (or a default rule with no labels)"};
   auto v = st.find_version(c->id, c->releases[*idx].version);
@@ -597,7 +655,7 @@ expected<resolution> resolve(state_reader& st, std::string_view key,
     return std::move(v).err();
   if (!*v)
     return error{errc::corrupted, "release rule " + std::to_string(*idx + 1) + " of " +
-                                    quoted(key) + " points at missing version " +
+                                    quote_key(key) + " points at missing version " +
                                     std::to_string(c->releases[*idx].version)};
   if (auto s = verify_version(**v); !s.ok())
     return s.err();

@@ -64,7 +64,11 @@ private:
 /// The config stored under key, or not_found.
 expected<config> get_config(state_reader& st, std::string_view key);
 
-/// Configs whose key starts with prefix, in key order, at most limit (0 = all).
+/// Configs under a prefix, in key order, at most limit (0 = all). Prefixes
+/// match whole segments, like a watch of PREFIX/: prefix P matches the key P
+/// itself and every key that begins with P + "/"; a trailing '/' means the
+/// same, and "" matches every config. So "acme/shop/prod" lists
+/// acme/shop/prod/... but not acme/shop/production/... .
 expected<std::vector<config>> list_configs(state_reader& st, std::string_view prefix,
                                            std::size_t limit);
 

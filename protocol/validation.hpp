@@ -16,8 +16,13 @@
 //
 // Parsing is defensive against hostile input: nesting deeper than
 // `limits::max_nesting_depth` is refused before any recursive code sees it, and
-// YAML aliases are expanded for schema checks only up to
-// `limits::max_alias_expansion_nodes` ("billion laughs").
+// YAML anchors and aliases may stand for at most
+// `limits::max_alias_expansion_nodes` nodes ("billion laughs"), with or without
+// a schema.
+//
+// One file per concern: validation_fields.cpp (keys, prefixes, labels, rules,
+// text fields), validation.cpp (content: the dispatcher), validation_json,
+// _yaml, _toml, _properties and _schema (valijson).
 
 #include "protocol/error.hpp"
 #include "protocol/model.hpp"
@@ -28,10 +33,13 @@
 
 namespace conflux {
 
-/// Size limits of the data model. The defaults are the cluster defaults; a
-/// deployment may raise them, but every node of one cluster must use the same
-/// values or the replicas could disagree on what was accepted.
+/// Size limits of the data model. Every node checks them when it applies a
+/// command, so they are one set of values for the whole cluster, fixed in the
+/// code; no node setting changes them, because nodes with different values
+/// could disagree on what was accepted. Tests construct smaller ones.
 struct limits {
+  /// A config's content: room for any configuration file, and small enough
+  /// that every Raft entry, snapshot chunk and watch event stays cheap.
   std::size_t max_content_bytes = 4 * 1024 * 1024;
   /// Each key segment (DESIGN §1).
   std::size_t max_segment_chars = 128;
@@ -51,9 +59,12 @@ struct limits {
   /// Arrays/objects/tables nested deeper than this are refused: the parsers
   /// and valijson recurse per level and must not exhaust the stack.
   std::size_t max_nesting_depth = 256;
-  /// How many JSON nodes YAML alias expansion may add when a YAML document is
-  /// converted for a schema check. yaml-cpp shares aliased nodes, so parsing
-  /// stays linear; only the copy into a JSON tree can explode.
+  /// How many nodes the anchors and aliases of one YAML stream may stand for
+  /// (each alias counts the nodes it repeats, each anchor the nodes it
+  /// names). yaml-cpp shares aliased nodes, so parsing stays linear, but
+  /// every client that loads the document into plain values expands them: a
+  /// few hundred bytes of nested aliases ("billion laughs") expand to
+  /// hundreds of millions of nodes. Checked with or without a schema.
   std::size_t max_alias_expansion_nodes = 1'000'000;
   /// valijson compiles a schema recursively, following each $ref as it goes:
   /// the longest chain of subschemas (with $refs followed, loops counted once
@@ -75,8 +86,10 @@ enum class rule_version_zero : bool { invalid, means_new_version };
 status validate_key(std::string_view key);
 status validate_key(std::string_view key, const limits& lim);
 
-/// A listing/watch prefix: "" or a prefix of some valid key. The last segment
-/// may be partial; the prefix may end with '/' after 1 to 3 complete segments.
+/// A listing/watch prefix: "" or 1 to 4 whole segments of a valid key, with
+/// a '/' allowed after 1 to 3 of them. Prefixes match whole segments (see
+/// list_configs in state_machine.hpp), so every segment follows the segment
+/// rules, "." and ".." included.
 status validate_key_prefix(std::string_view prefix);
 status validate_key_prefix(std::string_view prefix, const limits& lim);
 
@@ -102,10 +115,17 @@ status validate_text_field(std::string_view what, std::string_view value,
 
 /// The size limit first (cheap), then the document must parse for `f`:
 /// json (nlohmann; duplicate object names refused, RFC 8259 leaves their
-/// meaning open), yaml (yaml-cpp, all documents of a stream; duplicate mapping
-/// keys refused as the YAML spec demands), toml (toml11), properties (a strict
-/// parser of the java.util.Properties format). text is free: any bytes at all,
-/// only the size limit applies, because Conflux never interprets it.
+/// meaning open), yaml (yaml-cpp, all documents of a stream; only UTF-8 of
+/// YAML's printable characters, so no NUL; duplicate mapping keys refused as
+/// the YAML spec demands; anchors and aliases bounded by
+/// max_alias_expansion_nodes), toml (toml11, UTF-8), properties (a strict parser
+/// of the java.util.Properties format, no NUL). text is free: any bytes at
+/// all, only the size limit applies, because Conflux never interprets it.
+///
+/// An empty document is valid exactly when its format's specification says
+/// so: empty (or only blanks and comments) YAML, TOML and properties are valid
+/// (no documents, an empty table, no properties); empty JSON is not. A schema
+/// is how a config requires content (validate_against_schema).
 status validate_content(content_format f, std::string_view content, const limits& lim);
 
 /// The schema itself: at most max_schema_bytes, JSON, and a JSON Schema
@@ -123,7 +143,9 @@ status validate_schema_document(std::string_view schema_json, const limits& lim)
 
 /// Checks content against a schema. JSON content is checked directly; YAML and
 /// TOML are converted to a JSON tree first (YAML: every document of a stream
-/// is checked; TOML dates and times become their RFC 3339 text). A schema for
+/// is checked, and a stream without documents is checked as null, which is
+/// what YAML loaders return for it; TOML dates and times become their RFC 3339
+/// text, and an empty TOML document is an empty table). A schema for
 /// properties or text is invalid_argument. A schema or content that does not
 /// parse gives the same error as validate_schema_document / validate_content.
 /// The content size limit is not applied here: call validate_content first.

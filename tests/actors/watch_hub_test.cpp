@@ -69,8 +69,9 @@ std::string delete_versions_cmd(const std::string& key, std::vector<version_id> 
       command_envelope{0, 0, delete_versions{key, std::move(ids), std::nullopt}});
 }
 
+// Forced: the tests delete configs that release rules still serve.
 std::string delete_config_cmd(const std::string& key) {
-  return codec::encode(command_envelope{0, 0, delete_config{key, std::nullopt}});
+  return codec::encode(command_envelope{0, 0, delete_config{key, std::nullopt, true}});
 }
 
 std::string json(int n) {

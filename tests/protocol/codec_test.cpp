@@ -36,6 +36,7 @@ std::vector<command_envelope> sample_commands() {
   out.push_back(
     {2, 9, publish{"t/a/e/n", "content", "d", "c", {rule({}, 0, 0)}, std::nullopt}});
   out.push_back({0, 0, delete_config{"t/a/e/n", revision_t{5}}});
+  out.push_back({0, 0, delete_config{"t/a/e/n", std::nullopt, true}});
   out.push_back({0, 0, delete_versions{"t/a/e/n", {1, 2, 99}, std::nullopt}});
   out.push_back({0, 0, open_session{30'000}});
   out.push_back({4, 1, keep_alive{4}});
@@ -83,6 +84,12 @@ client_session sample_session() {
   return s;
 }
 
+// What went wrong, for a REQUIRE_MESSAGE: doctest builds the message even when
+// the check passes (with -s), so it must not assume a failure.
+std::string why(const expected<command_envelope>& r) {
+  return r.ok() ? std::string{} : to_string(r.err());
+}
+
 bool same(const command_envelope& a, const command_envelope& b) {
   return a.session == b.session && a.sequence == b.sequence && codec::encode(a) == codec::encode(b);
 }
@@ -92,7 +99,7 @@ bool same(const command_envelope& a, const command_envelope& b) {
 TEST_CASE("every_command_round_trips_through_the_codec") {
   for (auto& cmd : sample_commands()) {
     auto bytes = codec::encode(cmd);
-    REQUIRE(static_cast<std::uint8_t>(bytes[0]) == codec::format_version);
+    REQUIRE(static_cast<std::uint8_t>(bytes[0]) == codec::command_format_version);
     auto back = codec::decode_command(bytes);
     REQUIRE(back.ok());
     CHECK(back->cmd.index() == cmd.cmd.index());
@@ -151,6 +158,66 @@ TEST_CASE("records_round_trip_through_the_codec") {
   CHECK(*r2 == r);
 }
 
+TEST_CASE("delete_config_encodes_force_as_a_third_element") {
+  for (bool force : {false, true}) {
+    auto bytes = codec::encode(
+        command_envelope{0, 0, delete_config{"t/a/e/n", std::nullopt, force}});
+    // [2][0x94 array4][0x00 session][0x00 seq][0x05 tag][0x93 array3][key][nil][bool]
+    REQUIRE(bytes.size() == 16);
+    CHECK(static_cast<std::uint8_t>(bytes[0]) == 2);
+    CHECK(static_cast<std::uint8_t>(bytes[5]) == 0x93);
+    CHECK(static_cast<std::uint8_t>(bytes[15]) == (force ? 0xc3 : 0xc2));
+    auto back = codec::decode_command(bytes);
+    REQUIRE(back.ok());
+    CHECK(std::get<delete_config>(back->cmd).force == force);
+  }
+}
+
+TEST_CASE("an_old_delete_config_entry_decodes_as_force") {
+  // Written before delete_config had `force` (format version 1, a 2-element
+  // body): it deleted released configs, so replaying it must again.
+  std::string old{"\x01\x94\x00\x00\x05\x92\xa7t/a/e/n\xc0", 15};
+  auto r = codec::decode_command(old);
+  REQUIRE_MESSAGE(r.ok(), why(r));
+  auto& d = std::get<delete_config>(r->cmd);
+  CHECK(d.key == "t/a/e/n");
+  CHECK_FALSE(d.expected_revision.has_value());
+  CHECK(d.force);
+  std::string with_revision{"\x01\x94\x03\x07\x05\x92\xa7t/a/e/n\x39", 15};
+  auto r2 = codec::decode_command(with_revision);
+  REQUIRE(r2.ok());
+  CHECK(r2->session == 3);
+  CHECK(r2->sequence == 7);
+  CHECK(std::get<delete_config>(r2->cmd).expected_revision == revision_t{57});
+  CHECK(std::get<delete_config>(r2->cmd).force);
+}
+
+TEST_CASE("commands_of_format_version_1_still_decode") {
+  // Every other command kept its layout: version 1 bytes decode as before.
+  for (auto& cmd : sample_commands()) {
+    if (std::holds_alternative<delete_config>(cmd.cmd))
+      continue;
+    auto bytes = codec::encode(cmd);
+    bytes[0] = 1;
+    auto back = codec::decode_command(bytes);
+    REQUIRE_MESSAGE(back.ok(), why(back));
+    CHECK(same(*back, cmd));
+  }
+}
+
+TEST_CASE("delete_config_body_must_match_its_format_version") {
+  auto v2 = codec::encode(
+      command_envelope{0, 0, delete_config{"t/a/e/n", std::nullopt, false}});
+  auto as_v1 = v2;
+  as_v1[0] = 1; // a 3-element body in a version 1 entry
+  CHECK(codec::decode_command(as_v1).code() == errc::corrupted);
+  std::string two_elements_as_v2{"\x02\x94\x00\x00\x05\x92\xa7t/a/e/n\xc0", 15};
+  CHECK(codec::decode_command(two_elements_as_v2).code() == errc::corrupted);
+  auto not_bool = v2;
+  not_bool.back() = 0x01; // force must be a msgpack bool
+  CHECK(codec::decode_command(not_bool).code() == errc::corrupted);
+}
+
 TEST_CASE("empty_input_is_corrupted") {
   CHECK(codec::decode_command("").code() == errc::corrupted);
   CHECK(codec::decode_config("").code() == errc::corrupted);
@@ -161,7 +228,7 @@ TEST_CASE("empty_input_is_corrupted") {
 
 TEST_CASE("future_format_version_is_refused_as_unsupported") {
   auto bytes = codec::encode(sample_config());
-  bytes[0] = static_cast<char>(codec::format_version + 1);
+  bytes[0] = static_cast<char>(codec::record_format_version + 1);
   auto r = codec::decode_config(bytes);
   REQUIRE(r.code() == errc::unsupported_version);
   CHECK(r.err().message.find("upgrade") != std::string::npos);
@@ -210,18 +277,18 @@ TEST_CASE("unknown_command_tag_and_unknown_format_are_corrupted") {
 }
 
 TEST_CASE("forged_huge_container_headers_do_not_allocate_or_crash") {
-  std::string bytes{static_cast<char>(codec::format_version)};
+  std::string bytes{static_cast<char>(codec::command_format_version)};
   // array32 claiming 4 billion elements, then nothing.
   bytes += std::string("\xdd\xff\xff\xff\xff", 5);
   CHECK(codec::decode_command(bytes).code() == errc::corrupted);
   // map32, str32, bin32 likewise.
   for (const char* h : {"\xdf\xff\xff\xff\xff", "\xdb\xff\xff\xff\xff", "\xc6\xff\xff\xff\xff"}) {
-    std::string b{static_cast<char>(codec::format_version)};
+    std::string b{static_cast<char>(codec::record_format_version)};
     b += std::string(h, 5);
     CHECK(codec::decode_config(b).code() == errc::corrupted);
   }
   // Deep nesting: 100k nested arrays of one element.
-  std::string deep{static_cast<char>(codec::format_version)};
+  std::string deep{static_cast<char>(codec::command_format_version)};
   deep += std::string(100'000, '\x91');
   deep += '\xc0';
   CHECK(codec::decode_command(deep).code() == errc::corrupted);
@@ -235,10 +302,11 @@ TEST_CASE("random_garbage_and_bit_flips_never_crash_the_decoder") {
     std::string b(static_cast<std::size_t>(1 + rng() % 64), '\0');
     for (auto& ch : b)
       ch = static_cast<char>(byte(rng));
-    b[0] = static_cast<char>(codec::format_version);
-    errors += !codec::decode_command(b).ok();
+    b[0] = static_cast<char>(codec::record_format_version);
     errors += !codec::decode_config(b).ok();
     errors += !codec::decode_session(b).ok();
+    b[0] = static_cast<char>(codec::command_format_version);
+    errors += !codec::decode_command(b).ok();
   }
   // Nearly all random inputs must be refused; a few may be valid by chance.
   CHECK(errors > 3 * 20'000 * 9 / 10);

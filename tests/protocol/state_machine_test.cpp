@@ -8,12 +8,23 @@
 #include "protocol/memory_state.hpp"
 #include "protocol/sha256.hpp"
 #include "protocol/state_machine.hpp"
+#include "tests/protocol/validation_test_support.hpp"
 
 using namespace conflux;
 
 namespace {
 
 const std::string key = "acme/billing/prod/db.json";
+
+// What went wrong, for a REQUIRE_MESSAGE: doctest builds the message even when
+// the check passes (with -s), so it must not assume a failure.
+template <class T>
+std::string why(const expected<T>& r) {
+  return r.ok() ? std::string{} : to_string(r.err());
+}
+std::string why(const apply_result& r) {
+  return r.ok() ? std::string{} : to_string(*r.err);
+}
 
 // Drives the state machine the way the applier will: each command is encoded
 // into a log entry with the next index and a leader timestamp.
@@ -30,7 +41,7 @@ struct fixture {
     e.timestamp_ms = now_ms;
     e.data = codec::encode(command_envelope{session, seq, std::move(cmd)});
     auto r = sm.apply(st, e);
-    REQUIRE_MESSAGE(r.ok(), to_string(r.err()));
+    REQUIRE_MESSAGE(r.ok(), why(r));
     CHECK(st.last_applied().value() == e.index);
     return *r;
   }
@@ -41,7 +52,7 @@ struct fixture {
     auto before = st;
     auto r = apply(std::move(cmd));
     REQUIRE_MESSAGE(!r.ok(), "command was accepted");
-    CHECK_MESSAGE(r.err->code == code, to_string(*r.err));
+    CHECK_MESSAGE(r.err->code == code, why(r));
     CHECK(!r.err->message.empty());
     before.set_last_applied(index).ok();
     CHECK_MESSAGE(st == before, "a refused command changed the state");
@@ -51,7 +62,7 @@ struct fixture {
   apply_result create(std::string k = key, std::string content = R"({"pool": 10})") {
     auto r = apply(create_config{std::move(k), content_format::json, std::nullopt,
                                  std::move(content), "first", "alice"});
-    REQUIRE_MESSAGE(r.ok(), to_string(*r.err));
+    REQUIRE_MESSAGE(r.ok(), why(r));
     return r;
   }
 
@@ -65,7 +76,7 @@ struct fixture {
 
   config cfg(const std::string& k = key) {
     auto c = get_config(st, k);
-    REQUIRE_MESSAGE(c.ok(), to_string(c.err()));
+    REQUIRE_MESSAGE(c.ok(), why(c));
     return *c;
   }
 };
@@ -170,6 +181,19 @@ TEST_CASE("create_version_checks_content_against_the_config_format") {
   f.create();
   f.refuse(create_version{key, "{\"a\":", "", "", std::nullopt}, errc::invalid_content);
   CHECK(f.cfg().latest_version == 1);
+}
+
+TEST_CASE("yaml_alias_bomb_is_not_stored_without_a_schema") {
+  fixture f;
+  f.refuse(create_config{"acme/web/prod/bomb.yaml", content_format::yaml, std::nullopt,
+                         validation_test::yaml_alias_bomb(9, 9), "", ""},
+           errc::too_large);
+  f.apply(create_config{"acme/web/prod/app.yaml", content_format::yaml, std::nullopt,
+                        "a: 1\n", "", ""});
+  f.refuse(create_version{"acme/web/prod/app.yaml",
+                          validation_test::yaml_alias_bomb(9, 9), "", "", std::nullopt},
+           errc::too_large);
+  CHECK(f.cfg("acme/web/prod/app.yaml").latest_version == 1);
 }
 
 TEST_CASE("create_version_checks_content_against_the_config_schema") {
@@ -311,7 +335,7 @@ TEST_CASE("expected_revision_makes_writes_compare_and_swap") {
   f.refuse(delete_config{key, rev}, errc::revision_mismatch);
   auto now = f.cfg().mod_revision;
   CHECK(f.release({rule({}, 2)}, now).ok());
-  CHECK(f.apply(delete_config{key, f.cfg().mod_revision}).ok());
+  CHECK(f.apply(delete_config{key, f.cfg().mod_revision, true}).ok());
 }
 
 TEST_CASE("delete_versions_refuses_a_version_a_rule_points_at") {
@@ -347,6 +371,56 @@ TEST_CASE("delete_config_removes_config_key_and_versions") {
   f.refuse(delete_config{key, std::nullopt}, errc::not_found);
 }
 
+TEST_CASE("delete_config_refuses_a_released_config_without_force") {
+  fixture f;
+  f.create();
+  f.add_version("{}");
+  f.release({rule({{"canary", "true"}}, 2, 10), rule({}, 1)});
+  auto e = f.refuse(delete_config{key, std::nullopt}, errc::version_in_use);
+  INFO(e.message);
+  CHECK(e.message.find("\"" + key + "\" is released by 2 release rules") !=
+        std::string::npos);
+  CHECK(e.message.find("#1 {canary=true} -> version 2") != std::string::npos);
+  CHECK(e.message.find("#2 {} (the default rule) -> version 1") != std::string::npos);
+  CHECK(e.message.find("clear its release rules") != std::string::npos);
+  CHECK(e.message.find("--force") != std::string::npos);
+  // Once nothing is released, no force is needed.
+  REQUIRE(f.release({}).ok());
+  REQUIRE(f.apply(delete_config{key, std::nullopt}).ok());
+  CHECK(get_config(f.st, key).code() == errc::not_found);
+}
+
+TEST_CASE("delete_config_with_force_removes_a_released_config") {
+  fixture f;
+  f.create();
+  f.release({rule({}, 1)});
+  REQUIRE(f.apply(delete_config{key, std::nullopt, true}).ok());
+  CHECK(get_config(f.st, key).code() == errc::not_found);
+  CHECK(f.st.list_versions(1)->empty());
+  // force does not skip the compare-and-swap.
+  f.create();
+  f.release({rule({}, 1)});
+  f.refuse(delete_config{key, revision_t{1}, true}, errc::revision_mismatch);
+}
+
+TEST_CASE("replaying_an_old_delete_config_entry_deletes_a_released_config") {
+  // A delete_config written before `force` existed (format version 1) was
+  // applied without the check; replaying the log must give the same state.
+  fixture f;
+  f.create("t/a/e/n");
+  REQUIRE(
+      f.apply(update_release_rules{"t/a/e/n", {rule({}, 1)}, "", std::nullopt}).ok());
+  raft::log_entry e;
+  e.index = ++f.index;
+  e.term = 1;
+  e.timestamp_ms = f.now_ms;
+  e.data = std::string{"\x01\x94\x00\x00\x05\x92\xa7t/a/e/n\xc0", 15};
+  auto r = f.sm.apply(f.st, e);
+  REQUIRE(r.ok());
+  CHECK(r->ok());
+  CHECK(get_config(f.st, "t/a/e/n").code() == errc::not_found);
+}
+
 TEST_CASE("list_configs_returns_configs_under_a_prefix") {
   fixture f;
   f.create("acme/web/prod/a.json");
@@ -359,6 +433,32 @@ TEST_CASE("list_configs_returns_configs_under_a_prefix") {
   CHECK(list_configs(f.st, "", 0)->size() == 3);
   CHECK(list_configs(f.st, "acme/", 1)->size() == 1);
   CHECK(list_configs(f.st, "bad prefix!", 0).code() == errc::invalid_argument);
+}
+
+TEST_CASE("list_configs_matches_whole_segments") {
+  fixture f;
+  for (const char* k : {"acme/shop/prod/a", "acme/shop/production/b", "acme/shop/prod/c",
+                        "acme/shopx/prod/d", "acme/shop/prod-eu/e"})
+    f.create(k);
+  auto keys = [&](std::string_view prefix, std::size_t limit = 0) {
+    auto l = list_configs(f.st, prefix, limit);
+    REQUIRE_MESSAGE(l.ok(), why(l));
+    std::vector<std::string> out;
+    for (auto& c : *l)
+      out.push_back(c.key);
+    return out;
+  };
+  using v = std::vector<std::string>;
+  // Not acme/shop/production/b nor acme/shop/prod-eu/e.
+  CHECK(keys("acme/shop/prod") == v{"acme/shop/prod/a", "acme/shop/prod/c"});
+  CHECK(keys("acme/shop/prod/") == v{"acme/shop/prod/a", "acme/shop/prod/c"});
+  CHECK(keys("acme/shop") == v{"acme/shop/prod-eu/e", "acme/shop/prod/a",
+                               "acme/shop/prod/c", "acme/shop/production/b"});
+  CHECK(keys("acme/sho").empty());
+  // A whole key is a prefix of itself.
+  CHECK(keys("acme/shop/prod/a") == v{"acme/shop/prod/a"});
+  CHECK(keys("", 0).size() == 5);
+  CHECK(keys("acme/shop/prod", 1) == v{"acme/shop/prod/a"});
 }
 
 TEST_CASE("a_retried_session_write_is_applied_once") {
@@ -490,7 +590,7 @@ TEST_CASE("a_command_of_a_newer_format_stops_the_node") {
   raft::log_entry e;
   e.index = 1;
   e.data = codec::encode(command_envelope{0, 0, open_session{5'000}});
-  e.data[0] = static_cast<char>(codec::format_version + 1);
+  e.data[0] = static_cast<char>(codec::command_format_version + 1);
   auto r = f.sm.apply(f.st, e);
   REQUIRE(!r.ok());
   CHECK(r.code() == errc::unsupported_version);
@@ -517,10 +617,10 @@ TEST_CASE("keep_alives_with_sequence_zero_keep_a_session_alive_after_sequenced_w
   for (int i = 0; i < 4; ++i) {
     f.now_ms += 1'500;
     auto k = f.apply(keep_alive{s.session}, s.session, 0);
-    REQUIRE_MESSAGE(k.ok(), to_string(*k.err));
+    REQUIRE_MESSAGE(k.ok(), why(k));
   }
   auto w = f.apply(create_version{key, "[2]", "", "", std::nullopt}, s.session, 2);
-  REQUIRE_MESSAGE(w.ok(), to_string(*w.err));
+  REQUIRE_MESSAGE(w.ok(), why(w));
   CHECK(w.version == 3);
   // A retry of sequence 2 is still answered from the session.
   CHECK(f.apply(create_version{key, "[2]", "", "", std::nullopt}, s.session, 2) == w);
