@@ -1,5 +1,7 @@
 #include "tests/sim/cluster.hpp"
 
+#include "tests/protocol/raft/builders.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
@@ -358,7 +360,7 @@ void cluster::campaign(server_id id) {
   auto& n = node(id);
   if (!n.up)
     return;
-  n.raft->step(id, timeout_now_request{n.raft->term()});
+  n.raft->step(id, timeout_now().term(n.raft->term()));
   process(n);
 }
 

@@ -2,6 +2,7 @@
 // step over the simulated cluster. Each one fails if the rule it names is
 // removed from the core (see the issue 3 report for how that was checked).
 
+#include "tests/protocol/raft/builders.hpp"
 #include "tests/sim/cluster.hpp"
 
 #include <doctest/doctest.h>
@@ -347,11 +348,10 @@ TEST_CASE("stale_persist_ack_after_truncation_is_ignored") {
   c.network().clear();
   c.network().push_back(
       envelope{2, 1,
-               append_entries_request{c.raft(2).term(),
-                                      x.index - 1,
-                                      *c.raft(2).log().term_at(x.index - 1),
-                                      {c.raft(2).log().at(x.index)},
-                                      0}});
+               append_request()
+                   .term(c.raft(2).term())
+                   .prev_log(x.index - 1, *c.raft(2).log().term_at(x.index - 1))
+                   .entries({c.raft(2).log().at(x.index)})});
   c.deliver(0);
   REQUIRE(c.raft(1).log().at(x.index)->term == c.raft(2).term());
   REQUIRE(c.node(1).writes.size() == 2);
