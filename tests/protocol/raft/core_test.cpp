@@ -3,21 +3,22 @@
 
 #include "protocol/raft/core.hpp"
 #include "tests/protocol/raft/builders.hpp"
+#include "tests/protocol/raft/checked_core.hpp"
 #include "tests/sim/cluster.hpp"
 
 #include <doctest/doctest.h>
 
 using namespace conflux::raft;
-using conflux::sim::cluster;
 using conflux::sim::envelope;
 
 namespace {
 
-core make_core(server_id id, std::vector<server_id> voters, core_config cfg = {}) {
+checked_core make_core(server_id id, std::vector<server_id> voters,
+                       core_config cfg = {}) {
   cfg.id = id;
   restored_state st;
   st.bootstrap.voters = std::move(voters);
-  return core(cfg, std::move(st));
+  return checked_core(cfg, std::move(st));
 }
 
 template <class T>
@@ -30,7 +31,7 @@ std::vector<std::pair<outgoing_message, T>> sent(const ready& r) {
 }
 
 /// Ticks until the core's role changes or the bound is hit.
-ready tick_until_campaign(core& c, int max = 100) {
+ready tick_until_campaign(checked_core& c, int max = 100) {
   ready acc;
   for (int i = 0; i < max && c.current_role() == role::follower; ++i)
     c.tick();
@@ -38,7 +39,7 @@ ready tick_until_campaign(core& c, int max = 100) {
 }
 
 /// Makes a 3-voter core (id 1) the leader of term 1 with its no-op durable.
-core make_leader(core_config cfg = {}) {
+checked_core make_leader(core_config cfg = {}) {
   auto c = make_core(1, {1, 2, 3}, cfg);
   c.step(1, timeout_now().term(0));
   auto r = c.take_ready();
@@ -219,7 +220,7 @@ TEST_CASE("pipeline_stops_at_the_inflight_window_until_acks_arrive") {
 
 TEST_CASE("conflict_hint_backs_off_a_whole_term_per_round_trip") {
   // The follower holds 50 entries of a stale term 1 the leader does not have.
-  cluster c({1, 2, 3}, 5);
+  checked_cluster c({1, 2, 3}, 5);
   c.campaign(1);
   c.settle();
   REQUIRE(c.raft(1).is_leader());
@@ -300,7 +301,7 @@ TEST_CASE("new_leader_serves_reads_only_after_its_noop_commits") {
 }
 
 TEST_CASE("follower_read_index_is_answered_by_the_leader") {
-  cluster c({1, 2, 3}, 6);
+  checked_cluster c({1, 2, 3}, 6);
   REQUIRE(c.elect() != conflux::raft::no_server);
   auto l = c.leader();
   server_id f = l == 1 ? 2 : 1;
@@ -318,7 +319,7 @@ TEST_CASE("learner_never_campaigns") {
   st.bootstrap = membership{{1, 2, 3}, {4}, {}};
   core_config cfg;
   cfg.id = 4;
-  core c(cfg, st);
+  checked_core c(cfg, st);
   for (int i = 0; i < 100; ++i)
     c.tick();
   CHECK(c.current_role() == role::follower);
@@ -328,7 +329,7 @@ TEST_CASE("learner_never_campaigns") {
 TEST_CASE("joining_server_is_promoted_once_caught_up") {
   core_config cfg;
   cfg.promotion_lag = 0;
-  cluster c({1, 2, 3}, 7, cfg);
+  checked_cluster c({1, 2, 3}, 7, cfg);
   auto l = c.elect();
   REQUIRE(l != no_server);
   for (int i = 0; i < 20; ++i)
@@ -450,7 +451,7 @@ namespace {
 
 /// make_leader(), then the follower 2 acknowledges the no-op: it commits, so
 /// the leader may change the configuration (thesis §4.1).
-core make_committed_leader() {
+checked_core make_committed_leader() {
   auto c = make_leader();
   c.step(2, append_response().term(1).accepted(1));
   c.take_ready();

@@ -4,6 +4,7 @@
 #include "protocol/raft/core.hpp"
 #include "protocol/raft/describe.hpp"
 #include "tests/protocol/raft/builders.hpp"
+#include "tests/protocol/raft/checked_core.hpp"
 
 #include <doctest/doctest.h>
 
@@ -104,7 +105,7 @@ TEST_CASE("describe_of_a_real_batch_is_the_same_every_time") {
     cfg.id = 1;
     restored_state st;
     st.bootstrap.voters = {1, 2, 3};
-    core c(cfg, st);
+    checked_core c(cfg, st);
     c.step(1, timeout_now().term(0));
     return describe(c.take_ready(), 1);
   };
