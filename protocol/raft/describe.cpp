@@ -129,6 +129,37 @@ const char* event_name(event_kind k) {
   return i < std::size(names) ? names[i] : "unknown_event";
 }
 
+const char* refusal_name(refusal r) {
+  // In the order of refusal's values.
+  static constexpr const char* names[] = {"none",
+                                          "not_leader",
+                                          "transfer_in_progress",
+                                          "change_in_progress",
+                                          "not_committed_in_term",
+                                          "invalid_change",
+                                          "no_leader",
+                                          "already_member",
+                                          "not_member",
+                                          "last_voter",
+                                          "not_a_voter",
+                                          "leader_handover"};
+  const auto i = static_cast<std::size_t>(r);
+  return i < std::size(names) ? names[i] : "unknown_refusal";
+}
+
+std::string describe(const request_result& r) {
+  std::ostringstream os;
+  if (r.ok())
+    os << "accepted";
+  else
+    os << "refused " << refusal_name(r.reason);
+  if (r.index != 0)
+    os << " index=" << r.index;
+  if (r.leader_hint != no_server)
+    os << " hint=" << r.leader_hint;
+  return os.str();
+}
+
 std::string describe(const membership& m) {
   std::ostringstream os;
   put_ids(os, "voters", m.voters);

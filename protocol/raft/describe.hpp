@@ -4,6 +4,7 @@
 // same text (no addresses, no clock, no hash order), so a trace can be
 // compared line by line. Pure functions; no CAF, no logging.
 
+#include "protocol/raft/core.hpp"
 #include "protocol/raft/membership.hpp"
 #include "protocol/raft/messages.hpp"
 #include "protocol/raft/ready.hpp"
@@ -15,6 +16,13 @@ namespace conflux::raft {
 
 /// "became_leader", "lost_quorum", ...
 const char* event_name(event_kind k);
+
+/// "not_leader", "leader_handover", ... ("none" for an accepted request).
+const char* refusal_name(refusal r);
+
+/// "accepted index=7 hint=1" or "refused not_leader hint=2" (index and hint
+/// left out when zero).
+std::string describe(const request_result& r);
 
 /// "voters=1,2,3 learners=4 joining=5"; empty lists are left out, addresses
 /// (if any) follow as "addresses=1@host:port,2@...".

@@ -111,6 +111,8 @@ void cluster::apply(sim_node& n, const entry_ptr& e) {
 }
 
 void cluster::handle_ready(sim_node& n, ready r) {
+  if (on_ready)
+    on_ready(n.id, r);
   for (const auto& ev : r.events)
     events_.push_back(recorded_event{n.id, ev});
   if (r.snapshot) {

@@ -80,17 +80,23 @@ struct vote_request : message_builder<request_vote_request, vote_request> {
     m_.last_log_index = index;
     return set(&request_vote_request::last_log_term, term);
   }
-  vote_request& pre_vote() { return set(&request_vote_request::pre_vote, true); }
+  vote_request& pre_vote(bool on = true) {
+    return set(&request_vote_request::pre_vote, on);
+  }
   /// Sent because of TimeoutNow: voters ignore their leader lease.
-  vote_request& leadership_transfer() {
-    return set(&request_vote_request::leadership_transfer, true);
+  vote_request& leadership_transfer(bool on = true) {
+    return set(&request_vote_request::leadership_transfer, on);
   }
 };
 
 struct vote_response : message_builder<request_vote_response, vote_response> {
-  vote_response& granted() { return set(&request_vote_response::granted, true); }
+  vote_response& granted(bool yes = true) {
+    return set(&request_vote_response::granted, yes);
+  }
   vote_response& refused() { return set(&request_vote_response::granted, false); }
-  vote_response& pre_vote() { return set(&request_vote_response::pre_vote, true); }
+  vote_response& pre_vote(bool on = true) {
+    return set(&request_vote_response::pre_vote, on);
+  }
 };
 
 struct append_request : message_builder<append_entries_request, append_request> {

@@ -128,3 +128,16 @@ TEST_CASE("event_names_follow_the_event_kinds") {
   CHECK(std::string(event_name(event_kind::stale_persist_ack)) == "stale_persist_ack");
   CHECK(std::string(event_name(static_cast<event_kind>(200))) == "unknown_event");
 }
+
+TEST_CASE("describe_names_every_refusal") {
+  CHECK(describe(request_result{refusal::none, 7, 1}) == "accepted index=7 hint=1");
+  CHECK(describe(request_result{refusal::not_leader, 0, no_server}) ==
+        "refused not_leader");
+  CHECK(describe(request_result{refusal::leader_handover, 0, 3}) ==
+        "refused leader_handover hint=3");
+  CHECK(std::string(refusal_name(refusal::transfer_in_progress)) ==
+        "transfer_in_progress");
+  CHECK(std::string(refusal_name(refusal::already_member)) == "already_member");
+  CHECK(std::string(refusal_name(refusal::last_voter)) == "last_voter");
+  CHECK(std::string(refusal_name(static_cast<refusal>(99))) == "unknown_refusal");
+}
