@@ -104,7 +104,6 @@ public:
   }
   std::uint64_t id(std::size_t i) const { return number(word(i)); }
   std::size_t words() const { return positional_.size(); }
-  bool has(const std::string& key) const { return named_.count(key) > 0; }
   std::string text(const std::string& key, const std::string& fallback) {
     auto it = named_.find(key);
     if (it == named_.end())
