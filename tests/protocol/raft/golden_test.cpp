@@ -79,7 +79,8 @@ std::uint64_t number(const std::string& s) {
 }
 
 /// A command's words: positional ones in order, key=value ones by key. Every
-/// key must be used, so a misspelt key fails instead of being ignored.
+/// word must be used, so a misspelt key or a stray word fails the command
+/// instead of being ignored.
 class arguments {
 public:
   explicit arguments(const std::string& line) {
@@ -96,13 +97,14 @@ public:
     positional_.erase(positional_.begin());
   }
   const std::string& name() const { return name_; }
-  std::string word(std::size_t i) const {
+  std::string word(std::size_t i) {
     if (i >= positional_.size())
       throw std::invalid_argument(name_ + ": argument " + std::to_string(i + 1) +
                                   " is missing");
+    used_ = std::max(used_, i + 1);
     return positional_[i];
   }
-  std::uint64_t id(std::size_t i) const { return number(word(i)); }
+  std::uint64_t id(std::size_t i) { return number(word(i)); }
   std::size_t words() const { return positional_.size(); }
   std::string text(const std::string& key, const std::string& fallback) {
     auto it = named_.find(key);
@@ -126,11 +128,15 @@ public:
     if (!named_.empty())
       throw std::invalid_argument(name_ + ": unknown argument " +
                                   named_.begin()->first);
+    if (positional_.size() > used_)
+      throw std::invalid_argument(name_ + ": unexpected argument " +
+                                  positional_[used_]);
   }
 
 private:
   std::string name_;
   std::vector<std::string> positional_;
+  std::size_t used_ = 0;
   std::map<std::string, std::string> named_;
 };
 
