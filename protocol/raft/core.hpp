@@ -154,6 +154,10 @@ public:
   /// The configuration in force: the latest one in the log, committed or not
   /// (thesis §4.1).
   const raft::membership& membership() const { return config_; }
+  /// The index of the entry membership() comes from; at or below the
+  /// snapshot index when it comes from the snapshot (or the bootstrap
+  /// configuration, index 0).
+  index_t membership_index() const { return config_index_; }
   const snapshot_meta& snapshot() const { return snapshot_; }
   server_id transfer_target() const { return transfer_target_; }
   /// The configuration in force at index i (the latest membership entry at or

@@ -1,36 +1,7 @@
-// Wire encoding of raft::message (PROTOCOL.md "Wire encoding between nodes").
-//
-// bytes = [format version = 1][msgpack array: tag, fields...]
-//
-// Tags. Fixed numbers: never renumber or reuse one, nodes of different builds
-// talk to each other. A new message gets the next free number.
-//
-//   tag  message                   array after the format byte
-//   1    request_vote_request      [1, term, last_log_index, last_log_term,
-//                                     pre_vote(bool), leadership_transfer(bool)]
-//   2    request_vote_response     [2, term, pre_vote(bool), granted(bool)]
-//   3    append_entries_request    [3, term, prev_log_index, prev_log_term,
-//                                     [entry...], leader_commit]
-//   4    append_entries_response   [4, term, success(bool), index, hint_index,
-//                                     hint_term]
-//   5    heartbeat_request         [5, term, commit, read_seq]
-//   6    heartbeat_response        [6, term, read_seq]
-//   7    install_snapshot_request  [7, term, meta, data(bin)]
-//   8    timeout_now_request       [8, term]
-//   9    read_index_request        [9, term, context]
-//   10   read_index_response       [10, term, context, index]
-//
-//   entry = [term, index, kind (0 command, 1 noop, 2 membership),
-//            timestamp_ms (signed), data(bin)]
-//   meta  = [index, term, [voter ids], [learner ids], [joining ids],
-//            [id, address(str), id, address(str), ...]]  (ids ascending)
-//
-// Integers are msgpack unsigned integers except timestamp_ms (any integer that
-// fits int64); booleans are msgpack booleans. Decoding additionally refuses
-// entries whose indexes are not prev_log_index + 1, + 2, ... (the receiving
-// core asserts that) and a membership that decode_membership would refuse (an
-// id of 0, an id listed twice in any of the three lists, an address for a
-// non-member, an empty or over-long address).
+// Wire encoding of raft::message. The layout (format byte, tags, field
+// order, types) and the decoder's refusals are specified once, in
+// protocol/raft/PROTOCOL.md §7 "Wire encoding between nodes"; this file
+// implements that section and a layout change updates it in the same commit.
 
 #include "protocol/raft/wire.hpp"
 

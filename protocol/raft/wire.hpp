@@ -1,8 +1,8 @@
 #pragma once
-// The byte encoding of raft::message between nodes (PROTOCOL.md "Wire encoding
-// between nodes" lists the layout and the tags).
+// The byte encoding of raft::message between nodes. The layout and the tags
+// are specified in protocol/raft/PROTOCOL.md §7 "Wire encoding between
+// nodes", and nowhere else.
 //
-// Like protocol/codec.hpp: one format-version byte, then one msgpack array.
 // Decoding never throws and never reads out of bounds, and its allocations are
 // bounded by a small multiple of the input length: garbage, truncated input,
 // trailing bytes, wrong types, an unknown tag or a message the receiving core
@@ -23,9 +23,8 @@ namespace conflux::raft {
 /// decoding the older ones for at least one release (rolling upgrades).
 constexpr std::uint8_t wire_format_version = 1;
 
-/// One raft::message as bytes: format byte 1, then a msgpack array
-/// [tag, body...]. Entry and snapshot data are copied once, straight into the
-/// result.
+/// One raft::message as bytes (PROTOCOL.md §7). Entry and snapshot data are
+/// copied once, straight into the result.
 /// REQUIRES: every entry_ptr is non-null; every data string and entry list is
 /// shorter than 2^32 (msgpack's limit; the shell sends big snapshots in chunks).
 std::string encode_message(const message& m);

@@ -1,5 +1,7 @@
 #include "tests/sim/cluster.hpp"
 
+#include "tests/protocol/raft/builders.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
@@ -109,6 +111,8 @@ void cluster::apply(sim_node& n, const entry_ptr& e) {
 }
 
 void cluster::handle_ready(sim_node& n, ready r) {
+  if (on_ready)
+    on_ready(n.id, r);
   for (const auto& ev : r.events)
     events_.push_back(recorded_event{n.id, ev});
   if (r.snapshot) {
@@ -358,7 +362,7 @@ void cluster::campaign(server_id id) {
   auto& n = node(id);
   if (!n.up)
     return;
-  n.raft->step(id, timeout_now_request{n.raft->term()});
+  n.raft->step(id, timeout_now().term(n.raft->term()));
   process(n);
 }
 

@@ -152,6 +152,10 @@ public:
   /// Expected value of `key` after applying the committed log up to `index`.
   std::string expected_value(const std::string& key, index_t index) const;
 
+  /// Called with every ready batch a server takes, before the cluster handles
+  /// it (golden traces print them).
+  std::function<void(server_id, const ready&)> on_ready;
+
 private:
   void process(sim_node& n);
   void handle_ready(sim_node& n, ready r);

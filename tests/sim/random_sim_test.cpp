@@ -1,12 +1,19 @@
 // Seeded whole-cluster simulation (DESIGN §7 tier 2): random faults, random
-// client traffic, invariants after every step. CONFLUX_SIM_SEED=S replays one
-// seed; CONFLUX_SIM_SEEDS=N sets how many seeds run per cluster size.
+// client traffic, invariants after every step. Membership requests include
+// ones the core must refuse (each checked for the right refusal) and leaders
+// asked to remove themselves (each handover must end within the core's
+// limit). CONFLUX_SIM_SEED=S replays one seed; CONFLUX_SIM_SEEDS=N sets how
+// many seeds run per cluster size.
 
+#include "protocol/raft/describe.hpp"
 #include "tests/sim/cluster.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <doctest/doctest.h>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -22,6 +29,59 @@ struct sim_stats {
   std::size_t transfers = 0;
   std::size_t snapshots_sent = 0;
   std::size_t crashes = 0;
+  /// Handovers a leader started when asked to remove itself (repeated
+  /// requests while one runs count once), and how each ended: the target
+  /// campaigned, the leader aborted the transfer at its limit, or something
+  /// else ended it first (crash, step-down, another transfer or handover).
+  std::size_t handovers = 0;
+  std::size_t handovers_moved = 0;
+  std::size_t handovers_aborted = 0;
+  std::size_t handovers_interrupted = 0;
+  /// Membership requests refused for what they asked (by refusal name), and
+  /// refused for the moment (a transfer or change in progress, no entry of
+  /// the leader's term committed yet).
+  std::map<std::string, std::size_t> refused;
+  std::size_t refused_busy = 0;
+};
+
+/// A membership change the core must refuse whatever else goes on, or the
+/// handover a leader starts instead of removing itself: what the core must
+/// answer `ch` from leader `l` whose configuration is `conf`. Anything that
+/// can apply may also be refused for the moment (transfer or change in
+/// progress, no entry of this term committed yet).
+std::vector<refusal> acceptable_answers(const membership& conf, server_id l,
+                                        const membership_change& ch) {
+  const std::vector<refusal> applies = {refusal::none, refusal::transfer_in_progress,
+                                        refusal::not_committed_in_term,
+                                        refusal::change_in_progress};
+  switch (ch.kind) {
+  case membership_change_kind::add_voter:
+  case membership_change_kind::add_learner:
+    return conf.contains(ch.server) ? std::vector<refusal>{refusal::already_member}
+                                    : applies;
+  case membership_change_kind::promote:
+    if (!conf.contains(ch.server))
+      return {refusal::not_member};
+    return conf.is_voter(ch.server) ? std::vector<refusal>{refusal::invalid_change}
+                                    : applies;
+  case membership_change_kind::remove:
+    if (!conf.contains(ch.server))
+      return {refusal::not_member};
+    if (conf.is_voter(ch.server) && conf.voters.size() == 1)
+      return {refusal::last_voter};
+    return ch.server == l ? std::vector<refusal>{refusal::leader_handover} : applies;
+  }
+  return {};
+}
+
+/// A handover in progress: `from` leads `term` and transfers to `to`.
+struct handover {
+  server_id from = no_server;
+  server_id to = no_server;
+  term_t term = 0;
+  /// Ticks `from` received since; the core aborts at election_ticks.
+  int ticks = 0;
+  std::size_t aborts_before = 0;
 };
 
 std::uint64_t env_u64(const char* name, std::uint64_t fallback) {
@@ -53,6 +113,8 @@ std::string run_seed(std::uint64_t seed, std::size_t n, sim_stats& stats) {
     return std::uniform_int_distribution<std::size_t>(0, size - 1)(rng);
   };
   server_id next_id = n + 1;
+  // Never a member: removing or promoting it must be refused as not_member.
+  const server_id stranger = 1'000'000;
   std::uint64_t value = 0;
   auto any_node = [&]() {
     auto all = c.ids();
@@ -96,11 +158,47 @@ std::string run_seed(std::uint64_t seed, std::size_t n, sim_stats& stats) {
   weight[change] = std::vector<double>{0, 7, 20}[pick(3)];
   weight[transfer] = std::vector<double>{0, 6, 20}[pick(3)];
   weight[snapshot] = std::vector<double>{10, 32}[pick(2)];
+  // Some seeds let removals shrink the cluster to a single voter, whose
+  // removal the core must refuse (last_voter).
+  const std::size_t min_voters = std::vector<std::size_t>{1, 2, 2}[pick(3)];
   const double drop_p = std::vector<double>{0.0, 0.05, 0.25}[pick(3)];
   const double dup_p = std::vector<double>{0.0, 0.03, 0.1}[pick(3)];
   std::discrete_distribution<int> choose(weight.begin(), weight.end());
 
+  std::optional<handover> pending;
+  // Called after every step: a handover must end (the target campaigns, or
+  // the leader aborts) within election_ticks ticks of the leader.
+  auto follow_handover = [&](server_id ticked) -> std::string {
+    if (!pending)
+      return {};
+    auto& h = *pending;
+    const auto& from = c.node(h.from);
+    if (ticked == h.from)
+      ++h.ticks;
+    if (from.up && c.raft(h.from).is_leader() && c.raft(h.from).term() == h.term &&
+        c.raft(h.from).transfer_target() == h.to) {
+      if (h.ticks < cfg.election_ticks)
+        return {};
+      std::ostringstream os;
+      os << "server " << h.from << " still hands leadership to " << h.to << " after "
+         << h.ticks << " ticks (the core aborts a transfer after " << cfg.election_ticks
+         << ")";
+      return os.str();
+    }
+    const auto& to = c.node(h.to);
+    if (to.up && c.raft(h.to).term() > h.term &&
+        c.raft(h.to).current_role() != role::follower)
+      ++stats.handovers_moved;
+    else if (c.count_events(event_kind::transfer_aborted, h.from) > h.aborts_before)
+      ++stats.handovers_aborted;
+    else
+      ++stats.handovers_interrupted;
+    pending.reset();
+    return {};
+  };
+
   for (int step = 0; step < steps_per_seed; ++step) {
+    server_id ticked = no_server;
     switch (choose(rng)) {
     case deliver: {
       // Deliver a random in-flight message (reordering), sometimes dropping
@@ -119,7 +217,8 @@ std::string run_seed(std::uint64_t seed, std::size_t n, sim_stats& stats) {
       break;
     }
     case tick:
-      c.tick(any_node());
+      ticked = any_node();
+      c.tick(ticked);
       break;
     case persist:
       c.persist_one(any_node());
@@ -166,23 +265,82 @@ std::string run_seed(std::uint64_t seed, std::size_t n, sim_stats& stats) {
       auto l = c.leader();
       if (l == no_server)
         break;
-      const auto& conf = c.raft(l).membership();
+      // A copy: the request may change the leader's configuration.
+      const auto conf = c.raft(l).membership();
+      const auto all = conf.all();
       membership_change ch;
-      if (conf.voters.size() + conf.joining.size() < n + 1 && chance(0.5)) {
+      ch.kind = membership_change_kind::remove;
+      const auto what = pick(10);
+      if (what < 4 && conf.voters.size() + conf.joining.size() < n + 1) {
+        // Grow the cluster.
         ch.kind = chance(0.8) ? membership_change_kind::add_voter
                               : membership_change_kind::add_learner;
         ch.server = next_id;
         c.add_server(next_id);
-        if (c.change_membership(l, ch).ok()) {
-          ++next_id;
-          ++stats.membership_changes;
-        }
-      } else if (conf.voters.size() > 2 || !conf.learners.empty()) {
-        auto all = conf.all();
-        ch.kind = membership_change_kind::remove;
+      } else if (what < 8) {
+        // Shrink it (the leader itself too: a handover), down to min_voters
+        // voters; with one voter left, its removal is refused.
         ch.server = all[pick(all.size())];
-        if (c.change_membership(l, ch).ok())
-          ++stats.membership_changes;
+        if (conf.is_voter(ch.server) && conf.voters.size() <= min_voters &&
+            conf.voters.size() > 1)
+          break;
+      } else if (what == 8) {
+        ch.server = l;
+      } else {
+        // Requests that never apply: adding a member, removing or promoting
+        // a stranger, promoting a voter.
+        switch (pick(4)) {
+        case 0:
+          ch.kind = chance(0.5) ? membership_change_kind::add_voter
+                                : membership_change_kind::add_learner;
+          ch.server = all[pick(all.size())];
+          break;
+        case 1:
+          ch.server = stranger;
+          break;
+        case 2:
+          ch.kind = membership_change_kind::promote;
+          ch.server = stranger;
+          break;
+        default:
+          ch.kind = membership_change_kind::promote;
+          ch.server = conf.voters[pick(conf.voters.size())];
+          break;
+        }
+      }
+      const auto allowed = acceptable_answers(conf, l, ch);
+      const auto r = c.change_membership(l, ch);
+      if (std::find(allowed.begin(), allowed.end(), r.reason) == allowed.end()) {
+        std::ostringstream os;
+        static const char* const kinds[] = {"add_voter", "add_learner", "promote",
+                                            "remove"};
+        os << "leader " << l << " answered " << refusal_name(r.reason) << " to "
+           << kinds[static_cast<int>(ch.kind)] << ' ' << ch.server << " under "
+           << describe(conf);
+        return fail_text(os.str());
+      }
+      if (r.ok()) {
+        if (ch.server == next_id)
+          ++next_id;
+        ++stats.membership_changes;
+      } else if (r.reason == refusal::leader_handover) {
+        // The hint names the voter leadership goes to.
+        if (!conf.is_voter(r.leader_hint) || r.leader_hint == l ||
+            c.raft(l).transfer_target() != r.leader_hint)
+          return fail_text("leader " + std::to_string(l) + " handed over to " +
+                           std::to_string(r.leader_hint) +
+                           ", not to another voter of " + describe(conf));
+        if (!pending || pending->from != l || pending->to != r.leader_hint) {
+          if (pending)
+            ++stats.handovers_interrupted; // by this one
+          ++stats.handovers;
+          pending = handover{l, r.leader_hint, c.raft(l).term(), 0,
+                             c.count_events(event_kind::transfer_aborted, l)};
+        }
+      } else if (allowed.size() == 1) {
+        ++stats.refused[refusal_name(r.reason)];
+      } else {
+        ++stats.refused_busy;
       }
       break;
     }
@@ -203,6 +361,8 @@ std::string run_seed(std::uint64_t seed, std::size_t n, sim_stats& stats) {
     }
     if (c.violation())
       return fail_text(*c.violation());
+    if (auto err = follow_handover(ticked); !err.empty())
+      return fail_text(err);
   }
 
   // Quiet phase: heal everything, restart everyone, and let the cluster
@@ -216,6 +376,9 @@ std::string run_seed(std::uint64_t seed, std::size_t n, sim_stats& stats) {
     c.settle();
     if (c.violation())
       return fail_text(*c.violation());
+    if (pending)
+      if (auto err = follow_handover(pending->from); !err.empty())
+        return fail_text(err);
     auto l = c.leader();
     if (l == no_server || round < 5)
       continue;
@@ -291,16 +454,31 @@ void run_many(std::size_t n, std::uint64_t default_seeds) {
       FAIL(err);
     }
   }
+  std::ostringstream refused;
+  for (const auto& [why, times] : stats.refused)
+    refused << ' ' << why << '=' << times;
   MESSAGE("n=" << n << " seeds=" << seeds.size()
                << " accepted=" << stats.proposals_accepted
                << " committed=" << stats.commit << " reads=" << stats.reads_served
                << " membership=" << stats.membership_changes << " transfers="
                << stats.transfers << " snapshots_sent=" << stats.snapshots_sent
-               << " crashes=" << stats.crashes);
+               << " crashes=" << stats.crashes << " handovers=" << stats.handovers
+               << " (moved=" << stats.handovers_moved
+               << " aborted=" << stats.handovers_aborted
+               << " interrupted=" << stats.handovers_interrupted
+               << ") refused:" << refused.str() << " busy=" << stats.refused_busy);
   // The simulation must exercise the protocol, not idle.
   CHECK(stats.proposals_accepted > seeds.size());
   CHECK(stats.reads_served > 0);
   CHECK(stats.commit > seeds.size());
+  // ...including every refusal of a membership change and the handover.
+  if (seeds.size() > 100) {
+    CHECK(stats.handovers_moved > 0);
+    CHECK(stats.handovers_aborted > 0);
+    for (const char* why :
+         {"already_member", "not_member", "invalid_change", "last_voter"})
+      CHECK_MESSAGE(stats.refused[why] > 0, why);
+  }
 }
 
 } // namespace

@@ -2,21 +2,23 @@
 // simulated cluster where a whole exchange is the point.
 
 #include "protocol/raft/core.hpp"
+#include "tests/protocol/raft/builders.hpp"
+#include "tests/protocol/raft/checked_core.hpp"
 #include "tests/sim/cluster.hpp"
 
 #include <doctest/doctest.h>
 
 using namespace conflux::raft;
-using conflux::sim::cluster;
 using conflux::sim::envelope;
 
 namespace {
 
-core make_core(server_id id, std::vector<server_id> voters, core_config cfg = {}) {
+checked_core make_core(server_id id, std::vector<server_id> voters,
+                       core_config cfg = {}) {
   cfg.id = id;
   restored_state st;
   st.bootstrap.voters = std::move(voters);
-  return core(cfg, std::move(st));
+  return checked_core(cfg, std::move(st));
 }
 
 template <class T>
@@ -29,7 +31,7 @@ std::vector<std::pair<outgoing_message, T>> sent(const ready& r) {
 }
 
 /// Ticks until the core's role changes or the bound is hit.
-ready tick_until_campaign(core& c, int max = 100) {
+ready tick_until_campaign(checked_core& c, int max = 100) {
   ready acc;
   for (int i = 0; i < max && c.current_role() == role::follower; ++i)
     c.tick();
@@ -37,12 +39,12 @@ ready tick_until_campaign(core& c, int max = 100) {
 }
 
 /// Makes a 3-voter core (id 1) the leader of term 1 with its no-op durable.
-core make_leader(core_config cfg = {}) {
+checked_core make_leader(core_config cfg = {}) {
   auto c = make_core(1, {1, 2, 3}, cfg);
-  c.step(1, timeout_now_request{0});
+  c.step(1, timeout_now().term(0));
   auto r = c.take_ready();
   c.persisted(r.persist_id);
-  c.step(2, request_vote_response{1, false, true});
+  c.step(2, vote_response().term(1).granted());
   REQUIRE(c.is_leader());
   r = c.take_ready();
   c.persisted(r.persist_id);
@@ -54,7 +56,7 @@ core make_leader(core_config cfg = {}) {
 
 TEST_CASE("follower_grants_one_vote_per_term_and_only_after_persisting_it") {
   auto f = make_core(2, {1, 2, 3});
-  f.step(1, request_vote_request{1, 0, 0, false, false});
+  f.step(1, vote_request().term(1));
   auto r = f.take_ready();
   REQUIRE(r.hard);
   CHECK(r.hard->term == 1);
@@ -64,7 +66,7 @@ TEST_CASE("follower_grants_one_vote_per_term_and_only_after_persisting_it") {
   REQUIRE(votes.size() == 1);
   CHECK(votes[0].second.granted);
   CHECK(votes[0].first.after_persist); // DESIGN §3 rule 1
-  f.step(3, request_vote_request{1, 5, 1, false, false});
+  f.step(3, vote_request().term(1).last_log(5, 1));
   r = f.take_ready();
   votes = sent<request_vote_response>(r);
   REQUIRE(votes.size() == 1);
@@ -74,14 +76,9 @@ TEST_CASE("follower_grants_one_vote_per_term_and_only_after_persisting_it") {
 TEST_CASE("vote_refused_to_a_candidate_with_a_stale_log") {
   auto f = make_core(2, {1, 2, 3});
   // Give the follower an entry of term 2.
-  f.step(1, append_entries_request{2,
-                                   0,
-                                   0,
-                                   {std::make_shared<const log_entry>(
-                                       log_entry{2, 1, entry_kind::noop, 0, {}})},
-                                   0});
+  f.step(1, append_request().term(2).entries({entry_at(1).term(2).noop()}));
   f.take_ready();
-  f.step(3, request_vote_request{3, 5, 1, false, true});
+  f.step(3, vote_request().term(3).last_log(5, 1).leadership_transfer());
   auto votes = sent<request_vote_response>(f.take_ready());
   REQUIRE(votes.size() == 1);
   CHECK_FALSE(votes[0].second.granted); // paper §5.4.1
@@ -100,7 +97,7 @@ TEST_CASE("pre_vote_campaign_does_not_change_term_or_vote") {
   CHECK(reqs[0].second.term == 1);
   CHECK_FALSE(reqs[0].first.after_persist);
   // One granted pre-vote plus our own is a majority: now a real election.
-  c.step(2, request_vote_response{1, true, true});
+  c.step(2, vote_response().term(1).pre_vote().granted());
   CHECK(c.current_role() == role::candidate);
   CHECK(c.term() == 1);
   r = c.take_ready();
@@ -114,7 +111,7 @@ TEST_CASE("pre_vote_campaign_does_not_change_term_or_vote") {
 
 TEST_CASE("candidate_counts_its_own_vote_only_once_durable") {
   auto c = make_core(1, {1});
-  c.step(1, timeout_now_request{0});
+  c.step(1, timeout_now().term(0));
   CHECK(c.current_role() == role::candidate);
   auto r = c.take_ready();
   CHECK_FALSE(c.is_leader());
@@ -142,14 +139,14 @@ TEST_CASE("election_timeouts_are_randomised_within_one_to_two_timeouts") {
 
 TEST_CASE("follower_with_a_live_leader_ignores_vote_requests") {
   auto f = make_core(2, {1, 2, 3});
-  f.step(1, heartbeat_request{1, 0, 0});
+  f.step(1, heartbeat().term(1));
   f.take_ready();
-  f.step(3, request_vote_request{5, 9, 9, false, false});
+  f.step(3, vote_request().term(5).last_log(9, 9));
   auto r = f.take_ready();
   CHECK(sent<request_vote_response>(r).empty()); // thesis §4.2.3
   CHECK(f.term() == 1);
   // A leadership-transfer election is exempt.
-  f.step(3, request_vote_request{5, 9, 9, false, true});
+  f.step(3, vote_request().term(5).last_log(9, 9).leadership_transfer());
   r = f.take_ready();
   CHECK(sent<request_vote_response>(r).size() == 1);
   CHECK(f.term() == 5);
@@ -157,10 +154,10 @@ TEST_CASE("follower_with_a_live_leader_ignores_vote_requests") {
 
 TEST_CASE("leader_appends_a_noop_and_commits_it_only_with_a_durable_majority") {
   auto c = make_core(1, {1, 2, 3});
-  c.step(1, timeout_now_request{0});
+  c.step(1, timeout_now().term(0));
   auto r = c.take_ready();
   c.persisted(r.persist_id);
-  c.step(2, request_vote_response{1, false, true});
+  c.step(2, vote_response().term(1).granted());
   REQUIRE(c.is_leader());
   r = c.take_ready();
   REQUIRE(r.entries.size() == 1);
@@ -169,7 +166,7 @@ TEST_CASE("leader_appends_a_noop_and_commits_it_only_with_a_durable_majority") {
   auto apps = sent<append_entries_request>(r);
   REQUIRE(apps.size() == 2);
   CHECK_FALSE(apps[0].first.after_persist);
-  c.step(2, append_entries_response{1, true, 1, 0, 0});
+  c.step(2, append_response().term(1).accepted(1));
   CHECK(c.commit_index() == 0); // own copy not durable yet
   c.persisted(r.persist_id);
   CHECK(c.commit_index() == 1);
@@ -185,7 +182,7 @@ TEST_CASE("leader_batches_entries_by_count_and_bytes") {
     REQUIRE(c.propose(std::string(100, 'a')).ok());
   c.take_ready();
   // ...and go out in batches once it answers.
-  c.step(2, append_entries_response{1, true, 1, 0, 0});
+  c.step(2, append_response().term(1).accepted(1));
   auto r = c.take_ready();
   std::size_t max_batch = 0;
   std::size_t total = 0;
@@ -204,7 +201,7 @@ TEST_CASE("pipeline_stops_at_the_inflight_window_until_acks_arrive") {
   cfg.max_entries_per_message = 1;
   cfg.max_inflight = 4;
   auto c = make_leader(cfg);
-  c.step(2, append_entries_response{1, true, 1, 0, 0});
+  c.step(2, append_response().term(1).accepted(1));
   c.take_ready();
   for (int i = 0; i < 10; ++i)
     c.propose("x");
@@ -217,13 +214,13 @@ TEST_CASE("pipeline_stops_at_the_inflight_window_until_acks_arrive") {
   };
   CHECK(count_to_2(c.take_ready()) == 4);
   CHECK(c.progress_of(2)->is_paused());
-  c.step(2, append_entries_response{1, true, 3, 0, 0}); // acks two messages
+  c.step(2, append_response().term(1).accepted(3)); // acks two messages
   CHECK(count_to_2(c.take_ready()) == 2);
 }
 
 TEST_CASE("conflict_hint_backs_off_a_whole_term_per_round_trip") {
   // The follower holds 50 entries of a stale term 1 the leader does not have.
-  cluster c({1, 2, 3}, 5);
+  checked_cluster c({1, 2, 3}, 5);
   c.campaign(1);
   c.settle();
   REQUIRE(c.raft(1).is_leader());
@@ -280,23 +277,23 @@ TEST_CASE("leader_without_a_majority_steps_down_after_an_election_timeout") {
 
 TEST_CASE("new_leader_serves_reads_only_after_its_noop_commits") {
   auto c = make_core(1, {1, 2, 3});
-  c.step(1, timeout_now_request{0});
+  c.step(1, timeout_now().term(0));
   auto r = c.take_ready();
   c.persisted(r.persist_id);
-  c.step(2, request_vote_response{1, false, true});
+  c.step(2, vote_response().term(1).granted());
   REQUIRE(c.is_leader());
   r = c.take_ready();
   REQUIRE(c.read_index(42).ok());
   auto r2 = c.take_ready();
   CHECK(sent<heartbeat_request>(r2).empty()); // thesis §6.4 step 1: wait
   c.persisted(r.persist_id);
-  c.step(2, append_entries_response{1, true, 1, 0, 0});
+  c.step(2, append_response().term(1).accepted(1));
   REQUIRE(c.commit_index() == 1);
   r = c.take_ready();
   auto hbs = sent<heartbeat_request>(r);
   REQUIRE(hbs.size() == 2);
   CHECK(r.read_states.empty());
-  c.step(3, heartbeat_response{1, hbs[0].second.read_seq});
+  c.step(3, heartbeat_ack().term(1).read_seq(hbs[0].second.read_seq));
   r = c.take_ready();
   REQUIRE(r.read_states.size() == 1);
   CHECK(r.read_states[0].context == 42);
@@ -304,7 +301,7 @@ TEST_CASE("new_leader_serves_reads_only_after_its_noop_commits") {
 }
 
 TEST_CASE("follower_read_index_is_answered_by_the_leader") {
-  cluster c({1, 2, 3}, 6);
+  checked_cluster c({1, 2, 3}, 6);
   REQUIRE(c.elect() != conflux::raft::no_server);
   auto l = c.leader();
   server_id f = l == 1 ? 2 : 1;
@@ -322,7 +319,7 @@ TEST_CASE("learner_never_campaigns") {
   st.bootstrap = membership{{1, 2, 3}, {4}, {}};
   core_config cfg;
   cfg.id = 4;
-  core c(cfg, st);
+  checked_core c(cfg, st);
   for (int i = 0; i < 100; ++i)
     c.tick();
   CHECK(c.current_role() == role::follower);
@@ -332,7 +329,7 @@ TEST_CASE("learner_never_campaigns") {
 TEST_CASE("joining_server_is_promoted_once_caught_up") {
   core_config cfg;
   cfg.promotion_lag = 0;
-  cluster c({1, 2, 3}, 7, cfg);
+  checked_cluster c({1, 2, 3}, 7, cfg);
   auto l = c.elect();
   REQUIRE(l != no_server);
   for (int i = 0; i < 20; ++i)
@@ -352,7 +349,7 @@ TEST_CASE("joining_server_is_not_promoted_before_it_acknowledged_the_log") {
   // The default lag (64) is longer than this log: "within the lag" alone
   // would promote a server that never answered (it may not even run), and
   // a 4th voter that is down lowers the cluster's fault tolerance.
-  cluster c({1, 2, 3}, 7);
+  checked_cluster c({1, 2, 3}, 7);
   auto l = c.elect();
   REQUIRE(l != no_server);
   c.settle();
@@ -373,14 +370,16 @@ TEST_CASE("stale_snapshot_is_ignored_by_the_follower") {
   auto f = make_core(2, {1, 2, 3});
   std::vector<entry_ptr> es;
   for (index_t i = 1; i <= 5; ++i)
-    es.push_back(std::make_shared<const log_entry>(
-        log_entry{1, i, entry_kind::command, 0, "x"}));
-  f.step(1, append_entries_request{1, 0, 0, es, 5});
+    es.push_back(entry_at(i).term(1).command("x"));
+  f.step(1, append_request().term(1).entries(es).leader_commit(5));
   auto r = f.take_ready();
   f.persisted(r.persist_id);
   REQUIRE(f.commit_index() == 5);
-  f.step(1, install_snapshot_request{
-                1, snapshot_meta{3, 1, membership{{1, 2, 3}, {}, {}}}, "old", {}});
+  f.step(1, snapshot_request()
+                .term(1)
+                .last_included(3, 1)
+                .config(membership{{1, 2, 3}, {}, {}})
+                .data("old"));
   r = f.take_ready();
   CHECK_FALSE(r.snapshot.has_value());
   CHECK(f.log().last_index() == 5);
@@ -391,8 +390,11 @@ TEST_CASE("stale_snapshot_is_ignored_by_the_follower") {
 
 TEST_CASE("follower_installs_a_newer_snapshot_and_replaces_its_log") {
   auto f = make_core(2, {1, 2, 3});
-  f.step(1, install_snapshot_request{
-                1, snapshot_meta{30, 1, membership{{1, 2, 3, 4}, {}, {}}}, "state", {}});
+  f.step(1, snapshot_request()
+                .term(1)
+                .last_included(30, 1)
+                .config(membership{{1, 2, 3, 4}, {}, {}})
+                .data("state"));
   auto r = f.take_ready();
   REQUIRE(r.snapshot.has_value());
   CHECK(r.snapshot->data == "state");
@@ -419,13 +421,13 @@ TEST_CASE("duplicate_persist_acknowledgement_is_harmless") {
 
 TEST_CASE("snapshot_taken_compacts_and_lagging_follower_gets_the_snapshot") {
   auto c = make_leader();
-  c.step(2, append_entries_response{1, true, 1, 0, 0});
+  c.step(2, append_response().term(1).accepted(1));
   c.take_ready();
   for (int i = 0; i < 5; ++i)
     c.propose("x");
   auto r = c.take_ready();
   c.persisted(r.persist_id);
-  c.step(2, append_entries_response{1, true, 6, 0, 0});
+  c.step(2, append_response().term(1).accepted(6));
   r = c.take_ready();
   REQUIRE(c.commit_index() == 6);
   c.snapshot_taken(4);
@@ -434,7 +436,7 @@ TEST_CASE("snapshot_taken_compacts_and_lagging_follower_gets_the_snapshot") {
   CHECK(c.snapshot().config.is_voter(3));
   // Follower 3 never answered; its next entry (1) is compacted now, so the
   // next attempt, prompted by a heartbeat answer, is a snapshot (paper §7).
-  c.step(3, heartbeat_response{1, 0});
+  c.step(3, heartbeat_ack().term(1));
   r = c.take_ready();
   REQUIRE(r.snapshots_to_send.size() == 1);
   CHECK(r.snapshots_to_send[0].to == 3);
@@ -442,7 +444,7 @@ TEST_CASE("snapshot_taken_compacts_and_lagging_follower_gets_the_snapshot") {
   CHECK(c.progress_of(3)->state() == progress_state::snapshot);
   // The follower's acknowledgement of the snapshot resumes appends right
   // after it, even if the shell never calls report_snapshot.
-  c.step(3, append_entries_response{1, true, 4, 0, 0});
+  c.step(3, append_response().term(1).accepted(4));
   CHECK(c.progress_of(3)->state() == progress_state::replicate);
   r = c.take_ready();
   auto apps = sent<append_entries_request>(r);
@@ -455,13 +457,13 @@ TEST_CASE("timeout_now_from_a_server_that_is_not_the_leader_is_ignored") {
   // Server 2 follows leader 1 in term 1; a TimeoutNow from 3 (stale or
   // duplicated) must not make it campaign past pre-vote and the lease.
   auto f = make_core(2, {1, 2, 3});
-  f.step(1, heartbeat_request{1, 0, 0});
+  f.step(1, heartbeat().term(1));
   f.take_ready();
   REQUIRE(f.leader() == 1);
-  f.step(3, timeout_now_request{1});
+  f.step(3, timeout_now().term(1));
   CHECK(f.current_role() == role::follower);
   CHECK(f.term() == 1);
-  f.step(1, timeout_now_request{1});
+  f.step(1, timeout_now().term(1));
   CHECK(f.current_role() == role::candidate);
   CHECK(f.term() == 2);
 }
@@ -470,9 +472,9 @@ namespace {
 
 /// make_leader(), then the follower 2 acknowledges the no-op: it commits, so
 /// the leader may change the configuration (thesis §4.1).
-core make_committed_leader() {
+checked_core make_committed_leader() {
   auto c = make_leader();
-  c.step(2, append_entries_response{1, true, 1});
+  c.step(2, append_response().term(1).accepted(1));
   c.take_ready();
   REQUIRE(c.commit_index() == 1);
   return c;
@@ -504,7 +506,7 @@ TEST_CASE("membership_change_refuses_removing_or_promoting_a_stranger") {
 
 TEST_CASE("membership_change_refuses_removing_the_last_voter") {
   auto c = make_core(1, {1});
-  c.step(1, timeout_now_request{0});
+  c.step(1, timeout_now().term(0));
   auto r = c.take_ready();
   c.persisted(r.persist_id);
   REQUIRE(c.is_leader());
@@ -522,7 +524,7 @@ TEST_CASE("leader_asked_to_remove_itself_hands_over_to_the_most_caught_up_voter"
   // Server 3 has everything, server 2 only the no-op.
   REQUIRE(c.propose("x").ok());
   c.take_ready();
-  c.step(3, append_entries_response{1, true, 2});
+  c.step(3, append_response().term(1).accepted(2));
   c.take_ready();
   auto r = c.change_membership({membership_change_kind::remove, 1});
   CHECK(r.reason == refusal::leader_handover);

@@ -1,4 +1,5 @@
 #include "protocol/raft/raft_log.hpp"
+#include "tests/protocol/raft/builders.hpp"
 
 #include <doctest/doctest.h>
 
@@ -6,22 +7,17 @@ using namespace conflux::raft;
 
 namespace {
 
-entry_ptr make_entry(index_t i, term_t t, std::string data = "x") {
-  return std::make_shared<const log_entry>(
-      log_entry{t, i, entry_kind::command, 0, std::move(data)});
-}
-
 raft_log log_with_terms(std::vector<term_t> terms) {
   std::vector<entry_ptr> es;
   for (std::size_t i = 0; i < terms.size(); ++i)
-    es.push_back(make_entry(i + 1, terms[i]));
+    es.push_back(entry_at(i + 1).term(terms[i]));
   return raft_log(0, 0, es);
 }
 
 } // namespace
 
 TEST_CASE("raft_log_reports_terms_from_snapshot_point_to_last_entry") {
-  raft_log l(5, 2, {make_entry(6, 2), make_entry(7, 3)});
+  raft_log l(5, 2, {entry_at(6).term(2), entry_at(7).term(3)});
   CHECK(l.first_index() == 6);
   CHECK(l.last_index() == 7);
   CHECK(l.last_term() == 3);
@@ -35,14 +31,14 @@ TEST_CASE("raft_log_reports_terms_from_snapshot_point_to_last_entry") {
 TEST_CASE("raft_log_merge_skips_duplicates_and_truncates_at_first_conflict") {
   auto l = log_with_terms({1, 1, 2, 2});
   // Same entries again: nothing changes.
-  CHECK(l.merge({make_entry(2, 1), make_entry(3, 2)}) == 0);
+  CHECK(l.merge({entry_at(2).term(1), entry_at(3).term(2)}) == 0);
   CHECK(l.last_index() == 4);
   // A conflict at 3 replaces 3 and 4.
-  CHECK(l.merge({make_entry(3, 3)}) == 3);
+  CHECK(l.merge({entry_at(3).term(3)}) == 3);
   CHECK(l.last_index() == 3);
   CHECK(l.term_at(3) == 3u);
   // Appending past the end.
-  CHECK(l.merge({make_entry(3, 3), make_entry(4, 3)}) == 4);
+  CHECK(l.merge({entry_at(3).term(3), entry_at(4).term(3)}) == 4);
   CHECK(l.last_index() == 4);
 }
 
@@ -64,9 +60,9 @@ TEST_CASE("raft_log_conflict_search_finds_last_index_with_term_not_above") {
 
 TEST_CASE("raft_log_slice_limits_count_and_bytes_but_returns_at_least_one") {
   raft_log l(0, 0,
-             {make_entry(1, 1, std::string(100, 'a')),
-              make_entry(2, 1, std::string(100, 'b')),
-              make_entry(3, 1, std::string(100, 'c'))});
+             {entry_at(1).term(1).command(std::string(100, 'a')),
+              entry_at(2).term(1).command(std::string(100, 'b')),
+              entry_at(3).term(1).command(std::string(100, 'c'))});
   CHECK(l.slice(1, 3, 2, 1000).size() == 2);
   CHECK(l.slice(1, 3, 10, 250).size() == 2);
   CHECK(l.slice(1, 3, 10, 10).size() == 1);

@@ -2,6 +2,8 @@
 // step over the simulated cluster. Each one fails if the rule it names is
 // removed from the core (see the issue 3 report for how that was checked).
 
+#include "tests/protocol/raft/builders.hpp"
+#include "tests/protocol/raft/checked_core.hpp"
 #include "tests/sim/cluster.hpp"
 
 #include <doctest/doctest.h>
@@ -91,7 +93,7 @@ TEST_CASE("leader_commits_only_entries_of_its_own_term") {
   // choose exactly which entries reach whom.
   auto cfg = scenario_config();
   cfg.max_entries_per_message = 1;
-  cluster c({1, 2, 3, 4, 5}, 8, cfg);
+  checked_cluster c({1, 2, 3, 4, 5}, 8, cfg);
   elect_with(c, 1, {2, 3, 4, 5});
   pump(c);
   REQUIRE(c.raft(1).commit_index() == 1);
@@ -154,7 +156,7 @@ TEST_CASE("leader_commits_only_entries_of_its_own_term") {
 }
 
 TEST_CASE("partitioned_leader_does_not_serve_stale_reads") {
-  cluster c({1, 2, 3}, 11, scenario_config());
+  checked_cluster c({1, 2, 3}, 11, scenario_config());
   elect_with(c, 1, {2, 3});
   pump(c);
   REQUIRE(c.propose(1, "k", "old").ok());
@@ -191,7 +193,7 @@ TEST_CASE("partitioned_leader_does_not_serve_stale_reads") {
 }
 
 TEST_CASE("crash_before_persist_does_not_lose_a_committed_write") {
-  cluster c({1, 2, 3}, 12, scenario_config());
+  checked_cluster c({1, 2, 3}, 12, scenario_config());
   elect_with(c, 1, {2, 3});
   pump(c);
   auto r = c.propose(1, "k", "fragile");
@@ -216,7 +218,7 @@ TEST_CASE("crash_before_persist_does_not_lose_a_committed_write") {
 }
 
 TEST_CASE("leader_asked_to_remove_itself_hands_over_and_is_removed_by_the_next") {
-  cluster c({1, 2, 3}, 13, scenario_config());
+  checked_cluster c({1, 2, 3}, 13, scenario_config());
   elect_with(c, 1, {2, 3});
   pump(c);
   auto r = c.change_membership(1, {membership_change_kind::remove, 1});
@@ -245,7 +247,7 @@ TEST_CASE("leader_asked_to_remove_itself_hands_over_and_is_removed_by_the_next")
 }
 
 TEST_CASE("new_leader_refuses_membership_change_before_committing_in_its_term") {
-  cluster c({1, 2, 3}, 14, scenario_config());
+  checked_cluster c({1, 2, 3}, 14, scenario_config());
   c.campaign(1);
   // Deliver the election but hold back everything the new leader replicates.
   c.persist_all(1);
@@ -278,7 +280,7 @@ TEST_CASE("new_leader_refuses_membership_change_before_committing_in_its_term") 
 TEST_CASE("far_behind_follower_catches_up_with_a_single_snapshot") {
   auto cfg = scenario_config();
   cfg.max_entries_per_message = 4;
-  cluster c({1, 2, 3}, 15, cfg);
+  checked_cluster c({1, 2, 3}, 15, cfg);
   elect_with(c, 1, {2, 3});
   pump(c);
   c.isolate(3);
@@ -308,7 +310,7 @@ TEST_CASE("far_behind_follower_catches_up_with_a_single_snapshot") {
 }
 
 TEST_CASE("rejoining_partitioned_server_does_not_disrupt_a_healthy_leader") {
-  cluster c({1, 2, 3}, 16, scenario_config());
+  checked_cluster c({1, 2, 3}, 16, scenario_config());
   elect_with(c, 1, {2, 3});
   pump(c);
   const auto term = c.raft(1).term();
@@ -328,7 +330,7 @@ TEST_CASE("rejoining_partitioned_server_does_not_disrupt_a_healthy_leader") {
 }
 
 TEST_CASE("stale_persist_ack_after_truncation_is_ignored") {
-  cluster c({1, 2, 3}, 17, scenario_config());
+  checked_cluster c({1, 2, 3}, 17, scenario_config());
   elect_with(c, 1, {2, 3});
   pump(c);
   // S1 (leader) appends an entry; its disk write is slow.
@@ -347,11 +349,10 @@ TEST_CASE("stale_persist_ack_after_truncation_is_ignored") {
   c.network().clear();
   c.network().push_back(
       envelope{2, 1,
-               append_entries_request{c.raft(2).term(),
-                                      x.index - 1,
-                                      *c.raft(2).log().term_at(x.index - 1),
-                                      {c.raft(2).log().at(x.index)},
-                                      0}});
+               append_request()
+                   .term(c.raft(2).term())
+                   .prev_log(x.index - 1, *c.raft(2).log().term_at(x.index - 1))
+                   .entries({c.raft(2).log().at(x.index)})});
   c.deliver(0);
   REQUIRE(c.raft(1).log().at(x.index)->term == c.raft(2).term());
   REQUIRE(c.node(1).writes.size() == 2);
@@ -368,7 +369,7 @@ TEST_CASE("stale_persist_ack_after_truncation_is_ignored") {
 }
 
 TEST_CASE("leadership_transfer_catches_up_a_lagging_target_first") {
-  cluster c({1, 2, 3}, 18, scenario_config());
+  checked_cluster c({1, 2, 3}, 18, scenario_config());
   elect_with(c, 1, {2, 3});
   pump(c);
   c.cut(1, 3);

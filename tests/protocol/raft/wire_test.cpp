@@ -4,6 +4,7 @@
 // have ASan check that) and maps every malformed input to a typed error.
 
 #include "protocol/raft/wire.hpp"
+#include "tests/protocol/raft/builders.hpp"
 
 #include <cstdint>
 #include <doctest/doctest.h>
@@ -22,22 +23,20 @@ namespace {
 constexpr std::uint64_t u64_max = std::numeric_limits<std::uint64_t>::max();
 using u64_list = std::initializer_list<std::uint64_t>;
 
-entry_ptr make_entry(index_t i, term_t t, entry_kind k, std::int64_t ts,
-                     std::string data) {
-  return std::make_shared<const log_entry>(log_entry{t, i, k, ts, std::move(data)});
-}
-
 append_entries_request sample_append() {
   append_entries_request m;
   m.term = 7;
   m.prev_log_index = 41;
   m.prev_log_term = 6;
-  m.entries.push_back(make_entry(42, 6, entry_kind::command, 1'700'000'000'123,
-                                 std::string("set\0\xff\x01key", 10)));
-  m.entries.push_back(make_entry(43, 7, entry_kind::noop, -5, ""));
-  m.entries.push_back(make_entry(44, 7, entry_kind::membership,
-                                 std::numeric_limits<std::int64_t>::min(),
-                                 encode_membership(membership{{1, 2, 3}, {4}, {5}})));
+  m.entries.push_back(entry_at(42)
+                          .term(6)
+                          .timestamp_ms(1'700'000'000'123)
+                          .command(std::string("set\0\xff\x01key", 10)));
+  m.entries.push_back(entry_at(43).term(7).timestamp_ms(-5).noop());
+  m.entries.push_back(entry_at(44)
+                          .term(7)
+                          .timestamp_ms(std::numeric_limits<std::int64_t>::min())
+                          .config(membership{{1, 2, 3}, {4}, {5}}));
   m.leader_commit = 42;
   return m;
 }
@@ -55,21 +54,22 @@ install_snapshot_request sample_snapshot() {
 /// One sample per alternative, every field set away from its default.
 std::vector<message> sample_messages() {
   std::vector<message> out;
-  out.push_back(request_vote_request{5, 100, 4, true, false});
-  out.push_back(request_vote_request{u64_max, u64_max, u64_max, false, true});
-  out.push_back(request_vote_response{5, true, true});
-  out.push_back(request_vote_response{6, false, false});
+  out.push_back(vote_request().term(5).last_log(100, 4).pre_vote());
+  out.push_back(
+      vote_request().term(u64_max).last_log(u64_max, u64_max).leadership_transfer());
+  out.push_back(vote_response().term(5).pre_vote().granted());
+  out.push_back(vote_response().term(6).refused());
   out.push_back(sample_append());
-  out.push_back(append_entries_request{3, 0, 0, {}, 0});
-  out.push_back(append_entries_response{7, true, 44, 0, 0});
-  out.push_back(append_entries_response{7, false, 41, 30, 5});
-  out.push_back(heartbeat_request{7, 42, 99});
-  out.push_back(heartbeat_response{7, u64_max});
+  out.push_back(append_request().term(3));
+  out.push_back(append_response().term(7).accepted(44));
+  out.push_back(append_response().term(7).rejected(41).hint(30, 5));
+  out.push_back(heartbeat().term(7).commit(42).read_seq(99));
+  out.push_back(heartbeat_ack().term(7).read_seq(u64_max));
   out.push_back(sample_snapshot());
-  out.push_back(install_snapshot_request{1, snapshot_meta{0, 0, membership{}}, "", {}});
-  out.push_back(timeout_now_request{12});
-  out.push_back(read_index_request{12, 0xdeadbeefcafe});
-  out.push_back(read_index_response{12, 0xdeadbeefcafe, 77});
+  out.push_back(snapshot_request().term(1));
+  out.push_back(timeout_now().term(12));
+  out.push_back(read_request().term(12).context(0xdeadbeefcafe));
+  out.push_back(read_response().term(12).context(0xdeadbeefcafe).index(77));
   return out;
 }
 
@@ -248,9 +248,11 @@ TEST_CASE("wire_encodes_a_full_append_entries_with_little_overhead") {
   for (index_t i = 1; i <= 64; ++i) {
     std::string data(300, static_cast<char>('a' + i % 26));
     payload += data.size();
-    m.entries.push_back(make_entry(m.prev_log_index + i, 1'000, entry_kind::command,
-                                   1'700'000'000'000 + static_cast<std::int64_t>(i),
-                                   std::move(data)));
+    m.entries.push_back(
+        entry_at(m.prev_log_index + i)
+            .term(1'000)
+            .timestamp_ms(1'700'000'000'000 + static_cast<std::int64_t>(i))
+            .command(std::move(data)));
   }
   auto bytes = encode_message(m);
   // Per entry: array header, term, index, kind, timestamp, bin header.
@@ -293,7 +295,7 @@ TEST_CASE("wire_rejects_trailing_bytes") {
     CHECK(r.err().message.find("trailing") != std::string::npos);
   }
   // Two messages back to back are not one message.
-  auto one = encode_message(heartbeat_request{1, 2, 3});
+  auto one = encode_message(heartbeat().term(1).commit(2).read_seq(3));
   CHECK(decode_message(one + one.substr(1)).code() == errc::corrupted);
 }
 
@@ -336,7 +338,7 @@ TEST_CASE("wire_rejects_unknown_tag") {
 }
 
 TEST_CASE("wire_rejects_newer_format_version") {
-  auto bytes = encode_message(heartbeat_request{3, 2, 1});
+  auto bytes = encode_message(heartbeat().term(3).commit(2).read_seq(1));
   bytes[0] = static_cast<char>(wire_format_version + 1);
   auto r = decode_message(bytes);
   REQUIRE(r.code() == errc::unsupported_version);
@@ -350,7 +352,7 @@ TEST_CASE("wire_rejects_newer_format_version") {
 
 TEST_CASE("wire_rejects_bad_entry_kind") {
   auto m = sample_append();
-  m.entries[1] = make_entry(43, 7, static_cast<entry_kind>(3), 0, "");
+  m.entries[1] = entry_at(43).term(7).kind(static_cast<entry_kind>(3));
   CHECK(decode_message(encode_message(message{m})).code() == errc::corrupted);
   for (std::uint64_t kind : u64_list{3, 255, 256, u64_max}) {
     auto bytes = raw([&](packer& p) {
