@@ -2,14 +2,12 @@
 // The applier: owns the write side of the state LMDB environment. Applies
 // committed entries in log order, one write transaction per batch with
 // last_applied in the same transaction (atomic and idempotent across crashes,
-// DESIGN §3), then reports every entry it applied, with its result, to the
-// raft actor in one applied_notice. The raft actor answers the client
-// sessions waiting for those entries and releases linearizable reads; the
-// applier holds no response promise. Runs detached: its commits fsync.
-//
-// The raft actor introduces itself with (init, handle) before its first
-// apply_batch (one sender, so the order holds); the applier never needs the
-// raft handle at spawn, so start_node spawns it first without a cycle.
+// docs/design.md, durability rule 7), then reports every entry it applied,
+// with its result, to the Raft role that holds the core (node_context::raft)
+// in one applied_notice. That role answers the client sessions waiting for
+// those entries and releases linearizable reads; the applier holds no
+// response promise. It installs received snapshots (installed_notice). Runs
+// detached: its commits fsync.
 //
 // Group commit: an apply_batch only queues its entries and, if none is
 // pending, sends the applier a flush message. The flush lands behind every

@@ -16,7 +16,7 @@ raft_actor raft_of(const node_context& ctx) {
   return caf::actor_cast<raft_actor>(ctx.raft.get());
 }
 
-/// Local requests to the raft actor never wait longer than this; the client's
+/// Local requests to the Raft role never wait longer than this; the client's
 /// own deadline is normally shorter.
 constexpr auto raft_timeout = std::chrono::seconds(30);
 

@@ -1,6 +1,7 @@
 #pragma once
 // The client session actor: one per connected client, spawned by the node
-// endpoint on client_hello. Writes go to the raft actor (and come back with
+// endpoint on client_hello. Writes go to the Raft role that holds the core
+// (node_context::raft, read per request; they come back with
 // "not leader" plus the leader's id and address on a non-leader), linearizable
 // reads wait for a ReadIndex barrier (on any node: followers ask the leader),
 // serializable reads run at once on this node's state and report how far it

@@ -1,9 +1,11 @@
 #pragma once
 // The log store actor: owns the log LMDB environment (storage::log_store) and
-// makes ready batches durable, one LMDB transaction (one fsync) per request.
-// Group commit happens at the sender: the raft actor keeps at most one persist
-// in flight and merges everything that arrives meanwhile into the next one
-// (raft_state::flush_persist). Runs detached: fsync blocks its thread only.
+// makes ready batches durable, one LMDB transaction (one fsync) per request,
+// and reports each with persisted_notice to the Raft role that holds the core
+// then. Group commit happens at the sender: the raft shell keeps at most one
+// persist in flight and merges everything that arrives meanwhile into the
+// next one (raft_shell::flush_persist). Runs detached: fsync blocks its
+// thread only.
 
 #include "actors/interfaces.hpp"
 #include "actors/node_context.hpp"

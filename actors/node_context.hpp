@@ -150,7 +150,7 @@ struct node_context {
     return i == opts.peers.end() ? std::string{} : i->second;
   }
 
-  /// The raft actor publishes the addresses it dials (configuration first).
+  /// The raft shell publishes the addresses it dials (configuration first).
   void set_addresses(std::map<raft::server_id, std::string> book) {
     std::lock_guard<std::mutex> guard{addresses_mtx_};
     addresses_ = std::move(book);

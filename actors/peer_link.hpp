@@ -1,5 +1,5 @@
 #pragma once
-// A peer link: one per other member, carrying the raft actor's batches to that
+// A peer link: one per other member, carrying the raft shell's batches to that
 // member's node endpoint over CAF remoting.
 //
 // CAF gives no back-pressure on remote sends and never fails a request to a

@@ -216,7 +216,7 @@ struct watch_closed {
 /// node endpoint (PROTOCOL.md "Snapshot transfer"). Chunks of one transfer
 /// are sent in order, offset 0 first; the follower writes them to a temporary
 /// file and, once `total` bytes arrived, verifies the file and hands it to its
-/// raft actor as one InstallSnapshot. Reply: snapshot_chunk_reply.
+/// Raft role holding the core as one InstallSnapshot. Reply: snapshot_chunk_reply.
 struct snapshot_chunk {
   std::string cluster_id;
   std::uint64_t from = 0;

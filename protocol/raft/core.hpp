@@ -4,7 +4,8 @@
 // membership and transfer requests, persist acknowledgements. Output: ready
 // batches (ready.hpp) that the shell executes under the contract in
 // PROTOCOL.md. No clock, no disk, no network, no logging; randomness only
-// from the seed in the config. Owned by exactly one shell (the raft actor).
+// from the seed in the config. Owned by exactly one shell (actors/raft_shell,
+// held by one Raft role actor at a time).
 
 #include "protocol/raft/membership.hpp"
 #include "protocol/raft/messages.hpp"

@@ -1,8 +1,8 @@
 // The applier: applies committed entries in order (idempotently across
 // restarts), one transaction per flush, and reports each transaction to the
-// raft actor (here a recording listener) in one applied_notice: every entry
+// Raft role (here a recording listener) in one applied_notice: every entry
 // it applied with its result, the applied index and the newest term. Which
-// client waiters those reports answer is the raft actor's job
+// client waiters those reports answer is the Raft role's job
 // (raft_actor_test.cpp, raft_replication_test.cpp).
 
 #include "protocol/state_machine.hpp"
@@ -87,7 +87,7 @@ TEST_CASE_FIXTURE(applier_fixture,
 
 TEST_CASE_FIXTURE(applier_fixture,
                   "applier_reports_the_term_of_the_entry_applied_at_each_index") {
-  // The raft actor tells a lost proposal from its own entry by this term.
+  // The Raft role tells a lost proposal from its own entry by this term.
   apply(
       {command_entry(1, 1, create_cmd(key_a)), command_entry(2, 2, create_cmd(key_b))});
   auto& n = last_notice();

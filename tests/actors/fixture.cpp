@@ -107,7 +107,7 @@ fixture::fixture()
 fixture::~fixture() {
   // Every actor must be gone before the system shuts down: the test
   // coordinator's stop() keeps firing timers while jobs appear, which a live
-  // raft actor (periodic tick) would do forever.
+  // Raft role (periodic tick) would do forever.
   for (auto& a : spawned)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   run();

@@ -199,7 +199,7 @@ struct fixture {
   client_session_actor spawn_session(const test_node& n);
 
   /// Opens (or reopens) node `id`'s stores in the temp dir and spawns its log
-  /// store, applier, raft actor and one recording dummy link per other
+  /// store, applier, Raft role actors and one recording dummy link per other
   /// member, as start_node does; then runs the scheduler (the first tick).
   test_node start_node(raft::server_id id, const std::vector<raft::server_id>& members);
   /// Tells the node's actors to exit and drains the scheduler, so its LMDB
@@ -209,7 +209,7 @@ struct fixture {
   // -- driving -------------------------------------------------------------------
   //
   // Every response promise is delivered by the actor that made it, inside
-  // one of its jobs (the raft actor keeps the promises of writes and reads;
+  // one of its jobs (the Raft role keeps the promises of writes and reads;
   // the applier only reports applied_notice), so no delivery ever goes
   // through the stack-local execution unit the test coordinator leaves
   // behind as an actor's context() after a job.
@@ -228,7 +228,7 @@ struct fixture {
   /// runs after its send. `before(job)` runs before each job.
   std::size_t run_stepwise(const test_node& n, std::size_t max_jobs,
                            const std::function<void(caf::resumable*)>& before = {});
-  /// Delivers `msg` from member `from` to `n`'s raft actor (not run yet).
+  /// Delivers `msg` from member `from` to the Raft role holding `n`'s core (not run yet).
   void send_from(const test_node& n, raft::server_id from, const raft::message& msg);
 
   template <class Handle>

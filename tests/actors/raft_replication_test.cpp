@@ -1,4 +1,4 @@
-// The raft actor as a member of a 3-node cluster whose other members are
+// The Raft role actors as node 1 of a 3-node cluster whose other members are
 // recording dummies driven by the test: replication on both sides, commit by
 // majority, ReadIndex on leader and follower, group commit, and a proposal
 // lost to a new leader.
@@ -213,14 +213,14 @@ TEST_CASE_FIXTURE(fixture,
   elect_single(n);
   const auto persists_before = log_state(n.log).persists;
 
-  // Three proposals queued at once: the raft actor handles all three before
+  // Three proposals queued at once: the Raft role handles all three before
   // the log store runs, so the first goes out alone and the other two are
   // merged into the next persist (group commit).
   auto h1 = request<raft_reply>(n.raft(), propose_request{create_cmd(key_a)});
   auto h2 = request<raft_reply>(n.raft(), propose_request{create_cmd(key_b)});
   auto h3 = request<raft_reply>(
       n.raft(), propose_request{create_cmd("acme/billing/prod/queue.json")});
-  // The askers send their proposals, then the raft actor handles all three.
+  // The askers send their proposals, then the Raft role handles all three.
   for (auto* h : {&h1, &h2, &h3}) {
     REQUIRE(sched.prioritize(caf::actor_cast<caf::actor>((*h)->asker)));
     run_one();
