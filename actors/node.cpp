@@ -84,7 +84,20 @@ struct stored_configuration {
   raft::index_t index = 0;
 };
 
-std::string pretty(const error& e) { return std::string{to_string(e.code)} + ": " + e.message; }
+std::string pretty(const error& e) {
+  return std::string{to_string(e.code)} + ": " + e.message;
+}
+
+/// The state's last applied index, read in its own transaction.
+expected<raft::index_t> last_applied(storage::state_store& state) {
+  auto txn = state.begin_read();
+  if (!txn.ok())
+    return error{txn.code(), "cannot read the state: " + pretty(txn.err())};
+  auto applied = txn->last_applied();
+  if (!applied.ok())
+    return error{applied.code(), "cannot read the state: " + pretty(applied.err())};
+  return *applied;
+}
 
 // Brings the log and the state in line with the newest snapshot file and
 // returns its meta (index 0 when there is none). A crash can leave a durable
@@ -182,28 +195,31 @@ status check_join(const node_options& opts, const raft::restored_state& rs) {
   if (!stored)
     return {};
   if (stored->members.contains(opts.id)) {
-    spdlog::info("node {}: --join has no effect: the data dir already holds a configuration "
-                 "(index {}) in which this node is a member; starting as that member",
-                 opts.id, stored->index);
+    spdlog::info(
+        "node {}: --join has no effect: the data dir already holds a configuration "
+        "(index {}) in which this node is a member; starting as that member",
+        opts.id, stored->index);
     return {};
   }
   std::string ids;
   for (auto id : stored->members.all())
     ids += (ids.empty() ? "" : ", ") + std::to_string(id);
-  return {errc::invalid_argument,
-          "the data dir " + opts.data_dir + " belongs to node " + std::to_string(opts.id) +
-            ", which was removed from the cluster (its stored configuration at index " +
-            std::to_string(stored->index) + " lists only nodes " + ids +
-            "); wipe the data dir (or use an empty one) to join again with --join"};
+  return {
+      errc::invalid_argument,
+      "the data dir " + opts.data_dir + " belongs to node " + std::to_string(opts.id) +
+          ", which was removed from the cluster (its stored configuration at index " +
+          std::to_string(stored->index) + " lists only nodes " + ids +
+          "); wipe the data dir (or use an empty one) to join again with --join"};
 }
 
 } // namespace
 
 status check_node_options(const node_options& opts) {
   if (opts.id == raft::no_server)
-    return {errc::invalid_argument,
-            "node id 0 is not valid: node ids are positive integers (1, 2, ...); set --id "
-            "(config key id) to this node's id"};
+    return {
+        errc::invalid_argument,
+        "node id 0 is not valid: node ids are positive integers (1, 2, ...); set --id "
+        "(config key id) to this node's id"};
   if (opts.cluster_id.empty() || opts.cluster_id.size() > 255)
     return {errc::invalid_argument, "--cluster-id must be 1 to 255 characters"};
   if (!parse_endpoint(opts.listen))
@@ -236,13 +252,12 @@ status check_node_options(const node_options& opts) {
   if (opts.max_db_size < storage::lmdb::min_map_size)
     return {errc::invalid_argument,
             "--max-db-size " + std::to_string(opts.max_db_size) +
-              " bytes is too small: each database needs at least 1MiB (e.g. 64GiB)"};
+                " bytes is too small: each database needs at least 1MiB (e.g. 64GiB)"};
   if (opts.max_readers < min_max_readers || opts.max_readers > max_max_readers)
-    return {errc::invalid_argument, "--max-readers must be " +
-                                      std::to_string(min_max_readers) + " to " +
-                                      std::to_string(max_max_readers) + " (default " +
-                                      std::to_string(storage::lmdb::default_max_readers) +
-                                      ")"};
+    return {errc::invalid_argument,
+            "--max-readers must be " + std::to_string(min_max_readers) + " to " +
+                std::to_string(max_max_readers) + " (default " +
+                std::to_string(storage::lmdb::default_max_readers) + ")"};
   if (opts.snapshot_entries == 0 && opts.snapshot_bytes == 0)
     return {errc::invalid_argument,
             "--snapshot-entries and --snapshot-bytes are both 0, so the log would grow "
@@ -262,15 +277,16 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
   auto base = std::filesystem::path{opts.data_dir};
   storage::log_store_options log_opts{identity};
   log_opts.map_size = opts.max_db_size;
-  auto log = storage::log_store::open((base / storage::log_store::subdir).string(), log_opts);
+  auto log =
+      storage::log_store::open((base / storage::log_store::subdir).string(), log_opts);
   if (!log.ok())
-    return error{log.code(), "cannot open the log in " + opts.data_dir + ": " +
-                               pretty(log.err())};
+    return error{log.code(),
+                 "cannot open the log in " + opts.data_dir + ": " + pretty(log.err())};
   storage::state_store_options state_opts{identity};
   state_opts.map_size = opts.max_db_size;
   state_opts.max_readers = opts.max_readers;
-  auto state = storage::state_store::open((base / storage::state_store::subdir).string(),
-                                          state_opts);
+  auto state = storage::state_store::open(
+      (base / storage::state_store::subdir).string(), state_opts);
   if (!state.ok())
     return error{state.code(), "cannot open the state in " + opts.data_dir + ": " +
                                    pretty(state.err())};
@@ -280,15 +296,10 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
 
   // Rebuild the core's view from disk (PROTOCOL.md §3.1 and §3.4).
   raft::restored_state rs;
-  {
-    auto txn = ctx->state->begin_read();
-    if (!txn.ok())
-      return error{txn.code(), "cannot read the state: " + pretty(txn.err())};
-    auto applied = txn->last_applied();
-    if (!applied.ok())
-      return error{applied.code(), "cannot read the state: " + pretty(applied.err())};
-    rs.applied = *applied;
-  }
+  auto applied = last_applied(*ctx->state);
+  if (!applied.ok())
+    return applied.err();
+  rs.applied = *applied;
   auto snap = restore_snapshot(opts.data_dir, *log, *ctx->state, rs.applied);
   if (!snap.ok())
     return snap.err();
@@ -308,16 +319,11 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
   if (!opts.join)
     for (auto& [id, addr] : opts.peers)
       rs.bootstrap.voters.push_back(id);
-  {
-    // Again: restore_snapshot may have installed the snapshot.
-    auto txn = ctx->state->begin_read();
-    if (!txn.ok())
-      return error{txn.code(), "cannot read the state: " + pretty(txn.err())};
-    auto applied = txn->last_applied();
-    if (!applied.ok())
-      return error{applied.code(), "cannot read the state: " + pretty(applied.err())};
-    rs.applied = *applied;
-  }
+  // Again: restore_snapshot may have installed the snapshot.
+  applied = last_applied(*ctx->state);
+  if (!applied.ok())
+    return applied.err();
+  rs.applied = *applied;
   if (rs.applied > log->last_index())
     return error{errc::corrupted,
                  "the state in " + opts.data_dir + " has applied index " +

@@ -22,27 +22,20 @@ raft_reply election_under_way(raft_role_self s) {
 
 raft_actor_impl::behavior_type candidate_actor(raft_role_self self,
                                                node_context_ptr ctx) {
-  auto& st = self->state;
-  st.kind = role_kind::candidate;
-  st.ctx = std::move(ctx);
-  st.new_tenure = [](raft_role_self) -> std::unique_ptr<role_tenure> {
-    return std::make_unique<candidate_tenure>();
-  };
-  st.holding = [](raft_role_self s) {
-    return holding_behavior(
-        s,
-        [=](propose_request&) -> caf::result<raft_reply> {
-          return election_under_way(s);
-        },
-        [=](read_atom) -> caf::result<raft_reply> { return election_under_way(s); },
-        [=](membership_request&) -> caf::result<raft_reply> {
-          return s->state.shell->redirect_admin();
-        },
-        [=](transfer_request&) -> caf::result<raft_reply> {
-          return s->state.shell->redirect_admin();
-        });
-  };
-  return dormant_behavior(self);
+  return init_role(
+      self, role_kind::candidate, std::move(ctx),
+      [](raft_role_self) -> std::unique_ptr<role_tenure> {
+        return std::make_unique<candidate_tenure>();
+      },
+      [](raft_role_self s) {
+        return holding_behavior(
+            s,
+            [=](propose_request&) -> caf::result<raft_reply> {
+              return election_under_way(s);
+            },
+            [=](read_atom) -> caf::result<raft_reply> { return election_under_way(s); },
+            membership_goes_to_the_leader(s), transfer_goes_to_the_leader(s));
+      });
 }
 
 } // namespace conflux::actors

@@ -47,31 +47,24 @@ private:
 
 raft_actor_impl::behavior_type follower_actor(raft_role_self self,
                                               node_context_ptr ctx) {
-  auto& st = self->state;
-  st.kind = role_kind::follower;
-  st.ctx = std::move(ctx);
-  st.new_tenure = [](raft_role_self s) -> std::unique_ptr<role_tenure> {
-    return std::make_unique<follower_tenure>(s);
-  };
-  st.holding = [](raft_role_self s) {
-    return holding_behavior(
-        s,
-        [=](propose_request&) -> caf::result<raft_reply> {
-          return s->state.shell->not_leader_reply();
-        },
-        [=](read_atom) -> caf::result<raft_reply> {
-          return holding_run(s, [&](raft_shell&) {
-            return static_cast<follower_tenure*>(s->state.tenure.get())->read();
-          });
-        },
-        [=](membership_request&) -> caf::result<raft_reply> {
-          return s->state.shell->redirect_admin();
-        },
-        [=](transfer_request&) -> caf::result<raft_reply> {
-          return s->state.shell->redirect_admin();
-        });
-  };
-  return dormant_behavior(self);
+  return init_role(
+      self, role_kind::follower, std::move(ctx),
+      [](raft_role_self s) -> std::unique_ptr<role_tenure> {
+        return std::make_unique<follower_tenure>(s);
+      },
+      [](raft_role_self s) {
+        return holding_behavior(
+            s,
+            [=](propose_request&) -> caf::result<raft_reply> {
+              return s->state.shell->not_leader_reply();
+            },
+            [=](read_atom) -> caf::result<raft_reply> {
+              return holding_run(s, [&](raft_shell&) {
+                return static_cast<follower_tenure*>(s->state.tenure.get())->read();
+              });
+            },
+            membership_goes_to_the_leader(s), transfer_goes_to_the_leader(s));
+      });
 }
 
 } // namespace conflux::actors

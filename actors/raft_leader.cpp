@@ -287,31 +287,31 @@ void leader_tenure::end() {
 } // namespace
 
 raft_actor_impl::behavior_type leader_actor(raft_role_self self, node_context_ptr ctx) {
-  auto& st = self->state;
-  st.kind = role_kind::leader;
-  st.ctx = std::move(ctx);
-  st.new_tenure = [](raft_role_self s) -> std::unique_ptr<role_tenure> {
-    return std::make_unique<leader_tenure>(s);
-  };
-  st.holding = [](raft_role_self s) {
-    auto tenure = [s] { return static_cast<leader_tenure*>(s->state.tenure.get()); };
-    return holding_behavior(
-        s,
-        [=](propose_request& r) -> caf::result<raft_reply> {
-          return holding_run(s, [&](raft_shell&) { return tenure()->propose(r); });
-        },
-        [=](read_atom) -> caf::result<raft_reply> {
-          return holding_run(s, [&](raft_shell&) { return tenure()->read(); });
-        },
-        [=](membership_request& r) -> caf::result<raft_reply> {
-          return holding_run(
-              s, [&](raft_shell&) { return tenure()->change_membership(r); });
-        },
-        [=](transfer_request& r) -> caf::result<raft_reply> {
-          return holding_run(s, [&](raft_shell&) { return tenure()->transfer(r); });
-        });
-  };
-  return dormant_behavior(self);
+  return init_role(
+      self, role_kind::leader, std::move(ctx),
+      [](raft_role_self s) -> std::unique_ptr<role_tenure> {
+        return std::make_unique<leader_tenure>(s);
+      },
+      [](raft_role_self s) {
+        auto tenure = [s] {
+          return static_cast<leader_tenure*>(s->state.tenure.get());
+        };
+        return holding_behavior(
+            s,
+            [=](propose_request& r) -> caf::result<raft_reply> {
+              return holding_run(s, [&](raft_shell&) { return tenure()->propose(r); });
+            },
+            [=](read_atom) -> caf::result<raft_reply> {
+              return holding_run(s, [&](raft_shell&) { return tenure()->read(); });
+            },
+            [=](membership_request& r) -> caf::result<raft_reply> {
+              return holding_run(
+                  s, [&](raft_shell&) { return tenure()->change_membership(r); });
+            },
+            [=](transfer_request& r) -> caf::result<raft_reply> {
+              return holding_run(s, [&](raft_shell&) { return tenure()->transfer(r); });
+            });
+      });
 }
 
 } // namespace conflux::actors

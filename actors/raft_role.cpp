@@ -100,6 +100,18 @@ raft_actor_impl::behavior_type dormant_behavior(raft_role_self self) {
   };
 }
 
+raft_actor_impl::behavior_type
+init_role(raft_role_self self, role_kind kind, node_context_ptr ctx,
+          std::function<std::unique_ptr<role_tenure>(raft_role_self)> new_tenure,
+          std::function<raft_actor_impl::behavior_type(raft_role_self)> holding) {
+  auto& st = self->state;
+  st.kind = kind;
+  st.ctx = std::move(ctx);
+  st.new_tenure = std::move(new_tenure);
+  st.holding = std::move(holding);
+  return dormant_behavior(self);
+}
+
 std::map<role_kind, raft_actor_impl> spawn_raft_roles(caf::actor_system& sys,
                                                       const node_context_ptr& ctx) {
   return {

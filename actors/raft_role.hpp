@@ -63,6 +63,13 @@ raft_actor_impl::behavior_type candidate_actor(raft_role_self self,
                                                node_context_ptr ctx);
 raft_actor_impl::behavior_type leader_actor(raft_role_self self, node_context_ptr ctx);
 
+/// Sets up a role actor of `kind` from its two parts (how it makes its tenure
+/// and its holding behaviour) and returns its first, dormant, behaviour.
+raft_actor_impl::behavior_type
+init_role(raft_role_self self, role_kind kind, node_context_ptr ctx,
+          std::function<std::unique_ptr<role_tenure>(raft_role_self)> new_tenure,
+          std::function<raft_actor_impl::behavior_type(raft_role_self)> holding);
+
 /// Spawns the three role actors (not running anything yet).
 std::map<role_kind, raft_actor_impl> spawn_raft_roles(caf::actor_system& sys,
                                                       const node_context_ptr& ctx);
@@ -127,6 +134,19 @@ raft_actor_impl::behavior_type holding_behavior(raft_role_self self,
         holding_run(self, [&](raft_shell& s) { s.on_snapshot_report(r); });
       },
       [=](status_atom) -> rpc::status_reply { return self->state.shell->status(); },
+  };
+}
+
+/// Membership and transfer requests on a role that does not lead: both are
+/// answered with the leader to send them to (raft_shell::redirect_admin).
+inline auto membership_goes_to_the_leader(raft_role_self self) {
+  return [=](membership_request&) -> caf::result<raft_reply> {
+    return self->state.shell->redirect_admin();
+  };
+}
+inline auto transfer_goes_to_the_leader(raft_role_self self) {
+  return [=](transfer_request&) -> caf::result<raft_reply> {
+    return self->state.shell->redirect_admin();
   };
 }
 
