@@ -56,6 +56,8 @@ struct publish {
 struct delete_config {
   std::string key;
   std::optional<revision_t> expected_revision;
+  /// Delete even while release rules point at its versions.
+  bool force = false;
 };
 
 /// Deletes versions; refused if any is referenced by a release rule.

@@ -32,6 +32,39 @@ void add_global_options(CLI::App& app, global_args& g) {
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{86'400'000}));
 }
 
+/// "create, list, show, delete": the commands of a group (or of the app).
+std::string command_names(const CLI::App& group) {
+  std::string out;
+  for (const auto* sub : group.get_subcommands([](const CLI::App*) { return true; }))
+    out += (out.empty() ? "" : ", ") + sub->get_name();
+  return out;
+}
+
+/// When `deepest` (the app or a group, at `path`) needs a command and got
+/// none that it knows: what was given instead, and which commands there are.
+/// CLI11 itself only says "A subcommand is required".
+std::optional<std::string> missing_command(const CLI::App& app, const CLI::App& deepest,
+                                           const std::string& path) {
+  bool is_group =
+      !deepest.get_subcommands([](const CLI::App*) { return true; }).empty();
+  if (!is_group || !deepest.get_subcommands().empty())
+    return std::nullopt;
+  std::string word;
+  for (const auto& arg : app.remaining(true))
+    if (!arg.empty() && arg.front() != '-') {
+      word = arg;
+      break;
+    }
+  auto names = command_names(deepest);
+  if (!word.empty())
+    return "unknown command \"" + printable_text(word) + "\"" +
+           (path.empty() ? "" : " for `conflux " + path + "`") + "; the commands are " +
+           names;
+  if (path.empty())
+    return "no command given; the commands are " + names;
+  return "`conflux " + path + "` needs one of its commands: " + names;
+}
+
 /// Help (exit 0) or a usage error (exit 2) from CLI11.
 parse_outcome parse_error_outcome(CLI::App& app, const CLI::ParseError& e, bool json) {
   if (dynamic_cast<const CLI::CallForHelp*>(&e) != nullptr ||
@@ -45,14 +78,13 @@ parse_outcome parse_error_outcome(CLI::App& app, const CLI::ParseError& e, bool 
   }
   // The deepest command that was recognised, for the usage hint.
   std::string path;
-  for (const CLI::App* a = &app;;) {
-    auto subs = a->get_subcommands();
-    if (subs.empty())
-      break;
-    a = subs.front();
-    path += (path.empty() ? "" : " ") + a->get_name();
+  const CLI::App* deepest = &app;
+  while (!deepest->get_subcommands().empty()) {
+    deepest = deepest->get_subcommands().front();
+    path += (path.empty() ? "" : " ") + deepest->get_name();
   }
-  return input_error(std::string{e.what()} + "; " + usage_hint(path), json);
+  auto what = missing_command(app, *deepest, path).value_or(e.what());
+  return input_error(what + "; " + usage_hint(path), json);
 }
 
 /// --endpoints, else CONFLUX_ENDPOINTS, else the default.

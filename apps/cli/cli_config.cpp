@@ -94,9 +94,8 @@ int run_config_show(command_context& c) {
 }
 
 int run_config_delete(command_context& c) {
-  delete_config cmd;
-  cmd.key = c.inv.key;
-  cmd.expected_revision = c.inv.if_revision;
+  auto cmd = guarded_command<delete_config>(c.inv);
+  cmd.force = c.inv.force;
   return c.write(std::move(cmd), [&](const apply_result& r) {
     c.report({{"key", c.inv.key}, {"deleted", true}, {"revision", r.revision}},
              "deleted config " + c.inv.key + " and all its versions at revision " +
@@ -157,6 +156,25 @@ void register_list(command_registry& r, CLI::App* group) {
   r.add_consistency(cmd);
 }
 
+void register_delete(command_registry& r, CLI::App* group) {
+  auto force = std::make_shared<bool>(false);
+  auto* cmd =
+      r.command(group, "delete",
+                "delete a config and every version of it (refused while a release "
+                "rule points at one of its versions, unless --force)",
+                command_kind::config_delete, run_config_delete,
+                [force](parse_context& ctx) -> std::optional<parse_outcome> {
+                  ctx.inv.force = *force;
+                  return std::nullopt;
+                });
+  r.add_key(cmd);
+  r.add_if_revision(cmd);
+  cmd->add_flag(
+      "--force", *force,
+      "delete it even while release rules point at its versions (clients reading "
+      "or watching it lose it)");
+}
+
 } // namespace
 
 void register_config_commands(command_registry& r) {
@@ -168,10 +186,7 @@ void register_config_commands(command_registry& r) {
                 command_kind::config_show, run_config_show);
   r.add_key(show);
   r.add_consistency(show);
-  auto* del = r.command(group, "delete", "delete a config and every version of it",
-                        command_kind::config_delete, run_config_delete);
-  r.add_key(del);
-  r.add_if_revision(del);
+  register_delete(r, group);
 }
 
 } // namespace conflux::cli

@@ -33,7 +33,7 @@ parse_outcome input_error(const error& e, bool json) {
   return o;
 }
 
-// -- parse_context -------------------------------------------------------------------
+// -- parse_context ------------------------------------------------------------
 
 bool parse_context::given(const char* option) const {
   const auto* opt = cmd_.get_option_no_throw(option);
@@ -72,7 +72,7 @@ std::optional<parse_outcome> parse_context::version_id(const char* what,
   return std::nullopt;
 }
 
-// -- command_registry ----------------------------------------------------------------
+// -- command_registry ---------------------------------------------------------
 
 CLI::App* command_registry::group(const std::string& name, const std::string& help) {
   auto* g = app_.add_subcommand(name, help);
@@ -155,7 +155,7 @@ const command_registry::entry* command_registry::parsed() const {
   return leaf;
 }
 
-// -- command_context -----------------------------------------------------------------
+// -- command_context ----------------------------------------------------------
 
 int command_context::fail(const error& e) {
   int code = exit_code_for(e.code);

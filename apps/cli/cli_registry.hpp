@@ -25,7 +25,7 @@
 
 namespace conflux::cli {
 
-// -- parsing ------------------------------------------------------------------------
+// -- parsing ------------------------------------------------------------------
 
 /// The option values most commands share; each command gets its own copy, so
 /// a handler only ever sees what was given to its command.
@@ -141,7 +141,7 @@ parse_outcome input_error(const std::string& message, bool json);
 /// A parse outcome ending with one error line for `e` (its code's exit).
 parse_outcome input_error(const error& e, bool json);
 
-// -- running --------------------------------------------------------------------------
+// -- running ------------------------------------------------------------------
 
 /// What a command's run function works with.
 class command_context {
@@ -178,6 +178,16 @@ public:
   /// returns exit_ok, otherwise reports the error and returns its exit code.
   int write(command cmd, const std::function<void(const apply_result&)>& on_applied);
 };
+
+/// A command on the invocation's key, applied only if the config is still at
+/// its --if-revision (when given).
+template <class Command>
+Command guarded_command(const invocation& inv) {
+  Command cmd;
+  cmd.key = inv.key;
+  cmd.expected_revision = inv.if_revision;
+  return cmd;
+}
 
 /// A create_config or create_version carrying the invocation's key, content
 /// and description.

@@ -26,11 +26,9 @@ const char* const rules_file_help =
 int write_rules(command_context& c, std::vector<release_rule> rules,
                 std::string comment) {
   const auto& inv = c.inv;
-  update_release_rules cmd;
-  cmd.key = inv.key;
+  auto cmd = guarded_command<update_release_rules>(inv);
   cmd.rules = rules;
   cmd.comment = std::move(comment);
-  cmd.expected_revision = inv.if_revision;
   return c.write(std::move(cmd), [&](const apply_result& r) {
     auto at = " at revision " + std::to_string(r.revision);
     std::string text;
@@ -57,7 +55,9 @@ int run_release_set(command_context& c) {
 int run_rollback(command_context& c) {
   release_rule rule;
   rule.version = c.inv.version;
-  return write_rules(c, {rule}, "rollback to " + std::to_string(c.inv.version));
+  auto comment = c.inv.comment.empty() ? "rollback to " + std::to_string(c.inv.version)
+                                       : c.inv.comment;
+  return write_rules(c, {rule}, std::move(comment));
 }
 
 int run_release_show(command_context& c) {
@@ -135,6 +135,7 @@ void register_rollback(command_registry& r) {
       ->type_name("UINT")
       ->required();
   r.add_if_revision(cmd);
+  r.add_comment(cmd, "why (kept with the change; default \"rollback to VERSION_ID\")");
 }
 
 } // namespace

@@ -92,10 +92,8 @@ int run_version_show(command_context& c) {
 }
 
 int run_version_delete(command_context& c) {
-  delete_versions cmd;
-  cmd.key = c.inv.key;
+  auto cmd = guarded_command<delete_versions>(c.inv);
   cmd.versions = c.inv.versions;
-  cmd.expected_revision = c.inv.if_revision;
   return c.write(std::move(cmd), [&](const apply_result& r) {
     std::string ids;
     for (auto id : c.inv.versions)

@@ -145,7 +145,7 @@ void register_watch_command(command_registry& r) {
                     ctx.inv.from_revision = *rev;
                   }
                   if (ctx.given("--count")) {
-                    auto n = parse_positive_number("--count", a->count);
+                    auto n = parse_event_count("--count", a->count);
                     if (!n.ok())
                       return ctx.fail(n.err());
                     ctx.inv.count = *n;
