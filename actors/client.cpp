@@ -1,6 +1,8 @@
 // The client facade (client.hpp): each call builds its request, sends it
 // through the retrying leader RPC (client_rpc.hpp) and decodes the answer.
-// Writes go through an exactly-once session opened on first use.
+// Writes go through an exactly-once session opened on first use; what a
+// failed call's message says depends on whether the request ever left this
+// process (rpc_failure).
 #include "actors/client.hpp"
 
 #include "actors/client_rpc.hpp"
@@ -34,6 +36,8 @@ std::string within(milliseconds t) {
 
 /// A read, or a status query, that got no answer.
 error read_failure(const rpc_failure& f, milliseconds timeout) {
+  if (f.dead_ends)
+    return {errc::unavailable, "no endpoint reaches a Conflux node: " + f.last.message};
   auto code = f.last.code;
   if (code == errc::timeout || code == errc::not_leader)
     code = errc::unavailable;
@@ -41,15 +45,18 @@ error read_failure(const rpc_failure& f, milliseconds timeout) {
           "no node could serve the request " + within(timeout) + ": " + f.last.message};
 }
 
-/// A change that got no answer: its outcome is unknown if some attempt was
-/// sent and not answered.
+/// A change (`what`: "the write", ...) that got no answer says the one thing
+/// that is true: it was sent and its outcome is unknown (timeout), it never
+/// left this client, or every node that got it refused it.
 error change_failure(const rpc_failure& f, milliseconds timeout,
                      const std::string& what) {
   if (f.unanswered)
-    return {errc::timeout, what + " did not complete " + within(timeout) +
-                               " and may or may not have applied (" + f.last.message +
-                               ")"};
-  return read_failure(f, timeout);
+    return {errc::timeout, what + " was sent but no answer came " + within(timeout) +
+                               " (last: " + f.last.message + ")"};
+  auto e = read_failure(f, timeout);
+  if (!f.refused)
+    e.message = what + " was not sent: " + e.message;
+  return e;
 }
 
 error reply_error(const rpc::client_reply& r) {
@@ -112,15 +119,22 @@ struct client::impl {
   /// has not been sent yet.
   conflux::status open_session() {
     auto out = send(0, 0, conflux::open_session{rpc.options().session_timeout.count()});
-    if (!out.reply)
+    if (!out.reply) {
+      const auto& f = out.failure;
+      if (f.dead_ends)
+        return error{errc::unavailable,
+                     "the write was not sent: no endpoint reaches a Conflux node: " +
+                         f.last.message};
       return error{errc::unavailable,
-                   "could not open a write session, so the write was not sent: " +
-                       change_failure(out.failure, timeout(), "the write").message};
+                   "the write was not sent: no write session could be "
+                   "opened " +
+                       within(timeout()) + " (last: " + f.last.message + ")"};
+    }
     auto r = apply_result_of(*out.reply);
     if (!r.ok())
       return error{errc::unavailable,
-                   "could not open a write session, so the write was not sent: " +
-                       r.err().message};
+                   "the write was not sent: no write session could be opened (" +
+                       r.err().message + ")"};
     if (r->err)
       return *r->err;
     sid = r->session;
@@ -212,8 +226,8 @@ expected<apply_result> client::write(command cmd) {
       // retried.
       if (out.failure.unanswered)
         return error{errc::timeout,
-                     "the write session expired while the write was being retried; "
-                     "it may or may not have applied: check before writing again"};
+                     "the write was sent, got no answer, and its session expired "
+                     "before a retry could learn what became of it"};
       if (round == 0)
         continue;
     }
@@ -226,15 +240,16 @@ expected<apply_result> client::write(command cmd) {
 
 expected<std::uint64_t> client::add_member(std::uint64_t id, const std::string& address,
                                            bool learner) {
-  return impl_->admin(rpc::request_op::add_member, id, "the write", address, learner);
+  return impl_->admin(rpc::request_op::add_member, id, "the membership change", address,
+                      learner);
 }
 
 expected<std::uint64_t> client::remove_member(std::uint64_t id) {
-  return impl_->admin(rpc::request_op::remove_member, id, "the write");
+  return impl_->admin(rpc::request_op::remove_member, id, "the membership change");
 }
 
 expected<std::uint64_t> client::transfer_leader(std::uint64_t id) {
-  return impl_->admin(rpc::request_op::transfer_leader, id, "the write");
+  return impl_->admin(rpc::request_op::transfer_leader, id, "the leadership transfer");
 }
 
 expected<config> client::get_config(const std::string& key, consistency c,

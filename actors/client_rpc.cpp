@@ -2,6 +2,7 @@
 #include "actors/client_rpc.hpp"
 
 #include "actors/client_backoff.hpp"
+#include "actors/client_probe.hpp"
 #include "actors/endpoint.hpp"
 
 #include <caf/io/all.hpp>
@@ -65,6 +66,22 @@ caf::behavior relay_fun(caf::event_based_actor* self) {
   };
 }
 
+/// Why each endpoint is a dead end, in the order of `endpoints`; empty
+/// unless every endpoint is one.
+std::string every_dead_end(const std::vector<std::string>& endpoints,
+                           const std::map<std::string, std::string>& dead) {
+  std::string out;
+  std::set<std::string> named; // an endpoint may be given twice
+  for (const auto& ep : endpoints) {
+    auto i = dead.find(ep);
+    if (i == dead.end())
+      return {};
+    if (named.insert(ep).second)
+      out += (out.empty() ? "" : "; ") + i->second;
+  }
+  return out;
+}
+
 } // namespace
 
 leader_rpc::leader_rpc(caf::actor_system& sys, client_options opts)
@@ -89,9 +106,21 @@ leader_rpc::connect_result leader_rpc::open_at(const std::string& address,
     out.err =
         error{errc::invalid_argument,
               "endpoint '" + address + "' is not HOST:PORT (e.g. 127.0.0.1:7101)"};
+    out.dead_end = true;
     return out;
   }
-  caf::timespan t{std::max(timeout, milliseconds(1))};
+  auto started = clock_type::now();
+  timeout = std::max(timeout, milliseconds(1));
+  // CAF reports a refused port late and vaguely, and an IPv6 literal that
+  // refuses as "no such host"; a plain connection first says what is there.
+  auto probe = probe_endpoint(*ep, timeout);
+  if (probe.verdict != probe_verdict::speaks_basp) {
+    out.err = error{errc::unavailable, address + " " + probe.detail};
+    out.dead_end = probe.dead_end();
+    return out;
+  }
+  auto spent = std::chrono::duration_cast<milliseconds>(clock_type::now() - started);
+  caf::timespan t{std::max(timeout - spent, milliseconds(1))};
   node_endpoint_actor node;
   self_->request(relay_, caf::infinite, caf::connect_atom::value, ep->host, ep->port, t)
       .receive(
@@ -104,6 +133,7 @@ leader_rpc::connect_result leader_rpc::open_at(const std::string& address,
                   errc::unavailable,
                   address +
                       " is not a Conflux node of this version; check --endpoints"};
+              out.dead_end = true;
             } else {
               node = caf::actor_cast<node_endpoint_actor>(std::move(ptr));
             }
@@ -165,15 +195,27 @@ rpc_outcome leader_rpc::call(const rpc::client_request& req) {
     if (left.count() > 0)
       std::this_thread::sleep_for(std::min(backoff.next(), left));
   };
+  // Endpoints that refused or are no Conflux node, with why, until they open.
+  std::map<std::string, std::string> dead;
   while (remaining().count() > 0) {
     if (!session_) {
       auto target = next_target();
       auto c = open_at(target, std::min(remaining(), max_attempt));
       if (c.err) {
         f.last = std::move(*c.err);
-        pause();
-        continue;
+        if (!c.dead_end) {
+          pause();
+          continue;
+        }
+        dead[target] = f.last.message;
+        if (auto all = every_dead_end(opts_.endpoints, dead); !all.empty()) {
+          f.last = error{errc::unavailable, std::move(all)};
+          f.dead_ends = true;
+          return out;
+        }
+        continue; // the next endpoint at once
       }
+      dead.erase(target);
       session_ = std::move(c.session);
       connected_to_ = target;
     }

@@ -5,9 +5,12 @@
 //
 // One call is one request sent until some node answers it or the call's
 // deadline passes. Where the next attempt goes:
-//   not_leader naming a leader                  -> that leader, at once;
-//   unavailable, refused, no quorum, no answer  -> the next endpoint after a back-off;
-//   anything else                               -> the answer.
+//   not_leader naming a leader          -> that leader, at once;
+//   refused, or not a Conflux node      -> the next endpoint, at once; when
+//                                          every endpoint is such a dead end,
+//                                          the call gives up before its deadline;
+//   unavailable, no quorum, no answer   -> the next endpoint after a back-off;
+//   anything else                       -> the answer.
 // Every attempt has its own timeout as well (CAF never fails a request to a
 // dead node, CAF-NOTES), so one silent node cannot use up the whole deadline.
 
@@ -38,6 +41,9 @@ struct rpc_failure {
   /// Some attempt reached a node that refused to take the request (not the
   /// leader, no quorum).
   bool refused = false;
+  /// Every endpoint refused the connection or is not a Conflux node; `last`
+  /// names each of them. The call gave up before its deadline.
+  bool dead_ends = false;
 };
 
 /// A node's answer, or why there was none.
@@ -72,6 +78,8 @@ private:
   struct connect_result {
     client_session_actor session;
     std::optional<error> err;
+    /// Retrying this endpoint soon cannot help (refused, not Conflux).
+    bool dead_end = false;
   };
 
   /// Opens a client session at `address` within `timeout`.

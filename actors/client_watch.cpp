@@ -4,6 +4,7 @@
 // endpoint after a back-off and resumes after the last revision it queued.
 #include "actors/client.hpp"
 #include "actors/client_backoff.hpp"
+#include "actors/client_probe.hpp"
 #include "actors/client_rpc.hpp"
 #include "actors/endpoint.hpp"
 
@@ -111,6 +112,19 @@ void fail_for_good(watcher_ptr self, error e) {
   st.shared->cv.notify_all();
 }
 
+/// Why CAF could not connect to `address`, as a person needs it: CAF says
+/// "no such host" for an IPv6 literal that refuses and cannot tell a closed
+/// port from a foreign server, so a plain look (client_probe.hpp) names
+/// what is there. Bounded to a moment: it runs in the watcher actor, after
+/// the connection has already failed (a refused port answers at once).
+std::string why_no_connection(const endpoint& ep, const std::string& address,
+                              const std::string& caf_reason) {
+  auto probe = probe_endpoint(ep, std::chrono::milliseconds(100));
+  if (probe.dead_end() || probe.verdict == probe_verdict::closed)
+    return address + " " + probe.detail;
+  return "cannot connect to " + address + " (" + caf_reason + ")";
+}
+
 void connect(watcher_ptr self, std::uint64_t e) {
   auto& cur = self->state;
   if (cur.stopped || e != cur.epoch)
@@ -164,8 +178,8 @@ void connect(watcher_ptr self, std::uint64_t e) {
           },
           [=](caf::error& err) {
             if (e == self->state.epoch)
-              reconnect(self, "cannot connect to " + address + " (" +
-                                  self->system().render(err) + ")");
+              reconnect(self,
+                        why_no_connection(*ep, address, self->system().render(err)));
           });
 }
 

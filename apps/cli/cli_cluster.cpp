@@ -154,22 +154,45 @@ int run_cluster_status(command_context& c) {
   return exit_ok;
 }
 
+/// After an add: a warning on stderr when nothing that answers like a
+/// Conflux node listens at the new member's address yet.
+void warn_if_unreachable(command_context& c) {
+  const auto& inv = c.inv;
+  auto timeout = std::min(inv.global.timeout, std::chrono::milliseconds(2000));
+  auto why = c.api.unreachable_reason(inv.node_address, timeout);
+  if (!why)
+    return;
+  auto id = std::to_string(inv.node_id);
+  c.warn("warning: node " + id + " is not reachable at " + inv.node_address +
+         " yet: " + inv.node_address + " " + *why +
+         "; start it there with `conflux-node --join --id " + id + " --listen " +
+         inv.node_address + " --data DIR` (until it answers, it cannot " +
+         (inv.learner ? "catch up" : "catch up and become a voter") +
+         "), or, if the address is wrong, take it out with `conflux cluster remove " +
+         id + "`");
+}
+
 int run_cluster_add(command_context& c) {
   const auto& inv = c.inv;
-  return c.then(c.api.add_member(inv.node_id, inv.node_address, inv.learner),
-                [&](std::uint64_t index) {
-                  c.report(
-                      {{"added", inv.node_id},
-                       {"address", inv.node_address},
-                       {"kind", inv.learner ? "learner" : "joining"},
-                       {"config_index", index}},
-                      "added node " + std::to_string(inv.node_id) + " (" +
-                          inv.node_address + ") as " +
-                          (inv.learner
-                               ? "a learner (it never votes)"
-                               : "joining: it becomes a voter once it has caught up") +
-                          "; configuration at index " + std::to_string(index) + "\n");
-                });
+  auto code = c.then(
+      c.api.add_member(inv.node_id, inv.node_address, inv.learner),
+      [&](std::uint64_t index) {
+        c.report({{"added", inv.node_id},
+                  {"address", inv.node_address},
+                  {"kind", inv.learner ? "learner" : "joining"},
+                  {"config_index", index}},
+                 "added node " + std::to_string(inv.node_id) + " (" + inv.node_address +
+                     ") as " +
+                     (inv.learner
+                          ? "a learner (it never votes)"
+                          : "joining: it becomes a voter once it has caught up") +
+                     "; configuration at index " + std::to_string(index) + "\n");
+      });
+  if (code == exit_ok) {
+    c.out.flush();
+    warn_if_unreachable(c);
+  }
+  return code;
 }
 
 int run_cluster_remove(command_context& c) {

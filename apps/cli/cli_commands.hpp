@@ -144,6 +144,14 @@ public:
   add_member(std::uint64_t id, const std::string& address, bool learner) = 0;
   virtual expected<std::uint64_t> remove_member(std::uint64_t id) = 0;
   virtual expected<std::uint64_t> transfer_leader(std::uint64_t id) = 0;
+  /// Why no Conflux node answers at `address` (HOST:PORT) within `timeout`,
+  /// as a clause following the address ("refused the connection (...)");
+  /// nullopt when one does, or when this access cannot look. A plain look
+  /// at the address, not a request.
+  virtual std::optional<std::string> unreachable_reason(const std::string&,
+                                                        std::chrono::milliseconds) {
+    return std::nullopt;
+  }
 };
 
 /// Set (from a signal handler: it is lock-free) to end a running `watch`.

@@ -147,6 +147,18 @@ public:
   /// Membership calls in order ("add 4 HOST:PORT [learner]", "remove 3", ...).
   std::vector<std::string> admin;
 
+  /// unreachable_reason's answers by address (absent: a node answers there),
+  /// and the addresses it was asked about.
+  std::map<std::string, std::string> unreachable;
+  std::vector<std::string> probed;
+  std::optional<std::string> unreachable_reason(const std::string& address,
+                                                std::chrono::milliseconds) override {
+    probed.push_back(address);
+    auto i = unreachable.find(address);
+    if (i == unreachable.end())
+      return std::nullopt;
+    return i->second;
+  }
 
   std::size_t calls() const { return writes.size() + reads + admin.size(); }
 
@@ -849,6 +861,35 @@ TEST_CASE("cluster_membership_commands_call_the_cluster_and_report") {
   CHECK(fake.admin == std::vector<std::string>{"add 4 127.0.0.1:7104",
                                                "add 5 [::1]:7105 learner", "remove 3",
                                                "transfer 2"});
+}
+
+TEST_CASE("cluster_add_warns_when_the_new_member_is_not_reachable_yet") {
+  fake_cluster fake;
+  fake.unreachable["127.0.0.1:7104"] = "refused the connection (nothing listens on that port)";
+  auto r = run(fake, {"cluster", "add", "4", "127.0.0.1:7104"});
+  CHECK(r.code == 0);
+  CHECK(mentions(r.out, "added node 4 (127.0.0.1:7104) as joining"));
+  CHECK(r.err.find('\n') == r.err.size() - 1);
+  CHECK(mentions(r.err, "conflux: warning: node 4 is not reachable at 127.0.0.1:7104 yet: "
+                        "127.0.0.1:7104 refused the connection"));
+  CHECK(mentions(r.err, "`conflux-node --join --id 4 --listen 127.0.0.1:7104 --data DIR`"));
+  CHECK(mentions(r.err, "`conflux cluster remove 4`"));
+  CHECK(fake.probed == std::vector<std::string>{"127.0.0.1:7104"});
+  auto j = run(fake, {"cluster", "add", "4", "127.0.0.1:7104", "--json"});
+  CHECK(j.code == 0);
+  CHECK(one_json_object(j.out)["added"] == 4);
+  CHECK(mentions(nlohmann::json::parse(j.err)["warning"].get<std::string>(),
+                 "node 4 is not reachable at 127.0.0.1:7104 yet"));
+}
+
+TEST_CASE("cluster_add_that_fails_probes_nothing_and_warns_nothing") {
+  fake_cluster fake;
+  fake.fail = error{errc::already_exists, "node 4 is already a member"};
+  fake.unreachable["127.0.0.1:7104"] = "refused the connection";
+  auto r = run(fake, {"cluster", "add", "4", "127.0.0.1:7104"});
+  CHECK(r.code == 4);
+  CHECK(fake.probed.empty());
+  CHECK_FALSE(mentions(r.err, "warning"));
 }
 
 TEST_CASE("cluster_membership_commands_refuse_bad_ids_and_addresses_locally") {
