@@ -125,6 +125,36 @@ std::string why_no_connection(const endpoint& ep, const std::string& address,
   return "cannot connect to " + address + " (" + caf_reason + ")";
 }
 
+/// Asks the node for a session (connection attempt `e`), then for the watch.
+void ask_for_session(watcher_ptr self, std::uint64_t e, const std::string& address,
+                     const node_endpoint_actor& node, caf::timespan timeout) {
+  self->request(node, timeout, rpc::client_hello{"", self->state.opts.name})
+      .then(
+          [=](caf::strong_actor_ptr& sp) {
+            auto& st = self->state;
+            if (e != st.epoch || st.stopped) {
+              if (sp)
+                caf::anon_send_exit(sp, caf::exit_reason::user_shutdown);
+              return;
+            }
+            if (!sp)
+              return reconnect(self, address + " belongs to another cluster");
+            st.session = caf::actor_cast<client_session_actor>(std::move(sp));
+            self->monitor(st.session);
+            st.waiting_reply = true;
+            self->send(
+                st.session,
+                rpc::watch_request{st.wopts.key, st.wopts.client_labels, st.next_from});
+            self->delayed_send(self, timeout, wtimeout_atom::value, e);
+          },
+          [=](caf::error& err) {
+            if (e == self->state.epoch)
+              reconnect(self, address + " did not open a session (" +
+                                  self->system().render(err) + ")");
+          });
+}
+
+/// Connection attempt `e` to the next endpoint in turn.
 void connect(watcher_ptr self, std::uint64_t e) {
   auto& cur = self->state;
   if (cur.stopped || e != cur.epoch)
@@ -148,39 +178,74 @@ void connect(watcher_ptr self, std::uint64_t e) {
             if (!ptr || ifs != self->system().message_types<node_endpoint_actor>())
               return reconnect(self,
                                address + " is not a Conflux node of this version");
-            auto node = caf::actor_cast<node_endpoint_actor>(std::move(ptr));
-            self->request(node, timeout, rpc::client_hello{"", st.opts.name})
-                .then(
-                    [=](caf::strong_actor_ptr& sp) {
-                      auto& now = self->state;
-                      if (e != now.epoch || now.stopped) {
-                        if (sp)
-                          caf::anon_send_exit(sp, caf::exit_reason::user_shutdown);
-                        return;
-                      }
-                      if (!sp)
-                        return reconnect(self, address + " belongs to another cluster");
-                      now.session =
-                          caf::actor_cast<client_session_actor>(std::move(sp));
-                      self->monitor(now.session);
-                      now.waiting_reply = true;
-                      self->send(now.session,
-                                 rpc::watch_request{now.wopts.key,
-                                                    now.wopts.client_labels,
-                                                    now.next_from});
-                      self->delayed_send(self, timeout, wtimeout_atom::value, e);
-                    },
-                    [=](caf::error& err) {
-                      if (e == self->state.epoch)
-                        reconnect(self, address + " did not open a session (" +
-                                            self->system().render(err) + ")");
-                    });
+            ask_for_session(self, e, address,
+                            caf::actor_cast<node_endpoint_actor>(std::move(ptr)),
+                            timeout);
           },
           [=](caf::error& err) {
             if (e == self->state.epoch)
               reconnect(self,
                         why_no_connection(*ep, address, self->system().render(err)));
           });
+}
+
+/// Acks what the consumer took, once for all consumed messages queued now.
+void schedule_flush(watcher_ptr self) {
+  auto& st = self->state;
+  if (st.flush_pending)
+    return;
+  st.flush_pending = true;
+  self->send(self, wflush_atom::value);
+}
+
+/// The node's answer to the watch request.
+void on_watch_reply(watcher_ptr self, rpc::watch_reply& r) {
+  auto& st = self->state;
+  if (!st.waiting_reply || !from_current_node(self))
+    return;
+  st.waiting_reply = false;
+  if (r.code != 0) {
+    auto code = static_cast<errc>(r.code);
+    if (code == errc::invalid_argument || code == errc::too_large)
+      return fail_for_good(self, error{code, r.message});
+    return reconnect(self, r.message);
+  }
+  st.watch_id = r.watch_id;
+  st.node_id = r.node_id;
+  st.backoff.reset();
+  if (st.next_from == 0) {
+    st.next_from = r.revision + 1;
+    st.shared->last_revision.store(r.revision);
+  }
+}
+
+/// Queues a batch of events for the consumer, skipping what a resume
+/// delivered twice.
+void on_events(watcher_ptr self, rpc::watch_events& b) {
+  auto& st = self->state;
+  if (st.watch_id == 0 || b.watch_id != st.watch_id || !from_current_node(self))
+    return;
+  auto now = std::chrono::steady_clock::now();
+  std::size_t queued = 0;
+  {
+    std::lock_guard<std::mutex> guard{st.shared->mtx};
+    for (auto& ev : b.events) {
+      auto resync = ev.kind == static_cast<std::uint8_t>(rpc::watch_kind::resync);
+      if (!resync && ev.revision < st.next_from) {
+        ++st.processed; // seen before (a resume overlapping): skip
+        continue;
+      }
+      st.next_from = ev.revision + 1;
+      st.shared->last_revision.store(ev.revision);
+      st.shared->queue.emplace_back(st.watch_id,
+                                    watch_notification{std::move(ev), st.node_id, now});
+      ++queued;
+    }
+  }
+  if (queued > 0)
+    st.shared->cv.notify_all();
+  if (queued < b.events.size())
+    schedule_flush(self);
 }
 
 caf::behavior watcher_fun(watcher_ptr self, std::shared_ptr<watch_stream::impl> shared,
@@ -210,53 +275,8 @@ caf::behavior watcher_fun(watcher_ptr self, std::shared_ptr<watch_stream::impl> 
         if (e == st.epoch && st.waiting_reply)
           reconnect(self, "the node did not answer the watch request in time");
       },
-      [=](rpc::watch_reply& r) {
-        auto& st = self->state;
-        if (!st.waiting_reply || !from_current_node(self))
-          return;
-        st.waiting_reply = false;
-        if (r.code != 0) {
-          auto code = static_cast<errc>(r.code);
-          if (code == errc::invalid_argument || code == errc::too_large)
-            return fail_for_good(self, error{code, r.message});
-          return reconnect(self, r.message);
-        }
-        st.watch_id = r.watch_id;
-        st.node_id = r.node_id;
-        st.backoff.reset();
-        if (st.next_from == 0) {
-          st.next_from = r.revision + 1;
-          st.shared->last_revision.store(r.revision);
-        }
-      },
-      [=](rpc::watch_events& b) {
-        auto& st = self->state;
-        if (st.watch_id == 0 || b.watch_id != st.watch_id || !from_current_node(self))
-          return;
-        auto now = std::chrono::steady_clock::now();
-        std::size_t queued = 0;
-        {
-          std::lock_guard<std::mutex> guard{st.shared->mtx};
-          for (auto& ev : b.events) {
-            auto resync = ev.kind == static_cast<std::uint8_t>(rpc::watch_kind::resync);
-            if (!resync && ev.revision < st.next_from) {
-              ++st.processed; // seen before (a resume overlapping): skip
-              continue;
-            }
-            st.next_from = ev.revision + 1;
-            st.shared->last_revision.store(ev.revision);
-            st.shared->queue.emplace_back(
-                st.watch_id, watch_notification{std::move(ev), st.node_id, now});
-            ++queued;
-          }
-        }
-        if (queued > 0)
-          st.shared->cv.notify_all();
-        if (queued < b.events.size() && !st.flush_pending) {
-          st.flush_pending = true;
-          self->send(self, wflush_atom::value);
-        }
-      },
+      [=](rpc::watch_reply& r) { on_watch_reply(self, r); },
+      [=](rpc::watch_events& b) { on_events(self, b); },
       [=](rpc::watch_closed& c) {
         auto& st = self->state;
         if (c.watch_id != st.watch_id || !from_current_node(self))
@@ -269,10 +289,7 @@ caf::behavior watcher_fun(watcher_ptr self, std::shared_ptr<watch_stream::impl> 
         if (id != st.watch_id || st.watch_id == 0)
           return;
         ++st.processed;
-        if (!st.flush_pending) {
-          st.flush_pending = true;
-          self->send(self, wflush_atom::value);
-        }
+        schedule_flush(self);
       },
       [=](wflush_atom) {
         // Lands behind the consumed messages already queued: one ack for all.
