@@ -181,6 +181,67 @@ std::string leader_rpc::next_target() {
   return eps[next_endpoint_++ % eps.size()];
 }
 
+leader_rpc::next_step leader_rpc::open_next(rpc_failure& f, dead_end_map& dead) {
+  auto target = next_target();
+  auto c = open_at(target, std::min(remaining(), max_attempt));
+  if (!c.err) {
+    dead.erase(target);
+    session_ = std::move(c.session);
+    connected_to_ = target;
+    return next_step::at_once;
+  }
+  f.last = std::move(*c.err);
+  if (!c.dead_end)
+    return next_step::after_backoff;
+  dead[target] = f.last.message;
+  auto all = every_dead_end(opts_.endpoints, dead);
+  if (all.empty())
+    return next_step::at_once; // the next endpoint, without waiting
+  f.last = error{errc::unavailable, std::move(all)};
+  f.dead_ends = true;
+  return next_step::give_up;
+}
+
+leader_rpc::next_step leader_rpc::send_once(const rpc::client_request& req,
+                                            rpc_failure& f,
+                                            std::optional<rpc::client_reply>& reply) {
+  auto attempt = std::min(remaining(), max_attempt);
+  if (attempt.count() <= 0)
+    return next_step::give_up;
+  std::optional<caf::error> failure;
+  self_->request(relay_, caf::infinite, session_, req, caf::timespan{attempt})
+      .receive([&](rpc::client_reply& r) { reply = std::move(r); },
+               [&](caf::error& e) { failure = std::move(e); });
+  if (failure) {
+    f.unanswered = true;
+    f.last = error{errc::unavailable, "node at " + connected_to_ + " did not answer (" +
+                                          sys_.render(*failure) + ")"};
+    drop_session();
+    return next_step::after_backoff;
+  }
+  auto code = static_cast<errc>(reply->code);
+  bool redirect = code == errc::not_leader && !reply->leader_address.empty() &&
+                  reply->leader_address != connected_to_;
+  if (code == errc::not_leader || code == errc::unavailable ||
+      code == errc::no_quorum) {
+    f.refused = true;
+    f.last = error{code == errc::not_leader && !redirect ? errc::unavailable : code,
+                   reply->message};
+    if (redirect)
+      leader_hint_ = reply->leader_address;
+  } else if (code == errc::timeout) {
+    // The node lost track of a proposal (e.g. leadership moved): the same
+    // sequence may be retried safely.
+    f.unanswered = true;
+    f.last = error{code, reply->message};
+  } else {
+    return next_step::answered;
+  }
+  reply.reset();
+  drop_session();
+  return redirect ? next_step::at_once : next_step::after_backoff;
+}
+
 rpc_outcome leader_rpc::call(const rpc::client_request& req) {
   rpc_outcome out;
   auto& f = out.failure;
@@ -190,81 +251,13 @@ rpc_outcome leader_rpc::call(const rpc::client_request& req) {
   }
   deadline_ = clock_type::now() + opts_.timeout;
   retry_backoff backoff{milliseconds(20), milliseconds(500)};
-  auto pause = [&] {
-    auto left = remaining();
-    if (left.count() > 0)
-      std::this_thread::sleep_for(std::min(backoff.next(), left));
-  };
-  // Endpoints that refused or are no Conflux node, with why, until they open.
-  std::map<std::string, std::string> dead;
+  dead_end_map dead;
   while (remaining().count() > 0) {
-    if (!session_) {
-      auto target = next_target();
-      auto c = open_at(target, std::min(remaining(), max_attempt));
-      if (c.err) {
-        f.last = std::move(*c.err);
-        if (!c.dead_end) {
-          pause();
-          continue;
-        }
-        dead[target] = f.last.message;
-        if (auto all = every_dead_end(opts_.endpoints, dead); !all.empty()) {
-          f.last = error{errc::unavailable, std::move(all)};
-          f.dead_ends = true;
-          return out;
-        }
-        continue; // the next endpoint at once
-      }
-      dead.erase(target);
-      session_ = std::move(c.session);
-      connected_to_ = target;
-    }
-    auto attempt = std::min(remaining(), max_attempt);
-    if (attempt.count() <= 0)
-      break;
-    std::optional<rpc::client_reply> reply;
-    std::optional<caf::error> failure;
-    self_->request(relay_, caf::infinite, session_, req, caf::timespan{attempt})
-        .receive([&](rpc::client_reply& r) { reply = std::move(r); },
-                 [&](caf::error& e) { failure = std::move(e); });
-    if (failure) {
-      f.unanswered = true;
-      f.last =
-          error{errc::unavailable, "node at " + connected_to_ + " did not answer (" +
-                                       sys_.render(*failure) + ")"};
-      drop_session();
-      pause();
-      continue;
-    }
-    auto code = static_cast<errc>(reply->code);
-    if (code == errc::not_leader && !reply->leader_address.empty() &&
-        reply->leader_address != connected_to_) {
-      f.refused = true;
-      f.last = error{code, reply->message};
-      leader_hint_ = reply->leader_address;
-      drop_session();
-      continue;
-    }
-    if (code == errc::not_leader || code == errc::unavailable ||
-        code == errc::no_quorum) {
-      f.refused = true;
-      f.last =
-          error{code == errc::not_leader ? errc::unavailable : code, reply->message};
-      drop_session();
-      pause();
-      continue;
-    }
-    if (code == errc::timeout) {
-      // The node lost track of a proposal (e.g. leadership moved): the
-      // same sequence may be retried safely.
-      f.unanswered = true;
-      f.last = error{code, reply->message};
-      drop_session();
-      pause();
-      continue;
-    }
-    out.reply = std::move(*reply);
-    return out;
+    auto step = session_ ? send_once(req, f, out.reply) : open_next(f, dead);
+    if (step == next_step::answered || step == next_step::give_up)
+      return out;
+    if (step == next_step::after_backoff && remaining().count() > 0)
+      std::this_thread::sleep_for(std::min(backoff.next(), remaining()));
   }
   return out;
 }

@@ -82,6 +82,19 @@ private:
     bool dead_end = false;
   };
 
+  /// What a call does after one step.
+  enum class next_step { answered, at_once, after_backoff, give_up };
+  /// Endpoints that refused or are no Conflux node, with why, until they open.
+  using dead_end_map = std::map<std::string, std::string>;
+
+  /// Opens a session at the next target (the leader hint, else the next
+  /// endpoint); records a dead end in `dead` and gives up once every
+  /// endpoint is one.
+  next_step open_next(rpc_failure& f, dead_end_map& dead);
+  /// Sends `req` once on the open session; `reply` holds the answer when
+  /// the step is `answered`.
+  next_step send_once(const rpc::client_request& req, rpc_failure& f,
+                      std::optional<rpc::client_reply>& reply);
   /// Opens a client session at `address` within `timeout`.
   connect_result open_at(const std::string& address, std::chrono::milliseconds timeout);
   /// Asks the node to end a session this client no longer uses (otherwise it
