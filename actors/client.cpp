@@ -1,30 +1,15 @@
-// The CAF-native client (client.hpp). Each client owns a blocking scoped actor
-// that talks to one node's client session at a time; the retry loop below
-// decides where to send the next attempt:
-//   not_leader with an address  -> reconnect to that leader at once;
-//   unavailable, refused, timed out, unreachable -> back off, next endpoint;
-//   anything else               -> the answer.
-// Every attempt has a timeout (a request to a dead node is never failed by CAF,
-// CAF-NOTES), and the whole call has the client's deadline.
+// The client facade (client.hpp): each call builds its request, sends it
+// through the retrying leader RPC (client_rpc.hpp) and decodes the answer.
+// Writes go through an exactly-once session opened on first use; what a
+// failed call's message says depends on whether the request ever left this
+// process (rpc_failure).
 #include "actors/client.hpp"
 
-#include "actors/endpoint.hpp"
-#include "actors/interfaces.hpp"
+#include "actors/client_rpc.hpp"
 #include "actors/remoting.hpp"
 #include "protocol/codec.hpp"
 
-#include <caf/all.hpp>
-#include <caf/io/all.hpp>
-
-#include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <thread>
-
 namespace conflux::actors {
-
-using clock_type = std::chrono::steady_clock;
 
 std::optional<consistency> parse_consistency(const std::string& s) {
   if (s == "linearizable")
@@ -34,13 +19,6 @@ std::optional<consistency> parse_consistency(const std::string& s) {
   return std::nullopt;
 }
 
-// -- runtime --------------------------------------------------------------------
-
-struct client_runtime::impl {
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-};
-
 client_runtime::client_runtime() : impl_(std::make_unique<impl>()) {
   configure_remoting(impl_->cfg);
   impl_->sys = std::make_unique<caf::actor_system>(impl_->cfg);
@@ -48,278 +26,115 @@ client_runtime::client_runtime() : impl_(std::make_unique<impl>()) {
 
 client_runtime::~client_runtime() = default;
 
-// -- relay ----------------------------------------------------------------------
-
 namespace {
 
-// Every remote request of a client goes through this event-based actor, which
-// applies the timeout; the blocking facade asks it with caf::infinite. A
-// scoped_actor cannot make timed requests itself: in CAF 0.17.6 each one
-// leaves its timeout message (and any late answer) in the scoped actor's
-// mailbox for good, which grows and slows every later receive.
-caf::behavior relay_fun(caf::event_based_actor* self) {
-  return {
-    [=](caf::connect_atom, const std::string& host, std::uint16_t port,
-        caf::timespan timeout) {
-      auto rp = self->make_response_promise();
-      auto mm = self->system().middleman().actor_handle();
-      self->request(mm, timeout, caf::connect_atom::value, host, port)
-        .then(
-          [=](caf::node_id& nid, caf::strong_actor_ptr& ptr,
-              std::set<std::string>& ifs) mutable {
-            rp.deliver(std::move(nid), std::move(ptr), std::move(ifs));
-          },
-          [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
-      return rp;
-    },
-    [=](const node_endpoint_actor& node, rpc::client_hello& hello, caf::timespan timeout) {
-      auto rp = self->make_response_promise();
-      self->request(node, timeout, std::move(hello))
-        .then([=](caf::strong_actor_ptr& ptr) mutable { rp.deliver(std::move(ptr)); },
-              [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
-      return rp;
-    },
-    [=](const client_session_actor& session, rpc::client_request& req,
-        caf::timespan timeout) {
-      auto rp = self->make_response_promise();
-      self->request(session, timeout, std::move(req))
-        .then([=](rpc::client_reply& r) mutable { rp.deliver(std::move(r)); },
-              [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
-      return rp;
-    },
-    [=](const client_session_actor& session, status_atom, caf::timespan timeout) {
-      auto rp = self->make_response_promise();
-      self->request(session, timeout, status_atom::value)
-        .then([=](rpc::status_reply& r) mutable { rp.deliver(std::move(r)); },
-              [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
-      return rp;
-    },
-  };
+using std::chrono::milliseconds;
+
+std::string within(milliseconds t) {
+  return "within " + std::to_string(t.count()) + " ms";
+}
+
+/// A read, or a status query, that got no answer.
+error read_failure(const rpc_failure& f, milliseconds timeout) {
+  if (f.dead_ends)
+    return {errc::unavailable, "no endpoint reaches a Conflux node: " + f.last.message};
+  auto code = f.last.code;
+  if (code == errc::timeout || code == errc::not_leader)
+    code = errc::unavailable;
+  return {code,
+          "no node could serve the request " + within(timeout) + ": " + f.last.message};
+}
+
+/// A change (`what`: "the write", ...) that got no answer says the one thing
+/// that is true: it was sent and its outcome is unknown (timeout), it never
+/// left this client, or every node that got it refused it.
+error change_failure(const rpc_failure& f, milliseconds timeout,
+                     const std::string& what) {
+  if (f.unanswered)
+    return {errc::timeout, what + " was sent but no answer came " + within(timeout) +
+                               " (last: " + f.last.message + ")"};
+  auto e = read_failure(f, timeout);
+  if (!f.refused)
+    e.message = what + " was not sent: " + e.message;
+  return e;
+}
+
+error reply_error(const rpc::client_reply& r) {
+  return error{static_cast<errc>(r.code), r.message};
+}
+
+expected<apply_result> apply_result_of(const rpc::client_reply& r) {
+  if (r.items.empty())
+    return reply_error(r);
+  return codec::decode_apply_result(r.items[0]);
+}
+
+template <class T, class F>
+expected<T> decode_one(const rpc::client_reply& r, std::size_t i, F&& decode) {
+  if (r.items.size() <= i)
+    return error{errc::corrupted,
+                 "the node's reply lacks a record; upgrade the client"};
+  return decode(r.items[i]);
+}
+
+template <class T, class F>
+expected<std::vector<T>> decode_all(const rpc::client_reply& r, F&& decode) {
+  std::vector<T> out;
+  for (auto& item : r.items) {
+    auto one = decode(item);
+    if (!one.ok())
+      return one.err();
+    out.push_back(std::move(*one));
+  }
+  return out;
+}
+
+void fill_meta(read_meta* meta, const rpc::client_reply& r) {
+  if (meta) {
+    meta->node_id = r.node_id;
+    meta->revision = r.revision;
+  }
 }
 
 } // namespace
 
-// -- client ---------------------------------------------------------------------
-
 struct client::impl {
-  impl(caf::actor_system& s, client_options o)
-    : sys(s), opts(std::move(o)), self(s), relay(s.spawn(relay_fun)) {}
+  impl(caf::actor_system& sys, client_options opts) : rpc(sys, std::move(opts)) {}
 
-  ~impl() {
-    end_session(session);
-    for (auto& [addr, s] : status_sessions)
-      end_session(s);
-    caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
-  }
-
-  caf::actor_system& sys;
-  client_options opts;
-  caf::scoped_actor self;
-  caf::actor relay;
-  client_session_actor session;
-  std::string connected_to;
-  std::string leader_hint;
-  std::size_t next_endpoint = 0;
+  leader_rpc rpc;
   session_id sid = 0;
   std::uint64_t next_sequence = 1;
-  /// Sessions opened by status_of, one per address, reused so that polling
-  /// status does not pile up sessions on the nodes.
-  std::map<std::string, client_session_actor> status_sessions;
 
-  static constexpr auto max_attempt = std::chrono::milliseconds(1500);
+  milliseconds timeout() const { return rpc.options().timeout; }
 
-  std::chrono::milliseconds remaining(clock_type::time_point deadline) const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                 clock_type::now());
-  }
-
-  /// Opens a client session at `address`.
-  expected<client_session_actor> open_at(const std::string& address,
-                                         std::chrono::milliseconds timeout) {
-    auto ep = parse_endpoint(address);
-    if (!ep)
-      return error{errc::invalid_argument,
-                   "endpoint '" + address + "' is not HOST:PORT (e.g. 127.0.0.1:7101)"};
-    if (timeout.count() <= 0)
-      timeout = std::chrono::milliseconds(1);
-    std::optional<error> err;
-    node_endpoint_actor node;
-    caf::timespan t{timeout};
-    self->request(relay, caf::infinite, caf::connect_atom::value, ep->host, ep->port, t)
-      .receive(
-        [&](const caf::node_id&, caf::strong_actor_ptr& ptr,
-            const std::set<std::string>& ifs) {
-          if (!ptr)
-            err = error{errc::unavailable, "nothing is published at " + address};
-          else if (ifs != sys.message_types<node_endpoint_actor>())
-            err = error{errc::unavailable, address + " is not a Conflux node of this "
-                                                     "version; check --endpoints"};
-          else
-            node = caf::actor_cast<node_endpoint_actor>(std::move(ptr));
-        },
-        [&](caf::error& e) {
-          err = error{errc::unavailable,
-                      "cannot connect to " + address + " (" + sys.render(e) + ")"};
-        });
-    if (err)
-      return *err;
-    client_session_actor out;
-    self->request(relay, caf::infinite, node, rpc::client_hello{"", opts.name}, t)
-      .receive(
-        [&](caf::strong_actor_ptr& ptr) {
-          if (!ptr)
-            err = error{errc::unavailable, address + " belongs to another cluster"};
-          else
-            out = caf::actor_cast<client_session_actor>(std::move(ptr));
-        },
-        [&](caf::error& e) {
-          err = error{errc::unavailable,
-                      address + " did not open a session (" + sys.render(e) + ")"};
-        });
-    if (err)
-      return *err;
-    return out;
-  }
-
-  /// Asks the node to end a session this client no longer uses (otherwise it
-  /// lives as long as this client).
-  static void end_session(client_session_actor& s) {
-    if (s)
-      caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
-    s = nullptr;
-  }
-
-  void drop_session() {
-    end_session(session);
-    connected_to.clear();
-  }
-
-  std::string next_target() {
-    if (!leader_hint.empty()) {
-      auto t = std::move(leader_hint);
-      leader_hint.clear();
-      return t;
-    }
-    auto& eps = opts.endpoints;
-    return eps[next_endpoint++ % eps.size()];
-  }
-
-  /// One request with redirects and retries until the deadline. For a write,
-  /// `maybe_applied` (if given) tells whether some attempt may have reached a
-  /// leader that proposed it, even when the call fails.
-  expected<rpc::client_reply> call(const rpc::client_request& req, bool is_write,
-                                   bool* maybe_applied_out = nullptr) {
-    if (opts.endpoints.empty())
-      return error{errc::invalid_argument, "no endpoints given; pass --endpoints"};
-    auto deadline = clock_type::now() + opts.timeout;
-    auto backoff = std::chrono::milliseconds(20);
-    error last{errc::unavailable, "no endpoint answered within the timeout"};
-    bool maybe_applied = false;
-    auto pause = [&] {
-      auto left = remaining(deadline);
-      if (left.count() <= 0)
-        return;
-      std::this_thread::sleep_for(std::min(backoff, left));
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
-    };
-    while (remaining(deadline).count() > 0) {
-      if (!session) {
-        auto target = next_target();
-        auto s = open_at(target, std::min(remaining(deadline), max_attempt));
-        if (!s.ok()) {
-          last = s.err();
-          pause();
-          continue;
-        }
-        session = std::move(*s);
-        connected_to = target;
-      }
-      auto attempt = std::min(remaining(deadline), max_attempt);
-      if (attempt.count() <= 0)
-        break;
-      std::optional<rpc::client_reply> reply;
-      std::optional<caf::error> failure;
-      self->request(relay, caf::infinite, session, req, caf::timespan{attempt})
-        .receive([&](rpc::client_reply& r) { reply = std::move(r); },
-                 [&](caf::error& e) { failure = std::move(e); });
-      if (failure) {
-        if (is_write)
-          maybe_applied = true;
-        last = error{errc::unavailable, "node at " + connected_to + " did not answer (" +
-                                          sys.render(*failure) + ")"};
-        drop_session();
-        pause();
-        continue;
-      }
-      auto code = static_cast<errc>(reply->code);
-      if (code == errc::not_leader && !reply->leader_address.empty() &&
-          reply->leader_address != connected_to) {
-        last = error{code, reply->message};
-        leader_hint = reply->leader_address;
-        drop_session();
-        continue;
-      }
-      if (code == errc::not_leader || code == errc::unavailable ||
-          code == errc::no_quorum) {
-        last = error{code == errc::not_leader ? errc::unavailable : code, reply->message};
-        drop_session();
-        pause();
-        continue;
-      }
-      if (code == errc::timeout) {
-        // The node lost track of a proposal (e.g. leadership moved): the
-        // same sequence may be retried safely.
-        maybe_applied = true;
-        last = error{code, reply->message};
-        drop_session();
-        pause();
-        continue;
-      }
-      if (maybe_applied_out)
-        *maybe_applied_out = maybe_applied;
-      return std::move(*reply);
-    }
-    if (maybe_applied_out)
-      *maybe_applied_out = maybe_applied;
-    if (is_write && maybe_applied)
-      return error{errc::timeout,
-                   "the write did not complete within " +
-                     std::to_string(opts.timeout.count()) +
-                     " ms and may or may not have applied (" + last.message + ")"};
-    if (last.code == errc::timeout || last.code == errc::not_leader)
-      last.code = errc::unavailable;
-    last.message = "no node could serve the request within " +
-                   std::to_string(opts.timeout.count()) + " ms: " + last.message;
-    return last;
-  }
-
-  static error reply_error(const rpc::client_reply& r) {
-    return error{static_cast<errc>(r.code), r.message};
-  }
-
-  expected<apply_result> submit(session_id sess, std::uint64_t sequence,
-                                const command& cmd, bool* maybe_applied = nullptr) {
+  /// One command of session `sess` (0: outside any session, to open one).
+  rpc_outcome send(session_id sess, std::uint64_t sequence, const command& cmd) {
     rpc::client_request req;
     req.op = static_cast<std::uint8_t>(rpc::request_op::write);
     req.payload = codec::encode(command_envelope{sess, sequence, cmd});
-    auto rep = call(req, true, maybe_applied);
-    if (!rep.ok())
-      return rep.err();
-    if (rep->items.empty())
-      return reply_error(*rep);
-    auto res = codec::decode_apply_result(rep->items[0]);
-    if (!res.ok())
-      return res.err();
-    return std::move(*res);
+    return rpc.call(req);
   }
 
+  /// Opens the write session. Whatever goes wrong, the caller's own write
+  /// has not been sent yet.
   conflux::status open_session() {
-    auto r = submit(0, 0, conflux::open_session{opts.session_timeout.count()});
-    if (!r.ok())
-      // Only the session failed to open: the caller's command was never sent.
+    auto out = send(0, 0, conflux::open_session{rpc.options().session_timeout.count()});
+    if (!out.reply) {
+      const auto& f = out.failure;
+      if (f.dead_ends)
+        return error{errc::unavailable,
+                     "the write was not sent: no endpoint reaches a Conflux node: " +
+                         f.last.message};
       return error{errc::unavailable,
-                   "could not open a write session, so the write was not sent: " +
-                     r.err().message};
+                   "the write was not sent: no write session could be "
+                   "opened " +
+                       within(timeout()) + " (last: " + f.last.message + ")"};
+    }
+    auto r = apply_result_of(*out.reply);
+    if (!r.ok())
+      return error{errc::unavailable,
+                   "the write was not sent: no write session could be opened (" +
+                       r.err().message + ")"};
     if (r->err)
       return *r->err;
     sid = r->session;
@@ -337,47 +152,70 @@ struct client::impl {
     req.id = id;
     if (l)
       req.labels = *l;
-    auto rep = call(req, false);
-    if (!rep.ok())
-      return rep.err();
-    if (rep->code != 0)
-      return reply_error(*rep);
-    return rep;
+    auto out = rpc.call(req);
+    if (!out.reply)
+      return read_failure(out.failure, timeout());
+    if (out.reply->code != 0)
+      return reply_error(*out.reply);
+    return std::move(*out.reply);
+  }
+
+  /// A membership request (`what` names it in messages): the new
+  /// configuration's log index, or the new leader's term.
+  expected<std::uint64_t> admin(rpc::request_op op, std::uint64_t id,
+                                const std::string& what, std::string payload = {},
+                                bool learner = false) {
+    rpc::client_request req;
+    req.op = static_cast<std::uint8_t>(op);
+    req.id = id;
+    req.payload = std::move(payload);
+    if (learner)
+      req.labels["learner"] = "true";
+    auto out = rpc.call(req);
+    if (!out.reply)
+      return change_failure(out.failure, timeout(), what);
+    if (out.reply->code != 0)
+      return reply_error(*out.reply);
+    return out.reply->extra;
   }
 };
 
 client::client(client_runtime& rt, client_options opts)
-  : impl_(std::make_unique<impl>(*rt.get().sys, std::move(opts))) {}
+    : impl_(std::make_unique<impl>(*rt.get().sys, std::move(opts))) {}
 
 client::~client() {
   if (impl_->sid != 0) {
     // Best effort: an unclosed session expires on its own (session_timeout).
-    impl_->opts.timeout = std::min(impl_->opts.timeout, std::chrono::milliseconds(1000));
+    impl_->rpc.limit_timeout(milliseconds(1000));
     auto seq = impl_->next_sequence++;
-    (void) impl_->submit(impl_->sid, seq, conflux::close_session{impl_->sid});
+    (void)impl_->send(impl_->sid, seq, conflux::close_session{impl_->sid});
   }
 }
 
-session_id client::session() const { return impl_->sid; }
+session_id client::session() const {
+  return impl_->sid;
+}
 
 expected<apply_result> client::write(command cmd) {
   std::visit(
-    [this](auto& c) {
-      using T = std::decay_t<decltype(c)>;
-      if constexpr (std::is_same_v<T, create_config> || std::is_same_v<T, create_version> ||
-                    std::is_same_v<T, publish>) {
-        if (c.creator.empty())
-          c.creator = impl_->opts.name;
-      }
-    },
-    cmd);
+      [this](auto& c) {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, create_config> ||
+                      std::is_same_v<T, create_version> || std::is_same_v<T, publish>) {
+          if (c.creator.empty())
+            c.creator = impl_->rpc.options().name;
+        }
+      },
+      cmd);
   for (int round = 0; round < 2; ++round) {
     if (impl_->sid == 0)
       if (auto s = impl_->open_session(); !s.ok())
         return s.err();
     auto seq = impl_->next_sequence++;
-    bool maybe_applied = false;
-    auto r = impl_->submit(impl_->sid, seq, cmd, &maybe_applied);
+    auto out = impl_->send(impl_->sid, seq, cmd);
+    if (!out.reply)
+      return change_failure(out.failure, impl_->timeout(), "the write");
+    auto r = apply_result_of(*out.reply);
     if (!r.ok())
       return r;
     if (r->err && r->err->code == errc::session_expired) {
@@ -386,10 +224,10 @@ expected<apply_result> client::write(command cmd) {
       // session expired: resending it under a new session could apply it
       // twice, so only a write that certainly never reached a leader is
       // retried.
-      if (maybe_applied)
+      if (out.failure.unanswered)
         return error{errc::timeout,
-                     "the write session expired while the write was being retried; "
-                     "it may or may not have applied: check before writing again"};
+                     "the write was sent, got no answer, and its session expired "
+                     "before a retry could learn what became of it"};
       if (round == 0)
         continue;
     }
@@ -400,62 +238,22 @@ expected<apply_result> client::write(command cmd) {
   return error{errc::session_expired, "the write session expired twice; retry"};
 }
 
-namespace {
-
-template <class T, class F>
-expected<T> decode_one(const rpc::client_reply& r, std::size_t i, F&& decode) {
-  if (r.items.size() <= i)
-    return error{errc::corrupted, "the node's reply lacks a record; upgrade the client"};
-  return decode(r.items[i]);
-}
-
-void fill_meta(read_meta* meta, const rpc::client_reply& r) {
-  if (meta) {
-    meta->node_id = r.node_id;
-    meta->revision = r.revision;
-  }
-}
-
-} // namespace
-
-namespace {
-
-expected<std::uint64_t> admin_result(const expected<rpc::client_reply>& r) {
-  if (!r.ok())
-    return r.err();
-  if (r->code != 0)
-    return error{static_cast<errc>(r->code), r->message};
-  return r->extra;
-}
-
-} // namespace
-
 expected<std::uint64_t> client::add_member(std::uint64_t id, const std::string& address,
                                            bool learner) {
-  rpc::client_request req;
-  req.op = static_cast<std::uint8_t>(rpc::request_op::add_member);
-  req.id = id;
-  req.payload = address;
-  if (learner)
-    req.labels["learner"] = "true";
-  return admin_result(impl_->call(req, true));
+  return impl_->admin(rpc::request_op::add_member, id, "the membership change", address,
+                      learner);
 }
 
 expected<std::uint64_t> client::remove_member(std::uint64_t id) {
-  rpc::client_request req;
-  req.op = static_cast<std::uint8_t>(rpc::request_op::remove_member);
-  req.id = id;
-  return admin_result(impl_->call(req, true));
+  return impl_->admin(rpc::request_op::remove_member, id, "the membership change");
 }
 
 expected<std::uint64_t> client::transfer_leader(std::uint64_t id) {
-  rpc::client_request req;
-  req.op = static_cast<std::uint8_t>(rpc::request_op::transfer_leader);
-  req.id = id;
-  return admin_result(impl_->call(req, true));
+  return impl_->admin(rpc::request_op::transfer_leader, id, "the leadership transfer");
 }
 
-expected<config> client::get_config(const std::string& key, consistency c, read_meta* meta) {
+expected<config> client::get_config(const std::string& key, consistency c,
+                                    read_meta* meta) {
   auto r = impl_->read(rpc::request_op::get_config, key, c);
   if (!r.ok())
     return r.err();
@@ -469,14 +267,7 @@ expected<std::vector<config>> client::list_configs(const std::string& prefix,
   if (!r.ok())
     return r.err();
   fill_meta(meta, *r);
-  std::vector<config> out;
-  for (auto& item : r->items) {
-    auto cfg = codec::decode_config(item);
-    if (!cfg.ok())
-      return cfg.err();
-    out.push_back(std::move(*cfg));
-  }
-  return out;
+  return decode_all<config>(*r, codec::decode_config);
 }
 
 expected<std::vector<version>> client::list_versions(const std::string& key,
@@ -485,14 +276,7 @@ expected<std::vector<version>> client::list_versions(const std::string& key,
   if (!r.ok())
     return r.err();
   fill_meta(meta, *r);
-  std::vector<version> out;
-  for (auto& item : r->items) {
-    auto v = codec::decode_version(item);
-    if (!v.ok())
-      return v.err();
-    out.push_back(std::move(*v));
-  }
-  return out;
+  return decode_all<version>(*r, codec::decode_version);
 }
 
 expected<version> client::get_version(const std::string& key, version_id id,
@@ -524,353 +308,18 @@ expected<resolved> client::resolve(const std::string& key, const labels& client_
 }
 
 expected<node_status> client::status_of(const std::string& address) {
-  auto& cache = impl_->status_sessions;
-  std::optional<error> err;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    auto i = cache.find(address);
-    if (i == cache.end()) {
-      auto s = impl_->open_at(address, impl_->opts.timeout);
-      if (!s.ok())
-        return s.err();
-      i = cache.emplace(address, std::move(*s)).first;
-    }
-    err.reset();
-    node_status out;
-    impl_->self
-      ->request(impl_->relay, caf::infinite, i->second, status_atom::value,
-                caf::timespan{impl_->opts.timeout})
-      .receive(
-        [&](rpc::status_reply& r) { out = std::move(r); },
-        [&](caf::error& e) {
-          err = error{errc::unavailable,
-                      address + " did not report its status (" + impl_->sys.render(e) + ")"};
-        });
-    if (!err)
-      return out;
-    // The cached session may belong to a node that restarted: open a new one.
-    impl::end_session(i->second);
-    cache.erase(i);
-  }
-  return *err;
+  return impl_->rpc.status_at(address);
 }
 
 expected<node_status> client::status() {
   error last{errc::unavailable, "no endpoint given"};
-  for (auto& ep : impl_->opts.endpoints) {
+  for (const auto& ep : impl_->rpc.options().endpoints) {
     auto s = status_of(ep);
     if (s.ok())
       return s;
     last = s.err();
   }
   return last;
-}
-
-} // namespace conflux::actors
-
-// -- watch stream -----------------------------------------------------------------
-
-namespace conflux::actors {
-
-using wconnect_atom = caf::atom_constant<caf::atom("wconnect")>;
-using wtimeout_atom = caf::atom_constant<caf::atom("wtimeout")>;
-using wconsumed_atom = caf::atom_constant<caf::atom("wconsumed")>;
-using wflush_atom = caf::atom_constant<caf::atom("wflush")>;
-
-/// Shared by the watch_stream (consumer thread) and its watcher actor.
-struct watch_stream::impl {
-  std::mutex mtx;
-  std::condition_variable cv;
-  /// Events with the watch id they came with (acked under that id).
-  std::deque<std::pair<std::uint64_t, watch_notification>> queue;
-  std::optional<error> fatal;
-  std::string last_reason;
-  std::atomic<std::uint64_t> last_revision{0};
-  std::atomic<std::uint64_t> resumes{0};
-  caf::actor watcher;
-};
-
-namespace {
-
-struct watcher_state {
-  static inline const char* name = "watcher";
-  std::shared_ptr<watch_stream::impl> shared;
-  client_options opts;
-  watch_options wopts;
-  /// The first revision still wanted (0: from now on).
-  std::uint64_t next_from = 0;
-  std::size_t next_endpoint = 0;
-  /// Counts connection attempts; timers and answers of older ones are dropped.
-  std::uint64_t epoch = 0;
-  client_session_actor session;
-  /// 0 until the node accepted the watch.
-  std::uint64_t watch_id = 0;
-  std::uint64_t node_id = 0;
-  bool waiting_reply = false;
-  /// Events of the current watch handed out or skipped (cumulative ack).
-  std::uint64_t processed = 0;
-  bool flush_pending = false;
-  std::chrono::milliseconds backoff{0};
-  bool stopped = false;
-};
-
-using watcher_ptr = caf::stateful_actor<watcher_state>*;
-
-bool from_current_node(watcher_ptr self) {
-  auto& st = self->state;
-  auto sender = self->current_sender();
-  return st.session && sender && sender->node() == st.session->node();
-}
-
-void end_watch(watcher_ptr self) {
-  auto& st = self->state;
-  if (st.session) {
-    if (st.watch_id != 0)
-      self->send(st.session, rpc::watch_cancel{st.watch_id});
-    self->demonitor(st.session.address());
-    caf::anon_send_exit(st.session, caf::exit_reason::user_shutdown);
-  }
-  st.session = nullptr;
-  st.watch_id = 0;
-  st.processed = 0;
-  st.waiting_reply = false;
-}
-
-/// Drops the current node and tries the next endpoint after the back-off.
-void reconnect(watcher_ptr self, const std::string& why) {
-  auto& st = self->state;
-  if (st.stopped)
-    return;
-  end_watch(self);
-  {
-    std::lock_guard<std::mutex> guard{st.shared->mtx};
-    st.shared->last_reason = why;
-  }
-  st.shared->resumes.fetch_add(1);
-  auto e = ++st.epoch;
-  if (st.backoff.count() == 0)
-    self->send(self, wconnect_atom::value, e);
-  else
-    self->delayed_send(self, st.backoff, wconnect_atom::value, e);
-  st.backoff = std::min(std::max(st.backoff * 2, std::chrono::milliseconds(50)),
-                        std::chrono::milliseconds(1000));
-}
-
-void fail_for_good(watcher_ptr self, error e) {
-  auto& st = self->state;
-  st.stopped = true;
-  end_watch(self);
-  {
-    std::lock_guard<std::mutex> guard{st.shared->mtx};
-    st.shared->fatal = std::move(e);
-  }
-  st.shared->cv.notify_all();
-}
-
-void connect(watcher_ptr self, std::uint64_t e) {
-  auto& cur = self->state;
-  if (cur.stopped || e != cur.epoch)
-    return;
-  auto& eps = cur.opts.endpoints;
-  auto address = eps[cur.next_endpoint++ % eps.size()];
-  auto ep = parse_endpoint(address);
-  if (!ep)
-    return fail_for_good(self, error{errc::invalid_argument,
-                                     "endpoint '" + address +
-                                         "' is not HOST:PORT (e.g. 127.0.0.1:7101)"});
-  auto timeout =
-      caf::timespan{std::min(cur.opts.timeout, std::chrono::milliseconds(1500))};
-  auto mm = self->system().middleman().actor_handle();
-  self->request(mm, timeout, caf::connect_atom::value, ep->host, ep->port)
-      .then(
-          [=](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>& ifs) {
-            auto& st = self->state;
-            if (e != st.epoch || st.stopped)
-              return;
-            if (!ptr || ifs != self->system().message_types<node_endpoint_actor>())
-              return reconnect(self,
-                               address + " is not a Conflux node of this version");
-            auto node = caf::actor_cast<node_endpoint_actor>(std::move(ptr));
-            self->request(node, timeout, rpc::client_hello{"", st.opts.name})
-                .then(
-                    [=](caf::strong_actor_ptr& sp) {
-                      auto& now = self->state;
-                      if (e != now.epoch || now.stopped) {
-                        if (sp)
-                          caf::anon_send_exit(sp, caf::exit_reason::user_shutdown);
-                        return;
-                      }
-                      if (!sp)
-                        return reconnect(self, address + " belongs to another cluster");
-                      now.session =
-                          caf::actor_cast<client_session_actor>(std::move(sp));
-                      self->monitor(now.session);
-                      now.waiting_reply = true;
-                      self->send(now.session,
-                                 rpc::watch_request{now.wopts.key,
-                                                    now.wopts.client_labels,
-                                                    now.next_from});
-                      self->delayed_send(self, timeout, wtimeout_atom::value, e);
-                    },
-                    [=](caf::error& err) {
-                      if (e == self->state.epoch)
-                        reconnect(self, address + " did not open a session (" +
-                                            self->system().render(err) + ")");
-                    });
-          },
-          [=](caf::error& err) {
-            if (e == self->state.epoch)
-              reconnect(self, "cannot connect to " + address + " (" +
-                                  self->system().render(err) + ")");
-          });
-}
-
-caf::behavior watcher_fun(watcher_ptr self, std::shared_ptr<watch_stream::impl> shared,
-                          client_options opts, watch_options wopts) {
-  auto& init = self->state;
-  init.shared = std::move(shared);
-  init.opts = std::move(opts);
-  init.wopts = std::move(wopts);
-  init.next_from = init.wopts.from_revision;
-  if (init.next_from > 0)
-    init.shared->last_revision.store(init.next_from - 1);
-  self->set_down_handler([=](caf::down_msg& dm) {
-    auto& st = self->state;
-    if (st.session && dm.source == st.session.address())
-      reconnect(self, "lost the node (" + self->system().render(dm.reason) + ")");
-  });
-  self->set_exit_handler([=](caf::exit_msg& em) {
-    self->state.stopped = true;
-    end_watch(self);
-    self->quit(em.reason);
-  });
-  self->send(self, wconnect_atom::value, init.epoch);
-  return {
-      [=](wconnect_atom, std::uint64_t e) { connect(self, e); },
-      [=](wtimeout_atom, std::uint64_t e) {
-        auto& st = self->state;
-        if (e == st.epoch && st.waiting_reply)
-          reconnect(self, "the node did not answer the watch request in time");
-      },
-      [=](rpc::watch_reply& r) {
-        auto& st = self->state;
-        if (!st.waiting_reply || !from_current_node(self))
-          return;
-        st.waiting_reply = false;
-        if (r.code != 0) {
-          auto code = static_cast<errc>(r.code);
-          if (code == errc::invalid_argument || code == errc::too_large)
-            return fail_for_good(self, error{code, r.message});
-          return reconnect(self, r.message);
-        }
-        st.watch_id = r.watch_id;
-        st.node_id = r.node_id;
-        st.backoff = std::chrono::milliseconds(0);
-        if (st.next_from == 0) {
-          st.next_from = r.revision + 1;
-          st.shared->last_revision.store(r.revision);
-        }
-      },
-      [=](rpc::watch_events& b) {
-        auto& st = self->state;
-        if (st.watch_id == 0 || b.watch_id != st.watch_id || !from_current_node(self))
-          return;
-        auto now = std::chrono::steady_clock::now();
-        std::size_t queued = 0;
-        {
-          std::lock_guard<std::mutex> guard{st.shared->mtx};
-          for (auto& ev : b.events) {
-            auto resync = ev.kind == static_cast<std::uint8_t>(rpc::watch_kind::resync);
-            if (!resync && ev.revision < st.next_from) {
-              ++st.processed; // seen before (a resume overlapping): skip
-              continue;
-            }
-            st.next_from = ev.revision + 1;
-            st.shared->last_revision.store(ev.revision);
-            st.shared->queue.emplace_back(
-                st.watch_id, watch_notification{std::move(ev), st.node_id, now});
-            ++queued;
-          }
-        }
-        if (queued > 0)
-          st.shared->cv.notify_all();
-        if (queued < b.events.size() && !st.flush_pending) {
-          st.flush_pending = true;
-          self->send(self, wflush_atom::value);
-        }
-      },
-      [=](rpc::watch_closed& c) {
-        auto& st = self->state;
-        if (c.watch_id != st.watch_id || !from_current_node(self))
-          return;
-        reconnect(self,
-                  "cut off by node " + std::to_string(st.node_id) + ": " + c.reason);
-      },
-      [=](wconsumed_atom, std::uint64_t id) {
-        auto& st = self->state;
-        if (id != st.watch_id || st.watch_id == 0)
-          return;
-        ++st.processed;
-        if (!st.flush_pending) {
-          st.flush_pending = true;
-          self->send(self, wflush_atom::value);
-        }
-      },
-      [=](wflush_atom) {
-        // Lands behind the consumed messages already queued: one ack for all.
-        auto& st = self->state;
-        st.flush_pending = false;
-        if (st.session && st.watch_id != 0)
-          self->send(st.session, rpc::watch_ack{st.watch_id, st.processed});
-      },
-  };
-}
-
-} // namespace
-
-watch_stream::watch_stream(client_runtime& rt, client_options opts, watch_options wopts)
-    : impl_(std::make_shared<impl>()) {
-  if (opts.endpoints.empty()) {
-    impl_->fatal =
-        error{errc::invalid_argument, "no endpoints given; pass --endpoints"};
-    return;
-  }
-  impl_->watcher =
-      rt.get().sys->spawn(watcher_fun, impl_, std::move(opts), std::move(wopts));
-}
-
-watch_stream::~watch_stream() {
-  if (impl_->watcher)
-    caf::anon_send_exit(impl_->watcher, caf::exit_reason::user_shutdown);
-}
-
-expected<std::optional<watch_notification>>
-watch_stream::next(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock{impl_->mtx};
-  impl_->cv.wait_for(lock, timeout,
-                     [&] { return !impl_->queue.empty() || impl_->fatal.has_value(); });
-  if (!impl_->queue.empty()) {
-    auto item = std::move(impl_->queue.front());
-    impl_->queue.pop_front();
-    lock.unlock();
-    caf::anon_send(impl_->watcher, wconsumed_atom::value, item.first);
-    return std::optional<watch_notification>{std::move(item.second)};
-  }
-  if (impl_->fatal)
-    return *impl_->fatal;
-  return std::optional<watch_notification>{};
-}
-
-std::uint64_t watch_stream::last_revision() const {
-  return impl_->last_revision.load();
-}
-
-std::uint64_t watch_stream::resumes() const {
-  return impl_->resumes.load();
-}
-
-std::string watch_stream::last_interruption() const {
-  std::lock_guard<std::mutex> guard{impl_->mtx};
-  return impl_->last_reason;
 }
 
 } // namespace conflux::actors

@@ -13,8 +13,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -68,6 +68,8 @@ struct invocation {
   std::string description;
   std::string comment;
   std::optional<revision_t> if_revision;
+  /// config delete --force: delete even while release rules point at it.
+  bool force = false;
   version_id version = 0;
   std::vector<version_id> versions;
   std::vector<release_rule> rules;
@@ -138,10 +140,18 @@ public:
   virtual std::unique_ptr<watch_feed> open_watch(const actors::watch_options&) {
     return nullptr;
   }
-  virtual expected<std::uint64_t> add_member(std::uint64_t id, const std::string& address,
-                                             bool learner) = 0;
+  virtual expected<std::uint64_t>
+  add_member(std::uint64_t id, const std::string& address, bool learner) = 0;
   virtual expected<std::uint64_t> remove_member(std::uint64_t id) = 0;
   virtual expected<std::uint64_t> transfer_leader(std::uint64_t id) = 0;
+  /// Why no Conflux node answers at `address` (HOST:PORT) within `timeout`,
+  /// as a clause following the address ("refused the connection (...)");
+  /// nullopt when one does, or when this access cannot look. A plain look
+  /// at the address, not a request.
+  virtual std::optional<std::string> unreachable_reason(const std::string&,
+                                                        std::chrono::milliseconds) {
+    return std::nullopt;
+  }
 };
 
 /// Set (from a signal handler: it is lock-free) to end a running `watch`.

@@ -17,24 +17,19 @@ namespace conflux::cli {
 
 namespace {
 
+/// `s` in double quotes for a message: quotes and backslashes escaped, tabs
+/// as \x09, the rest as printable_text shows it.
 std::string quote(std::string_view s) {
-  std::string out = "\"";
+  std::string escaped;
   for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u == 0x7f) {
-      static const char* hex = "0123456789abcdef";
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 0xf];
-    } else {
-      out += c;
-    }
+    if (c == '"' || c == '\\')
+      escaped += '\\';
+    if (c == '\t')
+      escaped += "\\x09";
+    else
+      escaped += c;
   }
-  out += '"';
-  return out;
+  return "\"" + printable_text(escaped) + "\"";
 }
 
 error bad(std::string message) {
@@ -199,11 +194,12 @@ std::string error_line(std::string_view code_name, std::string_view message,
   std::string out = "conflux: " + text;
   if (!hint.empty())
     out += "; " + std::string{hint};
-  // One line, whatever the message carried.
+  // One line, whatever the message carried; characters as they are, bytes
+  // that are no character (and control characters) as \xNN.
   for (auto& c : out)
     if (c == '\n' || c == '\r')
       c = ' ';
-  return out;
+  return printable_text(out);
 }
 
 // -- local input checks ---------------------------------------------------------
@@ -474,6 +470,16 @@ expected<std::uint64_t> parse_positive_number(std::string_view what, std::string
   return *v;
 }
 
+expected<std::uint64_t> parse_event_count(std::string_view what, std::string_view text) {
+  auto v = parse_u64(text);
+  if (!v || *v == 0)
+    return bad(std::string{what} + " " + quote(text) +
+               " is not a number of events; write a whole number from 1 up (the watch "
+               "exits after printing that many events; leave " +
+               std::string{what} + " out to watch until stopped)");
+  return *v;
+}
+
 status check_key(std::string_view key) {
   return validate_key(key);
 }
@@ -537,42 +543,66 @@ expected<std::string> read_input_file(std::string_view what, const std::string& 
   return data;
 }
 
+std::size_t utf8_char_length(std::string_view s, std::size_t i) noexcept {
+  auto c = static_cast<unsigned char>(s[i]);
+  std::size_t n;
+  std::uint32_t cp;
+  if (c < 0x80) {
+    return 1;
+  } else if ((c & 0xE0) == 0xC0) {
+    n = 1;
+    cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 2;
+    cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 3;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (s.size() - i - 1 < n) // i < s.size(), so no underflow
+    return 0;
+  for (std::size_t k = 1; k <= n; ++k) {
+    auto cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xC0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  // Overlong forms, surrogates, beyond U+10FFFF.
+  if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+      (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+    return 0;
+  return n + 1;
+}
+
 bool is_valid_utf8(std::string_view s) noexcept {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n;
-    std::uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
+  for (std::size_t i = 0; i < s.size();) {
+    auto n = utf8_char_length(s, i);
+    if (n == 0)
       return false;
-    }
-    if (s.size() - i - 1 < n) // i < s.size(), so no underflow
-      return false;
-    for (std::size_t k = 1; k <= n; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80)
-        return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    // Overlong forms, surrogates, beyond U+10FFFF.
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-      return false;
-    i += n + 1;
+    i += n;
   }
   return true;
+}
+
+std::string printable_text(std::string_view s) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < s.size();) {
+    auto u = static_cast<unsigned char>(s[i]);
+    auto n = utf8_char_length(s, i);
+    if (n > 1 || (n == 1 && (u >= 0x20 || u == '\t') && u != 0x7f)) {
+      out.append(s, i, n);
+      i += n;
+      continue;
+    }
+    out += "\\x";
+    out += hex[u >> 4];
+    out += hex[u & 0xf];
+    ++i;
+  }
+  return out;
 }
 
 std::string base64_encode(std::string_view bytes) {

@@ -46,7 +46,8 @@ int exit_code_for(errc code) noexcept;
 std::string hint_for(errc code, std::string_view endpoints);
 
 /// The one stderr line of a failed command, without the trailing newline:
-/// "conflux: <message>[; <hint>]", or with `json` a one-line JSON object
+/// "conflux: <message>[; <hint>]" (as printable_text shows it; line breaks
+/// become spaces), or with `json` a one-line JSON object
 /// {"error": "<code name>", "message": "...", "exit_code": N}.
 /// `code_name` is to_string(errc) or "not_implemented".
 std::string error_line(std::string_view code_name, std::string_view message,
@@ -91,6 +92,8 @@ expected<std::vector<std::string>> parse_endpoints(std::string_view text);
 /// only, at least 1, fits 64 bits ("-1", "0x10", "1e3", " 7" are refused).
 /// `what` names the argument in the message ("ID", "--if-revision").
 expected<std::uint64_t> parse_positive_number(std::string_view what, std::string_view text);
+/// A number of events (watch --count): decimal digits, at least 1.
+expected<std::uint64_t> parse_event_count(std::string_view what, std::string_view text);
 /// A Raft server id (cluster add / remove / transfer-leader): 1 up.
 expected<std::uint64_t> parse_node_id(std::string_view text);
 
@@ -120,6 +123,15 @@ expected<std::string> read_input_file(std::string_view what, const std::string& 
 
 /// Whether `s` is valid UTF-8 (JSON strings must be).
 bool is_valid_utf8(std::string_view s) noexcept;
+
+/// The length of the UTF-8 character starting at s[i] (1 to 4), or 0 when
+/// the bytes there are not one. REQUIRES: i < s.size().
+std::size_t utf8_char_length(std::string_view s, std::size_t i) noexcept;
+
+/// `s` as a terminal should show it: UTF-8 characters as they are ("dé"
+/// stays "dé"), every byte that is not part of one and every control
+/// character but tab as \xNN.
+std::string printable_text(std::string_view s);
 
 /// Standard base64 with padding.
 std::string base64_encode(std::string_view bytes);

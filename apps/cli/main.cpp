@@ -1,15 +1,15 @@
 // conflux: the command line of a Conflux cluster (DESIGN §5, docs/cli.md).
-// Parsing, local checks and printing live in cli_commands / cli_support; this
-// file only plugs the real client (actors/client.hpp) into them.
+// Parsing, local checks and printing live in cli_commands and the command
+// groups; the client behind them in cli_client_access. This file only wires
+// the process: arguments, signals, exit code.
 
 #include "actors/client.hpp"
+#include "apps/cli/cli_client_access.hpp"
 #include "apps/cli/cli_commands.hpp"
 #include "apps/cli/cli_support.hpp"
 
-#include <chrono>
 #include <csignal>
 #include <cstdlib>
-#include <memory>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -19,84 +19,16 @@ namespace {
 
 using namespace conflux;
 
-/// A watch of the CAF client library.
-class stream_feed final : public cli::watch_feed {
-public:
-  stream_feed(actors::client_runtime& rt, actors::client_options opts,
-              actors::watch_options w)
-    : stream_(rt, std::move(opts), std::move(w)) {}
-  expected<std::optional<actors::watch_notification>>
-  next(std::chrono::milliseconds timeout) override {
-    return stream_.next(timeout);
-  }
-  std::uint64_t interruptions() const override { return stream_.resumes(); }
-  std::string last_interruption() const override { return stream_.last_interruption(); }
-  std::uint64_t last_revision() const override { return stream_.last_revision(); }
-
-private:
-  actors::watch_stream stream_;
-};
-
-/// cluster_access over the CAF client.
-class client_access final : public cli::cluster_access {
-public:
-  client_access(actors::client& c, actors::client_runtime& rt, actors::client_options opts)
-    : c_(c), rt_(rt), opts_(std::move(opts)) {}
-
-  std::unique_ptr<cli::watch_feed> open_watch(const actors::watch_options& w) override {
-    return std::make_unique<stream_feed>(rt_, opts_, w);
-  }
-
-  expected<apply_result> write(command cmd) override { return c_.write(std::move(cmd)); }
-  expected<config> get_config(const std::string& key, actors::consistency c,
-                              actors::read_meta* meta) override {
-    return c_.get_config(key, c, meta);
-  }
-  expected<std::vector<config>> list_configs(const std::string& prefix,
-                                             actors::consistency c,
-                                             actors::read_meta* meta) override {
-    return c_.list_configs(prefix, c, meta);
-  }
-  expected<std::vector<version>> list_versions(const std::string& key,
-                                               actors::consistency c,
-                                               actors::read_meta* meta) override {
-    return c_.list_versions(key, c, meta);
-  }
-  expected<version> get_version(const std::string& key, version_id id,
-                                actors::consistency c, actors::read_meta* meta) override {
-    return c_.get_version(key, id, c, meta);
-  }
-  expected<actors::resolved> resolve(const std::string& key, const labels& client_labels,
-                                     actors::consistency c) override {
-    return c_.resolve(key, client_labels, c);
-  }
-  expected<actors::node_status> status_of(const std::string& endpoint) override {
-    return c_.status_of(endpoint);
-  }
-  expected<actors::node_status> status() override { return c_.status(); }
-  expected<std::uint64_t> add_member(std::uint64_t id, const std::string& address,
-                                     bool learner) override {
-    return c_.add_member(id, address, learner);
-  }
-  expected<std::uint64_t> remove_member(std::uint64_t id) override {
-    return c_.remove_member(id);
-  }
-  expected<std::uint64_t> transfer_leader(std::uint64_t id) override {
-    return c_.transfer_leader(id);
-  }
-
-private:
-  actors::client& c_;
-  actors::client_runtime& rt_;
-  actors::client_options opts_;
-};
-
-extern "C" void on_stop_signal(int) { cli::watch_stop_flag().store(true); }
+extern "C" void on_stop_signal(int) {
+  cli::watch_stop_flag().store(true);
+}
 
 /// For commands that never reach a cluster (the not-implemented ones).
 class no_access final : public cli::cluster_access {
 public:
-  static error none() { return {errc::unavailable, "this command does not contact the cluster"}; }
+  static error none() {
+    return {errc::unavailable, "this command does not contact the cluster"};
+  }
   expected<apply_result> write(command) override { return none(); }
   expected<config> get_config(const std::string&, actors::consistency,
                               actors::read_meta*) override {
@@ -118,7 +50,9 @@ public:
                                      actors::consistency) override {
     return none();
   }
-  expected<actors::node_status> status_of(const std::string&) override { return none(); }
+  expected<actors::node_status> status_of(const std::string&) override {
+    return none();
+  }
   expected<actors::node_status> status() override { return none(); }
   expected<std::uint64_t> add_member(std::uint64_t, const std::string&, bool) override {
     return none();
@@ -152,24 +86,13 @@ int main(int argc, char** argv) {
       no_access none;
       return cli::execute(inv, none, std::cout, std::cerr);
     }
-    actors::client_runtime rt;
-    actors::client_options opts;
-    opts.endpoints = inv.global.endpoints;
-    opts.timeout = inv.global.timeout;
-    opts.name = creator_name();
-    int code = 0;
-    {
-      actors::client c{rt, opts};
-      client_access api{c, rt, opts};
-      if (inv.kind == cli::command_kind::watch) {
-        // `watch` runs until SIGINT/SIGTERM, then exits 0.
-        std::signal(SIGINT, on_stop_signal);
-        std::signal(SIGTERM, on_stop_signal);
-      }
-      code = cli::execute(inv, api, std::cout, std::cerr);
-      std::cout.flush();
+    if (inv.kind == cli::command_kind::watch) {
+      // `watch` runs until SIGINT/SIGTERM, then exits 0.
+      std::signal(SIGINT, on_stop_signal);
+      std::signal(SIGTERM, on_stop_signal);
     }
-    return code;
+    actors::client_runtime rt;
+    return cli::execute_with_client(inv, rt, creator_name(), std::cout, std::cerr);
   } catch (const std::exception& e) {
     std::cerr << cli::error_line("internal", std::string{"internal error: "} + e.what(),
                                  "please report this with the command you ran",

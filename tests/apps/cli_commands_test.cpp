@@ -147,6 +147,19 @@ public:
   /// Membership calls in order ("add 4 HOST:PORT [learner]", "remove 3", ...).
   std::vector<std::string> admin;
 
+  /// unreachable_reason's answers by address (absent: a node answers there),
+  /// and the addresses it was asked about.
+  std::map<std::string, std::string> unreachable;
+  std::vector<std::string> probed;
+  std::optional<std::string> unreachable_reason(const std::string& address,
+                                                std::chrono::milliseconds) override {
+    probed.push_back(address);
+    auto i = unreachable.find(address);
+    if (i == unreachable.end())
+      return std::nullopt;
+    return i->second;
+  }
+
   std::size_t calls() const { return writes.size() + reads + admin.size(); }
 
 private:
@@ -289,6 +302,37 @@ TEST_CASE("usage_errors_exit_2_with_one_line_and_a_help_hint") {
   }
 }
 
+TEST_CASE("unknown_command_names_the_word_and_lists_the_commands") {
+  auto top = parse({"nonsense"});
+  CHECK(top.exit_code == 2);
+  CHECK(mentions(top.err, "unknown command \"nonsense\""));
+  CHECK(mentions(top.err,
+                 "config, version, release, rollback, get, resolve, watch, cluster"));
+  CHECK(mentions(top.err, "run `conflux --help` for usage"));
+  CHECK_FALSE(mentions(top.err, "A subcommand is required"));
+  auto group = parse({"--endpoints", "h:1", "config", "nonsense"});
+  CHECK(group.exit_code == 2);
+  CHECK(mentions(group.err, "unknown command \"nonsense\" for `conflux config`"));
+  CHECK(mentions(group.err, "create, list, show, delete"));
+  CHECK(mentions(group.err, "run `conflux config --help` for usage"));
+}
+
+TEST_CASE("a_missing_command_lists_the_commands_there_are") {
+  auto none = parse({});
+  CHECK(mentions(none.err, "no command given; the commands are config, version"));
+  auto group = parse({"cluster"});
+  CHECK(mentions(group.err,
+                 "`conflux cluster` needs one of its commands: status, add, remove, "
+                 "transfer-leader"));
+  CHECK_FALSE(mentions(group.err, "A subcommand is required"));
+}
+
+TEST_CASE("an_unknown_command_with_non_ascii_letters_is_printed_as_written") {
+  auto p = parse({"d\xc3\xa9ploy"}); // "déploy"
+  CHECK(p.exit_code == 2);
+  CHECK(mentions(p.err, "unknown command \"d\xc3\xa9ploy\""));
+}
+
 TEST_CASE("usage_error_with_json_is_a_json_object_on_stderr") {
   auto p = parse({"config", "show", "--json"});
   CHECK(p.exit_code == 2);
@@ -409,6 +453,22 @@ TEST_CASE("list_prefix_is_checked_before_contact") {
   CHECK(fake.calls() == 0);
 }
 
+TEST_CASE("watch_count_0_says_what_count_needs") {
+  fake_cluster fake;
+  for (const char* bad : {"0", "-1", "many"}) {
+    auto r = run(fake, {"watch", key, "--count", bad});
+    INFO(bad << ": " << r.err);
+    CHECK(r.code == 2);
+    CHECK(mentions(r.err, "is not a number of events"));
+    CHECK(mentions(r.err, "whole number from 1 up"));
+    CHECK_FALSE(mentions(r.err, "version id"));
+  }
+  CHECK(fake.calls() == 0);
+  auto ok = parse({"watch", key, "--count", "3"});
+  REQUIRE(ok.inv);
+  CHECK(ok.inv->count == 3);
+}
+
 // -- writes ----------------------------------------------------------------------------
 
 TEST_CASE("config_create_sends_format_content_description_and_schema") {
@@ -486,6 +546,18 @@ TEST_CASE("rollback_replaces_every_rule_by_one_default_rule") {
   CHECK(mentions(r.out, "canary rules included"));
 }
 
+TEST_CASE("rollback_takes_a_comment_like_every_release_verb") {
+  fake_cluster fake;
+  auto r = run(fake, {"rollback", key, "1", "--comment", "canary 2 broke checkout"});
+  CHECK(r.code == 0);
+  REQUIRE(fake.writes.size() == 1);
+  CHECK(std::get<update_release_rules>(fake.writes[0]).comment == "canary 2 broke checkout");
+  auto bad = run(fake, {"rollback", key, "1", "--comment", "a\x01"});
+  CHECK(bad.code == 2);
+  CHECK(mentions(bad.err, "--comment"));
+  CHECK(fake.writes.size() == 1);
+}
+
 TEST_CASE("version_delete_sends_every_id") {
   fake_cluster fake;
   auto r = run(fake, {"version", "delete", key, "3", "4", "--json"});
@@ -501,6 +573,15 @@ TEST_CASE("config_delete_sends_the_expected_revision") {
   CHECK(run(fake, {"config", "delete", key, "--if-revision", "9"}).code == 0);
   REQUIRE(fake.writes.size() == 1);
   CHECK(*std::get<delete_config>(fake.writes[0]).expected_revision == 9);
+}
+
+TEST_CASE("config_delete_force_reaches_the_command") {
+  fake_cluster fake;
+  CHECK(run(fake, {"config", "delete", key}).code == 0);
+  CHECK(run(fake, {"config", "delete", key, "--force"}).code == 0);
+  REQUIRE(fake.writes.size() == 2);
+  CHECK_FALSE(std::get<delete_config>(fake.writes[0]).force);
+  CHECK(std::get<delete_config>(fake.writes[1]).force);
 }
 
 TEST_CASE("revision_mismatch_exits_4_with_the_server_message") {
@@ -553,6 +634,29 @@ TEST_CASE("unavailable_exits_5_with_endpoint_hint") {
   CHECK(r.code == 5);
   CHECK(mentions(r.err, "--endpoints (now h:1)"));
   CHECK(mentions(r.err, "majority"));
+}
+
+TEST_CASE("errors_on_a_key_with_non_ascii_letters_print_the_letters") {
+  fake_cluster fake;
+  const std::string odd = "acme/shop/prod/d\xc3\xa9.toml"; // "dé.toml"
+  fake.fail = error{errc::not_found, "config \"" + odd + "\" does not exist; create it"};
+  auto r = run(fake, {"config", "show", key});
+  CHECK(r.code == 3);
+  CHECK(r.err == "conflux: config \"" + odd + "\" does not exist; create it\n");
+  auto j = run(fake, {"config", "show", key, "--json"});
+  CHECK(mentions(j.err, odd));
+  CHECK(nlohmann::json::parse(j.err)["message"].get<std::string>().find(odd) !=
+        std::string::npos);
+}
+
+TEST_CASE("bytes_that_are_no_character_print_as_escapes_not_raw") {
+  fake_cluster fake;
+  fake.fail = error{errc::not_found, "config \"acme/shop/prod/d\xe9\x1b[2J.toml\" is gone"};
+  auto r = run(fake, {"config", "show", key});
+  CHECK(r.err == "conflux: config \"acme/shop/prod/d\\xe9\\x1b[2J.toml\" is gone\n");
+  auto label = run(fake, {"get", key, "--label", "d\xe9"});
+  CHECK(label.code == 2);
+  CHECK(mentions(label.err, "label \"d\\xe9\" has no '='"));
 }
 
 TEST_CASE("error_with_json_goes_to_stderr_as_one_object_and_stdout_stays_empty") {
@@ -757,6 +861,35 @@ TEST_CASE("cluster_membership_commands_call_the_cluster_and_report") {
   CHECK(fake.admin == std::vector<std::string>{"add 4 127.0.0.1:7104",
                                                "add 5 [::1]:7105 learner", "remove 3",
                                                "transfer 2"});
+}
+
+TEST_CASE("cluster_add_warns_when_the_new_member_is_not_reachable_yet") {
+  fake_cluster fake;
+  fake.unreachable["127.0.0.1:7104"] = "refused the connection (nothing listens on that port)";
+  auto r = run(fake, {"cluster", "add", "4", "127.0.0.1:7104"});
+  CHECK(r.code == 0);
+  CHECK(mentions(r.out, "added node 4 (127.0.0.1:7104) as joining"));
+  CHECK(r.err.find('\n') == r.err.size() - 1);
+  CHECK(mentions(r.err, "conflux: warning: node 4 is not reachable at 127.0.0.1:7104 yet: "
+                        "127.0.0.1:7104 refused the connection"));
+  CHECK(mentions(r.err, "`conflux-node --join --id 4 --listen 127.0.0.1:7104 --data DIR`"));
+  CHECK(mentions(r.err, "`conflux cluster remove 4`"));
+  CHECK(fake.probed == std::vector<std::string>{"127.0.0.1:7104"});
+  auto j = run(fake, {"cluster", "add", "4", "127.0.0.1:7104", "--json"});
+  CHECK(j.code == 0);
+  CHECK(one_json_object(j.out)["added"] == 4);
+  CHECK(mentions(nlohmann::json::parse(j.err)["warning"].get<std::string>(),
+                 "node 4 is not reachable at 127.0.0.1:7104 yet"));
+}
+
+TEST_CASE("cluster_add_that_fails_probes_nothing_and_warns_nothing") {
+  fake_cluster fake;
+  fake.fail = error{errc::already_exists, "node 4 is already a member"};
+  fake.unreachable["127.0.0.1:7104"] = "refused the connection";
+  auto r = run(fake, {"cluster", "add", "4", "127.0.0.1:7104"});
+  CHECK(r.code == 4);
+  CHECK(fake.probed.empty());
+  CHECK_FALSE(mentions(r.err, "warning"));
 }
 
 TEST_CASE("cluster_membership_commands_refuse_bad_ids_and_addresses_locally") {

@@ -75,6 +75,16 @@ TEST_CASE("error_line_is_one_line_even_if_the_message_has_newlines") {
   CHECK_FALSE(mentions(line, "\n"));
 }
 
+TEST_CASE("error_line_keeps_characters_and_escapes_bytes_that_are_none") {
+  // "dé" stays; a lone 0xff, an escape sequence and a DEL become \xNN.
+  CHECK(error_line("not_found", "d\xc3\xa9 \xff \x1b[31m \x7f\tend", "", 3, false) ==
+        "conflux: d\xc3\xa9 \\xff \\x1b[31m \\x7f\tend");
+  CHECK(printable_text("gr\xc3\xbc\xc3\x9f \xf0\x9f\x99\x82") ==
+        "gr\xc3\xbc\xc3\x9f \xf0\x9f\x99\x82");
+  CHECK(printable_text("\xc3") == "\\xc3");          // cut short
+  CHECK(printable_text("\xc0\xaf") == "\\xc0\\xaf"); // overlong '/'
+}
+
 TEST_CASE("json_error_line_is_one_object_with_code_message_and_exit_code") {
   auto line = error_line("revision_mismatch", "it moved; re-read", "", 4, true);
   auto j = nlohmann::json::parse(line);
