@@ -231,9 +231,12 @@ leader_rpc::next_step leader_rpc::send_once(const rpc::client_request& req,
       leader_hint_ = reply->leader_address;
   } else if (code == errc::timeout) {
     // The node lost track of a proposal (e.g. leadership moved): the same
-    // sequence may be retried safely.
+    // sequence may be retried safely, at once at the leader it names.
     f.unanswered = true;
     f.last = error{code, reply->message};
+    redirect = !reply->leader_address.empty() && reply->leader_address != connected_to_;
+    if (redirect)
+      leader_hint_ = reply->leader_address;
   } else {
     return next_step::answered;
   }

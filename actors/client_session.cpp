@@ -179,8 +179,7 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
                   [=](caf::error& e) mutable {
                     rp.deliver(error_reply(error{
                         errc::timeout, "the node did not answer the write in time (" +
-                                           self->system().render(e) +
-                                           "); it may or may not have applied"}));
+                                           self->system().render(e) + ")"}));
                   });
           return rp;
         }

@@ -84,6 +84,8 @@ std::pair<int, std::uint16_t> bind_loopback(ip_family f) {
 struct node_shared {
   write_mode mode = write_mode::answer;
   std::string address;
+  /// lost_leadership: the leader the node names.
+  std::string leader_elsewhere;
   std::atomic<std::size_t> writes{0};
 };
 
@@ -119,8 +121,18 @@ fake_session(client_session_actor::stateful_pointer<fake_session_state> self,
           ++shared->writes;
           bool opening = opens_a_session(req);
           if (shared->mode == write_mode::answer ||
-              (opening && shared->mode == write_mode::open_sessions_only))
+              (opening && shared->mode == write_mode::open_sessions_only) ||
+              (opening && shared->mode == write_mode::lost_leadership))
             return applied(opening ? 1 : 0);
+          if (shared->mode == write_mode::lost_leadership) {
+            rpc::client_reply lost;
+            lost.code = static_cast<std::uint8_t>(errc::timeout);
+            lost.message = "leadership moved before the write was known to commit";
+            lost.node_id = 1;
+            lost.leader_id = 2;
+            lost.leader_address = shared->leader_elsewhere;
+            return lost;
+          }
           auto rp = self->make_response_promise<rpc::client_reply>();
           self->state.held.push_back(rp);
           return rp;
@@ -238,11 +250,12 @@ struct fake_node::impl {
   ip_family family = ip_family::v4;
 };
 
-fake_node::fake_node(write_mode mode, ip_family family)
+fake_node::fake_node(write_mode mode, ip_family family, std::string leader_elsewhere)
     : impl_(std::make_unique<impl>()) {
   auto& sys = server_system();
   impl_->family = family;
   impl_->shared->mode = mode;
+  impl_->shared->leader_elsewhere = std::move(leader_elsewhere);
   impl_->endpoint = sys.spawn(fake_endpoint, impl_->shared);
   auto host = loopback(family);
   auto port = sys.middleman().publish(impl_->endpoint, 0, host.c_str(), true);

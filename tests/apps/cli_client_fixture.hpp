@@ -48,6 +48,10 @@ enum class write_mode {
   silent,
   /// Open write sessions, never answer the writes sent in them.
   open_sessions_only,
+  /// Open write sessions; answer the writes sent in them as a leader whose
+  /// leadership ended while they were pending: outcome unknown (timeout),
+  /// naming the node `leader_elsewhere` as the new leader.
+  lost_leadership,
 };
 
 /// A Conflux node as far as a client can tell: its endpoint actor hands out
@@ -55,7 +59,8 @@ enum class write_mode {
 /// succeed; reads answer not_found.
 class fake_node {
 public:
-  explicit fake_node(write_mode mode, ip_family family = ip_family::v4);
+  explicit fake_node(write_mode mode, ip_family family = ip_family::v4,
+                     std::string leader_elsewhere = {});
   ~fake_node();
   fake_node(const fake_node&) = delete;
   fake_node& operator=(const fake_node&) = delete;

@@ -174,6 +174,21 @@ TEST_CASE("a_sent_but_unanswered_write_says_its_outcome_is_unknown_once") {
   CHECK_FALSE(mentions(r.err, "not sent"));
 }
 
+TEST_CASE(
+    "a_write_whose_leader_stepped_down_is_resent_at_once_to_the_leader_it_names") {
+  // Node A opens the session, then answers the write the way a leader whose
+  // leadership ended does: outcome unknown, node B leads now. B is not in
+  // --endpoints: only following the named leader reaches it.
+  fake_node b{write_mode::answer};
+  fake_node a{write_mode::lost_leadership, ip_family::v4, b.endpoint()};
+  auto r = run_cli({"version", "add", key, "--content", "x", "--endpoints",
+                    a.endpoint(), "--timeout", "2000"});
+  INFO(r.describe());
+  CHECK(r.code == 0);
+  CHECK(a.writes_seen() == 2); // the session's opening, then the write; no retry
+  CHECK(b.writes_seen() >= 1); // the same write resent there (then the session's close)
+}
+
 // -- cluster add probes the new member's address ------------------------------
 
 TEST_CASE("cluster_add_warns_when_nothing_listens_at_the_new_address") {

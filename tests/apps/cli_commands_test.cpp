@@ -2,12 +2,11 @@
 // checked by parse_command_line, then run by execute against a fake
 // cluster_access that records what reached it.
 
-#include <doctest/doctest.h>
-
 #include "apps/cli/cli_commands.hpp"
 #include "apps/cli/cli_support.hpp"
 
 #include <cstdio>
+#include <doctest/doctest.h>
 #include <fstream>
 #include <map>
 #include <set>
@@ -87,11 +86,13 @@ public:
                                              actors::read_meta* meta) override {
     return read(std::vector<config>{cfg}, c, meta);
   }
-  expected<std::vector<version>> list_versions(const std::string&, actors::consistency c,
+  expected<std::vector<version>> list_versions(const std::string&,
+                                               actors::consistency c,
                                                actors::read_meta* meta) override {
     return read(versions, c, meta);
   }
-  expected<version> get_version(const std::string&, version_id id, actors::consistency c,
+  expected<version> get_version(const std::string&, version_id id,
+                                actors::consistency c,
                                 actors::read_meta* meta) override {
     return read(versions.at(id - 1), c, meta);
   }
@@ -126,7 +127,8 @@ public:
 
   expected<std::uint64_t> add_member(std::uint64_t id, const std::string& address,
                                      bool learner) override {
-    admin.push_back("add " + std::to_string(id) + " " + address + (learner ? " learner" : ""));
+    admin.push_back("add " + std::to_string(id) + " " + address +
+                    (learner ? " learner" : ""));
     if (fail)
       return *fail;
     return std::uint64_t{17};
@@ -184,7 +186,8 @@ struct run_result {
 };
 
 /// Parses and, if that succeeded, executes against `fake`.
-run_result run(fake_cluster& fake, std::vector<std::string> args, const char* env = nullptr) {
+run_result run(fake_cluster& fake, std::vector<std::string> args,
+               const char* env = nullptr) {
   auto p = parse(std::move(args), env);
   if (!p.inv)
     return {p.exit_code, p.out, p.err};
@@ -234,8 +237,8 @@ actors::node_status node(std::uint64_t id, std::string role, std::uint64_t leade
 // -- global options ------------------------------------------------------------------
 
 TEST_CASE("global_options_are_accepted_after_the_subcommand") {
-  auto p = parse({"config", "show", key, "--json", "--endpoints", "h1:1,h2:2", "--timeout",
-                  "250"});
+  auto p = parse({"config", "show", key, "--json", "--endpoints", "h1:1,h2:2",
+                  "--timeout", "250"});
   REQUIRE(p.inv);
   CHECK(p.inv->kind == command_kind::config_show);
   CHECK(p.inv->global.json);
@@ -289,10 +292,13 @@ TEST_CASE("help_prints_usage_and_exits_0") {
 }
 
 TEST_CASE("usage_errors_exit_2_with_one_line_and_a_help_hint") {
-  for (std::vector<std::string> args :
-       {std::vector<std::string>{}, {"config"}, {"nonsense"}, {"config", "show"},
-        {"config", "show", key, "extra"}, {"config", "show", key, "--bogus"},
-        {"get", key, "--consistency", "eventual"}}) {
+  for (std::vector<std::string> args : {std::vector<std::string>{},
+                                        {"config"},
+                                        {"nonsense"},
+                                        {"config", "show"},
+                                        {"config", "show", key, "extra"},
+                                        {"config", "show", key, "--bogus"},
+                                        {"get", key, "--consistency", "eventual"}}) {
     auto p = parse(args);
     CHECK_FALSE(p.inv);
     CHECK(p.exit_code == 2);
@@ -363,8 +369,8 @@ TEST_CASE("missing_content_file_exits_2_and_changes_nothing") {
 TEST_CASE("content_needs_exactly_one_of_file_and_content") {
   fake_cluster fake;
   CHECK(run(fake, {"version", "add", key}).code == 2);
-  CHECK(run(fake, {"version", "add", key, "--content", "a", "--file", "/etc/hostname"}).code ==
-        2);
+  CHECK(run(fake, {"version", "add", key, "--content", "a", "--file", "/etc/hostname"})
+            .code == 2);
   CHECK(fake.calls() == 0);
 }
 
@@ -378,21 +384,25 @@ TEST_CASE("unknown_format_exits_2") {
 
 TEST_CASE("content_that_does_not_parse_for_its_format_exits_2_before_contact") {
   fake_cluster fake;
-  auto r = run(fake, {"config", "create", key, "--format", "toml", "--content", "a = = 1"});
+  auto r =
+      run(fake, {"config", "create", key, "--format", "toml", "--content", "a = = 1"});
   CHECK(r.code == 2);
   CHECK(fake.calls() == 0);
-  CHECK(run(fake, {"config", "create", key, "--format", "json", "--content", "{"}).code == 2);
+  CHECK(
+      run(fake, {"config", "create", key, "--format", "json", "--content", "{"}).code ==
+      2);
   CHECK(fake.calls() == 0);
 }
 
 TEST_CASE("first_version_breaking_the_schema_exits_2_before_contact") {
   fake_cluster fake;
-  auto schema = temp_file("schema2.json", R"({"type": "object", "required": ["pool"]})");
+  auto schema =
+      temp_file("schema2.json", R"({"type": "object", "required": ["pool"]})");
   auto bad_schema = temp_file("schema3.json", R"({"type": 7})");
   auto r = run(fake, {"config", "create", "acme/shop/prod/app.json", "--format", "json",
                       "--content", R"({"a": 1})", "--schema", schema});
-  auto r2 = run(fake, {"config", "create", "acme/shop/prod/app.json", "--format", "json",
-                       "--content", R"({"a": 1})", "--schema", bad_schema});
+  auto r2 = run(fake, {"config", "create", "acme/shop/prod/app.json", "--format",
+                       "json", "--content", R"({"a": 1})", "--schema", bad_schema});
   std::remove(schema.c_str());
   std::remove(bad_schema.c_str());
   CHECK(r.code == 2);
@@ -429,7 +439,9 @@ TEST_CASE("bad_rules_file_exits_2") {
 TEST_CASE("release_set_needs_rules_from_exactly_one_source") {
   fake_cluster fake;
   CHECK(run(fake, {"release", "set", key}).code == 2);
-  CHECK(run(fake, {"release", "set", key, "--rule", "*:1", "--rules-file", "/x"}).code == 2);
+  CHECK(
+      run(fake, {"release", "set", key, "--rule", "*:1", "--rules-file", "/x"}).code ==
+      2);
   CHECK(fake.calls() == 0);
 }
 
@@ -469,7 +481,8 @@ TEST_CASE("watch_count_0_says_what_count_needs") {
   CHECK(ok.inv->count == 3);
 }
 
-// -- writes ----------------------------------------------------------------------------
+// -- writes
+// ----------------------------------------------------------------------------
 
 TEST_CASE("config_create_sends_format_content_description_and_schema") {
   fake_cluster fake;
@@ -497,7 +510,8 @@ TEST_CASE("version_add_reads_the_file_byte_for_byte") {
   fake.result.version = 3;
   std::string bytes = "a = 1\r\nb = \"x\"";
   auto path = temp_file("v.toml", bytes);
-  auto r = run(fake, {"version", "add", key, "--file", path, "--if-revision", "40", "--json"});
+  auto r = run(
+      fake, {"version", "add", key, "--file", path, "--if-revision", "40", "--json"});
   std::remove(path.c_str());
   CHECK(r.code == 0);
   REQUIRE(fake.writes.size() == 1);
@@ -512,12 +526,13 @@ TEST_CASE("version_add_reads_the_file_byte_for_byte") {
 
 TEST_CASE("release_set_sends_rules_in_order_with_comment_and_revision") {
   fake_cluster fake;
-  auto r = run(fake, {"release", "set", key, "--rule", "canary=true:2:10", "--rule", "*:1",
-                      "--comment", "canary 2", "--if-revision", "40"});
+  auto r = run(fake, {"release", "set", key, "--rule", "canary=true:2:10", "--rule",
+                      "*:1", "--comment", "canary 2", "--if-revision", "40"});
   CHECK(r.code == 0);
   REQUIRE(fake.writes.size() == 1);
   auto& cmd = std::get<update_release_rules>(fake.writes[0]);
-  CHECK(cmd.rules == std::vector<release_rule>{{{{"canary", "true"}}, 2, 10}, {{}, 1, 0}});
+  CHECK(cmd.rules ==
+        std::vector<release_rule>{{{{"canary", "true"}}, 2, 10}, {{}, 1, 0}});
   CHECK(cmd.comment == "canary 2");
   CHECK(*cmd.expected_revision == 40);
   CHECK(mentions(r.out, "canary=true"));
@@ -525,8 +540,9 @@ TEST_CASE("release_set_sends_rules_in_order_with_comment_and_revision") {
 
 TEST_CASE("release_set_reads_a_rules_file") {
   fake_cluster fake;
-  auto path = temp_file("rules2.json",
-                        R"([{"labels": {"canary": "true"}, "version_id": 2, "priority": 10},
+  auto path =
+      temp_file("rules2.json",
+                R"([{"labels": {"canary": "true"}, "version_id": 2, "priority": 10},
                             {"version_id": 1}])");
   auto r = run(fake, {"release", "set", key, "--rules-file", path});
   std::remove(path.c_str());
@@ -551,7 +567,8 @@ TEST_CASE("rollback_takes_a_comment_like_every_release_verb") {
   auto r = run(fake, {"rollback", key, "1", "--comment", "canary 2 broke checkout"});
   CHECK(r.code == 0);
   REQUIRE(fake.writes.size() == 1);
-  CHECK(std::get<update_release_rules>(fake.writes[0]).comment == "canary 2 broke checkout");
+  CHECK(std::get<update_release_rules>(fake.writes[0]).comment ==
+        "canary 2 broke checkout");
   auto bad = run(fake, {"rollback", key, "1", "--comment", "a\x01"});
   CHECK(bad.code == 2);
   CHECK(mentions(bad.err, "--comment"));
@@ -563,7 +580,8 @@ TEST_CASE("version_delete_sends_every_id") {
   auto r = run(fake, {"version", "delete", key, "3", "4", "--json"});
   CHECK(r.code == 0);
   REQUIRE(fake.writes.size() == 1);
-  CHECK(std::get<delete_versions>(fake.writes[0]).versions == std::vector<version_id>{3, 4});
+  CHECK(std::get<delete_versions>(fake.writes[0]).versions ==
+        std::vector<version_id>{3, 4});
   auto j = one_json_object(r.out);
   CHECK(j["deleted_versions"] == nlohmann::json::array({3, 4}));
 }
@@ -595,14 +613,17 @@ TEST_CASE("revision_mismatch_exits_4_with_the_server_message") {
 
 TEST_CASE("version_in_use_exits_4") {
   fake_cluster fake;
-  fake.fail = error{errc::version_in_use, "version 2 is released by rule 1; change rules"};
+  fake.fail =
+      error{errc::version_in_use, "version 2 is released by rule 1; change rules"};
   CHECK(run(fake, {"version", "delete", key, "2"}).code == 4);
 }
 
 TEST_CASE("already_exists_exits_4") {
   fake_cluster fake;
   fake.fail = error{errc::already_exists, "exists; add a version instead"};
-  CHECK(run(fake, {"config", "create", key, "--format", "text", "--content", ""}).code == 4);
+  CHECK(
+      run(fake, {"config", "create", key, "--format", "text", "--content", ""}).code ==
+      4);
 }
 
 TEST_CASE("invalid_content_from_the_cluster_exits_2") {
@@ -639,7 +660,8 @@ TEST_CASE("unavailable_exits_5_with_endpoint_hint") {
 TEST_CASE("errors_on_a_key_with_non_ascii_letters_print_the_letters") {
   fake_cluster fake;
   const std::string odd = "acme/shop/prod/d\xc3\xa9.toml"; // "dé.toml"
-  fake.fail = error{errc::not_found, "config \"" + odd + "\" does not exist; create it"};
+  fake.fail =
+      error{errc::not_found, "config \"" + odd + "\" does not exist; create it"};
   auto r = run(fake, {"config", "show", key});
   CHECK(r.code == 3);
   CHECK(r.err == "conflux: config \"" + odd + "\" does not exist; create it\n");
@@ -649,9 +671,20 @@ TEST_CASE("errors_on_a_key_with_non_ascii_letters_print_the_letters") {
         std::string::npos);
 }
 
+TEST_CASE("a_key_with_a_non_ascii_letter_is_refused_naming_the_letter_not_its_bytes") {
+  fake_cluster fake;
+  auto r = run(fake, {"get", "acme/shop/prod/d\xc3\xa9.toml"});
+  CHECK(r.code == 2);
+  CHECK(mentions(r.err, "key \"acme/shop/prod/d\xc3\xa9.toml\""));
+  CHECK(mentions(r.err, "'\xc3\xa9' (U+00E9) in segment 4"));
+  CHECK_FALSE(mentions(r.err, "\\xc3"));
+  CHECK(fake.reads == 0);
+}
+
 TEST_CASE("bytes_that_are_no_character_print_as_escapes_not_raw") {
   fake_cluster fake;
-  fake.fail = error{errc::not_found, "config \"acme/shop/prod/d\xe9\x1b[2J.toml\" is gone"};
+  fake.fail =
+      error{errc::not_found, "config \"acme/shop/prod/d\xe9\x1b[2J.toml\" is gone"};
   auto r = run(fake, {"config", "show", key});
   CHECK(r.err == "conflux: config \"acme/shop/prod/d\\xe9\\x1b[2J.toml\" is gone\n");
   auto label = run(fake, {"get", key, "--label", "d\xe9"});
@@ -671,7 +704,8 @@ TEST_CASE("error_with_json_goes_to_stderr_as_one_object_and_stdout_stays_empty")
   CHECK(j["exit_code"] == 3);
 }
 
-// -- reads ------------------------------------------------------------------------------
+// -- reads
+// ------------------------------------------------------------------------------
 
 TEST_CASE("get_prints_exactly_the_content_bytes") {
   fake_cluster fake;
@@ -776,7 +810,8 @@ TEST_CASE("config_show_and_list_render_human_and_json") {
   CHECK(lj["prefix"] == "");
 }
 
-// -- cluster status ----------------------------------------------------------------------
+// -- cluster status
+// ----------------------------------------------------------------------
 
 TEST_CASE("cluster_status_lists_members_and_marks_the_leader") {
   fake_cluster fake;
@@ -807,7 +842,8 @@ TEST_CASE("cluster_status_shows_an_unreachable_member_with_its_error") {
 
 TEST_CASE("cluster_status_without_a_leader_exits_5_but_still_prints_the_table") {
   fake_cluster fake;
-  fake.nodes = {node(1, "candidate", 0), node(2, "follower", 0), node(3, "follower", 0)};
+  fake.nodes = {node(1, "candidate", 0), node(2, "follower", 0),
+                node(3, "follower", 0)};
   auto r = run(fake, {"cluster", "status", "--json"});
   CHECK(r.code == 5);
   auto j = one_json_object(r.out);
@@ -823,7 +859,8 @@ TEST_CASE("cluster_status_with_no_reachable_endpoint_exits_5") {
   CHECK(r.out.empty());
 }
 
-// -- membership ---------------------------------------------------------------------------
+// -- membership
+// ---------------------------------------------------------------------------
 
 TEST_CASE("cluster_status_shows_each_members_lag_from_the_leaders_view") {
   fake_cluster fake;
@@ -838,7 +875,8 @@ TEST_CASE("cluster_status_shows_each_members_lag_from_the_leaders_view") {
   CHECK(j["members"][2]["match"] == 97);
   // Without a reachable leader nobody knows the lag.
   fake_cluster leaderless;
-  leaderless.nodes = {node(1, "candidate", 0), node(2, "follower", 0), node(3, "follower", 0)};
+  leaderless.nodes = {node(1, "candidate", 0), node(2, "follower", 0),
+                      node(3, "follower", 0)};
   auto lj = one_json_object(run(leaderless, {"cluster", "status", "--json"}).out);
   CHECK(lj["members"][0]["lag"].is_null());
 }
@@ -848,7 +886,8 @@ TEST_CASE("cluster_membership_commands_call_the_cluster_and_report") {
   auto add = run(fake, {"cluster", "add", "4", "127.0.0.1:7104"});
   CHECK(add.code == 0);
   CHECK(mentions(add.out, "added node 4 (127.0.0.1:7104) as joining"));
-  auto learner = run(fake, {"cluster", "add", "5", "[::1]:7105", "--learner", "--json"});
+  auto learner =
+      run(fake, {"cluster", "add", "5", "[::1]:7105", "--learner", "--json"});
   CHECK(learner.code == 0);
   auto lj = one_json_object(learner.out);
   CHECK(lj["kind"] == "learner");
@@ -865,14 +904,17 @@ TEST_CASE("cluster_membership_commands_call_the_cluster_and_report") {
 
 TEST_CASE("cluster_add_warns_when_the_new_member_is_not_reachable_yet") {
   fake_cluster fake;
-  fake.unreachable["127.0.0.1:7104"] = "refused the connection (nothing listens on that port)";
+  fake.unreachable["127.0.0.1:7104"] =
+      "refused the connection (nothing listens on that port)";
   auto r = run(fake, {"cluster", "add", "4", "127.0.0.1:7104"});
   CHECK(r.code == 0);
   CHECK(mentions(r.out, "added node 4 (127.0.0.1:7104) as joining"));
   CHECK(r.err.find('\n') == r.err.size() - 1);
-  CHECK(mentions(r.err, "conflux: warning: node 4 is not reachable at 127.0.0.1:7104 yet: "
-                        "127.0.0.1:7104 refused the connection"));
-  CHECK(mentions(r.err, "`conflux-node --join --id 4 --listen 127.0.0.1:7104 --data DIR`"));
+  CHECK(mentions(r.err,
+                 "conflux: warning: node 4 is not reachable at 127.0.0.1:7104 yet: "
+                 "127.0.0.1:7104 refused the connection"));
+  CHECK(mentions(r.err,
+                 "`conflux-node --join --id 4 --listen 127.0.0.1:7104 --data DIR`"));
   CHECK(mentions(r.err, "`conflux cluster remove 4`"));
   CHECK(fake.probed == std::vector<std::string>{"127.0.0.1:7104"});
   auto j = run(fake, {"cluster", "add", "4", "127.0.0.1:7104", "--json"});
@@ -911,13 +953,14 @@ TEST_CASE("cluster_membership_commands_refuse_bad_ids_and_addresses_locally") {
 
 TEST_CASE("cluster_membership_errors_map_to_exit_codes") {
   fake_cluster fake;
-  fake.fail = error{errc::not_found, "node 9 is not a member; see `conflux cluster status`"};
+  fake.fail =
+      error{errc::not_found, "node 9 is not a member; see `conflux cluster status`"};
   auto r = run(fake, {"cluster", "remove", "9"});
   CHECK(r.code == 3);
   CHECK(mentions(r.err, "node 9 is not a member"));
   fake.fail = error{errc::already_exists, "node 1 is already a member"};
   CHECK(run(fake, {"cluster", "add", "1", "127.0.0.1:7101"}).code == 4);
-  fake.fail = error{errc::unavailable, "an earlier membership change is not committed yet"};
+  fake.fail =
+      error{errc::unavailable, "an earlier membership change is not committed yet"};
   CHECK(run(fake, {"cluster", "transfer-leader", "2"}).code == 5);
 }
-
