@@ -5,8 +5,8 @@
 // A `client` connects to any endpoint, finds the leader, follows "not leader"
 // redirects, retries with back-off on unreachable nodes and timeouts, and gives
 // up with `unavailable` once the call's deadline passes instead of hanging.
-// Writes go through a replicated client session (DESIGN §3): each write
-// carries (session, sequence) and a retry reuses the same sequence, so a write
+// Writes go through a replicated client session (docs/design.md, Client sessions): each
+// write carries (session, sequence) and a retry reuses the same sequence, so a write
 // retried across a leader crash applies exactly once.
 //
 // Blocking facade: each call waits for its answer. One client is used by one
@@ -117,7 +117,7 @@ public:
   expected<resolved> resolve(const std::string& key, const labels& client_labels,
                              consistency c = consistency::linearizable);
 
-  /// Membership (DESIGN §3 "Membership"; sent to the leader, following
+  /// Membership (docs/design.md, Membership; sent to the leader, following
   /// redirects). add_member: a new server joins as a non-voter and is
   /// promoted once caught up (`learner`: stays a non-voter). Both answer with
   /// the log index of the new configuration once it is applied. A removal of

@@ -12,7 +12,8 @@
 //   unavailable, no quorum, no answer   -> the next endpoint after a back-off;
 //   anything else                       -> the answer.
 // Every attempt has its own timeout as well (CAF never fails a request to a
-// dead node, CAF-NOTES), so one silent node cannot use up the whole deadline.
+// dead node: docs/design.md, "CAF 0.17.6 constraints"), so one silent node
+// cannot use up the whole deadline.
 
 #include "actors/client.hpp"
 #include "actors/interfaces.hpp"

@@ -259,7 +259,8 @@ using watcher_actor = caf::typed_actor<
     /// watch hub: the watcher was cut off.
     caf::reacts_to<rpc::watch_closed>>;
 
-/// One per node: serves watches from this node's applier (DESIGN §3).
+/// One per node: serves watches from this node's applier (docs/design.md, Actors of one
+/// node).
 using watch_hub_actor = caf::typed_actor<
     /// applier: what one committed transaction changed.
     caf::reacts_to<watch_notice>,

@@ -107,7 +107,7 @@ expected<raft::index_t> last_applied(storage::state_store& state) {
 //     installed from the file again (one txn), and the log is reset to it
 //     unless it holds the snapshot's last entry with the same term.
 // A damaged newest snapshot file, or a log compacted past every snapshot,
-// stops the node (DESIGN §3 rule 6).
+// stops the node (docs/design.md, durability rule 6).
 expected<raft::snapshot_meta> restore_snapshot(const std::string& data_dir,
                                                storage::log_store& log,
                                                storage::state_store& state,

@@ -3,7 +3,7 @@
 // member's node endpoint over CAF remoting.
 //
 // CAF gives no back-pressure on remote sends and never fails a request to a
-// peer that died (CAF-NOTES), so the link:
+// peer that died (bench/caf-spike/README.md §3), so the link:
 //   - sends each batch as a request with a timeout, and keeps at most `window`
 //     unanswered; beyond that it drops batches (Raft retransmits; the core's
 //     own in-flight limit keeps this rare);

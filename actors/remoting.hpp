@@ -2,7 +2,7 @@
 // Settings every Conflux process that speaks CAF remoting must share: the
 // message types, the middleman, and the heartbeat / connection timeout. The
 // heartbeat settings must be identical on every node and every client: a
-// one-sided setting declares healthy idle links dead (CAF-NOTES, "Remoting").
+// one-sided setting declares healthy idle links dead (bench/caf-spike/README.md §4).
 
 #include <caf/actor_system_config.hpp>
 

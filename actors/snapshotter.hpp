@@ -16,7 +16,7 @@
 // the file's path. Installing it is the applier's job (ordering with applies).
 //
 // Runs detached: writing and verifying files blocks. Stops the node on a
-// storage error (DESIGN §3 rule 6); a damaged transfer only fails that
+// storage error (docs/design.md, durability rule 6); a damaged transfer only fails that
 // transfer (the leader resends).
 
 #include "actors/interfaces.hpp"

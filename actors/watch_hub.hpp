@@ -1,5 +1,5 @@
 #pragma once
-// The watch hub (DESIGN §3): one per node, fed by this node's applier after
+// The watch hub (docs/design.md, Watch): one per node, fed by this node's applier after
 // every committed transaction, so followers serve watches as well as the
 // leader. Owned by the node supervisor; holds no promise and no state store
 // write access (it opens read transactions only for a resync).
@@ -19,10 +19,10 @@
 //   for its labels before the change differs from the one after it. Each
 //   change carries the rules before and after, so this needs no per-watcher
 //   state and gives the same answer live and on replay.
-// - Flow control (CAF has no back-pressure on remote sends, CAF-NOTES): at
-//   most `watch_window` events are in flight without an ack (rpc::watch_ack,
-//   cumulative). Matching changes beyond that wait in the history; when the
-//   unacknowledged plus waiting events of a watcher exceed `watch_backlog`,
+// - Flow control (CAF has no back-pressure on remote sends, docs/design.md, CAF 0.17.6
+//   constraints): at most `watch_window` events are in flight without an ack
+//   (rpc::watch_ack, cumulative). Matching changes beyond that wait in the history;
+//   when the unacknowledged plus waiting events of a watcher exceed `watch_backlog`,
 //   or an event it still needs leaves the history, the watcher is cut off
 //   (watch_closed with the reason) and forgotten. The client then resumes.
 // - A snapshot installed by the applier replaces the state without a change

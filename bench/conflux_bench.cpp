@@ -1,5 +1,5 @@
-// conflux-bench: load generator for a running Conflux cluster (DESIGN §5),
-// on the CAF-native client (actors/client.hpp), one client per thread.
+// conflux-bench: load generator for a running Conflux cluster (docs/benchmarks.md, Load
+// generators), on the CAF-native client (actors/client.hpp), one client per thread.
 //
 //   conflux-bench --endpoints 127.0.0.1:7101,... --workload put|get|get-serializable|resolve|watch
 //                 --clients N --ops M --value-size B [--keys K] [--warmup W]
@@ -162,7 +162,7 @@ op_fn resolve_op(const options& o, int c, std::shared_ptr<actors::client> cl) {
   };
 }
 
-/// The watch workload (put-to-event latency, DESIGN §5) on the shared watch
+/// The watch workload (put-to-event latency, docs/benchmarks.md) on the shared watch
 /// shape (load_common.hpp). Watch events carry revision, key and version ids,
 /// not the content, so a watcher maps an event back to the put that caused it
 /// by arithmetic: put `seq` adds a version to key k = seq % keys, whose

@@ -194,8 +194,9 @@ fail() {
 }
 
 # check_json_line WORKLOAD LINE: LINE is a load generator's JSON line for
-# WORKLOAD run with --clients 2 --ops 20 --pids: the DESIGN §5 fields in that
-# order, no errors, and the server CPU figure; fail otherwise.
+# WORKLOAD run with --clients 2 --ops 20 --pids: the leading fields (workload through
+# errors, docs/benchmarks.md) in that order, no errors, and the server CPU figure; fail
+# otherwise.
 check_json_line() {
   local w=$1 out=$2 want
   want='^\{"workload":"'"$w"'","clients":2,"ops":20,"seconds":[0-9.]+,"ops_per_sec":[0-9.]+,'

@@ -1,7 +1,8 @@
 #pragma once
 // What conflux-bench and conflux-etcd-driver share, so that both load
 // generators have the same flags, the same measuring loop and the same JSON
-// line (DESIGN §5), and differ only in how one operation reaches the server:
+// line (docs/benchmarks.md, Load generators), and differ only in how one operation
+// reaches the server:
 //
 //   options / parse_cli     the common flags, validated (bad input: exit 2)
 //   histogram               log-bucketed latency histogram (< 0.8 % error)
@@ -28,7 +29,7 @@ namespace conflux::bench {
 
 using steady = std::chrono::steady_clock;
 
-/// Exit codes, the same as the conflux CLI's (DESIGN §5).
+/// Exit codes, the same as the conflux CLI's (docs/cli.md, Errors and exit codes).
 enum exit_code : int {
   exit_ok = 0,
   /// The run completed but some operations failed (counted in "errors").
@@ -192,7 +193,8 @@ std::optional<std::int64_t> parse_watch_value(const std::string& v);
 /// A key-safe run id (seconds and a random part) for fresh key names.
 std::string make_run_id();
 
-/// Prints the JSON line: the DESIGN §5 fields first, then extra fields.
+/// Prints the JSON line: the leading fields (workload through errors) first, then extra
+/// fields.
 void print_result(const options& opts, const measurement& m, const run_result& r);
 
 } // namespace conflux::bench

@@ -1,5 +1,5 @@
 // Committed entries per second through a 3-node cluster of consensus cores
-// over an in-memory network with an in-memory log (issue 3). Measures the
+// over an in-memory network with an in-memory log. Measures the
 // core's own per-entry cost: no disk, no serialization, no threads.
 //
 //   cmake -S . -B build-rel -G Ninja -DCMAKE_BUILD_TYPE=Release

@@ -31,7 +31,7 @@ for w in put get get-serializable resolve watch; do
   out=$("$bench" --endpoints "$ep" --workload "$w" --clients 2 --ops 20 --warmup 2 \
           --keys 3 --value-size 64 --pids "$node_pid") || fail "$w exited $?: $out"
   echo "$out"
-  # The DESIGN §5 fields, in that order, then the CPU figures.
+  # The leading fields (workload through errors), in that order, then the CPU figures.
   check_json_line "$w" "$out"
   [[ $out =~ \"client_cpu_us_per_op\":[0-9.]+ ]] || fail "$w: no client CPU: $out"
 done

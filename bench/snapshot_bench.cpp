@@ -1,4 +1,4 @@
-// Snapshot benchmark (issue 5): build a state of N configs with V versions of
+// Snapshot benchmark: build a state of N configs with V versions of
 // B bytes each, then time
 //   build    writing the snapshot file from a read txn (write_snapshot_file,
 //            fsync and rename included),

@@ -1,5 +1,5 @@
 # Every third-party dependency, found the way Debian 12 packages it.
-# scripts/dev setup installs the packages; see CAF-NOTES for why CAF is by hand.
+# scripts/dev setup installs the packages; CAF is found by hand (below).
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 

@@ -1,6 +1,6 @@
 #pragma once
-// The commands of the configuration state machine (DESIGN §1), the envelope a
-// Raft log entry carries, and the result every applied command produces.
+// The commands of the configuration state machine (docs/design.md, Data model), the
+// envelope a Raft log entry carries, and the result every applied command produces.
 
 #include <cstdint>
 #include <optional>
@@ -70,8 +70,8 @@ struct delete_versions {
   std::optional<revision_t> expected_revision;
 };
 
-/// Opens an exactly-once client session (DESIGN §3). The session expires when
-/// no command of it arrives for timeout_ms of leader-stamped time.
+/// Opens an exactly-once client session (docs/design.md, Client sessions). The session
+/// expires when no command of it arrives for timeout_ms of leader-stamped time.
 struct open_session {
   std::int64_t timeout_ms = 60'000;
 };

@@ -1,6 +1,6 @@
 #pragma once
-// The data model of DESIGN §1: configs, immutable versions, release rules and
-// the replicated client sessions. Plain values; the state machine
+// The data model (docs/design.md, Data model): configs, immutable versions, release
+// rules and the replicated client sessions. Plain values; the state machine
 // (protocol/state_machine.hpp) is the only code that changes them.
 
 #include <cstdint>
@@ -33,7 +33,7 @@ const char* to_string(content_format f) noexcept;
 std::optional<content_format> parse_content_format(const std::string& name) noexcept;
 
 /// A client with labels L gets the version of the best rule whose labels are a
-/// subset of L (DESIGN §1; see resolve.hpp for the order).
+/// subset of L (docs/design.md, Data model; see resolve.hpp for the order).
 struct release_rule {
   conflux::labels labels;
   version_id version = 0;

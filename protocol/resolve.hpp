@@ -1,6 +1,6 @@
 #pragma once
-// Release resolution (DESIGN §1): which rule, and so which version, a client
-// with a given set of labels gets.
+// Release resolution (docs/design.md, Data model): which rule, and so which version, a
+// client with a given set of labels gets.
 
 #include <cstddef>
 #include <optional>

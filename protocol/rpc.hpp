@@ -213,7 +213,7 @@ struct watch_closed {
 };
 
 /// One piece of a snapshot file, from the leader's peer link to a follower's
-/// node endpoint (PROTOCOL.md "Snapshot transfer"). Chunks of one transfer
+/// node endpoint (PROTOCOL.md "Node RPC", snapshot_chunk). Chunks of one transfer
 /// are sent in order, offset 0 first; the follower writes them to a temporary
 /// file and, once `total` bytes arrived, verifies the file and hands it to its
 /// Raft role holding the core as one InstallSnapshot. Reply: snapshot_chunk_reply.

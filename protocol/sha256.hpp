@@ -1,6 +1,6 @@
 #pragma once
 // SHA-256 of version content (OpenSSL), as lowercase hex. Computed when a
-// version is written and checked on every read (DESIGN §3 rule 6).
+// version is written and checked on every read (docs/design.md, durability rule 6).
 
 #include <string>
 #include <string_view>

@@ -5,7 +5,8 @@
 // Both are exercised by the same black-box tests (tests/protocol/state_contract.hpp).
 //
 // Every call may fail with storage_failure or corrupted; the state machine
-// passes such errors up unchanged and the node stops (DESIGN §3 rule 6).
+// passes such errors up unchanged and the node stops (docs/design.md,
+// durability rule 6).
 
 #include <cstdint>
 #include <optional>

@@ -2,8 +2,8 @@
 // The configuration state machine: applies committed commands to a
 // state_writer and answers read queries from a state_reader.
 //
-// Deterministic (DESIGN §3 rule 5): ids come from counters in the state, time
-// from the leader-stamped timestamp of the entry, never from this machine's
+// Deterministic (docs/design.md, durability rule 5): ids come from counters in the
+// state, time from the leader-stamped timestamp of the entry, never from this machine's
 // clock; validation is a pure function of the command and the state. Every node
 // applying the same log therefore holds the same bytes.
 //

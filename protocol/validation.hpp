@@ -1,7 +1,7 @@
 #pragma once
-// Input validation for every boundary (DESIGN §6): key syntax, labels, release
-// rules, free-text fields, content per format, and the optional JSON Schema of
-// a config.
+// Input validation for every boundary (protocol/PROTOCOL.md, Validation): key syntax,
+// labels, release rules, free-text fields, content per format, and the optional JSON
+// Schema of a config.
 //
 // These functions also run inside the replicated state machine on every node,
 // so each one is a pure function of its arguments: no locale, no clock, no
@@ -41,7 +41,7 @@ struct limits {
   /// A config's content: room for any configuration file, and small enough
   /// that every Raft entry, snapshot chunk and watch event stays cheap.
   std::size_t max_content_bytes = 4 * 1024 * 1024;
-  /// Each key segment (DESIGN §1).
+  /// Each key segment (docs/design.md, Data model).
   std::size_t max_segment_chars = 128;
   /// A whole key. Keys are LMDB keys of the state store, and Debian's LMDB
   /// accepts at most 511 bytes, less than 4 full segments and 3 slashes.
@@ -102,7 +102,8 @@ status validate_labels(const labels& l, const limits& lim);
 
 /// At most max_rules rules; every rule's labels valid; version id not 0
 /// (unless `zero` says it means the new version); no two rules with the same
-/// label set and the same priority (the later one could never win, DESIGN §1).
+/// label set and the same priority (the later one could never win, docs/design.md, Data
+/// model).
 status validate_rules(const std::vector<release_rule>& rules, const limits& lim);
 status validate_rules(const std::vector<release_rule>& rules, const limits& lim,
                       rule_version_zero zero);

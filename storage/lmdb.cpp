@@ -261,7 +261,7 @@ expected<env> env::open(const std::string& dir, const env_options& opts) {
     return make_error(rc, "mdb_env_set_maxreaders", dir);
   // MDB_NOTLS: see the header. No MDB_NOSYNC / MDB_NOMETASYNC / MDB_WRITEMAP:
   // a commit returns only after LMDB's fdatasync of data and meta pages
-  // (DESIGN §3 durability rules 1 and 2). Files are 0600: configs may hold
+  // (docs/design.md, durability rules 1 and 2). Files are 0600: configs may hold
   // secrets.
   if ((rc = mdb_env_open(e, dir.c_str(), MDB_NOTLS, 0600)) != 0) {
     if (rc == ENOMEM)

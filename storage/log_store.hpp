@@ -5,8 +5,8 @@
 //
 // Every mutating call is ONE durable LMDB transaction (fsync before it
 // returns ok), so the log store actor can report "durable up to N" as soon as
-// a call returns (DESIGN §3 rules 1 and 2). The log store actor batches what
-// arrived during the previous fsync into the next append (group commit).
+// a call returns (docs/design.md, durability rules 1 and 2). The log store actor
+// batches what arrived during the previous fsync into the next append (group commit).
 //
 // Ownership and threads: owned by the log store actor (its own detached
 // thread), never shared. Not thread-safe: one thread at a time. Write calls
@@ -14,9 +14,9 @@
 // held across calls.
 //
 // Errors: storage_failure (LMDB / disk), corrupted (checksum mismatch, an
-// undecodable record, a gap), both fatal for the node (DESIGN §3 rule 6);
-// invalid_argument for a call that breaks a precondition (a caller bug);
-// not_found for an index outside [first_index, last_index] (or compacted).
+// undecodable record, a gap), both fatal for the node (docs/design.md,
+// durability rule 6); invalid_argument for a call that breaks a precondition (a caller
+// bug); not_found for an index outside [first_index, last_index] (or compacted).
 
 #include "protocol/error.hpp"
 #include "protocol/raft/types.hpp"

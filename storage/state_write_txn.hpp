@@ -4,7 +4,7 @@
 // txn's own writes. Nothing is visible to readers, nor durable, until
 // commit() returns ok; destroying the object without commit() aborts
 // everything, so a batch with its set_last_applied is all-or-nothing across
-// crashes (DESIGN §3, applier).
+// crashes (docs/design.md, durability rule 7).
 //
 // Ownership and threads: owned by the applier, used only on the thread that
 // began it (LMDB's writer lock belongs to that thread), and committed or

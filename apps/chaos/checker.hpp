@@ -1,5 +1,5 @@
-// Consistency checker for fault-injection histories (issue 6, DESIGN §8).
-// See apps/chaos/README.md for the rules, the algorithm and its bounds.
+// Consistency checker for fault-injection histories (docs/design.md, History format of
+// chaos runs). See apps/chaos/README.md for the rules, the algorithm and its bounds.
 #pragma once
 
 #include "apps/chaos/history.hpp"

@@ -1,4 +1,5 @@
-// History of a fault-injection run (DESIGN §8): parsing and pairing.
+// History of a fault-injection run (docs/design.md, History format of chaos runs):
+// parsing and pairing.
 //
 // One JSON object per line:
 //   {"process": 3, "type": "invoke"|"ok"|"fail"|"info",

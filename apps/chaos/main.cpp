@@ -1,13 +1,13 @@
-// conflux-chaos: the fault-injection harness (issue 6, docs/chaos.md).
+// conflux-chaos: the fault-injection harness (docs/chaos.md).
 //
 //   conflux-chaos --duration SECONDS --seed N --out DIR [--nodes 3|5]
 //                 [--clients N] [--keys N] [--node-binary PATH]
 //
 // Starts a cluster of conflux-node processes whose node-to-node traffic runs
 // through a fault-injecting proxy, runs client threads that record every
-// operation (DESIGN §8) while faults from a seeded schedule hit the cluster,
-// heals everything, and checks the history (apps/chaos/checker.hpp) and that
-// every node converged to the same state.
+// operation (docs/design.md, History format of chaos runs) while faults from a seeded
+// schedule hit the cluster, heals everything, and checks the history
+// (apps/chaos/checker.hpp) and that every node converged to the same state.
 //
 // Exit codes: 0 no violation; 1 a violation (verdict.json says which);
 // 2 bad arguments; 3 the harness itself failed (e.g. the cluster never
@@ -76,9 +76,9 @@ std::string self_dir() {
   return p.parent_path().string();
 }
 
-// Appends history events (DESIGN §8) to DIR/history.jsonl as they happen.
-// Times are steady-clock nanoseconds since the recorder was made, so they are
-// comparable across threads.
+// Appends history events (docs/design.md, History format of chaos runs) to
+// DIR/history.jsonl as they happen. Times are steady-clock nanoseconds since the
+// recorder was made, so they are comparable across threads.
 class recorder {
 public:
   explicit recorder(const std::string& path)

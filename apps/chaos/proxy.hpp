@@ -1,4 +1,4 @@
-// A fault-injecting TCP proxy between the nodes of a chaos cluster (issue 6).
+// A fault-injecting TCP proxy between the nodes of a chaos cluster.
 //
 // For every ordered pair (src, dst) of nodes the proxy listens on its own
 // loopback port; node src is started with that port as dst's address in its

@@ -1,4 +1,4 @@
-// The fault schedule of a chaos run (issue 6): a pure function of the seed,
+// The fault schedule of a chaos run: a pure function of the seed,
 // the duration and the node count. Same inputs, same schedule, on any machine
 // (the generator is std::mt19937_64, whose output the standard fixes; no
 // std::*_distribution, whose output it does not).
@@ -67,7 +67,8 @@ struct schedule_options {
   std::int64_t max_fault_ms = 5'000;
   std::int64_t quiet_tail_ms = 2'000;
   std::vector<fault_kind> kinds = default_fault_kinds();
-  /// Allows membership_change in `kinds` (false until that issue lands).
+  /// Allows membership_change in `kinds` (off until membership faults are supported;
+  /// docs/chaos.md).
   bool membership = false;
 };
 

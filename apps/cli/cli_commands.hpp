@@ -1,5 +1,5 @@
 #pragma once
-// The `conflux` command line (DESIGN §5, docs/cli.md) split in two testable
+// The `conflux` command line (docs/cli.md) split in two testable
 // halves: parse_command_line turns argv into a fully checked `invocation`
 // (files read, labels and rules parsed, keys validated) without contacting
 // anything; execute runs it against a `cluster_access` and prints the result.

@@ -19,7 +19,7 @@ namespace conflux::cli {
 
 // -- exit codes ------------------------------------------------------------------
 
-/// The process exit codes of `conflux` (DESIGN §5, docs/cli.md).
+/// The process exit codes of `conflux` (docs/cli.md, Errors and exit codes).
 enum exit_code : int {
   exit_ok = 0,
   /// Anything not covered below (storage failure, corruption, a session
@@ -62,8 +62,8 @@ std::string error_line(std::string_view code_name, std::string_view message,
 expected<std::pair<std::string, std::string>> parse_label(std::string_view text);
 
 /// Every `--label K=V`: each well formed, no key given twice, and the label
-/// syntax of validate_labels (DESIGN §1). Size limits are left to the cluster,
-/// whose limits a deployment may have raised.
+/// syntax of validate_labels (protocol/PROTOCOL.md, Validation). Size limits are left
+/// to the cluster, whose limits a deployment may have raised.
 expected<labels> parse_labels(const std::vector<std::string>& texts);
 
 /// A `--rule SPEC`: `LABELS:VERSION[:PRIORITY]`, where LABELS is `*` (the

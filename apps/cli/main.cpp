@@ -1,4 +1,4 @@
-// conflux: the command line of a Conflux cluster (DESIGN §5, docs/cli.md).
+// conflux: the command line of a Conflux cluster (docs/cli.md).
 // Parsing, local checks and printing live in cli_commands and the command
 // groups; the client behind them in cli_client_access. This file only wires
 // the process: arguments, signals, exit code.

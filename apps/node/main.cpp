@@ -1,4 +1,4 @@
-// conflux-node: starts one Conflux node (DESIGN §5).
+// conflux-node: starts one Conflux node (docs/operations.md).
 //
 //   conflux-node [--config FILE] [--id N] [--listen HOST:PORT] [--data DIR]
 //                [--peers 1=HOST:PORT,2=HOST:PORT,...] [--cluster-id NAME]

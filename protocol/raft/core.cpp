@@ -313,7 +313,8 @@ void core::persisted(std::uint64_t persist_id) {
     }
   }
   durable_ = std::min(durable_, log_.last_index());
-  // DESIGN §3 rule 2: the leader counts itself only for durable entries.
+  // docs/design.md, durability rule 2: the leader counts itself only for durable
+  // entries.
   if (role_ == role::leader && maybe_commit())
     broadcast_append(true);
 }
@@ -511,7 +512,7 @@ void core::campaign(bool pre_vote, bool transfer) {
     if (v == id_)
       continue;
     // A real vote request leaves only after our term and self-vote are durable
-    // (DESIGN §3 rule 1); a pre-vote changes nothing durable.
+    // (docs/design.md, durability rule 1); a pre-vote changes nothing durable.
     send(v,
          request_vote_request{vote_term, log_.last_index(), log_.last_term(), pre_vote,
                               transfer},
@@ -534,7 +535,7 @@ void core::handle_vote_request(server_id from, const request_vote_request& m) {
       vote_ = from;
       election_elapsed_ = 0;
       // The vote must be durable before the reply leaves (paper §5.2 / fig. 2
-      // "persistent state", DESIGN §3 rule 1).
+      // "persistent state", docs/design.md, durability rule 1).
       send(from, request_vote_response{term_, false, true}, true);
     }
   } else {
@@ -818,7 +819,7 @@ bool core::maybe_commit() {
   match_scratch_.clear();
   for (auto v : config_.voters) {
     if (v == id_) {
-      // DESIGN §3 rule 2: our own copy counts once it is durable.
+      // docs/design.md, durability rule 2: our own copy counts once it is durable.
       match_scratch_[v] = durable_;
     } else if (auto i = progress_.find(v); i != progress_.end()) {
       match_scratch_[v] = i->second.match();

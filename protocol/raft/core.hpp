@@ -125,7 +125,7 @@ public:
   request_result transfer_leadership(server_id target);
   /// The shell's wall clock, used to stamp the entries the core creates by
   /// itself (no-ops, membership changes). Optional; the core never reads a
-  /// clock (DESIGN §3 rule 5: time comes from leader-stamped entries).
+  /// clock (docs/design.md, durability rule 5: time comes from leader-stamped entries).
   void observe_time(std::int64_t timestamp_ms);
   /// The shell made everything of batch `persist_id` durable (and all earlier
   /// batches).

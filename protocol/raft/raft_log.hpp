@@ -1,8 +1,8 @@
 #pragma once
 // The consensus core's in-memory view of its log: a snapshot point
 // (index, term) followed by every entry not yet compacted. Owned by one core,
-// never shared; the shell keeps the durable copy (PROTOCOL.md "Ready batch").
-// Entries are immutable shared handles so slices cost no byte copies.
+// never shared; the shell keeps the durable copy (PROTOCOL.md "The ready-batch
+// contract"). Entries are immutable shared handles so slices cost no byte copies.
 
 #include "protocol/raft/types.hpp"
 

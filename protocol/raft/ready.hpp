@@ -16,9 +16,9 @@ struct outgoing_message {
   server_id to = no_server;
   message msg;
   /// True: may leave only once every persist issued so far (this batch's and
-  /// all earlier ones) is durable (DESIGN §3 rule 1: term, vote and entries
-  /// are durable before a vote or an AppendEntries reply). False: may leave at
-  /// once, in parallel with the persist (thesis §10.2.1: the leader writes its
+  /// all earlier ones) is durable (docs/design.md, durability rules 1 and 2: term, vote
+  /// and entries are durable before a vote or an AppendEntries reply). False: may leave
+  /// at once, in parallel with the persist (thesis §10.2.1: the leader writes its
   /// own disk in parallel with replication).
   bool after_persist = false;
 };

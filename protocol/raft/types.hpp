@@ -10,8 +10,8 @@ namespace conflux::raft {
 
 using term_t = std::uint64_t;
 using index_t = std::uint64_t;
-/// Raft's own server identity. Never a CAF node id (CAF-NOTES: stale handles
-/// compare equal to fresh ones). 0 means "none".
+/// Raft's own server identity. Never a CAF node id (bench/caf-spike/README.md §3: a
+/// restarted peer's handle can compare equal to the old one). 0 means "none".
 using server_id = std::uint64_t;
 constexpr server_id no_server = 0;
 
@@ -30,7 +30,7 @@ struct log_entry {
   index_t index = 0;
   entry_kind kind = entry_kind::command;
   /// Leader-stamped wall time in milliseconds since the epoch. The state
-  /// machine takes time only from here (DESIGN §3 rule 5).
+  /// machine takes time only from here (docs/design.md, durability rule 5).
   std::int64_t timestamp_ms = 0;
   /// Command bytes (kind == command), encoded membership (kind == membership),
   /// empty for noop.
@@ -44,7 +44,7 @@ struct log_entry {
 };
 
 /// What must be durable before a vote or an AppendEntries reply leaves
-/// (DESIGN §3 rule 1).
+/// (docs/design.md, durability rule 1).
 struct hard_state {
   term_t term = 0;
   server_id vote = no_server;
@@ -61,7 +61,6 @@ struct hard_state {
 /// Shared, immutable ownership of one entry. The consensus core, its messages
 /// and its ready batches pass entries by this handle so that replicating one
 /// entry to N followers, persisting it and applying it never copies its bytes.
-/// Added by issue 3; `log_entry` itself is unchanged.
 using entry_ptr = std::shared_ptr<const log_entry>;
 
 } // namespace conflux::raft

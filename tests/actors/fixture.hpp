@@ -1,11 +1,11 @@
 #pragma once
-// Shared fixture of the tier-3 actor tests (DESIGN §7): one actor system on
-// CAF's deterministic test_coordinator (no middleman), a temporary directory
+// Shared fixture of the tier-3 actor tests (docs/design.md, Testing tiers): one actor
+// system on CAF's deterministic test_coordinator (no middleman), a temporary directory
 // for real LMDB stores, and helpers that spawn a node's actors non-detached
 // with the same functions the node launcher uses (log_store_fun, applier_fun,
 // the Raft role actors, client_session_fun).
 //
-// Driving rules (docs/caf-spike/README.md §5): run() delivers messages
+// Driving rules (bench/caf-spike/README.md §5): run() delivers messages
 // until no job is left and never fires a timer; ticks fire only when a test
 // advances the fake clock by one tick. A request from the test is made by a
 // one-shot "asker" actor that the test coordinator runs like any other and

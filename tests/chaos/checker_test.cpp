@@ -1,4 +1,4 @@
-// Checker self-test (issue 6): hand-written histories the checker must classify.
+// Checker self-test: hand-written histories the checker must classify.
 #include "apps/chaos/checker.hpp"
 #include "apps/chaos/history.hpp"
 

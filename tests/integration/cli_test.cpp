@@ -1,6 +1,6 @@
 // The `conflux` CLI binary against a running cluster: bad input is refused
 // with the documented exit code and one stderr line, and changes nothing
-// (DESIGN §5, §6).
+// (docs/cli.md; protocol/PROTOCOL.md, Validation).
 
 #include "tests/integration/cluster.hpp"
 #include "tests/integration/helpers.hpp"

@@ -1,5 +1,5 @@
 #pragma once
-// Integration-test fixture (DESIGN §7, tier 5): a cluster of real
+// Integration-test fixture (docs/design.md, Testing tiers, tier 5): a cluster of real
 // `conflux-node` processes on 127.0.0.1, started with fork/execv, plus a helper
 // that runs the `conflux` CLI binary and captures its output.
 //

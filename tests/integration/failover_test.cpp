@@ -80,7 +80,7 @@ TEST_CASE("leader_killed_during_writes_is_replaced_and_keeps_acknowledged_writes
                               << " -> " << new_term << ")");
   REQUIRE(new_leader);
   CHECK(*new_leader != leader);
-  // Behaviour requirement of the issue: a new leader within 2 s.
+  // Required behaviour: a new leader within 2 s.
   CHECK(elected_after < 2000ms);
 
   // The cluster keeps taking writes from the same client after the failover.

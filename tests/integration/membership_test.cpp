@@ -1,4 +1,4 @@
-// Live membership changes (DESIGN §3 "Membership"): a server started with
+// Live membership changes (docs/design.md, Membership): a server started with
 // --join is added under load and promoted once caught up; the leader is
 // removed (after handing leadership over) and the cluster keeps serving;
 // leadership moves on request; the cluster shrinks 5 -> 3 and grows back to

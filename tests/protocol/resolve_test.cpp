@@ -1,5 +1,5 @@
-// Release resolution (DESIGN §1): table-driven cases for each rule of the
-// order, then a property test against an independent reference over
+// Release resolution (docs/design.md, Data model): table-driven cases for each rule of
+// the order, then a property test against an independent reference over
 // generated rule sets.
 
 #include <doctest/doctest.h>

@@ -1,6 +1,6 @@
-// Seeded whole-cluster simulation (DESIGN §7 tier 2): random faults, random
-// client traffic, invariants after every step. Membership requests include
-// ones the core must refuse (each checked for the right refusal) and leaders
+// Seeded whole-cluster simulation (docs/design.md, Testing tiers, tier 2): random
+// faults, random client traffic, invariants after every step. Membership requests
+// include ones the core must refuse (each checked for the right refusal) and leaders
 // asked to remove themselves (each handover must end within the core's
 // limit). CONFLUX_SIM_SEED=S replays one seed; CONFLUX_SIM_SEEDS=N sets how
 // many seeds run per cluster size.

@@ -65,7 +65,7 @@ TEST_CASE("follower_grants_one_vote_per_term_and_only_after_persisting_it") {
   auto votes = sent<request_vote_response>(r);
   REQUIRE(votes.size() == 1);
   CHECK(votes[0].second.granted);
-  CHECK(votes[0].first.after_persist); // DESIGN §3 rule 1
+  CHECK(votes[0].first.after_persist); // docs/design.md, durability rule 1
   f.step(3, vote_request().term(1).last_log(5, 1));
   r = f.take_ready();
   votes = sent<request_vote_response>(r);

@@ -1,6 +1,6 @@
-// Named scenarios for the classic Raft bugs (DESIGN §7), each driven step by
-// step over the simulated cluster. Each one fails if the rule it names is
-// removed from the core (see the issue 3 report for how that was checked).
+// Named scenarios for the classic Raft bugs (docs/design.md, Testing tiers), each
+// driven step by step over the simulated cluster. Each one fails if the rule it names
+// is removed from the core.
 
 #include "tests/protocol/raft/builders.hpp"
 #include "tests/protocol/raft/checked_core.hpp"
@@ -203,7 +203,8 @@ TEST_CASE("crash_before_persist_does_not_lose_a_committed_write") {
   c.drop_if([](const envelope& e) { return e.from == 1 && e.to == 3; });
   c.persist_all(2);
   c.deliver_if([](const envelope& e) { return e.from == 2 && e.to == 1; });
-  // DESIGN §3 rule 2: one durable copy (S2) plus a non-durable one is no majority.
+  // docs/design.md, durability rule 2: one durable copy (S2) plus a non-durable one is
+  // no majority.
   CHECK(c.raft(1).commit_index() < r.index);
   // The crash loses the leader's unwritten entry; S3 wins with S1's vote and
   // overwrites S2's copy. Had the entry been reported committed, the checker
