@@ -192,6 +192,26 @@ TEST_CASE("log_store_entries_stops_at_byte_budget_but_returns_at_least_one") {
   CHECK(unlimited->size() == 10);
 }
 
+TEST_CASE("log_store_stored_size_is_what_the_byte_budget_counts") {
+  // The raft shell sizes the log for snapshots with stored_size(): it must be
+  // the size entries() counts, entry for entry.
+  temp_dir tmp;
+  auto ls = open_ok(tmp.sub("log"));
+  std::vector<log_entry> batch;
+  for (raft::index_t i = 1; i <= 4; ++i)
+    batch.push_back(make_entry(i, 1, std::string(10 * i, 'y')));
+  CHECK_OK(ls.append(batch));
+  std::size_t first_three = 0;
+  for (std::size_t i = 0; i < 3; ++i)
+    first_three += storage::log_store::stored_size(batch[i]);
+  auto exact = ls.entries(1, 5, first_three);
+  REQUIRE(exact.ok());
+  CHECK(exact->size() == 3);
+  auto short_by_one = ls.entries(1, 5, first_three - 1);
+  REQUIRE(short_by_one.ok());
+  CHECK(short_by_one->size() == 2);
+}
+
 TEST_CASE("log_store_append_with_gap_is_refused") {
   temp_dir tmp;
   auto ls = open_ok(tmp.sub("log"));
