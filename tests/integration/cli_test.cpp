@@ -163,3 +163,51 @@ TEST_CASE("bad_cli_input_is_refused_and_changes_nothing" *
 }
 
 } // namespace conflux::itest
+
+namespace conflux::itest {
+
+TEST_CASE("config_list_matches_whole_segments_and_a_released_config_is_deleted_only_"
+          "with_force" *
+          doctest::skip(*cli_binary() == '\0')) {
+  started_cluster c;
+  auto cli = [&](std::vector<std::string> args) {
+    return run_cli(with_globals(c, std::move(args)), 30s);
+  };
+  const std::string prod = "itest/shop/prod/db.json";
+  const std::string production = "itest/shop/production/db.json";
+  for (auto& key : {prod, production}) {
+    auto r = cli({"config", "create", key, "--format", "json", "--content", "{}"});
+    INFO(r.describe());
+    REQUIRE(r.exit_code == 0);
+  }
+
+  // A prefix is whole segments: prod does not match production.
+  auto list = cli({"config", "list", "itest/shop/prod"});
+  INFO(list.describe());
+  CHECK(list.exit_code == 0);
+  CHECK(list.out.find(prod) != std::string::npos);
+  CHECK(list.out.find(production) == std::string::npos);
+
+  // Released, so clients read and watch it: a plain delete is refused and
+  // changes nothing; --force deletes it.
+  auto rel = cli({"release", "set", prod, "--rule", "*:1"});
+  INFO(rel.describe());
+  REQUIRE(rel.exit_code == 0);
+  auto refused = cli({"config", "delete", prod});
+  INFO(refused.describe());
+  CHECK(refused.exit_code == 4);
+  CHECK(refused.err.find("--force") != std::string::npos);
+  CHECK(cli({"get", prod}).exit_code == 0);
+  auto forced = cli({"config", "delete", prod, "--force"});
+  INFO(forced.describe());
+  CHECK(forced.exit_code == 0);
+  CHECK(cli({"config", "show", prod}).exit_code == 3);
+  CHECK(cli({"config", "show", production}).exit_code == 0);
+
+  // rollback takes --comment like every release verb.
+  auto back = cli({"rollback", production, "1", "--comment", "back to the first"});
+  INFO(back.describe());
+  CHECK(back.exit_code == 0);
+}
+
+} // namespace conflux::itest
