@@ -1,23 +1,10 @@
 # Every third-party dependency, found the way Debian 12 packages it.
-# scripts/dev setup installs the packages; CAF is found by hand (below).
+# scripts/dev setup installs the packages; CAF is built in-tree (ConfluxCaf).
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 
-# CAF 0.17.6 ships no CMake package and no .pc file.
-find_path(CAF_INCLUDE_DIR caf/all.hpp REQUIRED)
-find_library(CAF_CORE_LIBRARY caf_core REQUIRED)
-find_library(CAF_IO_LIBRARY caf_io REQUIRED)
-if(NOT TARGET CAF::core)
-  add_library(CAF::core UNKNOWN IMPORTED)
-  set_target_properties(CAF::core PROPERTIES
-    IMPORTED_LOCATION ${CAF_CORE_LIBRARY}
-    INTERFACE_SYSTEM_INCLUDE_DIRECTORIES ${CAF_INCLUDE_DIR}
-    INTERFACE_LINK_LIBRARIES Threads::Threads)
-  add_library(CAF::io UNKNOWN IMPORTED)
-  set_target_properties(CAF::io PROPERTIES
-    IMPORTED_LOCATION ${CAF_IO_LIBRARY}
-    INTERFACE_LINK_LIBRARIES CAF::core)
-endif()
+# CAF 0.17.6 is built from the tarball in third_party/caf with our patches.
+include(ConfluxCaf)
 
 pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)
 find_package(msgpack CONFIG REQUIRED)          # target msgpackc-cxx
