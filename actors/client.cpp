@@ -19,8 +19,9 @@ std::optional<consistency> parse_consistency(const std::string& s) {
   return std::nullopt;
 }
 
-client_runtime::client_runtime() : impl_(std::make_unique<impl>()) {
-  configure_remoting(impl_->cfg);
+client_runtime::client_runtime(const transport_settings& transport)
+    : impl_(std::make_unique<impl>()) {
+  configure_remoting(impl_->cfg, transport);
   impl_->sys = std::make_unique<caf::actor_system>(impl_->cfg);
 }
 

@@ -14,6 +14,7 @@
 // clients of a process share one client_runtime (one CAF actor system). No CAF
 // header is needed to use this one.
 
+#include "actors/transport.hpp"
 #include "protocol/commands.hpp"
 #include "protocol/error.hpp"
 #include "protocol/model.hpp"
@@ -38,12 +39,15 @@ enum class consistency : std::uint8_t {
 /// "linearizable" / "serializable"; nullopt otherwise.
 std::optional<consistency> parse_consistency(const std::string& s);
 
-/// Owns the CAF actor system of a client process: middleman loaded, Conflux
-/// message types and error category announced, heartbeat settings equal to the
-/// nodes' (actors/remoting.hpp). Create one per process, before any client.
+/// Owns the CAF actor system of a client process: middleman and transport
+/// (mutual TLS, or plain text on loopback only) loaded, Conflux message types
+/// and error category announced, heartbeat settings equal to the nodes'
+/// (actors/remoting.hpp). Create one per process, before any client. Check
+/// the settings with check_transport() first: files that cannot be read make
+/// every connection fail.
 class client_runtime {
 public:
-  client_runtime();
+  explicit client_runtime(const transport_settings& transport);
   ~client_runtime();
   client_runtime(const client_runtime&) = delete;
   client_runtime& operator=(const client_runtime&) = delete;

@@ -89,7 +89,7 @@ probe_result judge(const unsigned char* data, std::size_t n, bool eof,
               "(not a Conflux node, or one shutting down)"};
     return {probe_verdict::silent, "accepted the connection but sent nothing within " +
                                        ms_text(timeout) +
-                                       " (a stopped process, or not a Conflux node)"};
+                                       " (a stopped process, a node that expects TLS, or not a Conflux node)"};
   }
   if (data[0] != basp_server_handshake)
     return {probe_verdict::not_conflux,

@@ -4,6 +4,7 @@
 #include "actors/client_backoff.hpp"
 #include "actors/client_probe.hpp"
 #include "actors/endpoint.hpp"
+#include "actors/remoting.hpp"
 
 #include <caf/io/all.hpp>
 #include <set>
@@ -44,7 +45,7 @@ caf::behavior relay_fun(caf::event_based_actor* self) {
   return {
       [=](caf::connect_atom, const std::string& host, std::uint16_t port,
           caf::timespan timeout) {
-        auto mm = self->system().middleman().actor_handle();
+        auto mm = connector(self->system());
         return relay_to<caf::node_id, caf::strong_actor_ptr,
                         std::set<std::string>>::ask(self, mm, timeout,
                                                     caf::connect_atom::value, host,
@@ -98,6 +99,32 @@ milliseconds leader_rpc::remaining() const {
   return std::chrono::duration_cast<milliseconds>(deadline_ - clock_type::now());
 }
 
+namespace {
+
+/// Why a TLS connection to `address` failed with `err`, from a plain look at
+/// it; `dead_end` is set when retrying soon cannot help.
+error explain_tls_failure(const endpoint& ep, const std::string& address, error err,
+                          bool& dead_end) {
+  auto probe = probe_endpoint(ep, milliseconds(200));
+  switch (probe.verdict) {
+  case probe_verdict::speaks_basp:
+    dead_end = true;
+    return error{errc::unavailable,
+                 address + " speaks plain text, not TLS (a node started with "
+                           "--insecure-plaintext); on loopback, run this client "
+                           "with --insecure-plaintext too"};
+  case probe_verdict::silent:
+    err.message += "; if the node runs, check that its certificate and this "
+                   "client's come from the same cluster CA (docs/security.md)";
+    return err;
+  default:
+    dead_end = probe.dead_end();
+    return error{errc::unavailable, address + " " + probe.detail};
+  }
+}
+
+} // namespace
+
 leader_rpc::connect_result leader_rpc::open_at(const std::string& address,
                                                milliseconds timeout) {
   connect_result out;
@@ -111,13 +138,27 @@ leader_rpc::connect_result leader_rpc::open_at(const std::string& address,
   }
   auto started = clock_type::now();
   timeout = std::max(timeout, milliseconds(1));
+  const bool tls = sys_.has_openssl_manager();
+  if (!tls && !is_loopback_host(ep->host)) {
+    out.err = error{errc::invalid_argument,
+                    "will not send plain text to " + address +
+                        ", which is not a loopback address; use mutual TLS "
+                        "(docs/security.md)"};
+    out.dead_end = true;
+    return out;
+  }
   // CAF reports a refused port late and vaguely, and an IPv6 literal that
   // refuses as "no such host"; a plain connection first says what is there.
-  auto probe = probe_endpoint(*ep, timeout);
-  if (probe.verdict != probe_verdict::speaks_basp) {
-    out.err = error{errc::unavailable, address + " " + probe.detail};
-    out.dead_end = probe.dead_end();
-    return out;
+  // A TLS node waits for the client to speak, and a bare connection would
+  // cost it a failed handshake: with TLS the probe runs only to explain a
+  // failed connection.
+  if (!tls) {
+    auto probe = probe_endpoint(*ep, timeout);
+    if (probe.verdict != probe_verdict::speaks_basp) {
+      out.err = error{errc::unavailable, address + " " + probe.detail};
+      out.dead_end = probe.dead_end();
+      return out;
+    }
   }
   auto spent = std::chrono::duration_cast<milliseconds>(clock_type::now() - started);
   caf::timespan t{std::max(timeout - spent, milliseconds(1))};
@@ -142,6 +183,8 @@ leader_rpc::connect_result leader_rpc::open_at(const std::string& address,
             out.err = error{errc::unavailable, "cannot connect to " + address + " (" +
                                                    sys_.render(e) + ")"};
           });
+  if (out.err && tls)
+    out.err = explain_tls_failure(*ep, address, *out.err, out.dead_end);
   if (out.err)
     return out;
   self_->request(relay_, caf::infinite, node, rpc::client_hello{"", opts_.name}, t)

@@ -7,6 +7,7 @@
 #include "actors/client_probe.hpp"
 #include "actors/client_rpc.hpp"
 #include "actors/endpoint.hpp"
+#include "actors/remoting.hpp"
 
 #include <atomic>
 #include <caf/io/all.hpp>
@@ -166,9 +167,14 @@ void connect(watcher_ptr self, std::uint64_t e) {
     return fail_for_good(self, error{errc::invalid_argument,
                                      "endpoint '" + address +
                                          "' is not HOST:PORT (e.g. 127.0.0.1:7101)"});
+  if (!self->system().has_openssl_manager() && !is_loopback_host(ep->host))
+    return fail_for_good(self, error{errc::invalid_argument,
+                                     "will not send plain text to " + address +
+                                         ", which is not a loopback address; use "
+                                         "mutual TLS (docs/security.md)"});
   auto timeout =
       caf::timespan{std::min(cur.opts.timeout, std::chrono::milliseconds(1500))};
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = connector(self->system());
   self->request(mm, timeout, caf::connect_atom::value, ep->host, ep->port)
       .then(
           [=](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>& ifs) {

@@ -265,6 +265,21 @@ status check_node_options(const node_options& opts) {
   return {};
 }
 
+status check_node_transport(const node_options& opts) {
+  if (opts.transport.tls())
+    return check_transport(opts.transport);
+  if (auto st = check_plaintext_address("--insecure-plaintext: --listen", opts.listen);
+      !st.ok())
+    return st;
+  for (const auto& [id, addr] : opts.peers)
+    if (auto st = check_plaintext_address("--insecure-plaintext: the address of node " +
+                                              std::to_string(id),
+                                          addr);
+        !st.ok())
+      return st;
+  return {};
+}
+
 expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
   if (auto s = check_node_options(opts); !s.ok())
     return s.err();

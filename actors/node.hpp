@@ -32,4 +32,9 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts);
 /// addresses well-formed, tick and election settings sane.
 status check_node_options(const node_options& opts);
 
+/// Refuses a transport the node cannot run with: plain text with a listen or
+/// peer address that is not loopback, TLS without readable credentials. The
+/// launcher calls it; start_node does not (in-process nodes need no network).
+status check_node_transport(const node_options& opts);
+
 } // namespace conflux::actors

@@ -6,6 +6,7 @@
 // Fields that change after start are atomics or guarded by their own mutex.
 
 #include "actors/interfaces.hpp"
+#include "actors/transport.hpp"
 #include "protocol/raft/types.hpp"
 #include "protocol/validation.hpp"
 #include "storage/state_store.hpp"
@@ -56,6 +57,9 @@ struct node_options {
   std::size_t max_db_size = storage::lmdb::default_map_size;
   /// Concurrent read transactions of the state store (--max-readers).
   unsigned max_readers = storage::lmdb::default_max_readers;
+  /// Mutual TLS credentials, or plain text on loopback (the launcher checks
+  /// them with check_node_transport and loads them into the actor system).
+  transport_settings transport;
 };
 
 /// Set by whichever actor hits an unrecoverable error (storage failure,

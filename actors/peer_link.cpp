@@ -1,4 +1,5 @@
 #include "actors/peer_link.hpp"
+#include "actors/remoting.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -142,9 +143,21 @@ void disconnect(self_ptr self, const std::string& why) {
 void connect(self_ptr self) {
   if (self->state.connecting || self->state.remote)
     return;
+  if (!self->system().has_openssl_manager() &&
+      !is_loopback_host(self->state.address.host)) {
+    auto& st = self->state;
+    if (!st.warned_unreachable)
+      spdlog::error("peer link: will not send plain text to node {} at {}, which is "
+                    "not a loopback address; run the cluster with mutual TLS",
+                    st.peer, st.address.to_string());
+    st.warned_unreachable = true;
+    st.backoff = max_backoff;
+    schedule_retry(self);
+    return;
+  }
   self->state.connecting = true;
   auto gen = self->state.generation;
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = connector(self->system());
   self->request(mm, request_timeout, caf::connect_atom::value, self->state.address.host,
                 self->state.address.port)
       .then(

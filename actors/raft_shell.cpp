@@ -250,6 +250,7 @@ rpc::status_reply raft_shell::status() const {
   s.leader_address = ctx_->address_of(core_->leader());
   s.cluster_id = ctx_->opts.cluster_id;
   s.sessions = ctx_->sessions.load();
+  s.transport = ctx_->opts.transport.tls() ? "mutual-tls" : "insecure-plaintext";
   auto& cfg = core_->membership();
   auto member = [&](raft::server_id id, const char* kind) {
     rpc::member_entry m;

@@ -4,14 +4,21 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
 
 namespace conflux::actors {
 
-void configure_remoting(caf::actor_system_config& cfg) {
+void configure_remoting(caf::actor_system_config& cfg, const transport_settings& t) {
   cfg.load<caf::io::middleman>();
+  if (t.tls()) {
+    cfg.load<caf::openssl::manager>();
+    cfg.openssl_certificate = t.cert_file;
+    cfg.openssl_key = t.key_file;
+    cfg.openssl_cafile = t.ca_file;
+  }
   cfg.add_message_types<caf::id_block::conflux>();
   cfg.set("middleman.heartbeat-interval", caf::timespan{heartbeat_interval});
   cfg.set("middleman.connection-timeout", caf::timespan{connection_timeout});
@@ -28,6 +35,24 @@ void configure_remoting(caf::actor_system_config& cfg) {
     else
       spdlog::warn("CONFLUX_SCHEDULER='{}' ignored: use sharing or stealing", policy);
   }
+}
+
+caf::io::middleman_actor connector(caf::actor_system& sys) {
+  if (sys.has_openssl_manager())
+    return sys.openssl_manager().actor_handle();
+  return sys.middleman().actor_handle();
+}
+
+caf::expected<std::uint16_t> publish_actor(caf::actor_system& sys, caf::strong_actor_ptr whom,
+                                     std::set<std::string> interface, std::uint16_t port,
+                                     const std::string& host) {
+  auto f = caf::make_function_view(connector(sys));
+  return f(caf::publish_atom::value, port, std::move(whom), std::move(interface), host,
+           true);
+}
+
+void unpublish_actor(caf::actor_system& sys, const caf::actor_addr& whom, std::uint16_t port) {
+  caf::anon_send(connector(sys), caf::unpublish_atom::value, whom, port);
 }
 
 void log_remoting_settings(const caf::actor_system_config& cfg, const char* who) {

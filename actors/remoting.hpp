@@ -1,12 +1,24 @@
 #pragma once
 // Settings every Conflux process that speaks CAF remoting must share: the
-// message types, the middleman, and the heartbeat / connection timeout. The
-// heartbeat settings must be identical on every node and every client: a
-// one-sided setting declares healthy idle links dead (bench/caf-spike/README.md §4).
+// message types, the transport (mutual TLS, or plain text on loopback only),
+// the middleman and the heartbeat / connection timeout. The heartbeat
+// settings must be identical on every node and every client: a one-sided
+// setting declares healthy idle links dead (bench/caf-spike/README.md §4).
+
+#include "actors/transport.hpp"
 
 #include <caf/actor_system_config.hpp>
+#include <caf/expected.hpp>
+#include <caf/io/middleman_actor.hpp>
 
 #include <chrono>
+#include <cstdint>
+#include <set>
+#include <string>
+
+namespace caf {
+class actor_system;
+}
 
 namespace conflux::actors {
 
@@ -14,14 +26,29 @@ namespace conflux::actors {
 constexpr std::chrono::milliseconds heartbeat_interval{250};
 constexpr std::chrono::milliseconds connection_timeout{2500};
 
-/// Loads the middleman, registers Conflux's network message types, sets the
-/// heartbeat settings and the scheduler policy ("sharing"; the environment
-/// variable CONFLUX_SCHEDULER=stealing|sharing overrides it). Call before
-/// constructing the actor_system.
-void configure_remoting(caf::actor_system_config& cfg);
+/// Loads the middleman (and the TLS module unless plain text), registers
+/// Conflux's network message types, sets the credentials, the heartbeat
+/// settings and the scheduler policy ("sharing"; the environment variable
+/// CONFLUX_SCHEDULER=stealing|sharing overrides it). Call before constructing
+/// the actor_system.
+void configure_remoting(caf::actor_system_config& cfg, const transport_settings& t);
 
-/// Logs (at INFO) the heartbeat settings the actor system really uses: a
-/// wrongly typed setting is silently ignored by CAF 0.17.6.
+/// The actor that connects and publishes over the configured transport: every
+/// connection of a Conflux process goes through it.
+caf::io::middleman_actor connector(caf::actor_system& sys);
+
+/// Publishes `whom` with its messaging interface (sys.message_types(handle))
+/// on host:port over the configured transport; returns the port (the one
+/// chosen when `port` is 0).
+caf::expected<std::uint16_t> publish_actor(caf::actor_system& sys, caf::strong_actor_ptr whom,
+                                     std::set<std::string> interface, std::uint16_t port,
+                                     const std::string& host);
+
+/// Stops listening on `port` for `whom`.
+void unpublish_actor(caf::actor_system& sys, const caf::actor_addr& whom, std::uint16_t port);
+
+/// Logs (at INFO) the transport and the heartbeat settings the actor system
+/// really uses: a wrongly typed setting is silently ignored by CAF 0.17.6.
 void log_remoting_settings(const caf::actor_system_config& cfg, const char* who);
 
 } // namespace conflux::actors

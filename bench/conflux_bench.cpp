@@ -251,10 +251,18 @@ int main(int argc, char** argv) {
                     "conflux-bench: latency and throughput of a running Conflux cluster, "
                     "N clients on the CAF-native client",
                     "127.0.0.1:7101",
-                    {"put", "get", "get-serializable", "resolve", "watch"}};
+                    {"put", "get", "get-serializable", "resolve", "watch"},
+                    true};
   if (auto rc = parse_cli(argc, argv, info, o))
     return *rc;
-  actors::client_runtime rt;
+  auto transport = o.insecure_plaintext ? actors::transport_settings{}
+                                        : actors::tls_in_dir(o.tls_dir, "client");
+  transport.insecure_plaintext = o.insecure_plaintext;
+  if (auto st = actors::check_transport(transport); !st.ok()) {
+    std::cerr << "conflux-bench: " << st.err().message << "\n";
+    return exit_bad_input;
+  }
+  actors::client_runtime rt{transport};
   measurement m(o.pids);
   run_result r;
   {

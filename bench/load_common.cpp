@@ -113,6 +113,13 @@ std::optional<int> parse_cli(int argc, char** argv, const program_info& info, op
   app.add_option("--key-prefix", out.key_prefix,
                  "first two key segments (default bench/<run id>), so runs never share "
                  "keys");
+  if (info.conflux_transport) {
+    app.add_option("--tls-dir", out.tls_dir,
+                   "client.crt, client.key and ca.crt made by `conflux-cert client` "
+                   "(default: $CONFLUX_TLS_DIR)");
+    app.add_flag("--insecure-plaintext", out.insecure_plaintext,
+                 "plain text to loopback nodes started with --insecure-plaintext");
+  }
   app.footer("Prints one JSON line: {\"workload\",\"clients\",\"ops\",\"seconds\","
              "\"ops_per_sec\",\"p50_us\",\"p99_us\",\"p999_us\",\"errors\",...}. Exit "
              "codes: 0 ok, 1 some operations failed, 2 bad input, 5 cluster unavailable.");
@@ -126,6 +133,16 @@ std::optional<int> parse_cli(int argc, char** argv, const program_info& info, op
     std::cerr << info.name << ": " << msg << "\n";
     return exit_bad_input;
   };
+  if (info.conflux_transport && !out.insecure_plaintext && out.tls_dir.empty()) {
+    const char* env = std::getenv("CONFLUX_TLS_DIR");
+    out.tls_dir = env ? env : "";
+    if (out.tls_dir.empty())
+      return bad("no TLS credentials: give --tls-dir DIR or set CONFLUX_TLS_DIR (made by "
+                 "`conflux-cert client`), or --insecure-plaintext for loopback nodes "
+                 "started with it");
+  }
+  if (out.insecure_plaintext && !out.tls_dir.empty())
+    return bad("--insecure-plaintext and --tls-dir exclude each other");
   for (const auto& e : out.endpoint_list())
     if (!valid_endpoint(e))
       return bad("--endpoints: '" + e + "' is not HOST:PORT; pass e.g. "

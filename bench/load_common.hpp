@@ -56,6 +56,10 @@ struct options {
   double put_rate = 100;
   /// Key namespace; a fresh run id is appended unless given.
   std::string key_prefix;
+  /// Conflux only: client credentials (--tls-dir, else $CONFLUX_TLS_DIR), or
+  /// plain text to loopback nodes (--insecure-plaintext).
+  std::string tls_dir;
+  bool insecure_plaintext = false;
 
   /// The endpoint list split at commas (validated by the caller).
   std::vector<std::string> endpoint_list() const;
@@ -73,6 +77,8 @@ struct program_info {
   std::string default_endpoints;
   /// Every workload name the flag accepts (validated by parse_cli).
   std::vector<std::string> workloads;
+  /// Offer --tls-dir and --insecure-plaintext (Conflux's transport).
+  bool conflux_transport = false;
 };
 
 /// Parses and validates argv. Returns the exit code to leave with (0 for

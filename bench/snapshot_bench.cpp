@@ -197,7 +197,9 @@ int main(int argc, char** argv) {
   double open_s = 0, ready_s = 0;
   {
     caf::actor_system_config cfg;
-    actors::configure_remoting(cfg);
+    actors::transport_settings in_process; // no connection is made
+    in_process.insecure_plaintext = true;
+    actors::configure_remoting(cfg, in_process);
     caf::actor_system sys{cfg};
     actors::node_options opts;
     opts.id = 1;

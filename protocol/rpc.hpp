@@ -110,6 +110,9 @@ struct status_reply {
   std::vector<member_entry> members;
   /// Client sessions open on this node right now.
   std::uint64_t sessions = 0;
+  /// How the node speaks to peers and clients: "mutual-tls", or
+  /// "insecure-plaintext" (loopback only).
+  std::string transport;
 };
 
 // -- watches (PROTOCOL.md "Watches") -------------------------------------------

@@ -15,6 +15,8 @@ namespace {
 
 struct global_args {
   std::string endpoints_text;
+  std::string tls_dir;
+  bool insecure_plaintext = false;
   bool json = false;
   std::int64_t timeout_ms = 5000;
 };
@@ -23,6 +25,12 @@ void add_global_options(CLI::App& app, global_args& g) {
   app.add_option("--endpoints", g.endpoints_text,
                  "HOST:PORT[,HOST:PORT...] of cluster members to contact (default: "
                  "$CONFLUX_ENDPOINTS, else 127.0.0.1:7101)");
+  app.add_option("--tls-dir", g.tls_dir,
+                 "directory with client.crt, client.key and ca.crt, as `conflux-cert "
+                 "client` makes it (default: $CONFLUX_TLS_DIR)");
+  app.add_flag("--insecure-plaintext", g.insecure_plaintext,
+               "speak plain text, without TLS, to nodes started with "
+               "--insecure-plaintext; loopback addresses only");
   app.add_flag("--json", g.json,
                "print exactly one JSON object on stdout; errors as one JSON object "
                "{\"error\",\"message\",\"exit_code\"} on stderr");
@@ -105,6 +113,44 @@ std::optional<parse_outcome> resolve_endpoints(const CLI::App& app, global_args&
   return std::nullopt;
 }
 
+/// --insecure-plaintext, else --tls-dir, else CONFLUX_TLS_DIR. A command that
+/// contacts the cluster needs one of them: there is no unauthenticated
+/// default.
+std::optional<parse_outcome> resolve_transport(const CLI::App& app, const global_args& g,
+                                               const char* env_tls_dir,
+                                               invocation& inv) {
+  bool flag = app.count("--tls-dir") > 0;
+  if (g.insecure_plaintext) {
+    if (flag)
+      return input_error("--insecure-plaintext and --tls-dir exclude each other; "
+                         "give one of them",
+                         g.json);
+    for (const auto& ep : inv.global.endpoints)
+      if (auto st = actors::check_plaintext_address("--insecure-plaintext: endpoint", ep);
+          !st.ok())
+        return input_error(st.err().message, g.json);
+    inv.global.transport.insecure_plaintext = true;
+    return std::nullopt;
+  }
+  std::string dir = flag ? g.tls_dir : std::string{env_tls_dir ? env_tls_dir : ""};
+  if (dir.empty()) {
+    if (!needs_cluster(inv.kind))
+      return std::nullopt;
+    return input_error(
+        "no TLS credentials: set CONFLUX_TLS_DIR to the directory `conflux-cert "
+        "client` made (`scripts/dev up` prints the export line) or give --tls-dir DIR; "
+        "for nodes on loopback started with --insecure-plaintext, give "
+        "--insecure-plaintext",
+        g.json);
+  }
+  inv.global.transport = actors::tls_in_dir(dir, "client");
+  inv.global.tls_dir = dir;
+  if (auto st = actors::check_transport(inv.global.transport); !st.ok())
+    return input_error((flag ? "--tls-dir: " : "CONFLUX_TLS_DIR: ") + st.err().message,
+                       g.json);
+  return std::nullopt;
+}
+
 /// The checks of the options commands share, in a fixed order, before the
 /// command's own handler.
 std::optional<parse_outcome> check_common(parse_context& ctx) {
@@ -161,11 +207,12 @@ void register_commands(command_registry& r) {
 }
 
 parse_outcome parse_command_line(const std::vector<std::string>& args,
-                                 const char* env_endpoints) {
+                                 const char* env_endpoints, const char* env_tls_dir) {
   const bool json_hint = std::find(args.begin(), args.end(), "--json") != args.end();
 
   CLI::App app{"conflux: the command line of a Conflux configuration cluster.\n"
-               "Global options (--endpoints, --json, --timeout) go before or after "
+               "Global options (--endpoints, --tls-dir, --insecure-plaintext, --json, "
+               "--timeout) go before or after "
                "the command.",
                "conflux"};
   app.fallthrough();
@@ -200,6 +247,8 @@ parse_outcome parse_command_line(const std::vector<std::string>& args,
   inv.name = parent != &app ? parent->get_name() + " " + leaf->app->get_name()
                             : leaf->app->get_name();
   inv.kind = leaf->kind;
+  if (auto o = resolve_transport(app, g, env_tls_dir, inv))
+    return *o;
 
   // Local checks, all of them before any contact.
   parse_context ctx{inv, *leaf->args, *leaf->app};

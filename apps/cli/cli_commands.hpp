@@ -25,6 +25,10 @@ struct global_options {
   std::vector<std::string> endpoints{"127.0.0.1:7101"};
   /// The endpoint list as given (for messages).
   std::string endpoints_text = "127.0.0.1:7101";
+  /// Mutual TLS from --tls-dir / CONFLUX_TLS_DIR, or --insecure-plaintext.
+  actors::transport_settings transport;
+  /// The credential directory as given (for messages); empty for plain text.
+  std::string tls_dir;
   bool json = false;
   std::chrono::milliseconds timeout{5000};
 };
@@ -93,11 +97,12 @@ struct parse_outcome {
   std::string err;
 };
 
-/// Parses `args` (argv without argv[0]). `env_endpoints` is the value of
-/// CONFLUX_ENDPOINTS (nullptr or "" when unset). Reads --file / --schema /
-/// --rules-file. Never contacts a cluster.
+/// Parses `args` (argv without argv[0]). `env_endpoints` and `env_tls_dir`
+/// are the values of CONFLUX_ENDPOINTS and CONFLUX_TLS_DIR (nullptr or "" when
+/// unset). Reads --file / --schema / --rules-file. Never contacts a cluster.
 parse_outcome parse_command_line(const std::vector<std::string>& args,
-                                 const char* env_endpoints);
+                                 const char* env_endpoints,
+                                 const char* env_tls_dir = nullptr);
 
 /// A running watch (actors::watch_stream behind it).
 class watch_feed {

@@ -75,7 +75,8 @@ std::string creator_name() {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  auto parsed = cli::parse_command_line(args, std::getenv("CONFLUX_ENDPOINTS"));
+  auto parsed = cli::parse_command_line(args, std::getenv("CONFLUX_ENDPOINTS"),
+                                        std::getenv("CONFLUX_TLS_DIR"));
   std::cout << parsed.out << std::flush;
   std::cerr << parsed.err << std::flush;
   if (!parsed.inv)
@@ -91,7 +92,7 @@ int main(int argc, char** argv) {
       std::signal(SIGINT, on_stop_signal);
       std::signal(SIGTERM, on_stop_signal);
     }
-    actors::client_runtime rt;
+    actors::client_runtime rt{inv.global.transport};
     return cli::execute_with_client(inv, rt, creator_name(), std::cout, std::cerr);
   } catch (const std::exception& e) {
     std::cerr << cli::error_line("internal", std::string{"internal error: "} + e.what(),

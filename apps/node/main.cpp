@@ -5,12 +5,17 @@
 //                [--log-level LEVEL] [--watch-history N] [--watch-backlog N] [--join]
 //                [--snapshot-entries N] [--snapshot-bytes B]
 //                [--max-db-size SIZE] [--max-readers N]
+//                (--tls-dir DIR [--tls-cert F] [--tls-key F] [--tls-ca F]
+//                 | --insecure-plaintext)
+//
+// Mutual TLS is the only transport unless --insecure-plaintext is given, which
+// is refused unless every address is a loopback address (docs/security.md).
 //
 // --join starts a node with no configuration that waits until a leader adds
 // it (`conflux cluster add ID HOST:PORT`); --peers is then optional.
 //
-// With no arguments: a single-node cluster on 127.0.0.1:7101 with data in
-// ./conflux-data. Settings come from the embedded defaults, then the config
+// With no arguments besides the transport: a single-node cluster on
+// 127.0.0.1:7101 with data in ./conflux-data. Settings come from the embedded defaults, then the config
 // file (TOML), then the flags. SIGINT/SIGTERM stop the node cleanly (exit 0);
 // bad flags, an address that cannot be listened on or a refused data dir exit
 // 2; a storage failure while running exits 1; each with one clear line on
@@ -153,8 +158,15 @@ std::size_t size_or_exit(const std::string& what, const std::string& text) {
   return *n;
 }
 
+/// The transport settings as given by the config file, then the flags.
+struct tls_choice {
+  std::string dir, cert, key, ca;
+  bool insecure_plaintext = false;
+};
+
 /// Applies the keys of a TOML config file to `s`; exits 2 on a bad file.
-void load_config_file(const std::string& path, launch_settings& s, bool& listen_given) {
+void load_config_file(const std::string& path, launch_settings& s, bool& listen_given,
+                      tls_choice& tls) {
   auto& opts = s.opts;
   try {
     auto t = toml::parse(path);
@@ -197,6 +209,16 @@ void load_config_file(const std::string& path, launch_settings& s, bool& listen_
       opts.max_readers = toml::find<unsigned>(t, "max_readers");
     if (t.contains("join"))
       opts.join = toml::find<bool>(t, "join");
+    if (t.contains("tls_dir"))
+      tls.dir = toml::find<std::string>(t, "tls_dir");
+    if (t.contains("tls_cert"))
+      tls.cert = toml::find<std::string>(t, "tls_cert");
+    if (t.contains("tls_key"))
+      tls.key = toml::find<std::string>(t, "tls_key");
+    if (t.contains("tls_ca"))
+      tls.ca = toml::find<std::string>(t, "tls_ca");
+    if (t.contains("insecure_plaintext"))
+      tls.insecure_plaintext = toml::find<bool>(t, "insecure_plaintext");
     if (t.contains("peers")) {
       for (auto& [k, v] : toml::find<toml::table>(t, "peers")) {
         auto id = parse_id(k);
@@ -213,6 +235,7 @@ void load_config_file(const std::string& path, launch_settings& s, bool& listen_
 /// The flags as given (empty / unset when not given).
 struct node_flags {
   std::string config_file, id, listen, data, peers, cluster_id, max_db_size;
+  tls_choice tls;
   std::optional<std::uint64_t> snapshot_entries, snapshot_bytes;
   std::optional<unsigned> max_readers;
   std::int64_t watch_history = -1, watch_backlog = -1;
@@ -248,6 +271,15 @@ void add_flags(CLI::App& app, node_flags& f, launch_settings& s) {
                  "512MiB or bytes (default 64GiB, at least 1MiB)");
   app.add_option("--max-readers", f.max_readers,
                  "concurrent read transactions of the state database (default 126)");
+  app.add_option("--tls-dir", f.tls.dir,
+                 "directory with node.crt, node.key and ca.crt, as `conflux-cert node` "
+                 "makes it (config key tls_dir)");
+  app.add_option("--tls-cert", f.tls.cert, "this node's certificate (PEM), over --tls-dir");
+  app.add_option("--tls-key", f.tls.key, "this node's private key (PEM), over --tls-dir");
+  app.add_option("--tls-ca", f.tls.ca, "the cluster CA certificate (PEM), over --tls-dir");
+  app.add_flag("--insecure-plaintext", f.tls.insecure_plaintext,
+               "no TLS: plain text without encryption or peer authentication, "
+               "allowed only when --listen and every peer are loopback addresses");
   app.add_flag(
       "--join", f.join,
       "start empty and wait to be added to a running cluster by `conflux cluster "
@@ -292,6 +324,38 @@ void apply_flags(const node_flags& f, node_options& opts) {
     opts.watch_backlog = static_cast<std::size_t>(f.watch_backlog);
 }
 
+/// The node's transport from the config file's and the flags' choices
+/// (flags win); exits 2 when there is none or they conflict.
+conflux::actors::transport_settings resolve_transport(const tls_choice& file,
+                                                      const tls_choice& flags) {
+  auto pick = [](const std::string& flag, const std::string& from_file) {
+    return flag.empty() ? from_file : flag;
+  };
+  tls_choice c{pick(flags.dir, file.dir), pick(flags.cert, file.cert),
+               pick(flags.key, file.key), pick(flags.ca, file.ca),
+               flags.insecure_plaintext || file.insecure_plaintext};
+  bool any_tls = !c.dir.empty() || !c.cert.empty() || !c.key.empty() || !c.ca.empty();
+  conflux::actors::transport_settings t;
+  if (c.insecure_plaintext) {
+    if (any_tls)
+      usage_error("--insecure-plaintext and TLS credentials (--tls-dir, --tls-cert, "
+                  "--tls-key, --tls-ca) exclude each other; give one of them");
+    t.insecure_plaintext = true;
+    return t;
+  }
+  if (!any_tls)
+    usage_error("no TLS credentials: give --tls-dir DIR (config key tls_dir) with "
+                "node.crt, node.key and ca.crt made by `conflux-cert node` "
+                "(docs/security.md); on loopback only, --insecure-plaintext runs "
+                "without TLS");
+  if (!c.dir.empty())
+    t = conflux::actors::tls_in_dir(c.dir, "node");
+  t.cert_file = pick(c.cert, t.cert_file);
+  t.key_file = pick(c.key, t.key_file);
+  t.ca_file = pick(c.ca, t.ca_file);
+  return t;
+}
+
 /// Reads the flags and the config file into launch settings. Returns an exit
 /// code when there is nothing to start (--help: 0); exits 2 on bad input.
 std::optional<int> parse(int argc, char** argv, launch_settings& s) {
@@ -305,15 +369,19 @@ std::optional<int> parse(int argc, char** argv, launch_settings& s) {
   }
   auto& opts = s.opts;
   bool listen_given = !f.listen.empty();
+  tls_choice file_tls;
   if (!f.config_file.empty())
-    load_config_file(f.config_file, s, listen_given);
+    load_config_file(f.config_file, s, listen_given, file_tls);
   apply_flags(f, opts);
+  opts.transport = resolve_transport(file_tls, f.tls);
   if (opts.peers.empty() && !opts.join)
     opts.peers[opts.id] = opts.listen;
   else if (!listen_given && opts.peers.count(opts.id))
     // --listen defaults to this node's own --peers entry.
     opts.listen = opts.peers[opts.id];
   if (auto st = conflux::actors::check_node_options(opts); !st.ok())
+    usage_error(st.err().message);
+  if (auto st = conflux::actors::check_node_transport(opts); !st.ok())
     usage_error(st.err().message);
   return std::nullopt;
 }
@@ -420,9 +488,15 @@ public:
       usage_error("--listen " + opts.listen + ": " + why);
     if (auto why = probe_bind(ep); !why.empty())
       usage_error(why);
-    conflux::actors::configure_remoting(cfg_);
+    conflux::actors::configure_remoting(cfg_, opts.transport);
     sys_ = std::make_unique<caf::actor_system>(cfg_);
     conflux::actors::log_remoting_settings(sys_->config(), "conflux-node");
+    if (opts.transport.tls())
+      spdlog::info("transport: mutual TLS (certificate {}, CA {})",
+                   opts.transport.cert_file, opts.transport.ca_file);
+    else
+      spdlog::warn("transport: INSECURE plain text (--insecure-plaintext): no "
+                   "encryption and no peer authentication; loopback addresses only");
     auto node = conflux::actors::start_node(*sys_, opts);
     if (!node.ok()) {
       std::cerr << "conflux-node: " << node.err().message << "\n";
@@ -436,8 +510,9 @@ public:
   /// of the node (exit 1), and stops it.
   int serve(const node_options& opts, const sigset_t& stop_signals) {
     auto ep = *conflux::actors::parse_endpoint(opts.listen);
-    auto port =
-        sys_->middleman().publish(node_->endpoint, ep.port, ep.host.c_str(), true);
+    auto port = conflux::actors::publish_actor(
+        *sys_, caf::actor_cast<caf::strong_actor_ptr>(node_->endpoint),
+        sys_->message_types(node_->endpoint), ep.port, ep.host);
     if (!port) {
       auto why = probe_bind(ep);
       std::cerr << "conflux-node: "
@@ -470,7 +545,7 @@ public:
         break;
       }
     }
-    sys_->middleman().unpublish(node_->endpoint, *port);
+    conflux::actors::unpublish_actor(*sys_, node_->endpoint.address(), *port);
     auto code = stop(exit_code);
     spdlog::info("node {} stopped", opts.id);
     return code;

@@ -32,11 +32,19 @@ std::unique_ptr<actors::client_runtime> g_runtime;
 std::unique_ptr<caf::actor_system_config> g_server_cfg;
 std::unique_ptr<caf::actor_system> g_server_sys;
 
+/// The fake nodes and the client speak plain text on loopback: these tests
+/// are about the CLI, and the transport has tests of its own.
+actors::transport_settings in_process_plaintext() {
+  actors::transport_settings t;
+  t.insecure_plaintext = true;
+  return t;
+}
+
 /// The actor system the fake nodes live in (apart from the client's).
 caf::actor_system& server_system() {
   if (!g_server_sys) {
     g_server_cfg = std::make_unique<caf::actor_system_config>();
-    actors::configure_remoting(*g_server_cfg);
+    actors::configure_remoting(*g_server_cfg, in_process_plaintext());
     g_server_sys = std::make_unique<caf::actor_system>(*g_server_cfg);
   }
   return *g_server_sys;
@@ -182,7 +190,7 @@ node_endpoint_actor::behavior_type fake_endpoint(node_endpoint_actor::pointer se
 
 actors::client_runtime& client_runtime() {
   if (!g_runtime)
-    g_runtime = std::make_unique<actors::client_runtime>();
+    g_runtime = std::make_unique<actors::client_runtime>(in_process_plaintext());
   return *g_runtime;
 }
 
@@ -289,7 +297,8 @@ std::string cli_run::describe() const {
   return s.str();
 }
 
-cli_run run_cli(const std::vector<std::string>& args) {
+cli_run run_cli(std::vector<std::string> args) {
+  args.push_back("--insecure-plaintext");
   auto parsed = cli::parse_command_line(args, nullptr);
   REQUIRE_MESSAGE(parsed.inv, parsed.err);
   auto started = clock_type::now();

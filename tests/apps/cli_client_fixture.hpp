@@ -85,7 +85,7 @@ struct cli_run {
 
 /// Parses `args` (which must parse) and executes them with a client of the
 /// test process's runtime, as the `conflux` binary does.
-cli_run run_cli(const std::vector<std::string>& args);
+cli_run run_cli(std::vector<std::string> args);
 
 /// The client runtime of the test process (created on first use).
 actors::client_runtime& client_runtime();

@@ -4,6 +4,7 @@
 
 #include "apps/cli/cli_commands.hpp"
 #include "apps/cli/cli_support.hpp"
+#include "tests/apps/tls_dir_fixture.hpp"
 
 #include <cstdio>
 #include <doctest/doctest.h>
@@ -25,7 +26,7 @@ bool mentions(const std::string& haystack, const std::string& needle) {
 }
 
 parse_outcome parse(std::vector<std::string> args, const char* env = nullptr) {
-  return parse_command_line(args, env);
+  return parse_command_line(args, env, test::parsing_tls_dir());
 }
 
 std::string temp_file(const std::string& name, const std::string& content) {
@@ -963,4 +964,74 @@ TEST_CASE("cluster_membership_errors_map_to_exit_codes") {
   fake.fail =
       error{errc::unavailable, "an earlier membership change is not committed yet"};
   CHECK(run(fake, {"cluster", "transfer-leader", "2"}).code == 5);
+}
+
+// -- transport: mutual TLS or, on loopback only, plain text ------------------
+
+TEST_CASE("a_command_without_tls_credentials_is_refused_naming_conflux_tls_dir") {
+  auto p = parse_command_line({"config", "list"}, nullptr, nullptr);
+  REQUIRE_FALSE(p.inv);
+  CHECK(p.exit_code == 2);
+  CHECK(mentions(p.err, "no TLS credentials"));
+  CHECK(mentions(p.err, "CONFLUX_TLS_DIR"));
+  CHECK(mentions(p.err, "--insecure-plaintext"));
+}
+
+TEST_CASE("the_tls_dir_comes_from_the_flag_then_conflux_tls_dir") {
+  auto env = parse_command_line({"config", "list"}, nullptr, test::parsing_tls_dir());
+  REQUIRE(env.inv);
+  CHECK(env.inv->global.transport.tls());
+  CHECK(env.inv->global.transport.cert_file ==
+        std::string{test::parsing_tls_dir()} + "/client.crt");
+  CHECK(env.inv->global.transport.key_file ==
+        std::string{test::parsing_tls_dir()} + "/client.key");
+  CHECK(env.inv->global.transport.ca_file ==
+        std::string{test::parsing_tls_dir()} + "/ca.crt");
+  auto flag = parse_command_line({"config", "list", "--tls-dir", test::parsing_tls_dir()},
+                                 nullptr, "/nonexistent/env-dir");
+  REQUIRE_MESSAGE(flag.inv, flag.err);
+  CHECK(flag.inv->global.tls_dir == test::parsing_tls_dir());
+}
+
+TEST_CASE("a_tls_dir_without_the_client_files_is_refused_naming_the_file") {
+  auto p = parse_command_line({"config", "list"}, nullptr, "/nonexistent/tls");
+  REQUIRE_FALSE(p.inv);
+  CHECK(p.exit_code == 2);
+  CHECK(mentions(p.err, "CONFLUX_TLS_DIR"));
+  CHECK(mentions(p.err, "/nonexistent/tls/client.crt"));
+  auto flag = parse_command_line({"config", "list", "--tls-dir", "/nonexistent/tls"},
+                                 nullptr, nullptr);
+  REQUIRE_FALSE(flag.inv);
+  CHECK(mentions(flag.err, "--tls-dir"));
+}
+
+TEST_CASE("insecure_plaintext_is_refused_for_an_endpoint_that_is_not_loopback") {
+  auto p = parse_command_line(
+      {"config", "list", "--insecure-plaintext", "--endpoints", "127.0.0.1:1,10.1.2.3:7101"},
+      nullptr, nullptr);
+  REQUIRE_FALSE(p.inv);
+  CHECK(p.exit_code == 2);
+  CHECK(mentions(p.err, "10.1.2.3:7101"));
+  CHECK(mentions(p.err, "loopback"));
+  for (const char* ok : {"127.0.0.1:7101", "127.9.9.9:1", "localhost:7101", "[::1]:7101"}) {
+    CAPTURE(ok);
+    auto q = parse_command_line({"config", "list", "--insecure-plaintext", "--endpoints", ok},
+                                nullptr, nullptr);
+    REQUIRE_MESSAGE(q.inv, q.err);
+    CHECK_FALSE(q.inv->global.transport.tls());
+  }
+}
+
+TEST_CASE("insecure_plaintext_and_a_tls_dir_flag_exclude_each_other") {
+  auto p = parse_command_line({"config", "list", "--insecure-plaintext", "--tls-dir",
+                               test::parsing_tls_dir()},
+                              nullptr, nullptr);
+  REQUIRE_FALSE(p.inv);
+  CHECK(p.exit_code == 2);
+  CHECK(mentions(p.err, "exclude each other"));
+  // The environment is a default, which the flag overrides.
+  auto env = parse_command_line({"config", "list", "--insecure-plaintext"}, nullptr,
+                                test::parsing_tls_dir());
+  REQUIRE_MESSAGE(env.inv, env.err);
+  CHECK_FALSE(env.inv->global.transport.tls());
 }

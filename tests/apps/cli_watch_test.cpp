@@ -4,6 +4,7 @@
 
 #include "apps/cli/cli_commands.hpp"
 #include "apps/cli/cli_support.hpp"
+#include "tests/apps/tls_dir_fixture.hpp"
 
 #include <deque>
 #include <doctest/doctest.h>
@@ -118,7 +119,7 @@ struct run_result {
 };
 
 run_result run(watch_only& api, std::vector<std::string> args) {
-  auto p = parse_command_line(args, nullptr);
+  auto p = parse_command_line(args, nullptr, test::parsing_tls_dir());
   if (!p.inv)
     return {p.exit_code, p.out, p.err};
   std::ostringstream out, err;
@@ -140,7 +141,7 @@ TEST_CASE("watch_parses_prefix_labels_from_revision_and_count") {
   auto p =
       parse_command_line({"watch", "acme/shop/", "--label", "canary=true", "--label",
                           "region=eu", "--from-revision", "7", "--count", "2"},
-                         nullptr);
+                         nullptr, test::parsing_tls_dir());
   REQUIRE(p.inv);
   CHECK(p.inv->kind == command_kind::watch);
   CHECK(p.inv->key == "acme/shop/");
