@@ -546,6 +546,13 @@ TEST_CASE("cert_functions_leave_the_openssl_error_queue_empty") {
   write_text(junk, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
   CHECK_FALSE(load_credentials(junk, f.key("node"), f.ca_file(), "prod").ok());
   CHECK(ERR_peek_error() == 0);
+  write_text(junk, "not PEM at all\n");
+  CHECK_FALSE(load_credentials(junk, f.key("node"), f.ca_file(), "prod").ok());
+  CHECK(ERR_peek_error() == 0);
+  CHECK_FALSE(load_credentials(f.crt("node"), junk, f.ca_file(), "prod").ok());
+  CHECK(ERR_peek_error() == 0);
+  CHECK_FALSE(parse_private_key("not PEM", "k").ok());
+  CHECK(ERR_peek_error() == 0);
   auto other = ca_from(must(make_cluster_ca("prod", valid_for_days(3650))));
   f.put("foreign", must(issue_node_certificate(other, 1, {}, valid_for_days(30))));
   CHECK_FALSE(f.load("foreign").ok());
