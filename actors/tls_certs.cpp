@@ -1169,4 +1169,14 @@ result<void, cert_error> write_files(const std::string& dir,
   return {};
 }
 
+result<void, cert_error> write_leaf_dir(const std::string& dir, const std::string& leaf,
+                                        const pem_pair& pem, const cluster_ca& ca,
+                                        overwrite mode) {
+  return write_files(dir,
+                     {{leaf + ".crt", pem.cert, file_access::world_readable},
+                      {leaf + ".key", pem.key, file_access::owner_only},
+                      {"ca.crt", ca.cert_pem, file_access::world_readable}},
+                     mode);
+}
+
 } // namespace conflux::actors

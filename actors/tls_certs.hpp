@@ -279,4 +279,11 @@ result<void, cert_error> write_files(const std::string& dir,
                                      const std::vector<output_file>& files,
                                      overwrite mode);
 
+/// Writes a credential directory as the node and the CLI read it:
+/// DIR/<leaf>.crt, DIR/<leaf>.key (0600) and DIR/ca.crt, with leaf "node" or
+/// "client" (write_files rules).
+result<void, cert_error> write_leaf_dir(const std::string& dir, const std::string& leaf,
+                                        const pem_pair& pem, const cluster_ca& ca,
+                                        overwrite mode);
+
 } // namespace conflux::actors

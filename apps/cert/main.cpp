@@ -111,11 +111,7 @@ int run_leaf(const options& o, const std::string& kind, Issue issue) {
   auto pem = issue(*ca, valid_for_days(o.days));
   if (!pem)
     return report(pem.err());
-  auto written = write_files(o.out_dir,
-                             {{kind + ".crt", pem->cert, file_access::world_readable},
-                              {kind + ".key", pem->key, file_access::owner_only},
-                              {"ca.crt", ca->cert_pem, file_access::world_readable}},
-                             overwrite_mode(o));
+  auto written = write_leaf_dir(o.out_dir, kind, *pem, *ca, overwrite_mode(o));
   if (!written)
     return report(written.err());
   auto cert = parse_certificate(pem->cert, kind + ".crt");

@@ -1,5 +1,7 @@
 #include "apps/chaos/cluster.hpp"
 
+#include "actors/tls_certs.hpp"
+
 #include "apps/chaos/process.hpp"
 
 #include <csignal>
@@ -105,6 +107,42 @@ std::string chaos_cluster::log_path(node_id id) const {
   return opts_.dir + "/logs/node" + std::to_string(id) + ".log";
 }
 
+std::string chaos_cluster::make_pki(const std::string& run_dir, std::size_t nodes) {
+  auto fail = [](const actors::cert_error& e) {
+    throw std::runtime_error("cannot make the run's certificates: " +
+                             actors::to_string(e));
+  };
+  const std::string dir = run_dir + "/tls";
+  auto pem = actors::make_cluster_ca(chaos_cluster_id, actors::valid_for_days(7));
+  if (!pem)
+    fail(pem.err());
+  auto ca = actors::parse_cluster_ca(*pem, "the run's CA", "the run's CA key");
+  if (!ca)
+    fail(ca.err());
+  auto v = actors::valid_for_days(6);
+  for (node_id id = 1; id <= nodes; ++id) {
+    auto node = actors::issue_node_certificate(*ca, id, {}, v);
+    if (!node)
+      fail(node.err());
+    if (auto w = actors::write_leaf_dir(tls_dir(run_dir, id), "node", *node,
+                                        *ca, actors::overwrite::refuse);
+        !w)
+      fail(w.err());
+  }
+  auto client = actors::issue_client_certificate(*ca, "chaos", v);
+  if (!client)
+    fail(client.err());
+  if (auto w = actors::write_leaf_dir(dir + "/client", "client", *client, *ca,
+                                      actors::overwrite::refuse);
+      !w)
+    fail(w.err());
+  return dir + "/client";
+}
+
+std::string chaos_cluster::tls_dir(const std::string& dir, node_id id) {
+  return dir + "/tls/node-" + std::to_string(id);
+}
+
 std::vector<std::string> chaos_cluster::node_args(node_id id) const {
   std::string peers;
   for (auto j : ids()) {
@@ -125,7 +163,9 @@ std::vector<std::string> chaos_cluster::node_args(node_id id) const {
           "--cluster-id",
           opts_.cluster_id,
           "--log-level",
-          opts_.log_level};
+          opts_.log_level,
+          "--tls-dir",
+          tls_dir(opts_.dir, id)};
 }
 
 pid_t chaos_cluster::pid(node_id id) const {

@@ -28,17 +28,28 @@ namespace conflux::chaos {
 
 using ms = std::chrono::milliseconds;
 
+/// The cluster id of every chaos run (its certificates name it).
+inline constexpr const char* chaos_cluster_id = "chaos";
+
 struct cluster_options {
   std::size_t nodes = 3;
   /// Data dirs go to <dir>/data/node<i>, logs to <dir>/logs/node<i>.log.
   std::string dir;
   std::string node_binary;
-  std::string cluster_id = "chaos";
+  std::string cluster_id = chaos_cluster_id;
   std::string log_level = "info";
 };
 
 class chaos_cluster {
 public:
+  /// Where node `id` of a run in `dir` finds node.crt, node.key and ca.crt.
+  static std::string tls_dir(const std::string& dir, node_id id);
+  /// Makes a run's certificates under <run_dir>/tls: a CA of chaos_cluster_id,
+  /// node-<id>/ for nodes 1..nodes (tls_dir) and client/ for the harness's
+  /// clients, whose directory it returns. Every run speaks mutual TLS. Throws
+  /// std::runtime_error naming the problem.
+  static std::string make_pki(const std::string& run_dir, std::size_t nodes);
+
   enum class node_state { not_started, running, paused, killed, exited };
 
   /// Picks ports, builds the proxy and the dirs; starts nothing. Throws
@@ -50,6 +61,8 @@ public:
 
   std::size_t size() const noexcept { return nodes_.size(); }
   /// Node ids are 1..size().
+  /// The runtime of the cluster's clients.
+  actors::client_runtime& runtime() const { return rt_; }
   std::vector<node_id> ids() const;
   std::string endpoint(node_id id) const;
   std::vector<std::string> endpoints() const;

@@ -491,7 +491,8 @@ std::vector<violation> check_convergence(chaos_cluster& cl, actors::client_runti
 // built: the clients' runtime outlives the cluster, whose nodes' clients it
 // serves.
 struct run_state {
-  explicit run_state(const run_options& o) : opts(o) {}
+  explicit run_state(const run_options& o)
+      : opts(o), rt(actors::tls_in_dir(chaos_cluster::make_pki(o.out, o.nodes), "client")) {}
 
   const run_options& opts;
   schedule_options so;

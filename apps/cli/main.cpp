@@ -4,6 +4,7 @@
 // the process: arguments, signals, exit code.
 
 #include "actors/client.hpp"
+#include "actors/tls_certs.hpp"
 #include "apps/cli/cli_client_access.hpp"
 #include "apps/cli/cli_commands.hpp"
 #include "apps/cli/cli_support.hpp"
@@ -91,6 +92,29 @@ int main(int argc, char** argv) {
       // `watch` runs until SIGINT/SIGTERM, then exits 0.
       std::signal(SIGINT, on_stop_signal);
       std::signal(SIGTERM, on_stop_signal);
+    }
+    if (const auto& t = inv.global.transport; t.tls()) {
+      // The credentials, checked whole before CAF uses them: a bad file is
+      // one clear line and exit 2.
+      auto cluster = actors::summarize_certificate(t.ca_file);
+      std::string why;
+      if (!cluster.ok())
+        why = actors::to_string(cluster.err());
+      else if (!cluster->ca_cluster)
+        why = t.ca_file + ": not a Conflux cluster CA (make it with `conflux-cert ca`)";
+      else if (auto c = actors::load_credentials(t.cert_file, t.key_file, t.ca_file,
+                                                 *cluster->ca_cluster,
+                                                 actors::expected_holder::client());
+               !c.ok())
+        why = actors::to_string(c.err());
+      if (!why.empty()) {
+        std::cerr << cli::error_line("invalid_argument", "TLS credentials refused: " + why,
+                                     "fix them or make new ones with `conflux-cert client` "
+                                     "(docs/security.md)",
+                                     cli::exit_bad_input, inv.global.json)
+                  << '\n';
+        return cli::exit_bad_input;
+      }
     }
     actors::client_runtime rt{inv.global.transport};
     return cli::execute_with_client(inv, rt, creator_name(), std::cout, std::cerr);

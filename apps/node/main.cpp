@@ -28,6 +28,7 @@
 #include "actors/endpoint.hpp"
 #include "actors/node.hpp"
 #include "actors/remoting.hpp"
+#include "actors/tls_certs.hpp"
 
 #include <CLI/CLI.hpp>
 #include <arpa/inet.h>
@@ -373,7 +374,6 @@ std::optional<int> parse(int argc, char** argv, launch_settings& s) {
   if (!f.config_file.empty())
     load_config_file(f.config_file, s, listen_given, file_tls);
   apply_flags(f, opts);
-  opts.transport = resolve_transport(file_tls, f.tls);
   if (opts.peers.empty() && !opts.join)
     opts.peers[opts.id] = opts.listen;
   else if (!listen_given && opts.peers.count(opts.id))
@@ -381,8 +381,18 @@ std::optional<int> parse(int argc, char** argv, launch_settings& s) {
     opts.listen = opts.peers[opts.id];
   if (auto st = conflux::actors::check_node_options(opts); !st.ok())
     usage_error(st.err().message);
+  opts.transport = resolve_transport(file_tls, f.tls);
   if (auto st = conflux::actors::check_node_transport(opts); !st.ok())
     usage_error(st.err().message);
+  if (opts.transport.tls()) {
+    // The whole credential triple, checked before CAF sees it: a bad file is
+    // this one line and exit 2, never a failure at the first connection.
+    auto creds = conflux::actors::load_credentials(
+        opts.transport.cert_file, opts.transport.key_file, opts.transport.ca_file,
+        opts.cluster_id, conflux::actors::expected_holder::node(opts.id));
+    if (!creds.ok())
+      usage_error("TLS credentials refused: " + conflux::actors::to_string(creds.err()));
+  }
   return std::nullopt;
 }
 

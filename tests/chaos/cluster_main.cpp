@@ -1,15 +1,5 @@
-// main of the `chaos`-label tests: runs doctest, then destroys the client
-// runtime (a CAF actor system) before static destruction begins.
-#define DOCTEST_CONFIG_IMPLEMENT
+// main of the `chaos`-label tests. Each test owns its cluster's client runtime
+// (a CAF actor system, with a client certificate of that cluster), so nothing
+// outlives the tests.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
-
-namespace conflux::chaos::test {
-void shutdown_runtime();
-}
-
-int main(int argc, char** argv) {
-  doctest::Context context(argc, argv);
-  int rc = context.run();
-  conflux::chaos::test::shutdown_runtime();
-  return rc;
-}

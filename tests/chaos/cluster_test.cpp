@@ -26,14 +26,6 @@ using namespace conflux::chaos;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-std::unique_ptr<actors::client_runtime> g_runtime;
-
-// Made on first use, so that --list-test-cases starts no actor system.
-actors::client_runtime& runtime() {
-  if (!g_runtime)
-    g_runtime = std::make_unique<actors::client_runtime>();
-  return *g_runtime;
-}
 
 // A temp dir removed at the end unless CONFLUX_KEEP_TEST_DIRS is set.
 struct temp_dir {
@@ -67,7 +59,7 @@ std::uint64_t write_one(chaos_cluster& cl, const std::string& key) {
   actors::client_options co;
   co.endpoints = cl.endpoints();
   co.timeout = 15s;
-  actors::client c(runtime(), co);
+  actors::client c(cl.runtime(), co);
   auto r =
       c.write(create_config{key, content_format::text, std::nullopt, "x", "", "test"});
   REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : to_string(r.err())));
@@ -122,7 +114,10 @@ bool run_chaos(const std::vector<std::string>& args, ms limit, int& st) {
 /// test fails saying why.
 struct started_chaos_cluster {
   temp_dir dir;
-  chaos_cluster cl{runtime(), options(dir)};
+  // The cluster's certificates and a client runtime that trusts their CA.
+  actors::client_runtime rt{
+      actors::tls_in_dir(chaos_cluster::make_pki(dir.path, 3), "client")};
+  chaos_cluster cl{rt, options(dir)};
   node_id leader = 0;
   started_chaos_cluster() {
     std::string why;
@@ -142,11 +137,6 @@ node_id other_than(const chaos_cluster& cl, std::initializer_list<node_id> not_t
 
 } // namespace
 
-namespace conflux::chaos::test {
-void shutdown_runtime() {
-  g_runtime.reset();
-}
-} // namespace conflux::chaos::test
 
 TEST_CASE("chaos cluster: a follower cut from both peers gets nothing until healed") {
   started_chaos_cluster started;

@@ -1,5 +1,6 @@
 #include "tests/integration/cluster.hpp"
 
+#include "actors/tls_certs.hpp"
 #include "apps/chaos/process.hpp"
 
 #include <algorithm>
@@ -13,7 +14,10 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
+#include <mutex>
 #include <poll.h>
+#include <set>
 #include <signal.h>
 #include <sstream>
 #include <stdexcept>
@@ -57,17 +61,105 @@ bool keep_dirs_requested() {
 // -- process-wide pieces -----------------------------------------------------
 
 namespace {
-std::unique_ptr<actors::client_runtime> g_runtime;
+
+/// The test process's certificates: one CA per cluster id, and node and
+/// client certificates made on first use, in directories laid out as
+/// conflux-cert makes them; all in one temp dir removed at exit.
+class test_pki {
+public:
+  std::string node_dir(const std::string& cluster, std::uint64_t id) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto dir = root() + "/" + cluster + "/node-" + std::to_string(id);
+    if (made_.insert(dir).second) {
+      auto& ca = ca_for(cluster);
+      auto pem = check(actors::issue_node_certificate(ca, id, {}, actors::valid_for_days(1)));
+      write(dir, "node", pem, ca);
+    }
+    return dir;
+  }
+
+  std::string client_dir(const std::string& cluster) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto dir = root() + "/" + cluster + "/client";
+    if (made_.insert(dir).second) {
+      auto& ca = ca_for(cluster);
+      auto pem =
+          check(actors::issue_client_certificate(ca, "itest", actors::valid_for_days(1)));
+      write(dir, "client", pem, ca);
+    }
+    return dir;
+  }
+
+  ~test_pki() {
+    if (!root_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(root_, ec);
+    }
+  }
+
+private:
+  template <class T>
+  static T check(actors::cert_result<T> r) {
+    if (!r.ok())
+      throw std::runtime_error("test PKI: " + actors::to_string(r.err()));
+    return std::move(*r);
+  }
+
+  const std::string& root() {
+    if (root_.empty())
+      root_ = make_temp_dir();
+    return root_;
+  }
+
+  const actors::cluster_ca& ca_for(const std::string& cluster) {
+    auto i = cas_.find(cluster);
+    if (i == cas_.end()) {
+      auto pem = check(actors::make_cluster_ca(cluster, actors::valid_for_days(2)));
+      auto ca = check(actors::parse_cluster_ca(pem, "test CA", "test CA key"));
+      i = cas_.emplace(cluster, std::move(ca)).first;
+    }
+    return i->second;
+  }
+
+  static void write(const std::string& dir, const std::string& leaf,
+                    const actors::pem_pair& pem, const actors::cluster_ca& ca) {
+    auto r = actors::write_leaf_dir(dir, leaf, pem, ca, actors::overwrite::refuse);
+    if (!r.ok())
+      throw std::runtime_error("test PKI: " + actors::to_string(r.err()));
+  }
+
+  std::mutex mtx_;
+  std::string root_;
+  std::map<std::string, actors::cluster_ca> cas_;
+  std::set<std::string> made_;
+};
+
+test_pki g_pki;
+std::mutex g_runtimes_mtx;
+std::map<std::string, std::unique_ptr<actors::client_runtime>> g_runtimes;
+
 } // namespace
 
-actors::client_runtime& runtime() {
-  if (!g_runtime)
-    g_runtime = std::make_unique<actors::client_runtime>();
-  return *g_runtime;
+std::string node_tls_dir(const std::string& cluster_id, std::uint64_t node_id) {
+  return g_pki.node_dir(cluster_id, node_id);
+}
+
+std::string client_tls_dir(const std::string& cluster_id) {
+  return g_pki.client_dir(cluster_id);
+}
+
+actors::client_runtime& runtime(const std::string& cluster_id) {
+  std::lock_guard<std::mutex> guard{g_runtimes_mtx};
+  auto& rt = g_runtimes[cluster_id];
+  if (!rt)
+    rt = std::make_unique<actors::client_runtime>(
+        actors::tls_in_dir(client_tls_dir(cluster_id), "client"));
+  return *rt;
 }
 
 void shutdown_runtime() {
-  g_runtime.reset();
+  std::lock_guard<std::mutex> guard{g_runtimes_mtx};
+  g_runtimes.clear();
 }
 
 const char* node_binary() {
@@ -114,12 +206,17 @@ std::string cli_result::describe() const {
   return os.str();
 }
 
-cli_result run_cli(const std::vector<std::string>& args, ms limit) {
+cli_result run_cli(std::vector<std::string> args, ms limit) {
   if (std::string{cli_binary()}.empty()) {
     cli_result res;
     res.err = "CONFLUX_CLI_BIN is not set: the conflux CLI was not built";
     return res;
   }
+  bool transport_given = false;
+  for (const auto& a : args)
+    transport_given = transport_given || a == "--tls-dir" || a == "--insecure-plaintext";
+  if (!transport_given)
+    args.insert(args.end(), {"--tls-dir", client_tls_dir("itest")});
   return run_program(cli_binary(), args, limit);
 }
 
@@ -301,7 +398,7 @@ cluster::node_args_with_peers(std::size_t i,
   std::vector<std::string> out{
       "--id",        std::to_string(id(i)), "--listen",     endpoint(i),
       "--data",      data_dir(i),           "--cluster-id", opts_.cluster_id,
-      "--log-level", opts_.log_level};
+      "--log-level", opts_.log_level,       "--tls-dir",    node_tls_dir(opts_.cluster_id, id(i))};
   std::string peers;
   for (auto k : members)
     peers += (peers.empty() ? "" : ",") + std::to_string(id(k)) + "=" + endpoint(k);
@@ -370,7 +467,7 @@ actors::client& cluster::status_client(std::size_t i) {
     o.endpoints = {endpoint(i)};
     o.timeout = 500ms;
     o.name = "itest-status-" + std::to_string(id(i));
-    n.status_client = std::make_unique<actors::client>(runtime(), std::move(o));
+    n.status_client = std::make_unique<actors::client>(runtime(opts_.cluster_id), std::move(o));
   }
   return *n.status_client;
 }
@@ -569,7 +666,7 @@ actors::client_options cluster::client_options(ms timeout,
 std::unique_ptr<actors::client>
 cluster::make_client(ms timeout, std::optional<std::size_t> first, std::string name) {
   return std::make_unique<actors::client>(
-      runtime(), client_options(timeout, first, std::move(name)));
+      runtime(opts_.cluster_id), client_options(timeout, first, std::move(name)));
 }
 
 std::unique_ptr<actors::client> cluster::make_node_client(std::size_t i, ms timeout) {
@@ -584,7 +681,7 @@ cluster::make_nodes_client(const std::vector<std::size_t>& nodes, ms timeout,
     o.endpoints.push_back(endpoint(i));
   o.timeout = timeout;
   o.name = std::move(name);
-  return std::make_unique<actors::client>(runtime(), std::move(o));
+  return std::make_unique<actors::client>(runtime(opts_.cluster_id), std::move(o));
 }
 
 void cluster::dump_logs(std::ostream& os, std::size_t lines) const {

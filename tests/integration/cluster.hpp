@@ -38,11 +38,18 @@ using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
 using ms = std::chrono::milliseconds;
 
-/// The one client_runtime (CAF actor system) of the test process, created on
-/// first use (so `--list-test-cases` never starts CAF).
-actors::client_runtime& runtime();
-/// Destroys the runtime (main calls it after the tests, before exit).
+/// The client_runtime (CAF actor system) of the test process for a cluster
+/// id, with a client certificate of that cluster; created on first use (so
+/// `--list-test-cases` never starts CAF).
+actors::client_runtime& runtime(const std::string& cluster_id = "itest");
+/// Destroys the runtimes (main calls it after the tests, before exit).
 void shutdown_runtime();
+
+/// Directories with node.crt/node.key/ca.crt (for --tls-dir of conflux-node)
+/// and client.crt/client.key/ca.crt (for the CLI), made on first use by the
+/// test process's own CA of that cluster id.
+std::string node_tls_dir(const std::string& cluster_id, std::uint64_t node_id);
+std::string client_tls_dir(const std::string& cluster_id);
 
 /// True once a doctest assertion failed in the running test case (set by a
 /// listener in main.cpp, reset when a test case starts).
@@ -62,7 +69,7 @@ struct cli_result {
 
 /// Runs CONFLUX_CLI_BIN with `args` (stdin from /dev/null), capturing stdout
 /// and stderr. Killed with SIGKILL (and reported as timed_out) after `limit`.
-cli_result run_cli(const std::vector<std::string>& args, ms limit = 30s);
+cli_result run_cli(std::vector<std::string> args, ms limit = 30s);
 /// The same for any program (the process is killed at `limit`).
 cli_result run_program(const std::string& binary, const std::vector<std::string>& args,
                        ms limit = 30s);
