@@ -3,16 +3,16 @@
 // making a cluster CA and the node and client certificates it issues, reading
 // the identity (protocol/identity.hpp) a certificate names, checking a
 // certificate/key/CA triple completely before TLS starts, and writing PEM
-// files safely. OpenSSL 3 only, no CAF: conflux-cert links it alone; the node
-// and the client library call load_credentials() at startup (and on reload)
-// so that a bad credential is a clean error naming the file, and identity_of()
-// on the certificate a peer presented.
+// files safely. OpenSSL 3 only, no CAF: conflux-cert links it alone. The node
+// and the client library are to call load_credentials() before TLS starts
+// (and on reload), so that a bad credential is a clean error naming the file,
+// and identity_of() on the certificate a peer presented.
 //
 // Every certificate has an ECDSA P-256 key, a random 128-bit serial and is
 // signed with SHA-256. What each carries:
 //   CA      CA:TRUE, pathlen 0 (critical); keyCertSign, cRLSign (critical);
 //           subject key id; SAN URI conflux://<cluster>/ca
-//   node    CA:FALSE; digitalSignature (critical); serverAuth, clientAuth;
+//   node    CA:FALSE (critical); digitalSignature (critical); serverAuth, clientAuth;
 //           subject and authority key ids; SAN URI conflux://<cluster>/node/<id>
 //           and any DNS names and IP addresses asked for
 //   client  as a node but clientAuth only; SAN URI conflux://<cluster>/client/<name>
