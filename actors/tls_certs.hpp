@@ -275,8 +275,7 @@ enum class overwrite : std::uint8_t { refuse, replace };
 /// exists with exactly the new content is left as it is. With
 /// overwrite::refuse, if any other file exists, nothing is written
 /// (already_exists names the first).
-result<void, cert_error> write_files(const std::string& dir,
-                                     const std::vector<output_file>& files,
-                                     overwrite mode);
+cert_result<void> write_files(const std::string& dir,
+                              const std::vector<output_file>& files, overwrite mode);
 
 } // namespace conflux::actors
