@@ -1088,9 +1088,8 @@ cert_result<staged_file> stage(const std::string& dir, const output_file& f) {
 
 } // namespace
 
-result<void, cert_error> write_files(const std::string& dir,
-                                     const std::vector<output_file>& files,
-                                     overwrite mode) {
+cert_result<void> write_files(const std::string& dir,
+                              const std::vector<output_file>& files, overwrite mode) {
   for (const auto& f : files)
     if (f.name.empty() || f.name == "." || f.name == ".." ||
         f.name.find('/') != std::string::npos)

@@ -3,16 +3,16 @@
 // making a cluster CA and the node and client certificates it issues, reading
 // the identity (protocol/identity.hpp) a certificate names, checking a
 // certificate/key/CA triple completely before TLS starts, and writing PEM
-// files safely. OpenSSL 3 only, no CAF: conflux-cert links it alone; the node
-// and the client library call load_credentials() at startup (and on reload)
-// so that a bad credential is a clean error naming the file, and identity_of()
-// on the certificate a peer presented.
+// files safely. OpenSSL 3 only, no CAF: conflux-cert links it alone. The node
+// and the client library are to call load_credentials() before TLS starts
+// (and on reload), so that a bad credential is a clean error naming the file,
+// and identity_of() on the certificate a peer presented.
 //
 // Every certificate has an ECDSA P-256 key, a random 128-bit serial and is
 // signed with SHA-256. What each carries:
 //   CA      CA:TRUE, pathlen 0 (critical); keyCertSign, cRLSign (critical);
 //           subject key id; SAN URI conflux://<cluster>/ca
-//   node    CA:FALSE; digitalSignature (critical); serverAuth, clientAuth;
+//   node    CA:FALSE (critical); digitalSignature (critical); serverAuth, clientAuth;
 //           subject and authority key ids; SAN URI conflux://<cluster>/node/<id>
 //           and any DNS names and IP addresses asked for
 //   client  as a node but clientAuth only; SAN URI conflux://<cluster>/client/<name>
@@ -275,9 +275,8 @@ enum class overwrite : std::uint8_t { refuse, replace };
 /// exists with exactly the new content is left as it is. With
 /// overwrite::refuse, if any other file exists, nothing is written
 /// (already_exists names the first).
-result<void, cert_error> write_files(const std::string& dir,
-                                     const std::vector<output_file>& files,
-                                     overwrite mode);
+cert_result<void> write_files(const std::string& dir,
+                              const std::vector<output_file>& files, overwrite mode);
 
 /// Writes a credential directory as the node and the CLI read it:
 /// DIR/<leaf>.crt, DIR/<leaf>.key (0600) and DIR/ca.crt, with leaf "node" or

@@ -20,6 +20,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -105,6 +106,10 @@ int run_ca(const options& o) {
 /// Issues with the CA in o.ca_dir and writes <kind>.crt, <kind>.key and ca.crt.
 template <class Issue>
 int run_leaf(const options& o, const std::string& kind, Issue issue) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(o.ca_dir, ec))
+    return usage("--ca takes the directory that holds ca.crt and ca.key, not a file (" +
+                 o.ca_dir + ")");
   auto ca = load_cluster_ca(path_in(o.ca_dir, "ca.crt"), path_in(o.ca_dir, "ca.key"));
   if (!ca)
     return report(ca.err());
