@@ -16,7 +16,9 @@
 # Environment: BUILD_DIR (default build): where conflux-node, conflux-bench
 # and conflux-etcd-driver are (`scripts/dev build conflux-node conflux-bench
 # conflux-etcd-driver`); CONFLUX_BENCH_DIR (default var/ of the repo): the
-# disk both clusters' data live on.
+# disk both clusters' data live on; CONFLUX_TRANSPORT=plaintext runs Conflux
+# with --insecure-plaintext instead of mutual TLS (its certificates are made
+# with conflux-cert in the work dir), to measure what TLS costs.
 #
 # Load generators: conflux-bench (the CAF-native client) and
 # conflux-etcd-driver (etcd's v3 HTTP/JSON gateway, one keep-alive connection
@@ -52,8 +54,8 @@ done
 log() { printf '[compare] %s\n' "$*" >&2; }
 die() { printf 'compare-etcd: %s\n' "$*" >&2; exit 1; }
 
-for b in conflux-node conflux-bench conflux-etcd-driver; do
-  [ -x "$bin/$b" ] || die "$bin/$b is missing: run BUILD_DIR=$build_dir scripts/dev build conflux-node conflux-bench conflux-etcd-driver"
+for b in conflux-node conflux-cert conflux-bench conflux-etcd-driver; do
+  [ -x "$bin/$b" ] || die "$bin/$b is missing: run BUILD_DIR=$build_dir scripts/dev build conflux-node conflux-cert conflux-bench conflux-etcd-driver"
 done
 
 # -- etcd from Debian -----------------------------------------------------------------
@@ -84,9 +86,21 @@ for i in 1 2 3; do
   peers+="${peers:+,}$i=127.0.0.1:${ports[$((i - 1))]}"
 done
 CF=$(join_comma "${cf_eps[@]}")
+# Mutual TLS unless CONFLUX_TRANSPORT=plaintext (loopback only, for the cost of TLS).
+if [ "${CONFLUX_TRANSPORT:-tls}" = plaintext ]; then
+  cf_transport() { echo --insecure-plaintext; }
+  export CONFLUX_BENCH_TRANSPORT=--insecure-plaintext
+else
+  make_conflux_certs "$bin/conflux-cert" "$work/tls" compare 3 ||
+    die "conflux-cert could not make the certificates"
+  cf_transport() { echo --tls-dir "$work/tls/node$1"; }
+  export CONFLUX_TLS_DIR=$work/tls/client CONFLUX_BENCH_TRANSPORT=
+fi
 for i in 1 2 3; do
+  # shellcheck disable=SC2046 # cf_transport prints separate words on purpose
   "$bin/conflux-node" --id "$i" --listen "${cf_eps[$((i - 1))]}" --data "$work/conflux$i" \
-    --peers "$peers" --cluster-id compare --log-level warn >"$work/conflux$i.log" 2>&1 &
+    --peers "$peers" --cluster-id compare --log-level warn $(cf_transport "$i") \
+    >"$work/conflux$i.log" 2>&1 &
   track_pid $!
   cf_pids+=($!)
 done
@@ -98,7 +112,7 @@ show_logs() { local f; for f in "$work"/*.log; do echo "== $f" >&2; tail -15 "$f
 clusters_ready() {
   etcd_healthy &&
     "$bin/conflux-bench" --endpoints "$CF" --workload put --clients 1 --ops 1 --warmup 0 \
-      --keys 1 --timeout-ms 1000
+      --keys 1 --timeout-ms 1000 $CONFLUX_BENCH_TRANSPORT
 }
 rc=0
 wait_ready 120 clusters_ready "${started_pids[@]}" || rc=$?
@@ -152,15 +166,17 @@ run_one() { # system row_index rep
   IFS='|' read -r name workload clients ops <<<"${rows[$idx]}"
   ops=$((ops / scale_div))
   [ "$ops" -ge "$clients" ] || ops=$clients
+  local transport=()
   if [ "$sys" = conflux ]; then
     prog=$bin/conflux-bench eps=$CF pids=$CF_PIDS
+    [ -z "$CONFLUX_BENCH_TRANSPORT" ] || transport=("$CONFLUX_BENCH_TRANSPORT")
   else
     prog=$bin/conflux-etcd-driver eps=$ET pids=$ET_PIDS
   fi
   set +e
   line=$(timeout 180 "$prog" --endpoints "$eps" --workload "$workload" --clients "$clients" \
            --ops "$ops" --value-size 256 --keys 16 --warmup 10 --pids "$pids" \
-           2>"$work/run.err")
+           "${transport[@]}" 2>"$work/run.err")
   rc=$?
   set -e
   if [ $rc -ne 0 ] && [ $rc -ne 1 ] || [ -z "$line" ]; then

@@ -255,3 +255,15 @@ etcd_healthy() {
   ETCDCTL_API=3 etcdctl --endpoints "$etcd_endpoints" --command-timeout=1s endpoint health \
     >/dev/null 2>&1
 }
+
+# make_conflux_certs CERT_BIN DIR CLUSTER N: a CA of CLUSTER in DIR/ca, node
+# certificates in DIR/node1..DIR/nodeN (for --tls-dir) and a client
+# certificate in DIR/client (for CONFLUX_TLS_DIR), made with conflux-cert.
+make_conflux_certs() {
+  local cert=$1 dir=$2 cluster=$3 n=$4 i
+  "$cert" ca --cluster "$cluster" --out "$dir/ca" >/dev/null || return 1
+  for ((i = 1; i <= n; i++)); do
+    "$cert" node --ca "$dir/ca" --id "$i" --out "$dir/node$i" >/dev/null || return 1
+  done
+  "$cert" client --ca "$dir/ca" --name bench --out "$dir/client" >/dev/null
+}

@@ -4,21 +4,27 @@
 # workload for a few operations and checks the JSON line, then checks that
 # --help works and bad flags exit 2 with a message. Stops the node by its PID.
 #
-#   bench/smoke_test.sh BUILD/bin/conflux-bench BUILD/bin/conflux-node
+# The node and the bench speak mutual TLS with certificates made by conflux-cert.
+#
+#   bench/smoke_test.sh BUILD/bin/conflux-bench BUILD/bin/conflux-node BUILD/bin/conflux-cert
 set -euo pipefail
 
-bench=${1:?usage: smoke_test.sh CONFLUX_BENCH CONFLUX_NODE}
-node=${2:?usage: smoke_test.sh CONFLUX_BENCH CONFLUX_NODE}
+usage="usage: smoke_test.sh CONFLUX_BENCH CONFLUX_NODE CONFLUX_CERT"
+bench=${1:?$usage}
+node=${2:?$usage}
+cert=${3:?$usage}
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 smoke_temp_dir conflux-bench-smoke node.log # $dir, removed on exit; fail shows the log
+make_conflux_certs "$cert" "$dir/tls" smoke 1 || fail "conflux-cert could not make certificates"
+export CONFLUX_TLS_DIR=$dir/tls/client
 
 # The node on a free loopback port, $ep (start_until_ready picks it and
 # retries if it was taken between the check and the bind).
 start_node() {
   rm -rf "$dir/data"
   "$node" --id 1 --listen "$ep" --data "$dir/data" --peers "1=$ep" --cluster-id smoke \
-    --log-level warn >"$dir/node.log" 2>&1 &
+    --tls-dir "$dir/tls/node1" --log-level warn >"$dir/node.log" 2>&1 &
   track_pid $!
 }
 node_ready() {
@@ -37,6 +43,10 @@ for w in put get get-serializable resolve watch; do
 done
 
 expect_exit "$bench" 0 "--workload" --help
+expect_exit env 2 "no TLS credentials" -u CONFLUX_TLS_DIR "$bench" --endpoints "$ep" \
+  --workload put
+expect_exit "$bench" 2 "cannot read the TLS" --endpoints "$ep" --workload put \
+  --tls-dir "$dir/nonexistent"
 expect_exit "$bench" 2 "workload" --endpoints "$ep"
 expect_exit "$bench" 2 "not in" --endpoints "$ep" --workload scan
 expect_exit "$bench" 2 "bogus" --endpoints "$ep" --workload put --bogus

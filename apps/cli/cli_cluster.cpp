@@ -71,6 +71,17 @@ std::vector<member_row> ask_members(command_context& c,
 
 using progress_map = std::map<std::uint64_t, rpc::member_entry>;
 
+/// "mutual TLS", or which reachable nodes speak plain text.
+std::string transport_summary(const std::vector<member_row>& rows) {
+  std::string plain;
+  for (const auto& rw : rows)
+    if (rw.st && rw.st->transport == "insecure-plaintext")
+      plain += (plain.empty() ? "" : ", ") + std::to_string(rw.m.id);
+  if (plain.empty())
+    return "mutual TLS";
+  return "INSECURE plain text on node(s) " + plain + " (--insecure-plaintext)";
+}
+
 void print_status_json(command_context& c, const actors::node_status& first,
                        const std::vector<member_row>& rows, const leader_view& leader,
                        const progress_map& progress) {
@@ -90,6 +101,7 @@ void print_status_json(command_context& c, const actors::node_status& first,
       j["commit"] = rw.st->commit;
       j["applied"] = rw.st->applied;
       j["leader_id"] = rw.st->leader_id;
+      j["transport"] = rw.st->transport;
       j["is_leader"] = leader.id != 0 && rw.m.id == leader.id;
     } else {
       j["reachable"] = false;
@@ -101,7 +113,10 @@ void print_status_json(command_context& c, const actors::node_status& first,
   nlohmann::json l = nullptr;
   if (leader.id != 0)
     l = {{"id", leader.id}, {"address", leader.address}, {"term", leader.term}};
-  c.emit({{"cluster_id", first.cluster_id}, {"leader", l}, {"members", arr}});
+  c.emit({{"cluster_id", first.cluster_id},
+          {"leader", l},
+          {"transport", transport_summary(rows)},
+          {"members", arr}});
 }
 
 void print_status_table(command_context& c, const std::vector<member_row>& rows,
@@ -131,6 +146,7 @@ void print_status_table(command_context& c, const std::vector<member_row>& rows,
           << leader.term << '\n';
   else
     c.out << "leader: none known\n";
+  c.out << "transport: " << transport_summary(rows) << '\n';
 }
 
 int run_cluster_status(command_context& c) {

@@ -218,6 +218,7 @@ actors::node_status node(std::uint64_t id, std::string role, std::uint64_t leade
   n.leader_id = leader;
   n.leader_address = leader ? "127.0.0.1:710" + std::to_string(leader) : "";
   n.cluster_id = "c-1";
+  n.transport = "mutual-tls";
   for (std::uint64_t m = 1; m <= 3; ++m) {
     rpc::member_entry e;
     e.id = m;
@@ -826,6 +827,22 @@ TEST_CASE("cluster_status_lists_members_and_marks_the_leader") {
   REQUIRE(j["members"].size() == 3);
   CHECK(j["members"][1]["is_leader"] == true);
   CHECK(j["members"][0]["role"] == "follower");
+}
+
+TEST_CASE("cluster_status_says_which_nodes_speak_plain_text") {
+  fake_cluster fake;
+  fake.nodes = {node(1, "leader", 1), node(2, "follower", 1), node(3, "follower", 1)};
+  auto tls = run(fake, {"cluster", "status"});
+  CHECK(mentions(tls.out, "transport: mutual TLS\n"));
+  fake.nodes[0].transport = "insecure-plaintext";
+  fake.nodes[2].transport = "insecure-plaintext";
+  auto r = run(fake, {"cluster", "status"});
+  CHECK(r.code == 0);
+  CHECK(mentions(r.out, "transport: INSECURE plain text on node(s) 1, 3"));
+  auto j = one_json_object(run(fake, {"cluster", "status", "--json"}).out);
+  CHECK(j["members"][0]["transport"] == "insecure-plaintext");
+  CHECK(j["members"][1]["transport"] == "mutual-tls");
+  CHECK(mentions(j["transport"].get<std::string>(), "INSECURE plain text"));
 }
 
 TEST_CASE("cluster_status_shows_an_unreachable_member_with_its_error") {
