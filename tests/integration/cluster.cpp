@@ -157,6 +157,19 @@ actors::client_runtime& runtime(const std::string& cluster_id) {
   return *rt;
 }
 
+actors::client_runtime& client_runtime_of(const cluster_options& o) {
+  if (!o.plaintext)
+    return runtime(o.cluster_id);
+  std::lock_guard<std::mutex> guard{g_runtimes_mtx};
+  auto& rt = g_runtimes[" plaintext"]; // no cluster id has a blank
+  if (!rt) {
+    actors::transport_settings t;
+    t.insecure_plaintext = true;
+    rt = std::make_unique<actors::client_runtime>(t);
+  }
+  return *rt;
+}
+
 void shutdown_runtime() {
   std::lock_guard<std::mutex> guard{g_runtimes_mtx};
   g_runtimes.clear();
@@ -398,7 +411,9 @@ cluster::node_args_with_peers(std::size_t i,
   std::vector<std::string> out{
       "--id",        std::to_string(id(i)), "--listen",     endpoint(i),
       "--data",      data_dir(i),           "--cluster-id", opts_.cluster_id,
-      "--log-level", opts_.log_level,       "--tls-dir",    node_tls_dir(opts_.cluster_id, id(i))};
+      "--log-level", opts_.log_level};
+  if (!opts_.plaintext)
+    out.insert(out.end(), {"--tls-dir", node_tls_dir(opts_.cluster_id, id(i))});
   std::string peers;
   for (auto k : members)
     peers += (peers.empty() ? "" : ",") + std::to_string(id(k)) + "=" + endpoint(k);
@@ -467,7 +482,7 @@ actors::client& cluster::status_client(std::size_t i) {
     o.endpoints = {endpoint(i)};
     o.timeout = 500ms;
     o.name = "itest-status-" + std::to_string(id(i));
-    n.status_client = std::make_unique<actors::client>(runtime(opts_.cluster_id), std::move(o));
+    n.status_client = std::make_unique<actors::client>(client_runtime_of(opts_), std::move(o));
   }
   return *n.status_client;
 }
@@ -666,7 +681,7 @@ actors::client_options cluster::client_options(ms timeout,
 std::unique_ptr<actors::client>
 cluster::make_client(ms timeout, std::optional<std::size_t> first, std::string name) {
   return std::make_unique<actors::client>(
-      runtime(opts_.cluster_id), client_options(timeout, first, std::move(name)));
+      client_runtime_of(opts_), client_options(timeout, first, std::move(name)));
 }
 
 std::unique_ptr<actors::client> cluster::make_node_client(std::size_t i, ms timeout) {
@@ -681,7 +696,7 @@ cluster::make_nodes_client(const std::vector<std::size_t>& nodes, ms timeout,
     o.endpoints.push_back(endpoint(i));
   o.timeout = timeout;
   o.name = std::move(name);
-  return std::make_unique<actors::client>(runtime(opts_.cluster_id), std::move(o));
+  return std::make_unique<actors::client>(client_runtime_of(opts_), std::move(o));
 }
 
 void cluster::dump_logs(std::ostream& os, std::size_t lines) const {

@@ -42,6 +42,9 @@ using ms = std::chrono::milliseconds;
 /// id, with a client certificate of that cluster; created on first use (so
 /// `--list-test-cases` never starts CAF).
 actors::client_runtime& runtime(const std::string& cluster_id = "itest");
+struct cluster_options;
+/// The runtime for a cluster's clients: its cluster id's, or a plain-text one.
+actors::client_runtime& client_runtime_of(const cluster_options& o);
 /// Destroys the runtimes (main calls it after the tests, before exit).
 void shutdown_runtime();
 
@@ -90,6 +93,9 @@ class cluster;
 struct cluster_options {
   std::size_t nodes = 3;
   std::string cluster_id = "itest";
+  /// Nodes start without --tls-dir (give --insecure-plaintext by with_flags);
+  /// the fixture's own clients cannot talk to them.
+  bool plaintext = false;
   /// The environment variable CONFLUX_ITEST_LOG_LEVEL overrides it.
   std::string log_level = "info";
   /// Bound for start(): every node answers status and a leader exists.

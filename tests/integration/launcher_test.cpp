@@ -6,6 +6,7 @@
 #include "tests/integration/helpers.hpp"
 
 #include <doctest/doctest.h>
+#include <filesystem>
 #include <memory>
 #include <netinet/in.h>
 #include <string>
@@ -24,10 +25,25 @@ cluster_options one_node() {
   return o;
 }
 
+/// One node started with --insecure-plaintext (no --tls-dir).
+cluster_options one_node_plain() {
+  cluster_options o;
+  o.nodes = 1;
+  o.plaintext = true;
+  return o;
+}
+
 /// Runs conflux-node with `flags` plus a data dir of its own; a node that
 /// refuses its flags exits at once, so 20 s is far more than it needs.
 cli_result run_node(const cluster& scratch, std::vector<std::string> flags) {
   flags.insert(flags.end(), {"--data", scratch.data_dir(0)});
+  // The certificate of node 1 of the default cluster, unless the test chose
+  // its transport (or a config file does).
+  bool chosen = false;
+  for (const auto& f : flags)
+    chosen = chosen || f == "--tls-dir" || f == "--insecure-plaintext" || f == "--config";
+  if (!chosen)
+    flags.insert(flags.end(), {"--tls-dir", node_tls_dir("conflux", 1)});
   return run_program(node_binary(), flags, 20s);
 }
 
@@ -40,6 +56,72 @@ void check_refused(const cli_result& r, const std::string& says) {
 }
 
 } // namespace
+
+// -- transport ------------------------------------------------------------------
+
+TEST_CASE("a_node_without_tls_credentials_refuses_to_start_and_names_the_choices") {
+  cluster scratch{one_node()};
+  const auto listen = scratch.endpoint(0);
+  auto r = run_program(node_binary(), {"--listen", listen, "--data", scratch.data_dir(0)},
+                       20s);
+  check_refused(r, "no TLS credentials: give --tls-dir DIR");
+  CHECK(r.err.find("--insecure-plaintext") != std::string::npos);
+  // Nothing was created: the data dir does not exist.
+  CHECK_FALSE(std::filesystem::exists(scratch.data_dir(0)));
+}
+
+TEST_CASE("insecure_plaintext_is_refused_for_an_address_that_is_not_loopback") {
+  cluster scratch{one_node()};
+  const auto port = scratch.endpoint(0).substr(scratch.endpoint(0).rfind(':'));
+  check_refused(run_node(scratch, {"--insecure-plaintext", "--listen", "0.0.0.0" + port}),
+                "--insecure-plaintext: --listen 0.0.0.0" + port +
+                    " is not a loopback address");
+  const auto listen = scratch.endpoint(0);
+  check_refused(run_node(scratch, {"--insecure-plaintext", "--listen", listen, "--peers",
+                                   "1=" + listen + ",2=10.1.2.3:7102"}),
+                "the address of node 2 10.1.2.3:7102 is not a loopback address");
+  check_refused(run_node(scratch, {"--insecure-plaintext", "--listen", listen, "--tls-dir",
+                                   node_tls_dir("conflux", 1)}),
+                "exclude each other");
+}
+
+TEST_CASE("tls_credentials_that_do_not_fit_the_node_are_refused_naming_the_file") {
+  cluster scratch{one_node()};
+  const auto listen = scratch.endpoint(0);
+  // Node 2's certificate for node 1.
+  auto other = node_tls_dir("conflux", 2);
+  auto r = run_node(scratch, {"--listen", listen, "--tls-dir", other});
+  check_refused(r, "TLS credentials refused: " + other + "/node.crt");
+  // Another cluster's certificate.
+  auto foreign = node_tls_dir("another-cluster", 1);
+  check_refused(run_node(scratch, {"--listen", listen, "--tls-dir", foreign}),
+                "TLS credentials refused: " + foreign + "/node.crt");
+  // A key that is missing, and one of another certificate.
+  check_refused(run_node(scratch, {"--listen", listen, "--tls-dir", node_tls_dir("conflux", 1),
+                                   "--tls-key", scratch.dir() + "/missing.key"}),
+                "cannot read the TLS key " + scratch.dir() + "/missing.key");
+  check_refused(run_node(scratch, {"--listen", listen, "--tls-dir", node_tls_dir("conflux", 1),
+                                   "--tls-key", other + "/node.key"}),
+                "TLS credentials refused: " + other + "/node.key");
+  CHECK_FALSE(std::filesystem::exists(scratch.data_dir(0)));
+}
+
+TEST_CASE("a_plaintext_node_says_so_in_its_log_and_in_cluster_status") {
+  started_cluster c{with_flags({"--insecure-plaintext"}, one_node_plain())};
+  auto status = run_cli({"--endpoints", c.endpoint(0), "--insecure-plaintext", "cluster",
+                         "status"});
+  INFO(status.describe());
+  CHECK(status.exit_code == 0);
+  CHECK(status.out.find("transport: INSECURE plain text on node(s) " +
+                        std::to_string(c.id(0))) != std::string::npos);
+  CHECK(tail_lines(c.log_path(0), 200).find("transport: INSECURE plain text") !=
+        std::string::npos);
+  // A TLS client is not answered in plain text: it fails, naming the reason.
+  auto tls = run_cli({"--endpoints", c.endpoint(0), "--timeout", "3000", "cluster",
+                      "status"});
+  CHECK(tls.exit_code == 5);
+  CHECK(tls.err.find("speaks plain text, not TLS") != std::string::npos);
+}
 
 TEST_CASE("node_id_0_is_refused_instead_of_running_as_node_1") {
   cluster scratch{one_node()};
@@ -161,6 +243,8 @@ TEST_CASE("node_takes_its_listen_address_from_its_peers_entry_in_a_config_file")
     write_file(path, "id = " + std::to_string(c.id(i)) + "\n" + "cluster_id = '" +
                          c.options().cluster_id + "'\n" + "data = '" + c.data_dir(i) +
                          "'\n" + "log_level = '" + c.options().log_level + "'\n" +
+                         "tls_dir = '" + node_tls_dir(c.options().cluster_id, c.id(i)) +
+                         "'\n" +
                          "\n[peers]\n" + "\"" + std::to_string(c.id(i)) + "\" = '" +
                          c.endpoint(i) + "'\n");
     return {"--config", path};
@@ -200,7 +284,8 @@ TEST_CASE("node_refuses_a_data_dir_of_another_cluster_or_node_and_changes_nothin
   auto other_cluster = run_program(
       node_binary(),
       {"--id", std::to_string(c.id(0)), "--listen", ep, "--data", data, "--peers",
-       std::to_string(c.id(0)) + "=" + ep, "--cluster-id", "someone-else"},
+       std::to_string(c.id(0)) + "=" + ep, "--cluster-id", "someone-else", "--tls-dir",
+       node_tls_dir("someone-else", c.id(0))},
       20s);
   INFO("stderr: " << other_cluster.err);
   CHECK_FALSE(other_cluster.timed_out);
@@ -210,7 +295,8 @@ TEST_CASE("node_refuses_a_data_dir_of_another_cluster_or_node_and_changes_nothin
   // Another node id on the same data dir.
   auto other_node = run_program(node_binary(),
                                 {"--id", "7", "--listen", ep, "--data", data, "--peers",
-                                 "7=" + ep, "--cluster-id", "itest-owner"},
+                                 "7=" + ep, "--cluster-id", "itest-owner", "--tls-dir",
+                                 node_tls_dir("itest-owner", 7)},
                                 20s);
   INFO("stderr: " << other_node.err);
   CHECK_FALSE(other_node.timed_out);
