@@ -5,6 +5,8 @@
 // process (rpc_failure).
 #include "actors/client.hpp"
 
+#include <stdexcept>
+
 #include "actors/client_rpc.hpp"
 #include "actors/remoting.hpp"
 #include "protocol/codec.hpp"
@@ -23,6 +25,8 @@ client_runtime::client_runtime(const transport_settings& transport)
     : impl_(std::make_unique<impl>()) {
   configure_remoting(impl_->cfg, transport);
   impl_->sys = std::make_unique<caf::actor_system>(impl_->cfg);
+  if (auto st = start_transport(*impl_->sys, transport); !st.ok())
+    throw std::invalid_argument(st.err().message);
 }
 
 client_runtime::~client_runtime() = default;

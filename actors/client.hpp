@@ -43,8 +43,8 @@ std::optional<consistency> parse_consistency(const std::string& s);
 /// (mutual TLS, or plain text on loopback only) loaded, Conflux message types
 /// and error category announced, heartbeat settings equal to the nodes'
 /// (actors/remoting.hpp). Create one per process, before any client. Check
-/// the settings with check_transport() first: files that cannot be read make
-/// every connection fail.
+/// the settings with check_transport() first; credentials TLS cannot use
+/// throw std::invalid_argument naming the file.
 class client_runtime {
 public:
   explicit client_runtime(const transport_settings& transport);

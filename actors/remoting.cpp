@@ -1,5 +1,6 @@
 #include "actors/remoting.hpp"
 
+#include "actors/tls_certs.hpp"
 #include "protocol/type_ids.hpp"
 
 #include <caf/all.hpp>
@@ -35,6 +36,51 @@ void configure_remoting(caf::actor_system_config& cfg, const transport_settings&
     else
       spdlog::warn("CONFLUX_SCHEDULER='{}' ignored: use sharing or stealing", policy);
   }
+}
+
+status start_transport(caf::actor_system& sys, const transport_settings& t) {
+  if (!t.tls())
+    return {};
+  auto& mgr = sys.openssl_manager();
+  if (auto err = mgr.credentials_error())
+    return error{errc::invalid_argument, "TLS credentials: " + sys.render(err)};
+  std::string cluster = t.cluster_id;
+  if (cluster.empty()) {
+    auto ca = summarize_certificate(t.ca_file);
+    if (!ca.ok())
+      return error{errc::invalid_argument, to_string(ca.err())};
+    if (!ca->ca_cluster)
+      return error{errc::invalid_argument,
+                   t.ca_file + ": not a Conflux cluster CA (make one with conflux-cert ca)"};
+    cluster = *ca->ca_cluster;
+  }
+  const bool is_node = t.is_node;
+  mgr.set_peer_verifier([cluster, is_node](const caf::openssl::peer_certificate& peer) {
+    auto who = identity_of(peer.leaf);
+    if (!who.ok())
+      return caf::openssl::refuse_peer("its certificate has no usable identity: " +
+                                       who.err().message);
+    if (who->cluster_id() != cluster)
+      return caf::openssl::refuse_peer("it is " + who->describe() +
+                                       ", not a member of cluster " + cluster);
+    if (!peer.accepted && !who->is_node())
+      return caf::openssl::refuse_peer("it listens with the certificate of " +
+                                       who->describe() + ", not of a node");
+    if (peer.accepted && !is_node)
+      return caf::openssl::refuse_peer("a client accepts no connections");
+    return caf::openssl::accept_peer(who->uri());
+  });
+  mgr.set_refusal_listener([](const std::string& address, const std::string& reason) {
+    spdlog::warn("TLS: refused the connection with {}: {}", address, reason);
+  });
+  return {};
+}
+
+std::string peer_identity_of(caf::actor_system& sys, const caf::node_id& nid) {
+  if (!sys.has_openssl_manager())
+    return "";
+  auto id = sys.openssl_manager().peer_identity(nid);
+  return id ? *id : std::string{};
 }
 
 caf::io::middleman_actor connector(caf::actor_system& sys) {

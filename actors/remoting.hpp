@@ -33,6 +33,17 @@ constexpr std::chrono::milliseconds connection_timeout{2500};
 /// the actor_system.
 void configure_remoting(caf::actor_system_config& cfg, const transport_settings& t);
 
+/// After the actor system exists: with TLS, checks that the credentials
+/// loaded and installs the identity checks of every handshake (the peer's
+/// certificate must name a node, or for a node's listener also a client, of
+/// the cluster) and one log line per refused handshake. An error names the
+/// file or the reason.
+status start_transport(caf::actor_system& sys, const transport_settings& t);
+
+/// The conflux:// identity that the remote node `nid` proved on its TLS
+/// connection, if it has one open ("" in plain text, or when unknown).
+std::string peer_identity_of(caf::actor_system& sys, const caf::node_id& nid);
+
 /// The actor that connects and publishes over the configured transport: every
 /// connection of a Conflux process goes through it.
 caf::io::middleman_actor connector(caf::actor_system& sys);

@@ -17,6 +17,13 @@ struct transport_settings {
   /// PEM files: this process's certificate and key, and the cluster CA.
   std::string cert_file, key_file, ca_file;
   bool insecure_plaintext = false;
+  /// The cluster every peer's certificate must name; empty: the cluster the
+  /// CA file names (what a client knows).
+  std::string cluster_id;
+  /// A node accepts connections from nodes and clients of its cluster; a
+  /// client accepts none. Both dial only nodes: a listener that presents a
+  /// client certificate is refused.
+  bool is_node = false;
 
   bool tls() const noexcept { return !insecure_plaintext; }
   /// "mutual TLS" or "INSECURE plain text (loopback only)", for logs and status.

@@ -16,7 +16,8 @@
 //
 // With no arguments besides the transport: a single-node cluster on
 // 127.0.0.1:7101 with data in ./conflux-data. Settings come from the embedded defaults, then the config
-// file (TOML), then the flags. SIGINT/SIGTERM stop the node cleanly (exit 0);
+// file (TOML), then the flags. SIGHUP reloads the TLS credentials for new
+// connections. SIGINT/SIGTERM stop the node cleanly (exit 0);
 // bad flags, an address that cannot be listened on or a refused data dir exit
 // 2; a storage failure while running exits 1; each with one clear line on
 // stderr.
@@ -34,12 +35,14 @@
 #include <arpa/inet.h>
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/manager.hpp>
 #include <cerrno>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <execinfo.h>
 #include <iostream>
@@ -351,6 +354,7 @@ conflux::actors::transport_settings resolve_transport(const tls_choice& file,
                 "without TLS");
   if (!c.dir.empty())
     t = conflux::actors::tls_in_dir(c.dir, "node");
+  t.is_node = true;
   t.cert_file = pick(c.cert, t.cert_file);
   t.key_file = pick(c.key, t.key_file);
   t.ca_file = pick(c.ca, t.ca_file);
@@ -382,6 +386,7 @@ std::optional<int> parse(int argc, char** argv, launch_settings& s) {
   if (auto st = conflux::actors::check_node_options(opts); !st.ok())
     usage_error(st.err().message);
   opts.transport = resolve_transport(file_tls, f.tls);
+  opts.transport.cluster_id = opts.cluster_id;
   if (auto st = conflux::actors::check_node_transport(opts); !st.ok())
     usage_error(st.err().message);
   if (opts.transport.tls()) {
@@ -486,6 +491,16 @@ std::string probe_bind(const conflux::actors::endpoint& ep) {
   }
 }
 
+/// "2026-12-07 15:04:05 UTC" for seconds since the epoch.
+std::string format_utc(std::int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  ::gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
 /// A node's actor system and actors, from open() until stop().
 class running_node {
 public:
@@ -500,6 +515,10 @@ public:
       usage_error(why);
     conflux::actors::configure_remoting(cfg_, opts.transport);
     sys_ = std::make_unique<caf::actor_system>(cfg_);
+    if (auto st = conflux::actors::start_transport(*sys_, opts.transport); !st.ok()) {
+      std::cerr << "conflux-node: " << st.err().message << "\n";
+      return stop(exit_refused);
+    }
     conflux::actors::log_remoting_settings(sys_->config(), "conflux-node");
     if (opts.transport.tls())
       spdlog::info("transport: mutual TLS (certificate {}, CA {})",
@@ -543,6 +562,10 @@ public:
     for (;;) {
       timespec wait{0, 100'000'000};
       int sig = sigtimedwait(&stop_signals, nullptr, &wait);
+      if (sig == SIGHUP) {
+        reload_credentials(opts);
+        continue;
+      }
       if (sig == SIGINT || sig == SIGTERM) {
         spdlog::info("node {} got {}, shutting down", opts.id, strsignal(sig));
         break;
@@ -559,6 +582,32 @@ public:
     auto code = stop(exit_code);
     spdlog::info("node {} stopped", opts.id);
     return code;
+  }
+
+  /// SIGHUP: checks the credential files again and, if they pass, makes TLS
+  /// use them for new connections (open ones keep theirs). A file that fails
+  /// the check changes nothing; either way one log line says what happened.
+  void reload_credentials(const node_options& opts) {
+    const auto& t = opts.transport;
+    if (!t.tls()) {
+      spdlog::info("SIGHUP: nothing to reload (plain text, no credentials)");
+      return;
+    }
+    auto creds = conflux::actors::load_credentials(t.cert_file, t.key_file, t.ca_file,
+                                                  opts.cluster_id,
+                                                  conflux::actors::expected_holder::node(opts.id));
+    if (!creds.ok()) {
+      spdlog::error("SIGHUP: kept the current TLS credentials: {}",
+                    conflux::actors::to_string(creds.err()));
+      return;
+    }
+    if (auto err = sys_->openssl_manager().reload_credentials()) {
+      spdlog::error("SIGHUP: kept the current TLS credentials: {}", sys_->render(err));
+      return;
+    }
+    spdlog::info("SIGHUP: reloaded the TLS credentials ({}, valid until {}); new "
+                 "connections use them",
+                 t.cert_file, format_utc(creds->not_after));
   }
 
   /// Stops the node's actors and the actor system and returns `code`. A
@@ -616,13 +665,13 @@ private:
   std::abort();
 }
 
-/// Blocks SIGINT and SIGTERM in this thread and returns them. Called before
+/// Blocks SIGINT, SIGTERM and SIGHUP in this thread and returns them. Called before
 /// any CAF thread exists, so that all inherit the mask and serve() collects
 /// the signals with sigtimedwait.
 sigset_t block_stop_signals() {
   sigset_t signals;
   sigemptyset(&signals);
-  for (int sig : {SIGINT, SIGTERM})
+  for (int sig : {SIGINT, SIGTERM, SIGHUP})
     sigaddset(&signals, sig);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   return signals;

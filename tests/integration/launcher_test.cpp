@@ -95,7 +95,7 @@ TEST_CASE("tls_credentials_that_do_not_fit_the_node_are_refused_naming_the_file"
   // Another cluster's certificate.
   auto foreign = node_tls_dir("another-cluster", 1);
   check_refused(run_node(scratch, {"--listen", listen, "--tls-dir", foreign}),
-                "TLS credentials refused: " + foreign + "/node.crt");
+                "TLS credentials refused: " + foreign + "/ca.crt: is the CA of cluster");
   // A key that is missing, and one of another certificate.
   check_refused(run_node(scratch, {"--listen", listen, "--tls-dir", node_tls_dir("conflux", 1),
                                    "--tls-key", scratch.dir() + "/missing.key"}),
