@@ -205,7 +205,7 @@ leader_rpc::connect_result leader_rpc::open_at(const std::string& address,
 
 void leader_rpc::end_session(client_session_actor& s) {
   if (s)
-    caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+    caf::anon_send(s, caf::close_atom::value);
   s = nullptr;
 }
 

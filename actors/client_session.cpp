@@ -270,6 +270,7 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
         if (self->state.watch_hub)
           self->send(self->state.watch_hub, c);
       },
+      [=](caf::close_atom) { self->quit(); },
   };
 }
 

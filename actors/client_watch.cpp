@@ -75,7 +75,7 @@ void end_watch(watcher_ptr self) {
     if (st.watch_id != 0)
       self->send(st.session, rpc::watch_cancel{st.watch_id});
     self->demonitor(st.session.address());
-    caf::anon_send_exit(st.session, caf::exit_reason::user_shutdown);
+    caf::anon_send(st.session, caf::close_atom::value);
   }
   st.session = nullptr;
   st.watch_id = 0;
@@ -135,7 +135,8 @@ void ask_for_session(watcher_ptr self, std::uint64_t e, const std::string& addre
             auto& st = self->state;
             if (e != st.epoch || st.stopped) {
               if (sp)
-                caf::anon_send_exit(sp, caf::exit_reason::user_shutdown);
+                caf::anon_send(caf::actor_cast<client_session_actor>(std::move(sp)),
+                               caf::close_atom::value);
               return;
             }
             if (!sp)

@@ -363,7 +363,10 @@ using client_session_actor = caf::typed_actor<
     /// client's watcher actor: credit for the watch hub.
     caf::reacts_to<rpc::watch_ack>,
     /// client's watcher actor: end a watch.
-    caf::reacts_to<rpc::watch_cancel>>;
+    caf::reacts_to<rpc::watch_cancel>,
+    /// client: the client is done with this session; it ends (a remote exit
+    /// message would be dropped by the patched BASP).
+    caf::reacts_to<caf::close_atom>>;
 
 /// The actor a node publishes on its listen port.
 using node_endpoint_actor = caf::typed_actor<

@@ -170,6 +170,7 @@ fake_session(client_session_actor::stateful_pointer<fake_session_state> self,
       [=](rpc::watch_request&) {},
       [=](rpc::watch_ack&) {},
       [=](rpc::watch_cancel&) {},
+      [=](caf::close_atom) { self->quit(); },
   };
 }
 

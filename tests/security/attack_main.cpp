@@ -1,0 +1,106 @@
+// conflux-attack: sends one crafted BASP attack to a node on loopback and
+// prints what it saw as one line (attacks.hpp, attack_report::to_line). A
+// tool of the security tests (tests/security), not a product binary.
+//
+//   conflux-attack ATTACK --target HOST:PORT [--via HOST:PORT] [--wait-ms N]
+//                  [--depth N] [--max-actor-id N]
+//   conflux-attack --list
+//
+// Exit status: 0 when the attack was delivered (whatever the node did), 1
+// when it could not be (no node, no handshake), 2 on a usage error.
+
+#include "tests/security/attacks.hpp"
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+namespace {
+
+using namespace conflux::security;
+
+int usage(const std::string& why) {
+  std::cerr << "conflux-attack: " << why
+            << "\nusage: conflux-attack ATTACK --target HOST:PORT [--via HOST:PORT] "
+               "[--wait-ms N] [--depth N] [--max-actor-id N]\n"
+               "       conflux-attack --list\n";
+  return 2;
+}
+
+std::optional<attack_target> parse_target(const std::string& s) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return std::nullopt;
+  try {
+    auto port = std::stoul(s.substr(colon + 1));
+    if (port == 0 || port > 65535)
+      return std::nullopt;
+    return attack_target{s.substr(0, colon), static_cast<std::uint16_t>(port)};
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::optional<std::uint64_t> parse_number(const std::string& s) {
+  try {
+    std::size_t used = 0;
+    auto n = std::stoull(s, &used);
+    if (used != s.size())
+      return std::nullopt;
+    return n;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2)
+    return usage("name an attack (--list shows them)");
+  std::string name = argv[1];
+  if (name == "--list") {
+    for (auto& a : all_attacks())
+      std::cout << a.name << "\n    " << a.help << "\n";
+    return 0;
+  }
+  auto attack = find_attack(name);
+  if (attack == nullptr)
+    return usage("unknown attack '" + name + "' (--list shows them)");
+  attack_options opts;
+  bool have_target = false;
+  for (int i = 2; i < argc; ++i) {
+    std::string flag = argv[i];
+    if (i + 1 >= argc)
+      return usage(flag + " needs a value");
+    std::string value = argv[++i];
+    if (flag == "--target" || flag == "--via") {
+      auto t = parse_target(value);
+      if (!t)
+        return usage(flag + " wants HOST:PORT, got '" + value + "'");
+      if (flag == "--target") {
+        opts.target = *t;
+        have_target = true;
+      } else {
+        opts.via = *t;
+      }
+      continue;
+    }
+    auto n = parse_number(value);
+    if (!n)
+      return usage(flag + " wants a number, got '" + value + "'");
+    if (flag == "--wait-ms")
+      opts.wait = ms{static_cast<ms::rep>(*n)};
+    else if (flag == "--depth")
+      opts.depth = static_cast<std::size_t>(*n);
+    else if (flag == "--max-actor-id")
+      opts.max_actor_id = *n;
+    else
+      return usage("unknown flag " + flag);
+  }
+  if (!have_target)
+    return usage("--target HOST:PORT is required");
+  auto report = attack->run(opts);
+  std::cout << report.to_line() << std::endl;
+  return report.ran ? 0 : 1;
+}
