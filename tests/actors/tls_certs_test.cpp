@@ -3,6 +3,7 @@
 // with, refusing every other with the problem and the file at fault.
 
 #include "actors/tls_certs.hpp"
+#include "tests/storage/temp_dir.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -33,28 +34,7 @@ std::int64_t now() {
   return static_cast<std::int64_t>(std::time(nullptr));
 }
 
-/// A private temporary directory, removed with its contents at scope exit.
-class temp_dir {
-public:
-  temp_dir() {
-    auto tmpl =
-        (std::filesystem::temp_directory_path() / "conflux-tls-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr)
-      throw std::runtime_error("mkdtemp failed for " + tmpl);
-    path_ = tmpl;
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string sub(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
-private:
-  std::string path_;
-};
+using ::conflux::storage::test::temp_dir;
 
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream f{path, std::ios::binary | std::ios::trunc};

@@ -4,6 +4,7 @@
 
 #include "actors/tls_certs.hpp"
 #include "tests/integration/cluster.hpp"
+#include "tests/storage/temp_dir.hpp"
 
 #include <cstdlib>
 #include <doctest/doctest.h>
@@ -27,27 +28,7 @@ const char* cert_binary() {
 #endif
 }
 
-/// A temporary directory, removed with its contents at scope exit.
-class temp_dir {
-public:
-  temp_dir() {
-    auto tmpl =
-        (std::filesystem::temp_directory_path() / "conflux-cert-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr)
-      throw std::runtime_error("mkdtemp failed for " + tmpl);
-    path_ = tmpl;
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string sub(const std::string& name) const { return path_ + "/" + name; }
-
-private:
-  std::string path_;
-};
+using ::conflux::storage::test::temp_dir;
 
 cli_result cert(std::vector<std::string> args) {
   return run_program(cert_binary(), args, 60s);
