@@ -6,6 +6,7 @@
 // Fields that change after start are atomics or guarded by their own mutex.
 
 #include "actors/interfaces.hpp"
+#include "actors/node_counters.hpp"
 #include "actors/transport.hpp"
 #include "protocol/raft/types.hpp"
 #include "protocol/validation.hpp"
@@ -138,6 +139,8 @@ struct node_context {
   std::atomic<std::uint64_t> sessions{0};
   /// The role actor that holds the Raft core.
   raft_slot raft;
+  /// Refusals, drops and limits hit (status_reply::counters).
+  node_counters counters;
   /// Every reading of time in the node's actors goes through here.
   std::shared_ptr<const node_clock> clock = system_node_clock();
 

@@ -251,6 +251,9 @@ rpc::status_reply raft_shell::status() const {
   s.cluster_id = ctx_->opts.cluster_id;
   s.sessions = ctx_->sessions.load();
   s.transport = ctx_->opts.transport.tls() ? "mutual-tls" : "insecure-plaintext";
+  s.counters = ctx_->counters.snapshot();
+  for (auto& [name, n] : transport_drop_counters())
+    s.counters[name] = n;
   auto& cfg = core_->membership();
   auto member = [&](raft::server_id id, const char* kind) {
     rpc::member_entry m;

@@ -113,6 +113,9 @@ struct status_reply {
   /// How the node speaks to peers and clients: "mutual-tls", or
   /// "insecure-plaintext" (loopback only).
   std::string transport;
+  /// The node's refusal and drop counters by name (only those above 0):
+  /// messages dropped for identity or size, limits hit, transport drops.
+  std::map<std::string, std::uint64_t> counters;
 };
 
 // -- watches (PROTOCOL.md "Watches") -------------------------------------------

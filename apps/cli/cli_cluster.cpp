@@ -102,6 +102,7 @@ void print_status_json(command_context& c, const actors::node_status& first,
       j["applied"] = rw.st->applied;
       j["leader_id"] = rw.st->leader_id;
       j["transport"] = rw.st->transport;
+      j["counters"] = rw.st->counters;
       j["is_leader"] = leader.id != 0 && rw.m.id == leader.id;
     } else {
       j["reachable"] = false;

@@ -248,3 +248,22 @@ TEST_CASE_FIXTURE(fixture, "granted_votes_wait_for_the_persist") {
   CHECK(s.role == "follower");
   CHECK(s.term == 1u);
 }
+
+TEST_CASE("node_counters_add_up_by_name_and_start_at_zero") {
+  node_counters c;
+  CHECK(c.get("raft.dropped.identity_mismatch") == 0u);
+  c.add("raft.dropped.identity_mismatch");
+  c.add("raft.dropped.identity_mismatch", 2);
+  c.add("session.refused.per_node");
+  CHECK(c.get("raft.dropped.identity_mismatch") == 3u);
+  auto all = c.snapshot();
+  CHECK(all.size() == 2u);
+  CHECK(all["session.refused.per_node"] == 1u);
+}
+
+TEST_CASE_FIXTURE(fixture, "status_reports_the_nodes_counters") {
+  auto n = start_node(1, {1});
+  n.ctx->counters.add("test.counted", 4);
+  auto s = status(n);
+  CHECK(s.counters["test.counted"] == 4u);
+}
