@@ -22,6 +22,8 @@ std::string_view to_string(errc code) noexcept {
     case errc::unsupported_version: return "unsupported_version";
     case errc::session_expired: return "session_expired";
     case errc::stale_sequence: return "stale_sequence";
+    case errc::resource_exhausted: return "resource_exhausted";
+    case errc::permission_denied: return "permission_denied";
   }
   return "unknown_error";
 }

@@ -52,6 +52,13 @@ enum class errc : std::uint8_t {
   session_expired,
   /// A retried request reused a sequence number older than the last one.
   stale_sequence,
+  /// A capacity limit was hit (sessions, requests in flight, the proposal
+  /// queue, snapshot size): nothing changed; retry later or raise the limit
+  /// the message names.
+  resource_exhausted,
+  /// The request is not allowed for this caller (another client's session or
+  /// watch, a client identity sending node traffic).
+  permission_denied,
 };
 
 /// Stable lowercase name of a code, used in messages and JSON output.

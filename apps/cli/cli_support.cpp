@@ -144,7 +144,10 @@ int exit_code_for(errc code) noexcept {
     case errc::no_quorum:
     case errc::timeout:
     case errc::unavailable:
+    case errc::resource_exhausted:
       return exit_unavailable;
+    case errc::permission_denied:
+      return exit_denied;
     case errc::storage_failure:
     case errc::corrupted:
     case errc::unsupported_version:

@@ -33,8 +33,11 @@ enum exit_code : int {
   exit_not_found = 3,
   /// A precondition failed: revision_mismatch, version_in_use, already_exists.
   exit_precondition = 4,
-  /// The cluster could not answer: not_leader, no_quorum, timeout, unavailable.
+  /// The cluster could not answer: not_leader, no_quorum, timeout,
+  /// unavailable, resource_exhausted (a capacity limit; retry later).
   exit_unavailable = 5,
+  /// The caller may not do this: permission_denied.
+  exit_denied = 6,
 };
 
 /// The exit code `conflux` ends with when a command fails with `code`.

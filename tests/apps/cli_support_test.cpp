@@ -43,8 +43,13 @@ TEST_CASE("exit_code_for_bad_input_codes_is_2") {
 }
 
 TEST_CASE("exit_code_for_cluster_unavailability_is_5") {
-  for (auto c : {errc::not_leader, errc::no_quorum, errc::timeout, errc::unavailable})
+  for (auto c : {errc::not_leader, errc::no_quorum, errc::timeout, errc::unavailable,
+                 errc::resource_exhausted})
     CHECK(exit_code_for(c) == 5);
+}
+
+TEST_CASE("exit_code_for_permission_denied_is_6") {
+  CHECK(exit_code_for(errc::permission_denied) == 6);
 }
 
 TEST_CASE("exit_code_for_everything_else_is_1") {
