@@ -180,10 +180,17 @@ void warn_if_unreachable(command_context& c) {
   if (!why)
     return;
   auto id = std::to_string(inv.node_id);
+  // The start line a new node needs: its own node certificate under mutual
+  // TLS (issued for its id), or the plain-text flag the cluster runs with.
+  auto transport = inv.global.transport.tls()
+                       ? " --tls-dir DIR2`, DIR2 holding its node certificate from "
+                         "`conflux-cert node --ca CA_DIR --id " +
+                             id + " --out DIR2`"
+                       : std::string{" --insecure-plaintext`"};
   c.warn("warning: node " + id + " is not reachable at " + inv.node_address +
          " yet: " + inv.node_address + " " + *why +
          "; start it there with `conflux-node --join --id " + id + " --listen " +
-         inv.node_address + " --data DIR` (until it answers, it cannot " +
+         inv.node_address + " --data DIR" + transport + " (until it answers, it cannot " +
          (inv.learner ? "catch up" : "catch up and become a voter") +
          "), or, if the address is wrong, take it out with `conflux cluster remove " +
          id + "`");

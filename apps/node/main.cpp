@@ -395,8 +395,15 @@ std::optional<int> parse(int argc, char** argv, launch_settings& s) {
     auto creds = conflux::actors::load_credentials(
         opts.transport.cert_file, opts.transport.key_file, opts.transport.ca_file,
         opts.cluster_id, conflux::actors::expected_holder::node(opts.id));
-    if (!creds.ok())
-      usage_error("TLS credentials refused: " + conflux::actors::to_string(creds.err()));
+    if (!creds.ok()) {
+      auto msg = "TLS credentials refused: " + conflux::actors::to_string(creds.err());
+      // Right certificates, mistyped cluster id: say which to fix.
+      if (creds.err().problem == conflux::actors::cert_problem::wrong_cluster)
+        msg += "; or, if these are this cluster's certificates, --cluster-id (config "
+               "key cluster_id) '" +
+               opts.cluster_id + "' is wrong: give the cluster id they name";
+      usage_error(msg);
+    }
   }
   return std::nullopt;
 }

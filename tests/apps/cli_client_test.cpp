@@ -200,7 +200,8 @@ TEST_CASE("cluster_add_warns_when_nothing_listens_at_the_new_address") {
   CHECK(mentions(r.out, "added node 4 (" + nowhere + ")"));
   CHECK(mentions(r.err, "node 4 is not reachable at " + nowhere + " yet"));
   CHECK(mentions(r.err, "refused the connection"));
-  CHECK(mentions(r.err, "conflux-node --join --id 4 --listen " + nowhere));
+  CHECK(mentions(r.err, "conflux-node --join --id 4 --listen " + nowhere +
+                            " --data DIR --insecure-plaintext`"));
   CHECK(mentions(r.err, "conflux cluster remove 4"));
 }
 

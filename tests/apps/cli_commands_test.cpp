@@ -931,8 +931,9 @@ TEST_CASE("cluster_add_warns_when_the_new_member_is_not_reachable_yet") {
   CHECK(mentions(r.err,
                  "conflux: warning: node 4 is not reachable at 127.0.0.1:7104 yet: "
                  "127.0.0.1:7104 refused the connection"));
-  CHECK(mentions(r.err,
-                 "`conflux-node --join --id 4 --listen 127.0.0.1:7104 --data DIR`"));
+  CHECK(mentions(r.err, "`conflux-node --join --id 4 --listen 127.0.0.1:7104 --data DIR "
+                        "--tls-dir DIR2`, DIR2 holding its node certificate from "
+                        "`conflux-cert node --ca CA_DIR --id 4 --out DIR2`"));
   CHECK(mentions(r.err, "`conflux cluster remove 4`"));
   CHECK(fake.probed == std::vector<std::string>{"127.0.0.1:7104"});
   auto j = run(fake, {"cluster", "add", "4", "127.0.0.1:7104", "--json"});

@@ -96,6 +96,10 @@ TEST_CASE("tls_credentials_that_do_not_fit_the_node_are_refused_naming_the_file"
   auto foreign = node_tls_dir("another-cluster", 1);
   check_refused(run_node(scratch, {"--listen", listen, "--tls-dir", foreign}),
                 "TLS credentials refused: " + foreign + "/ca.crt: is the CA of cluster");
+  // This cluster's certificates, a mistyped --cluster-id: the message names it.
+  check_refused(run_node(scratch, {"--listen", listen, "--tls-dir", node_tls_dir("conflux", 1),
+                                   "--cluster-id", "conflx"}),
+                "--cluster-id (config key cluster_id) 'conflx' is wrong");
   // A key that is missing, and one of another certificate.
   check_refused(run_node(scratch, {"--listen", listen, "--tls-dir", node_tls_dir("conflux", 1),
                                    "--tls-key", scratch.dir() + "/missing.key"}),
