@@ -123,7 +123,11 @@ struct client::impl {
   /// Opens the write session. Whatever goes wrong, the caller's own write
   /// has not been sent yet.
   conflux::status open_session() {
-    auto out = send(0, 0, conflux::open_session{rpc.options().session_timeout.count()});
+    // No id: the node that receives the request draws a random one, and
+    // binds the session to this connection's identity.
+    auto out = send(
+        0, 0,
+        conflux::open_session{rpc.options().session_timeout.count(), std::nullopt});
     if (!out.reply) {
       const auto& f = out.failure;
       if (f.dead_ends)

@@ -1,9 +1,11 @@
 #include "actors/client_session.hpp"
 
+#include "actors/remoting.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/state_machine.hpp"
 
 #include <caf/all.hpp>
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 namespace conflux::actors {
@@ -41,6 +43,39 @@ rpc::client_reply from_raft(node_context& ctx, const raft_reply& rr) {
   r.revision = rr.index;
   r.items.push_back(codec::encode(rr.result));
   return r;
+}
+
+/// 64 bits from OpenSSL's CSPRNG (seeded by the kernel's getrandom), never 0.
+expected<session_id> draw_session_id() {
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    session_id id = 0;
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&id), sizeof id) != 1)
+      break;
+    if (id != 0)
+      return id;
+  }
+  return error{errc::unavailable,
+               "this node could not draw a random session id (OpenSSL RAND_bytes "
+               "failed); retry, or open the session through another node"};
+}
+
+/// Makes the write the client sent into the command this node proposes: the
+/// caller is the identity the sender's connection proved (never what the
+/// client wrote), and a new session gets an id drawn here. The stamp happens
+/// on the node that received the request; clients send writes to the leader
+/// (client_rpc follows not_leader redirects, and a non-leader proposes
+/// nothing), so it is the leader that stamps, and every replica then applies
+/// the same caller and id from the log.
+status stamp_write(caf::actor_system& sys, const caf::strong_actor_ptr& sender,
+                   command_envelope& env) {
+  env.caller = sender ? peer_identity_of(sys, sender->node()) : std::string{};
+  if (auto* open = std::get_if<open_session>(&env.cmd)) {
+    auto id = draw_session_id();
+    if (!id.ok())
+      return id.err();
+    open->id = *id;
+  }
+  return {};
 }
 
 void fail_node_on(node_context& ctx, const error& e) {
@@ -169,11 +204,17 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
                 error{errc::invalid_argument,
                       "the write request is malformed (" + env.err().message +
                           "); use a client of the same version as the node"});
+          if (auto s = stamp_write(self->system(), self->current_sender(), *env);
+              !s.ok())
+            return error_reply(s.err());
           auto rp = self->make_response_promise<rpc::client_reply>();
           self->request(raft_of(*st.ctx), raft_timeout,
-                        propose_request{std::move(req.payload)})
+                        propose_request{codec::encode(*env)})
               .then(
                   [=](raft_reply& rr) mutable {
+                    if (!rr.err && rr.result.err &&
+                        rr.result.err->code == errc::permission_denied)
+                      self->state.ctx->counters.add("session.refused.not_owner");
                     rp.deliver(from_raft(*self->state.ctx, rr));
                   },
                   [=](caf::error& e) mutable {

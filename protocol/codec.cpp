@@ -1,12 +1,14 @@
 // Layouts (after the leading format-version byte, all msgpack arrays):
-//   command_envelope  [session, sequence, tag, body]   (command_format_version)
+//   command_envelope  [session, sequence, tag, body, caller]   (command_format_version;
+//                     versions 1 and 2 have no caller)
 //   config            [id, key, format, schema|nil, latest_version, rules,
 //                      create_revision, mod_revision, created_at_ms, updated_at_ms]
 //   release_rule      [labels{str:str}, version, priority]
 //   version           [config, id, content(bin), content_hash, format, description,
 //                      creator, created_at_ms, revision]
 //   apply_result      [[code, message]|nil, revision, config, version, session]
-//   client_session    [id, timeout_ms, last_active_ms, last_sequence, apply_result]
+//   client_session    [id, timeout_ms, last_active_ms, last_sequence, apply_result,
+//                      owner]   (record version 1 has no owner)
 // protocol/PROTOCOL.md lists the command bodies; keep both in step.
 
 #include "protocol/codec.hpp"
@@ -141,8 +143,11 @@ struct body_packer {
     put_opt_u64(p, c.expected_revision);
   }
   void operator()(const open_session& c) const {
-    p.pack_array(1);
+    // An empty id (a command built without one) is written as 0, which the
+    // state machine refuses: only format 1 and 2 entries take sequential ids.
+    p.pack_array(2);
     p.pack_int64(c.timeout_ms);
+    p.pack_uint64(c.id.value_or(0));
   }
   void operator()(const keep_alive& c) const {
     p.pack_array(1);
@@ -313,11 +318,12 @@ expected<T> decode_with(std::string_view bytes, const char* what, std::uint8_t n
 
 std::string encode(const command_envelope& x) {
   return encode_with(command_format_version, [&](packer& p) {
-    p.pack_array(4);
+    p.pack_array(5);
     p.pack_uint64(x.session);
     p.pack_uint64(x.sequence);
     p.pack_uint8(static_cast<std::uint8_t>(x.cmd.index() + 1));
     std::visit(body_packer{p}, x.cmd);
+    put_str(p, x.caller);
   });
 }
 
@@ -354,12 +360,13 @@ std::string encode(const version& x) {
 
 std::string encode(const client_session& x) {
   return encode_with(record_format_version, [&](packer& p) {
-    p.pack_array(5);
+    p.pack_array(6);
     p.pack_uint64(x.id);
     p.pack_int64(x.timeout_ms);
     p.pack_int64(x.last_active_ms);
     p.pack_uint64(x.last_sequence);
     put_result(p, x.last_result);
+    put_str(p, x.owner);
   });
 }
 
@@ -372,11 +379,15 @@ expected<command_envelope> decode_command(std::string_view bytes) {
                                        [](const msgpack::object& o, bool& ok,
                                           std::uint8_t version) {
     command_envelope env;
-    array_reader r{o, 4, ok};
+    // Version 3 added the caller; older entries were sent by nobody known.
+    bool has_caller = version >= 3;
+    array_reader r{o, has_caller ? 5u : 4u, ok};
     env.session = r.u64();
     env.sequence = r.u64();
     auto t = r.u64();
     auto* body = r.next();
+    if (has_caller)
+      env.caller = r.str();
     if (!ok || !body)
       return env;
     if (t < 1 || t > static_cast<std::uint64_t>(tag::close_session)) {
@@ -463,8 +474,15 @@ expected<command_envelope> decode_command(std::string_view bytes) {
         break;
       }
       case tag::open_session: {
-        array_reader b{*body, 1, ok};
-        env.cmd = open_session{b.i64()};
+        // Versions 1 and 2 carried no id: the state machine numbered
+        // sessions itself, and replays them the same way (id left empty).
+        bool has_id = version >= 3;
+        array_reader b{*body, has_id ? 2u : 1u, ok};
+        open_session c;
+        c.timeout_ms = b.i64();
+        if (has_id)
+          c.id = b.u64();
+        env.cmd = c;
         break;
       }
       case tag::keep_alive: {
@@ -522,18 +540,22 @@ expected<version> decode_version(std::string_view bytes) {
 }
 
 expected<client_session> decode_session(std::string_view bytes) {
-  return decode_with<client_session>(bytes, "session", record_format_version,
-                                     [](const msgpack::object& o, bool& ok,
-                                        std::uint8_t) {
-                                       client_session s;
-                                       array_reader r{o, 5, ok};
-                                       s.id = r.u64();
-                                       s.timeout_ms = r.i64();
-                                       s.last_active_ms = r.i64();
-                                       s.last_sequence = r.u64();
-                                       s.last_result = read_result(r.next(), ok);
-                                       return s;
-                                     });
+  return decode_with<client_session>(
+      bytes, "session", record_format_version,
+      [](const msgpack::object& o, bool& ok, std::uint8_t version) {
+        // Version 2 added the owner; a version 1 session has owner "".
+        bool has_owner = version >= 2;
+        client_session s;
+        array_reader r{o, has_owner ? 6u : 5u, ok};
+        s.id = r.u64();
+        s.timeout_ms = r.i64();
+        s.last_active_ms = r.i64();
+        s.last_sequence = r.u64();
+        s.last_result = read_result(r.next(), ok);
+        if (has_owner)
+          s.owner = r.str();
+        return s;
+      });
 }
 
 expected<apply_result> decode_apply_result(std::string_view bytes) {

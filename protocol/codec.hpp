@@ -26,9 +26,13 @@ namespace conflux::codec {
 /// Command envelopes (the payload of a Raft command entry). Version 2 added
 /// `force` to delete_config; version 1 entries, in logs written before,
 /// still decode, their delete_config as force = true (what they did).
-constexpr std::uint8_t command_format_version = 2;
-/// State records: config, version, client_session, apply_result.
-constexpr std::uint8_t record_format_version = 1;
+/// Version 3 added the envelope's `caller` and open_session's random `id`;
+/// older entries decode with caller "" and no id (a sequential one).
+constexpr std::uint8_t command_format_version = 3;
+/// State records: config, version, client_session, apply_result. Version 2
+/// added the session's `owner` (version 1 sessions decode with owner ""); the
+/// other records have the same layout in both.
+constexpr std::uint8_t record_format_version = 2;
 
 std::string encode(const command_envelope& x);
 std::string encode(const config& x);

@@ -2,14 +2,15 @@
 // The commands of the configuration state machine (docs/design.md, Data model), the
 // envelope a Raft log entry carries, and the result every applied command produces.
 
+#include "protocol/error.hpp"
+#include "protocol/model.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
-
-#include "protocol/error.hpp"
-#include "protocol/model.hpp"
 
 namespace conflux {
 
@@ -72,8 +73,17 @@ struct delete_versions {
 
 /// Opens an exactly-once client session (docs/design.md, Client sessions). The session
 /// expires when no command of it arrives for timeout_ms of leader-stamped time.
+/// It belongs to the envelope's `caller`: commands of another caller on it are
+/// refused with permission_denied.
 struct open_session {
   std::int64_t timeout_ms = 60'000;
+  /// The new session's id: 64 random bits that the node receiving the
+  /// request draws (the protocol has no randomness of its own), so that no
+  /// other client can guess it; the state machine refuses 0 and an id in
+  /// use. Empty only in commands of format 1 and 2, written before ids were
+  /// random: those take the next sequential id, as they did then. An empty id
+  /// is encoded as 0 (refused): a node never proposes one.
+  std::optional<session_id> id;
 };
 
 struct keep_alive {
@@ -91,9 +101,19 @@ using command = std::variant<create_config, create_version, update_release_rules
 /// What a log entry of kind `command` carries. (session, sequence) makes a
 /// write exactly-once: session 0 means "no session" (applied every time).
 struct command_envelope {
+  command_envelope() = default;
+  command_envelope(session_id s, std::uint64_t seq, conflux::command c,
+                   std::string who = {})
+      : session(s), sequence(seq), cmd(std::move(c)), caller(std::move(who)) {}
+
   session_id session = 0;
   std::uint64_t sequence = 0;
   conflux::command cmd;
+  /// The authenticated identity of the connection that sent the command
+  /// (`conflux://C/client/NAME`; "" in plain text, from a local actor, and in
+  /// commands of format 1 and 2). Stamped by the node that received the
+  /// request, overwriting whatever the client put here.
+  std::string caller;
 };
 
 /// The outcome of applying one command, identical on every node. Kept per
@@ -120,6 +140,9 @@ struct apply_result {
 /// A replicated client session as the state stores it.
 struct client_session {
   session_id id = 0;
+  /// The caller that opened the session; only it may send commands on it.
+  /// "" for sessions stored before owners were recorded (record format 1).
+  std::string owner;
   std::int64_t timeout_ms = 0;
   /// Leader-stamped time of the last command of this session.
   std::int64_t last_active_ms = 0;
@@ -128,7 +151,7 @@ struct client_session {
   apply_result last_result;
 
   friend bool operator==(const client_session& a, const client_session& b) {
-    return a.id == b.id && a.timeout_ms == b.timeout_ms &&
+    return a.id == b.id && a.owner == b.owner && a.timeout_ms == b.timeout_ms &&
            a.last_active_ms == b.last_active_ms && a.last_sequence == b.last_sequence &&
            a.last_result == b.last_result;
   }

@@ -161,8 +161,9 @@ version make_version(const config& c, version_id id, std::string content,
 class applier {
 public:
   applier(state_writer& st, const limits& lim, std::uint64_t index, std::int64_t ts,
-          session_id env_session)
-    : st_(st), lim_(lim), index_(index), ts_(ts), env_session_(env_session) {}
+          session_id env_session, const std::string& caller)
+      : st_(st), lim_(lim), index_(index), ts_(ts), env_session_(env_session),
+        caller_(caller) {}
 
   expected<apply_result> operator()(const create_config& cmd) {
     if (auto s = validate_key(cmd.key, lim_); !s.ok())
@@ -302,16 +303,43 @@ public:
         cmd.timeout_ms > state_machine::max_session_timeout_ms)
       return refused({errc::invalid_argument,
                       "session timeout " + std::to_string(cmd.timeout_ms) +
-                        " ms is outside 1000.." +
-                        std::to_string(state_machine::max_session_timeout_ms) + " ms"});
-    auto last = st_.get_counter(counter::last_session_id);
-    if (!last.ok())
-      return std::move(last).err();
+                          " ms is outside 1000.." +
+                          std::to_string(state_machine::max_session_timeout_ms) +
+                          " ms"});
     client_session s;
-    s.id = *last + 1;
+    if (cmd.id) {
+      if (*cmd.id == 0)
+        return refused({errc::invalid_argument,
+                        "session id 0 means \"no session\"; the node that proposes "
+                        "open_session must draw a random id"});
+      auto in_use = st_.find_session(*cmd.id);
+      if (!in_use.ok())
+        return std::move(in_use).err();
+      if (*in_use)
+        return refused({errc::already_exists,
+                        "session id " + std::to_string(*cmd.id) +
+                            " is in use; open the session again (a new id is drawn)"});
+      s.id = *cmd.id;
+    } else {
+      // A command of format 1 or 2, written before ids were random: the next
+      // free sequential id, as it was applied then.
+      auto last = st_.get_counter(counter::last_session_id);
+      if (!last.ok())
+        return std::move(last).err();
+      s.id = *last;
+      for (;;) {
+        ++s.id;
+        auto in_use = st_.find_session(s.id);
+        if (!in_use.ok())
+          return std::move(in_use).err();
+        if (!*in_use)
+          break;
+      }
+      CONFLUX_TRY(st_.set_counter(counter::last_session_id, s.id));
+    }
+    s.owner = caller_;
     s.timeout_ms = cmd.timeout_ms;
     s.last_active_ms = ts_;
-    CONFLUX_TRY(st_.set_counter(counter::last_session_id, s.id));
     CONFLUX_TRY(st_.put_session(s));
     auto r = done(0, 0);
     r.session = s.id;
@@ -396,6 +424,7 @@ private:
   std::uint64_t index_;
   std::int64_t ts_;
   session_id env_session_;
+  const std::string& caller_;
 };
 
 // Entries are applied strictly in order: a gap means the applier skipped
@@ -492,6 +521,20 @@ expected<apply_result> state_machine::apply(state_writer& st, std::uint64_t inde
       return result;
     }
     session = std::move(*found);
+    // Only the caller that opened the session may use it: otherwise another
+    // client could write with its next sequence number and have the owner's
+    // real write answered from the cache, never applied. Checked before the
+    // cache, which must not answer a stranger either; the session is left
+    // untouched.
+    if (session->owner != env.caller) {
+      result = refused({errc::permission_denied,
+                        "session " + std::to_string(env.session) +
+                            " belongs to another client identity; open a session of "
+                            "your own"});
+      result.revision = index;
+      CONFLUX_TRY(st.set_last_applied(index));
+      return result;
+    }
     // Exactly-once (thesis §6.3): a sequence already applied is answered from
     // the session instead of being applied again.
     if (env.sequence == session->last_sequence && env.sequence != 0) {
@@ -514,7 +557,7 @@ expected<apply_result> state_machine::apply(state_writer& st, std::uint64_t inde
     }
   }
 
-  applier a{st, limits_, index, timestamp_ms, env.session};
+  applier a{st, limits_, index, timestamp_ms, env.session, env.caller};
   auto r = std::visit(a, env.cmd);
   if (!r.ok())
     return r;

@@ -288,7 +288,7 @@ TEST_CASE_FIXTURE(tight_backlog_fixture,
 
 TEST_CASE_FIXTURE(hub_fixture,
                   "a_retried_command_answered_from_the_session_makes_no_event") {
-  auto open = codec::encode(command_envelope{0, 0, open_session{60'000}});
+  auto open = codec::encode(command_envelope{0, 0, open_session{60'000, 1}});
   apply(open); // 1: session 1
   auto w = watch(key_a);
   auto cmd = codec::encode(command_envelope{

@@ -38,9 +38,9 @@ std::vector<command_envelope> sample_commands() {
   out.push_back({0, 0, delete_config{"t/a/e/n", revision_t{5}}});
   out.push_back({0, 0, delete_config{"t/a/e/n", std::nullopt, true}});
   out.push_back({0, 0, delete_versions{"t/a/e/n", {1, 2, 99}, std::nullopt}});
-  out.push_back({0, 0, open_session{30'000}});
+  out.push_back({0, 0, open_session{30'000, 0xfeed'f00d'cafe'beef}});
   out.push_back({4, 1, keep_alive{4}});
-  out.push_back({4, 2, close_session{4}});
+  out.push_back({4, 2, close_session{4}, "conflux://c1/client/alice"});
   return out;
 }
 
@@ -81,6 +81,7 @@ client_session sample_session() {
   s.last_sequence = 8;
   s.last_result.err = error{errc::revision_mismatch, "config moved"};
   s.last_result.revision = 90;
+  s.owner = "conflux://c1/client/alice";
   return s;
 }
 
@@ -91,7 +92,22 @@ std::string why(const expected<command_envelope>& r) {
 }
 
 bool same(const command_envelope& a, const command_envelope& b) {
-  return a.session == b.session && a.sequence == b.sequence && codec::encode(a) == codec::encode(b);
+  return a.session == b.session && a.sequence == b.sequence && a.caller == b.caller &&
+         codec::encode(a) == codec::encode(b);
+}
+
+// The bytes an older build wrote for `env`: format 1 and 2 envelopes are
+// format 3 without the trailing caller ([2][0x95 array5]...[0xa0 ""] becomes
+// [v][0x94 array4]...). Only for commands whose body kept its layout.
+std::string in_old_format(const command_envelope& env, std::uint8_t v) {
+  REQUIRE(env.caller.empty());
+  auto bytes = codec::encode(env);
+  REQUIRE(static_cast<std::uint8_t>(bytes[1]) == 0x95);
+  REQUIRE(static_cast<std::uint8_t>(bytes.back()) == 0xa0);
+  bytes[0] = static_cast<char>(v);
+  bytes[1] = static_cast<char>(0x94);
+  bytes.pop_back();
+  return bytes;
 }
 
 } // namespace
@@ -162,9 +178,10 @@ TEST_CASE("delete_config_encodes_force_as_a_third_element") {
   for (bool force : {false, true}) {
     auto bytes = codec::encode(
         command_envelope{0, 0, delete_config{"t/a/e/n", std::nullopt, force}});
-    // [2][0x94 array4][0x00 session][0x00 seq][0x05 tag][0x93 array3][key][nil][bool]
-    REQUIRE(bytes.size() == 16);
-    CHECK(static_cast<std::uint8_t>(bytes[0]) == 2);
+    // [3][0x95 array5][0x00 session][0x00 seq][0x05 tag][0x93 array3][key][nil][bool]
+    // [0xa0 caller ""]
+    REQUIRE(bytes.size() == 17);
+    CHECK(static_cast<std::uint8_t>(bytes[0]) == 3);
     CHECK(static_cast<std::uint8_t>(bytes[5]) == 0x93);
     CHECK(static_cast<std::uint8_t>(bytes[15]) == (force ? 0xc3 : 0xc2));
     auto back = codec::decode_command(bytes);
@@ -192,22 +209,82 @@ TEST_CASE("an_old_delete_config_entry_decodes_as_force") {
   CHECK(std::get<delete_config>(r2->cmd).force);
 }
 
-TEST_CASE("commands_of_format_version_1_still_decode") {
-  // Every other command kept its layout: version 1 bytes decode as before.
-  for (auto& cmd : sample_commands()) {
-    if (std::holds_alternative<delete_config>(cmd.cmd))
-      continue;
-    auto bytes = codec::encode(cmd);
-    bytes[0] = 1;
-    auto back = codec::decode_command(bytes);
-    REQUIRE_MESSAGE(back.ok(), why(back));
-    CHECK(same(*back, cmd));
+TEST_CASE("commands_of_format_versions_1_and_2_still_decode") {
+  // Every other command kept its body: older bytes decode as before, sent by
+  // no known caller.
+  for (std::uint8_t v : {1, 2})
+    for (auto cmd : sample_commands()) {
+      if (std::holds_alternative<delete_config>(cmd.cmd) ||
+          std::holds_alternative<open_session>(cmd.cmd))
+        continue;
+      cmd.caller.clear();
+      auto back = codec::decode_command(in_old_format(cmd, v));
+      REQUIRE_MESSAGE(back.ok(), why(back));
+      CHECK(same(*back, cmd));
+    }
+}
+
+TEST_CASE("open_session_carries_its_id_and_the_envelope_its_caller") {
+  auto bytes = codec::encode(command_envelope{
+      0, 0, open_session{30'000, 0xfeed'f00d'cafe'beef}, "conflux://c1/client/bob"});
+  CHECK(static_cast<std::uint8_t>(bytes[0]) == 3);
+  auto back = codec::decode_command(bytes);
+  REQUIRE_MESSAGE(back.ok(), why(back));
+  auto& o = std::get<open_session>(back->cmd);
+  CHECK(o.timeout_ms == 30'000);
+  CHECK(o.id == session_id{0xfeed'f00d'cafe'beef});
+  CHECK(back->caller == "conflux://c1/client/bob");
+  // Without an id it is written as 0 (which the state machine refuses),
+  // never as "take the next sequential one".
+  auto none = codec::decode_command(
+      codec::encode(command_envelope{0, 0, open_session{1000, std::nullopt}}));
+  REQUIRE(none.ok());
+  CHECK(std::get<open_session>(none->cmd).id == session_id{0});
+}
+
+TEST_CASE("an_open_session_of_format_1_or_2_decodes_without_an_id") {
+  for (char v : {'\x01', '\x02'}) {
+    // [v][array4][0][0][tag 7][array1][timeout 5000]
+    std::string old{"?\x94\x00\x00\x07\x91\xcd\x13\x88", 9};
+    old[0] = v;
+    auto r = codec::decode_command(old);
+    REQUIRE_MESSAGE(r.ok(), why(r));
+    auto& o = std::get<open_session>(r->cmd);
+    CHECK(o.timeout_ms == 5000);
+    CHECK_FALSE(o.id.has_value());
+    CHECK(r->caller.empty());
   }
+  // A format 3 body must carry the id, and a format 2 body must not.
+  CHECK(
+      codec::decode_command(std::string{"\x03\x95\x00\x00\x07\x91\xcd\x13\x88\xa0", 10})
+          .code() == errc::corrupted);
+  CHECK(
+      codec::decode_command(std::string{"\x02\x94\x00\x00\x07\x92\xcd\x13\x88\x05", 10})
+          .code() == errc::corrupted);
+}
+
+TEST_CASE("a_session_record_of_format_1_decodes_without_an_owner") {
+  auto s = sample_session();
+  auto bytes = codec::encode(s);
+  // [2][0x96 array6]...[owner str]: drop the owner to get what version 1 wrote.
+  REQUIRE(static_cast<std::uint8_t>(bytes[1]) == 0x96);
+  auto owner_len = 1 + s.owner.size();
+  std::string old = bytes.substr(0, bytes.size() - owner_len);
+  old[0] = 1;
+  old[1] = static_cast<char>(0x95);
+  auto back = codec::decode_session(old);
+  REQUIRE(back.ok());
+  CHECK(back->id == s.id);
+  CHECK(back->last_sequence == s.last_sequence);
+  CHECK(back->owner.empty());
+  // A version 2 record must carry the owner.
+  old[0] = 2;
+  CHECK(codec::decode_session(old).code() == errc::corrupted);
 }
 
 TEST_CASE("delete_config_body_must_match_its_format_version") {
-  auto v2 = codec::encode(
-      command_envelope{0, 0, delete_config{"t/a/e/n", std::nullopt, false}});
+  auto v2 = in_old_format(
+      command_envelope{0, 0, delete_config{"t/a/e/n", std::nullopt, false}}, 2);
   auto as_v1 = v2;
   as_v1[0] = 1; // a 3-element body in a version 1 entry
   CHECK(codec::decode_command(as_v1).code() == errc::corrupted);
@@ -261,8 +338,8 @@ TEST_CASE("a_record_of_the_wrong_kind_is_corrupted") {
 }
 
 TEST_CASE("unknown_command_tag_and_unknown_format_are_corrupted") {
-  auto bytes = codec::encode(command_envelope{0, 0, open_session{1000}});
-  // [fmt][0x94 array4][0x00 session][0x00 seq][tag]...
+  auto bytes = codec::encode(command_envelope{0, 0, open_session{1000, std::nullopt}});
+  // [fmt][0x95 array5][0x00 session][0x00 seq][tag]...
   REQUIRE(bytes.size() > 4);
   REQUIRE(static_cast<std::uint8_t>(bytes[4]) == 7);
   bytes[4] = 42;

@@ -118,6 +118,7 @@ inline void sessions_counters_and_last_applied(state_writer& st) {
   s.timeout_ms = 1000;
   s.last_sequence = 3;
   s.last_result.revision = 8;
+  s.owner = "conflux://c1/client/alice";
   REQUIRE(st.put_session(s).ok());
   client_session s2 = s;
   s2.id = 2;

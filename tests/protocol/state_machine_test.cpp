@@ -33,13 +33,17 @@ struct fixture {
   state_machine sm;
   std::uint64_t index = 0;
   std::int64_t now_ms = 1'700'000'000'000;
+  /// The identity the node stamps on the commands the fixture applies.
+  std::string caller = "conflux://c1/client/alice";
+  /// Stands in for the node's random source: any non-zero, non-sequential id.
+  std::uint64_t next_id = 0x5eed'0000'0000'0001;
 
   apply_result apply(command cmd, session_id session = 0, std::uint64_t seq = 0) {
     raft::log_entry e;
     e.index = ++index;
     e.term = 1;
     e.timestamp_ms = now_ms;
-    e.data = codec::encode(command_envelope{session, seq, std::move(cmd)});
+    e.data = codec::encode(command_envelope{session, seq, std::move(cmd), caller});
     auto r = sm.apply(st, e);
     REQUIRE_MESSAGE(r.ok(), why(r));
     CHECK(st.last_applied().value() == e.index);
@@ -57,6 +61,12 @@ struct fixture {
     before.set_last_applied(index).ok();
     CHECK_MESSAGE(st == before, "a refused command changed the state");
     return *r.err;
+  }
+
+  /// Opens a session with a fresh id, the way a node proposes it.
+  apply_result open(std::int64_t timeout_ms) {
+    next_id = next_id * 6364136223846793005ULL + 1442695040888963407ULL;
+    return apply(open_session{timeout_ms, next_id});
   }
 
   apply_result create(std::string k = key, std::string content = R"({"pool": 10})") {
@@ -463,9 +473,9 @@ TEST_CASE("list_configs_matches_whole_segments") {
 
 TEST_CASE("a_retried_session_write_is_applied_once") {
   fixture f;
-  auto s = f.apply(open_session{10'000});
+  auto s = f.open(10'000);
   REQUIRE(s.ok());
-  REQUIRE(s.session == 1);
+  REQUIRE(s.session == f.next_id);
   f.create();
   auto first = f.apply(create_version{key, "{}", "", "", std::nullopt}, s.session, 1);
   REQUIRE(first.ok());
@@ -485,7 +495,7 @@ TEST_CASE("a_retried_session_write_is_applied_once") {
 
 TEST_CASE("a_refused_session_write_is_answered_the_same_on_retry") {
   fixture f;
-  auto s = f.apply(open_session{10'000});
+  auto s = f.open(10'000);
   auto r1 = f.apply(create_version{key, "{}", "", "", std::nullopt}, s.session, 1);
   REQUIRE(!r1.ok());
   f.create();
@@ -496,7 +506,7 @@ TEST_CASE("a_refused_session_write_is_answered_the_same_on_retry") {
 
 TEST_CASE("sessions_expire_on_leader_stamped_time") {
   fixture f;
-  auto s = f.apply(open_session{2'000});
+  auto s = f.open(2'000);
   f.create();
   f.now_ms += 1'500;
   CHECK(f.apply(keep_alive{s.session}, s.session, 0).ok());
@@ -512,12 +522,12 @@ TEST_CASE("sessions_expire_on_leader_stamped_time") {
 
 TEST_CASE("expired_sessions_are_swept_without_being_touched") {
   fixture f;
-  auto a = f.apply(open_session{1'000});
-  auto b = f.apply(open_session{60'000});
+  auto a = f.open(1'000);
+  auto b = f.open(60'000);
   f.now_ms += state_machine::session_sweep_interval_ms + 1;
   f.create(); // no session: no sweep
   CHECK(f.st.find_session(a.session)->has_value());
-  auto c = f.apply(open_session{60'000});
+  auto c = f.open(60'000);
   CHECK_FALSE(f.st.find_session(a.session)->has_value());
   CHECK(f.st.find_session(c.session)->has_value());
   CHECK(f.st.find_session(b.session)->has_value());
@@ -525,23 +535,24 @@ TEST_CASE("expired_sessions_are_swept_without_being_touched") {
 
 TEST_CASE("close_session_ends_it_and_unknown_sessions_are_refused") {
   fixture f;
-  auto s = f.apply(open_session{10'000});
+  auto s = f.open(10'000);
   CHECK(f.apply(close_session{s.session}, s.session, 1).ok());
   CHECK_FALSE(f.st.find_session(s.session)->has_value());
   auto r = f.apply(keep_alive{s.session}, s.session, 0);
   CHECK(r.err->code == errc::session_expired);
-  CHECK(f.apply(open_session{5}).err->code == errc::invalid_argument);
+  CHECK(f.open(5).err->code == errc::invalid_argument);
 }
 
 TEST_CASE("apply_is_deterministic_across_replicas") {
   std::vector<command> cmds{
-    create_config{key, content_format::json, std::nullopt, "{}", "", ""},
-    open_session{5'000},
-    create_version{key, "[1]", "", "", std::nullopt},
-    update_release_rules{key, {rule({}, 2), rule({{"c", "1"}}, 1, 3)}, "", std::nullopt},
-    create_version{key, "{oops", "", "", std::nullopt},
-    delete_versions{key, {1}, std::nullopt},
-    publish{key, "[2]", "", "", {rule({}, 0)}, std::nullopt},
+      create_config{key, content_format::json, std::nullopt, "{}", "", ""},
+      open_session{5'000, 0x0123'4567'89ab'cdef},
+      create_version{key, "[1]", "", "", std::nullopt},
+      update_release_rules{
+          key, {rule({}, 2), rule({{"c", "1"}}, 1, 3)}, "", std::nullopt},
+      create_version{key, "{oops", "", "", std::nullopt},
+      delete_versions{key, {1}, std::nullopt},
+      publish{key, "[2]", "", "", {rule({}, 0)}, std::nullopt},
   };
   fixture a, b;
   for (auto& c : cmds) {
@@ -589,7 +600,7 @@ TEST_CASE("a_command_of_a_newer_format_stops_the_node") {
   fixture f;
   raft::log_entry e;
   e.index = 1;
-  e.data = codec::encode(command_envelope{0, 0, open_session{5'000}});
+  e.data = codec::encode(command_envelope{0, 0, open_session{5'000, std::nullopt}});
   e.data[0] = static_cast<char>(codec::command_format_version + 1);
   auto r = f.sm.apply(f.st, e);
   REQUIRE(!r.ok());
@@ -602,7 +613,7 @@ TEST_CASE("applying_an_entry_twice_is_refused") {
   f.create();
   raft::log_entry e;
   e.index = 1;
-  e.data = codec::encode(command_envelope{0, 0, open_session{5'000}});
+  e.data = codec::encode(command_envelope{0, 0, open_session{5'000, std::nullopt}});
   auto r = f.sm.apply(f.st, e);
   REQUIRE(!r.ok());
   CHECK(r.code() == errc::invalid_argument);
@@ -611,7 +622,7 @@ TEST_CASE("applying_an_entry_twice_is_refused") {
 
 TEST_CASE("keep_alives_with_sequence_zero_keep_a_session_alive_after_sequenced_writes") {
   fixture f;
-  auto s = f.apply(open_session{2'000});
+  auto s = f.open(2'000);
   f.create();
   REQUIRE(f.apply(create_version{key, "[1]", "", "", std::nullopt}, s.session, 1).ok());
   for (int i = 0; i < 4; ++i) {
@@ -628,7 +639,7 @@ TEST_CASE("keep_alives_with_sequence_zero_keep_a_session_alive_after_sequenced_w
 
 TEST_CASE("keep_alive_outside_its_session_is_refused") {
   fixture f;
-  auto s = f.apply(open_session{2'000});
+  auto s = f.open(2'000);
   f.refuse(keep_alive{s.session}, errc::invalid_argument);
   f.refuse(close_session{s.session}, errc::invalid_argument);
   CHECK(f.st.find_session(s.session)->has_value());
@@ -645,7 +656,119 @@ TEST_CASE("an_entry_that_skips_indexes_stops_the_node") {
   CHECK(r.code() == errc::invalid_argument);
   CHECK(r.err().message.find("skipped") != std::string::npos);
   e.kind = raft::entry_kind::command;
-  e.data = codec::encode(command_envelope{0, 0, open_session{5'000}});
+  e.data = codec::encode(command_envelope{0, 0, open_session{5'000, std::nullopt}});
   CHECK(f.sm.apply(f.st, e).code() == errc::invalid_argument);
   CHECK(f.st.last_applied().value() == 1);
+}
+
+// -- session ids and owners ----------------------------------------------------
+
+TEST_CASE("a_new_session_takes_the_random_id_its_command_carries") {
+  fixture f;
+  auto a = f.apply(open_session{10'000, 0xdead'beef'0bad'f00d});
+  REQUIRE_MESSAGE(a.ok(), why(a));
+  CHECK(a.session == 0xdead'beef'0bad'f00d);
+  auto b = f.apply(open_session{10'000, 42});
+  REQUIRE_MESSAGE(b.ok(), why(b));
+  // Not the next number after the first: the id is the one the node drew.
+  CHECK(b.session == 42);
+  auto stored = f.st.find_session(a.session).value();
+  REQUIRE(stored.has_value());
+  CHECK(stored->owner == "conflux://c1/client/alice");
+  // The sequential counter of older logs is left alone.
+  CHECK(f.st.get_counter(counter::last_session_id).value() == 0);
+}
+
+TEST_CASE("a_session_id_of_zero_is_refused") {
+  fixture f;
+  REQUIRE(f.open(10'000).ok()); // sweeps now, so the refusals below change nothing
+  auto e = f.refuse(open_session{10'000, 0}, errc::invalid_argument);
+  CHECK(e.message.find("random") != std::string::npos);
+  // An open_session built without an id is encoded as 0: refused alike.
+  f.refuse(open_session{10'000, std::nullopt}, errc::invalid_argument);
+}
+
+TEST_CASE("a_session_id_already_in_use_is_refused") {
+  fixture f;
+  auto a = f.apply(open_session{10'000, 7});
+  REQUIRE(a.ok());
+  f.caller = "conflux://c1/client/mallory";
+  auto e = f.refuse(open_session{60'000, 7}, errc::already_exists);
+  CHECK(e.message.find("in use") != std::string::npos);
+  CHECK(f.st.find_session(7).value()->owner == "conflux://c1/client/alice");
+}
+
+TEST_CASE(
+    "a_command_on_another_callers_session_is_refused_and_the_owners_write_applies") {
+  fixture f;
+  f.create();
+  auto s = f.open(10'000);
+  REQUIRE(s.ok());
+  auto before = f.st;
+  // Mallory knows (or guessed) the session id and writes with its next
+  // sequence number, to have alice's real write answered from the cache.
+  f.caller = "conflux://c1/client/mallory";
+  auto forged =
+      f.apply(create_version{key, "{\"evil\":1}", "", "", std::nullopt}, s.session, 1);
+  REQUIRE(!forged.ok());
+  CHECK(forged.err->code == errc::permission_denied);
+  CHECK(forged.err->message.find("another client identity") != std::string::npos);
+  before.set_last_applied(f.index).ok();
+  CHECK_MESSAGE(f.st == before, "a refused stranger's command changed the state");
+  // Her retry is refused again, not answered from the session's cache.
+  CHECK(f.apply(create_version{key, "{}", "", "", std::nullopt}, s.session, 1)
+            .err->code == errc::permission_denied);
+  // She can neither keep the session alive nor close it.
+  CHECK(f.apply(keep_alive{s.session}, s.session, 0).err->code ==
+        errc::permission_denied);
+  CHECK(f.apply(close_session{s.session}, s.session, 2).err->code ==
+        errc::permission_denied);
+  // Alice's write with that sequence number is applied, once.
+  f.caller = "conflux://c1/client/alice";
+  auto real =
+      f.apply(create_version{key, "{\"pool\":11}", "", "", std::nullopt}, s.session, 1);
+  REQUIRE_MESSAGE(real.ok(), why(real));
+  CHECK(real.version == 2);
+  CHECK(f.cfg().latest_version == 2);
+  CHECK(f.apply(create_version{key, "{\"pool\":11}", "", "", std::nullopt}, s.session,
+                1) == real);
+}
+
+TEST_CASE("a_session_opened_in_plain_text_refuses_an_authenticated_caller") {
+  fixture f;
+  f.caller = "";
+  auto s = f.open(10'000);
+  REQUIRE(s.ok());
+  f.caller = "conflux://c1/client/alice";
+  CHECK(f.apply(keep_alive{s.session}, s.session, 0).err->code ==
+        errc::permission_denied);
+  f.caller = "";
+  CHECK(f.apply(keep_alive{s.session}, s.session, 0).ok());
+}
+
+TEST_CASE("open_session_entries_of_format_2_take_sequential_ids_as_before") {
+  // [2][array4][session 0][sequence 0][tag 7][array1][timeout 5000]: written
+  // before ids were random and envelopes carried a caller.
+  const std::string old_open{"\x02\x94\x00\x00\x07\x91\xcd\x13\x88", 9};
+  fixture f;
+  auto apply_bytes = [&](std::string bytes) {
+    raft::log_entry e;
+    e.index = ++f.index;
+    e.timestamp_ms = f.now_ms;
+    e.data = std::move(bytes);
+    auto r = f.sm.apply(f.st, e);
+    REQUIRE_MESSAGE(r.ok(), why(r));
+    return *r;
+  };
+  auto a = apply_bytes(old_open);
+  auto b = apply_bytes(old_open);
+  REQUIRE_MESSAGE(a.ok(), why(a));
+  CHECK(a.session == 1);
+  CHECK(b.session == 2);
+  CHECK(f.st.get_counter(counter::last_session_id).value() == 2);
+  CHECK(f.st.find_session(1).value()->owner == "");
+  // [2][array4][session 1][sequence 0][tag 8 keep_alive][array1][1]: an old
+  // command in that session, sent by nobody known, still applies.
+  auto k = apply_bytes(std::string{"\x02\x94\x01\x00\x08\x91\x01", 7});
+  CHECK_MESSAGE(k.ok(), why(k));
 }

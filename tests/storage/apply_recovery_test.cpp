@@ -29,7 +29,7 @@ std::vector<raft::log_entry> make_log() {
   const std::string k1 = "acme/web/prod/a.json", k2 = "acme/web/prod/b.yaml";
   std::vector<command_envelope> cmds{
     {0, 0, create_config{k1, content_format::json, std::nullopt, "{\"v\":1}", "", "ann"}},
-    {0, 0, open_session{60'000}},
+    {0, 0, open_session{60'000, 1}},
     {1, 1, create_version{k1, "{\"v\":2}", "", "ann", std::nullopt}},
     {0, 0, create_config{k2, content_format::yaml, std::nullopt, "a: 1\n", "", ""}},
     {1, 1, create_version{k1, "{\"v\":2}", "", "ann", std::nullopt}}, // retry: answered once
