@@ -158,6 +158,10 @@ struct watch_options {
   /// 0: changes from now on. R: every change from revision R on (a resync
   /// event first if the node no longer holds R).
   std::uint64_t from_revision = 0;
+  /// How often the open watch tells its node it is still there, whether
+  /// events flow or not (0: never): a connection that carries nothing but
+  /// heartbeats is closed after the node's idle timeout.
+  std::chrono::milliseconds keepalive = watch_keepalive_interval;
 };
 
 /// One watch event as this client received it.

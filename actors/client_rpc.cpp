@@ -21,6 +21,14 @@ using std::chrono::milliseconds;
 /// time to try the others.
 constexpr milliseconds max_attempt{1500};
 
+/// True once the connection `s` lived on has closed (its node went away, or
+/// either side closed the connection as idle, middleman.idle-timeout): CAF
+/// then ends the proxy, and a request to it would vanish until its timeout.
+bool connection_gone(const client_session_actor& s) {
+  auto* p = caf::actor_cast<caf::abstract_actor*>(s);
+  return p == nullptr || p->getf(caf::abstract_actor::is_terminated_flag);
+}
+
 /// Asks `dest` and delivers its answer (of the types Rs...), or its error,
 /// through the response promise the relay returns.
 template <class... Rs>
@@ -299,6 +307,8 @@ rpc_outcome leader_rpc::call(const rpc::client_request& req) {
   retry_backoff backoff{milliseconds(20), milliseconds(500)};
   dead_end_map dead;
   while (remaining().count() > 0) {
+    if (session_ && connection_gone(session_))
+      drop_session();
     auto step = session_ ? send_once(req, f, out.reply) : open_next(f, dead);
     if (step == next_step::answered || step == next_step::give_up)
       return out;
@@ -312,6 +322,10 @@ expected<node_status> leader_rpc::status_at(const std::string& address) {
   std::optional<error> err;
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto i = status_sessions_.find(address);
+    if (i != status_sessions_.end() && connection_gone(i->second)) {
+      status_sessions_.erase(i);
+      i = status_sessions_.end();
+    }
     if (i == status_sessions_.end()) {
       auto c = open_at(address, opts_.timeout);
       if (c.err)

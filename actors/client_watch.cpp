@@ -2,6 +2,8 @@
 // watch on one node at a time and queues its events for the consumer thread;
 // when the node goes away or cuts the watch off, it reconnects to the next
 // endpoint after a back-off and resumes after the last revision it queued.
+// While a watch is open it repeats its acknowledgement every keepalive, so
+// that a quiet watch keeps its connection past the node's idle timeout.
 #include "actors/client.hpp"
 #include "actors/client_backoff.hpp"
 #include "actors/client_probe.hpp"
@@ -21,6 +23,7 @@ using wconnect_atom = caf::atom_constant<caf::atom("wconnect")>;
 using wtimeout_atom = caf::atom_constant<caf::atom("wtimeout")>;
 using wconsumed_atom = caf::atom_constant<caf::atom("wconsumed")>;
 using wflush_atom = caf::atom_constant<caf::atom("wflush")>;
+using wkeepalive_atom = caf::atom_constant<caf::atom("wkeepalive")>;
 
 /// Shared by the watch_stream (consumer thread) and its watcher actor.
 struct watch_stream::impl {
@@ -220,6 +223,8 @@ void on_watch_reply(watcher_ptr self, rpc::watch_reply& r) {
   st.watch_id = r.watch_id;
   st.node_id = r.node_id;
   st.backoff.reset();
+  if (st.wopts.keepalive.count() > 0)
+    self->delayed_send(self, st.wopts.keepalive, wkeepalive_atom::value, st.epoch);
   if (st.next_from == 0) {
     st.next_from = r.revision + 1;
     st.shared->last_revision.store(r.revision);
@@ -297,6 +302,15 @@ caf::behavior watcher_fun(watcher_ptr self, std::shared_ptr<watch_stream::impl> 
           return;
         ++st.processed;
         schedule_flush(self);
+      },
+      [=](wkeepalive_atom, std::uint64_t e) {
+        // The acknowledgement again: the hub takes the highest count, so a
+        // repeat changes nothing but keeps the connection in use.
+        auto& st = self->state;
+        if (e != st.epoch || st.stopped || !st.session || st.watch_id == 0)
+          return;
+        self->send(st.session, rpc::watch_ack{st.watch_id, st.processed});
+        self->delayed_send(self, st.wopts.keepalive, wkeepalive_atom::value, e);
       },
       [=](wflush_atom) {
         // Lands behind the consumed messages already queued: one ack for all.

@@ -25,12 +25,19 @@ namespace conflux::actors {
 /// Middleman heartbeat: lets a node notice a frozen (SIGSTOPped) peer.
 constexpr std::chrono::milliseconds heartbeat_interval{250};
 constexpr std::chrono::milliseconds connection_timeout{2500};
+/// A connection without its handshakes by then is closed: in plain text by
+/// BASP (counted: transport.dropped.handshake_timeout), with TLS by the TLS
+/// layer (openssl.handshake-timeout, logged). Under TLS, BASP's own deadline
+/// is the backstop 2 s later: BASP cannot close a connection still in its TLS
+/// handshake, whose unsent BASP bytes would hold the socket open.
+constexpr std::chrono::milliseconds handshake_timeout{10000};
+constexpr std::chrono::milliseconds tls_handshake_backstop{12000};
 
 /// Loads the middleman (and the TLS module unless plain text), registers
-/// Conflux's network message types, sets the credentials, the heartbeat
-/// settings and the scheduler policy ("sharing"; the environment variable
-/// CONFLUX_SCHEDULER=stealing|sharing overrides it). Call before constructing
-/// the actor_system.
+/// Conflux's network message types, sets the credentials, the heartbeat,
+/// handshake and idle timeouts (t.idle_timeout) and the scheduler policy ("sharing";
+/// the environment variable CONFLUX_SCHEDULER=stealing|sharing overrides it). Call
+/// before constructing the actor_system.
 void configure_remoting(caf::actor_system_config& cfg, const transport_settings& t);
 
 /// After the actor system exists: with TLS, checks that the credentials

@@ -5,6 +5,7 @@
 
 #include "protocol/error.hpp"
 
+#include <chrono>
 #include <string>
 
 namespace conflux::actors {
@@ -25,10 +26,19 @@ struct transport_settings {
   /// client certificate is refused.
   bool is_node = false;
 
+  /// A connection over which no message but heartbeats went either way for
+  /// this long is closed (0: never). A quiet watch sends a keep-alive every
+  /// watch_keepalive_interval; with a shorter idle timeout it reconnects.
+  std::chrono::seconds idle_timeout{600};
+
   bool tls() const noexcept { return !insecure_plaintext; }
   /// "mutual TLS" or "INSECURE plain text (loopback only)", for logs and status.
   std::string describe() const;
 };
+
+/// How often a watch sends its node a keep-alive (a repeated
+/// acknowledgement), so that a watch on a quiet key keeps its connection.
+constexpr std::chrono::seconds watch_keepalive_interval{60};
 
 /// The credential files in a directory made by `conflux-cert`: DIR/<leaf>.crt,
 /// DIR/<leaf>.key and DIR/ca.crt, with leaf "node" or "client".

@@ -76,6 +76,8 @@ constexpr int exit_refused = 2;
 /// Everything the launcher needs besides node_options.
 struct launch_settings {
   node_options opts;
+  /// Seconds, from the config file (idle_timeout); --idle-timeout wins.
+  std::optional<std::int64_t> idle_timeout;
   std::string log_level = "info";
 };
 
@@ -213,6 +215,8 @@ void load_config_file(const std::string& path, launch_settings& s, bool& listen_
       opts.max_readers = toml::find<unsigned>(t, "max_readers");
     if (t.contains("join"))
       opts.join = toml::find<bool>(t, "join");
+    if (t.contains("idle_timeout"))
+      s.idle_timeout = toml::find<std::int64_t>(t, "idle_timeout");
     if (t.contains("tls_dir"))
       tls.dir = toml::find<std::string>(t, "tls_dir");
     if (t.contains("tls_cert"))
@@ -241,6 +245,7 @@ struct node_flags {
   std::string config_file, id, listen, data, peers, cluster_id, max_db_size;
   tls_choice tls;
   std::optional<std::uint64_t> snapshot_entries, snapshot_bytes;
+  std::optional<std::int64_t> idle_timeout;
   std::optional<unsigned> max_readers;
   std::int64_t watch_history = -1, watch_backlog = -1;
   bool join = false;
@@ -275,6 +280,9 @@ void add_flags(CLI::App& app, node_flags& f, launch_settings& s) {
                  "512MiB or bytes (default 64GiB, at least 1MiB)");
   app.add_option("--max-readers", f.max_readers,
                  "concurrent read transactions of the state database (default 126)");
+  app.add_option("--idle-timeout", f.idle_timeout,
+                 "close a connection over which no message but heartbeats went either "
+                 "way for SECONDS (default 600, 0 = never; config key idle_timeout)");
   app.add_option("--tls-dir", f.tls.dir,
                  "directory with node.crt, node.key and ca.crt, as `conflux-cert node` "
                  "makes it (config key tls_dir)");
@@ -389,6 +397,11 @@ std::optional<int> parse(int argc, char** argv, launch_settings& s) {
   opts.transport.cluster_id = opts.cluster_id;
   if (auto st = conflux::actors::check_node_transport(opts); !st.ok())
     usage_error(st.err().message);
+  if (auto idle = f.idle_timeout ? f.idle_timeout : s.idle_timeout) {
+    if (*idle < 0)
+      usage_error("--idle-timeout must be 0 (never) or a number of seconds, e.g. 600");
+    opts.transport.idle_timeout = std::chrono::seconds(*idle);
+  }
   if (opts.transport.tls()) {
     // The whole credential triple, checked before CAF sees it: a bad file is
     // this one line and exit 2, never a failure at the first connection.

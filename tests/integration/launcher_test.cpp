@@ -197,6 +197,23 @@ TEST_CASE("max_db_size_and_max_readers_are_checked_at_start") {
                 "max_db_size must not be negative");
 }
 
+TEST_CASE("a_negative_idle_timeout_is_refused_and_a_short_one_is_warned_about") {
+  cluster scratch{one_node()};
+  const auto listen = scratch.endpoint(0);
+  check_refused(run_node(scratch, {"--listen", listen, "--idle-timeout", "-1"}),
+                "--idle-timeout must be 0 (never) or a number of seconds");
+  const auto file = scratch.dir() + "/idle.toml";
+  write_file(file, "listen = '" + listen +
+                       "'\ninsecure_plaintext = true\nidle_timeout = -5\n");
+  check_refused(run_node(scratch, {"--config", file}),
+                "--idle-timeout must be 0 (never) or a number of seconds");
+  started_cluster c{with_flags({"--idle-timeout", "30"}, one_node())};
+  auto log = tail_lines(c.log_path(0), 200);
+  CHECK(log.find("idle timeout 30000 ms") != std::string::npos);
+  CHECK(log.find("handshake timeout 10000 ms") != std::string::npos);
+  CHECK(log.find("quiet watches will reconnect") != std::string::npos);
+}
+
 TEST_CASE("a_full_database_stops_the_node_naming_max_db_size_and_a_larger_one_lets_it_"
           "go_on") {
   // The smallest size a node takes (1 MiB per database) and a 3 MiB write:

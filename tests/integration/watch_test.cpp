@@ -2,7 +2,8 @@
 // write of a stream in order across a kill -9 of that leader (the stream fails
 // over and resumes); a labelled `conflux watch` is told only when the version
 // resolved for its labels changes; a resume from an old revision replays the
-// hub's history, or gets one resync event when the revision is older than it.
+// hub's history, or gets one resync event when the revision is older than it;
+// a quiet watch keeps its connection past the nodes' idle timeout.
 
 #include "protocol/sha256.hpp"
 #include "tests/integration/cluster.hpp"
@@ -265,6 +266,38 @@ TEST_CASE("slow_watcher_is_cut_off_and_the_client_resumes_without_a_gap") {
   auto extra = stream->next(300ms);
   REQUIRE_OK(extra);
   CHECK_FALSE(extra->has_value());
+}
+
+TEST_CASE("a_quiet_watch_keeps_its_connection_past_the_idle_timeout") {
+  // Nodes close a connection that carries nothing but heartbeats for 2 s. A
+  // watch that repeats its acknowledgement every 500 ms keeps its connection;
+  // one that never does is closed, resumes, and misses nothing. Each watches
+  // through its own node, as one process has one connection per node.
+  started_cluster c{with_flags({"--idle-timeout", "2"})};
+  const auto leader = c.first_leader();
+  const std::string key = "itest/watch/prod/quiet.txt";
+  auto cl = c.make_client();
+  auto created = cl->write(make_create_config(key, "q-1"));
+  REQUIRE_OK(created);
+  actors::watch_options w;
+  w.key = key;
+  w.from_revision = created->revision + 1;
+  w.keepalive = 500ms;
+  auto kept = watch_from(c, (leader + 1) % c.size(), w);
+  w.keepalive = 0ms;
+  auto silent = watch_from(c, (leader + 2) % c.size(), w);
+  std::this_thread::sleep_for(5s);
+  CHECK(kept->resumes() == 0u);
+  CHECK(silent->resumes() >= 1u);
+  auto next = cl->write(make_create_version(key, "q-2"));
+  REQUIRE_OK(next);
+  for (auto* s : {kept.get(), silent.get()}) {
+    auto got = collect(
+        *s, [](auto& g) { return !g.empty(); }, 15s);
+    REQUIRE(got.size() == 1u);
+    CHECK(got[0].event.revision == next->revision);
+  }
+  CHECK(kept->resumes() == 0u);
 }
 
 TEST_CASE("watch_on_a_frozen_node_resumes_elsewhere_with_the_writes_it_missed") {

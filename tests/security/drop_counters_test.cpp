@@ -1,8 +1,9 @@
 // The refusal counters of the patched CAF (caf/io/basp/drop_counters.hpp),
 // in process: an actor published by an actor system of this process, the
 // attacks of attacks.hpp against it, and the counters and the reporter read
-// directly. Also the two settings: middleman.max-payload and
-// deserialization.max-nesting-depth.
+// directly. Also the settings: middleman.max-payload,
+// deserialization.max-nesting-depth, middleman.handshake-timeout and
+// middleman.idle-timeout (set short here so that the tests stay fast).
 
 #include "tests/integration/cluster.hpp"
 #include "tests/security/attacks.hpp"
@@ -15,8 +16,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <netinet/in.h>
 #include <string>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -134,6 +138,71 @@ bool wait_counted(const drop_counts& before, drop_reason reason, std::uint64_t n
   return eventually([&] { return counted_since(before, reason) >= n; }, 2s, 10ms);
 }
 
+/// Tunes a published_actor: handshake and idle timeouts, and heartbeats.
+std::function<void(caf::actor_system_config&)>
+timeouts(caf::timespan handshake, caf::timespan idle, caf::timespan heartbeat = {}) {
+  return [=](caf::actor_system_config& cfg) {
+    cfg.set("middleman.handshake-timeout", handshake);
+    cfg.set("middleman.idle-timeout", idle);
+    if (heartbeat.count() > 0)
+      cfg.set("middleman.heartbeat-interval", heartbeat);
+  };
+}
+
+bytes heartbeat_frame() {
+  return encode(basp_header{});
+}
+
+/// A request (CAF's info request) from the attacker's actor 1 to `dest`,
+/// which the node answers.
+bytes request_frame(const basp_forge& forge, std::uint64_t dest, std::uint64_t n) {
+  basp_header h;
+  h.op = basp_op::direct_message;
+  h.operation_data = request_message_id(n);
+  h.source_actor = 1;
+  h.dest_actor = dest;
+  return frame(h, forge.info_request());
+}
+
+/// Sends `each` every `period` and reads what arrives, until the node closes
+/// the connection or `limit` passed. Returns when it closed (since the call).
+template <class Each>
+std::optional<ms> keep_sending_until_closed(raw_connection& conn, Each each, ms period,
+                                            ms limit) {
+  auto start = clock::now();
+  while (clock::now() - start < limit) {
+    if (!conn.send(each()) || conn.wait_closed(period))
+      return std::chrono::duration_cast<ms>(clock::now() - start);
+  }
+  return std::nullopt;
+}
+
+/// A TCP listener on a free loopback port that never accepts: the kernel
+/// completes connections to it, nothing ever answers them.
+class mute_listener {
+public:
+  mute_listener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) == 0);
+    REQUIRE(::listen(fd_, 8) == 0);
+    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    port_ = ntohs(a.sin_port);
+  }
+  ~mute_listener() { ::close(fd_); }
+  mute_listener(const mute_listener&) = delete;
+  mute_listener& operator=(const mute_listener&) = delete;
+  std::uint16_t port() const { return port_; }
+
+private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
 } // namespace
 
 TEST_CASE("each_refusal_is_counted_once_under_its_reason_and_reported") {
@@ -246,6 +315,133 @@ TEST_CASE("the_default_nesting_limit_is_64_levels") {
   beyond.depth = 64;
   CHECK(run("nested-message", beyond).closed);
   CHECK(wait_counted(before, drop_reason::nesting_too_deep, 1));
+}
+
+TEST_CASE("a_connection_that_sends_nothing_is_closed_after_the_handshake_timeout") {
+  collecting_reporter reporter;
+  published_actor target{timeouts(300ms, 0s)};
+  auto before = read_drop_counters();
+  auto conn = raw_connection::open("127.0.0.1", target.options().target.port, 2s);
+  REQUIRE(conn != nullptr);
+  auto closed = conn->wait_closed(3s);
+  REQUIRE(closed.has_value());
+  CHECK(closed->count() >= 200);
+  CHECK(wait_counted(before, drop_reason::handshake_timeout, 1));
+  CHECK(read_drop_counters().total() - before.total() == 1);
+  auto lines = reported();
+  REQUIRE_FALSE(lines.empty());
+  CHECK(lines.back().first == drop_reason::handshake_timeout);
+  CHECK(lines.back().second.find("middleman.handshake-timeout") != std::string::npos);
+  CHECK(target.alive());
+}
+
+TEST_CASE(
+    "a_connection_that_sent_half_a_header_is_closed_after_the_handshake_timeout") {
+  collecting_reporter reporter;
+  published_actor target{timeouts(300ms, 0s)};
+  auto before = read_drop_counters();
+  auto conn = raw_connection::open("127.0.0.1", target.options().target.port, 2s);
+  REQUIRE(conn != nullptr);
+  basp_header h;
+  h.op = basp_op::client_handshake;
+  h.payload_len = 100;
+  REQUIRE(conn->send(encode(h).substr(0, basp_header_size / 2)));
+  auto closed = conn->wait_closed(3s);
+  REQUIRE(closed.has_value());
+  CHECK(wait_counted(before, drop_reason::handshake_timeout, 1));
+  // A whole handshake header whose payload never comes: the same.
+  conn = raw_connection::open("127.0.0.1", target.options().target.port, 2s);
+  REQUIRE(conn != nullptr);
+  REQUIRE(conn->send(encode(h)));
+  CHECK(conn->wait_closed(3s).has_value());
+  CHECK(wait_counted(before, drop_reason::handshake_timeout, 2));
+  CHECK(read_drop_counters().total() - before.total() == 2);
+}
+
+TEST_CASE("a_completed_handshake_is_not_ended_by_the_handshake_timeout") {
+  // Guards against closing too much: a peer past its handshake may stay.
+  collecting_reporter reporter;
+  published_actor target{timeouts(300ms, 0s)};
+  auto before = read_drop_counters();
+  basp_forge forge;
+  auto peer = connect_as_peer(forge, "127.0.0.1", target.options().target.port, 2s);
+  REQUIRE(peer.has_value());
+  CHECK_FALSE(peer->conn->wait_closed(1200ms).has_value());
+  CHECK(read_drop_counters().total() == before.total());
+}
+
+TEST_CASE(
+    "a_dialled_peer_that_never_answers_fails_the_connect_after_the_handshake_timeout") {
+  collecting_reporter reporter;
+  mute_listener mute;
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  cfg.set("middleman.handshake-timeout", caf::timespan{300ms});
+  caf::actor_system sys{cfg};
+  auto before = read_drop_counters();
+  caf::scoped_actor self{sys};
+  auto start = clock::now();
+  std::optional<caf::error> failure;
+  self->request(sys.middleman().actor_handle(), 5s, caf::connect_atom::value,
+                std::string{"127.0.0.1"}, mute.port())
+      .receive([](caf::node_id&, caf::strong_actor_ptr&, std::set<std::string>&) {},
+               [&](caf::error& e) { failure = e; });
+  auto took = std::chrono::duration_cast<ms>(clock::now() - start);
+  REQUIRE(failure.has_value());
+  CHECK(*failure == caf::sec::connection_timeout);
+  CHECK(took < 3s);
+  CHECK(wait_counted(before, drop_reason::handshake_timeout, 1));
+}
+
+TEST_CASE("a_peer_that_sends_only_heartbeats_is_closed_after_the_idle_timeout") {
+  collecting_reporter reporter;
+  published_actor target{timeouts(10s, 500ms, 50ms)};
+  auto before = read_drop_counters();
+  basp_forge forge;
+  auto peer = connect_as_peer(forge, "127.0.0.1", target.options().target.port, 2s);
+  REQUIRE(peer.has_value());
+  auto closed = keep_sending_until_closed(*peer->conn, heartbeat_frame, 50ms, 4s);
+  REQUIRE(closed.has_value());
+  CHECK(closed->count() >= 350);
+  CHECK(wait_counted(before, drop_reason::idle_timeout, 1));
+  CHECK(read_drop_counters().total() - before.total() == 1);
+  auto lines = reported();
+  REQUIRE_FALSE(lines.empty());
+  CHECK(lines.back().first == drop_reason::idle_timeout);
+  CHECK(lines.back().second.find("middleman.idle-timeout") != std::string::npos);
+  CHECK(target.alive());
+}
+
+TEST_CASE("a_connection_carrying_messages_stays_open_past_the_idle_timeout") {
+  collecting_reporter reporter;
+  published_actor target{timeouts(10s, 500ms, 50ms)};
+  auto before = read_drop_counters();
+  basp_forge forge;
+  auto peer = connect_as_peer(forge, "127.0.0.1", target.options().target.port, 2s);
+  REQUIRE(peer.has_value());
+  // Three idle timeouts of requests and answers: the connection stays.
+  std::uint64_t n = 0;
+  auto request = [&] { return request_frame(forge, peer->hello.published_actor, ++n); };
+  CHECK_FALSE(
+      keep_sending_until_closed(*peer->conn, request, 100ms, 1500ms).has_value());
+  CHECK(counted_since(before, drop_reason::idle_timeout) == 0);
+  // Then only heartbeats: it is idle from the last request on.
+  auto closed = keep_sending_until_closed(*peer->conn, heartbeat_frame, 50ms, 4s);
+  REQUIRE(closed.has_value());
+  CHECK(closed->count() >= 350);
+  CHECK(wait_counted(before, drop_reason::idle_timeout, 1));
+}
+
+TEST_CASE("an_idle_timeout_of_zero_keeps_idle_connections") {
+  collecting_reporter reporter;
+  published_actor target{timeouts(300ms, 0s, 50ms)};
+  auto before = read_drop_counters();
+  basp_forge forge;
+  auto peer = connect_as_peer(forge, "127.0.0.1", target.options().target.port, 2s);
+  REQUIRE(peer.has_value());
+  CHECK_FALSE(keep_sending_until_closed(*peer->conn, heartbeat_frame, 50ms, 1200ms)
+                  .has_value());
+  CHECK(read_drop_counters().total() == before.total());
 }
 
 } // namespace conflux::security
