@@ -4,8 +4,10 @@
 #include "actors/client_session.hpp"
 #include "actors/endpoint.hpp"
 #include "actors/log_store_actor.hpp"
+#include "actors/peer_admission.hpp"
 #include "actors/peer_link.hpp"
 #include "actors/raft_role.hpp"
+#include "actors/remoting.hpp"
 #include "actors/snapshotter.hpp"
 #include "actors/watch_hub.hpp"
 #include "protocol/raft/membership.hpp"
@@ -26,22 +28,80 @@ struct endpoint_state {
   static inline const char* name = "node-endpoint";
 };
 
-node_endpoint_actor::behavior_type
-endpoint_fun(node_endpoint_actor::stateful_pointer<endpoint_state> self,
-             node_context_ptr ctx, watch_hub_actor hub, snapshotter_actor snapshotter) {
+using endpoint_self = node_endpoint_actor::stateful_pointer<endpoint_state>;
+
+// Node traffic is judged on the identity its connection proved before
+// anything reads it (actors/peer_admission.hpp); a refusal is counted, and
+// logged at most once a second.
+sender_check judge_node_sender(endpoint_self self, node_context& ctx,
+                               log_limiter& drops, const char* what,
+                               const std::string& cluster_id, std::uint64_t from,
+                               std::uint64_t to) {
+  auto sender = self->current_sender();
+  auto proven =
+      sender ? peer_identity_of(self->system(), sender->node()) : std::string{};
+  auto v = check_node_sender(ctx.opts.transport.tls(), ctx.opts.cluster_id, ctx.opts.id,
+                             sender_claim{proven, cluster_id, from, to});
+  if (v.ok())
+    return v;
+  ctx.counters.add(refusal_counter(v.refusal));
+  std::uint64_t held_back = 0;
+  if (drops.allow(ctx.clock->steady(), held_back))
+    spdlog::warn("node endpoint dropped {}: {} ({} more drops not logged)", what,
+                 v.reason, held_back);
+  return v;
+}
+
+node_endpoint_actor::behavior_type endpoint_fun(endpoint_self self,
+                                                node_context_ptr ctx,
+                                                watch_hub_actor hub,
+                                                snapshotter_actor snapshotter) {
+  auto drops = std::make_shared<log_limiter>();
   return {
       [=](rpc::peer_batch& b) -> std::uint64_t {
+        auto v = judge_node_sender(self, *ctx, *drops, "a raft batch", b.cluster_id,
+                                   b.from, b.to);
+        if (!v.ok())
+          return static_cast<std::uint64_t>(refusal_code(v.refusal));
         // Straight to the role that holds the core.
         self->send(ctx->raft.get(), std::move(b));
         return 0;
       },
       [=](rpc::snapshot_chunk& c) -> caf::result<rpc::snapshot_chunk_reply> {
-        if (c.cluster_id != ctx->opts.cluster_id || c.to != ctx->opts.id) {
+        auto refuse = [&](errc code, std::string why) {
           rpc::snapshot_chunk_reply r;
-          r.code = static_cast<std::uint8_t>(errc::invalid_argument);
-          r.message = "node " + std::to_string(ctx->opts.id) + " of cluster '" +
-                      ctx->opts.cluster_id + "' is not the addressee of this snapshot";
+          r.code = static_cast<std::uint8_t>(code);
+          r.message = std::move(why);
           return r;
+        };
+        auto v = judge_node_sender(self, *ctx, *drops, "a snapshot chunk", c.cluster_id,
+                                   c.from, c.to);
+        if (!v.ok())
+          return refuse(refusal_code(v.refusal), v.reason);
+        if (c.data.size() > max_snapshot_chunk_bytes) {
+          ctx->counters.add("snapshot.refused.too_large");
+          return refuse(errc::too_large,
+                        "a snapshot chunk of " + std::to_string(c.data.size()) +
+                            " bytes is over the limit of " +
+                            std::to_string(max_snapshot_chunk_bytes) + " bytes");
+        }
+        // Only the leader this node follows, in its term (the raft shell
+        // publishes both): a snapshot replaces the whole state.
+        auto leader = ctx->raft_leader.load();
+        auto term = ctx->raft_term.load();
+        if (c.from != leader || c.term != term) {
+          ctx->counters.add("snapshot.refused.not_leader");
+          auto why = "node " + std::to_string(ctx->opts.id) + " follows node " +
+                     std::to_string(leader) + " in term " + std::to_string(term) +
+                     " and takes snapshots only from it; node " +
+                     std::to_string(c.from) + " sent one of term " +
+                     std::to_string(c.term);
+          std::uint64_t held_back = 0;
+          if (drops->allow(ctx->clock->steady(), held_back))
+            spdlog::warn("node endpoint refused a snapshot chunk: {} ({} more refusals "
+                         "not logged)",
+                         why, held_back);
+          return refuse(errc::not_leader, why);
         }
         return self->delegate(snapshotter, std::move(c));
       },

@@ -139,6 +139,10 @@ struct node_context {
   std::atomic<std::uint64_t> sessions{0};
   /// The role actor that holds the Raft core.
   raft_slot raft;
+  /// The leader this node follows (0: none known) and its term, as the raft
+  /// shell last saw them: the endpoint takes snapshot chunks only from it.
+  std::atomic<std::uint64_t> raft_leader{0};
+  std::atomic<std::uint64_t> raft_term{0};
   /// Refusals, drops and limits hit (status_reply::counters).
   node_counters counters;
   /// Every reading of time in the node's actors goes through here.

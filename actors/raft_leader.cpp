@@ -4,10 +4,13 @@
 // reads and transfers; when leadership ends they are all answered at once
 // (leader_tenure::end), and the snapshot transfers it started are cancelled.
 #include "actors/endpoint.hpp"
+#include "actors/peer_admission.hpp"
 #include "actors/raft_role.hpp"
+#include "protocol/codec.hpp"
 
 #include <caf/all.hpp>
 #include <map>
+#include <optional>
 #include <spdlog/spdlog.h>
 #include <vector>
 
@@ -65,6 +68,28 @@ private:
   std::vector<pending_transfer> transfers_;
 };
 
+std::optional<raft_reply> check_proposal(raft_shell& s, const std::string& data) {
+  auto refuse = [&](const char* counter, errc code, std::string why) {
+    s.ctx().counters.add(counter);
+    raft_reply r;
+    r.err = error{code, std::move(why)};
+    r.leader_id = s.core().leader();
+    return r;
+  };
+  if (data.size() > max_command_bytes)
+    return refuse("raft.refused.too_large", errc::too_large,
+                  "the command is " + std::to_string(data.size()) +
+                      " bytes; a node replicates commands of at most " +
+                      std::to_string(max_command_bytes) + " bytes");
+  if (auto cmd = codec::decode_command(data); !cmd.ok())
+    return refuse("raft.refused.undecodable_command", errc::invalid_argument,
+                  "the command does not decode, so no node could apply it (" +
+                      to_string(cmd.err()) +
+                      "); send one this version of Conflux "
+                      "encodes");
+  return std::nullopt;
+}
+
 raft_reply leader_tenure::lost_write_reply() {
   // Known not applied; names the leader this node knows, so the client
   // redirects at once.
@@ -88,6 +113,10 @@ raft_reply leader_tenure::unknown_outcome_reply(const char* what) {
 
 caf::result<raft_reply> leader_tenure::propose(propose_request& req) {
   auto& s = sh();
+  // Nothing is appended that a correct node cannot apply, or that could not
+  // travel to the followers in one transport message (peer_admission.hpp).
+  if (auto refusal = check_proposal(s, req.data))
+    return *refusal;
   auto r = s.core().propose(std::move(req.data), s.now_ms());
   if (!r.ok()) {
     auto reply = s.reply_for(r);

@@ -2,6 +2,7 @@
 
 #include "actors/endpoint.hpp"
 #include "actors/peer_link.hpp"
+#include "protocol/codec.hpp"
 #include "protocol/raft/wire.hpp"
 #include "storage/log_store.hpp"
 #include "storage/snapshot_file.hpp"
@@ -109,21 +110,18 @@ std::string raft_shell::role_name() const {
 // -- inputs -----------------------------------------------------------------------
 
 void raft_shell::on_peer_batch(rpc::peer_batch& b) {
+  // The node endpoint checked the sender's identity and the addressee; this
+  // is for batches that reach the role another way (tests).
   if (b.cluster_id != ctx_->opts.cluster_id || b.to != ctx_->opts.id) {
+    ctx_->counters.add("raft.dropped.wrong_addressee");
     spdlog::warn("raft dropped a batch from node {} for cluster '{}' node {} (this is "
                  "cluster '{}' node {}): check --peers and --cluster-id",
                  b.from, b.cluster_id, b.to, ctx_->opts.cluster_id, ctx_->opts.id);
     return;
   }
-  if (!b.from_address.empty() && b.from != ctx_->opts.id &&
-      b.from_address.size() <= raft::max_address_size) {
-    auto known = learned_addresses_.find(b.from);
-    if ((known == learned_addresses_.end() || known->second != b.from_address) &&
-        parse_endpoint(b.from_address)) {
-      learned_addresses_[b.from] = b.from_address;
-      sync_links();
-    }
-  }
+  // Before the messages, so that the answers to them find a link; again after
+  // them, when they made `from` the leader this node follows.
+  learn_address(b.from, b.from_address, false);
   for (auto& bytes : b.messages) {
     auto m = raft::decode_message(bytes);
     if (!m.ok()) {
@@ -131,9 +129,65 @@ void raft_shell::on_peer_batch(rpc::peer_batch& b) {
                    to_string(m.err()));
       continue;
     }
+    if (!commands_decode(b.from, *m))
+      continue;
     core_->step(b.from, std::move(*m));
     process_ready();
   }
+  learn_address(b.from, b.from_address, true);
+}
+
+bool raft_shell::commands_decode(raft::server_id from, const raft::message& m) {
+  // A correct leader proposes only commands it decoded (leader_tenure::
+  // propose), so an entry that does not decode is forged or damaged; once
+  // appended and committed it would stop every node that applies it. The
+  // whole message goes: the leader resends from its own log, and a leader
+  // that keeps sending it makes no progress here instead of stopping us.
+  auto* a = std::get_if<raft::append_entries_request>(&m);
+  if (a == nullptr)
+    return true;
+  for (auto& e : a->entries) {
+    if (e->kind != raft::entry_kind::command)
+      continue;
+    auto cmd = codec::decode_command(e->data);
+    if (cmd.ok())
+      continue;
+    ctx_->counters.add("raft.dropped.undecodable_entry");
+    std::uint64_t held_back = 0;
+    if (drop_log_.allow(ctx_->clock->steady(), held_back))
+      spdlog::error(
+          "raft: node {} dropped an AppendEntries from node {} (term {}): its "
+          "entry {} holds a command this node cannot decode ({}); a correct "
+          "leader never sends one ({} more drops not logged)",
+          ctx_->opts.id, from, a->term, e->index, to_string(cmd.err()), held_back);
+    return false;
+  }
+  return true;
+}
+
+void raft_shell::learn_address(raft::server_id from, const std::string& address,
+                               bool count_refusal) {
+  if (address.empty() || from == ctx_->opts.id)
+    return;
+  auto known = learned_addresses_.find(from);
+  if (known != learned_addresses_.end() && known->second == address)
+    return;
+  // Only a member's own announcement (joining servers included; the endpoint
+  // proved with TLS that the batch is from `from`). A server that knows no
+  // configuration yet (it joins) takes its leader's, to answer it. Anyone
+  // else's address is never dialled nor reported: a leader this server does
+  // not know yet gets its address from the configuration it replicates.
+  const auto& cfg = core_->membership();
+  const bool joining_leader = cfg.all().empty() && core_->leader() == from;
+  if (!cfg.contains(from) && !joining_leader) {
+    if (count_refusal)
+      ctx_->counters.add("raft.ignored.address");
+    return;
+  }
+  if (address.size() > raft::max_address_size || !parse_endpoint(address))
+    return;
+  learned_addresses_[from] = address;
+  sync_links();
 }
 
 bool raft_shell::on_tick(std::uint64_t epoch) {
@@ -377,6 +431,9 @@ void raft_shell::process_ready() {
     auto rd = core_->take_ready();
     handle(rd);
   }
+  // For the endpoint, which takes snapshot chunks only from this leader.
+  ctx_->raft_leader.store(core_->leader());
+  ctx_->raft_term.store(core_->term());
 }
 
 void raft_shell::handle(raft::ready& rd) {
@@ -450,6 +507,21 @@ void raft_shell::send_messages(std::vector<raft::outgoing_message>& msgs) {
   send_batches(out);
 }
 
+std::vector<std::vector<std::string>> split_by_bytes(std::vector<std::string> messages,
+                                                     std::size_t max_bytes) {
+  std::vector<std::vector<std::string>> out;
+  std::size_t bytes = 0;
+  for (auto& m : messages) {
+    if (out.empty() || (!out.back().empty() && bytes + m.size() > max_bytes)) {
+      out.emplace_back();
+      bytes = 0;
+    }
+    bytes += m.size();
+    out.back().push_back(std::move(m));
+  }
+  return out;
+}
+
 void raft_shell::send_batches(std::map<raft::server_id, rpc::peer_batch>& out) {
   for (auto& [to, b] : out) {
     auto link = wiring_.links.find(to);
@@ -457,11 +529,16 @@ void raft_shell::send_batches(std::map<raft::server_id, rpc::peer_batch>& out) {
       spdlog::debug("raft has no address for node {}; message dropped", to);
       continue;
     }
-    b.cluster_id = ctx_->opts.cluster_id;
-    b.from = ctx_->opts.id;
-    b.to = to;
-    b.from_address = own_address();
-    self_->send(link->second, std::move(b));
+    // One CAF message each, in order, all under the transport's payload limit.
+    for (auto& part : split_by_bytes(std::move(b.messages), max_peer_batch_bytes)) {
+      rpc::peer_batch pb;
+      pb.cluster_id = ctx_->opts.cluster_id;
+      pb.from = ctx_->opts.id;
+      pb.to = to;
+      pb.from_address = own_address();
+      pb.messages = std::move(part);
+      self_->send(link->second, std::move(pb));
+    }
   }
 }
 
@@ -513,6 +590,15 @@ void raft_shell::log_changes(const raft::ready& rd) {
     case raft::event_kind::stale_persist_ack:
       spdlog::debug("raft: stale persist acknowledgement ignored");
       break;
+    case raft::event_kind::dropped_non_member: {
+      ctx_->counters.add("raft.dropped.non_member");
+      std::uint64_t held_back = 0;
+      if (drop_log_.allow(ctx_->clock->steady(), held_back))
+        spdlog::warn("raft: node {} dropped a message from node {}, which is not a "
+                     "member of its configuration ({} more drops not logged)",
+                     id, ev.peer, held_back);
+      break;
+    }
     default:
       break;
     }

@@ -23,6 +23,7 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/node_context.hpp"
+#include "actors/peer_admission.hpp"
 #include "protocol/raft/core.hpp"
 
 #include <cstdint>
@@ -59,6 +60,11 @@ public:
   /// opened. Called exactly once, by the role actor that made the promises.
   virtual void end() = 0;
 };
+
+/// Splits encoded Raft messages, in order, into groups of at most
+/// `max_bytes` each; a message larger than that forms a group of its own.
+std::vector<std::vector<std::string>> split_by_bytes(std::vector<std::string> messages,
+                                                     std::size_t max_bytes);
 
 class raft_shell {
 public:
@@ -173,6 +179,13 @@ private:
   void close_link(raft::server_id id);
   /// The address this node announces in its batches (peer_batch::from_address).
   std::string own_address() const;
+  /// Whether every command in `m` (an AppendEntries) decodes; counts and logs
+  /// the drop when one does not.
+  bool commands_decode(raft::server_id from, const raft::message& m);
+  /// Takes note of the address `from` announced, if it may announce one
+  /// (counted as raft.ignored.address when not, if `count_refusal`).
+  void learn_address(raft::server_id from, const std::string& address,
+                     bool count_refusal);
 
   node_context_ptr ctx_;
   std::unique_ptr<raft::core> core_;
@@ -217,6 +230,9 @@ private:
   std::uint64_t log_bytes_ = 0;
   /// Peers a snapshot is being sent to.
   std::map<raft::server_id, raft::index_t> snapshots_sending_;
+
+  /// Drops of peer traffic are logged at most once a second.
+  log_limiter drop_log_;
 
   // -- what was last logged ----------------------------------------------------
   raft::server_id known_leader_ = raft::no_server;

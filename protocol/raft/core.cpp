@@ -121,7 +121,24 @@ void core::tick_leader() {
   maybe_promote();
 }
 
+bool core::admits(server_id from) const {
+  if (from == leader_ || config_.contains(from))
+    return true;
+  if (role_ == role::leader)
+    return false;
+  // The same lease as for vote requests below (thesis §4.2.3): while it
+  // lasts, a new leader or voter this server does not know yet can wait;
+  // once it ends (the old leader is gone) they are admitted, so the server
+  // never waits forever for a configuration only they can send.
+  const bool in_lease = leader_ != no_server && election_elapsed_ < cfg_.election_ticks;
+  return !in_lease;
+}
+
 void core::step(server_id from, message m) {
+  if (!admits(from)) {
+    emit(event_kind::dropped_non_member, from);
+    return;
+  }
   auto mterm = term_of(m);
   const bool from_leader = std::holds_alternative<append_entries_request>(m) ||
                            std::holds_alternative<heartbeat_request>(m) ||

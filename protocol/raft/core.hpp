@@ -108,6 +108,7 @@ public:
 
   // -- inputs --------------------------------------------------------------
   void tick();
+  /// Drops the message unread (event dropped_non_member) unless admits(from).
   void step(server_id from, message m);
   /// Appends a command stamped with `timestamp_ms` (leader's wall clock,
   /// supplied by the shell: the core has none).
@@ -165,6 +166,16 @@ public:
   /// below i, else the snapshot's or the bootstrap one). The shell stores it
   /// with a snapshot it takes at i.
   raft::membership membership_at(index_t i) const;
+  /// Whether a message from `from` reaches the protocol (docs/design.md,
+  /// "Membership"). Members of the configuration (voters, learners, joining)
+  /// and the leader this server follows always do. Anyone else does only
+  /// while this server has no live leader: a leader drops them (its
+  /// configuration is the newest in the cluster), and so does a server that
+  /// heard from its leader within the election timeout. A server that knows
+  /// no leader admits them, as the thesis (§4.1) requires: a lagging server
+  /// must accept a leader, and grant a vote to a candidate, that its own
+  /// configuration does not list yet.
+  bool admits(server_id from) const;
   /// REQUIRES: is_leader(); nullptr for unknown peers.
   const progress* progress_of(server_id peer) const;
 

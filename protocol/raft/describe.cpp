@@ -124,7 +124,8 @@ const char* event_name(event_kind k) {
                                           "promotion_proposed", "removed",
                                           "transfer_started",   "transfer_aborted",
                                           "compacted",          "snapshot_installing",
-                                          "snapshot_sending",   "stale_persist_ack"};
+                                          "snapshot_sending",   "stale_persist_ack",
+                                          "dropped_non_member"};
   const auto i = static_cast<std::size_t>(k);
   return i < std::size(names) ? names[i] : "unknown_event";
 }

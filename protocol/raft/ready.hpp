@@ -70,6 +70,9 @@ enum class event_kind : std::uint8_t {
   snapshot_sending,
   /// A persist acknowledgement arrived that was superseded (truncation).
   stale_persist_ack,
+  /// A message from `peer`, which is not a member, was dropped unread
+  /// (core::admits).
+  dropped_non_member,
 };
 
 struct event {

@@ -392,3 +392,70 @@ TEST_CASE("leadership_transfer_catches_up_a_lagging_target_first") {
   CHECK(c.raft(3).log().last_index() > last);
   CHECK_MESSAGE(!c.violation(), c.violation().value_or(""));
 }
+
+// -- traffic from servers outside the configuration (core::admits) -------------
+
+TEST_CASE("a_leader_drops_a_non_members_claim_to_lead_a_later_term") {
+  checked_cluster c({1, 2, 3}, 23, scenario_config());
+  elect_with(c, 1, {2, 3});
+  pump(c);
+  const auto term = c.raft(1).term();
+  // Server 9 is in no configuration. Admitted, a heartbeat of a far later
+  // term would depose the leader.
+  c.network().push_back(envelope{9, 1, heartbeat_request{term + 1000, 0, 0}});
+  c.deliver(c.network().size() - 1);
+  c.settle();
+  CHECK(c.raft(1).is_leader());
+  CHECK(c.raft(1).term() == term);
+  CHECK(c.count_events(event_kind::dropped_non_member, 1) == 1);
+  CHECK_MESSAGE(!c.violation(), c.violation().value_or(""));
+}
+
+TEST_CASE("a_follower_that_hears_its_leader_drops_a_non_member") {
+  checked_cluster c({1, 2, 3}, 24, scenario_config());
+  elect_with(c, 1, {2, 3});
+  pump(c);
+  const auto term = c.raft(2).term();
+  REQUIRE(c.raft(2).leader() == 1);
+  c.network().push_back(envelope{9, 2, heartbeat_request{term + 1000, 0, 0}});
+  c.deliver(c.network().size() - 1);
+  c.settle();
+  CHECK(c.raft(2).leader() == 1);
+  CHECK(c.raft(2).term() == term);
+  CHECK(c.count_events(event_kind::dropped_non_member, 2) == 1);
+  CHECK_MESSAGE(!c.violation(), c.violation().value_or(""));
+}
+
+TEST_CASE("a_lagging_follower_follows_a_new_leader_its_configuration_does_not_list") {
+  checked_cluster c({1, 2, 3}, 25, scenario_config());
+  elect_with(c, 1, {2, 3});
+  pump(c);
+  // Server 3 hears nothing of server 4's addition, promotion and election.
+  c.isolate(3);
+  c.add_server(4);
+  c.cut(3, 4);
+  c.cut(4, 3);
+  REQUIRE(c.change_membership(1, {membership_change_kind::add_voter, 4}).ok());
+  for (int i = 0; i < 100 && !c.raft(1).membership().is_voter(4); ++i)
+    c.run(1);
+  REQUIRE(c.raft(1).membership().is_voter(4));
+  REQUIRE(c.propose(1, "k", "before").ok());
+  c.run(5);
+  REQUIRE(c.transfer(1, 4).ok());
+  for (int i = 0; i < 100 && c.leader() != 4; ++i)
+    c.run(1);
+  REQUIRE(c.leader() == 4);
+  REQUIRE_FALSE(c.raft(3).membership().contains(4));
+  REQUIRE(c.propose(4, "k", "after").ok());
+  c.heal();
+  // Server 4 is not in server 3's configuration, yet only it can send 3 the
+  // entries that say so: 3 must admit it once it hears no other leader.
+  for (int i = 0; i < 200 && !(c.raft(3).leader() == 4 &&
+                               c.raft(3).commit_index() == c.raft(4).commit_index());
+       ++i)
+    c.run(1);
+  CHECK(c.raft(3).leader() == 4);
+  CHECK(c.raft(3).membership().is_voter(4));
+  CHECK(c.raft(3).commit_index() == c.raft(4).commit_index());
+  CHECK_MESSAGE(!c.violation(), c.violation().value_or(""));
+}
