@@ -153,12 +153,14 @@ struct client::impl {
 
   expected<rpc::client_reply> read(rpc::request_op op, const std::string& key,
                                    consistency c, std::uint64_t id = 0,
-                                   const labels* l = nullptr) {
+                                   const labels* l = nullptr,
+                                   std::string payload = {}) {
     rpc::client_request req;
     req.op = static_cast<std::uint8_t>(op);
     req.consistency = static_cast<std::uint8_t>(c);
     req.key = key;
     req.id = id;
+    req.payload = std::move(payload);
     if (l)
       req.labels = *l;
     auto out = rpc.call(req);
@@ -270,22 +272,54 @@ expected<config> client::get_config(const std::string& key, consistency c,
   return decode_one<config>(*r, 0, codec::decode_config);
 }
 
+// Lists come in pages of at most the node's --max-reply-bytes: a reply with
+// extra = 1 has more after its last item. Each page is read on its own, so a
+// long list may mix revisions; meta describes the last page.
+
 expected<std::vector<config>> client::list_configs(const std::string& prefix,
                                                    consistency c, read_meta* meta) {
-  auto r = impl_->read(rpc::request_op::list_configs, prefix, c);
-  if (!r.ok())
-    return r.err();
-  fill_meta(meta, *r);
-  return decode_all<config>(*r, codec::decode_config);
+  std::vector<config> out;
+  std::string after;
+  for (;;) {
+    auto r = impl_->read(rpc::request_op::list_configs, prefix, c, 0, nullptr, after);
+    if (!r.ok())
+      return r.err();
+    fill_meta(meta, *r);
+    auto page = decode_all<config>(*r, codec::decode_config);
+    if (!page.ok())
+      return page.err();
+    for (auto& x : *page)
+      out.push_back(std::move(x));
+    if (r->extra == 0 || page->empty())
+      return out;
+    if (out.back().key <= after)
+      return error{errc::corrupted, "the node's list pages do not advance; upgrade "
+                                    "the client or the node"};
+    after = out.back().key;
+  }
 }
 
 expected<std::vector<version>> client::list_versions(const std::string& key,
                                                      consistency c, read_meta* meta) {
-  auto r = impl_->read(rpc::request_op::list_versions, key, c);
-  if (!r.ok())
-    return r.err();
-  fill_meta(meta, *r);
-  return decode_all<version>(*r, codec::decode_version);
+  std::vector<version> out;
+  std::uint64_t from = 0;
+  for (;;) {
+    auto r = impl_->read(rpc::request_op::list_versions, key, c, from);
+    if (!r.ok())
+      return r.err();
+    fill_meta(meta, *r);
+    auto page = decode_all<version>(*r, codec::decode_version);
+    if (!page.ok())
+      return page.err();
+    for (auto& x : *page)
+      out.push_back(std::move(x));
+    if (r->extra == 0 || page->empty())
+      return out;
+    if (out.back().id < from)
+      return error{errc::corrupted, "the node's list pages do not advance; upgrade "
+                                    "the client or the node"};
+    from = out.back().id + 1;
+  }
 }
 
 expected<version> client::get_version(const std::string& key, version_id id,

@@ -61,8 +61,8 @@ caf::behavior relay_fun(caf::event_based_actor* self) {
       },
       [=](const node_endpoint_actor& node, rpc::client_hello& hello,
           caf::timespan timeout) {
-        return relay_to<caf::strong_actor_ptr>::ask(self, node, timeout,
-                                                    std::move(hello));
+        return relay_to<caf::strong_actor_ptr, rpc::hello_status>::ask(
+            self, node, timeout, std::move(hello));
       },
       [=](const client_session_actor& session, rpc::client_request& req,
           caf::timespan timeout) {
@@ -197,12 +197,17 @@ leader_rpc::connect_result leader_rpc::open_at(const std::string& address,
     return out;
   self_->request(relay_, caf::infinite, node, rpc::client_hello{"", opts_.name}, t)
       .receive(
-          [&](caf::strong_actor_ptr& ptr) {
-            if (!ptr)
-              out.err =
-                  error{errc::unavailable, address + " belongs to another cluster"};
-            else
+          [&](caf::strong_actor_ptr& ptr, rpc::hello_status& hs) {
+            if (ptr && hs.code == 0) {
               out.session = caf::actor_cast<client_session_actor>(std::move(ptr));
+              return;
+            }
+            auto code = static_cast<errc>(hs.code);
+            // Another cluster stays so; a full node may have room later.
+            out.dead_end = code != errc::resource_exhausted;
+            out.err = error{hs.code == 0 ? errc::unavailable : code,
+                            address + " refused a session: " +
+                                (hs.message.empty() ? "no reason given" : hs.message)};
           },
           [&](caf::error& e) {
             out.err = error{errc::unavailable, address + " did not open a session (" +

@@ -11,7 +11,7 @@
 namespace conflux::actors {
 namespace {
 
-using self_ptr = client_session_actor::stateful_pointer<client_session_state>;
+using self_ptr = client_session_self;
 
 /// The Raft role that holds the core now (read per request: no relay).
 raft_actor raft_of(const node_context& ctx) {
@@ -88,6 +88,71 @@ void fail_node_on(node_context& ctx, const error& e) {
   }
 }
 
+/// Bytes a reply item costs beyond its own (length prefix, slack).
+constexpr std::size_t item_overhead = 16;
+
+/// A page of a list reply: the records not before the cursor, in order, as
+/// many as fit in `budget` bytes (at least one, which the content limits keep
+/// far below CAF's payload limit). Sets r.extra = 1 when more follow: the
+/// client asks again from after the last item (PROTOCOL.md, list paging).
+template <class T, class BeforeCursor>
+void fill_page(rpc::client_reply& r, const std::vector<T>& records,
+               BeforeCursor before_cursor, std::size_t budget) {
+  std::size_t bytes = 0;
+  for (const auto& rec : records) {
+    if (before_cursor(rec))
+      continue;
+    auto item = codec::encode(rec);
+    if (!r.items.empty() && bytes + item.size() + item_overhead > budget) {
+      r.extra = 1;
+      return;
+    }
+    bytes += item.size() + item_overhead;
+    r.items.push_back(std::move(item));
+  }
+}
+
+/// One request of a session waiting for its answer: counts in the
+/// session's in-flight figure while the handlers that answer it live.
+class in_flight_slot {
+public:
+  explicit in_flight_slot(std::shared_ptr<std::size_t> n) : n_(std::move(n)) { ++*n_; }
+  ~in_flight_slot() { --*n_; }
+  in_flight_slot(const in_flight_slot&) = delete;
+  in_flight_slot& operator=(const in_flight_slot&) = delete;
+
+private:
+  std::shared_ptr<std::size_t> n_;
+};
+
+/// Idle checks per idle timeout: a silent session closes between one and
+/// one and a quarter timeouts after its client last spoke.
+constexpr int idle_checks_per_timeout = 4;
+
+void schedule_idle_check(self_ptr self) {
+  auto period = self->state.ctx->opts.session_idle_timeout / idle_checks_per_timeout;
+  self->delayed_send(self, std::max(period, std::chrono::milliseconds(1)),
+                     tick_atom::value);
+}
+
+/// The idle check: the session closes after idle_checks_per_timeout checks in
+/// a row found no message from its client, no request open and no watch.
+void check_idle(self_ptr self) {
+  auto& st = self->state;
+  if (st.heard || *st.in_flight > 0 || st.watches > 0) {
+    st.heard = false;
+    st.idle_checks = 0;
+  } else if (++st.idle_checks >= idle_checks_per_timeout) {
+    st.ctx->counters.add("session.closed.idle");
+    spdlog::debug("client session closed: its client sent nothing for {} ms "
+                  "(--session-idle-timeout)",
+                  st.ctx->opts.session_idle_timeout.count());
+    self->quit();
+    return;
+  }
+  schedule_idle_check(self);
+}
+
 } // namespace
 
 rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req) {
@@ -123,16 +188,20 @@ rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req) 
     auto cs = list_configs(*txn, req.key, 0);
     if (!cs.ok())
       return failed(cs.err());
-    for (auto& c : *cs)
-      r.items.push_back(codec::encode(c));
+    // payload: the key of the last config of the previous page.
+    fill_page(
+        r, *cs, [&](const config& c) { return c.key <= req.payload; },
+        ctx.opts.max_reply_bytes);
     return r;
   }
   case rpc::request_op::list_versions: {
     auto vs = list_versions(*txn, req.key);
     if (!vs.ok())
       return failed(vs.err());
-    for (auto& v : *vs)
-      r.items.push_back(codec::encode(v));
+    // id: the first version id wanted (the last of the previous page + 1).
+    fill_page(
+        r, *vs, [&](const version& v) { return v.id < req.id; },
+        ctx.opts.max_reply_bytes);
     return r;
   }
   case rpc::request_op::get_version: {
@@ -158,15 +227,15 @@ rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req) 
   }
 }
 
-client_session_actor::behavior_type client_session_fun(self_ptr self,
-                                                       node_context_ptr ctx,
-                                                       caf::actor_addr client,
-                                                       caf::actor_addr endpoint) {
+client_session_actor_impl::behavior_type client_session_fun(self_ptr self,
+                                                            node_context_ptr ctx,
+                                                            caf::actor_addr client,
+                                                            caf::actor_addr endpoint) {
   return client_session_with_watches_fun(self, std::move(ctx), std::move(client),
                                          std::move(endpoint), {});
 }
 
-client_session_actor::behavior_type
+client_session_actor_impl::behavior_type
 client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
                                 caf::actor_addr client, caf::actor_addr endpoint,
                                 watch_hub_actor watch_hub) {
@@ -193,9 +262,27 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
       break;
     }
   }
+  schedule_idle_check(self);
   return {
       [=](rpc::client_request& req) -> caf::result<rpc::client_reply> {
         auto& st = self->state;
+        st.heard = true;
+        const auto max_in_flight = st.ctx->opts.max_requests_in_flight;
+        if (*st.in_flight >= max_in_flight) {
+          st.ctx->counters.add("session.refused.in_flight");
+          auto r = error_reply(
+              error{errc::resource_exhausted,
+                    "this session has " + std::to_string(*st.in_flight) +
+                        " requests waiting for an answer, its limit on node " +
+                        std::to_string(st.ctx->opts.id) +
+                        " (--max-requests-in-flight); wait for answers before sending "
+                        "more, or raise --max-requests-in-flight"});
+          r.node_id = st.ctx->opts.id;
+          return r;
+        }
+        // Held by the handlers that answer the request ("held"), dropped with
+        // them: when the answer came or timed out.
+        auto slot = std::make_shared<in_flight_slot>(st.in_flight);
         auto op = static_cast<rpc::request_op>(req.op);
         if (op == rpc::request_op::write) {
           auto env = codec::decode_command(req.payload);
@@ -211,13 +298,13 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
           self->request(raft_of(*st.ctx), raft_timeout,
                         propose_request{codec::encode(*env)})
               .then(
-                  [=](raft_reply& rr) mutable {
+                  [=, held = slot](raft_reply& rr) mutable {
                     if (!rr.err && rr.result.err &&
                         rr.result.err->code == errc::permission_denied)
                       self->state.ctx->counters.add("session.refused.not_owner");
                     rp.deliver(from_raft(*self->state.ctx, rr));
                   },
-                  [=](caf::error& e) mutable {
+                  [=, held = slot](caf::error& e) mutable {
                     rp.deliver(error_reply(error{
                         errc::timeout, "the node did not answer the write in time (" +
                                            self->system().render(e) + ")"}));
@@ -227,7 +314,7 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
         if (op == rpc::request_op::add_member || op == rpc::request_op::remove_member ||
             op == rpc::request_op::transfer_leader) {
           auto rp = self->make_response_promise<rpc::client_reply>();
-          auto answer = [=](raft_reply& rr) mutable {
+          auto answer = [=, held = slot](raft_reply& rr) mutable {
             auto r = from_raft(*self->state.ctx, rr);
             if (!rr.err) {
               r.items.clear();
@@ -236,7 +323,7 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
             }
             rp.deliver(std::move(r));
           };
-          auto failed = [=](caf::error& e) mutable {
+          auto failed = [=, held = slot](caf::error& e) mutable {
             rp.deliver(error_reply(
                 error{errc::timeout,
                       "the node did not answer in time (" + self->system().render(e) +
@@ -272,13 +359,13 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
         auto rp = self->make_response_promise<rpc::client_reply>();
         self->request(raft_of(*st.ctx), raft_timeout, read_atom::value)
             .then(
-                [=](raft_reply& rr) mutable {
+                [=, held = slot](raft_reply& rr) mutable {
                   if (rr.err)
                     rp.deliver(from_raft(*self->state.ctx, rr));
                   else
                     rp.deliver(serve_read(*self->state.ctx, req));
                 },
-                [=](caf::error& e) mutable {
+                [=, held = slot](caf::error& e) mutable {
                   rp.deliver(error_reply(error{
                       errc::unavailable, "the read was not confirmed in time (" +
                                              self->system().render(e) + "); retry"}));
@@ -286,6 +373,7 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
         return rp;
       },
       [=](status_atom) -> caf::result<rpc::status_reply> {
+        self->state.heard = true;
         return self->delegate(raft_of(*self->state.ctx), status_atom::value);
       },
       [=](rpc::watch_request& req) {
@@ -293,6 +381,7 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
         if (!watcher)
           return;
         auto& st = self->state;
+        st.heard = true;
         if (!st.watch_hub) {
           rpc::watch_reply r;
           r.code = static_cast<std::uint8_t>(errc::unavailable);
@@ -301,17 +390,31 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
           self->send(caf::actor_cast<watcher_actor>(watcher), std::move(r));
           return;
         }
+        // Counted until cancelled (a refused or cut-off watch ends the
+        // client's session too: the client library reconnects).
+        ++st.watches;
         self->send(st.watch_hub, watch_subscribe{std::move(watcher), std::move(req)});
       },
+      // Acks and cancels reach the hub as sent by the watcher itself, so the
+      // hub can tell a watch's owner from anyone else (actors/watch_hub.hpp).
       [=](rpc::watch_ack& ack) {
-        if (self->state.watch_hub)
-          self->send(self->state.watch_hub, ack);
+        auto& st = self->state;
+        st.heard = true;
+        if (st.watch_hub)
+          caf::send_as(caf::actor_cast<caf::actor>(self->current_sender()),
+                       st.watch_hub, ack);
       },
       [=](rpc::watch_cancel& c) {
-        if (self->state.watch_hub)
-          self->send(self->state.watch_hub, c);
+        auto& st = self->state;
+        st.heard = true;
+        if (st.watches > 0)
+          --st.watches;
+        if (st.watch_hub)
+          caf::send_as(caf::actor_cast<caf::actor>(self->current_sender()),
+                       st.watch_hub, c);
       },
       [=](caf::close_atom) { self->quit(); },
+      [=](tick_atom) { check_idle(self); },
   };
 }
 

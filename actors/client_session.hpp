@@ -16,8 +16,21 @@
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <cstddef>
+#include <memory>
 
 namespace conflux::actors {
+
+// Limits (docs/operations.md, "Resource limits"): at most
+// --max-requests-in-flight requests wait for their answer at once (the next
+// is refused with resource_exhausted), and a session whose client sent
+// nothing for --session-idle-timeout, with no request open and no watch
+// registered, closes itself (a watching client only speaks to ack events).
+
+/// The session's own timer: the idle check, a quarter of the idle timeout
+/// apart. Not part of what clients see.
+using client_session_actor_impl =
+    client_session_actor::extend<caf::reacts_to<tick_atom>>;
 
 struct client_session_state {
   static inline const char* name = "client-session";
@@ -25,18 +38,31 @@ struct client_session_state {
   node_context_ptr ctx;
   /// This node's watch hub (watches are refused without one).
   watch_hub_actor watch_hub;
+  /// Requests waiting for an answer; shared with the handlers that answer
+  /// them, which drop it when they go (answered or timed out).
+  std::shared_ptr<std::size_t> in_flight = std::make_shared<std::size_t>(0);
+  /// Watches the client registered through this session and did not cancel.
+  std::size_t watches = 0;
+  /// The client sent something since the last idle check (a session whose
+  /// client never speaks closes one idle timeout after it opened).
+  bool heard = false;
+  /// Idle checks in a row that found nothing going on.
+  int idle_checks = 0;
 };
 
-client_session_actor::behavior_type
-client_session_fun(client_session_actor::stateful_pointer<client_session_state> self,
-                   node_context_ptr ctx, caf::actor_addr client,
-                   caf::actor_addr endpoint);
+using client_session_self =
+    client_session_actor_impl::stateful_pointer<client_session_state>;
+
+client_session_actor_impl::behavior_type client_session_fun(client_session_self self,
+                                                            node_context_ptr ctx,
+                                                            caf::actor_addr client,
+                                                            caf::actor_addr endpoint);
 
 /// The same session, able to register watches with this node's watch hub.
-client_session_actor::behavior_type client_session_with_watches_fun(
-    client_session_actor::stateful_pointer<client_session_state> self,
-    node_context_ptr ctx, caf::actor_addr client, caf::actor_addr endpoint,
-    watch_hub_actor watch_hub);
+client_session_actor_impl::behavior_type
+client_session_with_watches_fun(client_session_self self, node_context_ptr ctx,
+                                caf::actor_addr client, caf::actor_addr endpoint,
+                                watch_hub_actor watch_hub);
 
 /// Serves a read request from the local state (no consistency wait).
 rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req);

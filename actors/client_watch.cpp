@@ -134,7 +134,7 @@ void ask_for_session(watcher_ptr self, std::uint64_t e, const std::string& addre
                      const node_endpoint_actor& node, caf::timespan timeout) {
   self->request(node, timeout, rpc::client_hello{"", self->state.opts.name})
       .then(
-          [=](caf::strong_actor_ptr& sp) {
+          [=](caf::strong_actor_ptr& sp, rpc::hello_status& hs) {
             auto& st = self->state;
             if (e != st.epoch || st.stopped) {
               if (sp)
@@ -142,8 +142,10 @@ void ask_for_session(watcher_ptr self, std::uint64_t e, const std::string& addre
                                caf::close_atom::value);
               return;
             }
-            if (!sp)
-              return reconnect(self, address + " belongs to another cluster");
+            if (!sp || hs.code != 0)
+              return reconnect(
+                  self, address + " refused a session: " +
+                            (hs.message.empty() ? "no reason given" : hs.message));
             st.session = caf::actor_cast<client_session_actor>(std::move(sp));
             self->monitor(st.session);
             st.waiting_reply = true;

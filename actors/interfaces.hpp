@@ -374,8 +374,9 @@ using node_endpoint_actor = caf::typed_actor<
     caf::replies_to<rpc::peer_batch>::with<std::uint64_t>,
     /// another member's peer link: a piece of a snapshot.
     caf::replies_to<rpc::snapshot_chunk>::with<rpc::snapshot_chunk_reply>,
-    /// a client: open a client session; replies with its handle.
-    caf::replies_to<rpc::client_hello>::with<caf::strong_actor_ptr>>;
+    /// a client: open a client session; replies with its handle (null when
+    /// refused) and why it was refused.
+    caf::replies_to<rpc::client_hello>::with<caf::strong_actor_ptr, rpc::hello_status>>;
 
 } // namespace conflux::actors
 

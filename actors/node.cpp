@@ -17,6 +17,7 @@
 
 #include <caf/all.hpp>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <random>
 #include <spdlog/spdlog.h>
@@ -26,7 +27,15 @@ namespace {
 
 struct endpoint_state {
   static inline const char* name = "node-endpoint";
+  /// Live client sessions by the process (CAF node id) whose hello opened
+  /// them, and which process each live session counts against.
+  std::map<caf::node_id, std::size_t> sessions_of;
+  std::map<caf::actor_addr, caf::node_id> origin_of;
 };
+
+rpc::hello_status refuse_hello(errc code, std::string message) {
+  return rpc::hello_status{static_cast<std::uint8_t>(code), std::move(message)};
+}
 
 using endpoint_self = node_endpoint_actor::stateful_pointer<endpoint_state>;
 
@@ -57,6 +66,17 @@ node_endpoint_actor::behavior_type endpoint_fun(endpoint_self self,
                                                 watch_hub_actor hub,
                                                 snapshotter_actor snapshotter) {
   auto drops = std::make_shared<log_limiter>();
+  // A session that ends no longer counts against its process or the node.
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    auto i = st.origin_of.find(dm.source);
+    if (i == st.origin_of.end())
+      return;
+    auto n = st.sessions_of.find(i->second);
+    if (n != st.sessions_of.end() && --n->second == 0)
+      st.sessions_of.erase(n);
+    st.origin_of.erase(i);
+  });
   return {
       [=](rpc::peer_batch& b) -> std::uint64_t {
         auto v = judge_node_sender(self, *ctx, *drops, "a raft batch", b.cluster_id,
@@ -105,17 +125,51 @@ node_endpoint_actor::behavior_type endpoint_fun(endpoint_self self,
         }
         return self->delegate(snapshotter, std::move(c));
       },
-      [=](rpc::client_hello& h) -> caf::strong_actor_ptr {
+      [=](rpc::client_hello& h)
+          -> caf::result<caf::strong_actor_ptr, rpc::hello_status> {
         if (!h.cluster_id.empty() && h.cluster_id != ctx->opts.cluster_id) {
           spdlog::warn("node endpoint refused client '{}' of cluster '{}'",
                        h.client_name, h.cluster_id);
-          return nullptr;
+          return {caf::strong_actor_ptr{},
+                  refuse_hello(errc::invalid_argument,
+                               "node " + std::to_string(ctx->opts.id) +
+                                   " belongs to cluster '" + ctx->opts.cluster_id +
+                                   "', not '" + h.cluster_id + "'")};
         }
         auto client = self->current_sender();
+        auto origin = client ? client->node() : caf::node_id{};
+        auto& st = self->state;
+        auto& opts = ctx->opts;
+        if (st.origin_of.size() >= opts.max_sessions) {
+          ctx->counters.add("session.refused.per_node");
+          return {caf::strong_actor_ptr{},
+                  refuse_hello(errc::resource_exhausted,
+                               "node " + std::to_string(opts.id) + " has " +
+                                   std::to_string(st.origin_of.size()) +
+                                   " client sessions open, its limit "
+                                   "(--max-sessions); retry later, use another "
+                                   "node, or raise --max-sessions")};
+        }
+        auto mine = st.sessions_of.find(origin);
+        if (mine != st.sessions_of.end() &&
+            mine->second >= opts.max_sessions_per_connection) {
+          ctx->counters.add("session.refused.per_connection");
+          return {caf::strong_actor_ptr{},
+                  refuse_hello(errc::resource_exhausted,
+                               "this client process already has " +
+                                   std::to_string(mine->second) +
+                                   " sessions open on node " + std::to_string(opts.id) +
+                                   ", its limit (--max-sessions-per-connection); "
+                                   "close sessions it no longer uses or raise "
+                                   "--max-sessions-per-connection")};
+        }
         auto addr = client ? client->address() : caf::actor_addr{};
         auto session = self->spawn(client_session_with_watches_fun, ctx, addr,
                                    self->address(), hub);
-        return caf::actor_cast<caf::strong_actor_ptr>(session);
+        self->monitor(session);
+        ++st.sessions_of[origin];
+        st.origin_of.emplace(session.address(), origin);
+        return {caf::actor_cast<caf::strong_actor_ptr>(session), rpc::hello_status{}};
       },
   };
 }
@@ -138,6 +192,12 @@ caf::behavior supervisor_fun(caf::stateful_actor<supervisor_state>* self,
 // in its lock file.
 constexpr unsigned min_max_readers = 16;
 constexpr unsigned max_max_readers = 65536;
+
+// --max-reply-bytes bounds: below 1 KiB a page holds next to nothing; above
+// 16 MiB a reply plus its framing nears CAF's 32 MiB payload limit
+// (middleman.max-payload), past which the connection is closed.
+constexpr std::size_t min_max_reply_bytes = 1024;
+constexpr std::size_t max_max_reply_bytes = 16u << 20;
 
 struct stored_configuration {
   raft::membership members;
@@ -274,6 +334,13 @@ status check_join(const node_options& opts, const raft::restored_state& rs) {
 
 } // namespace
 
+node_endpoint_actor spawn_node_endpoint(caf::actor_system& sys, node_context_ptr ctx,
+                                        watch_hub_actor hub,
+                                        snapshotter_actor snapshotter) {
+  return sys.spawn(endpoint_fun, std::move(ctx), std::move(hub),
+                   std::move(snapshotter));
+}
+
 status check_node_options(const node_options& opts) {
   if (opts.id == raft::no_server)
     return {
@@ -309,6 +376,20 @@ status check_node_options(const node_options& opts) {
   if (opts.watch_history < 1 || opts.watch_backlog < 1 || opts.watch_window < 1)
     return {errc::invalid_argument,
             "--watch-history and --watch-backlog must be positive integers"};
+  if (opts.max_sessions_per_connection < 1 || opts.max_sessions < 1 ||
+      opts.max_requests_in_flight < 1 || opts.max_pending_proposals < 1)
+    return {errc::invalid_argument,
+            "--max-sessions-per-connection, --max-sessions, --max-requests-in-flight "
+            "and --max-pending-proposals must be positive integers"};
+  if (opts.max_reply_bytes < min_max_reply_bytes ||
+      opts.max_reply_bytes > max_max_reply_bytes)
+    return {errc::invalid_argument,
+            "--max-reply-bytes must be " + std::to_string(min_max_reply_bytes) +
+                " to " + std::to_string(max_max_reply_bytes) +
+                " bytes (default 8MiB); CAF refuses messages over 32MiB"};
+  if (opts.session_idle_timeout.count() < 1)
+    return {errc::invalid_argument,
+            "--session-idle-timeout must be a positive number of seconds"};
   if (opts.max_db_size < storage::lmdb::min_map_size)
     return {errc::invalid_argument,
             "--max-db-size " + std::to_string(opts.max_db_size) +
@@ -423,10 +504,10 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
   auto log_actor = sys.spawn<caf::detached>(log_store_fun, std::move(log_ptr), ctx);
   auto applier = sys.spawn<caf::detached>(applier_fun, ctx, rs.applied);
   // The hub is introduced before raft exists, so it precedes every apply_batch.
-  auto hub = sys.spawn(
-      watch_hub_fun, ctx,
-      watch_hub_options{opts.watch_history, opts.watch_backlog, opts.watch_window},
-      rs.applied);
+  auto hub = sys.spawn(watch_hub_fun, ctx,
+                       watch_hub_options{opts.watch_history, opts.watch_backlog,
+                                         opts.watch_window, opts.max_reply_bytes},
+                       rs.applied);
   caf::anon_send(applier, init_atom::value, hub);
   auto snapshotter = sys.spawn<caf::detached>(snapshotter_fun, ctx);
   // The three Raft role actors; the shell (core, persist pipeline, peer
@@ -435,7 +516,7 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
   raft_shell::wiring wiring{log_actor, applier, snapshotter, roles, {}};
   start_raft(ctx,
              std::make_shared<raft_shell>(ctx, cc, std::move(rs), std::move(wiring)));
-  auto endpoint = sys.spawn(endpoint_fun, ctx, hub, snapshotter);
+  auto endpoint = spawn_node_endpoint(sys, ctx, hub, snapshotter);
   std::vector<caf::actor> children{
       caf::actor_cast<caf::actor>(log_actor), caf::actor_cast<caf::actor>(applier),
       caf::actor_cast<caf::actor>(hub), caf::actor_cast<caf::actor>(snapshotter),

@@ -28,6 +28,15 @@ struct node_handles {
 /// opts.peers when the log holds none.
 expected<node_handles> start_node(caf::actor_system& sys, node_options opts);
 
+/// The actor a node publishes: Raft traffic to the role holding the core,
+/// snapshot chunks to the snapshotter, and client hellos, each answered with
+/// a new client session unless a session cap (--max-sessions,
+/// --max-sessions-per-connection) refuses it. start_node spawns it; tests
+/// spawn it alone.
+node_endpoint_actor spawn_node_endpoint(caf::actor_system& sys, node_context_ptr ctx,
+                                        watch_hub_actor hub,
+                                        snapshotter_actor snapshotter);
+
 /// Validates options: id in peers, listen address equal to the peers entry,
 /// addresses well-formed, tick and election settings sane.
 status check_node_options(const node_options& opts);

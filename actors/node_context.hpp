@@ -46,6 +46,24 @@ struct node_options {
   std::size_t watch_history = 10'000;
   std::size_t watch_backlog = 10'000;
   std::size_t watch_window = 256;
+  /// Client-facing resource limits (docs/operations.md, "Resource limits").
+  /// A hello past either session cap, a request past the in-flight cap and a
+  /// proposal past the leader's queue are refused with resource_exhausted.
+  /// Client sessions opened from one remote process (one CAF node id:
+  /// --max-sessions-per-connection) and on this node (--max-sessions).
+  std::size_t max_sessions_per_connection = 64;
+  std::size_t max_sessions = 4096;
+  /// Requests of one session waiting for their answer (--max-requests-in-flight).
+  std::size_t max_requests_in_flight = 256;
+  /// Proposals a leader holds proposed but not yet applied
+  /// (--max-pending-proposals).
+  std::size_t max_pending_proposals = 4096;
+  /// Bytes of one reply to a client (list pages, watch batches, a resync):
+  /// well under CAF's 32 MiB message payload limit (--max-reply-bytes).
+  std::size_t max_reply_bytes = 8u << 20;
+  /// A session whose client sent nothing for this long, and that has no
+  /// watch and no request open, is closed (--session-idle-timeout).
+  std::chrono::milliseconds session_idle_timeout{10 * 60 * 1000};
   /// Take a snapshot (and compact the log) once this many entries were
   /// applied since the last one (0: never by count).
   std::uint64_t snapshot_entries = 10000;

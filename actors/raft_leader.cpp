@@ -41,6 +41,8 @@ private:
   raft_shell& sh() { return *self_->state.shell; }
   raft_reply lost_write_reply();
   raft_reply unknown_outcome_reply(const char* what);
+  /// The refusal of a proposal while --max-pending-proposals are pending.
+  std::optional<raft_reply> queue_full();
   struct pending_write;
   static const char* what(const pending_write& w) {
     return w.membership ? "the membership change" : "the write";
@@ -101,6 +103,25 @@ raft_reply leader_tenure::lost_write_reply() {
   return r;
 }
 
+std::optional<raft_reply> leader_tenure::queue_full() {
+  // Bounds what clients can pile onto the leader: every pending proposal
+  // holds its entry in the log and unapplied, and a promise here.
+  auto& s = sh();
+  const auto limit = s.ctx().opts.max_pending_proposals;
+  if (writes_.size() < limit)
+    return std::nullopt;
+  s.ctx().counters.add("raft.refused.proposal_queue");
+  raft_reply r;
+  r.err = error{errc::resource_exhausted,
+                "leader " + std::to_string(s.ctx().opts.id) + " has " +
+                    std::to_string(writes_.size()) +
+                    " proposals waiting to apply, its limit "
+                    "(--max-pending-proposals); the write was not proposed: retry "
+                    "later or raise --max-pending-proposals"};
+  r.leader_id = s.core().leader();
+  return r;
+}
+
 raft_reply leader_tenure::unknown_outcome_reply(const char* what) {
   raft_reply r;
   r.err = error{errc::timeout, std::string{"leadership moved before "} + what +
@@ -113,6 +134,8 @@ raft_reply leader_tenure::unknown_outcome_reply(const char* what) {
 
 caf::result<raft_reply> leader_tenure::propose(propose_request& req) {
   auto& s = sh();
+  if (auto full = queue_full()) // before the core sees it: nothing changes
+    return *full;
   // Nothing is appended that a correct node cannot apply, or that could not
   // travel to the followers in one transport message (peer_admission.hpp).
   if (auto refusal = check_proposal(s, req.data))

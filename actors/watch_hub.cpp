@@ -202,17 +202,28 @@ void cut_off(self_ptr self, watcher_entry& w, const std::string& reason) {
   // down message for a forgotten watcher finds nothing to erase.
 }
 
-/// Sends what the watcher's credit allows, in history order.
+/// Sends what the watcher's credit allows, in history order, in batches of
+/// at most opts.max_batch_bytes.
 void pump(self_ptr self, watcher_entry& w) {
   auto& st = self->state;
   rpc::watch_events batch;
   batch.watch_id = w.id;
+  std::size_t bytes = 0;
   while (w.sent - w.acked < st.opts.window && w.next_seq < st.head_seq()) {
     auto seq = w.next_seq++;
     auto& ch = st.history[seq - st.front_seq];
     if (!matches(w, ch))
       continue;
-    batch.events.push_back(event_for(w, ch));
+    auto ev = event_for(w, ch);
+    auto n = approx_bytes(ev);
+    if (!batch.events.empty() && bytes + n > st.opts.max_batch_bytes) {
+      self->send(w.handle, std::move(batch));
+      batch = rpc::watch_events{};
+      batch.watch_id = w.id;
+      bytes = 0;
+    }
+    bytes += n;
+    batch.events.push_back(std::move(ev));
     ++w.sent;
     if (seq >= w.live_from_seq && w.queued > 0)
       --w.queued;
@@ -328,6 +339,20 @@ void subscribe(self_ptr self, watch_subscribe& sub) {
                              "cannot read the current state: " + ev.err().message));
       return;
     }
+    if (auto n = approx_bytes(*ev); n > st.opts.max_batch_bytes) {
+      st.ctx->counters.add("watch.refused.resync_too_large");
+      self->send(dest,
+                 reply_error(node, errc::too_large,
+                             "the current state of the " +
+                                 std::to_string(ev->state.size()) + " keys under '" +
+                                 req.key + "' (about " + std::to_string(n) +
+                                 " bytes) is over node " + std::to_string(node) +
+                                 "'s reply limit (--max-reply-bytes " +
+                                 std::to_string(st.opts.max_batch_bytes) +
+                                 "); watch a narrower prefix, resume from a "
+                                 "newer revision, or raise --max-reply-bytes"));
+      return;
+    }
     // Changes up to the state's revision are in the resync; the hub may not
     // have seen all of them yet, so later ones are filtered by revision.
     w.min_revision = ev->revision + 1;
@@ -408,7 +433,30 @@ void on_notice(self_ptr self, watch_notice& n) {
   }
 }
 
+/// Whether the message being handled comes from the watcher that owns `w`
+/// (sessions forward acks and cancels under the watcher's identity). Anyone
+/// else knowing a watch id could otherwise stall a watch or end it; such a
+/// message is dropped and counted.
+bool from_owner(self_ptr self, const watcher_entry& w) {
+  auto sender = self->current_sender();
+  if (sender && sender->address() == w.handle.address())
+    return true;
+  self->state.ctx->counters.add("watch.dropped.not_owner");
+  spdlog::debug("watch hub dropped an ack or cancel for watch {} from an actor "
+                "that does not own it",
+                w.id);
+  return false;
+}
+
 } // namespace
+
+std::size_t approx_bytes(const rpc::watch_event& e) {
+  // Fixed fields and length prefixes take well under 64 bytes.
+  std::size_t n = 64 + e.key.size() + e.content_hash.size() + 8 * e.versions.size();
+  for (const auto& s : e.state)
+    n += 64 + s.key.size() + s.content_hash.size();
+  return n;
+}
 
 watch_hub_actor::behavior_type watch_hub_fun(self_ptr self, node_context_ptr ctx,
                                              watch_hub_options opts,
@@ -435,7 +483,7 @@ watch_hub_actor::behavior_type watch_hub_fun(self_ptr self, node_context_ptr ctx
       [=](rpc::watch_ack& ack) {
         auto& ws = self->state.watchers;
         auto i = ws.find(ack.watch_id);
-        if (i == ws.end())
+        if (i == ws.end() || !from_owner(self, i->second))
           return;
         auto& w = i->second;
         w.acked = std::max(w.acked, std::min(ack.count, w.sent));
@@ -444,7 +492,7 @@ watch_hub_actor::behavior_type watch_hub_fun(self_ptr self, node_context_ptr ctx
       [=](rpc::watch_cancel& c) {
         auto& ws = self->state.watchers;
         auto i = ws.find(c.watch_id);
-        if (i == ws.end())
+        if (i == ws.end() || !from_owner(self, i->second))
           return;
         ws.erase(i);
       },

@@ -25,6 +25,12 @@
 //   when the unacknowledged plus waiting events of a watcher exceed `watch_backlog`,
 //   or an event it still needs leaves the history, the watcher is cut off
 //   (watch_closed with the reason) and forgotten. The client then resumes.
+// - Owners: a watch's acks and cancels count only when they come from the
+//   watcher that registered it (the session forwards them under the
+//   watcher's identity); others are dropped (counter watch.dropped.not_owner).
+// - Size: events go out in batches of at most `max_batch_bytes` (estimated
+//   encoded size; one event always fits), so no message nears CAF's payload
+//   limit; a resync whose state is over that size is refused (too_large).
 // - A snapshot installed by the applier replaces the state without a change
 //   list: the applier then sends watch_notice{index, {}, state_replaced=true},
 //   and the hub drops its history (floor = index) and cuts every watcher off,
@@ -51,7 +57,12 @@ struct watch_hub_options {
   std::size_t history = 10'000;
   std::size_t backlog = 10'000;
   std::size_t window = 256;
+  /// Estimated encoded bytes of one watch_events message (--max-reply-bytes).
+  std::size_t max_batch_bytes = 8u << 20;
 };
+
+/// An over-estimate of `e`'s encoded size in a CAF message.
+std::size_t approx_bytes(const rpc::watch_event& e);
 
 /// One registered watcher.
 struct watcher_entry {

@@ -29,11 +29,20 @@ struct peer_batch {
 };
 
 /// A client opens a session with a node. Reply: the handle of the client
-/// session actor the node spawned for it (caf::strong_actor_ptr).
+/// session actor the node spawned for it (caf::strong_actor_ptr, null when
+/// refused) and a hello_status saying why it was refused.
 struct client_hello {
   /// Empty: any cluster; otherwise the node refuses another cluster's id.
   std::string cluster_id;
   std::string client_name;
+};
+
+/// The second half of the answer to client_hello.
+struct hello_status {
+  /// 0 = ok (the session handle is set), otherwise a conflux::errc value:
+  /// invalid_argument (another cluster), resource_exhausted (a session cap).
+  std::uint8_t code = 0;
+  std::string message;
 };
 
 enum class request_op : std::uint8_t {

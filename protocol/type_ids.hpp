@@ -25,6 +25,11 @@ typename Inspector::result_type inspect(Inspector& f, client_hello& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, hello_status& x) {
+  return f(caf::meta::type_name("conflux.hello_status"), x.code, x.message);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, client_request& x) {
   return f(caf::meta::type_name("conflux.client_request"), x.op, x.consistency, x.key,
            x.id, x.labels, x.payload);
@@ -124,4 +129,5 @@ CAF_BEGIN_TYPE_ID_BLOCK(conflux, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_closed))
   CAF_ADD_TYPE_ID(conflux, (conflux::rpc::snapshot_chunk))
   CAF_ADD_TYPE_ID(conflux, (conflux::rpc::snapshot_chunk_reply))
+  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::hello_status))
 CAF_END_TYPE_ID_BLOCK(conflux)

@@ -5,6 +5,9 @@
 //                [--log-level LEVEL] [--watch-history N] [--watch-backlog N] [--join]
 //                [--snapshot-entries N] [--snapshot-bytes B]
 //                [--max-db-size SIZE] [--max-readers N]
+//                [--max-sessions-per-connection N] [--max-sessions N]
+//                [--max-requests-in-flight N] [--max-pending-proposals N]
+//                [--max-reply-bytes SIZE] [--session-idle-timeout S]
 //                (--tls-dir DIR [--tls-cert F] [--tls-key F] [--tls-ca F]
 //                 | --insecure-plaintext)
 //
@@ -211,6 +214,30 @@ void load_config_file(const std::string& path, launch_settings& s, bool& listen_
       else
         opts.max_db_size = static_cast<std::size_t>(v.as_integer());
     }
+    if (t.contains("max_sessions_per_connection"))
+      opts.max_sessions_per_connection =
+          toml::find<std::size_t>(t, "max_sessions_per_connection");
+    if (t.contains("max_sessions"))
+      opts.max_sessions = toml::find<std::size_t>(t, "max_sessions");
+    if (t.contains("max_requests_in_flight"))
+      opts.max_requests_in_flight =
+          toml::find<std::size_t>(t, "max_requests_in_flight");
+    if (t.contains("max_pending_proposals"))
+      opts.max_pending_proposals = toml::find<std::size_t>(t, "max_pending_proposals");
+    if (t.contains("max_reply_bytes")) {
+      // A number of bytes, or a string with a unit ("8MiB").
+      const auto& v = toml::find(t, "max_reply_bytes");
+      if (v.is_string())
+        opts.max_reply_bytes =
+            size_or_exit(path + ": max_reply_bytes", toml::get<std::string>(v));
+      else if (v.as_integer() < 0)
+        usage_error(path + ": max_reply_bytes must not be negative");
+      else
+        opts.max_reply_bytes = static_cast<std::size_t>(v.as_integer());
+    }
+    if (t.contains("session_idle_timeout"))
+      opts.session_idle_timeout =
+          std::chrono::seconds(toml::find<std::uint64_t>(t, "session_idle_timeout"));
     if (t.contains("max_readers"))
       opts.max_readers = toml::find<unsigned>(t, "max_readers");
     if (t.contains("join"))
@@ -247,6 +274,10 @@ struct node_flags {
   std::optional<std::uint64_t> snapshot_entries, snapshot_bytes;
   std::optional<std::int64_t> idle_timeout;
   std::optional<unsigned> max_readers;
+  std::optional<std::size_t> max_sessions_per_connection, max_sessions,
+      max_requests_in_flight, max_pending_proposals;
+  std::optional<std::uint64_t> session_idle_timeout;
+  std::string max_reply_bytes;
   std::int64_t watch_history = -1, watch_backlog = -1;
   bool join = false;
 };
@@ -283,6 +314,22 @@ void add_flags(CLI::App& app, node_flags& f, launch_settings& s) {
   app.add_option("--idle-timeout", f.idle_timeout,
                  "close a connection over which no message but heartbeats went either "
                  "way for SECONDS (default 600, 0 = never; config key idle_timeout)");
+  app.add_option("--max-sessions-per-connection", f.max_sessions_per_connection,
+                 "client sessions one client process may hold on this node "
+                 "(default 64)");
+  app.add_option("--max-sessions", f.max_sessions,
+                 "client sessions this node holds at once (default 4096)");
+  app.add_option("--max-requests-in-flight", f.max_requests_in_flight,
+                 "requests one client session may have waiting for an answer "
+                 "(default 256)");
+  app.add_option("--max-pending-proposals", f.max_pending_proposals,
+                 "writes a leader holds proposed but not yet applied (default 4096)");
+  app.add_option("--max-reply-bytes", f.max_reply_bytes,
+                 "largest reply to a client: list pages, watch batches, a resync, "
+                 "e.g. 8MiB (default 8MiB, 1KiB to 16MiB)");
+  app.add_option("--session-idle-timeout", f.session_idle_timeout,
+                 "seconds after which a client session that sent nothing and has no "
+                 "watch is closed (default 600)");
   app.add_option("--tls-dir", f.tls.dir,
                  "directory with node.crt, node.key and ca.crt, as `conflux-cert node` "
                  "makes it (config key tls_dir)");
@@ -322,6 +369,18 @@ void apply_flags(const node_flags& f, node_options& opts) {
     opts.max_db_size = size_or_exit("--max-db-size", f.max_db_size);
   if (f.max_readers)
     opts.max_readers = *f.max_readers;
+  if (f.max_sessions_per_connection)
+    opts.max_sessions_per_connection = *f.max_sessions_per_connection;
+  if (f.max_sessions)
+    opts.max_sessions = *f.max_sessions;
+  if (f.max_requests_in_flight)
+    opts.max_requests_in_flight = *f.max_requests_in_flight;
+  if (f.max_pending_proposals)
+    opts.max_pending_proposals = *f.max_pending_proposals;
+  if (!f.max_reply_bytes.empty())
+    opts.max_reply_bytes = size_or_exit("--max-reply-bytes", f.max_reply_bytes);
+  if (f.session_idle_timeout)
+    opts.session_idle_timeout = std::chrono::seconds(*f.session_idle_timeout);
   if (f.join)
     opts.join = true;
   if (!f.peers.empty())

@@ -2,8 +2,11 @@
 // linearizable reads behind a ReadIndex barrier, writes through raft, and
 // redirects from a non-leader.
 
+#include "actors/node.hpp"
 #include "protocol/state_machine.hpp"
 #include "tests/actors/fixture.hpp"
+
+#include <algorithm>
 
 using namespace conflux;
 using namespace conflux::actors;
@@ -191,4 +194,248 @@ TEST_CASE_FIXTURE(fixture, "client_session_for_a_client_already_gone_ends_at_onc
   REQUIRE(bounced->done);
   CHECK_FALSE(bounced->value.has_value());
   CHECK(bounced->error.has_value());
+}
+
+// -- limits ----------------------------------------------------------------------
+
+namespace {
+
+/// What a client_hello got: the session handle and the status beside it.
+struct hello_answer {
+  bool done = false;
+  caf::strong_actor_ptr session;
+  rpc::hello_status status;
+};
+
+/// Says hello for cluster `cluster` and stays (the sessions monitor it).
+caf::behavior hello_asker_fun(caf::event_based_actor* self,
+                              std::shared_ptr<hello_answer> out,
+                              node_endpoint_actor endpoint, std::string cluster) {
+  self->request(endpoint, caf::infinite, rpc::client_hello{std::move(cluster), "test"})
+      .then(
+          [=](caf::strong_actor_ptr& sp, rpc::hello_status& hs) {
+            out->done = true;
+            out->session = std::move(sp);
+            out->status = std::move(hs);
+          },
+          [=](caf::error&) { out->done = true; });
+  return {[](const std::string&) {}};
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture, "a_hello_past_the_session_limits_gets_a_typed_refusal") {
+  auto n = start_node(1, {1});
+  auto endpoint = track(spawn_node_endpoint(sys, n.ctx, {}, {}));
+  // Every hello here comes from this process: one connection.
+  auto hello = [&] {
+    auto out = std::make_shared<hello_answer>();
+    track(sys.spawn(hello_asker_fun, out, endpoint, std::string{}));
+    run();
+    REQUIRE(out->done);
+    return out;
+  };
+  n.ctx->opts.max_sessions_per_connection = 2;
+  n.ctx->opts.max_sessions = 3;
+  auto first = hello();
+  auto second = hello();
+  CHECK(first->session);
+  CHECK(second->session);
+  auto third = hello();
+  CHECK_FALSE(third->session);
+  CHECK(third->status.code == code(errc::resource_exhausted));
+  CHECK(third->status.message.find("--max-sessions-per-connection") !=
+        std::string::npos);
+  CHECK(n.ctx->counters.get("session.refused.per_connection") == 1u);
+
+  // The node-wide cap counts every connection's sessions.
+  n.ctx->opts.max_sessions_per_connection = 10;
+  auto fourth = hello();
+  CHECK(fourth->session);
+  auto fifth = hello();
+  CHECK_FALSE(fifth->session);
+  CHECK(fifth->status.code == code(errc::resource_exhausted));
+  CHECK(fifth->status.message.find("--max-sessions)") != std::string::npos);
+  CHECK(n.ctx->counters.get("session.refused.per_node") == 1u);
+
+  // A session that ends frees its place.
+  caf::anon_send(caf::actor_cast<client_session_actor>(first->session),
+                 caf::close_atom::value);
+  first.reset();
+  run();
+  auto sixth = hello();
+  CHECK(sixth->session);
+  CHECK(sixth->status.code == 0u);
+
+  // Another cluster's client is refused with a reason too.
+  n.ctx->opts.max_sessions = 100;
+  auto foreign = std::make_shared<hello_answer>();
+  track(sys.spawn(hello_asker_fun, foreign, endpoint, std::string{"other-cluster"}));
+  run();
+  REQUIRE(foreign->done);
+  CHECK_FALSE(foreign->session);
+  CHECK(foreign->status.code == code(errc::invalid_argument));
+  CHECK(foreign->status.message.find("other-cluster") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(fixture, "a_request_past_the_sessions_in_flight_limit_is_refused") {
+  auto n = start_node(1, {1});
+  elect_single(n);
+  n.ctx->opts.max_requests_in_flight = 2;
+  auto session = spawn_session(n);
+  run();
+  // Three writes reach the session before any is answered.
+  std::vector<reply_ptr<rpc::client_reply>> replies;
+  for (const auto& key : {key_a, key_b, std::string{"acme/billing/prod/c.json"}})
+    replies.push_back(request<rpc::client_reply>(session, write_req(create_cmd(key))));
+  run();
+  int ok = 0, refused = 0;
+  for (auto& r : replies) {
+    auto v = value_of(r);
+    if (v.code == 0)
+      ++ok;
+    if (v.code == code(errc::resource_exhausted)) {
+      ++refused;
+      CHECK(v.message.find("--max-requests-in-flight") != std::string::npos);
+    }
+  }
+  CHECK(ok == 2);
+  CHECK(refused == 1);
+  CHECK(n.ctx->counters.get("session.refused.in_flight") == 1u);
+  // Answered requests no longer count.
+  auto again = client(session, write_req(create_cmd("acme/billing/prod/c.json")));
+  CHECK_MESSAGE(again.code == 0u, again.message);
+}
+
+TEST_CASE_FIXTURE(fixture, "a_leader_refuses_proposals_past_its_queue_limit") {
+  auto n = start_node(1, {1});
+  elect_single(n);
+  n.ctx->opts.max_pending_proposals = 2;
+  const auto before = log_state(n.log).store->last_index();
+  std::vector<reply_ptr<raft_reply>> replies;
+  for (const auto& key : {key_a, key_b, std::string{"acme/billing/prod/c.json"}})
+    replies.push_back(request<raft_reply>(n.raft(), propose_request{create_cmd(key)}));
+  run();
+  int ok = 0, refused = 0;
+  for (auto& r : replies) {
+    auto v = value_of(r);
+    if (!v.err)
+      ++ok;
+    else if (v.err->code == errc::resource_exhausted) {
+      ++refused;
+      CHECK(v.err->message.find("--max-pending-proposals") != std::string::npos);
+    }
+  }
+  CHECK(ok == 2);
+  CHECK(refused == 1);
+  CHECK(n.ctx->counters.get("raft.refused.proposal_queue") == 1u);
+  // The refused one never reached the log.
+  CHECK(log_state(n.log).store->last_index() == before + 2);
+  // With the queue drained, proposals are taken again.
+  auto later = propose(n, create_cmd("acme/billing/prod/c.json"));
+  CHECK_FALSE(later.err);
+}
+
+TEST_CASE_FIXTURE(fixture, "a_client_session_that_hears_nothing_closes_when_idle") {
+  auto n = start_node(1, {1});
+  n.ctx->opts.session_idle_timeout = std::chrono::milliseconds(400);
+  auto session = spawn_session(n);
+  run();
+  auto advance = [&](int quarters) {
+    for (int i = 0; i < quarters; ++i) {
+      sched.advance_time(std::chrono::milliseconds(100));
+      run();
+    }
+  };
+  advance(3);
+  CHECK(n.ctx->counters.get("session.closed.idle") == 0u);
+  // A request is activity: the timeout starts over.
+  auto r = client(session, read_req(rpc::request_op::get_config, key_a, serializable));
+  CHECK(r.code == code(errc::not_found));
+  advance(4);
+  CHECK(n.ctx->counters.get("session.closed.idle") == 0u);
+  advance(1);
+  CHECK(n.ctx->counters.get("session.closed.idle") == 1u);
+  auto bounced = request<rpc::status_reply>(session, status_atom::value);
+  run();
+  REQUIRE(bounced->done);
+  CHECK(bounced->error.has_value());
+}
+
+// Reads of a long list come in pages of at most --max-reply-bytes, each
+// ending where the next asks to start.
+TEST_CASE_FIXTURE(fixture, "list_replies_are_paged_by_the_reply_byte_limit") {
+  auto n = start_node(1, {1});
+  auto big = [](int v) {
+    return R"({"pad": ")" + std::string(300, 'x') + std::to_string(v) + "\"}";
+  };
+  std::vector<raft::entry_ptr> entries;
+  raft::index_t i = 1;
+  entries.push_back(command_entry(i++, 1, create_cmd(key_a, big(0))));
+  for (int v = 1; v <= 4; ++v)
+    entries.push_back(command_entry(i++, 1, version_cmd(key_a, big(v))));
+  for (int c = 0; c < 20; ++c)
+    entries.push_back(command_entry(
+        i++, 1, create_cmd("acme/paging/prod/c" + std::to_string(c) + ".txt")));
+  send(n.applier, apply_batch{entries});
+  run();
+  REQUIRE(n.ctx->applied.load() == i - 1);
+  n.ctx->opts.max_reply_bytes = 1024;
+  auto session = spawn_session(n);
+  run();
+
+  auto check_page = [&](const rpc::client_reply& r) {
+    REQUIRE_MESSAGE(r.code == 0u, r.message);
+    REQUIRE_FALSE(r.items.empty());
+    std::size_t bytes = 0;
+    for (auto& item : r.items)
+      bytes += item.size();
+    CHECK((r.items.size() == 1 || bytes <= 1024u));
+  };
+  std::vector<std::uint64_t> ids;
+  int pages = 0;
+  auto req = read_req(rpc::request_op::list_versions, key_a, serializable);
+  for (int guard = 0; guard < 10; ++guard) {
+    auto r = client(session, req);
+    check_page(r);
+    ++pages;
+    for (auto& item : r.items) {
+      auto v = codec::decode_version(item);
+      REQUIRE(v.ok());
+      ids.push_back(v->id);
+    }
+    if (r.extra == 0)
+      break;
+    req.id = ids.back() + 1;
+  }
+  CHECK(ids == std::vector<std::uint64_t>{1, 2, 3, 4, 5});
+  CHECK(pages > 1);
+
+  std::vector<std::string> keys;
+  pages = 0;
+  auto list = read_req(rpc::request_op::list_configs, "acme/paging/", serializable);
+  for (int guard = 0; guard < 10; ++guard) {
+    auto r = client(session, list);
+    check_page(r);
+    ++pages;
+    for (auto& item : r.items) {
+      auto c = codec::decode_config(item);
+      REQUIRE(c.ok());
+      keys.push_back(c->key);
+    }
+    if (r.extra == 0)
+      break;
+    list.payload = keys.back();
+  }
+  CHECK(keys.size() == 20u);
+  CHECK(std::is_sorted(keys.begin(), keys.end()));
+  CHECK(std::adjacent_find(keys.begin(), keys.end()) == keys.end());
+  CHECK(pages > 1);
+
+  // With the default limit, one page holds everything.
+  n.ctx->opts.max_reply_bytes = 8u << 20;
+  auto whole =
+      client(session, read_req(rpc::request_op::list_versions, key_a, serializable));
+  CHECK(whole.items.size() == 5u);
+  CHECK(whole.extra == 0u);
 }

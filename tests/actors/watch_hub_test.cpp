@@ -25,6 +25,8 @@ struct watch_log {
   bool ack = true;
   watch_hub_actor hub;
   std::uint64_t processed = 0;
+  /// watch_events messages received.
+  std::size_t batches = 0;
 
   std::vector<std::uint64_t> revisions() const {
     std::vector<std::uint64_t> out;
@@ -39,6 +41,7 @@ caf::behavior test_watcher_fun(caf::event_based_actor* self,
   return {
       [=](rpc::watch_reply& r) { log->replies.push_back(std::move(r)); },
       [=](rpc::watch_events& b) {
+        ++log->batches;
         for (auto& e : b.events)
           log->events.push_back(std::move(e));
         log->processed += b.events.size();
@@ -110,6 +113,11 @@ struct hub_fixture : fixture {
     run();
     return log;
   }
+};
+
+/// Batches of at most 300 bytes (about one event each).
+struct small_batch_fixture : hub_fixture {
+  small_batch_fixture() : hub_fixture(watch_hub_options{100, 100, 100, 300}) {}
 };
 
 struct small_hub_fixture : hub_fixture {
@@ -362,4 +370,126 @@ TEST_CASE_FIXTURE(hub_fixture, "client_session_registers_its_client_as_the_watch
   run();
   REQUIRE(refused->replies.size() == 1u);
   CHECK(refused->replies[0].code == static_cast<std::uint8_t>(errc::unavailable));
+}
+
+// -- limits ----------------------------------------------------------------------
+
+TEST_CASE_FIXTURE(tight_backlog_fixture,
+                  "watch_acks_and_cancels_from_another_watcher_are_dropped") {
+  auto session_a = track(sys.spawn(client_session_with_watches_fun, ctx,
+                                   caf::actor_addr{}, caf::actor_addr{}, hub));
+  auto session_b = track(sys.spawn(client_session_with_watches_fun, ctx,
+                                   caf::actor_addr{}, caf::actor_addr{}, hub));
+  // A never acks: the window (2) holds its events back.
+  auto a = std::make_shared<watch_log>();
+  a->ack = false;
+  a->hub = hub;
+  auto a_actor = track(
+      sys.spawn(session_watcher_fun, a, session_a, rpc::watch_request{key_a, {}, 0}));
+  auto b = std::make_shared<watch_log>();
+  b->hub = hub;
+  auto b_actor = track(
+      sys.spawn(session_watcher_fun, b, session_b, rpc::watch_request{key_a, {}, 0}));
+  run();
+  REQUIRE(a->replies.size() == 1u);
+  REQUIRE(b->replies.size() == 1u);
+  const auto a_id = a->replies[0].watch_id;
+  REQUIRE(a_id != b->replies[0].watch_id);
+  apply(create_cmd(key_a, json(1)));  // 1
+  apply(version_cmd(key_a, json(2))); // 2
+  apply(version_cmd(key_a, json(3))); // 3
+  CHECK(a->revisions() == std::vector<std::uint64_t>{1, 2});
+
+  // B, through its own session, acks and cancels A's watch: both dropped.
+  caf::send_as(b_actor, session_b, rpc::watch_ack{a_id, 2});
+  run();
+  CHECK(a->revisions() == std::vector<std::uint64_t>{1, 2});
+  caf::send_as(b_actor, session_b, rpc::watch_cancel{a_id});
+  run();
+  CHECK(ctx->counters.get("watch.dropped.not_owner") == 2u);
+  // Straight to the hub, from an actor that owns nothing, the same.
+  caf::anon_send(hub, rpc::watch_cancel{a_id});
+  run();
+  CHECK(ctx->counters.get("watch.dropped.not_owner") == 3u);
+
+  // A's own ack and cancel, through its session, count.
+  caf::send_as(a_actor, session_a, rpc::watch_ack{a_id, 2});
+  run();
+  CHECK(a->revisions() == std::vector<std::uint64_t>{1, 2, 3});
+  caf::send_as(a_actor, session_a, rpc::watch_cancel{a_id});
+  run();
+  apply(version_cmd(key_a, json(4))); // 4
+  CHECK(a->revisions() == std::vector<std::uint64_t>{1, 2, 3});
+  CHECK(b->revisions() == std::vector<std::uint64_t>{1, 2, 3, 4});
+  CHECK(ctx->counters.get("watch.dropped.not_owner") == 3u);
+}
+
+TEST_CASE_FIXTURE(small_batch_fixture, "watch_events_are_split_into_batches_by_bytes") {
+  apply(create_cmd(key_a, json(1)));  // 1
+  apply(version_cmd(key_a, json(2))); // 2
+  apply(version_cmd(key_a, json(3))); // 3
+  apply(version_cmd(key_a, json(4))); // 4
+  // A resume from 1 replays all four at once: one batch would hold them all,
+  // 300 bytes hold one.
+  auto w = watch(key_a, {}, 1);
+  CHECK(w->revisions() == std::vector<std::uint64_t>{1, 2, 3, 4});
+  CHECK(w->batches == 4u);
+}
+
+TEST_CASE_FIXTURE(hub_fixture, "watch_events_fit_one_batch_under_the_default_limit") {
+  apply(create_cmd(key_a, json(1)));  // 1
+  apply(version_cmd(key_a, json(2))); // 2
+  apply(version_cmd(key_a, json(3))); // 3
+  apply(version_cmd(key_a, json(4))); // 4
+  auto w = watch(key_a, {}, 1);
+  CHECK(w->revisions() == std::vector<std::uint64_t>{1, 2, 3, 4});
+  CHECK(w->batches == 1u);
+}
+
+TEST_CASE_FIXTURE(small_batch_fixture,
+                  "a_resync_over_the_reply_limit_is_refused_as_too_large") {
+  for (int c = 0; c < 5; ++c)
+    apply(create_cmd("acme/many/prod/c" + std::to_string(c) + ".json", json(c)));
+  // Forget the history, so a resume needs the current state.
+  send(hub, watch_notice{5, {}, true});
+  run();
+  auto prefix = watch("acme/many/", {}, 1);
+  REQUIRE(prefix->replies.size() == 1u);
+  CHECK(prefix->replies[0].code == static_cast<std::uint8_t>(errc::too_large));
+  CHECK(prefix->replies[0].message.find("--max-reply-bytes") != std::string::npos);
+  CHECK(prefix->events.empty());
+  CHECK(ctx->counters.get("watch.refused.resync_too_large") == 1u);
+  // One key's state fits.
+  auto one = watch("acme/many/prod/c0.json", {}, 1);
+  REQUIRE(one->replies.size() == 1u);
+  CHECK(one->replies[0].code == 0u);
+  REQUIRE(one->events.size() == 1u);
+  CHECK(kind_of(one->events[0]) == rpc::watch_kind::resync);
+}
+
+TEST_CASE_FIXTURE(hub_fixture, "a_session_with_a_watch_is_not_closed_as_idle") {
+  ctx->opts.session_idle_timeout = std::chrono::milliseconds(400);
+  auto watching = track(sys.spawn(client_session_with_watches_fun, ctx,
+                                  caf::actor_addr{}, caf::actor_addr{}, hub));
+  auto log = std::make_shared<watch_log>();
+  log->ack = false;
+  track(
+      sys.spawn(session_watcher_fun, log, watching, rpc::watch_request{key_a, {}, 0}));
+  auto silent = track(sys.spawn(client_session_with_watches_fun, ctx, caf::actor_addr{},
+                                caf::actor_addr{}, hub));
+  run();
+  REQUIRE(log->replies.size() == 1u);
+  // Ten timeouts without a word from either client: only the silent one
+  // without a watch closes.
+  for (int i = 0; i < 40; ++i) {
+    sched.advance_time(std::chrono::milliseconds(100));
+    run();
+  }
+  CHECK(ctx->counters.get("session.closed.idle") == 1u);
+  auto bounced = request<rpc::status_reply>(silent, status_atom::value);
+  run();
+  REQUIRE(bounced->done);
+  CHECK(bounced->error.has_value());
+  apply(create_cmd(key_a)); // 1
+  CHECK(log->revisions() == std::vector<std::uint64_t>{1});
 }

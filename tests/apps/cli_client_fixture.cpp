@@ -179,10 +179,18 @@ node_endpoint_actor::behavior_type fake_endpoint(node_endpoint_actor::pointer se
   return {
       [=](rpc::peer_batch&) { return std::uint64_t{0}; },
       [=](rpc::snapshot_chunk&) { return rpc::snapshot_chunk_reply{}; },
-      [=](rpc::client_hello&) {
+      [=](rpc::client_hello&) -> caf::result<caf::strong_actor_ptr, rpc::hello_status> {
+        if (shared->mode == write_mode::full)
+          return {caf::strong_actor_ptr{},
+                  rpc::hello_status{
+                      static_cast<std::uint8_t>(errc::resource_exhausted),
+                      "node 1 has 4096 client sessions open, its limit "
+                      "(--max-sessions); retry later, use another node, or raise "
+                      "--max-sessions"}};
         // Linked: the sessions end with the endpoint.
         auto s = self->spawn<caf::linked>(fake_session, shared);
-        return caf::actor_cast<caf::strong_actor_ptr>(s);
+        return caf::result<caf::strong_actor_ptr, rpc::hello_status>{
+            caf::actor_cast<caf::strong_actor_ptr>(s), rpc::hello_status{}};
       },
   };
 }

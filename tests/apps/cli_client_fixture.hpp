@@ -52,6 +52,8 @@ enum class write_mode {
   /// leadership ended while they were pending: outcome unknown (timeout),
   /// naming the node `leader_elsewhere` as the new leader.
   lost_leadership,
+  /// Refuse every session (client_hello) as a node at its session limit.
+  full,
 };
 
 /// A Conflux node as far as a client can tell: its endpoint actor hands out

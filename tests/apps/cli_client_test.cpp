@@ -151,6 +151,16 @@ cli_run add_version_through(const fake_node& node) {
                   node.endpoint(), "--timeout", "300"});
 }
 
+TEST_CASE("a_node_refusing_a_session_for_capacity_is_reported_with_its_reason") {
+  fake_node full{write_mode::full};
+  auto r = show_at(full.endpoint(), "1500");
+  INFO(r.describe());
+  CHECK(r.code == 5);
+  CHECK(mentions(r.err, full.endpoint() + " refused a session: node 1 has 4096 client "
+                                          "sessions open"));
+  CHECK(mentions(r.err, "--max-sessions"));
+}
+
 TEST_CASE("a_write_whose_session_never_opens_says_only_that_it_was_not_sent") {
   fake_node node{write_mode::silent};
   auto r = add_version_through(node);
