@@ -214,6 +214,27 @@ TEST_CASE("a_negative_idle_timeout_is_refused_and_a_short_one_is_warned_about") 
   CHECK(log.find("quiet watches will reconnect") != std::string::npos);
 }
 
+TEST_CASE("resource_limit_settings_are_checked_at_start") {
+  cluster scratch{one_node()};
+  const auto listen = scratch.endpoint(0);
+  check_refused(run_node(scratch, {"--listen", listen, "--max-reply-bytes", "512"}),
+                "--max-reply-bytes must be 1024 to 16777216 bytes");
+  check_refused(run_node(scratch, {"--listen", listen, "--max-reply-bytes", "64MiB"}),
+                "--max-reply-bytes must be 1024 to 16777216 bytes");
+  check_refused(run_node(scratch, {"--listen", listen, "--max-sessions", "0"}),
+                "--max-sessions-per-connection, --max-sessions, "
+                "--max-requests-in-flight and --max-pending-proposals must be "
+                "positive integers");
+  check_refused(run_node(scratch, {"--listen", listen, "--session-idle-timeout", "0"}),
+                "--session-idle-timeout must be a positive number of seconds");
+  const auto file = scratch.dir() + "/limits.toml";
+  write_file(file, "listen = '" + listen + "'\nmax_reply_bytes = '1 MiB'\n");
+  check_refused(run_node(scratch, {"--config", file}),
+                "max_reply_bytes: '1 MiB' is not a size");
+  write_file(file, "listen = '" + listen + "'\nmax_pending_proposals = 0\n");
+  check_refused(run_node(scratch, {"--config", file}), "must be positive integers");
+}
+
 TEST_CASE("a_full_database_stops_the_node_naming_max_db_size_and_a_larger_one_lets_it_"
           "go_on") {
   // The smallest size a node takes (1 MiB per database) and a 3 MiB write:

@@ -59,3 +59,33 @@ TEST_CASE("write_is_readable_from_every_node") {
 }
 
 } // namespace conflux::itest
+
+namespace conflux::itest {
+
+// A node with the smallest --max-reply-bytes answers long lists in pages;
+// the client library follows them and returns the whole list in order.
+TEST_CASE("long_lists_come_whole_through_pages_of_the_reply_byte_limit") {
+  started_cluster c{with_flags({"--max-reply-bytes", "1KiB"})};
+  auto cl = c.make_client();
+  const std::string key = "itest/paging/prod/app.txt";
+  const std::string pad(300, 'p');
+  REQUIRE_OK(cl->write(make_create_config(key, pad + "0")));
+  for (int n = 1; n < 12; ++n)
+    REQUIRE_OK(cl->write(make_create_version(key, pad + std::to_string(n))));
+  for (int n = 0; n < 12; ++n)
+    REQUIRE_OK(cl->write(
+        make_create_config("itest/paging/many/c" + std::to_string(n) + ".txt", pad)));
+
+  auto versions = cl->list_versions(key);
+  REQUIRE_OK(versions);
+  REQUIRE(versions->size() == 12u);
+  for (std::size_t i = 0; i < versions->size(); ++i) {
+    CHECK((*versions)[i].id == i + 1);
+    CHECK((*versions)[i].content == pad + std::to_string(i));
+  }
+  auto configs = cl->list_configs("itest/paging/many/");
+  REQUIRE_OK(configs);
+  CHECK(configs->size() == 12u);
+}
+
+} // namespace conflux::itest
