@@ -117,9 +117,10 @@ attack_report send_append(const attack_options& o, raft::entry_ptr entry) {
   caf::scoped_actor self{*a->sys};
   self->request(a->endpoint, o.wait, std::move(b))
       .receive(
-          [&](std::uint64_t) {
+          [&](std::uint64_t ack) {
+            // 0, or the errc value of the node's refusal.
             r.answered = true;
-            r.reply_code = 0;
+            r.reply_code = static_cast<long>(ack);
           },
           [&](caf::error& e) {
             if (e == caf::sec::request_timeout)
