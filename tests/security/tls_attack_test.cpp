@@ -488,7 +488,7 @@ TEST_CASE("a_connect_close_storm_during_writes_drops_no_healthy_connection") {
   // Every node is stormed in turn with bare connects, TLS handshakes without
   // a certificate and BASP bytes in plain text, each closed at once.
   for (std::size_t i = 0; i < a.nodes().size(); ++i) {
-    auto r = a.attack("connect-storm", i, no_certificate(), {"--count", "150"});
+    auto r = a.attack("connect-storm", i, no_certificate(), {"--count", "300"});
     REQUIRE_MESSAGE(r.ran, r.error);
     CHECK(r.tls_refused);
   }
