@@ -22,6 +22,17 @@ attack_report not_run(std::string why) {
   return r;
 }
 
+// Not run because dialling failed as `f` says.
+attack_report not_run(const std::string& what, const dial_failure& f) {
+  auto r = not_run(what + (f.reason.empty() ? "" : ": " + f.reason));
+  r.tls_refused = f.tls_refused;
+  return r;
+}
+
+const tls_client* tls_of(const attack_options& o) {
+  return o.tls ? &*o.tls : nullptr;
+}
+
 std::string where(const attack_target& t) {
   return t.host + ":" + std::to_string(t.port);
 }
@@ -60,9 +71,11 @@ bytes direct_to(std::uint64_t dest, const bytes& content,
 template <class Make>
 attack_report message_to_endpoint(const attack_options& o, Make make) {
   basp_forge forge;
-  auto peer = connect_as_peer(forge, o.target.host, o.target.port, connect_limit);
+  dial_failure failed;
+  auto peer = connect_as_peer(forge, o.target.host, o.target.port, connect_limit,
+                              tls_of(o), &failed);
   if (!peer)
-    return not_run("no BASP handshake with " + where(o.target));
+    return not_run("no BASP handshake with " + where(o.target), failed);
   return send_and_watch(*peer->conn,
                         direct_to(peer->hello.published_actor, make(forge)), o.wait);
 }
@@ -74,11 +87,12 @@ struct third_party {
   std::uint64_t actor = 0;
 };
 
-std::optional<third_party> third_party_of(const attack_options& o,
-                                          const basp_forge& forge) {
+std::optional<third_party>
+third_party_of(const attack_options& o, const basp_forge& forge, dial_failure* failed) {
   if (!o.via)
     return third_party{forge.stranger_node(), attacker_actor};
-  auto g = connect_and_read_hello(forge, o.target.host, o.target.port, connect_limit);
+  auto g = connect_and_read_hello(forge, o.target.host, o.target.port, connect_limit,
+                                  tls_of(o), failed);
   if (!g)
     return std::nullopt;
   return third_party{g->hello.node, g->hello.published_actor};
@@ -90,9 +104,11 @@ std::optional<third_party> third_party_of(const attack_options& o,
 // whether it answered (a control for the others).
 attack_report probe_endpoint(const attack_options& o) {
   basp_forge forge;
-  auto peer = connect_as_peer(forge, o.target.host, o.target.port, connect_limit);
+  dial_failure failed;
+  auto peer = connect_as_peer(forge, o.target.host, o.target.port, connect_limit,
+                              tls_of(o), &failed);
   if (!peer)
-    return not_run("no BASP handshake with " + where(o.target));
+    return not_run("no BASP handshake with " + where(o.target), failed);
   constexpr std::uint64_t request = 1;
   attack_report r;
   if (!peer->conn->send(direct_to(peer->hello.published_actor, forge.info_request(),
@@ -116,20 +132,84 @@ attack_report probe_endpoint(const attack_options& o) {
 
 attack_report oversized_header(const attack_options& o) {
   basp_forge forge;
-  auto g = connect_and_read_hello(forge, o.target.host, o.target.port, connect_limit);
+  dial_failure failed;
+  auto g = connect_and_read_hello(forge, o.target.host, o.target.port, connect_limit,
+                                  tls_of(o), &failed);
   if (!g)
-    return not_run("no BASP node at " + where(o.target));
+    return not_run("no BASP node at " + where(o.target), failed);
   basp_header h;
   h.op = basp_op::client_handshake;
   h.payload_len = one_gib; // and no payload follows
   return send_and_watch(*g->conn, encode(h), o.wait);
 }
 
+// Sends the oversized header at once, without waiting for the node's
+// greeting: BASP bytes where a TLS node expects a TLS handshake.
+attack_report header_first(const attack_options& o) {
+  dial_failure failed;
+  auto conn = raw_connection::open(o.target.host, o.target.port, connect_limit,
+                                   tls_of(o), &failed);
+  if (!conn)
+    return not_run("cannot connect to " + where(o.target), failed);
+  basp_header h;
+  h.op = basp_op::client_handshake;
+  h.payload_len = one_gib;
+  return send_and_watch(*conn, encode(h), o.wait);
+}
+
+// Opens and drops connections `o.count` times in three ways in turn: a bare
+// TCP connect and close, a TLS handshake with the credentials given (or none)
+// closed as soon as it ends, and 32 bytes of BASP header then close. Counts
+// as delivered when every round connected.
+attack_report connect_storm(const attack_options& o) {
+  constexpr ms short_limit{1000};
+  basp_header h;
+  h.op = basp_op::client_handshake;
+  h.payload_len = one_gib;
+  auto header = encode(h);
+  tls_client anonymous;
+  const tls_client* tls = o.tls ? &*o.tls : &anonymous;
+  std::uint64_t refused = 0;
+  for (std::uint64_t round = 0; round < o.count; ++round) {
+    switch (round % 3) {
+    case 0:
+      if (!raw_connection::open(o.target.host, o.target.port, short_limit))
+        return not_run("round " + std::to_string(round) + ": cannot connect to " +
+                       where(o.target));
+      break;
+    case 1: {
+      dial_failure failed;
+      if (!raw_connection::open(o.target.host, o.target.port, short_limit, tls,
+                                &failed)) {
+        if (!failed.tls_refused)
+          return not_run("round " + std::to_string(round), failed);
+        ++refused;
+      }
+      break;
+    }
+    default: {
+      auto conn = raw_connection::open(o.target.host, o.target.port, short_limit);
+      if (!conn)
+        return not_run("round " + std::to_string(round) + ": cannot connect to " +
+                       where(o.target));
+      conn->send(header);
+      break;
+    }
+    }
+  }
+  attack_report r;
+  r.ran = true;
+  r.tls_refused = refused > 0;
+  return r;
+}
+
 attack_report handshake_without_payload(const attack_options& o) {
   basp_forge forge;
-  auto g = connect_and_read_hello(forge, o.target.host, o.target.port, connect_limit);
+  dial_failure failed;
+  auto g = connect_and_read_hello(forge, o.target.host, o.target.port, connect_limit,
+                                  tls_of(o), &failed);
   if (!g)
-    return not_run("no BASP node at " + where(o.target));
+    return not_run("no BASP node at " + where(o.target), failed);
   basp_header h;
   h.op = basp_op::client_handshake; // payload_len 0
   return send_and_watch(*g->conn, encode(h), o.wait);
@@ -137,22 +217,27 @@ attack_report handshake_without_payload(const attack_options& o) {
 
 attack_report message_before_handshake(const attack_options& o) {
   basp_forge forge;
-  auto g = connect_and_read_hello(forge, o.target.host, o.target.port, connect_limit);
+  dial_failure failed;
+  auto g = connect_and_read_hello(forge, o.target.host, o.target.port, connect_limit,
+                                  tls_of(o), &failed);
   if (!g)
-    return not_run("no BASP node at " + where(o.target));
+    return not_run("no BASP node at " + where(o.target), failed);
   return send_and_watch(
       *g->conn, direct_to(g->hello.published_actor, forge.info_request()), o.wait);
 }
 
 attack_report routed_message(const attack_options& o) {
   basp_forge forge;
-  auto third = third_party_of(o, forge);
+  dial_failure third_failed;
+  auto third = third_party_of(o, forge, &third_failed);
   if (!third)
-    return not_run("no BASP node at " + where(o.target));
+    return not_run("no BASP node at " + where(o.target), third_failed);
   auto via = o.via.value_or(o.target);
-  auto peer = connect_as_peer(forge, via.host, via.port, connect_limit);
+  dial_failure failed;
+  auto peer =
+      connect_as_peer(forge, via.host, via.port, connect_limit, tls_of(o), &failed);
   if (!peer)
-    return not_run("no BASP handshake with " + where(via));
+    return not_run("no BASP handshake with " + where(via), failed);
   // An info request to the third node's endpoint, asking for a reply to the
   // attacker: relayed both ways, the reply comes back on this connection.
   constexpr std::uint64_t request = 1;
@@ -194,13 +279,16 @@ attack_report routed_message(const attack_options& o) {
 
 attack_report down_operation(const attack_options& o) {
   basp_forge forge;
-  auto third = third_party_of(o, forge);
+  dial_failure third_failed;
+  auto third = third_party_of(o, forge, &third_failed);
   if (!third)
-    return not_run("no BASP node at " + where(o.target));
+    return not_run("no BASP node at " + where(o.target), third_failed);
   auto victim = o.via.value_or(o.target);
-  auto peer = connect_as_peer(forge, victim.host, victim.port, connect_limit);
+  dial_failure failed;
+  auto peer = connect_as_peer(forge, victim.host, victim.port, connect_limit, tls_of(o),
+                              &failed);
   if (!peer)
-    return not_run("no BASP handshake with " + where(victim));
+    return not_run("no BASP handshake with " + where(victim), failed);
   // "Actor `third->actor` of the third node is down", said by the attacker.
   basp_header h;
   h.op = basp_op::down_message;
@@ -220,9 +308,11 @@ attack_report remote_error(const attack_options& o) {
 
 attack_report remote_link(const attack_options& o) {
   basp_forge forge;
-  auto peer = connect_as_peer(forge, o.target.host, o.target.port, connect_limit);
+  dial_failure failed;
+  auto peer = connect_as_peer(forge, o.target.host, o.target.port, connect_limit,
+                              tls_of(o), &failed);
   if (!peer)
-    return not_run("no BASP handshake with " + where(o.target));
+    return not_run("no BASP handshake with " + where(o.target), failed);
   auto r = send_and_watch(*peer->conn,
                           direct_to(peer->hello.published_actor, forge.link_request()),
                           o.wait);
@@ -234,13 +324,16 @@ attack_report remote_link(const attack_options& o) {
 
 attack_report forged_down_msg(const attack_options& o) {
   basp_forge forge;
-  auto third = third_party_of(o, forge);
+  dial_failure third_failed;
+  auto third = third_party_of(o, forge, &third_failed);
   if (!third)
-    return not_run("no BASP node at " + where(o.target));
+    return not_run("no BASP node at " + where(o.target), third_failed);
   auto victim = o.via.value_or(o.target);
-  auto peer = connect_as_peer(forge, victim.host, victim.port, connect_limit);
+  dial_failure failed;
+  auto peer = connect_as_peer(forge, victim.host, victim.port, connect_limit, tls_of(o),
+                              &failed);
   if (!peer)
-    return not_run("no BASP handshake with " + where(victim));
+    return not_run("no BASP handshake with " + where(victim), failed);
   // Actor ids are small and sequential: tell every actor of the victim that
   // the third node's endpoint went down (only registered actors receive it).
   auto content = forge.down_msg(third->node, third->actor);
@@ -279,7 +372,8 @@ attack_report huge_byte_buffer(const attack_options& o) {
 std::string attack_report::to_line() const {
   std::ostringstream os;
   os << "ran=" << ran << " closed=" << closed << " closed_after_ms=" << closed_after_ms
-     << " answered=" << answered << " error=" << error;
+     << " answered=" << answered << " tls_refused=" << tls_refused
+     << " reply_code=" << reply_code << " error=" << error;
   return os.str();
 }
 
@@ -288,6 +382,7 @@ std::optional<attack_report> attack_report::parse(const std::string& line) {
   int ran = 0;
   int closed = 0;
   int answered = 0;
+  int tls_refused = 0;
   std::istringstream is{line};
   std::string word;
   bool seen_ran = false;
@@ -313,6 +408,10 @@ std::optional<attack_report> attack_report::parse(const std::string& line) {
         r.closed_after_ms = std::stol(value);
       } else if (key == "answered") {
         answered = std::stoi(value);
+      } else if (key == "reply_code") {
+        r.reply_code = std::stol(value);
+      } else if (key == "tls_refused") {
+        tls_refused = std::stoi(value);
       }
     } catch (const std::exception&) {
       return std::nullopt;
@@ -323,6 +422,7 @@ std::optional<attack_report> attack_report::parse(const std::string& line) {
   r.ran = ran != 0;
   r.closed = closed != 0;
   r.answered = answered != 0;
+  r.tls_refused = tls_refused != 0;
   return r;
 }
 
@@ -333,6 +433,12 @@ const std::vector<attack_entry>& all_attacks() {
        "reports whether it answered"},
       {"oversized-header", oversized_header,
        "a client handshake header announcing a 1 GiB payload, and no payload"},
+      {"header-first", header_first,
+       "a client handshake header announcing 1 GiB sent at once, without waiting "
+       "for the node's greeting (plain BASP to a TLS port, without --tls-dir)"},
+      {"connect-storm", connect_storm,
+       "--count (100) connections opened and dropped: bare TCP, a TLS handshake "
+       "(--tls-dir's certificate, or none) closed at once, 32 bytes of BASP"},
       {"handshake-without-payload", handshake_without_payload,
        "a client handshake header announcing no payload"},
       {"message-before-handshake", message_before_handshake,

@@ -1,5 +1,6 @@
 #include "tests/security/basp_wire.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <array>
 #include <caf/actor_system.hpp>
@@ -15,6 +16,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <random>
 #include <set>
@@ -95,36 +98,206 @@ bytes frame(basp_header h, const bytes& payload) {
 
 // -- raw_connection -------------------------------------------------------------
 
+namespace {
+
+int poll_ms(clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<ms>(deadline - clock::now()).count();
+  return left <= 0 ? 0 : static_cast<int>(left);
+}
+
+// The reason OpenSSL gives for the last failure on this thread, or `fallback`.
+std::string openssl_reason(const std::string& fallback) {
+  auto code = ERR_peek_last_error();
+  if (code == 0)
+    return fallback;
+  const char* r = ERR_reason_error_string(code);
+  return r != nullptr ? std::string{r} : fallback;
+}
+
+} // namespace
+
+struct raw_connection::tls_state {
+  SSL_CTX* ctx = nullptr;
+  SSL* ssl = nullptr;
+  ~tls_state() {
+    if (ssl != nullptr)
+      SSL_free(ssl);
+    if (ctx != nullptr)
+      SSL_CTX_free(ctx);
+  }
+};
+
 std::unique_ptr<raw_connection> raw_connection::open(const std::string& host,
-                                                     std::uint16_t port, ms limit) {
+                                                     std::uint16_t port, ms limit,
+                                                     const tls_client* tls,
+                                                     dial_failure* failure) {
+  auto fail = [&](std::string why) -> std::unique_ptr<raw_connection> {
+    if (failure != nullptr)
+      failure->reason = std::move(why);
+    return nullptr;
+  };
+  auto deadline = clock::now() + limit;
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
-    return nullptr;
+    return fail("no socket");
   std::unique_ptr<raw_connection> conn{new raw_connection(fd)};
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1)
-    return nullptr;
+    return fail("not an IPv4 address: " + host);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     if (errno != EINPROGRESS)
-      return nullptr;
+      return fail("cannot connect");
     pollfd p{fd, POLLOUT, 0};
-    if (::poll(&p, 1, static_cast<int>(limit.count())) != 1)
-      return nullptr;
+    if (::poll(&p, 1, poll_ms(deadline)) != 1)
+      return fail("no connection within " + std::to_string(limit.count()) + " ms");
     int err = 0;
     socklen_t len = sizeof(err);
     if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
-      return nullptr;
+      return fail("cannot connect");
   }
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (tls != nullptr && !conn->tls_handshake(*tls, deadline, failure))
+    return nullptr;
   return conn;
 }
 
+bool raw_connection::tls_handshake(const tls_client& tls, clock::time_point deadline,
+                                   dial_failure* failure) {
+  auto fail = [&](std::string why, bool refused) {
+    if (failure != nullptr) {
+      failure->reason = "TLS: " + std::move(why);
+      failure->tls_refused = refused;
+    }
+    return false;
+  };
+  ERR_clear_error();
+  tls_ = std::make_unique<tls_state>();
+  tls_->ctx = SSL_CTX_new(TLS_client_method());
+  if (tls_->ctx == nullptr ||
+      SSL_CTX_set_min_proto_version(tls_->ctx, TLS1_3_VERSION) != 1)
+    return fail(openssl_reason("no TLS context"), false);
+  SSL_CTX_set_verify(tls_->ctx, SSL_VERIFY_NONE, nullptr);
+  if (!tls.cert_file.empty() &&
+      (SSL_CTX_use_certificate_chain_file(tls_->ctx, tls.cert_file.c_str()) != 1 ||
+       SSL_CTX_use_PrivateKey_file(tls_->ctx, tls.key_file.c_str(), SSL_FILETYPE_PEM) !=
+           1))
+    return fail("cannot load " + tls.cert_file + " / " + tls.key_file + ": " +
+                    openssl_reason("bad file"),
+                false);
+  tls_->ssl = SSL_new(tls_->ctx);
+  if (tls_->ssl == nullptr || SSL_set_fd(tls_->ssl, fd_) != 1)
+    return fail(openssl_reason("no TLS session"), false);
+  SSL_set_connect_state(tls_->ssl);
+  // Bounded by the deadline: every round either finishes or waits for the
+  // socket until the deadline.
+  for (;;) {
+    ERR_clear_error();
+    auto r = SSL_connect(tls_->ssl);
+    if (r == 1)
+      break;
+    auto e = SSL_get_error(tls_->ssl, r);
+    io what = e == SSL_ERROR_WANT_READ    ? io::want_read
+              : e == SSL_ERROR_WANT_WRITE ? io::want_write
+                                          : io::closed;
+    if (what == io::closed)
+      return fail(openssl_reason("the node closed the connection during the handshake"),
+                  true);
+    if (!wait_for(what, deadline))
+      return fail("no handshake within the time limit", false);
+  }
+  // TLS 1.3 checks the client's certificate after the client is done: a
+  // refusal shows as an alert (or a close) instead of the node's first bytes.
+  for (;;) {
+    char c = 0;
+    ERR_clear_error();
+    auto r = SSL_peek(tls_->ssl, &c, 1);
+    if (r > 0)
+      return true;
+    auto e = SSL_get_error(tls_->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      if (!wait_for(e == SSL_ERROR_WANT_READ ? io::want_read : io::want_write,
+                    deadline))
+        return true; // accepted, only silent; the attack's own reads time out
+      continue;
+    }
+    return fail(openssl_reason("the node closed the connection after the handshake"),
+                true);
+  }
+}
+
+raw_connection::raw_connection(int fd) : fd_(fd) {}
+
 raw_connection::~raw_connection() {
+  tls_.reset();
   if (fd_ >= 0)
     ::close(fd_);
+}
+
+raw_connection::io raw_connection::send_some(const char* data, std::size_t len,
+                                             std::size_t& n) {
+  n = 0;
+  if (!tls_) {
+    auto r = ::send(fd_, data, len, MSG_NOSIGNAL);
+    if (r > 0) {
+      n = static_cast<std::size_t>(r);
+      return io::done;
+    }
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+      return io::want_write;
+    return io::closed;
+  }
+  ERR_clear_error();
+  auto r =
+      SSL_write(tls_->ssl, data, static_cast<int>(std::min<std::size_t>(len, 1 << 20)));
+  if (r > 0) {
+    n = static_cast<std::size_t>(r);
+    return io::done;
+  }
+  auto e = SSL_get_error(tls_->ssl, r);
+  return e == SSL_ERROR_WANT_READ    ? io::want_read
+         : e == SSL_ERROR_WANT_WRITE ? io::want_write
+                                     : io::closed;
+}
+
+raw_connection::io raw_connection::recv_some(char* data, std::size_t len,
+                                             std::size_t& n) {
+  n = 0;
+  if (!tls_) {
+    auto r = ::recv(fd_, data, len, 0);
+    if (r > 0) {
+      n = static_cast<std::size_t>(r);
+      return io::done;
+    }
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+      return io::want_read;
+    return io::closed;
+  }
+  ERR_clear_error();
+  auto r =
+      SSL_read(tls_->ssl, data, static_cast<int>(std::min<std::size_t>(len, 1 << 20)));
+  if (r > 0) {
+    n = static_cast<std::size_t>(r);
+    return io::done;
+  }
+  auto e = SSL_get_error(tls_->ssl, r);
+  return e == SSL_ERROR_WANT_READ    ? io::want_read
+         : e == SSL_ERROR_WANT_WRITE ? io::want_write
+                                     : io::closed;
+}
+
+bool raw_connection::wait_for(io what, clock::time_point deadline) {
+  if (what == io::want_read && tls_ && SSL_pending(tls_->ssl) > 0)
+    return true;
+  for (;;) {
+    pollfd p{fd_, static_cast<short>(what == io::want_write ? POLLOUT : POLLIN), 0};
+    int r = ::poll(&p, 1, poll_ms(deadline));
+    if (r < 0 && errno == EINTR)
+      continue;
+    return r > 0;
+  }
 }
 
 bool raw_connection::send(const bytes& b) {
@@ -133,18 +306,16 @@ bool raw_connection::send(const bytes& b) {
   // gives up after 10 s without progress.
   int idle_rounds = 0;
   while (done < b.size()) {
-    auto n = ::send(fd_, b.data() + done, b.size() - done, MSG_NOSIGNAL);
-    if (n > 0) {
-      done += static_cast<std::size_t>(n);
+    std::size_t n = 0;
+    auto r = send_some(b.data() + done, b.size() - done, n);
+    if (r == io::done) {
+      done += n;
       idle_rounds = 0;
       continue;
     }
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+    if (r == io::closed || ++idle_rounds > 10)
       return false;
-    if (++idle_rounds > 10)
-      return false;
-    pollfd p{fd_, POLLOUT, 0};
-    ::poll(&p, 1, 1000);
+    wait_for(r, clock::now() + ms{1000});
   }
   return true;
 }
@@ -152,25 +323,22 @@ bool raw_connection::send(const bytes& b) {
 std::optional<bytes> raw_connection::read_exactly(std::size_t n,
                                                   clock::time_point deadline) {
   bytes out;
-  out.reserve(n);
+  out.reserve(std::min<std::size_t>(n, 1 << 20));
   char buf[65536];
+  // Bounded by the deadline: every round reads or waits until it.
   while (out.size() < n) {
-    auto left = std::chrono::duration_cast<ms>(deadline - clock::now()).count();
-    if (left <= 0)
+    if (clock::now() >= deadline)
       return std::nullopt;
-    pollfd p{fd_, POLLIN, 0};
-    int r = ::poll(&p, 1, static_cast<int>(left));
-    if (r < 0 && errno == EINTR)
+    std::size_t got = 0;
+    auto r = recv_some(buf, std::min(sizeof(buf), n - out.size()), got);
+    if (r == io::closed)
+      return std::nullopt;
+    if (r != io::done) {
+      if (!wait_for(r, deadline))
+        return std::nullopt;
       continue;
-    if (r <= 0)
-      return std::nullopt;
-    auto want = std::min(sizeof(buf), n - out.size());
-    auto got = ::recv(fd_, buf, want, 0);
-    if (got < 0 && (errno == EAGAIN || errno == EINTR))
-      continue;
-    if (got <= 0)
-      return std::nullopt;
-    out.append(buf, static_cast<std::size_t>(got));
+    }
+    out.append(buf, got);
   }
   return out;
 }
@@ -195,21 +363,16 @@ std::optional<ms> raw_connection::wait_closed(ms limit) {
   auto start = clock::now();
   auto deadline = start + limit;
   char buf[65536];
+  // Bounded by the deadline: every round reads or waits until it.
   for (;;) {
-    auto left = std::chrono::duration_cast<ms>(deadline - clock::now()).count();
-    if (left <= 0)
+    if (clock::now() >= deadline)
       return std::nullopt;
-    pollfd p{fd_, POLLIN, 0};
-    int r = ::poll(&p, 1, static_cast<int>(left));
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      return std::nullopt;
-    auto got = ::recv(fd_, buf, sizeof(buf), 0);
-    if (got < 0 && (errno == EAGAIN || errno == EINTR))
-      continue;
-    if (got <= 0)
+    std::size_t got = 0;
+    auto r = recv_some(buf, sizeof(buf), got);
+    if (r == io::closed)
       return std::chrono::duration_cast<ms>(clock::now() - start);
+    if (r != io::done && !wait_for(r, deadline))
+      return std::nullopt;
   }
 }
 
@@ -373,24 +536,31 @@ bytes basp_forge::down_operation(const bytes& source_node,
 
 std::optional<greeted_connection> connect_and_read_hello(const basp_forge& forge,
                                                          const std::string& host,
-                                                         std::uint16_t port, ms limit) {
+                                                         std::uint16_t port, ms limit,
+                                                         const tls_client* tls,
+                                                         dial_failure* failure) {
   auto deadline = clock::now() + limit;
-  auto conn = raw_connection::open(host, port, limit);
+  auto conn = raw_connection::open(host, port, limit, tls, failure);
   if (!conn)
     return std::nullopt;
+  auto no_hello = [&](const char* why) {
+    if (failure != nullptr)
+      failure->reason = why;
+    return std::nullopt;
+  };
   auto f = conn->read_frame(deadline);
   if (!f || f->first.op != basp_op::server_handshake)
-    return std::nullopt;
+    return no_hello("no BASP server handshake");
   auto hello = forge.parse_server_handshake(f->second);
   if (!hello)
-    return std::nullopt;
+    return no_hello("a server handshake that does not parse");
   return greeted_connection{std::move(conn), std::move(*hello)};
 }
 
-std::optional<greeted_connection> connect_as_peer(const basp_forge& forge,
-                                                  const std::string& host,
-                                                  std::uint16_t port, ms limit) {
-  auto g = connect_and_read_hello(forge, host, port, limit);
+std::optional<greeted_connection>
+connect_as_peer(const basp_forge& forge, const std::string& host, std::uint16_t port,
+                ms limit, const tls_client* tls, dial_failure* failure) {
+  auto g = connect_and_read_hello(forge, host, port, limit, tls, failure);
   if (!g)
     return std::nullopt;
   basp_header h;

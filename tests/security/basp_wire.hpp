@@ -1,6 +1,7 @@
 #pragma once
-// A raw BASP peer for the security tests: a plain TCP socket plus hand-made
-// BASP frames, no middleman. It speaks just enough of CAF 0.17.6's Binary
+// A raw BASP peer for the security tests: a TCP socket (plain, or TLS 1.3
+// through OpenSSL with whatever certificate the attack is given) plus
+// hand-made BASP frames, no middleman. It speaks just enough of CAF 0.17.6's Binary
 // Actor System Protocol to attack a node: the 32-byte header, the handshake
 // and crafted payloads. One raw_connection is owned by one attack; nothing
 // here is shared between threads.
@@ -40,6 +41,22 @@ enum class basp_op : std::uint8_t {
 
 constexpr std::size_t basp_header_size = 32;
 
+/// TLS for a raw connection. The attacker presents `cert_file` / `key_file`
+/// (both empty: no certificate at all) and never checks the node's
+/// certificate: the attacks are about what the node accepts.
+struct tls_client {
+  std::string cert_file;
+  std::string key_file;
+};
+
+/// Why a connection or a BASP greeting failed.
+struct dial_failure {
+  std::string reason;
+  /// The node refused the TLS handshake (an alert, or it closed the
+  /// connection before the first byte of BASP).
+  bool tls_refused = false;
+};
+
 struct basp_header {
   basp_op op = basp_op::heartbeat;
   std::uint8_t flags = 0;
@@ -67,12 +84,18 @@ constexpr bool is_response_to(std::uint64_t operation_data, std::uint64_t n) {
          (operation_data & 0x0FFFFFFFFFFFFFFF) == n;
 }
 
-/// One TCP connection to a node, with reads bounded in time.
+/// One TCP connection to a node, plain or TLS, with reads bounded in time.
 class raw_connection {
 public:
-  /// Connects to host:port within `limit`; nullptr if that fails.
+  /// Connects to host:port within `limit`; with `tls`, also completes a TLS
+  /// 1.3 handshake and waits (within `limit`) for the node's first bytes, so
+  /// that a node that refuses the certificate after the handshake (TLS 1.3
+  /// checks the client's certificate last) is seen as a refusal. nullptr if
+  /// any of it fails; then `failure`, if given, says why.
   static std::unique_ptr<raw_connection> open(const std::string& host,
-                                              std::uint16_t port, ms limit);
+                                              std::uint16_t port, ms limit,
+                                              const tls_client* tls = nullptr,
+                                              dial_failure* failure = nullptr);
   ~raw_connection();
   raw_connection(const raw_connection&) = delete;
   raw_connection& operator=(const raw_connection&) = delete;
@@ -90,8 +113,20 @@ public:
   std::optional<ms> wait_closed(ms limit);
 
 private:
-  explicit raw_connection(int fd) : fd_(fd) {}
+  enum class io { done, want_read, want_write, closed };
+  explicit raw_connection(int fd);
+  /// One send or receive on the socket or through TLS; `n` is what moved.
+  io send_some(const char* data, std::size_t len, std::size_t& n);
+  io recv_some(char* data, std::size_t len, std::size_t& n);
+  /// Waits for the socket to be ready for `what` until `deadline` (at once
+  /// when TLS holds decrypted bytes already). False on time-out.
+  bool wait_for(io what, clock::time_point deadline);
+  bool tls_handshake(const tls_client& tls, clock::time_point deadline,
+                     dial_failure* failure);
+
   int fd_ = -1;
+  struct tls_state;
+  std::unique_ptr<tls_state> tls_;
 };
 
 /// What a node says about itself in its server handshake.
@@ -168,14 +203,18 @@ struct greeted_connection {
   std::unique_ptr<raw_connection> conn;
   node_hello hello;
 };
-std::optional<greeted_connection> connect_and_read_hello(const basp_forge& forge,
-                                                         const std::string& host,
-                                                         std::uint16_t port, ms limit);
+/// With `tls`, over TLS (raw_connection::open); `failure` says why not.
+std::optional<greeted_connection>
+connect_and_read_hello(const basp_forge& forge, const std::string& host,
+                       std::uint16_t port, ms limit, const tls_client* tls = nullptr,
+                       dial_failure* failure = nullptr);
 
 /// connect_and_read_hello, then a client handshake claiming the forge's node:
 /// from then on the node treats this connection as a peer node.
 std::optional<greeted_connection> connect_as_peer(const basp_forge& forge,
                                                   const std::string& host,
-                                                  std::uint16_t port, ms limit);
+                                                  std::uint16_t port, ms limit,
+                                                  const tls_client* tls = nullptr,
+                                                  dial_failure* failure = nullptr);
 
 } // namespace conflux::security
