@@ -349,7 +349,9 @@ using peer_link_actor = caf::typed_actor<
 
 using peer_link_actor_impl = peer_link_actor::extend<
     /// self: (re)connect now.
-    caf::reacts_to<retry_atom, std::uint64_t>>;
+    caf::reacts_to<retry_atom, std::uint64_t>,
+    /// self: the hold of refused snapshot transfer `id` is over.
+    caf::reacts_to<snapshot_atom, std::uint64_t>>;
 
 /// Per connected client: answers client requests.
 using client_session_actor = caf::typed_actor<

@@ -253,6 +253,10 @@ status check_node_options(const node_options& opts) {
     return {errc::invalid_argument,
             "--max-db-size " + std::to_string(opts.max_db_size) +
                 " bytes is too small: each database needs at least 1MiB (e.g. 64GiB)"};
+  if (opts.max_snapshot_bytes < storage::lmdb::min_map_size)
+    return {errc::invalid_argument,
+            "--max-snapshot-bytes " + std::to_string(opts.max_snapshot_bytes) +
+                " bytes is too small: at least 1MiB (default 4GiB)"};
   if (opts.max_readers < min_max_readers || opts.max_readers > max_max_readers)
     return {errc::invalid_argument,
             "--max-readers must be " + std::to_string(min_max_readers) + " to " +

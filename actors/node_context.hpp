@@ -12,6 +12,7 @@
 #include "protocol/validation.hpp"
 #include "storage/state_store.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -56,12 +57,23 @@ struct node_options {
   /// --max-db-size); a write past it fails with MDB_MAP_FULL and stops the
   /// node.
   std::size_t max_db_size = storage::lmdb::default_map_size;
+  /// The largest snapshot this node receives from a leader
+  /// (--max-snapshot-bytes); see snapshot_size_limit.
+  std::uint64_t max_snapshot_bytes = std::uint64_t{4} << 30;
   /// Concurrent read transactions of the state store (--max-readers).
   unsigned max_readers = storage::lmdb::default_max_readers;
   /// Mutual TLS credentials, or plain text on loopback (the launcher checks
   /// them with check_node_transport and loads them into the actor system).
   transport_settings transport;
 };
+
+/// The size over which an incoming snapshot is refused: --max-snapshot-bytes,
+/// or --max-db-size when that is smaller (a snapshot holds the state's records
+/// without LMDB's page overhead, so a larger one could not be installed into
+/// the state environment anyway).
+inline std::uint64_t snapshot_size_limit(const node_options& o) {
+  return std::min<std::uint64_t>(o.max_snapshot_bytes, o.max_db_size);
+}
 
 /// Set by whichever actor hits an unrecoverable error (storage failure,
 /// corruption: docs/design.md, durability rule 6); the launcher polls it and exits
