@@ -284,7 +284,9 @@ using applier_actor = caf::typed_actor<
 
 using applier_actor_impl = applier_actor::extend<
     /// self: apply everything queued since the last flush in one transaction.
-    caf::reacts_to<flush_atom>>;
+    caf::reacts_to<flush_atom>,
+    /// self: applying is paused (a full disk); try again.
+    caf::reacts_to<retry_atom>>;
 
 /// A Raft role actor (follower, candidate or leader; actors/raft_role.hpp).
 /// The one holding the core owns term, vote, commit index and role; the

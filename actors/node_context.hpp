@@ -54,8 +54,8 @@ struct node_options {
   /// snapshot (0: never by size).
   std::uint64_t snapshot_bytes = 64u << 20;
   /// Ceiling of each of the node's two LMDB environments (log and state,
-  /// --max-db-size); a write past it fails with MDB_MAP_FULL and stops the
-  /// node.
+  /// --max-db-size); a write past it fails with MDB_MAP_FULL: the log store
+  /// stops the node, the applier pauses (apply_pause).
   std::size_t max_db_size = storage::lmdb::default_map_size;
   /// The largest snapshot this node receives from a leader
   /// (--max-snapshot-bytes); see snapshot_size_limit.
@@ -97,6 +97,36 @@ private:
   mutable std::mutex mtx_;
   std::atomic<bool> failed_{false};
   std::string message_;
+};
+
+/// Set while the applier cannot apply committed entries for want of room
+/// (MDB_MAP_FULL, ENOSPC, EDQUOT): it keeps the entries and retries, the node
+/// reports itself not ready (status_reply::apply_paused), still serves
+/// serializable reads and refuses linearizable reads and writes
+/// (docs/design.md, durability rule 6).
+class apply_pause {
+public:
+  void set(std::string reason) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    reason_ = std::move(reason);
+    paused_.store(true);
+  }
+  void clear() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    reason_.clear();
+    paused_.store(false);
+  }
+  bool paused() const { return paused_.load(); }
+  /// Why, or empty when applying goes on.
+  std::string reason() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return reason_;
+  }
+
+private:
+  mutable std::mutex mtx_;
+  std::atomic<bool> paused_{false};
+  std::string reason_;
 };
 
 /// The one place a node's actors read time from (docs/design.md, "Time").
@@ -144,6 +174,8 @@ struct node_context {
   /// Last index the applier made durable (status, serializable reads).
   std::atomic<std::uint64_t> applied{0};
   failure_flag failure;
+  /// Set while the applier waits for room on the disk.
+  apply_pause paused;
   /// Set by the launcher before it stops the actors: errors caused by the
   /// shutdown itself (a peer actor already gone) are not failures.
   std::atomic<bool> stopping{false};
