@@ -23,7 +23,45 @@ void stop_node(self_ptr self, const std::string& msg) {
   self->quit(caf::exit_reason::user_shutdown);
 }
 
-void apply_entries(self_ptr self, const std::vector<raft::entry_ptr>& entries) {
+/// What became of one step of applying.
+enum class outcome { done, paused, stopped };
+
+/// A step failed with `e`: a full disk pauses applying (the caller keeps its
+/// work for the retry), anything else stops the node.
+outcome failed(self_ptr self, const std::string& what, const error& e) {
+  auto& st = self->state;
+  if (e.code != errc::resource_exhausted) {
+    stop_node(self, what + ": " + to_string(e));
+    return outcome::stopped;
+  }
+  auto reason = what + ": " + e.message;
+  if (!st.paused) {
+    st.paused = true;
+    st.retries = 0;
+    st.paused_since = st.last_retry_log = st.ctx->clock->steady();
+    st.ctx->paused.set(reason);
+    st.ctx->counters.add("apply.paused.disk_full");
+    spdlog::warn("applier paused: {}; it keeps the entries and tries again every "
+                 "{} s; this node serves serializable reads only until then",
+                 reason, apply_retry_interval.count());
+  } else {
+    ++st.retries;
+    st.ctx->paused.set(reason);
+    // One line per 30 s, not one per retry.
+    auto now = st.ctx->clock->steady();
+    if (now - st.last_retry_log >= std::chrono::seconds(30)) {
+      st.last_retry_log = now;
+      spdlog::warn("applier still paused after {} retries: {}", st.retries, reason);
+    }
+  }
+  if (!st.retry_armed) {
+    st.retry_armed = true;
+    self->delayed_send(self, apply_retry_interval, retry_atom::value);
+  }
+  return outcome::paused;
+}
+
+outcome apply_entries(self_ptr self, const std::vector<raft::entry_ptr>& entries) {
   auto& st = self->state;
   // The core may hand out entries again after a restart; those below
   // last_applied are already in the state (PROTOCOL.md §3.4).
@@ -31,11 +69,10 @@ void apply_entries(self_ptr self, const std::vector<raft::entry_ptr>& entries) {
   while (first < entries.size() && entries[first]->index <= st.applied)
     ++first;
   if (first == entries.size())
-    return;
+    return outcome::done;
   auto txn = st.ctx->state->begin_write();
   if (!txn.ok())
-    return stop_node(self, "applier cannot begin a state transaction: " +
-                               to_string(txn.err()));
+    return failed(self, "applier cannot begin a state transaction", txn.err());
   applied_notice notice;
   notice.results.reserve(entries.size() - first);
   watch_notice changes;
@@ -45,29 +82,35 @@ void apply_entries(self_ptr self, const std::vector<raft::entry_ptr>& entries) {
     if (st.watch_hub) {
       auto p = probe_before(*txn, e);
       if (!p.ok())
-        return stop_node(self, "applier cannot read entry " + std::to_string(e.index) +
-                                   "'s config: " + to_string(p.err()));
+        return failed(
+            self, "applier cannot read entry " + std::to_string(e.index) + "'s config",
+            p.err());
       probe = std::move(*p);
     }
     auto res = st.machine.apply(*txn, e);
     if (!res.ok())
-      return stop_node(self, "applier stopped at entry " + std::to_string(e.index) +
-                                 ": " + to_string(res.err()));
+      return failed(self, "applier cannot apply entry " + std::to_string(e.index),
+                    res.err());
     if (probe) {
       auto ch = change_after(*txn, std::move(*probe), *res, e.index);
       if (!ch.ok())
-        return stop_node(self, "applier cannot read entry " + std::to_string(e.index) +
-                                   "'s change: " + to_string(ch.err()));
+        return failed(
+            self, "applier cannot read entry " + std::to_string(e.index) + "'s change",
+            ch.err());
       if (*ch)
         changes.changes.push_back(std::move(**ch));
     }
     notice.results.push_back({e.index, e.term, std::move(*res)});
   }
-  if (auto s = txn->commit(); !s.ok())
-    return stop_node(self, "applier failed to commit entries " +
-                               std::to_string(entries[first]->index) + ".." +
-                               std::to_string(entries.back()->index) + ": " +
-                               to_string(s.err()));
+  auto s = st.fault ? st.fault() : status{};
+  if (s.ok())
+    s = txn->commit();
+  if (!s.ok())
+    return failed(self,
+                  "applier failed to commit entries " +
+                      std::to_string(entries[first]->index) + ".." +
+                      std::to_string(entries.back()->index),
+                  s.err());
   st.applied = entries.back()->index;
   st.ctx->applied.store(st.applied);
   notice.applied = st.applied;
@@ -79,28 +122,22 @@ void apply_entries(self_ptr self, const std::vector<raft::entry_ptr>& entries) {
     changes.applied = st.applied;
     self->send(st.watch_hub, std::move(changes));
   }
+  return outcome::done;
 }
 
 // Installs a received, verified snapshot (PROTOCOL.md §3.2 step 2): first
 // the file gets its final name (durable), then one write txn replaces the
 // whole state. A crash before the txn commits leaves the old state, and the
 // restart installs the file again (actors/node.cpp).
-void install(self_ptr self, install_request& req) {
+outcome install(self_ptr self, install_request& req) {
   auto& st = self->state;
-  // Entries raft handed out before the snapshot come first (they are older).
-  if (!st.queued.empty()) {
-    auto entries = std::move(st.queued);
-    st.queued.clear();
-    apply_entries(self, entries);
-  }
   auto started = st.ctx->clock->steady();
   auto dir = std::filesystem::path{st.ctx->opts.data_dir} / storage::snapshot_subdir;
   auto final_path = (dir / storage::snapshot_file_name(req.index, req.term)).string();
   if (req.path != final_path) {
-    if (auto s = storage::durable_rename(req.path, final_path); !s.ok()) {
-      return stop_node(self, "applier cannot store the received snapshot: " +
-                                 to_string(s.err()));
-    }
+    if (auto s = storage::durable_rename(req.path, final_path); !s.ok())
+      return failed(self, "applier cannot store the received snapshot", s.err());
+    req.path = final_path; // a retry after a pause finds it there
   }
   std::function<void(std::uint64_t)> hook;
   if (st.crash_in_install)
@@ -112,10 +149,8 @@ void install(self_ptr self, install_request& req) {
       }
     };
   auto info = storage::install_snapshot_file(final_path, *st.ctx->state, hook);
-  if (!info) {
-    return stop_node(self, "applier failed to install snapshot " + final_path + ": " +
-                               to_string(info.err()));
-  }
+  if (!info)
+    return failed(self, "applier failed to install snapshot " + final_path, info.err());
   st.applied = req.index;
   st.ctx->applied.store(st.applied);
   // The hub cannot say what the snapshot changed: it drops its history and
@@ -134,14 +169,58 @@ void install(self_ptr self, install_request& req) {
                    st.ctx->clock->steady() - started)
                    .count());
   self->send(st.ctx->raft.get(), installed_notice{req.index});
+  return outcome::done;
+}
+
+// Applies everything that waits, in order: the queued entries, then a
+// pending snapshot (entries raft handed out before it are older), then the
+// entries that came after it. Stops at the first step that does not finish;
+// what it did not finish stays for the retry.
+outcome drain(self_ptr self) {
+  auto& st = self->state;
+  for (;;) {
+    if (!st.queued.empty()) {
+      if (auto o = apply_entries(self, st.queued); o != outcome::done)
+        return o;
+      st.queued.clear();
+    }
+    if (!st.pending_install)
+      return outcome::done;
+    if (auto o = install(self, *st.pending_install); o != outcome::done)
+      return o;
+    st.pending_install.reset();
+    st.queued = std::move(st.after_install);
+    st.after_install.clear();
+  }
+}
+
+void run(self_ptr self) {
+  auto& st = self->state;
+  if (drain(self) != outcome::done || !st.paused)
+    return;
+  st.paused = false;
+  st.ctx->paused.clear();
+  spdlog::info("applier resumed after {} s paused ({} retries); applied index {}",
+               std::chrono::duration_cast<std::chrono::seconds>(
+                   st.ctx->clock->steady() - st.paused_since)
+                   .count(),
+               st.retries, st.applied);
 }
 
 } // namespace
 
 applier_actor_impl::behavior_type applier_fun(self_ptr self, node_context_ptr ctx,
                                               raft::index_t applied) {
+  return applier_with_fault_fun(self, std::move(ctx), applied, {});
+}
+
+applier_actor_impl::behavior_type applier_with_fault_fun(self_ptr self,
+                                                         node_context_ptr ctx,
+                                                         raft::index_t applied,
+                                                         apply_fault fault) {
   self->state.ctx = std::move(ctx);
   self->state.applied = applied;
+  self->state.fault = std::move(fault);
   self->state.machine = conflux::state_machine{self->state.ctx->opts.limits};
   self->state.ctx->applied.store(applied);
   if (const char* crash = std::getenv("CONFLUX_TEST_CRASH");
@@ -154,23 +233,36 @@ applier_actor_impl::behavior_type applier_fun(self_ptr self, node_context_ptr ct
       [=](init_atom, watch_hub_actor& hub) { self->state.watch_hub = std::move(hub); },
       [=](apply_batch& b) {
         auto& st = self->state;
-        if (st.queued.empty())
-          st.queued = std::move(b.entries);
+        auto& into = st.pending_install ? st.after_install : st.queued;
+        if (into.empty())
+          into = std::move(b.entries);
         else
-          st.queued.insert(st.queued.end(), std::make_move_iterator(b.entries.begin()),
-                           std::make_move_iterator(b.entries.end()));
-        if (!st.flush_pending) {
+          into.insert(into.end(), std::make_move_iterator(b.entries.begin()),
+                      std::make_move_iterator(b.entries.end()));
+        // While paused, the retry timer applies them.
+        if (!st.flush_pending && !st.paused) {
           st.flush_pending = true;
           self->send(self, flush_atom::value);
         }
       },
-      [=](install_request& req) { install(self, req); },
+      [=](install_request& req) {
+        auto& st = self->state;
+        // A newer snapshot replaces one still waiting for room. Entries
+        // handed out after the older one stay queued: those the newer one
+        // covers are skipped as already applied.
+        st.pending_install = std::move(req);
+        if (!st.paused)
+          run(self);
+      },
       [=](flush_atom) {
         auto& st = self->state;
         st.flush_pending = false;
-        auto entries = std::move(st.queued);
-        st.queued.clear();
-        apply_entries(self, entries);
+        if (!st.paused)
+          run(self);
+      },
+      [=](retry_atom) {
+        self->state.retry_armed = false;
+        run(self);
       },
   };
 }

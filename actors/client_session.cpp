@@ -76,6 +76,21 @@ status stamp_write(caf::actor_system& sys, const caf::strong_actor_ptr& sender,
     open->id = *id;
   }
   return {};
+/// A node whose applier waits for room on its disk would keep a write or a
+/// linearizable read waiting for an apply that does not come: it refuses
+/// them at once (unavailable: the client tries another node).
+std::optional<rpc::client_reply> refuse_while_paused(node_context& ctx) {
+  if (!ctx.paused.paused())
+    return std::nullopt;
+  auto r = error_reply(error{
+      errc::unavailable,
+      "node " + std::to_string(ctx.opts.id) +
+          " cannot apply committed entries until there is room on its disk (" +
+          ctx.paused.reason() +
+          "); ask another node, or read from this one with serializable consistency"});
+  r.node_id = ctx.opts.id;
+  r.revision = ctx.applied.load();
+  return r;
 }
 
 void fail_node_on(node_context& ctx, const error& e) {
@@ -285,6 +300,8 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
         auto slot = std::make_shared<in_flight_slot>(st.in_flight);
         auto op = static_cast<rpc::request_op>(req.op);
         if (op == rpc::request_op::write) {
+          if (auto refused = refuse_while_paused(*st.ctx))
+            return *refused;
           auto env = codec::decode_command(req.payload);
           if (!env.ok())
             return error_reply(
@@ -313,6 +330,11 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
         }
         if (op == rpc::request_op::add_member || op == rpc::request_op::remove_member ||
             op == rpc::request_op::transfer_leader) {
+          // Membership changes are answered once applied; handing leadership
+          // away from a paused node is what the operator may want.
+          if (op != rpc::request_op::transfer_leader)
+            if (auto refused = refuse_while_paused(*st.ctx))
+              return *refused;
           auto rp = self->make_response_promise<rpc::client_reply>();
           auto answer = [=, held = slot](raft_reply& rr) mutable {
             auto r = from_raft(*self->state.ctx, rr);
@@ -356,6 +378,8 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
                         "; use a client of the same version as the node"});
         if (req.consistency == 1)
           return serve_read(*st.ctx, req);
+        if (auto refused = refuse_while_paused(*st.ctx))
+          return *refused;
         auto rp = self->make_response_promise<rpc::client_reply>();
         self->request(raft_of(*st.ctx), raft_timeout, read_atom::value)
             .then(

@@ -284,7 +284,9 @@ using applier_actor = caf::typed_actor<
 
 using applier_actor_impl = applier_actor::extend<
     /// self: apply everything queued since the last flush in one transaction.
-    caf::reacts_to<flush_atom>>;
+    caf::reacts_to<flush_atom>,
+    /// self: applying is paused (a full disk); try again.
+    caf::reacts_to<retry_atom>>;
 
 /// A Raft role actor (follower, candidate or leader; actors/raft_role.hpp).
 /// The one holding the core owns term, vote, commit index and role; the
@@ -349,7 +351,9 @@ using peer_link_actor = caf::typed_actor<
 
 using peer_link_actor_impl = peer_link_actor::extend<
     /// self: (re)connect now.
-    caf::reacts_to<retry_atom, std::uint64_t>>;
+    caf::reacts_to<retry_atom, std::uint64_t>,
+    /// self: the hold of refused snapshot transfer `id` is over.
+    caf::reacts_to<snapshot_atom, std::uint64_t>>;
 
 /// Per connected client: answers client requests.
 using client_session_actor = caf::typed_actor<

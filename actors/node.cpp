@@ -99,7 +99,7 @@ node_endpoint_actor::behavior_type endpoint_fun(endpoint_self self,
         if (!v.ok())
           return refuse(refusal_code(v.refusal), v.reason);
         if (c.data.size() > max_snapshot_chunk_bytes) {
-          ctx->counters.add("snapshot.refused.too_large");
+          ctx->counters.add("snapshot.refused.chunk_too_large");
           return refuse(errc::too_large,
                         "a snapshot chunk of " + std::to_string(c.data.size()) +
                             " bytes is over the limit of " +
@@ -394,6 +394,10 @@ status check_node_options(const node_options& opts) {
     return {errc::invalid_argument,
             "--max-db-size " + std::to_string(opts.max_db_size) +
                 " bytes is too small: each database needs at least 1MiB (e.g. 64GiB)"};
+  if (opts.max_snapshot_bytes < storage::lmdb::min_map_size)
+    return {errc::invalid_argument,
+            "--max-snapshot-bytes " + std::to_string(opts.max_snapshot_bytes) +
+                " bytes is too small: at least 1MiB (default 4GiB)"};
   if (opts.max_readers < min_max_readers || opts.max_readers > max_max_readers)
     return {errc::invalid_argument,
             "--max-readers must be " + std::to_string(min_max_readers) + " to " +

@@ -12,6 +12,7 @@
 #include "protocol/validation.hpp"
 #include "storage/state_store.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -71,15 +72,26 @@ struct node_options {
   /// snapshot (0: never by size).
   std::uint64_t snapshot_bytes = 64u << 20;
   /// Ceiling of each of the node's two LMDB environments (log and state,
-  /// --max-db-size); a write past it fails with MDB_MAP_FULL and stops the
-  /// node.
+  /// --max-db-size); a write past it fails with MDB_MAP_FULL: the log store
+  /// stops the node, the applier pauses (apply_pause).
   std::size_t max_db_size = storage::lmdb::default_map_size;
+  /// The largest snapshot this node receives from a leader
+  /// (--max-snapshot-bytes); see snapshot_size_limit.
+  std::uint64_t max_snapshot_bytes = std::uint64_t{4} << 30;
   /// Concurrent read transactions of the state store (--max-readers).
   unsigned max_readers = storage::lmdb::default_max_readers;
   /// Mutual TLS credentials, or plain text on loopback (the launcher checks
   /// them with check_node_transport and loads them into the actor system).
   transport_settings transport;
 };
+
+/// The size over which an incoming snapshot is refused: --max-snapshot-bytes,
+/// or --max-db-size when that is smaller (a snapshot holds the state's records
+/// without LMDB's page overhead, so a larger one could not be installed into
+/// the state environment anyway).
+inline std::uint64_t snapshot_size_limit(const node_options& o) {
+  return std::min<std::uint64_t>(o.max_snapshot_bytes, o.max_db_size);
+}
 
 /// Set by whichever actor hits an unrecoverable error (storage failure,
 /// corruption: docs/design.md, durability rule 6); the launcher polls it and exits
@@ -103,6 +115,36 @@ private:
   mutable std::mutex mtx_;
   std::atomic<bool> failed_{false};
   std::string message_;
+};
+
+/// Set while the applier cannot apply committed entries for want of room
+/// (MDB_MAP_FULL, ENOSPC, EDQUOT): it keeps the entries and retries, the node
+/// reports itself not ready (status_reply::apply_paused), still serves
+/// serializable reads and refuses linearizable reads and writes
+/// (docs/design.md, durability rule 6).
+class apply_pause {
+public:
+  void set(std::string reason) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    reason_ = std::move(reason);
+    paused_.store(true);
+  }
+  void clear() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    reason_.clear();
+    paused_.store(false);
+  }
+  bool paused() const { return paused_.load(); }
+  /// Why, or empty when applying goes on.
+  std::string reason() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return reason_;
+  }
+
+private:
+  mutable std::mutex mtx_;
+  std::atomic<bool> paused_{false};
+  std::string reason_;
 };
 
 /// The one place a node's actors read time from (docs/design.md, "Time").
@@ -150,6 +192,8 @@ struct node_context {
   /// Last index the applier made durable (status, serializable reads).
   std::atomic<std::uint64_t> applied{0};
   failure_flag failure;
+  /// Set while the applier waits for room on the disk.
+  apply_pause paused;
   /// Set by the launcher before it stops the actors: errors caused by the
   /// shutdown itself (a peer actor already gone) are not failures.
   std::atomic<bool> stopping{false};

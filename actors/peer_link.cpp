@@ -15,6 +15,11 @@ constexpr auto max_backoff = std::chrono::milliseconds(1000);
 // A chunk is written (and the last one fsynced and verified) before the
 // follower answers; verifying a large snapshot takes a while.
 constexpr auto snapshot_chunk_timeout = std::chrono::seconds(30);
+// A follower that refused a snapshot for want of room (too large for its
+// limit, its disk full) will refuse it again at once: the link holds the
+// failed transfer this long before reporting it, so that Raft (which retries
+// after its next heartbeat) does not resend and log it 20 times a second.
+constexpr auto snapshot_refusal_hold = std::chrono::seconds(10);
 
 void finish_snapshot(self_ptr self, bool ok) {
   auto& t = self->state.snap;
@@ -30,10 +35,22 @@ void finish_snapshot(self_ptr self, bool ok) {
   self->send(st.ctx->raft.get(), snapshot_sent_notice{st.peer, t.req.index, ok});
 }
 
+// Keeps a refused transfer open (a request for the same snapshot joins it)
+// without sending, and reports it failed after snapshot_refusal_hold.
+void hold_refused_snapshot(self_ptr self) {
+  auto& t = self->state.snap;
+  if (t.file != nullptr)
+    std::fclose(t.file);
+  t.file = nullptr;
+  t.held = true;
+  ++t.id; // answers to chunks still in flight are ignored
+  self->delayed_send(self, snapshot_refusal_hold, snapshot_atom::value, t.id);
+}
+
 void pump_snapshot(self_ptr self) {
   auto& st = self->state;
   auto& t = st.snap;
-  while (t.active && st.remote && t.in_flight < st.snapshot_window &&
+  while (t.active && !t.held && st.remote && t.in_flight < st.snapshot_window &&
          t.sent < t.total) {
     rpc::snapshot_chunk c;
     c.cluster_id = t.req.cluster_id;
@@ -63,6 +80,9 @@ void pump_snapshot(self_ptr self) {
               if (r.code != 0) {
                 spdlog::warn("node {} refused a snapshot chunk: {}", self->state.peer,
                              r.message);
+                auto code = static_cast<errc>(r.code);
+                if (code == errc::resource_exhausted || code == errc::too_large)
+                  return hold_refused_snapshot(self);
                 return finish_snapshot(self, false);
               }
               tt.acked = std::max(tt.acked, r.received);
@@ -105,6 +125,7 @@ void start_snapshot(self_ptr self, send_snapshot_request& req) {
     return refuse();
   }
   t.active = true;
+  t.held = false;
   ++t.id;
   t.file = f;
   t.req = std::move(req);
@@ -268,6 +289,11 @@ peer_link_actor_impl::behavior_type peer_link_fun(self_ptr self, node_context_pt
       },
       [=](send_snapshot_request& req) { start_snapshot(self, req); },
       [=](cancel_snapshot) { finish_snapshot(self, false); },
+      [=](snapshot_atom, std::uint64_t id) {
+        auto& t = self->state.snap;
+        if (t.active && t.held && t.id == id)
+          finish_snapshot(self, false);
+      },
       [=](retry_atom, std::uint64_t gen) {
         if (gen != self->state.generation)
           return;

@@ -15,7 +15,10 @@
 // It also streams snapshot files (send_snapshot_request): chunks of
 // `snapshot_chunk_bytes`, at most `snapshot_window` unanswered, each with its
 // own timeout; any refusal, timeout, disconnect or cancel_snapshot ends the
-// transfer, reported not ok, and Raft sends it again from the start later.
+// transfer, reported not ok, and Raft sends it again from the start later. A
+// refusal for want of room (resource_exhausted, too_large: the follower's
+// size limit or a full disk) is reported only after a hold of some seconds,
+// so that the retries do not flood the follower and the logs.
 // One transfer at a time; a second request for the same snapshot joins the
 // running one. The end is reported once, with snapshot_sent_notice, to the
 // Raft role that holds the core then. The
@@ -46,6 +49,9 @@ struct snapshot_transfer {
   std::uint64_t sent = 0;
   std::uint64_t acked = 0;
   std::size_t in_flight = 0;
+  /// The peer refused it for want of room: nothing more is sent, and the
+  /// failure is reported when the hold ends (peer_link.cpp).
+  bool held = false;
 };
 
 struct peer_link_state {

@@ -306,6 +306,7 @@ rpc::status_reply raft_shell::status() const {
   s.sessions = ctx_->sessions.load();
   s.transport = ctx_->opts.transport.tls() ? "mutual-tls" : "insecure-plaintext";
   s.counters = ctx_->counters.snapshot();
+  s.apply_paused = ctx_->paused.reason();
   for (auto& [name, n] : transport_drop_counters())
     s.counters[name] = n;
   auto& cfg = core_->membership();

@@ -3,7 +3,11 @@
 #include "storage/snapshot_file.hpp"
 
 #include <caf/all.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -112,21 +116,99 @@ rpc::snapshot_chunk_reply chunk_reply(errc code, std::string msg,
   return r;
 }
 
+bool disk_full(int err) {
+  return err == ENOSPC || err == EDQUOT;
+}
+
+/// The incoming file could not take more bytes: a full disk fails this
+/// transfer only (the node goes on; the leader retries later), anything else
+/// is a storage failure and stops the node.
+rpc::snapshot_chunk_reply incoming_failed(self_ptr self, const char* what, int err) {
+  auto& st = self->state;
+  auto path = st.incoming_path;
+  st.drop_incoming();
+  std::remove(path.c_str()); // also when the descriptor was closed already
+  if (disk_full(err)) {
+    st.ctx->counters.add("snapshot.failed.disk_full");
+    spdlog::warn("snapshotter cannot {} {} ({}): the disk is full; the transfer "
+                 "from node {} failed and its temporary file was removed",
+                 what, path, std::strerror(err), st.from);
+    return chunk_reply(errc::resource_exhausted,
+                       "node " + std::to_string(st.ctx->opts.id) +
+                           " has no disk space for the snapshot (" +
+                           std::strerror(err) +
+                           "); free space on it and the transfer is retried",
+                       0);
+  }
+  stop_node(self, std::string{"snapshotter cannot "} + what + " " + path + ": " +
+                      std::strerror(err));
+  return chunk_reply(errc::storage_failure, "the follower cannot store snapshots", 0);
+}
+
+/// Writes all of `data` to the incoming file; 0 or an errno.
+int write_incoming(snapshotter_state& st, const std::string& data) {
+  if (st.fault)
+    if (int e = st.fault(st.received); e != 0)
+      return e;
+  std::size_t off = 0;
+  while (off < data.size()) {
+    auto w = ::write(st.incoming, data.data() + off, data.size() - off);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      return errno;
+    }
+    off += static_cast<std::size_t>(w);
+  }
+  return 0;
+}
+
+/// fsyncs and closes the incoming file; 0 or an errno.
+int sync_incoming(snapshotter_state& st) {
+  int err = st.fault ? st.fault(st.received) : 0;
+  if (err == 0 && ::fsync(st.incoming) != 0)
+    err = errno;
+  if (::close(st.incoming) != 0 && err == 0)
+    err = errno;
+  st.incoming = -1;
+  return err;
+}
+
 rpc::snapshot_chunk_reply on_chunk(self_ptr self, rpc::snapshot_chunk& c) {
   auto& st = self->state;
+  if (c.data.size() > max_snapshot_chunk_bytes) {
+    // The sender broke the protocol: the transfer ends here.
+    st.drop_incoming();
+    st.ctx->counters.add("snapshot.refused.chunk_too_large");
+    return chunk_reply(errc::too_large,
+                       "a snapshot chunk carries at most " +
+                           std::to_string(max_snapshot_chunk_bytes) + " bytes, not " +
+                           std::to_string(c.data.size()),
+                       st.received);
+  }
   if (c.offset == 0) {
     // A new transfer (or a restart of one): whatever was half received goes.
     st.drop_incoming();
+    if (auto limit = snapshot_size_limit(st.ctx->opts); c.total > limit) {
+      st.ctx->counters.add("snapshot.refused.too_large");
+      spdlog::warn("snapshotter refused a snapshot of {} bytes from node {}: over "
+                   "the limit of {} bytes",
+                   c.total, c.from, limit);
+      return chunk_reply(
+          errc::resource_exhausted,
+          "node " + std::to_string(st.ctx->opts.id) + " takes snapshots of at most " +
+              std::to_string(limit) + " bytes, not " + std::to_string(c.total) +
+              "; restart it with a larger --max-snapshot-bytes (and --max-db-size)",
+          0);
+    }
     std::error_code ec;
     std::filesystem::create_directories(st.dir, ec);
-    st.incoming_path = st.dir + "/incoming-" + std::to_string(c.from) + ".tmp";
-    st.incoming = std::fopen(st.incoming_path.c_str(), "wb");
-    if (st.incoming == nullptr) {
-      stop_node(self, "snapshotter cannot create " + st.incoming_path);
-      return chunk_reply(errc::storage_failure, "the follower cannot store snapshots",
-                         0);
-    }
     st.from = c.from;
+    st.incoming_path = st.dir + "/incoming-" + std::to_string(c.from) + ".tmp";
+    st.incoming = ::open(st.incoming_path.c_str(),
+                         O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (st.incoming < 0)
+      return incoming_failed(self, "create", errno);
     st.term = c.term;
     st.index = c.index;
     st.snapshot_term = c.snapshot_term;
@@ -136,7 +218,7 @@ rpc::snapshot_chunk_reply on_chunk(self_ptr self, rpc::snapshot_chunk& c) {
         "snapshotter receives snapshot (index {}, term {}, {} bytes) from node {}",
         c.index, c.snapshot_term, c.total, c.from);
   }
-  if (st.incoming == nullptr || c.from != st.from || c.term != st.term ||
+  if (st.incoming < 0 || c.from != st.from || c.term != st.term ||
       c.index != st.index || c.snapshot_term != st.snapshot_term ||
       c.total != st.total || c.offset != st.received)
     return chunk_reply(errc::invalid_argument,
@@ -146,22 +228,15 @@ rpc::snapshot_chunk_reply on_chunk(self_ptr self, rpc::snapshot_chunk& c) {
   if (c.data.size() > st.total - st.received)
     return chunk_reply(errc::invalid_argument, "chunk runs past the announced size",
                        st.received);
-  if (!c.data.empty() &&
-      std::fwrite(c.data.data(), 1, c.data.size(), st.incoming) != c.data.size()) {
-    stop_node(self, "snapshotter cannot write " + st.incoming_path);
-    return chunk_reply(errc::storage_failure, "the follower cannot store snapshots", 0);
-  }
+  if (!c.data.empty())
+    if (int err = write_incoming(st, c.data); err != 0)
+      return incoming_failed(self, "write", err);
   st.received += c.data.size();
   if (st.received < st.total)
     return chunk_reply(errc{}, {}, st.received);
   // The last byte: make the file durable and check it before raft sees it.
-  auto ok = std::fflush(st.incoming) == 0 && ::fsync(fileno(st.incoming)) == 0;
-  std::fclose(st.incoming);
-  st.incoming = nullptr;
-  if (!ok) {
-    stop_node(self, "snapshotter cannot sync " + st.incoming_path);
-    return chunk_reply(errc::storage_failure, "the follower cannot store snapshots", 0);
-  }
+  if (int err = sync_incoming(st); err != 0)
+    return incoming_failed(self, "sync", err);
   auto info = storage::verify_snapshot_file(st.incoming_path);
   if (!info || info->header.index != st.index ||
       info->header.term != st.snapshot_term) {
@@ -195,16 +270,23 @@ snapshotter_state::~snapshotter_state() {
 }
 
 void snapshotter_state::drop_incoming() {
-  if (incoming != nullptr) {
-    std::fclose(incoming);
-    incoming = nullptr;
+  if (incoming >= 0) {
+    ::close(incoming);
+    incoming = -1;
     std::remove(incoming_path.c_str());
   }
   received = 0;
 }
 
 snapshotter_actor::behavior_type snapshotter_fun(self_ptr self, node_context_ptr ctx) {
+  return snapshotter_with_fault_fun(self, std::move(ctx), {});
+}
+
+snapshotter_actor::behavior_type snapshotter_with_fault_fun(self_ptr self,
+                                                            node_context_ptr ctx,
+                                                            snapshot_io_fault fault) {
   self->state.ctx = std::move(ctx);
+  self->state.fault = std::move(fault);
   self->state.dir =
       (std::filesystem::path{self->state.ctx->opts.data_dir} / storage::snapshot_subdir)
           .string();

@@ -15,19 +15,40 @@
 // raft gets a `received` report; it steps one InstallSnapshot whose data is
 // the file's path. Installing it is the applier's job (ordering with applies).
 //
+// Bounds (docs/security.md, "Counters"): a transfer whose announced size is
+// over snapshot_size_limit(opts) is refused before a byte is written
+// (resource_exhausted, `snapshot.refused.too_large`), and so is a chunk
+// carrying more than max_snapshot_chunk_bytes (too_large,
+// `snapshot.refused.chunk_too_large`). A transfer never grows past the size it
+// announced.
+//
 // Runs detached: writing and verifying files blocks. Stops the node on a
-// storage error (docs/design.md, durability rule 6); a damaged transfer only fails that
-// transfer (the leader resends).
+// storage error (docs/design.md, durability rule 6); a damaged transfer only
+// fails that transfer (the leader resends). A full disk (ENOSPC, EDQUOT)
+// while receiving is no damage either: the transfer fails with
+// resource_exhausted, its temporary file is removed and
+// `snapshot.failed.disk_full` counts it; the node goes on.
 
 #include "actors/interfaces.hpp"
 #include "actors/node_context.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
-#include <cstdio>
+#include <cstdint>
+#include <functional>
 #include <string>
 
 namespace conflux::actors {
+
+/// The largest piece of a snapshot one chunk may carry (peer links send
+/// 1 MiB; the margin is for other senders' choices).
+constexpr std::uint64_t max_snapshot_chunk_bytes = std::uint64_t{4} << 20;
+
+/// Fault injection for tests: asked before each write and before the fsync
+/// of an incoming snapshot file with the bytes received so far; a non-zero
+/// errno makes that call fail with it (a full disk is hard to come by in a
+/// test run). Empty in a real node.
+using snapshot_io_fault = std::function<int(std::uint64_t received)>;
 
 struct snapshotter_state {
   static inline const char* name = "snapshotter";
@@ -38,7 +59,7 @@ struct snapshotter_state {
   bool taking = false;
 
   // -- the transfer being received --------------------------------------------
-  std::FILE* incoming = nullptr;
+  int incoming = -1;
   std::string incoming_path;
   raft::server_id from = raft::no_server;
   raft::term_t term = 0;
@@ -46,6 +67,7 @@ struct snapshotter_state {
   raft::term_t snapshot_term = 0;
   std::uint64_t total = 0;
   std::uint64_t received = 0;
+  snapshot_io_fault fault;
 
   ~snapshotter_state();
   void drop_incoming();
@@ -54,5 +76,10 @@ struct snapshotter_state {
 snapshotter_actor::behavior_type
 snapshotter_fun(snapshotter_actor::stateful_pointer<snapshotter_state> self,
                 node_context_ptr ctx);
+
+/// snapshotter_fun with a fault injected into the incoming file's writes.
+snapshotter_actor::behavior_type
+snapshotter_with_fault_fun(snapshotter_actor::stateful_pointer<snapshotter_state> self,
+                           node_context_ptr ctx, snapshot_io_fault fault);
 
 } // namespace conflux::actors

@@ -125,6 +125,10 @@ struct status_reply {
   /// The node's refusal and drop counters by name (only those above 0):
   /// messages dropped for identity or size, limits hit, transport drops.
   std::map<std::string, std::uint64_t> counters;
+  /// Not empty while the node cannot apply committed entries for want of
+  /// room (a full disk or database): why. The node is not ready then: it
+  /// serves serializable reads only, and applies again once the write fits.
+  std::string apply_paused;
 };
 
 // -- watches (PROTOCOL.md "Watches") -------------------------------------------

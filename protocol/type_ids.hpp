@@ -51,7 +51,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, status_reply& x) {
   return f(caf::meta::type_name("conflux.status_reply"), x.id, x.address, x.role, x.term,
            x.commit, x.applied, x.leader_id, x.leader_address, x.cluster_id, x.members,
-           x.sessions, x.transport, x.counters);
+           x.sessions, x.transport, x.counters, x.apply_paused);
 }
 
 template <class Inspector>

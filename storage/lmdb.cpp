@@ -67,14 +67,20 @@ error make_error(int rc, std::string_view operation, std::string_view path,
   if (rc == MDB_MAP_FULL)
     msg += "; the data file reached its maximum size: restart conflux-node with a "
            "larger --max-db-size (config key max_db_size)";
+  else if (rc == ENOSPC || rc == EDQUOT)
+    msg += "; the disk is full: free space on the file system of the data directory";
   else if (rc == MDB_READERS_FULL)
     msg += "; too many concurrent read transactions: retry, or restart conflux-node "
            "with a larger --max-readers (config key max_readers)";
   // A full reader table is load, not damage: fail that one request
-  // (unavailable) instead of stopping the node (storage_failure).
+  // (unavailable) instead of stopping the node (storage_failure). A full map
+  // or disk is a capacity limit (resource_exhausted): the applier waits for
+  // room instead of stopping (actors/applier.hpp).
   auto code = (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND) ? errc::corrupted
               : rc == MDB_READERS_FULL                         ? errc::unavailable
-                                                               : errc::storage_failure;
+              : (rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT)
+                  ? errc::resource_exhausted
+                  : errc::storage_failure;
   return error{code, std::move(msg)};
 }
 

@@ -1,10 +1,11 @@
 #pragma once
 // Thin RAII wrappers over the LMDB C API (env, txn, dbi, cursor). Every call
 // returns `status` / `expected<T>` and never throws; every LMDB error becomes
-// errc::storage_failure (errc::corrupted for MDB_CORRUPTED / MDB_PAGE_NOTFOUND)
-// with a message naming the operation, the environment directory and
-// mdb_strerror. Used by log_store and state_store only; nothing above storage/
-// sees LMDB.
+// errc::storage_failure (errc::corrupted for MDB_CORRUPTED / MDB_PAGE_NOTFOUND,
+// errc::unavailable for MDB_READERS_FULL, errc::resource_exhausted for
+// MDB_MAP_FULL, ENOSPC and EDQUOT) with a message naming the operation, the
+// environment directory and mdb_strerror. Used by log_store and state_store only;
+// nothing above storage/ sees LMDB.
 //
 // Threads (decision, see storage/FORMAT.md "Threads"): every environment is
 // opened with MDB_NOTLS. A read-only txn is then tied to its `txn` object, not

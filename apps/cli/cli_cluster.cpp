@@ -103,6 +103,9 @@ void print_status_json(command_context& c, const actors::node_status& first,
       j["leader_id"] = rw.st->leader_id;
       j["transport"] = rw.st->transport;
       j["counters"] = rw.st->counters;
+      j["apply_paused"] = rw.st->apply_paused.empty()
+                              ? nlohmann::json(nullptr)
+                              : nlohmann::json(rw.st->apply_paused);
       j["is_leader"] = leader.id != 0 && rw.m.id == leader.id;
     } else {
       j["reachable"] = false;
@@ -129,10 +132,15 @@ void print_status_table(command_context& c, const std::vector<member_row>& rows,
     auto lag_text =
         p != progress.end() ? std::to_string(p->second.lag) : std::string{"-"};
     if (rw.st) {
+      std::string note = leader.id != 0 && rw.m.id == leader.id ? "* leader" : "";
+      if (!rw.st->apply_paused.empty()) {
+        std::string why = rw.st->apply_paused;
+        std::replace(why.begin(), why.end(), '\n', ' ');
+        note += (note.empty() ? "" : "; ") + std::string{"APPLY PAUSED: "} + why;
+      }
       table.push_back({std::to_string(rw.m.id), rw.m.address, rw.m.kind, rw.st->role,
                        std::to_string(rw.st->term), std::to_string(rw.st->commit),
-                       std::to_string(rw.st->applied), lag_text,
-                       leader.id != 0 && rw.m.id == leader.id ? "* leader" : ""});
+                       std::to_string(rw.st->applied), lag_text, note});
     } else {
       std::string why = rw.err->message.empty() ? std::string{to_string(rw.err->code)}
                                                 : rw.err->message;

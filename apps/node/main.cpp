@@ -4,10 +4,10 @@
 //                [--peers 1=HOST:PORT,2=HOST:PORT,...] [--cluster-id NAME]
 //                [--log-level LEVEL] [--watch-history N] [--watch-backlog N] [--join]
 //                [--snapshot-entries N] [--snapshot-bytes B]
-//                [--max-db-size SIZE] [--max-readers N]
 //                [--max-sessions-per-connection N] [--max-sessions N]
 //                [--max-requests-in-flight N] [--max-pending-proposals N]
 //                [--max-reply-bytes SIZE] [--session-idle-timeout S]
+//                [--max-db-size SIZE] [--max-snapshot-bytes SIZE] [--max-readers N]
 //                (--tls-dir DIR [--tls-cert F] [--tls-key F] [--tls-ca F]
 //                 | --insecure-plaintext)
 //
@@ -238,6 +238,16 @@ void load_config_file(const std::string& path, launch_settings& s, bool& listen_
     if (t.contains("session_idle_timeout"))
       opts.session_idle_timeout =
           std::chrono::seconds(toml::find<std::uint64_t>(t, "session_idle_timeout"));
+    if (t.contains("max_snapshot_bytes")) {
+      const auto& v = toml::find(t, "max_snapshot_bytes");
+      if (v.is_string())
+        opts.max_snapshot_bytes =
+            size_or_exit(path + ": max_snapshot_bytes", toml::get<std::string>(v));
+      else if (v.as_integer() < 0)
+        usage_error(path + ": max_snapshot_bytes must not be negative");
+      else
+        opts.max_snapshot_bytes = static_cast<std::uint64_t>(v.as_integer());
+    }
     if (t.contains("max_readers"))
       opts.max_readers = toml::find<unsigned>(t, "max_readers");
     if (t.contains("join"))
@@ -269,7 +279,8 @@ void load_config_file(const std::string& path, launch_settings& s, bool& listen_
 
 /// The flags as given (empty / unset when not given).
 struct node_flags {
-  std::string config_file, id, listen, data, peers, cluster_id, max_db_size;
+  std::string config_file, id, listen, data, peers, cluster_id, max_db_size,
+      max_snapshot_bytes;
   tls_choice tls;
   std::optional<std::uint64_t> snapshot_entries, snapshot_bytes;
   std::optional<std::int64_t> idle_timeout;
@@ -309,6 +320,9 @@ void add_flags(CLI::App& app, node_flags& f, launch_settings& s) {
   app.add_option("--max-db-size", f.max_db_size,
                  "largest size of each of the two databases (log, state), e.g. 64GiB, "
                  "512MiB or bytes (default 64GiB, at least 1MiB)");
+  app.add_option("--max-snapshot-bytes", f.max_snapshot_bytes,
+                 "largest snapshot this node takes from a leader, e.g. 4GiB "
+                 "(default 4GiB, at least 1MiB; --max-db-size when that is smaller)");
   app.add_option("--max-readers", f.max_readers,
                  "concurrent read transactions of the state database (default 126)");
   app.add_option("--idle-timeout", f.idle_timeout,
@@ -367,6 +381,9 @@ void apply_flags(const node_flags& f, node_options& opts) {
     opts.snapshot_bytes = *f.snapshot_bytes;
   if (!f.max_db_size.empty())
     opts.max_db_size = size_or_exit("--max-db-size", f.max_db_size);
+  if (!f.max_snapshot_bytes.empty())
+    opts.max_snapshot_bytes =
+        size_or_exit("--max-snapshot-bytes", f.max_snapshot_bytes);
   if (f.max_readers)
     opts.max_readers = *f.max_readers;
   if (f.max_sessions_per_connection)

@@ -3,10 +3,16 @@
 // Raft role (here a recording listener) in one applied_notice: every entry
 // it applied with its result, the applied index and the newest term. Which
 // client waiters those reports answer is the Raft role's job
-// (raft_actor_test.cpp, raft_replication_test.cpp).
+// (raft_actor_test.cpp, raft_replication_test.cpp). A full disk or database
+// pauses applying (nothing skipped, nothing refused, the node keeps running)
+// until the write fits; other storage errors stop the node.
 
+#include "actors/client_session.hpp"
 #include "protocol/state_machine.hpp"
 #include "tests/actors/fixture.hpp"
+
+#include <filesystem>
+#include <memory>
 
 using namespace conflux;
 using namespace conflux::actors;
@@ -175,4 +181,149 @@ TEST_CASE_FIXTURE(applier_fixture, "applier_stops_the_node_on_a_gap_in_the_entri
   CHECK(ctx->failure.failed());
   CHECK(last_applied() == 0u);
   CHECK(reports->notices.empty()); // nothing applied, nothing reported
+}
+
+namespace {
+
+/// Fails the next `failures` commits with `code`.
+struct commit_faults {
+  int failures = 0;
+  errc code = errc::resource_exhausted;
+};
+
+struct faulty_applier_fixture : fixture {
+  node_context_ptr ctx = open_context(options(1, {1}));
+  std::shared_ptr<commit_faults> faults = std::make_shared<commit_faults>();
+  applier_actor applier = track(sys.spawn(
+      applier_with_fault_fun, ctx, raft::index_t{0}, [f = faults]() -> conflux::status {
+        if (f->failures == 0)
+          return {};
+        --f->failures;
+        return conflux::status{f->code, "injected: No space left on device"};
+      }));
+  std::shared_ptr<applied_recorder> reports = listen_to(ctx);
+
+  faulty_applier_fixture() { run(); }
+
+  void apply(std::vector<raft::entry_ptr> entries) {
+    send(applier, apply_batch{std::move(entries)});
+    run();
+  }
+
+  /// Lets the paused applier's retry timer fire once.
+  void wait_retry() {
+    sched.advance_time(apply_retry_interval);
+    run();
+  }
+
+  std::uint64_t last_applied() {
+    auto txn = read_state(*ctx);
+    auto a = txn.last_applied();
+    REQUIRE(a.ok());
+    return *a;
+  }
+};
+
+rpc::client_request serializable_get(const std::string& key) {
+  rpc::client_request r;
+  r.op = static_cast<std::uint8_t>(rpc::request_op::get_config);
+  r.consistency = 1;
+  r.key = key;
+  return r;
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(faulty_applier_fixture,
+                  "a_full_disk_pauses_applying_and_it_resumes_when_space_returns") {
+  faults->failures = 2;
+  apply({command_entry(1, 1, create_cmd(key_a))});
+  // Not applied, not skipped, not refused, and the node runs on.
+  CHECK(reports->notices.empty());
+  CHECK(last_applied() == 0u);
+  CHECK_FALSE(ctx->failure.failed());
+  CHECK(ctx->paused.paused());
+  CHECK(ctx->paused.reason().find("No space left on device") != std::string::npos);
+  CHECK(ctx->counters.get("apply.paused.disk_full") == 1u);
+
+  // Entries committed meanwhile wait behind the first.
+  apply({command_entry(2, 1, create_cmd(key_b))});
+  CHECK(reports->notices.empty());
+
+  wait_retry(); // the second failure: still paused, counted once
+  CHECK(reports->notices.empty());
+  CHECK(ctx->paused.paused());
+  CHECK(ctx->counters.get("apply.paused.disk_full") == 1u);
+
+  wait_retry(); // room again: both entries, in order, in one transaction
+  REQUIRE(reports->notices.size() == 1u);
+  auto& n = reports->notices.back();
+  CHECK(n.applied == 2u);
+  REQUIRE(n.results.size() == 2u);
+  CHECK(n.results[0].index == 1u);
+  CHECK(n.results[1].index == 2u);
+  CHECK(n.results[1].result.ok());
+  CHECK(last_applied() == 2u);
+  CHECK_FALSE(ctx->paused.paused());
+  CHECK(ctx->paused.reason().empty());
+  CHECK_FALSE(ctx->failure.failed());
+
+  // Applying goes on as before.
+  apply({command_entry(3, 1, version_cmd(key_a, "{}"))});
+  CHECK(reports->notices.size() == 2u);
+  CHECK(last_applied() == 3u);
+}
+
+TEST_CASE_FIXTURE(faulty_applier_fixture,
+                  "a_storage_error_other_than_a_full_disk_still_stops_the_node") {
+  faults->failures = 1;
+  faults->code = errc::storage_failure;
+  apply({command_entry(1, 1, create_cmd(key_a))});
+  CHECK(ctx->failure.failed());
+  CHECK_FALSE(ctx->paused.paused());
+  CHECK(ctx->counters.get("apply.paused.disk_full") == 0u);
+  CHECK(reports->notices.empty());
+}
+
+TEST_CASE_FIXTURE(fixture,
+                  "a_full_database_pauses_applying_and_serializable_reads_go_on") {
+  // The smallest map a node takes (1 MiB): three configs of 400 KiB do not
+  // fit.
+  auto opts = options(1, {1});
+  std::filesystem::create_directories(opts.data_dir);
+  storage::state_store_options so{{cluster, opts.id}};
+  so.map_size = storage::lmdb::min_map_size;
+  auto store = storage::state_store::open(opts.data_dir + "/state", so);
+  REQUIRE(store.ok());
+  auto ctx = std::make_shared<node_context>();
+  ctx->opts = opts;
+  ctx->state = std::make_shared<storage::state_store>(std::move(*store));
+  auto applier = track(sys.spawn(applier_fun, ctx, raft::index_t{0}));
+  auto reports = listen_to(ctx);
+  run();
+
+  send(applier, apply_batch{{command_entry(1, 1, create_cmd(key_a))}});
+  run();
+  REQUIRE(ctx->applied.load() == 1u);
+  // Three new configs of distinct contents (equal ones could share storage).
+  auto big = [](char c) { return "\"" + std::string(400 * 1024, c) + "\""; };
+  send(applier, apply_batch{{command_entry(2, 1, create_cmd(key_b, big('x'))),
+                             command_entry(3, 1, create_cmd(key_a + ".y", big('y'))),
+                             command_entry(4, 1, create_cmd(key_a + ".z", big('z')))}});
+  run();
+  CHECK_FALSE(ctx->failure.failed()); // the node stays up
+  CHECK(ctx->paused.paused());
+  CHECK(ctx->paused.reason().find("--max-db-size") != std::string::npos);
+  CHECK(ctx->counters.get("apply.paused.disk_full") == 1u);
+  CHECK(ctx->applied.load() == 1u);
+  CHECK(reports->notices.size() == 1u);
+
+  // Retries go on and fail the same way; the node still serves what it has.
+  sched.advance_time(apply_retry_interval);
+  run();
+  CHECK(ctx->paused.paused());
+  CHECK_FALSE(ctx->failure.failed());
+  auto r = serve_read(*ctx, serializable_get(key_a));
+  CHECK_MESSAGE(r.code == 0u, r.message);
+  CHECK(r.revision == 1u);
 }

@@ -108,6 +108,34 @@ TEST_CASE_FIXTURE(
   CHECK(st.id == 1u);
 }
 
+TEST_CASE_FIXTURE(fixture,
+                  "a_node_whose_applying_is_paused_serves_only_serializable_reads") {
+  auto n = start_node(1, {1});
+  elect_single(n);
+  auto session = spawn_session(n);
+  run();
+  REQUIRE(client(session, write_req(create_cmd(key_a))).code == 0u);
+
+  // As the applier marks it when the disk is full (applier_test.cpp).
+  n.ctx->paused.set("applier failed to commit entries 2..2: No space left on device");
+  auto w = client(session, write_req(create_cmd(key_b)));
+  CHECK(w.code == code(errc::unavailable));
+  CHECK(w.message.find("room on its disk") != std::string::npos);
+  CHECK(w.message.find("No space left on device") != std::string::npos);
+  auto lin =
+      client(session, read_req(rpc::request_op::get_config, key_a, linearizable));
+  CHECK(lin.code == code(errc::unavailable));
+  auto ser =
+      client(session, read_req(rpc::request_op::get_config, key_a, serializable));
+  CHECK_MESSAGE(ser.code == 0u, ser.message);
+  auto st = ask<rpc::status_reply>(session, status_atom::value);
+  CHECK(st.apply_paused.find("No space left on device") != std::string::npos);
+
+  n.ctx->paused.clear(); // applying resumed
+  CHECK(client(session, write_req(create_cmd(key_b))).code == 0u);
+  CHECK(ask<rpc::status_reply>(session, status_atom::value).apply_paused.empty());
+}
+
 TEST_CASE_FIXTURE(fixture, "client_session_redirects_writes_on_a_follower") {
   auto n = start_node(1, {1, 2, 3});
   auto session = spawn_session(n);

@@ -3,12 +3,14 @@
 // under its final name, removing older ones; reassembles a snapshot the
 // leader sends in chunks and reports it only once it verified; refuses
 // chunks that do not continue the transfer and transfers that fail the
-// checksum.
+// checksum; refuses transfers over its size limit and chunks over the chunk
+// bound; and fails a transfer, not the node, when the disk is full.
 
 #include "actors/snapshotter.hpp"
 #include "storage/snapshot_file.hpp"
 #include "tests/actors/fixture.hpp"
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -43,10 +45,20 @@ std::string slurp(const std::string& path) {
   return out.str();
 }
 
+/// A disk that fails: `err` (an errno) once the transfer holds `at` bytes.
+struct fault_plan {
+  int err = 0;
+  std::uint64_t at = 0;
+};
+
 struct snapshotter_fixture : fixture {
   node_context_ptr ctx = open_context(options(1, {1}));
   std::shared_ptr<listener_log> log = std::make_shared<listener_log>();
-  snapshotter_actor snap = track(sys.spawn(snapshotter_fun, ctx));
+  std::shared_ptr<fault_plan> disk = std::make_shared<fault_plan>();
+  snapshotter_actor snap = track(
+      sys.spawn(snapshotter_with_fault_fun, ctx, [d = disk](std::uint64_t received) {
+        return received >= d->at ? d->err : 0;
+      }));
   std::string snap_dir = ctx->opts.data_dir + "/snapshots";
 
   snapshotter_fixture() {
@@ -194,4 +206,89 @@ TEST_CASE_FIXTURE(snapshotter_fixture,
   CHECK(log->reports.empty());
   CHECK_FALSE(std::filesystem::exists(snap_dir + "/incoming-2.tmp"));
   CHECK_FALSE(ctx->failure.failed()); // a bad transfer does not stop the node
+}
+
+TEST_CASE_FIXTURE(snapshotter_fixture, "a_snapshot_over_the_size_limit_is_refused") {
+  fill(7);
+  auto file = snapshot_bytes(7, 3);
+  ctx->opts.max_snapshot_bytes = file.size() - 1;
+  auto reply = send_chunk(chunk(file, 0, 10));
+  CHECK(reply.code == static_cast<std::uint8_t>(errc::resource_exhausted));
+  CHECK(reply.message.find("--max-snapshot-bytes") != std::string::npos);
+  CHECK(reply.received == 0);
+  CHECK(ctx->counters.get("snapshot.refused.too_large") == 1);
+  CHECK_FALSE(std::filesystem::exists(snap_dir + "/incoming-2.tmp"));
+  // Nothing was started: a continuation is refused too.
+  CHECK(send_chunk(chunk(file, 10, 10)).code ==
+        static_cast<std::uint8_t>(errc::invalid_argument));
+  // --max-db-size bounds it as well (a larger snapshot cannot be installed).
+  ctx->opts.max_snapshot_bytes = std::uint64_t{4} << 30;
+  ctx->opts.max_db_size = file.size() - 1;
+  CHECK(send_chunk(chunk(file, 0, 10)).code ==
+        static_cast<std::uint8_t>(errc::resource_exhausted));
+  CHECK(ctx->counters.get("snapshot.refused.too_large") == 2);
+  // At the limit it goes through.
+  ctx->opts.max_db_size = file.size();
+  CHECK(send_chunk(chunk(file, 0, file.size())).code == 0);
+  CHECK(log->reports.size() == 1);
+  CHECK_FALSE(ctx->failure.failed());
+}
+
+TEST_CASE_FIXTURE(snapshotter_fixture,
+                  "a_snapshot_chunk_over_the_chunk_bound_is_refused") {
+  fill(7);
+  auto file = snapshot_bytes(7, 3);
+  auto c = chunk(file, 0, 10);
+  c.data.assign(max_snapshot_chunk_bytes + 1, 'x');
+  c.total = std::uint64_t{2} * max_snapshot_chunk_bytes;
+  auto reply = send_chunk(std::move(c));
+  CHECK(reply.code == static_cast<std::uint8_t>(errc::too_large));
+  CHECK(ctx->counters.get("snapshot.refused.chunk_too_large") == 1);
+  CHECK_FALSE(std::filesystem::exists(snap_dir + "/incoming-2.tmp"));
+  CHECK_FALSE(ctx->failure.failed());
+}
+
+TEST_CASE_FIXTURE(
+    snapshotter_fixture,
+    "a_full_disk_during_a_snapshot_transfer_fails_the_transfer_not_the_node") {
+  fill(7);
+  auto file = snapshot_bytes(7, 3);
+  disk->err = ENOSPC;
+  disk->at = 10;
+  CHECK(send_chunk(chunk(file, 0, 10)).code == 0);
+  CHECK(std::filesystem::exists(snap_dir + "/incoming-2.tmp"));
+  auto full = send_chunk(chunk(file, 10, 10));
+  CHECK(full.code == static_cast<std::uint8_t>(errc::resource_exhausted));
+  CHECK(full.message.find("disk space") != std::string::npos);
+  CHECK(ctx->counters.get("snapshot.failed.disk_full") == 1);
+  CHECK_FALSE(std::filesystem::exists(snap_dir + "/incoming-2.tmp"));
+  CHECK(log->reports.empty());
+  CHECK_FALSE(ctx->failure.failed());
+
+  // The disk fills up at the fsync of the last byte (a quota this time).
+  disk->err = EDQUOT;
+  disk->at = file.size();
+  auto at_sync = send_chunk(chunk(file, 0, file.size()));
+  CHECK(at_sync.code == static_cast<std::uint8_t>(errc::resource_exhausted));
+  CHECK(ctx->counters.get("snapshot.failed.disk_full") == 2);
+  CHECK_FALSE(std::filesystem::exists(snap_dir + "/incoming-2.tmp"));
+  CHECK(log->reports.empty());
+  CHECK_FALSE(ctx->failure.failed());
+
+  // Space is back: the leader's next attempt goes through.
+  disk->err = 0;
+  CHECK(send_chunk(chunk(file, 0, file.size())).code == 0);
+  REQUIRE(log->reports.size() == 1);
+  CHECK(slurp(log->reports[0].path) == file);
+}
+
+TEST_CASE_FIXTURE(snapshotter_fixture,
+                  "an_io_error_during_a_snapshot_transfer_stops_the_node") {
+  fill(7);
+  auto file = snapshot_bytes(7, 3);
+  disk->err = EIO;
+  auto reply = send_chunk(chunk(file, 0, 10));
+  CHECK(reply.code == static_cast<std::uint8_t>(errc::storage_failure));
+  CHECK(ctx->failure.failed());
+  CHECK(ctx->counters.get("snapshot.failed.disk_full") == 0);
 }

@@ -845,6 +845,22 @@ TEST_CASE("cluster_status_says_which_nodes_speak_plain_text") {
   CHECK(mentions(j["transport"].get<std::string>(), "INSECURE plain text"));
 }
 
+TEST_CASE("cluster_status_shows_a_node_whose_applying_is_paused") {
+  fake_cluster fake;
+  fake.nodes = {node(1, "leader", 1), node(2, "follower", 1), node(3, "follower", 1)};
+  auto fine = one_json_object(run(fake, {"cluster", "status", "--json"}).out);
+  CHECK(fine["members"][1]["apply_paused"].is_null());
+  fake.nodes[1].apply_paused = "applier failed to commit entries 7..9: disk full";
+  auto r = run(fake, {"cluster", "status"});
+  CHECK(r.code == 0);
+  CHECK(mentions(r.out,
+                 "APPLY PAUSED: applier failed to commit entries 7..9: disk full"));
+  auto j = one_json_object(run(fake, {"cluster", "status", "--json"}).out);
+  CHECK(j["members"][1]["apply_paused"] ==
+        "applier failed to commit entries 7..9: disk full");
+  CHECK(j["members"][0]["apply_paused"].is_null());
+}
+
 TEST_CASE("cluster_status_shows_an_unreachable_member_with_its_error") {
   fake_cluster fake;
   fake.nodes = {node(1, "leader", 1), node(2, "follower", 1), node(3, "follower", 1)};

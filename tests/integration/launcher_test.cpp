@@ -186,6 +186,11 @@ TEST_CASE("max_db_size_and_max_readers_are_checked_at_start") {
   check_refused(
       run_node(scratch, {"--listen", listen, "--max-db-size", "99999999999TiB"}),
       "is not a size: it is too large");
+  check_refused(
+      run_node(scratch, {"--listen", listen, "--max-snapshot-bytes", "512KiB"}),
+      "--max-snapshot-bytes 524288 bytes is too small");
+  check_refused(run_node(scratch, {"--listen", listen, "--max-snapshot-bytes", "4GB"}),
+                "--max-snapshot-bytes: '4GB' is not a size");
   check_refused(run_node(scratch, {"--listen", listen, "--max-readers", "3"}),
                 "--max-readers must be 16 to 65536");
   const auto file = scratch.dir() + "/sizes.toml";

@@ -588,14 +588,14 @@ TEST_CASE("state_store_failed_write_poisons_txn_and_commits_nothing") {
     st = w.put_version(v);
   }
   REQUIRE_FALSE(st.ok());
-  CHECK(st.code() == errc::storage_failure);
+  CHECK(st.code() == errc::resource_exhausted); // a limit, not damage
   CHECK(st.err().message.find("a larger --max-db-size") != std::string::npos);
   CHECK_FALSE(w.live());
   // Every later call reports the first error instead of touching LMDB.
   auto again = w.put_config(make_config(1, "t/a/e/n"));
-  CHECK(again.code() == errc::storage_failure);
+  CHECK(again.code() == errc::resource_exhausted);
   CHECK(again.err().message.find("earlier error") != std::string::npos);
-  CHECK(w.find_config(1).code() == errc::storage_failure);
+  CHECK(w.find_config(1).code() == errc::resource_exhausted);
   CHECK_FALSE(w.commit().ok());
   auto r = read_ok(s);
   CHECK(*r.last_applied() == 1);
