@@ -16,8 +16,10 @@ namespace conflux::rpc {
 
 /// Raft messages from one node to another, in send order. Each element is one
 /// raft::message encoded by raft::encode_message. Reply: an ack (uint64_t 0)
-/// as soon as the receiving node queued them; the ack only bounds the sender's
-/// in-flight window, it says nothing about Raft.
+/// as soon as the receiving node queued them, or the conflux::errc value it
+/// dropped them for (a connection whose identity is not node `from`:
+/// docs/security.md); the ack only bounds the sender's in-flight window, it
+/// says nothing about Raft.
 struct peer_batch {
   std::string cluster_id;
   std::uint64_t from = 0;

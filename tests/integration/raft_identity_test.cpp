@@ -4,10 +4,12 @@
 // client identity, or a node identity claiming to be another node, is refused
 // with permission_denied and counted; node 2's own traffic passes the identity
 // check but node 2 is no member, so Raft drops it; and a snapshot from anyone
-// but the leader the node follows is refused with not_leader.
+// but the leader the node follows is refused with not_leader, as is a chunk
+// over 4 MiB with too_large.
 
 #include "actors/endpoint.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/peer_admission.hpp"
 #include "actors/remoting.hpp"
 #include "actors/transport.hpp"
 #include "protocol/raft/wire.hpp"
@@ -200,6 +202,15 @@ TEST_CASE("a_non_member_nodes_raft_traffic_and_snapshots_are_dropped") {
   REQUIRE(reply.has_value());
   CHECK(reply->code == static_cast<std::uint8_t>(errc::not_leader));
   CHECK(counter(c, "snapshot.refused.not_leader") == 1u);
+
+  // Nor a chunk over 4 MiB, from anyone.
+  auto big = forged_chunk(2, term);
+  big.data.assign(actors::max_snapshot_chunk_bytes + 1, 's');
+  big.total = big.data.size();
+  reply = node2.send(node, std::move(big));
+  REQUIRE(reply.has_value());
+  CHECK(reply->code == static_cast<std::uint8_t>(errc::too_large));
+  CHECK(counter(c, "snapshot.refused.too_large") == 1u);
 }
 
 } // namespace conflux::itest
