@@ -76,6 +76,8 @@ status stamp_write(caf::actor_system& sys, const caf::strong_actor_ptr& sender,
     open->id = *id;
   }
   return {};
+}
+
 /// A node whose applier waits for room on its disk would keep a write or a
 /// linearizable read waiting for an apply that does not come: it refuses
 /// them at once (unavailable: the client tries another node).
