@@ -31,6 +31,7 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/node_context.hpp"
+#include "actors/peer_admission.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -40,9 +41,8 @@
 
 namespace conflux::actors {
 
-/// The largest piece of a snapshot one chunk may carry (peer links send
-/// 1 MiB; the margin is for other senders' choices).
-constexpr std::uint64_t max_snapshot_chunk_bytes = std::uint64_t{4} << 20;
+// max_snapshot_chunk_bytes (actors/peer_admission.hpp): the largest piece of
+// a snapshot one chunk may carry; the node endpoint checks it first.
 
 /// Fault injection for tests: asked before each write and before the fsync
 /// of an incoming snapshot file with the bytes received so far; a non-zero
