@@ -78,13 +78,14 @@ public:
     return dir;
   }
 
-  std::string client_dir(const std::string& cluster) {
+  std::string client_dir(const std::string& cluster, const std::string& name) {
     std::lock_guard<std::mutex> guard{mtx_};
-    auto dir = root() + "/" + cluster + "/client";
+    auto dir =
+        root() + "/" + cluster + (name == "itest" ? "/client" : "/client-" + name);
     if (made_.insert(dir).second) {
       auto& ca = ca_for(cluster);
       auto pem =
-          check(actors::issue_client_certificate(ca, "itest", actors::valid_for_days(1)));
+          check(actors::issue_client_certificate(ca, name, actors::valid_for_days(1)));
       write(dir, "client", pem, ca);
     }
     return dir;
@@ -145,7 +146,11 @@ std::string node_tls_dir(const std::string& cluster_id, std::uint64_t node_id) {
 }
 
 std::string client_tls_dir(const std::string& cluster_id) {
-  return g_pki.client_dir(cluster_id);
+  return g_pki.client_dir(cluster_id, "itest");
+}
+
+std::string client_tls_dir(const std::string& cluster_id, const std::string& name) {
+  return g_pki.client_dir(cluster_id, name);
 }
 
 actors::client_runtime& runtime(const std::string& cluster_id) {

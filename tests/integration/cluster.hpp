@@ -53,6 +53,9 @@ void shutdown_runtime();
 /// test process's own CA of that cluster id.
 std::string node_tls_dir(const std::string& cluster_id, std::uint64_t node_id);
 std::string client_tls_dir(const std::string& cluster_id);
+/// The same for the client identity `name` (conflux://CLUSTER/client/NAME);
+/// client_tls_dir(cluster_id) holds the identity "itest".
+std::string client_tls_dir(const std::string& cluster_id, const std::string& name);
 
 /// True once a doctest assertion failed in the running test case (set by a
 /// listener in main.cpp, reset when a test case starts).

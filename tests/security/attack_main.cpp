@@ -9,7 +9,8 @@
 //                  [--tls-dir DIR [--leaf client|node] | --no-cert]
 //                  [--cluster ID] [--from N] [--to N] [--term N]
 //                  [--prev-index N] [--prev-term N] [--key KEY]
-//                  [--from-address HOST:PORT]
+//                  [--from-address HOST:PORT] [--client-name NAME]
+//                  [--session N] [--sequence N] [--guesses N]
 //   conflux-attack --list
 //
 // --tls-dir DIR presents DIR/<leaf>.crt and DIR/<leaf>.key (a directory made
@@ -37,7 +38,8 @@ int usage(const std::string& why) {
                "[--wait-ms N] [--depth N] [--max-actor-id N] [--count N] "
                "[--tls-dir DIR [--leaf client|node] | --no-cert] [--cluster ID] "
                "[--from N] [--to N] [--term N] [--prev-index N] [--prev-term N] "
-               "[--key KEY] [--from-address HOST:PORT]\n"
+               "[--key KEY] [--from-address HOST:PORT] [--client-name NAME] "
+               "[--session N] [--sequence N] [--guesses N]\n"
                "       conflux-attack --list\n";
   return 2;
 }
@@ -111,7 +113,7 @@ int main(int argc, char** argv) {
       continue;
     }
     if (flag == "--tls-dir" || flag == "--leaf" || flag == "--cluster" ||
-        flag == "--key" || flag == "--from-address") {
+        flag == "--key" || flag == "--from-address" || flag == "--client-name") {
       if (flag == "--tls-dir")
         opts.tls_dir = value;
       else if (flag == "--leaf")
@@ -120,6 +122,8 @@ int main(int argc, char** argv) {
         opts.cluster_id = value;
       else if (flag == "--key")
         opts.key = value;
+      else if (flag == "--client-name")
+        opts.client_name = value;
       else
         opts.from_address = value;
       continue;
@@ -145,6 +149,12 @@ int main(int argc, char** argv) {
       opts.prev_index = *n;
     else if (flag == "--prev-term")
       opts.prev_term = *n;
+    else if (flag == "--session")
+      opts.session = *n;
+    else if (flag == "--sequence")
+      opts.sequence = *n;
+    else if (flag == "--guesses")
+      opts.guesses = *n;
     else
       return usage("unknown flag " + flag);
   }

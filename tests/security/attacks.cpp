@@ -203,6 +203,37 @@ attack_report connect_storm(const attack_options& o) {
   return r;
 }
 
+// Opens `o.count` TCP connections and sends nothing on them, not even a TLS
+// hello; waits up to `o.wait` for the node to close them all. granted: how
+// many connected, refused: how many the node closed; closed_after_ms: when
+// it closed the last one.
+attack_report idle_sockets(const attack_options& o) {
+  std::vector<std::unique_ptr<raw_connection>> conns;
+  for (std::uint64_t i = 0; i < o.count; ++i) {
+    auto conn = raw_connection::open(o.target.host, o.target.port, connect_limit);
+    if (!conn)
+      return not_run("connection " + std::to_string(i) + ": cannot connect to " +
+                     where(o.target));
+    conns.push_back(std::move(conn));
+  }
+  attack_report r;
+  r.ran = true;
+  r.granted = static_cast<long>(conns.size());
+  r.refused = 0;
+  const auto start = clock::now();
+  const auto deadline = start + o.wait;
+  // Waits on each in turn, within what is left of the one deadline.
+  for (auto& conn : conns) {
+    auto left = std::chrono::duration_cast<ms>(deadline - clock::now());
+    if (left.count() < 0 || !conn->wait_closed(left))
+      continue;
+    ++r.refused;
+    r.closed_after_ms = std::chrono::duration_cast<ms>(clock::now() - start).count();
+  }
+  r.closed = r.refused == r.granted;
+  return r;
+}
+
 attack_report handshake_without_payload(const attack_options& o) {
   basp_forge forge;
   dial_failure failed;
@@ -373,7 +404,8 @@ std::string attack_report::to_line() const {
   std::ostringstream os;
   os << "ran=" << ran << " closed=" << closed << " closed_after_ms=" << closed_after_ms
      << " answered=" << answered << " tls_refused=" << tls_refused
-     << " reply_code=" << reply_code << " error=" << error;
+     << " reply_code=" << reply_code << " granted=" << granted << " refused=" << refused
+     << " error=" << error;
   return os.str();
 }
 
@@ -410,6 +442,10 @@ std::optional<attack_report> attack_report::parse(const std::string& line) {
         answered = std::stoi(value);
       } else if (key == "reply_code") {
         r.reply_code = std::stol(value);
+      } else if (key == "granted") {
+        r.granted = std::stol(value);
+      } else if (key == "refused") {
+        r.refused = std::stol(value);
       } else if (key == "tls_refused") {
         tls_refused = std::stoi(value);
       }
@@ -439,6 +475,9 @@ const std::vector<attack_entry>& all_attacks() {
       {"connect-storm", connect_storm,
        "--count (100) connections opened and dropped: bare TCP, a TLS handshake "
        "(--tls-dir's certificate, or none) closed at once, 32 bytes of BASP"},
+      {"idle-sockets", idle_sockets,
+       "--count (100) TCP connections that send nothing, not even a TLS hello; "
+       "waits --wait-ms for the node to close them all"},
       {"handshake-without-payload", handshake_without_payload,
        "a client handshake header announcing no payload"},
       {"message-before-handshake", message_before_handshake,

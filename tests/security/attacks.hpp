@@ -56,6 +56,16 @@ struct attack_options {
   std::string key = "forged/attack/prod/owned.txt";
   /// The address the forged peer_batch says its sender listens on.
   std::string from_address = "127.0.0.1:9";
+
+  // -- the client attacks (raft_attacks.hpp) -----------------------------------
+
+  /// The client name the attacker's client_hello gives.
+  std::string client_name = "mallory";
+  /// Another client's session the attacker writes on (0: none), with this
+  /// sequence number, after guessing the ids 1 to `guesses`.
+  std::uint64_t session = 0;
+  std::uint64_t sequence = 1;
+  std::uint64_t guesses = 0;
 };
 
 /// What an attack saw. Printed by conflux-attack as one line of key=value
@@ -79,6 +89,11 @@ struct attack_report {
   /// conflux::errc value it refused with, -1 nothing within the wait, -2 a
   /// CAF error (in `error`). Only the Raft attacks set it.
   long reply_code = -1;
+  /// What the node granted and refused of what the attack asked for many
+  /// times (sessions, guessed writes, idle connections closed); -1: not
+  /// counted by this attack.
+  long granted = -1;
+  long refused = -1;
 
   std::string to_line() const;
   static std::optional<attack_report> parse(const std::string& line);

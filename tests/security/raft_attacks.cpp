@@ -178,6 +178,174 @@ attack_report forged_snapshot_chunk(const attack_options& o) {
   return r;
 }
 
+// -- the client attacks ----------------------------------------------------------
+
+// A client_hello from `self` as `o.client_name`: the session handle the node
+// granted (null when refused, then `code` says why: an errc value, or -2 for
+// a CAF error). The session lives as long as `self` does.
+caf::strong_actor_ptr hello(conflux_attacker& a, caf::scoped_actor& self,
+                            const attack_options& o, long& code, std::string& why) {
+  caf::strong_actor_ptr session;
+  code = -1;
+  self->request(a.endpoint, o.wait, rpc::client_hello{o.cluster_id, o.client_name})
+      .receive(
+          [&](caf::strong_actor_ptr& ptr, rpc::hello_status& st) {
+            code = st.code;
+            why = st.message;
+            session = std::move(ptr);
+          },
+          [&](caf::error& e) {
+            code = -2;
+            why = a.sys->render(e);
+          });
+  return session;
+}
+
+// Sends `req` to `session`; the reply's code (for a write, the code of the
+// apply_result's error), -1 on no answer, -2 on a CAF error.
+long request_code(conflux_attacker& a, caf::scoped_actor& self,
+                  const caf::strong_actor_ptr& session, rpc::client_request req,
+                  ms wait, std::string& why) {
+  long code = -1;
+  const bool write = req.op == static_cast<std::uint8_t>(rpc::request_op::write);
+  self->request(caf::actor_cast<caf::actor>(session), wait, std::move(req))
+      .receive(
+          [&](rpc::client_reply& r) {
+            code = r.code;
+            why = r.message;
+            if (!write || r.code != 0 || r.items.empty())
+              return;
+            auto res = codec::decode_apply_result(r.items.front());
+            if (!res.ok()) {
+              code = -2;
+              why = "undecodable apply_result: " + res.err().message;
+            } else if (res->err) {
+              code = static_cast<long>(res->err->code);
+              why = res->err->message;
+            }
+          },
+          [&](caf::error& e) {
+            code = -2;
+            why = a.sys->render(e);
+          });
+  return code;
+}
+
+// Opens a session of the attacker's own and writes through it on other
+// clients' sessions: on the guessed ids 1 to `o.guesses`, then (when given)
+// on `o.session`, each with sequence `o.sequence`, creating `o.key`.
+// reply_code: the answer for `o.session` (for the last guess without it);
+// granted: writes that applied; refused: writes refused with
+// permission_denied.
+attack_report foreign_session_write(const attack_options& o) {
+  std::string why;
+  auto a = connect(o, why);
+  if (!a)
+    return not_run(why);
+  caf::scoped_actor self{*a->sys};
+  long code = -1;
+  auto session = hello(*a, self, o, code, why);
+  if (!session)
+    return not_run("client_hello refused (" + std::to_string(code) + "): " + why);
+  attack_report r;
+  r.ran = true;
+  r.granted = 0;
+  r.refused = 0;
+  auto write_on = [&](std::uint64_t sid) {
+    create_config c;
+    c.key = o.key;
+    c.format = content_format::text;
+    c.content = "written by an attacker on session " + std::to_string(sid);
+    c.description = "forged";
+    c.creator = o.client_name;
+    rpc::client_request req;
+    req.op = static_cast<std::uint8_t>(rpc::request_op::write);
+    req.payload = codec::encode(command_envelope{sid, o.sequence, c});
+    std::string msg;
+    auto answer = request_code(*a, self, session, std::move(req), o.wait, msg);
+    if (answer == 0)
+      ++r.granted;
+    else if (answer == static_cast<long>(errc::permission_denied))
+      ++r.refused;
+    r.reply_code = answer;
+    r.error = msg;
+  };
+  for (std::uint64_t sid = 1; sid <= o.guesses; ++sid)
+    write_on(sid);
+  if (o.session != 0)
+    write_on(o.session);
+  return r;
+}
+
+// Opens a session of the attacker's own and sends it, for every watch id 1 to
+// `o.count`, a watch_ack granting no credit and a watch_cancel; then a status
+// request, answered once the session forwarded all of them. reply_code: the
+// status reply's code.
+attack_report foreign_watch_ack(const attack_options& o) {
+  std::string why;
+  auto a = connect(o, why);
+  if (!a)
+    return not_run(why);
+  caf::scoped_actor self{*a->sys};
+  long code = -1;
+  auto session = hello(*a, self, o, code, why);
+  if (!session)
+    return not_run("client_hello refused (" + std::to_string(code) + "): " + why);
+  auto dest = caf::actor_cast<caf::actor>(session);
+  for (std::uint64_t id = 1; id <= o.count; ++id) {
+    self->send(dest, rpc::watch_ack{id, 0});
+    self->send(dest, rpc::watch_cancel{id});
+  }
+  attack_report r;
+  r.ran = true;
+  rpc::client_request req;
+  req.op = static_cast<std::uint8_t>(rpc::request_op::get_config);
+  req.consistency = 1; // serializable
+  req.key = o.key;
+  r.reply_code = request_code(*a, self, session, std::move(req), o.wait, r.error);
+  return r;
+}
+
+// Sends `o.count` client_hellos over one connection, one after another, each
+// from an actor of its own, and keeps every actor and session granted (a
+// session ends with the actor that opened it). granted / refused: the hellos answered
+// with a session / with resource_exhausted; reply_code: the code of the last refusal (0
+// if none); error: its message, or why a hello got no answer.
+attack_report session_flood(const attack_options& o) {
+  std::string why;
+  auto a = connect(o, why);
+  if (!a)
+    return not_run(why);
+  attack_report r;
+  r.ran = true;
+  r.granted = 0;
+  r.refused = 0;
+  r.reply_code = 0;
+  std::vector<std::unique_ptr<caf::scoped_actor>> clients;
+  std::vector<caf::strong_actor_ptr> kept;
+  for (std::uint64_t i = 0; i < o.count; ++i) {
+    long code = -1;
+    auto self = std::make_unique<caf::scoped_actor>(*a->sys);
+    auto session = hello(*a, *self, o, code, why);
+    if (session) {
+      ++r.granted;
+      clients.push_back(std::move(self));
+      kept.push_back(std::move(session));
+      continue;
+    }
+    if (code == static_cast<long>(errc::resource_exhausted)) {
+      ++r.refused;
+      r.reply_code = code;
+      r.error = why;
+      continue;
+    }
+    r.reply_code = code;
+    r.error = "hello " + std::to_string(i) + ": " + why;
+    break;
+  }
+  return r;
+}
+
 } // namespace
 
 const std::vector<attack_entry>& all_raft_attacks() {
@@ -192,6 +360,15 @@ const std::vector<attack_entry>& all_raft_attacks() {
       {"forged-snapshot-chunk", forged_snapshot_chunk,
        "a snapshot_chunk claiming --from, for --to, of --term, announcing a "
        "1 TiB snapshot"},
+      {"foreign-session-write", foreign_session_write,
+       "as client --client-name, a create_config of --key with --sequence on "
+       "the session ids 1 to --guesses, then on --session"},
+      {"foreign-watch-ack", foreign_watch_ack,
+       "as client --client-name, a watch_ack and a watch_cancel for every watch "
+       "id 1 to --count, sent to the attacker's own session, then a read of --key"},
+      {"session-flood", session_flood,
+       "--count client_hellos as --client-name over one connection, keeping "
+       "every session granted"},
   };
   return attacks;
 }

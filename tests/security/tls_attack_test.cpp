@@ -56,6 +56,13 @@ const std::string tls_refusal = "TLS: refused the connection with 127.0.0.1:";
 const std::string client_identity_drops = "raft.dropped.client_identity";
 const std::string identity_mismatch_drops = "raft.dropped.identity_mismatch";
 
+// The counters of the client limits and of the ownership checks.
+const std::string not_owner_refusals = "session.refused.not_owner";
+const std::string not_owner_watch_drops = "watch.dropped.not_owner";
+const std::string per_connection_refusals = "session.refused.per_connection";
+/// The node's default --max-sessions-per-connection.
+constexpr long sessions_per_connection = 64;
+
 /// The peak resident set of `pid` (VmHWM in /proc/PID/status), in bytes.
 std::optional<std::uint64_t> peak_rss(pid_t pid) {
   std::ifstream f{"/proc/" + std::to_string(pid) + "/status"};
@@ -126,6 +133,13 @@ credentials no_certificate() {
 credentials client_certificate() {
   return {{"--tls-dir", client_tls_dir(cluster_name), "--leaf", "client"},
           "a client certificate of the cluster"};
+}
+/// A client certificate of the cluster with its own identity, not the
+/// writers' and victims' (conflux://security/client/mallory).
+credentials mallory_certificate() {
+  return {{"--tls-dir", client_tls_dir(cluster_name, "mallory"), "--leaf", "client",
+           "--cluster", cluster_name, "--client-name", "mallory"},
+          "another client's certificate (mallory)"};
 }
 credentials node_2_certificate() {
   return {{"--tls-dir", node_tls_dir(cluster_name, 2), "--leaf", "node"},
@@ -348,6 +362,32 @@ void raft_traffic_is_refused(cluster_under_attack& a, std::size_t target,
   }
 }
 
+/// Reads `watch` (bounded) until it delivers an event of `key` at
+/// `revision` or later.
+bool delivers(actors::watch_stream& watch, const std::string& key,
+              std::uint64_t revision) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto n = watch.next(500ms);
+    if (!n.ok())
+      return false;
+    if (*n && (*n)->event.key == key && (*n)->event.revision >= revision)
+      return true;
+  }
+  return false;
+}
+
+/// Node i serves `key` (a serializable read, bounded poll).
+bool serves(started_cluster& c, std::size_t i, const std::string& key) {
+  return eventually(
+      [&] {
+        return c.make_node_client(i)
+            ->get_config(key, actors::consistency::serializable)
+            .ok();
+      },
+      5s);
+}
+
 } // namespace
 
 TEST_CASE("without_a_certificate_every_attack_is_refused_at_the_tls_handshake") {
@@ -499,6 +539,101 @@ TEST_CASE("a_connect_close_storm_during_writes_drops_no_healthy_connection") {
     INFO("node " << a.nodes().id(i) << " log since the start:\n" << log);
     CHECK(log.find(") lost:") == std::string::npos);
   }
+  a.finish();
+}
+
+TEST_CASE("another_clients_session_and_watch_are_refused_to_a_client_certificate") {
+  cluster_under_attack a;
+  const std::size_t target = a.nodes().first_leader();
+  const std::string victim_key = "security/victim/prod/config.txt";
+  const std::string victim_key_2 = "security/victim/prod/second.txt";
+  // The victim (identity "itest") writes through its exactly-once session
+  // and watches its key, both on the node attacked.
+  actors::client victim{runtime(cluster_name),
+                        a.nodes().client_options(5s, target, "victim")};
+  auto created = victim.write(make_create_config(victim_key, "v1"));
+  REQUIRE_OK(created);
+  const auto session = victim.session();
+  REQUIRE(session != 0);
+  actors::watch_options w;
+  w.key = victim_key;
+  w.from_revision = created->revision + 1;
+  actors::watch_stream watch{runtime(cluster_name),
+                             a.nodes().client_options(5s, target, "victim-watch"), w};
+  auto v2 = victim.write(make_create_version(victim_key, "v2"));
+  REQUIRE_OK(v2);
+  REQUIRE(delivers(watch, victim_key, v2->revision));
+
+  // Mallory guesses session ids 1 to 64, then is told the victim's real one,
+  // and writes on them with the victim's next sequence number (the session
+  // was opened and then wrote twice: 2 is taken, 3 is next).
+  auto r = a.attack("foreign-session-write", target, mallory_certificate(),
+                    {"--session", std::to_string(session), "--sequence", "3",
+                     "--guesses", "64", "--key", forged_key, "--wait-ms", "5000"});
+  REQUIRE_MESSAGE(r.ran, r.error);
+  CHECK_MESSAGE(r.reply_code == static_cast<long>(errc::permission_denied),
+                "answered with code " << r.reply_code << " " << r.error);
+  CHECK_MESSAGE(r.granted == 0, r.granted << " forged writes applied");
+  CHECK(r.refused == 1);
+  CHECK_MESSAGE(a.counter_grows(target, not_owner_refusals, 1),
+                "grown: " << a.grown_counters(target, "session."));
+  // The victim's own write with that sequence number applies, and reaches
+  // every node.
+  REQUIRE_OK(victim.write(make_create_config(victim_key_2, "mine")));
+  for (std::size_t i = 0; i < a.nodes().size(); ++i) {
+    INFO("node " << a.nodes().id(i));
+    CHECK(serves(a.nodes(), i, victim_key_2));
+  }
+
+  // Mallory acks and cancels every watch id 1 to 64 through its own session,
+  // then reads the victim's key there (answered once all of them were
+  // forwarded).
+  r = a.attack("foreign-watch-ack", target, mallory_certificate(),
+               {"--count", "64", "--key", victim_key, "--wait-ms", "5000"});
+  REQUIRE_MESSAGE(r.ran, r.error);
+  CHECK_MESSAGE(r.reply_code == 0, r.error);
+  // The victim's ack and cancel, each dropped and counted.
+  CHECK_MESSAGE(a.counter_grows(target, not_owner_watch_drops, 2),
+                "grown: " << a.grown_counters(target, "watch."));
+  // The watch still delivers.
+  auto v3 = victim.write(make_create_version(victim_key, "v3"));
+  REQUIRE_OK(v3);
+  CHECK(delivers(watch, victim_key, v3->revision));
+  CHECK(watch.resumes() == 0);
+  a.check_not_taken_over();
+  a.finish();
+}
+
+TEST_CASE("a_session_flood_and_idle_sockets_are_bounded_and_the_node_keeps_serving") {
+  cluster_under_attack a;
+  // 5,000 hellos over one connection: 64 sessions, the rest refused.
+  constexpr long hellos = 5000;
+  auto r = a.attack("session-flood", 0, mallory_certificate(),
+                    {"--count", std::to_string(hellos), "--wait-ms", "5000"});
+  REQUIRE_MESSAGE(r.ran, r.error);
+  CHECK_MESSAGE(r.granted == sessions_per_connection, r.granted << " sessions granted");
+  CHECK_MESSAGE(r.refused == hellos - sessions_per_connection, r.error);
+  CHECK_MESSAGE(r.reply_code == static_cast<long>(errc::resource_exhausted), r.error);
+  CHECK_MESSAGE(
+      a.counter_grows(0, per_connection_refusals, hellos - sessions_per_connection),
+      "grown: " << a.grown_counters(0, "session."));
+  // A normal client still gets a session there.
+  CHECK(serves(a.nodes(), 0, stream_key));
+
+  // 50 connections that never start TLS: the node closes them all within
+  // its TLS handshake timeout (10 s), and serves meanwhile.
+  const auto acks_before = a.writers().acks();
+  r = a.attack("idle-sockets", 1, credentials{{}, "plain text"},
+               {"--count", "50", "--wait-ms", "15000"});
+  REQUIRE_MESSAGE(r.ran, r.error);
+  CHECK(r.granted == 50);
+  CHECK_MESSAGE(r.closed, r.refused << " of 50 idle connections closed within 15 s");
+  MESSAGE("the last idle connection was closed after " << r.closed_after_ms << " ms");
+  // One refusal line each, naming the timeout.
+  CHECK(a.logs(1, tls_refusal, 50));
+  CHECK(a.logs(1, "no TLS and BASP handshake within", 50));
+  CHECK(a.writers().acks() > acks_before);
+  CHECK(serves(a.nodes(), 1, stream_key));
   a.finish();
 }
 
