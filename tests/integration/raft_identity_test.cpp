@@ -210,7 +210,7 @@ TEST_CASE("a_non_member_nodes_raft_traffic_and_snapshots_are_dropped") {
   reply = node2.send(node, std::move(big));
   REQUIRE(reply.has_value());
   CHECK(reply->code == static_cast<std::uint8_t>(errc::too_large));
-  CHECK(counter(c, "snapshot.refused.too_large") == 1u);
+  CHECK(counter(c, "snapshot.refused.chunk_too_large") == 1u);
 }
 
 } // namespace conflux::itest
