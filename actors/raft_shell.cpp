@@ -2,6 +2,7 @@
 
 #include "actors/endpoint.hpp"
 #include "actors/peer_link.hpp"
+#include "actors/remoting.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/raft/wire.hpp"
 #include "storage/log_store.hpp"
@@ -307,6 +308,8 @@ rpc::status_reply raft_shell::status() const {
   s.transport = ctx_->opts.transport.tls() ? "mutual-tls" : "insecure-plaintext";
   s.counters = ctx_->counters.snapshot();
   s.apply_paused = ctx_->paused.reason();
+  for (auto& [name, n] : tls_refusal_counters())
+    s.counters[name] = n;
   for (auto& [name, n] : transport_drop_counters())
     s.counters[name] = n;
   auto& cfg = core_->membership();

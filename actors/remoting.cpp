@@ -8,9 +8,28 @@
 #include <caf/openssl/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <cstdlib>
 
 namespace conflux::actors {
+
+namespace {
+
+// Process-wide, like the BASP drop counters: the TLS layer belongs to the
+// actor system, not to one node's actors.
+std::atomic<std::uint64_t> tls_refusals_all{0};
+std::atomic<std::uint64_t> tls_refusals_timeout{0};
+
+} // namespace
+
+std::map<std::string, std::uint64_t> tls_refusal_counters() {
+  std::map<std::string, std::uint64_t> out;
+  if (auto n = tls_refusals_all.load(); n > 0)
+    out["transport.refused.tls_handshake"] = n;
+  if (auto n = tls_refusals_timeout.load(); n > 0)
+    out["transport.refused.tls_handshake_timeout"] = n;
+  return out;
+}
 
 void configure_remoting(caf::actor_system_config& cfg, const transport_settings& t) {
   cfg.load<caf::io::middleman>();
@@ -22,11 +41,14 @@ void configure_remoting(caf::actor_system_config& cfg, const transport_settings&
   }
   cfg.add_message_types<caf::id_block::conflux>();
   cfg.set("middleman.heartbeat-interval", caf::timespan{heartbeat_interval});
+  const auto handshake = std::chrono::duration_cast<caf::timespan>(t.handshake_timeout);
   if (t.tls()) {
-    cfg.set("openssl.handshake-timeout", caf::timespan{handshake_timeout});
-    cfg.set("middleman.handshake-timeout", caf::timespan{tls_handshake_backstop});
+    cfg.set("openssl.handshake-timeout", handshake);
+    cfg.set("middleman.handshake-timeout",
+            handshake + std::chrono::duration_cast<caf::timespan>(
+                            tls_handshake_backstop_margin));
   } else {
-    cfg.set("middleman.handshake-timeout", caf::timespan{handshake_timeout});
+    cfg.set("middleman.handshake-timeout", handshake);
   }
   cfg.set("middleman.idle-timeout", caf::timespan{t.idle_timeout});
   cfg.set("middleman.connection-timeout", caf::timespan{connection_timeout});
@@ -79,6 +101,10 @@ status start_transport(caf::actor_system& sys, const transport_settings& t) {
   });
   mgr.set_refusal_listener([](const std::string& address, const std::string& reason) {
     spdlog::warn("TLS: refused the connection with {}: {}", address, reason);
+    tls_refusals_all.fetch_add(1);
+    // The wording of the handshake timeout (CAF patch 0017).
+    if (reason.rfind("no TLS and BASP handshake within", 0) == 0)
+      tls_refusals_timeout.fetch_add(1);
   });
   return {};
 }

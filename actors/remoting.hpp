@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 
@@ -25,13 +26,21 @@ namespace conflux::actors {
 /// Middleman heartbeat: lets a node notice a frozen (SIGSTOPped) peer.
 constexpr std::chrono::milliseconds heartbeat_interval{250};
 constexpr std::chrono::milliseconds connection_timeout{2500};
-/// A connection without its handshakes by then is closed: in plain text by
-/// BASP (counted: transport.dropped.handshake_timeout), with TLS by the TLS
-/// layer (openssl.handshake-timeout, logged). Under TLS, BASP's own deadline
-/// is the backstop 2 s later: BASP cannot close a connection still in its TLS
-/// handshake, whose unsent BASP bytes would hold the socket open.
-constexpr std::chrono::milliseconds handshake_timeout{10000};
-constexpr std::chrono::milliseconds tls_handshake_backstop{12000};
+/// A connection without its handshakes after transport_settings::
+/// handshake_timeout is closed: in plain text by BASP (counted:
+/// transport.dropped.handshake_timeout), with TLS by the TLS layer
+/// (openssl.handshake-timeout; logged and counted as
+/// transport.refused.tls_handshake_timeout). Under TLS, BASP's own deadline
+/// is a backstop this much later: BASP cannot close a connection still in its
+/// TLS handshake, whose unsent BASP bytes would hold the socket open.
+constexpr std::chrono::milliseconds tls_handshake_backstop_margin{2000};
+
+/// Handshakes the TLS layer refused in this process, by counter name:
+/// "transport.refused.tls_handshake" (every refusal: wrong CA, expired,
+/// another cluster, no certificate, ...) and, of those,
+/// "transport.refused.tls_handshake_timeout" (no handshake in time). Only
+/// the non-zero ones.
+std::map<std::string, std::uint64_t> tls_refusal_counters();
 
 /// Loads the middleman (and the TLS module unless plain text), registers
 /// Conflux's network message types, sets the credentials, the heartbeat,

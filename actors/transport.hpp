@@ -31,6 +31,10 @@ struct transport_settings {
   /// watch_keepalive_interval; with a shorter idle timeout it reconnects.
   std::chrono::seconds idle_timeout{600};
 
+  /// A connection that has not finished its handshakes (TLS, then BASP) by
+  /// then is closed: a half-open or silent socket holds nothing for longer.
+  std::chrono::seconds handshake_timeout{10};
+
   bool tls() const noexcept { return !insecure_plaintext; }
   /// "mutual TLS" or "INSECURE plain text (loopback only)", for logs and status.
   std::string describe() const;

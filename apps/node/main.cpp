@@ -7,6 +7,7 @@
 //                [--max-sessions-per-connection N] [--max-sessions N]
 //                [--max-requests-in-flight N] [--max-pending-proposals N]
 //                [--max-reply-bytes SIZE] [--session-idle-timeout S]
+//                [--idle-timeout S] [--handshake-timeout S]
 //                [--max-db-size SIZE] [--max-snapshot-bytes SIZE] [--max-readers N]
 //                (--tls-dir DIR [--tls-cert F] [--tls-key F] [--tls-ca F]
 //                 | --insecure-plaintext)
@@ -81,6 +82,8 @@ struct launch_settings {
   node_options opts;
   /// Seconds, from the config file (idle_timeout); --idle-timeout wins.
   std::optional<std::int64_t> idle_timeout;
+  /// Seconds, from the config file (handshake_timeout); the flag wins.
+  std::optional<std::int64_t> handshake_timeout;
   std::string log_level = "info";
 };
 
@@ -254,6 +257,8 @@ void load_config_file(const std::string& path, launch_settings& s, bool& listen_
       opts.join = toml::find<bool>(t, "join");
     if (t.contains("idle_timeout"))
       s.idle_timeout = toml::find<std::int64_t>(t, "idle_timeout");
+    if (t.contains("handshake_timeout"))
+      s.handshake_timeout = toml::find<std::int64_t>(t, "handshake_timeout");
     if (t.contains("tls_dir"))
       tls.dir = toml::find<std::string>(t, "tls_dir");
     if (t.contains("tls_cert"))
@@ -283,7 +288,7 @@ struct node_flags {
       max_snapshot_bytes;
   tls_choice tls;
   std::optional<std::uint64_t> snapshot_entries, snapshot_bytes;
-  std::optional<std::int64_t> idle_timeout;
+  std::optional<std::int64_t> idle_timeout, handshake_timeout;
   std::optional<unsigned> max_readers;
   std::optional<std::size_t> max_sessions_per_connection, max_sessions,
       max_requests_in_flight, max_pending_proposals;
@@ -328,6 +333,9 @@ void add_flags(CLI::App& app, node_flags& f, launch_settings& s) {
   app.add_option("--idle-timeout", f.idle_timeout,
                  "close a connection over which no message but heartbeats went either "
                  "way for SECONDS (default 600, 0 = never; config key idle_timeout)");
+  app.add_option("--handshake-timeout", f.handshake_timeout,
+                 "close a connection that has not finished its TLS and BASP handshakes "
+                 "within SECONDS (default 10, 1 to 300; config key handshake_timeout)");
   app.add_option("--max-sessions-per-connection", f.max_sessions_per_connection,
                  "client sessions one client process may hold on this node "
                  "(default 64)");
@@ -477,6 +485,11 @@ std::optional<int> parse(int argc, char** argv, launch_settings& s) {
     if (*idle < 0)
       usage_error("--idle-timeout must be 0 (never) or a number of seconds, e.g. 600");
     opts.transport.idle_timeout = std::chrono::seconds(*idle);
+  }
+  if (auto hs = f.handshake_timeout ? f.handshake_timeout : s.handshake_timeout) {
+    if (*hs < 1 || *hs > 300)
+      usage_error("--handshake-timeout must be 1 to 300 seconds (default 10)");
+    opts.transport.handshake_timeout = std::chrono::seconds(*hs);
   }
   if (opts.transport.tls()) {
     // The whole credential triple, checked before CAF sees it: a bad file is

@@ -219,6 +219,47 @@ TEST_CASE("a_negative_idle_timeout_is_refused_and_a_short_one_is_warned_about") 
   CHECK(log.find("quiet watches will reconnect") != std::string::npos);
 }
 
+TEST_CASE("the_handshake_timeout_is_a_setting_and_each_tls_refusal_is_counted") {
+  cluster scratch{one_node()};
+  const auto listen = scratch.endpoint(0);
+  for (const char* bad : {"0", "301"})
+    check_refused(run_node(scratch, {"--listen", listen, "--handshake-timeout", bad}),
+                  "--handshake-timeout must be 1 to 300 seconds");
+  const auto file = scratch.dir() + "/handshake.toml";
+  write_file(file, "listen = '" + listen + "'\ninsecure_plaintext = true\n" +
+                       "handshake_timeout = 0\n");
+  check_refused(run_node(scratch, {"--config", file}),
+                "--handshake-timeout must be 1 to 300 seconds");
+
+  started_cluster c{with_flags({"--handshake-timeout", "1"}, one_node())};
+  CHECK(tail_lines(c.log_path(0), 200).find("handshake timeout 1000 ms") !=
+        std::string::npos);
+  // A socket that never starts TLS: closed after the timeout, and counted.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  std::unique_ptr<int, void (*)(int*)> closer{&fd, [](int* f) { ::close(*f); }};
+  const auto ep = c.endpoint(0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port =
+      htons(static_cast<std::uint16_t>(std::stoi(ep.substr(ep.rfind(':') + 1))));
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  auto counted = [&](const std::string& name) -> std::uint64_t {
+    auto s = c.status(0);
+    if (!s.ok())
+      return 0;
+    auto i = s->counters.find(name);
+    return i == s->counters.end() ? 0 : i->second;
+  };
+  CHECK(eventually([&] { return counted("transport.refused.tls_handshake_timeout") >= 1; },
+                   15s));
+  CHECK(counted("transport.refused.tls_handshake") >= 1);
+  // The node closed the socket: a read sees the end of the stream.
+  char byte = 0;
+  CHECK(::recv(fd, &byte, 1, 0) <= 0);
+}
+
 TEST_CASE("resource_limit_settings_are_checked_at_start") {
   cluster scratch{one_node()};
   const auto listen = scratch.endpoint(0);
