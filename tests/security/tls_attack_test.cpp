@@ -412,9 +412,11 @@ TEST_CASE("without_a_certificate_every_attack_is_refused_at_the_tls_handshake") 
   CHECK(a.logs(target, tls_refusal, attacks));
   INFO("node log since the start:\n" << a.log_since_start(target));
   for (std::size_t i = 0; i < a.nodes().size(); ++i)
-    CHECK_MESSAGE(a.grown_counters(i, "transport.").empty(),
+    CHECK_MESSAGE(a.grown_counters(i, "transport.dropped.").empty(),
                   "node " << a.nodes().id(i) << ": "
-                          << a.grown_counters(i, "transport."));
+                          << a.grown_counters(i, "transport.dropped."));
+  // Each refused handshake is counted by the TLS layer.
+  CHECK(a.counter_grows(target, "transport.refused.tls_handshake", attacks));
   a.finish();
 }
 
@@ -491,7 +493,8 @@ TEST_CASE("a_certificate_of_a_foreign_ca_is_refused_at_the_tls_handshake") {
   CHECK_FALSE(r.ran);
   CHECK_MESSAGE(r.tls_refused, r.error);
   CHECK(a.logs(0, tls_refusal));
-  CHECK(a.grown_counters(0, "transport.").empty());
+  CHECK(a.grown_counters(0, "transport.dropped.").empty());
+  CHECK(a.counter_grows(0, "transport.refused.tls_handshake", 1));
   a.finish();
 }
 
@@ -504,7 +507,8 @@ TEST_CASE("a_certificate_of_another_cluster_is_refused_at_the_tls_handshake") {
   CHECK_FALSE(r.ran);
   CHECK_MESSAGE(r.tls_refused, r.error);
   CHECK(a.logs(0, tls_refusal));
-  CHECK(a.grown_counters(0, "transport.").empty());
+  CHECK(a.grown_counters(0, "transport.dropped.").empty());
+  CHECK(a.counter_grows(0, "transport.refused.tls_handshake", 1));
   a.finish();
 }
 
@@ -518,7 +522,7 @@ TEST_CASE("plain_basp_to_a_tls_port_is_refused_without_allocation") {
   // A plain BASP peer waits for the node's greeting, which never comes.
   r = a.attack("probe-endpoint", 0, plain);
   CHECK_FALSE(r.ran);
-  CHECK(a.grown_counters(0, "transport.").empty());
+  CHECK(a.grown_counters(0, "transport.dropped.").empty());
   a.finish();
 }
 
