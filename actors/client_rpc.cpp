@@ -195,7 +195,7 @@ leader_rpc::connect_result leader_rpc::open_at(const std::string& address,
     out.err = explain_tls_failure(*ep, address, *out.err, out.dead_end);
   if (out.err)
     return out;
-  self_->request(relay_, caf::infinite, node, rpc::client_hello{"", opts_.name}, t)
+  self_->request(relay_, caf::infinite, node, rpc::client_hello{"", opts_.name, {}}, t)
       .receive(
           [&](caf::strong_actor_ptr& ptr, rpc::hello_status& hs) {
             if (ptr && hs.code == 0) {

@@ -132,7 +132,7 @@ std::string why_no_connection(const endpoint& ep, const std::string& address,
 /// Asks the node for a session (connection attempt `e`), then for the watch.
 void ask_for_session(watcher_ptr self, std::uint64_t e, const std::string& address,
                      const node_endpoint_actor& node, caf::timespan timeout) {
-  self->request(node, timeout, rpc::client_hello{"", self->state.opts.name})
+  self->request(node, timeout, rpc::client_hello{"", self->state.opts.name, {}})
       .then(
           [=](caf::strong_actor_ptr& sp, rpc::hello_status& hs) {
             auto& st = self->state;

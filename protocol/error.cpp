@@ -24,6 +24,7 @@ std::string_view to_string(errc code) noexcept {
     case errc::stale_sequence: return "stale_sequence";
     case errc::resource_exhausted: return "resource_exhausted";
     case errc::permission_denied: return "permission_denied";
+    case errc::unauthenticated: return "unauthenticated";
   }
   return "unknown_error";
 }

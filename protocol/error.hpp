@@ -57,8 +57,11 @@ enum class errc : std::uint8_t {
   /// the message names.
   resource_exhausted,
   /// The request is not allowed for this caller (another client's session or
-  /// watch, a client identity sending node traffic).
+  /// watch, a client identity sending node traffic, a principal whose roles
+  /// do not grant the permission).
   permission_denied,
+  /// No valid token: none given, unknown, revoked (disabled) or expired.
+  unauthenticated,
 };
 
 /// Stable lowercase name of a code, used in messages and JSON output.

@@ -37,12 +37,18 @@ struct client_hello {
   /// Empty: any cluster; otherwise the node refuses another cluster's id.
   std::string cluster_id;
   std::string client_name;
+  /// The client's token ("cfx_" + 64 hex). The node hashes it and looks the
+  /// principal up in its state; a missing, unknown, revoked or expired token
+  /// is refused with unauthenticated. The session belongs to that principal
+  /// for its whole life (docs/security.md, "Authorization").
+  std::string token;
 };
 
 /// The second half of the answer to client_hello.
 struct hello_status {
   /// 0 = ok (the session handle is set), otherwise a conflux::errc value:
-  /// invalid_argument (another cluster), resource_exhausted (a session cap).
+  /// invalid_argument (another cluster), resource_exhausted (a session cap),
+  /// unauthenticated (no valid token).
   std::uint8_t code = 0;
   std::string message;
 };
@@ -70,6 +76,23 @@ enum class request_op : std::uint8_t {
   remove_member = 9,
   /// id = the voter to hand leadership to; answered once it leads.
   transfer_leader = 10,
+  /// no arguments; item 0 = codec::encode(auth::principal) of the session's
+  /// principal, items 1.. = its roles (codec::encode(auth::role)).
+  whoami = 11,
+  /// key = name prefix ("" = all); items = encoded auth::principal (token
+  /// hashes blanked). cluster-admin.
+  list_tokens = 12,
+  /// items = encoded auth::role. cluster-admin, or admin on some pattern.
+  list_roles = 13,
+  /// items = encoded auth::tenant. cluster-admin.
+  list_tenants = 14,
+  /// key = KEY or PREFIX/ ("" = all), id = first revision, labels
+  /// {"principal": P} optional; items = encoded audit records in revision
+  /// order, paged like lists (extra = 1: more follow). auditor.
+  audit_list = 15,
+  /// id = a sequence number of the audit trail (0 = this node's head);
+  /// item 0 = the chain state there (PROTOCOL.md, "Audit"). auditor.
+  audit_verify = 16,
 };
 
 struct client_request {

@@ -21,7 +21,8 @@ typename Inspector::result_type inspect(Inspector& f, peer_batch& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, client_hello& x) {
-  return f(caf::meta::type_name("conflux.client_hello"), x.cluster_id, x.client_name);
+  return f(caf::meta::type_name("conflux.client_hello"), x.cluster_id, x.client_name,
+           x.token);
 }
 
 template <class Inspector>
@@ -49,9 +50,9 @@ typename Inspector::result_type inspect(Inspector& f, member_entry& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, status_reply& x) {
-  return f(caf::meta::type_name("conflux.status_reply"), x.id, x.address, x.role, x.term,
-           x.commit, x.applied, x.leader_id, x.leader_address, x.cluster_id, x.members,
-           x.sessions, x.transport, x.counters, x.apply_paused);
+  return f(caf::meta::type_name("conflux.status_reply"), x.id, x.address, x.role,
+           x.term, x.commit, x.applied, x.leader_id, x.leader_address, x.cluster_id,
+           x.members, x.sessions, x.transport, x.counters, x.apply_paused);
 }
 
 template <class Inspector>
@@ -113,21 +114,21 @@ typename Inspector::result_type inspect(Inspector& f, snapshot_chunk_reply& x) {
 } // namespace conflux::rpc
 
 CAF_BEGIN_TYPE_ID_BLOCK(conflux, caf::first_custom_type_id)
-  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::peer_batch))
-  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::client_hello))
-  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::client_request))
-  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::client_reply))
-  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::member_entry))
-  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::status_reply))
-  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_entry))
-  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_event))
-  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_request))
-  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_reply))
-  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_events))
-  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_ack))
-  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_cancel))
-  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_closed))
-  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::snapshot_chunk))
-  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::snapshot_chunk_reply))
-  CAF_ADD_TYPE_ID(conflux, (conflux::rpc::hello_status))
+CAF_ADD_TYPE_ID(conflux, (conflux::rpc::peer_batch))
+CAF_ADD_TYPE_ID(conflux, (conflux::rpc::client_hello))
+CAF_ADD_TYPE_ID(conflux, (conflux::rpc::client_request))
+CAF_ADD_TYPE_ID(conflux, (conflux::rpc::client_reply))
+CAF_ADD_TYPE_ID(conflux, (conflux::rpc::member_entry))
+CAF_ADD_TYPE_ID(conflux, (conflux::rpc::status_reply))
+CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_entry))
+CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_event))
+CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_request))
+CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_reply))
+CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_events))
+CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_ack))
+CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_cancel))
+CAF_ADD_TYPE_ID(conflux, (conflux::rpc::watch_closed))
+CAF_ADD_TYPE_ID(conflux, (conflux::rpc::snapshot_chunk))
+CAF_ADD_TYPE_ID(conflux, (conflux::rpc::snapshot_chunk_reply))
+CAF_ADD_TYPE_ID(conflux, (conflux::rpc::hello_status))
 CAF_END_TYPE_ID_BLOCK(conflux)

@@ -148,6 +148,8 @@ int exit_code_for(errc code) noexcept {
       return exit_unavailable;
     case errc::permission_denied:
       return exit_denied;
+    case errc::unauthenticated:
+      return exit_unauthenticated;
     case errc::storage_failure:
     case errc::corrupted:
     case errc::unsupported_version:

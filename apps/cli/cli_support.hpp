@@ -38,6 +38,8 @@ enum exit_code : int {
   exit_unavailable = 5,
   /// The caller may not do this: permission_denied.
   exit_denied = 6,
+  /// No valid token (none given, unknown, revoked or expired): unauthenticated.
+  exit_unauthenticated = 7,
 };
 
 /// The exit code `conflux` ends with when a command fails with `code`.

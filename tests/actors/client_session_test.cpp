@@ -239,7 +239,7 @@ struct hello_answer {
 caf::behavior hello_asker_fun(caf::event_based_actor* self,
                               std::shared_ptr<hello_answer> out,
                               node_endpoint_actor endpoint, std::string cluster) {
-  self->request(endpoint, caf::infinite, rpc::client_hello{std::move(cluster), "test"})
+  self->request(endpoint, caf::infinite, rpc::client_hello{std::move(cluster), "test", {}})
       .then(
           [=](caf::strong_actor_ptr& sp, rpc::hello_status& hs) {
             out->done = true;
