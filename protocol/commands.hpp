@@ -76,8 +76,9 @@ struct delete_versions {
 
 /// Opens an exactly-once client session (docs/design.md, Client sessions). The session
 /// expires when no command of it arrives for timeout_ms of leader-stamped time.
-/// It belongs to the envelope's `caller`: commands of another caller on it are
-/// refused with permission_denied.
+/// It belongs to the envelope's `caller` and to the principal of its
+/// credential: commands of another caller or principal on it are refused
+/// with permission_denied.
 struct open_session {
   std::int64_t timeout_ms = 60'000;
   /// The new session's id: 64 random bits that the node receiving the

@@ -7,14 +7,13 @@
 // clock; validation is a pure function of the command and the state. Every node
 // applying the same log therefore holds the same bytes.
 //
+// Authorized at apply (docs/security.md, "Authorization"): the envelope's
+// credential is resolved against the replicated auth tables with the entry's
+// timestamp as cluster time, then the command's permission is checked on its
+// key, so every replica reaches the same decision at the same index.
+//
 // A rejected command changes nothing except last_applied: each command is
 // fully checked before its first write.
-
-#include <cstddef>
-#include <cstdint>
-#include <string>
-#include <string_view>
-#include <vector>
 
 #include "protocol/commands.hpp"
 #include "protocol/error.hpp"
@@ -22,6 +21,12 @@
 #include "protocol/raft/types.hpp"
 #include "protocol/state.hpp"
 #include "protocol/validation.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace conflux {
 

@@ -3,13 +3,14 @@
 // damaged, truncated or foreign file is refused and the target state is left
 // as it was; the snapshot directory helpers list and prune by index.
 
+#include "storage/crc32c.hpp"
+#include "storage/endian.hpp"
 #include "storage/snapshot_file.hpp"
 #include "storage/state_store.hpp"
 #include "tests/storage/raw_edit.hpp"
 #include "tests/storage/temp_dir.hpp"
 
 #include <doctest/doctest.h>
-
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -215,6 +216,83 @@ TEST_CASE("snapshot_file_of_a_newer_format_is_refused_as_unsupported") {
   bytes[8] = 9; // format version, u32 LE at offset 8
   spit(path, bytes);
   CHECK(verify_snapshot_file(path).code() == errc::unsupported_version);
+}
+
+namespace {
+
+// Adds a principal, a role and a tenant named after `tag`.
+void fill_auth(state_store& s, const std::string& tag) {
+  auto w = s.begin_write();
+  REQUIRE(w.ok());
+  auth::principal p;
+  p.name = "p-" + tag;
+  p.token_hash = std::string(64, tag[0]);
+  p.roles = {"r-" + tag};
+  CHECK_OK(w->put_principal(p));
+  CHECK_OK(w->put_role(auth::role{"r-" + tag, {{"acme", auth::read}}}));
+  auth::tenant t;
+  t.name = "t-" + tag;
+  t.configs = 3;
+  CHECK_OK(w->put_tenant(t));
+  CHECK_OK(w->commit());
+}
+
+// The file with its format version set to `v` and its checksum recomputed.
+std::string with_version(std::string bytes, std::uint32_t v) {
+  put_u32_le(bytes.data() + 8, v);
+  auto body = bytes.size() - 4;
+  put_u32_le(bytes.data() + body, crc32c(std::string_view{bytes}.substr(0, body)));
+  return bytes;
+}
+
+} // namespace
+
+TEST_CASE("a_snapshot_carries_the_authorization_tables") {
+  temp_dir tmp;
+  auto src = open_store(tmp.sub("src"), 1);
+  fill(src, 2, 12);
+  fill_auth(src, "a");
+  auto path = tmp.sub("s.snap");
+  write_ok(path, src, {12, 1, "m"});
+  auto dst = open_store(tmp.sub("dst"), 2);
+  fill_auth(dst, "b");
+  REQUIRE(install_snapshot_file(path, dst).ok());
+  auto r = dst.begin_read();
+  REQUIRE(r.ok());
+  auto principals = r->list_principals();
+  REQUIRE(principals->size() == 1);
+  CHECK((*principals)[0].name == "p-a");
+  CHECK(r->find_principal_by_token(std::string(64, 'a'))->has_value());
+  CHECK_FALSE(r->find_principal_by_token(std::string(64, 'b'))->has_value());
+  REQUIRE(r->list_roles()->size() == 1);
+  CHECK(r->find_role("r-a")->has_value());
+  REQUIRE(r->list_tenants()->size() == 1);
+  CHECK(r->find_tenant("t-a").value()->configs == 3);
+}
+
+TEST_CASE("a_snapshot_file_of_format_1_still_installs_without_auth_records") {
+  temp_dir tmp;
+  auto src = open_store(tmp.sub("src"), 1);
+  fill(src, 2, 12);
+  auto path = tmp.sub("s.snap");
+  write_ok(path, src, {12, 1, "m"});
+  auto v1 = tmp.sub("v1.snap");
+  spit(v1, with_version(slurp(path), 1));
+  auto dst = open_store(tmp.sub("dst"), 2);
+  fill_auth(dst, "b");
+  auto inst = install_snapshot_file(v1, dst);
+  REQUIRE_MESSAGE(inst.ok(), (inst.ok() ? "" : to_string(inst.err())));
+  auto r = dst.begin_read();
+  CHECK(r->list_keys("", 0)->size() == 2);
+  CHECK(r->list_principals()->empty());
+  // An authorization record cannot appear in a format 1 file.
+  fill_auth(src, "a");
+  write_ok(path, src, {12, 1, "m"});
+  spit(v1, with_version(slurp(path), 1));
+  auto bad = verify_snapshot_file(v1);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.code() == errc::corrupted);
+  CHECK(bad.err().message.find("unknown record tag") != std::string::npos);
 }
 
 TEST_CASE("snapshot_directory_lists_by_index_and_prunes_older_files") {
