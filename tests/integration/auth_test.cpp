@@ -326,7 +326,7 @@ TEST_CASE("a_revoke_while_writes_are_in_flight_leaves_every_node_in_the_same_sta
 
 namespace conflux::itest {
 
-TEST_CASE("a_cluster_without_a_bootstrap_hash_refuses_clients_and_logs_how_to_bootstrap") {
+TEST_CASE("an_unbootstrapped_cluster_refuses_clients_and_logs_how_to_bootstrap") {
   cluster_options o;
   o.bootstrap = false;
   cluster c{o};
