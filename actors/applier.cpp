@@ -87,6 +87,8 @@ outcome apply_entries(self_ptr self, const std::vector<raft::entry_ptr>& entries
             p.err());
       probe = std::move(*p);
     }
+    if (probe && probe->auth_changed)
+      changes.auth_changed = true;
     auto res = st.machine.apply(*txn, e);
     if (!res.ok())
       return failed(self, "applier cannot apply entry " + std::to_string(e.index),
@@ -113,6 +115,7 @@ outcome apply_entries(self_ptr self, const std::vector<raft::entry_ptr>& entries
                   s.err());
   st.applied = entries.back()->index;
   st.ctx->applied.store(st.applied);
+  st.ctx->cluster_time.applied(entries.back()->timestamp_ms, st.ctx->clock->steady());
   notice.applied = st.applied;
   notice.newest_term = entries.back()->term;
   // The Raft role holding the core answers the waiters of these entries

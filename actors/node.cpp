@@ -10,11 +10,14 @@
 #include "actors/remoting.hpp"
 #include "actors/snapshotter.hpp"
 #include "actors/watch_hub.hpp"
+#include "protocol/auth.hpp"
+#include "protocol/auth_state.hpp"
 #include "protocol/raft/membership.hpp"
 #include "storage/log_store.hpp"
 #include "storage/snapshot_file.hpp"
 #include "storage/state_store.hpp"
 
+#include <algorithm>
 #include <caf/all.hpp>
 #include <filesystem>
 #include <map>
@@ -163,9 +166,43 @@ node_endpoint_actor::behavior_type endpoint_fun(endpoint_self self,
                                    "close sessions it no longer uses or raise "
                                    "--max-sessions-per-connection")};
         }
+        // The principal, in a read transaction of the state (the hash is all
+        // the state holds; the token itself is neither kept nor logged).
+        session_identity who;
+        who.credential = auth::token_hash(h.token);
+        {
+          auto refuse_token = [&](const std::string& why) {
+            ctx->counters.add("auth.refused.unauthenticated");
+            spdlog::info("node endpoint refused client '{}': {}", h.client_name, why);
+            return refuse_hello(errc::unauthenticated,
+                                "node " + std::to_string(opts.id) +
+                                    " refused the token: " + why +
+                                    "; present a valid token (--token-file or "
+                                    "CONFLUX_TOKEN_FILE)");
+          };
+          if (h.token.empty())
+            return {caf::strong_actor_ptr{}, refuse_token("no token was presented")};
+          if (auto v = auth::validate_token_text(h.token); !v.ok())
+            return {caf::strong_actor_ptr{}, refuse_token(v.err().message)};
+          auto txn = ctx->state->begin_read();
+          if (!txn.ok())
+            return {caf::strong_actor_ptr{},
+                    refuse_hello(errc::unavailable, "node " + std::to_string(opts.id) +
+                                                        " cannot read its state: " +
+                                                        to_string(txn.err()))};
+          auto a = auth::load_access(*txn, who.credential, ctx->cluster_now_ms());
+          if (!a.ok())
+            return {caf::strong_actor_ptr{},
+                    refuse_hello(errc::unavailable,
+                                 "node " + std::to_string(opts.id) +
+                                     " cannot read its state: " + to_string(a.err()))};
+          if (!a->ok())
+            return {caf::strong_actor_ptr{}, refuse_token(a->err().message)};
+          who.principal = (*a)->who.name;
+        }
         auto addr = client ? client->address() : caf::actor_addr{};
         auto session = self->spawn(client_session_with_watches_fun, ctx, addr,
-                                   self->address(), hub);
+                                   self->address(), hub, std::move(who));
         self->monitor(session);
         ++st.sessions_of[origin];
         st.origin_of.emplace(session.address(), origin);
@@ -403,6 +440,23 @@ status check_node_options(const node_options& opts) {
             "--max-readers must be " + std::to_string(min_max_readers) + " to " +
                 std::to_string(max_max_readers) + " (default " +
                 std::to_string(storage::lmdb::default_max_readers) + ")"};
+  if (!opts.bootstrap_token_hash.empty()) {
+    const auto& h = opts.bootstrap_token_hash;
+    bool hex = h.size() == 64 && std::all_of(h.begin(), h.end(), [](char c) {
+                 return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+               });
+    if (!hex)
+      return {errc::invalid_argument,
+              "--bootstrap-token-hash must be the 64 lowercase hex characters "
+              "`conflux auth bootstrap-token` prints as the hash (never the token "
+              "itself)"};
+  }
+  if (auto s = auth::validate_name("--bootstrap-principal", opts.bootstrap_principal);
+      !s.ok())
+    return s;
+  if (opts.default_rate < 1 || opts.rate_buckets < 1)
+    return {errc::invalid_argument,
+            "--default-rate and --rate-buckets must be positive integers"};
   if (opts.snapshot_entries == 0 && opts.snapshot_bytes == 0)
     return {errc::invalid_argument,
             "--snapshot-entries and --snapshot-bytes are both 0, so the log would grow "
@@ -417,9 +471,8 @@ status check_node_transport(const node_options& opts) {
       !st.ok())
     return st;
   for (const auto& [id, addr] : opts.peers)
-    if (auto st = check_plaintext_address("--insecure-plaintext: the address of node " +
-                                              std::to_string(id),
-                                          addr);
+    if (auto st = check_plaintext_address(
+            "--insecure-plaintext: the address of node " + std::to_string(id), addr);
         !st.ok())
       return st;
   return {};
@@ -497,6 +550,12 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
   if (opts.join)
     if (auto s = check_join(opts, rs); !s.ok())
       return s.err();
+  // Cluster time resumes from the last applied entry's stamp (a snapshot
+  // alone carries none: the wall clock stands in until the next apply).
+  for (auto& e : rs.entries)
+    if (e->index == rs.applied)
+      ctx->cluster_time.applied(e->timestamp_ms, ctx->clock->steady());
+  ctx->rates.set_max_buckets(opts.rate_buckets);
 
   raft::core_config cc;
   cc.id = opts.id;
