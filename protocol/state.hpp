@@ -29,6 +29,12 @@ enum class counter : std::uint8_t {
   last_session_id = 2,
   /// Leader-stamped time of the last session-expiry sweep.
   session_sweep_ms = 3,
+  /// Leader-stamped time of the last applied entry: the floor of cluster
+  /// time for a node whose log was compacted away (protocol/cluster_clock.hpp).
+  /// Written by the node's applier in the apply transaction, so it travels in
+  /// snapshots. (The numbers only tell counters apart in memory; storage keys
+  /// them by name.)
+  applied_timestamp_ms = 10,
 };
 
 /// A consistent read view.

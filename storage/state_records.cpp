@@ -95,6 +95,8 @@ std::string_view counter_key(counter c) noexcept {
     return "counter.last_session_id";
   case counter::session_sweep_ms:
     return "counter.session_sweep_ms";
+  case counter::applied_timestamp_ms:
+    return "counter.applied_timestamp_ms";
   }
   return {};
 }
