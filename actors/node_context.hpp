@@ -6,6 +6,7 @@
 // Fields that change after start are atomics or guarded by their own mutex.
 
 #include "actors/interfaces.hpp"
+#include "actors/kek_file.hpp"
 #include "actors/node_counters.hpp"
 #include "actors/transport.hpp"
 #include "protocol/raft/types.hpp"
@@ -83,6 +84,9 @@ struct node_options {
   /// Mutual TLS credentials, or plain text on loopback (the launcher checks
   /// them with check_node_transport and loads them into the actor system).
   transport_settings transport;
+  /// The key-encryption key file (--kek-file, actors/kek_file.hpp); empty:
+  /// none, and this node seals and opens no secret.
+  std::string kek_file;
 };
 
 /// The size over which an incoming snapshot is refused: --max-snapshot-bytes,
@@ -209,6 +213,9 @@ struct node_context {
   node_counters counters;
   /// Every reading of time in the node's actors goes through here.
   std::shared_ptr<const node_clock> clock = system_node_clock();
+  /// The key-encryption keys from opts.kek_file, checked against the data
+  /// dir at start; null when the node has no key file. Never logged.
+  std::shared_ptr<const kek_ring> keys;
 
   /// Where member `id` listens: the configuration's address, else --peers,
   /// else the address it announced in its own traffic; empty when unknown.
