@@ -104,7 +104,12 @@ outcome apply_entries(self_ptr self, const std::vector<raft::entry_ptr>& entries
     }
     notice.results.push_back({e.index, e.term, std::move(*res)});
   }
-  auto s = st.fault ? st.fault() : status{};
+  // The floor of cluster time once the log no longer holds these entries
+  // (raft_shell reads it at start and after an install).
+  auto s = txn->set_counter(counter::applied_timestamp_ms,
+                            static_cast<std::uint64_t>(entries.back()->timestamp_ms));
+  if (s.ok() && st.fault)
+    s = st.fault();
   if (s.ok())
     s = txn->commit();
   if (!s.ok())

@@ -505,6 +505,16 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
                                    pretty(state.err())};
   auto ctx = std::make_shared<node_context>();
   ctx->opts = opts;
+  if (!opts.kek_file.empty()) {
+    auto ring = load_kek_file(opts.kek_file);
+    if (!ring.ok())
+      return ring.err();
+    if (auto s = verify_kek_checks(*ring, opts.data_dir, opts.kek_file); !s.ok())
+      return s.err();
+    ctx->keys = std::make_shared<const kek_ring>(std::move(*ring));
+    spdlog::info("secrets: {} key-encryption key(s) from {}, current '{}'",
+                 ctx->keys->keys().size(), opts.kek_file, ctx->keys->current().id);
+  }
   ctx->state = std::make_shared<storage::state_store>(std::move(*state));
 
   // Rebuild the core's view from disk (PROTOCOL.md §3.1 and §3.4).

@@ -6,6 +6,7 @@
 // Fields that change after start are atomics or guarded by their own mutex.
 
 #include "actors/interfaces.hpp"
+#include "actors/kek_file.hpp"
 #include "actors/node_counters.hpp"
 #include "actors/rate_limiter.hpp"
 #include "actors/transport.hpp"
@@ -98,6 +99,9 @@ struct node_options {
   /// Token buckets the node keeps at most (--rate-buckets): one per
   /// (principal, tenant) seen recently, the least recently used dropped.
   std::size_t rate_buckets = 65536;
+  /// The key-encryption key file (--kek-file, actors/kek_file.hpp); empty:
+  /// none, and this node seals and opens no secret.
+  std::string kek_file;
 };
 
 /// The size over which an incoming snapshot is refused: --max-snapshot-bytes,
@@ -269,6 +273,9 @@ struct node_context {
   std::int64_t cluster_now_ms() const {
     return cluster_time.now_ms(clock->steady(), clock->wall_ms());
   }
+  /// The key-encryption keys from opts.kek_file, checked against the data
+  /// dir at start; null when the node has no key file. Never logged.
+  std::shared_ptr<const kek_ring> keys;
 
   /// Where member `id` listens: the configuration's address, else --peers,
   /// else the address it announced in its own traffic; empty when unknown.

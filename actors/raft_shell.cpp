@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <caf/all.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fmt/format.h>
 #include <set>
@@ -40,7 +41,12 @@ raft_shell::raft_shell(node_context_ptr ctx, raft::core_config cfg,
                        raft::restored_state st, wiring w)
     : ctx_(std::move(ctx)), wiring_(std::move(w)) {
   applied_ = st.applied;
+  // Stamps of earlier terms may not be in order (older builds let a new
+  // leader start from its own wall clock): the floor is the highest.
+  for (const auto& e : st.entries)
+    clock_.observe(e->timestamp_ms);
   core_ = std::make_unique<raft::core>(cfg, std::move(st));
+  observe_applied_timestamp();
   known_term_ = core_->term();
   for (auto& [id, l] : wiring_.links)
     link_addresses_.emplace(id, std::string{});
@@ -227,6 +233,7 @@ void raft_shell::on_applied(applied_notice& n) {
 void raft_shell::on_installed(raft::index_t index) {
   --installs_in_flight_;
   applied_ = std::max(applied_, index);
+  observe_applied_timestamp();
   recount_log_bytes();
   // Waiters at or below the snapshot point get no result of their own: the
   // tenure hears of the new applied index like of any apply.
@@ -472,8 +479,10 @@ void raft_shell::merge_persist(raft::ready& rd) {
         storage::snapshot_point{rd.snapshot->meta.index, rd.snapshot->meta.term};
     p.entries.clear();
   }
-  for (auto& e : rd.entries)
+  for (auto& e : rd.entries) {
     log_bytes_ += storage::log_store::stored_size(*e);
+    clock_.observe(e->timestamp_ms);
+  }
   if (!rd.entries.empty()) {
     auto first = rd.entries.front()->index;
     // The newer batch replaces any suffix the older one would have written
@@ -620,10 +629,29 @@ void raft_shell::log_changes(const raft::ready& rd) {
 }
 
 std::int64_t raft_shell::now_ms() {
-  // Entries this leader stamps never go back in time, even if the wall clock
-  // does (session expiry is computed from these stamps).
-  last_timestamp_ms_ = std::max(last_timestamp_ms_, ctx_->clock->wall_ms());
-  return last_timestamp_ms_;
+  // Token and session expiry are decided from these stamps: a wall clock
+  // that jumps moves them by at most 1% of the time that passes.
+  auto steady = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    ctx_->clock->steady().time_since_epoch())
+                    .count();
+  return clock_.now(steady, ctx_->clock->wall_ms());
+}
+
+void raft_shell::observe_applied_timestamp() {
+  if (!ctx_->state)
+    return;
+  auto txn = ctx_->state->begin_read();
+  auto ts = txn.ok() ? txn->get_counter(counter::applied_timestamp_ms)
+                     : expected<std::uint64_t>{txn.err()};
+  if (ts.ok())
+    return clock_.observe(static_cast<std::int64_t>(*ts));
+  // Every reader slot taken is not damage; the stamps this node already
+  // observed stay its floor.
+  if (ts.err().code == errc::unavailable)
+    spdlog::warn("raft: cannot read the state's applied timestamp: {}",
+                 ts.err().message);
+  else
+    fail("raft: cannot read the state's applied timestamp: " + ts.err().message);
 }
 
 std::string raft_shell::own_address() const {

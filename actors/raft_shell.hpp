@@ -24,6 +24,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/node_context.hpp"
 #include "actors/peer_admission.hpp"
+#include "protocol/cluster_clock.hpp"
 #include "protocol/raft/core.hpp"
 
 #include <cstdint>
@@ -125,7 +126,10 @@ public:
   const node_context& ctx() const { return *ctx_; }
   /// Executes every ready batch the core has.
   void process_ready();
-  /// The leader's wall clock for stamping entries; never goes backwards.
+  /// Cluster time, for stamping entries (protocol/cluster_clock.hpp): never
+  /// below a stamp in this node's log or state, never going backwards,
+  /// advancing with the steady clock and slewed towards wall time by at
+  /// most 1%.
   std::int64_t now_ms();
   /// Ticks since start (timeouts of pending requests are counted in ticks).
   std::uint64_t ticks() const { return ticks_; }
@@ -173,6 +177,8 @@ private:
   void install_snapshot(raft::snapshot_to_install& snap);
   void send_snapshot(raft::snapshot_to_send& s);
   void recount_log_bytes();
+  /// Raises the cluster clock's floor to the state's applied stamp.
+  void observe_applied_timestamp();
   /// Recomputes the address book (configuration, --peers, announced) and
   /// opens, re-dials or closes peer links to match the configuration.
   void sync_links();
@@ -204,7 +210,10 @@ private:
   bool links_synced_ = false;
   std::uint64_t tick_epoch_ = 0;
   std::uint64_t ticks_ = 0;
-  std::int64_t last_timestamp_ms_ = 0;
+  /// Fed every stamp that enters the log, and the state's applied stamp at
+  /// start and after each install, so a new leader never stamps below its
+  /// predecessor.
+  cluster_clock clock_;
   std::uint64_t next_read_context_ = 1;
 
   // -- persist pipeline (group commit) -----------------------------------------

@@ -33,6 +33,12 @@ enum class counter : std::uint8_t {
   /// The log index of the bootstrap_auth that was applied; 0 = never
   /// bootstrapped (the only state in which bootstrap_auth is accepted).
   auth_bootstrapped = 4,
+  /// Leader-stamped time of the last applied entry: the floor of cluster
+  /// time for a node whose log was compacted away (protocol/cluster_clock.hpp).
+  /// Written by the node's applier in the apply transaction, so it travels in
+  /// snapshots. (The numbers only tell counters apart in memory; storage keys
+  /// them by name.)
+  applied_timestamp_ms = 10,
 };
 
 /// A consistent read view.

@@ -152,6 +152,8 @@ std::string_view counter_key(counter c) noexcept {
     return "counter.session_sweep_ms";
   case counter::auth_bootstrapped:
     return "counter.auth_bootstrapped";
+  case counter::applied_timestamp_ms:
+    return "counter.applied_timestamp_ms";
   }
   return {};
 }

@@ -11,6 +11,7 @@
 //                [--max-db-size SIZE] [--max-snapshot-bytes SIZE] [--max-readers N]
 //                [--bootstrap-token-hash HEX] [--bootstrap-principal NAME]
 //                [--default-rate N] [--rate-buckets N]
+//                [--kek-file FILE]
 //                (--tls-dir DIR [--tls-cert F] [--tls-key F] [--tls-ca F]
 //                 | --insecure-plaintext)
 //
@@ -254,6 +255,8 @@ void load_config_file(const std::string& path, launch_settings& s, bool& listen_
     }
     if (t.contains("max_readers"))
       opts.max_readers = toml::find<unsigned>(t, "max_readers");
+    if (t.contains("kek_file"))
+      opts.kek_file = toml::find<std::string>(t, "kek_file");
     if (t.contains("join"))
       opts.join = toml::find<bool>(t, "join");
     if (t.contains("bootstrap_token_hash"))
@@ -294,7 +297,7 @@ void load_config_file(const std::string& path, launch_settings& s, bool& listen_
 /// The flags as given (empty / unset when not given).
 struct node_flags {
   std::string config_file, id, listen, data, peers, cluster_id, max_db_size,
-      max_snapshot_bytes;
+      max_snapshot_bytes, kek_file;
   tls_choice tls;
   std::optional<std::uint64_t> snapshot_entries, snapshot_bytes;
   std::optional<std::int64_t> idle_timeout, handshake_timeout;
@@ -342,6 +345,9 @@ void add_flags(CLI::App& app, node_flags& f, launch_settings& s) {
                  "(default 4GiB, at least 1MiB; --max-db-size when that is smaller)");
   app.add_option("--max-readers", f.max_readers,
                  "concurrent read transactions of the state database (default 126)");
+  app.add_option("--kek-file", f.kek_file,
+                 "key-encryption keys for secret configs: id:<64 hex digits> lines, "
+                 "the first is current; mode 0600 (config key kek_file)");
   app.add_option("--idle-timeout", f.idle_timeout,
                  "close a connection over which no message but heartbeats went either "
                  "way for SECONDS (default 600, 0 = never; config key idle_timeout)");
@@ -427,6 +433,8 @@ void apply_flags(const node_flags& f, node_options& opts) {
     opts.max_readers = *f.max_readers;
   if (f.max_sessions_per_connection)
     opts.max_sessions_per_connection = *f.max_sessions_per_connection;
+  if (!f.kek_file.empty())
+    opts.kek_file = f.kek_file;
   if (f.max_sessions)
     opts.max_sessions = *f.max_sessions;
   if (f.max_requests_in_flight)

@@ -231,6 +231,10 @@ test_node fixture::start_node(raft::server_id id,
   rs.hard = log->hard_state();
   rs.snapshot.index = log->snapshot_index();
   rs.snapshot.term = log->snapshot_term();
+  // The node reads a compacted log's configuration from its snapshot file;
+  // the fixture keeps none, and its members never change.
+  if (rs.snapshot.index > 0)
+    rs.snapshot.config.voters = members;
   if (log->last_index() >= log->first_index()) {
     auto entries = log->entries(log->first_index(), log->last_index() + 1);
     REQUIRE(entries.ok());

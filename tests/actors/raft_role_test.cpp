@@ -33,11 +33,29 @@ void depose_node1(cluster_fixture& f) {
   f.run();
 }
 
+/// A node clock the test moves: wall time may jump, steady time only
+/// advances when the test says so.
 class manual_clock final : public node_clock {
 public:
   std::int64_t now = 1'800'000'000'000;
+  std::chrono::steady_clock::time_point steady_now =
+      std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
   std::int64_t wall_ms() const override { return now; }
+  std::chrono::steady_clock::time_point steady() const override { return steady_now; }
+  /// Real time passes: both clocks move by `ms`.
+  void pass(std::int64_t ms) {
+    now += ms;
+    steady_now += std::chrono::milliseconds(ms);
+  }
 };
+
+constexpr std::int64_t hour_ms = 3'600'000;
+
+std::int64_t stamp_of(const test_node& n, raft::index_t i) {
+  auto e = fixture::log_state(n.log).store->entry(i);
+  REQUIRE(e.ok());
+  return e->timestamp_ms;
+}
 
 } // namespace
 
@@ -165,4 +183,94 @@ TEST_CASE_FIXTURE(cluster_fixture,
   auto e3 = log_state(n.log).store->entry(3);
   REQUIRE(e3.ok());
   CHECK(e3->timestamp_ms == stamped);
+}
+
+TEST_CASE_FIXTURE(
+    cluster_fixture,
+    "a_leaders_stamps_follow_its_steady_clock_when_its_wall_clock_jumps") {
+  auto clock = std::make_shared<manual_clock>();
+  n.ctx->clock = clock;
+  elect_node1();
+  request<raft_reply>(n.raft(), propose_request{create_cmd(key_a)});
+  run();
+  const auto t2 = stamp_of(n, 2);
+  CHECK(t2 == clock->now);
+
+  // The wall clock jumps an hour forward, then 10 s pass: the stamp moves
+  // 10 s and at most 1% more, not an hour.
+  clock->now += hour_ms;
+  clock->pass(10'000);
+  request<raft_reply>(n.raft(), propose_request{create_cmd(key_b)});
+  run();
+  const auto t3 = stamp_of(n, 3);
+  CHECK(t3 >= t2 + 10'000);
+  CHECK(t3 <= t2 + 10'100);
+
+  // It jumps two hours back, then 10 s pass: the stamp still moves at least
+  // 99% of them, never back.
+  clock->now -= 2 * hour_ms;
+  clock->pass(10'000);
+  request<raft_reply>(n.raft(),
+                      propose_request{create_cmd("acme/billing/prod/c.json")});
+  run();
+  const auto t4 = stamp_of(n, 4);
+  CHECK(t4 >= t3 + 9'900);
+  CHECK(t4 <= t3 + 10'000);
+}
+
+TEST_CASE_FIXTURE(fixture,
+                  "a_restarted_leader_never_stamps_below_the_stamps_in_its_log") {
+  auto clock = std::make_shared<manual_clock>();
+  auto n = start_node(1, {1});
+  n.ctx->clock = clock;
+  clock->now += hour_ms; // the wall clock is an hour ahead while it leads
+  elect_single(n);
+  auto first = propose(n, create_cmd(key_a));
+  REQUIRE(!first.err);
+  const auto stamped = stamp_of(n, first.index);
+  CHECK(stamped >= clock->now);
+  stop_node(n);
+
+  // Restarted with the wall clock put right (an hour back).
+  n = start_node(1, {1});
+  clock->now -= hour_ms;
+  n.ctx->clock = clock;
+  elect_single(n);
+  auto second = propose(n, create_cmd(key_b));
+  REQUIRE(!second.err);
+  for (auto i = first.index + 1; i <= second.index; ++i)
+    CHECK(stamp_of(n, i) >= stamped);
+}
+
+TEST_CASE_FIXTURE(
+    fixture, "a_restarted_leader_with_a_compacted_log_starts_from_the_applied_stamp") {
+  auto clock = std::make_shared<manual_clock>();
+  auto n = start_node(1, {1});
+  n.ctx->clock = clock;
+  clock->now += hour_ms;
+  elect_single(n);
+  auto first = propose(n, create_cmd(key_a));
+  REQUIRE(!first.err);
+  const auto stamped = stamp_of(n, first.index);
+  {
+    auto txn = read_state(*n.ctx);
+    auto ts = txn.get_counter(counter::applied_timestamp_ms);
+    REQUIRE(ts.ok());
+    CHECK(static_cast<std::int64_t>(*ts) == stamped);
+  }
+  stop_node(n);
+  {
+    // Compaction (as after a snapshot) leaves no entry in the log.
+    auto log = open_log(1);
+    REQUIRE(log->drop_prefix(log->last_index()).ok());
+  }
+
+  n = start_node(1, {1});
+  clock->now -= hour_ms;
+  n.ctx->clock = clock;
+  elect_single(n);
+  auto second = propose(n, create_cmd(key_b));
+  REQUIRE(!second.err);
+  for (auto i = first.index + 1; i <= second.index; ++i)
+    CHECK(stamp_of(n, i) >= stamped);
 }

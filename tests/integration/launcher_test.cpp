@@ -7,10 +7,12 @@
 
 #include <doctest/doctest.h>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <netinet/in.h>
 #include <string>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -399,6 +401,48 @@ TEST_CASE("node_refuses_a_data_dir_of_another_cluster_or_node_and_changes_nothin
   auto v = cl->get_version("itest/owner/prod/app.txt", 1);
   REQUIRE_OK(v);
   CHECK(v->content == "kept");
+}
+
+// -- secrets ----------------------------------------------------------------------
+
+TEST_CASE("a_wrong_or_exposed_kek_file_stops_the_node_at_start_with_exit_2") {
+  // The key file lives outside the data dirs; the cluster's temp dir holds it.
+  cluster scratch{one_node()};
+  const auto kek = scratch.dir() + "/kek";
+  auto write_kek = [&](const std::string& text, mode_t mode) {
+    std::ofstream{kek, std::ios::trunc} << text;
+    REQUIRE(::chmod(kek.c_str(), mode) == 0);
+  };
+  const std::string key_a = "k1:" + std::string(64, 'a') + "\n";
+  const std::string key_b = "k1:" + std::string(64, 'b') + "\n";
+
+  write_kek(key_a, 0644);
+  check_refused(run_node(scratch, {"--kek-file", kek}), "chmod 600 " + kek);
+  write_kek("k1:abc\n", 0600);
+  check_refused(run_node(scratch, {"--kek-file", kek}), "line 1");
+  check_refused(run_node(scratch, {"--kek-file", scratch.dir() + "/none"}),
+                "openssl rand -hex 32");
+
+  // The node runs with key a and records its check value ...
+  write_kek(key_a, 0600);
+  started_cluster c{with_flags({"--kek-file", kek}, one_node())};
+  auto st = c.terminate(0, 15s);
+  REQUIRE(st);
+  REQUIRE(WIFEXITED(*st));
+  // ... so another key under the same id is refused on its data dir.
+  write_kek(key_b, 0600);
+  const auto ep = c.endpoint(0);
+  auto r = run_program(node_binary(),
+                       {"--id", std::to_string(c.id(0)), "--listen", ep, "--data",
+                        c.data_dir(0), "--peers", std::to_string(c.id(0)) + "=" + ep,
+                        "--cluster-id", "itest", "--tls-dir",
+                        node_tls_dir("itest", c.id(0)), "--kek-file", kek},
+                       20s);
+  check_refused(r, "key-encryption key 'k1' in " + kek + " is not the key");
+  // With the right key it starts again.
+  write_kek(key_a, 0600);
+  c.spawn(0);
+  CHECK(c.wait_for_leader(10s));
 }
 
 } // namespace conflux::itest
