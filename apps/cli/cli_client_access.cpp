@@ -103,11 +103,13 @@ client_access::unreachable_reason(const std::string& address,
 }
 
 int execute_with_client(const invocation& inv, actors::client_runtime& rt,
-                        const std::string& name, std::ostream& out, std::ostream& err) {
+                        std::ostream& out, std::ostream& err) {
   actors::client_options opts;
   opts.endpoints = inv.global.endpoints;
   opts.timeout = inv.global.timeout;
-  opts.name = name;
+  // The client's name in its hello (for node logs); no creator is sent: the
+  // node records the token's principal.
+  opts.name = "conflux-cli";
   actors::client c{rt, opts};
   client_access api{c, rt, opts};
   auto code = execute(inv, api, out, err);

@@ -51,9 +51,10 @@ private:
   actors::client_options opts_;
 };
 
-/// Runs `inv` with a client of `rt` (writing as `name`) on the invocation's
-/// endpoints and timeout, as the `conflux` binary does; the exit code.
+/// Runs `inv` with a client of `rt` on the invocation's endpoints, timeout
+/// and token, as the `conflux` binary does; the exit code. Versions it writes
+/// record the principal of the token as their creator (the node stamps it).
 int execute_with_client(const invocation& inv, actors::client_runtime& rt,
-                        const std::string& name, std::ostream& out, std::ostream& err);
+                        std::ostream& out, std::ostream& err);
 
 } // namespace conflux::cli

@@ -31,6 +31,12 @@ struct global_options {
   std::string tls_dir;
   bool json = false;
   std::chrono::milliseconds timeout{5000};
+  /// The token read from --token-file / CONFLUX_TOKEN_FILE ("" when neither
+  /// is set: the cluster then refuses every request as unauthenticated).
+  /// Never printed.
+  std::string token;
+  /// Where it came from, as given (for messages).
+  std::string token_file;
 };
 
 enum class command_kind {
@@ -97,12 +103,14 @@ struct parse_outcome {
   std::string err;
 };
 
-/// Parses `args` (argv without argv[0]). `env_endpoints` and `env_tls_dir`
-/// are the values of CONFLUX_ENDPOINTS and CONFLUX_TLS_DIR (nullptr or "" when
-/// unset). Reads --file / --schema / --rules-file. Never contacts a cluster.
+/// Parses `args` (argv without argv[0]). `env_endpoints`, `env_tls_dir` and
+/// `env_token_file` are the values of CONFLUX_ENDPOINTS, CONFLUX_TLS_DIR and
+/// CONFLUX_TOKEN_FILE (nullptr or "" when unset). Reads --file / --schema /
+/// --rules-file and the token file. Never contacts a cluster.
 parse_outcome parse_command_line(const std::vector<std::string>& args,
                                  const char* env_endpoints,
-                                 const char* env_tls_dir = nullptr);
+                                 const char* env_tls_dir = nullptr,
+                                 const char* env_token_file = nullptr);
 
 /// A running watch (actors::watch_stream behind it).
 class watch_feed {

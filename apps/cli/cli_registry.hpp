@@ -84,6 +84,8 @@ public:
 
   /// A group of commands ("config"); exactly one of them must follow.
   CLI::App* group(const std::string& name, const std::string& help);
+  /// A group inside a group ("auth token").
+  CLI::App* group(CLI::App* parent, const std::string& name, const std::string& help);
   /// A command under `parent` (the app itself or a group) of `kind`, whose
   /// parsed values `handler` turns into an invocation that `run` executes.
   /// `handler` may be empty when the shared options say everything.
