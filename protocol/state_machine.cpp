@@ -360,6 +360,13 @@ public:
     return r;
   }
 
+  // Authorization commands: applied from the next commit on.
+  template <class AuthCommand>
+  expected<apply_result> operator()(const AuthCommand&) {
+    return refused({errc::invalid_argument,
+                    "this build does not apply authorization commands yet"});
+  }
+
 private:
   // The config under key after the CAS check: outer error = state failure,
   // inner error = the command is refused.

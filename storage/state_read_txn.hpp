@@ -35,6 +35,15 @@ public:
   expected<std::vector<client_session>> list_sessions() override;
   expected<std::uint64_t> get_counter(counter c) override;
   expected<std::uint64_t> last_applied() override;
+  expected<std::optional<auth::principal>>
+  find_principal(std::string_view name) override;
+  expected<std::optional<auth::principal>>
+  find_principal_by_token(std::string_view hash) override;
+  expected<std::vector<auth::principal>> list_principals() override;
+  expected<std::optional<auth::role>> find_role(std::string_view name) override;
+  expected<std::vector<auth::role>> list_roles() override;
+  expected<std::optional<auth::tenant>> find_tenant(std::string_view name) override;
+  expected<std::vector<auth::tenant>> list_tenants() override;
 
   /// The raw txn and database handles, for storage/snapshot_file only (it
   /// copies stored records byte for byte).

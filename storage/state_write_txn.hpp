@@ -48,6 +48,15 @@ public:
   expected<std::vector<client_session>> list_sessions() override;
   expected<std::uint64_t> get_counter(counter c) override;
   expected<std::uint64_t> last_applied() override;
+  expected<std::optional<auth::principal>>
+  find_principal(std::string_view name) override;
+  expected<std::optional<auth::principal>>
+  find_principal_by_token(std::string_view hash) override;
+  expected<std::vector<auth::principal>> list_principals() override;
+  expected<std::optional<auth::role>> find_role(std::string_view name) override;
+  expected<std::vector<auth::role>> list_roles() override;
+  expected<std::optional<auth::tenant>> find_tenant(std::string_view name) override;
+  expected<std::vector<auth::tenant>> list_tenants() override;
 
   status put_config(const config& c) override;
   status erase_config(config_id id) override;
@@ -59,6 +68,10 @@ public:
   status erase_session(session_id id) override;
   status set_counter(counter c, std::uint64_t value) override;
   status set_last_applied(std::uint64_t index) override;
+  status put_principal(const auth::principal& p) override;
+  status put_role(const auth::role& r) override;
+  status erase_role(std::string_view name) override;
+  status put_tenant(const auth::tenant& t) override;
 
 private:
   // ok if the txn can still be used, else why not.

@@ -22,3 +22,13 @@ TEST_CASE("memory_state_keeps_sessions_counters_and_last_applied") {
   memory_state st;
   contract::sessions_counters_and_last_applied(st);
 }
+
+TEST_CASE("memory_state_keeps_principals_and_their_token_index") {
+  memory_state st;
+  contract::principals_and_token_index(st);
+}
+
+TEST_CASE("memory_state_keeps_roles_and_tenants") {
+  memory_state st;
+  contract::roles_and_tenants(st);
+}
