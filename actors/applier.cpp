@@ -113,6 +113,7 @@ outcome apply_entries(self_ptr self, const std::vector<raft::entry_ptr>& entries
                   s.err());
   st.applied = entries.back()->index;
   st.ctx->applied.store(st.applied);
+  st.ctx->cluster_time.applied(entries.back()->timestamp_ms, st.ctx->clock->steady());
   notice.applied = st.applied;
   notice.newest_term = entries.back()->term;
   // The Raft role holding the core answers the waiters of these entries

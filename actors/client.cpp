@@ -5,11 +5,11 @@
 // process (rpc_failure).
 #include "actors/client.hpp"
 
-#include <stdexcept>
-
 #include "actors/client_rpc.hpp"
 #include "actors/remoting.hpp"
 #include "protocol/codec.hpp"
+
+#include <stdexcept>
 
 namespace conflux::actors {
 
@@ -41,6 +41,9 @@ std::string within(milliseconds t) {
 
 /// A read, or a status query, that got no answer.
 error read_failure(const rpc_failure& f, milliseconds timeout) {
+  // A refused token: the node's own words (every node would say the same).
+  if (f.last.code == errc::unauthenticated)
+    return f.last;
   if (f.dead_ends)
     return {errc::unavailable, "no endpoint reaches a Conflux node: " + f.last.message};
   auto code = f.last.code;
@@ -130,6 +133,9 @@ struct client::impl {
         conflux::open_session{rpc.options().session_timeout.count(), std::nullopt});
     if (!out.reply) {
       const auto& f = out.failure;
+      if (f.last.code == errc::unauthenticated)
+        return error{errc::unauthenticated,
+                     "the write was not sent: " + f.last.message};
       if (f.dead_ends)
         return error{errc::unavailable,
                      "the write was not sent: no endpoint reaches a Conflux node: " +

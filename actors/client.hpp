@@ -69,6 +69,11 @@ struct client_options {
   std::string name = "conflux-client";
   /// Session timeout (leader time) of the exactly-once write session.
   std::chrono::milliseconds session_timeout{60'000};
+  /// The token ("cfx_" + 64 hex) of the principal this client acts as, sent
+  /// in every client_hello (docs/security.md, "Authorization"). A node that
+  /// refuses it (unauthenticated) ends the call at once with the node's
+  /// message: another node would refuse it too. Never logged.
+  std::string token;
 };
 
 /// Which node answered a read and how far its state had got.
@@ -112,9 +117,9 @@ public:
   expected<std::vector<config>> list_configs(const std::string& prefix,
                                              consistency c = consistency::linearizable,
                                              read_meta* meta = nullptr);
-  expected<std::vector<version>> list_versions(const std::string& key,
-                                               consistency c = consistency::linearizable,
-                                               read_meta* meta = nullptr);
+  expected<std::vector<version>>
+  list_versions(const std::string& key, consistency c = consistency::linearizable,
+                read_meta* meta = nullptr);
   expected<version> get_version(const std::string& key, version_id id,
                                 consistency c = consistency::linearizable,
                                 read_meta* meta = nullptr);

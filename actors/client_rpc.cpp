@@ -195,7 +195,9 @@ leader_rpc::connect_result leader_rpc::open_at(const std::string& address,
     out.err = explain_tls_failure(*ep, address, *out.err, out.dead_end);
   if (out.err)
     return out;
-  self_->request(relay_, caf::infinite, node, rpc::client_hello{"", opts_.name, {}}, t)
+  self_
+      ->request(relay_, caf::infinite, node,
+                rpc::client_hello{"", opts_.name, opts_.token}, t)
       .receive(
           [&](caf::strong_actor_ptr& ptr, rpc::hello_status& hs) {
             if (ptr && hs.code == 0) {
@@ -203,8 +205,11 @@ leader_rpc::connect_result leader_rpc::open_at(const std::string& address,
               return;
             }
             auto code = static_cast<errc>(hs.code);
-            // Another cluster stays so; a full node may have room later.
+            // Another cluster stays so; a full node may have room later. A
+            // token one node refuses, every node refuses (the principals
+            // are replicated state): no other endpoint is tried.
             out.dead_end = code != errc::resource_exhausted;
+            out.fatal = code == errc::unauthenticated;
             out.err = error{hs.code == 0 ? errc::unavailable : code,
                             address + " refused a session: " +
                                 (hs.message.empty() ? "no reason given" : hs.message)};
@@ -247,6 +252,10 @@ leader_rpc::next_step leader_rpc::open_next(rpc_failure& f, dead_end_map& dead) 
     return next_step::at_once;
   }
   f.last = std::move(*c.err);
+  if (c.fatal) {
+    f.dead_ends = true;
+    return next_step::give_up;
+  }
   if (!c.dead_end)
     return next_step::after_backoff;
   dead[target] = f.last.message;

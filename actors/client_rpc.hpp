@@ -6,6 +6,8 @@
 // One call is one request sent until some node answers it or the call's
 // deadline passes. Where the next attempt goes:
 //   not_leader naming a leader          -> that leader, at once;
+//   token refused (unauthenticated)     -> give up at once with the node's
+//                                          message (every node would refuse it);
 //   refused, or not a Conflux node      -> the next endpoint, at once; when
 //                                          every endpoint is such a dead end,
 //                                          the call gives up before its deadline;
@@ -81,6 +83,8 @@ private:
     std::optional<error> err;
     /// Retrying this endpoint soon cannot help (refused, not Conflux).
     bool dead_end = false;
+    /// No endpoint can help either (the token was refused): give up.
+    bool fatal = false;
   };
 
   /// What a call does after one step.

@@ -132,7 +132,8 @@ std::string why_no_connection(const endpoint& ep, const std::string& address,
 /// Asks the node for a session (connection attempt `e`), then for the watch.
 void ask_for_session(watcher_ptr self, std::uint64_t e, const std::string& address,
                      const node_endpoint_actor& node, caf::timespan timeout) {
-  self->request(node, timeout, rpc::client_hello{"", self->state.opts.name, {}})
+  self->request(node, timeout,
+                rpc::client_hello{"", self->state.opts.name, self->state.opts.token})
       .then(
           [=](caf::strong_actor_ptr& sp, rpc::hello_status& hs) {
             auto& st = self->state;
@@ -142,6 +143,11 @@ void ask_for_session(watcher_ptr self, std::uint64_t e, const std::string& addre
                                caf::close_atom::value);
               return;
             }
+            // A refused token is refused by every node: no resume helps.
+            if (static_cast<errc>(hs.code) == errc::unauthenticated)
+              return fail_for_good(
+                  self, error{errc::unauthenticated,
+                              address + " refused a session: " + hs.message});
             if (!sp || hs.code != 0)
               return reconnect(
                   self, address + " refused a session: " +
@@ -218,7 +224,8 @@ void on_watch_reply(watcher_ptr self, rpc::watch_reply& r) {
   st.waiting_reply = false;
   if (r.code != 0) {
     auto code = static_cast<errc>(r.code);
-    if (code == errc::invalid_argument || code == errc::too_large)
+    if (code == errc::invalid_argument || code == errc::too_large ||
+        code == errc::permission_denied || code == errc::unauthenticated)
       return fail_for_good(self, error{code, r.message});
     return reconnect(self, r.message);
   }
@@ -295,6 +302,13 @@ caf::behavior watcher_fun(watcher_ptr self, std::shared_ptr<watch_stream::impl> 
         auto& st = self->state;
         if (c.watch_id != st.watch_id || !from_current_node(self))
           return;
+        // The principal lost read on the key (or its token): another node
+        // applies the same change, so the stream ends for good.
+        auto code = static_cast<errc>(c.code);
+        if (code == errc::permission_denied || code == errc::unauthenticated)
+          return fail_for_good(self, error{code, "cut off by node " +
+                                                     std::to_string(st.node_id) + ": " +
+                                                     c.reason});
         reconnect(self,
                   "cut off by node " + std::to_string(st.node_id) + ": " + c.reason);
       },

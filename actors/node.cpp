@@ -10,11 +10,13 @@
 #include "actors/remoting.hpp"
 #include "actors/snapshotter.hpp"
 #include "actors/watch_hub.hpp"
+#include "protocol/auth.hpp"
 #include "protocol/raft/membership.hpp"
 #include "storage/log_store.hpp"
 #include "storage/snapshot_file.hpp"
 #include "storage/state_store.hpp"
 
+#include <algorithm>
 #include <caf/all.hpp>
 #include <filesystem>
 #include <map>
@@ -403,6 +405,20 @@ status check_node_options(const node_options& opts) {
             "--max-readers must be " + std::to_string(min_max_readers) + " to " +
                 std::to_string(max_max_readers) + " (default " +
                 std::to_string(storage::lmdb::default_max_readers) + ")"};
+  if (!opts.bootstrap_token_hash.empty()) {
+    const auto& h = opts.bootstrap_token_hash;
+    bool hex = h.size() == 64 && std::all_of(h.begin(), h.end(), [](char c) {
+                 return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+               });
+    if (!hex)
+      return {errc::invalid_argument,
+              "--bootstrap-token-hash must be the 64 lowercase hex characters "
+              "`conflux auth bootstrap-token` prints as the hash (never the token "
+              "itself)"};
+  }
+  if (opts.default_rate < 1 || opts.rate_buckets < 1)
+    return {errc::invalid_argument,
+            "--default-rate and --rate-buckets must be positive integers"};
   if (opts.snapshot_entries == 0 && opts.snapshot_bytes == 0)
     return {errc::invalid_argument,
             "--snapshot-entries and --snapshot-bytes are both 0, so the log would grow "
@@ -417,9 +433,8 @@ status check_node_transport(const node_options& opts) {
       !st.ok())
     return st;
   for (const auto& [id, addr] : opts.peers)
-    if (auto st = check_plaintext_address("--insecure-plaintext: the address of node " +
-                                              std::to_string(id),
-                                          addr);
+    if (auto st = check_plaintext_address(
+            "--insecure-plaintext: the address of node " + std::to_string(id), addr);
         !st.ok())
       return st;
   return {};
@@ -497,6 +512,12 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
   if (opts.join)
     if (auto s = check_join(opts, rs); !s.ok())
       return s.err();
+  // Cluster time resumes from the last applied entry's stamp (a snapshot
+  // alone carries none: the wall clock stands in until the next apply).
+  for (auto& e : rs.entries)
+    if (e->index == rs.applied)
+      ctx->cluster_time.applied(e->timestamp_ms, ctx->clock->steady());
+  ctx->rates.set_max_buckets(opts.rate_buckets);
 
   raft::core_config cc;
   cc.id = opts.id;

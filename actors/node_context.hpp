@@ -7,6 +7,7 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/node_counters.hpp"
+#include "actors/rate_limiter.hpp"
 #include "actors/transport.hpp"
 #include "protocol/raft/types.hpp"
 #include "protocol/validation.hpp"
@@ -83,6 +84,20 @@ struct node_options {
   /// Mutual TLS credentials, or plain text on loopback (the launcher checks
   /// them with check_node_transport and loads them into the actor system).
   transport_settings transport;
+  /// Authorization bootstrap (docs/security.md, "Bootstrap"): the SHA-256
+  /// (hex) of the first admin token (--bootstrap-token-hash), never the
+  /// token. A leader of a state that was never bootstrapped proposes
+  /// bootstrap_auth with it; empty: this node proposes nothing and says how
+  /// to bootstrap.
+  std::string bootstrap_token_hash;
+  /// The principal the bootstrap creates (--bootstrap-principal).
+  std::string bootstrap_principal = "admin";
+  /// Requests per second each principal may send per tenant on this node,
+  /// for tenants without their own rate (--default-rate).
+  std::uint64_t default_rate = 1000;
+  /// Token buckets the node keeps at most (--rate-buckets): one per
+  /// (principal, tenant) seen recently, the least recently used dropped.
+  std::size_t rate_buckets = 65536;
 };
 
 /// The size over which an incoming snapshot is refused: --max-snapshot-bytes,
@@ -163,6 +178,42 @@ public:
 /// The system's clocks.
 std::shared_ptr<const node_clock> system_node_clock();
 
+/// This node's estimate of cluster time (docs/security.md, "Cluster time"):
+/// the leader's timestamp on the last entry the applier applied, advanced by
+/// the steady time elapsed since it was applied. Reads and hellos judge token
+/// expiry with it; writes use the entry's own timestamp at apply.
+class cluster_time_estimate {
+public:
+  using time_point = std::chrono::steady_clock::time_point;
+
+  /// The applier applied an entry stamped `timestamp_ms` at steady time `at`.
+  /// Never goes back (an older stamp, e.g. from a replayed entry, is ignored).
+  void applied(std::int64_t timestamp_ms, time_point at) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (known_ && timestamp_ms <= stamp_ms_)
+      return;
+    known_ = true;
+    stamp_ms_ = timestamp_ms;
+    at_ = at;
+  }
+  /// The estimate at steady time `now`; `fallback_ms` (the wall clock) while
+  /// no stamped entry was applied since the node started.
+  std::int64_t now_ms(time_point now, std::int64_t fallback_ms) const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!known_)
+      return fallback_ms;
+    auto elapsed =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - at_).count();
+    return stamp_ms_ + std::max<std::int64_t>(elapsed, 0);
+  }
+
+private:
+  mutable std::mutex mtx_;
+  bool known_ = false;
+  std::int64_t stamp_ms_ = 0;
+  time_point at_;
+};
+
 /// Which role actor holds the Raft core now (docs/design.md, "Raft roles as
 /// actors"). The role that hands the core on sets it before anything else
 /// can reach the next role; everything that talks to Raft (sessions, the
@@ -209,6 +260,15 @@ struct node_context {
   node_counters counters;
   /// Every reading of time in the node's actors goes through here.
   std::shared_ptr<const node_clock> clock = system_node_clock();
+  /// Kept by the applier (cluster_now_ms reads it).
+  cluster_time_estimate cluster_time;
+  /// Request rate per (principal, tenant) (opts.default_rate, tenant rates).
+  rate_limiter rates{65536};
+
+  /// Cluster time now, as this node estimates it (ms since the epoch).
+  std::int64_t cluster_now_ms() const {
+    return cluster_time.now_ms(clock->steady(), clock->wall_ms());
+  }
 
   /// Where member `id` listens: the configuration's address, else --peers,
   /// else the address it announced in its own traffic; empty when unknown.

@@ -9,6 +9,8 @@
 //                [--max-reply-bytes SIZE] [--session-idle-timeout S]
 //                [--idle-timeout S] [--handshake-timeout S]
 //                [--max-db-size SIZE] [--max-snapshot-bytes SIZE] [--max-readers N]
+//                [--bootstrap-token-hash HEX] [--bootstrap-principal NAME]
+//                [--default-rate N] [--rate-buckets N]
 //                (--tls-dir DIR [--tls-cert F] [--tls-key F] [--tls-ca F]
 //                 | --insecure-plaintext)
 //
@@ -19,12 +21,11 @@
 // it (`conflux cluster add ID HOST:PORT`); --peers is then optional.
 //
 // With no arguments besides the transport: a single-node cluster on
-// 127.0.0.1:7101 with data in ./conflux-data. Settings come from the embedded defaults, then the config
-// file (TOML), then the flags. SIGHUP reloads the TLS credentials for new
-// connections. SIGINT/SIGTERM stop the node cleanly (exit 0);
-// bad flags, an address that cannot be listened on or a refused data dir exit
-// 2; a storage failure while running exits 1; each with one clear line on
-// stderr.
+// 127.0.0.1:7101 with data in ./conflux-data. Settings come from the embedded defaults,
+// then the config file (TOML), then the flags. SIGHUP reloads the TLS credentials for
+// new connections. SIGINT/SIGTERM stop the node cleanly (exit 0); bad flags, an address
+// that cannot be listened on or a refused data dir exit 2; a storage failure while
+// running exits 1; each with one clear line on stderr.
 //
 // main() runs three phases: parse (flags and config file into node_options),
 // open (logging, the listen address, the actor system, the data dir and the
@@ -255,6 +256,14 @@ void load_config_file(const std::string& path, launch_settings& s, bool& listen_
       opts.max_readers = toml::find<unsigned>(t, "max_readers");
     if (t.contains("join"))
       opts.join = toml::find<bool>(t, "join");
+    if (t.contains("bootstrap_token_hash"))
+      opts.bootstrap_token_hash = toml::find<std::string>(t, "bootstrap_token_hash");
+    if (t.contains("bootstrap_principal"))
+      opts.bootstrap_principal = toml::find<std::string>(t, "bootstrap_principal");
+    if (t.contains("default_rate"))
+      opts.default_rate = toml::find<std::uint64_t>(t, "default_rate");
+    if (t.contains("rate_buckets"))
+      opts.rate_buckets = toml::find<std::size_t>(t, "rate_buckets");
     if (t.contains("idle_timeout"))
       s.idle_timeout = toml::find<std::int64_t>(t, "idle_timeout");
     if (t.contains("handshake_timeout"))
@@ -294,6 +303,9 @@ struct node_flags {
       max_requests_in_flight, max_pending_proposals;
   std::optional<std::uint64_t> session_idle_timeout;
   std::string max_reply_bytes;
+  std::string bootstrap_token_hash, bootstrap_principal;
+  std::optional<std::uint64_t> default_rate;
+  std::optional<std::size_t> rate_buckets;
   std::int64_t watch_history = -1, watch_backlog = -1;
   bool join = false;
 };
@@ -352,12 +364,31 @@ void add_flags(CLI::App& app, node_flags& f, launch_settings& s) {
   app.add_option("--session-idle-timeout", f.session_idle_timeout,
                  "seconds after which a client session that sent nothing and has no "
                  "watch is closed (default 600)");
+  app.add_option("--bootstrap-token-hash", f.bootstrap_token_hash,
+                 "SHA-256 (hex) of the first admin token, as `conflux auth "
+                 "bootstrap-token` prints it; the first leader of a cluster that was "
+                 "never bootstrapped creates that principal (config key "
+                 "bootstrap_token_hash)");
+  app.add_option("--bootstrap-principal", f.bootstrap_principal,
+                 "name of the principal the bootstrap creates (default admin; config "
+                 "key bootstrap_principal)");
+  app.add_option("--default-rate", f.default_rate,
+                 "requests per second each principal may send per tenant on this "
+                 "node, for tenants without their own rate (default 1000; config key "
+                 "default_rate)");
+  app.add_option("--rate-buckets", f.rate_buckets,
+                 "request-rate buckets (principal, tenant) this node keeps at most, "
+                 "the least recently used dropped (default 65536; config key "
+                 "rate_buckets)");
   app.add_option("--tls-dir", f.tls.dir,
                  "directory with node.crt, node.key and ca.crt, as `conflux-cert node` "
                  "makes it (config key tls_dir)");
-  app.add_option("--tls-cert", f.tls.cert, "this node's certificate (PEM), over --tls-dir");
-  app.add_option("--tls-key", f.tls.key, "this node's private key (PEM), over --tls-dir");
-  app.add_option("--tls-ca", f.tls.ca, "the cluster CA certificate (PEM), over --tls-dir");
+  app.add_option("--tls-cert", f.tls.cert,
+                 "this node's certificate (PEM), over --tls-dir");
+  app.add_option("--tls-key", f.tls.key,
+                 "this node's private key (PEM), over --tls-dir");
+  app.add_option("--tls-ca", f.tls.ca,
+                 "the cluster CA certificate (PEM), over --tls-dir");
   app.add_flag("--insecure-plaintext", f.tls.insecure_plaintext,
                "no TLS: plain text without encryption or peer authentication, "
                "allowed only when --listen and every peer are loopback addresses");
@@ -408,6 +439,14 @@ void apply_flags(const node_flags& f, node_options& opts) {
     opts.session_idle_timeout = std::chrono::seconds(*f.session_idle_timeout);
   if (f.join)
     opts.join = true;
+  if (!f.bootstrap_token_hash.empty())
+    opts.bootstrap_token_hash = f.bootstrap_token_hash;
+  if (!f.bootstrap_principal.empty())
+    opts.bootstrap_principal = f.bootstrap_principal;
+  if (f.default_rate)
+    opts.default_rate = *f.default_rate;
+  if (f.rate_buckets)
+    opts.rate_buckets = *f.rate_buckets;
   if (!f.peers.empty())
     opts.peers = parse_peers(f.peers);
   if (f.watch_history == 0 || f.watch_history < -1)
@@ -702,9 +741,9 @@ public:
       spdlog::info("SIGHUP: nothing to reload (plain text, no credentials)");
       return;
     }
-    auto creds = conflux::actors::load_credentials(t.cert_file, t.key_file, t.ca_file,
-                                                  opts.cluster_id,
-                                                  conflux::actors::expected_holder::node(opts.id));
+    auto creds = conflux::actors::load_credentials(
+        t.cert_file, t.key_file, t.ca_file, opts.cluster_id,
+        conflux::actors::expected_holder::node(opts.id));
     if (!creds.ok()) {
       spdlog::error("SIGHUP: kept the current TLS credentials: {}",
                     conflux::actors::to_string(creds.err()));
