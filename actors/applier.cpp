@@ -87,6 +87,8 @@ outcome apply_entries(self_ptr self, const std::vector<raft::entry_ptr>& entries
             p.err());
       probe = std::move(*p);
     }
+    if (probe && probe->auth_changed)
+      changes.auth_changed = true;
     auto res = st.machine.apply(*txn, e);
     if (!res.ok())
       return failed(self, "applier cannot apply entry " + std::to_string(e.index),

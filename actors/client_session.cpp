@@ -1,12 +1,15 @@
 #include "actors/client_session.hpp"
 
 #include "actors/remoting.hpp"
+#include "protocol/auth.hpp"
+#include "protocol/auth_state.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/state_machine.hpp"
 
 #include <caf/all.hpp>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
+#include <type_traits>
 
 namespace conflux::actors {
 namespace {
@@ -60,15 +63,24 @@ expected<session_id> draw_session_id() {
 }
 
 /// Makes the write the client sent into the command this node proposes: the
-/// caller is the identity the sender's connection proved (never what the
-/// client wrote), and a new session gets an id drawn here. The stamp happens
-/// on the node that received the request; clients send writes to the leader
-/// (client_rpc follows not_leader redirects, and a non-leader proposes
-/// nothing), so it is the leader that stamps, and every replica then applies
-/// the same caller and id from the log.
+/// caller is the identity the sender's connection proved, the credential
+/// the hash of the token the session was opened with and the origin the
+/// client's address (never what the client wrote), and a new session gets
+/// an id drawn here. The stamp happens on the node that received the
+/// request; clients send writes to the leader (client_rpc follows not_leader
+/// redirects, and a non-leader proposes nothing), so it is the leader that
+/// stamps, and every replica then applies the same caller, credential and id
+/// from the log, and decides the same way. bootstrap_auth is the one command
+/// applied without a credential: only a leader proposes it, never a client.
 status stamp_write(caf::actor_system& sys, const caf::strong_actor_ptr& sender,
-                   command_envelope& env) {
+                   const session_identity& who, command_envelope& env) {
+  if (std::holds_alternative<bootstrap_auth>(env.cmd))
+    return {errc::permission_denied,
+            "bootstrap_auth is proposed by a leader from its --bootstrap-token-hash, "
+            "never by a client; to add a principal, use `conflux auth token create`"};
   env.caller = sender ? peer_identity_of(sys, sender->node()) : std::string{};
+  env.credential = who.credential;
+  env.origin = who.origin;
   if (auto* open = std::get_if<open_session>(&env.cmd)) {
     auto id = draw_session_id();
     if (!id.ok())
@@ -76,6 +88,80 @@ status stamp_write(caf::actor_system& sys, const caf::strong_actor_ptr& sender,
     open->id = *id;
   }
   return {};
+}
+
+template <class T, class = void>
+struct has_key : std::false_type {};
+template <class T>
+struct has_key<T, std::void_t<decltype(std::declval<const T&>().key)>>
+    : std::true_type {};
+
+/// The key a command works on ("" for commands without one: sessions, auth).
+std::string key_of(const command& cmd) {
+  return std::visit(
+      [](const auto& c) -> std::string {
+        if constexpr (has_key<std::decay_t<decltype(c)>>::value)
+          return c.key;
+        else
+          return {};
+      },
+      cmd);
+}
+
+/// The counter a refusal with `code` adds to.
+void count_refusal(node_context& ctx, errc code) {
+  if (code == errc::unauthenticated)
+    ctx.counters.add("auth.refused.unauthenticated");
+  else if (code == errc::permission_denied)
+    ctx.counters.add("auth.refused.permission_denied");
+}
+
+/// The session's principal as the state holds it now (cluster time), in the
+/// caller's read transaction. Outer error: the state could not be read;
+/// inner: unauthenticated (revoked, expired, or its token now reaches
+/// another principal), worded without the token or its hash.
+expected<expected<auth::access>> principal_now(node_context& ctx, state_reader& txn,
+                                               const session_identity& who) {
+  auto a = auth::load_access(txn, who.credential, ctx.cluster_now_ms());
+  if (!a.ok())
+    return a.err();
+  if (!a->ok())
+    return expected<auth::access>{
+        error{errc::unauthenticated,
+              "the token of this session no longer works (" + a->err().message +
+                  "); open a new session with a valid token (--token-file)"}};
+  if ((*a)->who.name != who.principal)
+    return expected<auth::access>{
+        error{errc::unauthenticated,
+              "the token of this session now belongs to another principal; open a "
+              "new session"}};
+  return *a;
+}
+
+/// Spends one request of the (principal, tenant of `key`) bucket: the
+/// tenant's rate, else --default-rate. resource_exhausted when it is empty;
+/// another error when the tenant could not be read.
+status spend_rate(node_context& ctx, state_reader& txn, const std::string& principal,
+                  std::string_view key) {
+  auto tenant = auth::tenant_of(key);
+  std::uint64_t rate = ctx.opts.default_rate;
+  if (!tenant.empty()) {
+    auto t = txn.find_tenant(std::string{tenant});
+    if (!t.ok())
+      return t.err();
+    if (*t && (*t)->rate > 0)
+      rate = (*t)->rate;
+  }
+  if (ctx.rates.allow(principal, tenant, rate, ctx.clock->steady()))
+    return {};
+  ctx.counters.add("auth.refused.rate");
+  return {errc::resource_exhausted,
+          "principal '" + principal + "' sent more than " + std::to_string(rate) +
+              " requests per second for tenant '" + std::string{tenant} + "' to node " +
+              std::to_string(ctx.opts.id) +
+              " (the tenant's rate, else --default-rate); slow down, or ask a "
+              "cluster admin to raise it (`conflux auth tenant set " +
+              std::string{tenant} + " --rate N`)"};
 }
 
 /// A node whose applier waits for room on its disk would keep a write or a
@@ -103,6 +189,41 @@ void fail_node_on(node_context& ctx, const error& e) {
     spdlog::error("{}", msg);
     ctx.failure.fail(msg);
   }
+}
+
+/// A refusal for the principal check or the rate, as a reply; the node
+/// stops on a state failure (fail_node_on).
+rpc::client_reply refused(node_context& ctx, const error& e, std::uint64_t revision) {
+  fail_node_on(ctx, e);
+  count_refusal(ctx, e.code);
+  auto r = error_reply(e);
+  r.node_id = ctx.opts.id;
+  r.revision = revision;
+  return r;
+}
+
+/// What a request that is not a read needs before it goes on: a valid
+/// principal now, `cluster` permissions (cluster_admin for membership) and,
+/// if it `counts` (all but status, which monitoring polls), a token of its
+/// rate bucket for `key`'s tenant. The refusal, or nothing.
+std::optional<rpc::client_reply> admit(node_context& ctx, const session_identity& who,
+                                       std::string_view key, auth::perm_set cluster,
+                                       std::string_view what, bool counts = true) {
+  auto txn = ctx.state->begin_read();
+  if (!txn.ok())
+    return refused(ctx, txn.err(), ctx.applied.load());
+  auto revision = ctx.applied.load();
+  auto a = principal_now(ctx, *txn, who);
+  if (!a.ok())
+    return refused(ctx, a.err(), revision);
+  if (!a->ok())
+    return refused(ctx, a->err(), revision);
+  if (cluster != 0 && ((*a)->cluster() & cluster) != cluster)
+    return refused(ctx, auth::denied(**a, cluster, what, "*"), revision);
+  if (counts)
+    if (auto s = spend_rate(ctx, *txn, who.principal, key); !s.ok())
+      return refused(ctx, s.err(), revision);
+  return std::nullopt;
 }
 
 /// Bytes a reply item costs beyond its own (length prefix, slack).
@@ -172,7 +293,8 @@ void check_idle(self_ptr self) {
 
 } // namespace
 
-rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req) {
+rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req,
+                             const session_identity& who) {
   auto txn = ctx.state->begin_read();
   if (!txn.ok()) {
     fail_node_on(ctx, txn.err());
@@ -186,15 +308,31 @@ rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req) 
   rpc::client_reply r;
   r.node_id = ctx.opts.id;
   r.revision = *applied;
-  auto failed = [&](const error& e) {
-    fail_node_on(ctx, e);
-    auto out = error_reply(e);
-    out.node_id = ctx.opts.id;
-    out.revision = *applied;
-    return out;
+  auto failed = [&](const error& e) { return refused(ctx, e, *applied); };
+  // The principal and its roles in this very transaction: the decision and
+  // the data it guards are of the same revision.
+  auto access = principal_now(ctx, *txn, who);
+  if (!access.ok())
+    return failed(access.err());
+  if (!access->ok())
+    return failed(access->err());
+  const auto& a = **access;
+  auto op = static_cast<rpc::request_op>(req.op);
+  if (auto s = spend_rate(ctx, *txn, who.principal, req.key); !s.ok())
+    return failed(s.err());
+  auto need_read = [&](const char* what) -> std::optional<rpc::client_reply> {
+    if (a.may(auth::read, req.key))
+      return std::nullopt;
+    return failed(auth::denied(a, auth::read, what, req.key));
   };
-  switch (static_cast<rpc::request_op>(req.op)) {
+  auto blank = [](auth::principal p) {
+    p.token_hash.clear();
+    return p;
+  };
+  switch (op) {
   case rpc::request_op::get_config: {
+    if (auto no = need_read("get"))
+      return *no;
     auto c = get_config(*txn, req.key);
     if (!c.ok())
       return failed(c.err());
@@ -205,13 +343,21 @@ rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req) 
     auto cs = list_configs(*txn, req.key, 0);
     if (!cs.ok())
       return failed(cs.err());
+    // Only what the principal may read: a list never tells of other keys.
+    std::vector<config> visible;
+    visible.reserve(cs->size());
+    for (auto& c : *cs)
+      if (a.may(auth::read, c.key))
+        visible.push_back(std::move(c));
     // payload: the key of the last config of the previous page.
     fill_page(
-        r, *cs, [&](const config& c) { return c.key <= req.payload; },
+        r, visible, [&](const config& c) { return c.key <= req.payload; },
         ctx.opts.max_reply_bytes);
     return r;
   }
   case rpc::request_op::list_versions: {
+    if (auto no = need_read("list versions of"))
+      return *no;
     auto vs = list_versions(*txn, req.key);
     if (!vs.ok())
       return failed(vs.err());
@@ -222,6 +368,8 @@ rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req) 
     return r;
   }
   case rpc::request_op::get_version: {
+    if (auto no = need_read("get a version of"))
+      return *no;
     auto v = get_version(*txn, req.key, req.id);
     if (!v.ok())
       return failed(v.err());
@@ -229,12 +377,61 @@ rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req) 
     return r;
   }
   case rpc::request_op::resolve: {
+    if (auto no = need_read("resolve"))
+      return *no;
     auto res = resolve(*txn, req.key, req.labels);
     if (!res.ok())
       return failed(res.err());
     r.items.push_back(codec::encode(res->cfg));
     r.items.push_back(codec::encode(res->ver));
     r.extra = res->rule_index;
+    return r;
+  }
+  case rpc::request_op::whoami: {
+    r.items.push_back(codec::encode(blank(a.who)));
+    for (const auto& role : a.roles)
+      r.items.push_back(codec::encode(role));
+    return r;
+  }
+  case rpc::request_op::list_tokens: {
+    if ((a.cluster() & auth::cluster_admin) == 0)
+      return failed(auth::denied(a, auth::cluster_admin, "list tokens", "*"));
+    auto ps = txn->list_principals();
+    if (!ps.ok())
+      return failed(ps.err());
+    std::vector<auth::principal> shown;
+    for (auto& p : *ps)
+      if (p.name.compare(0, req.key.size(), req.key) == 0)
+        shown.push_back(blank(std::move(p)));
+    fill_page(
+        r, shown, [&](const auth::principal& p) { return p.name <= req.payload; },
+        ctx.opts.max_reply_bytes);
+    return r;
+  }
+  case rpc::request_op::list_roles: {
+    bool admin_somewhere = (a.cluster() & auth::cluster_admin) != 0;
+    for (const auto& role : a.roles)
+      for (const auto& g : role.grants)
+        admin_somewhere = admin_somewhere || (g.perms & auth::admin) != 0;
+    if (!admin_somewhere)
+      return failed(auth::denied(a, auth::admin, "list roles", "*"));
+    auto rs = txn->list_roles();
+    if (!rs.ok())
+      return failed(rs.err());
+    fill_page(
+        r, *rs, [&](const auth::role& x) { return x.name <= req.payload; },
+        ctx.opts.max_reply_bytes);
+    return r;
+  }
+  case rpc::request_op::list_tenants: {
+    if ((a.cluster() & auth::cluster_admin) == 0)
+      return failed(auth::denied(a, auth::cluster_admin, "list tenants", "*"));
+    auto ts = txn->list_tenants();
+    if (!ts.ok())
+      return failed(ts.err());
+    fill_page(
+        r, *ts, [&](const auth::tenant& x) { return x.name <= req.payload; },
+        ctx.opts.max_reply_bytes);
     return r;
   }
   default:
@@ -244,19 +441,19 @@ rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req) 
   }
 }
 
-client_session_actor_impl::behavior_type client_session_fun(self_ptr self,
-                                                            node_context_ptr ctx,
-                                                            caf::actor_addr client,
-                                                            caf::actor_addr endpoint) {
+client_session_actor_impl::behavior_type
+client_session_fun(self_ptr self, node_context_ptr ctx, caf::actor_addr client,
+                   caf::actor_addr endpoint, session_identity who) {
   return client_session_with_watches_fun(self, std::move(ctx), std::move(client),
-                                         std::move(endpoint), {});
+                                         std::move(endpoint), {}, std::move(who));
 }
 
 client_session_actor_impl::behavior_type
 client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
                                 caf::actor_addr client, caf::actor_addr endpoint,
-                                watch_hub_actor watch_hub) {
+                                watch_hub_actor watch_hub, session_identity who) {
   self->state.ctx = std::move(ctx);
+  self->state.who = std::move(who);
   self->state.watch_hub = std::move(watch_hub);
   self->state.ctx->sessions.fetch_add(1);
   self->attach_functor([c = self->state.ctx] { c->sessions.fetch_sub(1); });
@@ -269,10 +466,10 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
   // can be destroyed meanwhile (its connection dropped, e.g. when this node
   // resumes after a pause), which aborted a node ("pure virtual method
   // called"). A party already gone ends the session at once.
-  for (const auto* who : {&client, &endpoint}) {
-    if (!*who)
+  for (const auto* party : {&client, &endpoint}) {
+    if (!*party)
       continue;
-    if (auto alive = caf::actor_cast<caf::strong_actor_ptr>(*who)) {
+    if (auto alive = caf::actor_cast<caf::strong_actor_ptr>(*party)) {
       self->monitor(alive);
     } else {
       self->quit();
@@ -310,9 +507,16 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
                 error{errc::invalid_argument,
                       "the write request is malformed (" + env.err().message +
                           "); use a client of the same version as the node"});
-          if (auto s = stamp_write(self->system(), self->current_sender(), *env);
-              !s.ok())
+          if (auto s =
+                  stamp_write(self->system(), self->current_sender(), st.who, *env);
+              !s.ok()) {
+            count_refusal(*st.ctx, s.code());
             return error_reply(s.err());
+          }
+          // The decision is the state machine's, at apply; only the rate
+          // is this node's own.
+          if (auto refused = admit(*st.ctx, st.who, key_of(env->cmd), 0, "write"))
+            return *refused;
           auto rp = self->make_response_promise<rpc::client_reply>();
           self->request(raft_of(*st.ctx), raft_timeout,
                         propose_request{codec::encode(*env)})
@@ -337,6 +541,12 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
           if (op != rpc::request_op::transfer_leader)
             if (auto refused = refuse_while_paused(*st.ctx))
               return *refused;
+          // Raft configuration changes, not state machine commands: decided
+          // here against this node's applied auth tables (a leader's, as
+          // clients send them to the leader).
+          if (auto refused = admit(*st.ctx, st.who, "", auth::cluster_admin,
+                                   "change the cluster's membership or leader"))
+            return *refused;
           auto rp = self->make_response_promise<rpc::client_reply>();
           auto answer = [=, held = slot](raft_reply& rr) mutable {
             auto r = from_raft(*self->state.ctx, rr);
@@ -373,13 +583,16 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
           }
           return rp;
         }
-        if (op < rpc::request_op::get_config || op > rpc::request_op::resolve)
+        bool is_read =
+            (op >= rpc::request_op::get_config && op <= rpc::request_op::resolve) ||
+            (op >= rpc::request_op::whoami && op <= rpc::request_op::list_tenants);
+        if (!is_read)
           return error_reply(
               error{errc::invalid_argument,
                     "unknown request operation " + std::to_string(req.op) +
                         "; use a client of the same version as the node"});
         if (req.consistency == 1)
-          return serve_read(*st.ctx, req);
+          return serve_read(*st.ctx, req, st.who);
         if (auto refused = refuse_while_paused(*st.ctx))
           return *refused;
         auto rp = self->make_response_promise<rpc::client_reply>();
@@ -389,7 +602,7 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
                   if (rr.err)
                     rp.deliver(from_raft(*self->state.ctx, rr));
                   else
-                    rp.deliver(serve_read(*self->state.ctx, req));
+                    rp.deliver(serve_read(*self->state.ctx, req, self->state.who));
                 },
                 [=, held = slot](caf::error& e) mutable {
                   rp.deliver(error_reply(error{
@@ -399,8 +612,13 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
         return rp;
       },
       [=](status_atom) -> caf::result<rpc::status_reply> {
-        self->state.heard = true;
-        return self->delegate(raft_of(*self->state.ctx), status_atom::value);
+        auto& st = self->state;
+        st.heard = true;
+        // Any valid principal; the typed reply has no error field, so a
+        // refusal is a CAF error the client reports with its message.
+        if (auto refused = admit(*st.ctx, st.who, "", 0, "status", false))
+          return caf::make_error(caf::sec::runtime_error, refused->message);
+        return self->delegate(raft_of(*st.ctx), status_atom::value);
       },
       [=](rpc::watch_request& req) {
         auto watcher = self->current_sender();
@@ -419,7 +637,8 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
         // Counted until cancelled (a refused or cut-off watch ends the
         // client's session too: the client library reconnects).
         ++st.watches;
-        self->send(st.watch_hub, watch_subscribe{std::move(watcher), std::move(req)});
+        self->send(st.watch_hub, watch_subscribe{std::move(watcher), std::move(req),
+                                                 st.who.credential, st.who.principal});
       },
       // Acks and cancels reach the hub as sent by the watcher itself, so the
       // hub can tell a watch's owner from anyone else (actors/watch_hub.hpp).

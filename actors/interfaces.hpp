@@ -135,6 +135,9 @@ struct watch_notice {
   /// `applied`: the hub cannot describe what changed, so it drops its
   /// history and cuts every watcher off (their resume gets a resync).
   bool state_replaced = false;
+  /// A command that may change who may read what (an auth command) applied:
+  /// the hub checks every watcher's principal again.
+  bool auth_changed = false;
 };
 
 /// client session -> watch hub: register `watcher` (the client's actor, the
@@ -143,6 +146,10 @@ struct watch_notice {
 struct watch_subscribe {
   caf::strong_actor_ptr watcher;
   rpc::watch_request req;
+  /// The session's credential (token hash) and principal: the watch needs
+  /// read on its key or prefix, and ends when the principal loses it.
+  std::string credential;
+  std::string principal;
 };
 
 // -- snapshots (local messages) ------------------------------------------------

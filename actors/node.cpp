@@ -11,6 +11,7 @@
 #include "actors/snapshotter.hpp"
 #include "actors/watch_hub.hpp"
 #include "protocol/auth.hpp"
+#include "protocol/auth_state.hpp"
 #include "protocol/raft/membership.hpp"
 #include "storage/log_store.hpp"
 #include "storage/snapshot_file.hpp"
@@ -165,9 +166,43 @@ node_endpoint_actor::behavior_type endpoint_fun(endpoint_self self,
                                    "close sessions it no longer uses or raise "
                                    "--max-sessions-per-connection")};
         }
+        // The principal, in a read transaction of the state (the hash is all
+        // the state holds; the token itself is neither kept nor logged).
+        session_identity who;
+        who.credential = auth::token_hash(h.token);
+        {
+          auto refuse_token = [&](const std::string& why) {
+            ctx->counters.add("auth.refused.unauthenticated");
+            spdlog::info("node endpoint refused client '{}': {}", h.client_name, why);
+            return refuse_hello(errc::unauthenticated,
+                                "node " + std::to_string(opts.id) +
+                                    " refused the token: " + why +
+                                    "; present a valid token (--token-file or "
+                                    "CONFLUX_TOKEN_FILE)");
+          };
+          if (h.token.empty())
+            return {caf::strong_actor_ptr{}, refuse_token("no token was presented")};
+          if (auto v = auth::validate_token_text(h.token); !v.ok())
+            return {caf::strong_actor_ptr{}, refuse_token(v.err().message)};
+          auto txn = ctx->state->begin_read();
+          if (!txn.ok())
+            return {caf::strong_actor_ptr{},
+                    refuse_hello(errc::unavailable, "node " + std::to_string(opts.id) +
+                                                        " cannot read its state: " +
+                                                        to_string(txn.err()))};
+          auto a = auth::load_access(*txn, who.credential, ctx->cluster_now_ms());
+          if (!a.ok())
+            return {caf::strong_actor_ptr{},
+                    refuse_hello(errc::unavailable,
+                                 "node " + std::to_string(opts.id) +
+                                     " cannot read its state: " + to_string(a.err()))};
+          if (!a->ok())
+            return {caf::strong_actor_ptr{}, refuse_token(a->err().message)};
+          who.principal = (*a)->who.name;
+        }
         auto addr = client ? client->address() : caf::actor_addr{};
         auto session = self->spawn(client_session_with_watches_fun, ctx, addr,
-                                   self->address(), hub);
+                                   self->address(), hub, std::move(who));
         self->monitor(session);
         ++st.sessions_of[origin];
         st.origin_of.emplace(session.address(), origin);
@@ -416,6 +451,9 @@ status check_node_options(const node_options& opts) {
               "`conflux auth bootstrap-token` prints as the hash (never the token "
               "itself)"};
   }
+  if (auto s = auth::validate_name("--bootstrap-principal", opts.bootstrap_principal);
+      !s.ok())
+    return s;
   if (opts.default_rate < 1 || opts.rate_buckets < 1)
     return {errc::invalid_argument,
             "--default-rate and --rate-buckets must be positive integers"};

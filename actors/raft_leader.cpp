@@ -7,6 +7,7 @@
 #include "actors/peer_admission.hpp"
 #include "actors/raft_role.hpp"
 #include "protocol/codec.hpp"
+#include "protocol/state.hpp"
 
 #include <caf/all.hpp>
 #include <map>
@@ -48,7 +49,12 @@ private:
     return w.membership ? "the membership change" : "the write";
   }
 
+  /// Once per tenure, after the term's first entry applied: proposes
+  /// bootstrap_auth if the state was never bootstrapped.
+  void maybe_bootstrap(const applied_notice& n);
+
   raft_role_self self_;
+  bool bootstrap_checked_ = false;
   /// Writes (and membership changes) waiting for their entry to apply, by
   /// index, with the term they were proposed in.
   struct pending_write {
@@ -231,7 +237,44 @@ caf::result<raft_reply> leader_tenure::transfer(transfer_request& req) {
   return rp;
 }
 
+void leader_tenure::maybe_bootstrap(const applied_notice& n) {
+  auto& s = sh();
+  // The term's noop applied: the state holds everything earlier leaders
+  // committed, so "not bootstrapped" is the replicated truth, not a lag.
+  if (bootstrap_checked_ || n.newest_term != s.core().term())
+    return;
+  bootstrap_checked_ = true;
+  auto& ctx = s.ctx();
+  auto txn = ctx.state->begin_read();
+  if (!txn.ok())
+    return;
+  auto done = txn->get_counter(counter::auth_bootstrapped);
+  if (!done.ok() || *done != 0)
+    return;
+  const auto& opts = ctx.opts;
+  if (opts.bootstrap_token_hash.empty()) {
+    spdlog::warn(
+        "leader {}: authorization was never bootstrapped, so no client can use the "
+        "cluster; run `conflux auth bootstrap-token`, keep the token it prints, and "
+        "restart a node with --bootstrap-token-hash HASH (config key "
+        "bootstrap_token_hash); the first leader started with it creates principal "
+        "'{}' (--bootstrap-principal)",
+        opts.id, opts.bootstrap_principal);
+    return;
+  }
+  command_envelope env{
+      0, 0, bootstrap_auth{opts.bootstrap_principal, opts.bootstrap_token_hash}};
+  auto r = s.core().propose(codec::encode(env), s.now_ms());
+  if (!r.ok())
+    return; // a later leader tries again
+  spdlog::info("leader {} proposed the authorization bootstrap (principal '{}') at "
+               "index {}",
+               opts.id, opts.bootstrap_principal, r.index);
+  s.process_ready();
+}
+
 void leader_tenure::applied(const applied_notice& n) {
+  maybe_bootstrap(n);
   for (auto& o : n.results) {
     auto [lo, hi] = writes_.equal_range(o.index);
     for (auto i = lo; i != hi; ++i) {

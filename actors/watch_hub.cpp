@@ -1,5 +1,6 @@
 #include "actors/watch_hub.hpp"
 
+#include "protocol/auth_state.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/resolve.hpp"
 #include "protocol/state_machine.hpp"
@@ -24,6 +25,43 @@ bool watch_covers(const std::string& watched, const std::string& key) {
   if (!watched.empty() && watched.back() == '/')
     return key.compare(0, watched.size(), watched) == 0;
   return key == watched;
+}
+
+bool may_watch(const auth::access& a, const std::string& watched) {
+  if (watched.empty() || watched.back() != '/')
+    return a.may(auth::read, watched);
+  auto base = watched.substr(0, watched.size() - 1);
+  if (a.may(auth::read, base))
+    return true;
+  auto split = [](const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t from = 0;
+    for (;;) {
+      auto to = s.find('/', from);
+      out.push_back(
+          s.substr(from, to == std::string::npos ? std::string::npos : to - from));
+      if (to == std::string::npos)
+        return out;
+      from = to + 1;
+    }
+  };
+  auto prefix = split(base);
+  for (const auto& role : a.roles)
+    for (const auto& g : role.grants) {
+      if ((g.perms & auth::read) == 0)
+        continue;
+      // A longer pattern whose leading segments agree with the prefix can
+      // match keys under it (a shorter one would have covered the prefix).
+      auto pat = split(g.pattern);
+      if (pat.size() <= prefix.size())
+        continue;
+      bool agree = true;
+      for (std::size_t i = 0; i < prefix.size() && agree; ++i)
+        agree = pat[i] == "*" || pat[i] == prefix[i];
+      if (agree)
+        return true;
+    }
+  return false;
 }
 
 expected<watch_probe> probe_before(state_reader& st, const raft::log_entry& entry) {
@@ -59,6 +97,11 @@ expected<watch_probe> probe_before(state_reader& st, const raft::log_entry& entr
                       std::is_same_v<T, delete_versions>) {
           p.relevant = true;
           p.key = c.key;
+        } else if constexpr (!std::is_same_v<T, open_session> &&
+                             !std::is_same_v<T, keep_alive> &&
+                             !std::is_same_v<T, close_session>) {
+          // Every other command is an auth command.
+          p.auth_changed = true;
         }
       },
       env->cmd);
@@ -173,6 +216,8 @@ bool matches(const watcher_entry& w, const watch_change& ch) {
     return false;
   if (!watch_covers(w.key, ch.event.key))
     return false;
+  if (w.access && !w.access->may(auth::read, ch.event.key))
+    return false;
   if (w.labels.empty())
     return true;
   auto before = ch.existed_before ? resolved_for(ch.rules_before, w.labels) : 0;
@@ -194,10 +239,11 @@ rpc::watch_event event_for(const watcher_entry& w, const watch_change& ch) {
   return ev;
 }
 
-void cut_off(self_ptr self, watcher_entry& w, const std::string& reason) {
+void cut_off(self_ptr self, watcher_entry& w, const std::string& reason,
+             errc code = errc::unavailable) {
   spdlog::info("watch hub cut off watch {} on '{}': {}", w.id, w.key, reason);
-  self->send(w.handle, rpc::watch_closed{
-                           w.id, static_cast<std::uint8_t>(errc::unavailable), reason});
+  self->send(w.handle,
+             rpc::watch_closed{w.id, static_cast<std::uint8_t>(code), reason});
   // The monitor stays: another watch of the same actor may need it, and a
   // down message for a forgotten watcher finds nothing to erase.
 }
@@ -267,6 +313,8 @@ expected<rpc::watch_event> read_resync(node_context& ctx, const watcher_entry& w
   ev.kind = static_cast<std::uint8_t>(rpc::watch_kind::resync);
   ev.key = w.key;
   for (auto& c : configs) {
+    if (w.access && !w.access->may(auth::read, c.key))
+      continue;
     rpc::watch_entry e;
     e.key = c.key;
     e.config_id = c.id;
@@ -289,6 +337,92 @@ expected<rpc::watch_event> read_resync(node_context& ctx, const watcher_entry& w
   return ev;
 }
 
+/// The principal behind `credential` now, in `txn`: unauthenticated when it
+/// is gone, disabled, expired, or no longer the session's `principal`.
+expected<auth::access> access_in(node_context& ctx, state_reader& txn,
+                                 const std::string& credential,
+                                 const std::string& principal) {
+  auto a = auth::load_access(txn, credential, ctx.cluster_now_ms());
+  if (!a.ok())
+    return a.err();
+  if (!a->ok())
+    return a->err();
+  if ((*a)->who.name != principal)
+    return error{errc::unauthenticated, "the session's token now belongs to another "
+                                        "principal"};
+  return std::move(**a);
+}
+
+expected<auth::access> access_of(node_context& ctx, const std::string& credential,
+                                 const std::string& principal) {
+  auto txn = ctx.state->begin_read();
+  if (!txn.ok())
+    return txn.err();
+  return access_in(ctx, *txn, credential, principal);
+}
+
+/// How often the hub looks the watchers' principals up again when no auth
+/// command applied (tokens expire with cluster time).
+constexpr auto auth_recheck_period = std::chrono::seconds(1);
+
+/// Looks every watcher's principal up again (one read transaction, once per
+/// credential) and cuts off, with permission_denied, the watches it may no
+/// longer hold.
+void recheck_watchers(self_ptr self) {
+  auto& st = self->state;
+  st.last_auth_check = st.ctx->clock->steady();
+  if (st.watchers.empty())
+    return;
+  auto txn = st.ctx->state->begin_read();
+  if (!txn.ok()) {
+    st.ctx->failure.fail("watch hub cannot read the auth tables: " +
+                         to_string(txn.err()));
+    return;
+  }
+  std::map<std::pair<std::string, std::string>,
+           std::pair<std::shared_ptr<const auth::access>, std::string>>
+      seen;
+  std::vector<std::uint64_t> dropped;
+  for (auto& [id, w] : st.watchers) {
+    auto k = std::make_pair(w.credential, w.principal);
+    auto i = seen.find(k);
+    if (i == seen.end()) {
+      auto a = access_in(*st.ctx, *txn, w.credential, w.principal);
+      if (!a.ok() && a.code() != errc::unauthenticated) {
+        st.ctx->failure.fail("watch hub cannot read the auth tables: " +
+                             to_string(a.err()));
+        return;
+      }
+      i = seen.emplace(k, a.ok() ? std::make_pair(std::make_shared<const auth::access>(
+                                                      std::move(*a)),
+                                                  std::string{})
+                                 : std::make_pair(std::shared_ptr<const auth::access>{},
+                                                  a.err().message))
+              .first;
+    }
+    auto& [access, why] = i->second;
+    if (!access) {
+      st.ctx->counters.add("watch.closed.permission_denied");
+      cut_off(self, w,
+              "principal '" + w.principal + "' can no longer be used (" + why +
+                  "); open a new session with a valid token",
+              errc::permission_denied);
+      dropped.push_back(id);
+    } else if (!may_watch(*access, w.key)) {
+      st.ctx->counters.add("watch.closed.permission_denied");
+      cut_off(self, w,
+              "principal '" + w.principal + "' may no longer read '" + w.key +
+                  "'; ask a cluster admin for read on it",
+              errc::permission_denied);
+      dropped.push_back(id);
+    } else {
+      w.access = access;
+    }
+  }
+  for (auto id : dropped)
+    st.watchers.erase(id);
+}
+
 void subscribe(self_ptr self, watch_subscribe& sub) {
   auto& st = self->state;
   auto node = st.ctx->opts.id;
@@ -308,7 +442,27 @@ void subscribe(self_ptr self, watch_subscribe& sub) {
     self->send(dest, reply_error(node, valid.err().code, valid.err().message));
     return;
   }
+  auto access = access_of(*st.ctx, sub.credential, sub.principal);
+  if (!access.ok()) {
+    auto code = access.err().code;
+    if (code == errc::unauthenticated)
+      st.ctx->counters.add("auth.refused.unauthenticated");
+    else if (code == errc::corrupted || code == errc::storage_failure)
+      st.ctx->failure.fail("watch hub cannot read the auth tables: " +
+                           to_string(access.err()));
+    self->send(dest, reply_error(node, code, access.err().message));
+    return;
+  }
+  if (!may_watch(*access, req.key)) {
+    st.ctx->counters.add("auth.refused.permission_denied");
+    auto e = auth::denied(*access, auth::read, "watch", req.key);
+    self->send(dest, reply_error(node, e.code, e.message));
+    return;
+  }
   watcher_entry w;
+  w.credential = sub.credential;
+  w.principal = sub.principal;
+  w.access = std::make_shared<const auth::access>(std::move(*access));
   w.id = st.next_id++;
   w.handle = dest;
   w.key = req.key;
@@ -386,6 +540,11 @@ void on_notice(self_ptr self, watch_notice& n) {
     return;
   }
   st.applied = std::max<std::uint64_t>(st.applied, n.applied);
+  // Before anything is sent: no event after a revocation reaches its
+  // watcher.
+  if (n.auth_changed ||
+      st.ctx->clock->steady() - st.last_auth_check >= auth_recheck_period)
+    recheck_watchers(self);
   if (n.changes.empty())
     return;
   for (auto& ch : n.changes) {

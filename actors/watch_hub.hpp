@@ -31,6 +31,14 @@
 // - Size: events go out in batches of at most `max_batch_bytes` (estimated
 //   encoded size; one event always fits), so no message nears CAF's payload
 //   limit; a resync whose state is over that size is refused (too_large).
+// - Authorization (docs/security.md): a watch needs read on its key, or for a
+//   prefix, read on the prefix itself or on some pattern under it; events are
+//   then filtered per key (a prefix watch never tells of a key its principal
+//   may not read). When an auth command applies (watch_notice::auth_changed),
+//   and at most a second apart otherwise (token expiry moves with cluster
+//   time), the hub looks every watcher's principal up again in one read
+//   transaction and cuts off, with permission_denied, each watch whose
+//   principal is gone or no longer may read what it watches.
 // - A snapshot installed by the applier replaces the state without a change
 //   list: the applier then sends watch_notice{index, {}, state_replaced=true},
 //   and the hub drops its history (floor = index) and cuts every watcher off,
@@ -38,14 +46,17 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/node_context.hpp"
+#include "protocol/auth.hpp"
 #include "protocol/state.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -82,6 +93,11 @@ struct watcher_entry {
   std::uint64_t acked = 0;
   /// Matching live changes not yet sent.
   std::uint64_t queued = 0;
+  /// The session's credential (token hash) and principal, and what that
+  /// principal may do as last looked up (events are filtered with it).
+  std::string credential;
+  std::string principal;
+  std::shared_ptr<const auth::access> access;
 };
 
 struct watch_hub_state {
@@ -97,6 +113,8 @@ struct watch_hub_state {
   std::uint64_t applied = 0;
   std::uint64_t next_id = 1;
   std::map<std::uint64_t, watcher_entry> watchers;
+  /// When the watchers' principals were last looked up again.
+  std::chrono::steady_clock::time_point last_auth_check{};
 
   std::uint64_t head_seq() const noexcept { return front_seq + history.size(); }
 };
@@ -117,6 +135,8 @@ struct watch_probe {
   std::optional<config> before;
   /// delete_versions: the ids the command deletes.
   std::vector<version_id> deleted;
+  /// An auth command: who may read what may change.
+  bool auth_changed = false;
 };
 
 /// Reads what a change event needs before `entry` is applied.
@@ -130,6 +150,11 @@ expected<std::optional<watch_change>> change_after(state_reader& st, watch_probe
 
 /// The version resolved for `client` among `rules` (0 = none matches).
 version_id resolved_for(const std::vector<release_rule>& rules, const labels& client);
+
+/// Whether `a` may watch `watched` (a key, or a prefix ending in '/'): read
+/// on the key; for a prefix, read on the prefix itself or on a pattern that
+/// can match some key under it.
+bool may_watch(const auth::access& a, const std::string& watched);
 
 /// True if `key` is watched by a watch on `watched` (a key, or a prefix when
 /// it ends with '/').

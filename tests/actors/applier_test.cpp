@@ -298,6 +298,7 @@ TEST_CASE_FIXTURE(fixture,
   auto ctx = std::make_shared<node_context>();
   ctx->opts = opts;
   ctx->state = std::make_shared<storage::state_store>(std::move(*store));
+  seed_admin(*ctx);
   auto applier = track(sys.spawn(applier_fun, ctx, raft::index_t{0}));
   auto reports = listen_to(ctx);
   run();
@@ -323,7 +324,7 @@ TEST_CASE_FIXTURE(fixture,
   run();
   CHECK(ctx->paused.paused());
   CHECK_FALSE(ctx->failure.failed());
-  auto r = serve_read(*ctx, serializable_get(key_a));
+  auto r = serve_read(*ctx, serializable_get(key_a), admin_identity());
   CHECK_MESSAGE(r.code == 0u, r.message);
   CHECK(r.revision == 1u);
 }

@@ -3,6 +3,7 @@
 // redirects from a non-leader.
 
 #include "actors/node.hpp"
+#include "protocol/auth.hpp"
 #include "protocol/state_machine.hpp"
 #include "tests/actors/fixture.hpp"
 
@@ -180,9 +181,9 @@ TEST_CASE_FIXTURE(fixture,
     auto gone = track(sys.spawn(silent_actor_fun, 0));
     auto other = track(sys.spawn(silent_actor_fun, 0));
     const bool client_goes = std::string{who} == "client";
-    auto session = track(sys.spawn(client_session_fun, n.ctx,
-                                   client_goes ? gone.address() : other.address(),
-                                   client_goes ? other.address() : gone.address()));
+    auto session = track(sys.spawn(
+        client_session_fun, n.ctx, client_goes ? gone.address() : other.address(),
+        client_goes ? other.address() : gone.address(), admin_identity()));
     run();
     auto st = ask<rpc::status_reply>(session, status_atom::value);
     CHECK(st.id == 1u);
@@ -214,8 +215,8 @@ TEST_CASE_FIXTURE(fixture, "client_session_for_a_client_already_gone_ends_at_onc
   }
   run();
   REQUIRE_FALSE(caf::actor_cast<caf::strong_actor_ptr>(gone_addr));
-  auto session =
-      track(sys.spawn(client_session_fun, n.ctx, gone_addr, endpoint.address()));
+  auto session = track(sys.spawn(client_session_fun, n.ctx, gone_addr,
+                                 endpoint.address(), admin_identity()));
   run();
   auto bounced = request<rpc::status_reply>(session, status_atom::value);
   run();
@@ -238,8 +239,10 @@ struct hello_answer {
 /// Says hello for cluster `cluster` and stays (the sessions monitor it).
 caf::behavior hello_asker_fun(caf::event_based_actor* self,
                               std::shared_ptr<hello_answer> out,
-                              node_endpoint_actor endpoint, std::string cluster) {
-  self->request(endpoint, caf::infinite, rpc::client_hello{std::move(cluster), "test", {}})
+                              node_endpoint_actor endpoint, std::string cluster,
+                              std::string token) {
+  self->request(endpoint, caf::infinite,
+                rpc::client_hello{std::move(cluster), "test", std::move(token)})
       .then(
           [=](caf::strong_actor_ptr& sp, rpc::hello_status& hs) {
             out->done = true;
@@ -252,13 +255,49 @@ caf::behavior hello_asker_fun(caf::event_based_actor* self,
 
 } // namespace
 
+TEST_CASE_FIXTURE(fixture, "a_hello_without_a_valid_token_is_refused_unauthenticated") {
+  auto n = start_node(1, {1});
+  auto endpoint = track(spawn_node_endpoint(sys, n.ctx, {}, {}));
+  auto hello = [&](std::string token) {
+    auto out = std::make_shared<hello_answer>();
+    track(sys.spawn(hello_asker_fun, out, endpoint, std::string{}, std::move(token)));
+    run();
+    REQUIRE(out->done);
+    return out;
+  };
+  const std::string unknown = "cfx_" + std::string(64, '7');
+  for (const auto& token : {std::string{}, std::string{"cfx_short"}, unknown}) {
+    auto a = hello(token);
+    CHECK_FALSE(a->session);
+    CHECK(a->status.code == code(errc::unauthenticated));
+    CHECK(a->status.message.find(auth::token_hash(unknown)) == std::string::npos);
+    CHECK(a->status.message.find(unknown) == std::string::npos);
+  }
+  CHECK(n.ctx->counters.get("auth.refused.unauthenticated") == 3u);
+  // Revoked: refused from then on.
+  CHECK(hello(admin_token)->session);
+  {
+    auto txn = n.ctx->state->begin_write();
+    REQUIRE(txn.ok());
+    auto p = txn->find_principal("admin");
+    REQUIRE(p.ok());
+    auto revoked = **p;
+    revoked.disabled = true;
+    REQUIRE(txn->put_principal(revoked).ok());
+    REQUIRE(txn->commit().ok());
+  }
+  auto after = hello(admin_token);
+  CHECK_FALSE(after->session);
+  CHECK(after->status.code == code(errc::unauthenticated));
+}
+
 TEST_CASE_FIXTURE(fixture, "a_hello_past_the_session_limits_gets_a_typed_refusal") {
   auto n = start_node(1, {1});
   auto endpoint = track(spawn_node_endpoint(sys, n.ctx, {}, {}));
   // Every hello here comes from this process: one connection.
   auto hello = [&] {
     auto out = std::make_shared<hello_answer>();
-    track(sys.spawn(hello_asker_fun, out, endpoint, std::string{}));
+    track(sys.spawn(hello_asker_fun, out, endpoint, std::string{}, admin_token));
     run();
     REQUIRE(out->done);
     return out;
@@ -298,7 +337,8 @@ TEST_CASE_FIXTURE(fixture, "a_hello_past_the_session_limits_gets_a_typed_refusal
   // Another cluster's client is refused with a reason too.
   n.ctx->opts.max_sessions = 100;
   auto foreign = std::make_shared<hello_answer>();
-  track(sys.spawn(hello_asker_fun, foreign, endpoint, std::string{"other-cluster"}));
+  track(sys.spawn(hello_asker_fun, foreign, endpoint, std::string{"other-cluster"},
+                  admin_token));
   run();
   REQUIRE(foreign->done);
   CHECK_FALSE(foreign->session);
@@ -466,4 +506,109 @@ TEST_CASE_FIXTURE(fixture, "list_replies_are_paged_by_the_reply_byte_limit") {
       client(session, read_req(rpc::request_op::list_versions, key_a, serializable));
   CHECK(whole.items.size() == 5u);
   CHECK(whole.extra == 0u);
+}
+
+// -- authorization of reads (serve_read) ------------------------------------------
+
+namespace {
+
+const std::string reader_token =
+    "cfx_0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+const std::string other_key = "globex/app/prod/x.json";
+
+/// A node state holding key_a and other_key, and principal "reader" with
+/// read on tenant "acme" only.
+node_context_ptr state_with_reader(fixture& f) {
+  auto ctx = f.open_context(f.options(1, {1}));
+  auto applier = f.spawn_applier(ctx);
+  f.listen_to(ctx);
+  f.run();
+  f.send(applier, apply_batch{{command_entry(1, 1, create_cmd(key_a)),
+                               command_entry(2, 1, create_cmd(other_key))}});
+  f.run();
+  auto txn = ctx->state->begin_write();
+  REQUIRE(txn.ok());
+  REQUIRE(
+      txn->put_role(auth::role{"acme-reader", {auth::grant{"acme", auth::read}}}).ok());
+  auth::principal p;
+  p.name = "reader";
+  p.token_hash = auth::token_hash(reader_token);
+  p.roles = {"acme-reader"};
+  REQUIRE(txn->put_principal(p).ok());
+  REQUIRE(txn->commit().ok());
+  return ctx;
+}
+
+rpc::client_request read_req(rpc::request_op op, std::string key) {
+  rpc::client_request r;
+  r.op = static_cast<std::uint8_t>(op);
+  r.consistency = 1;
+  r.key = std::move(key);
+  return r;
+}
+
+session_identity reader() {
+  return session_identity{auth::token_hash(reader_token), "reader", ""};
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture,
+                  "a_read_of_another_tenants_key_is_refused_permission_denied") {
+  auto ctx = state_with_reader(*this);
+  using op = rpc::request_op;
+  CHECK(serve_read(*ctx, read_req(op::get_config, key_a), reader()).code == 0u);
+  for (auto o : {op::get_config, op::list_versions, op::get_version, op::resolve}) {
+    auto r = serve_read(*ctx, read_req(o, other_key), reader());
+    CHECK(r.code == static_cast<std::uint8_t>(errc::permission_denied));
+    CHECK(r.items.empty());
+  }
+  CHECK(ctx->counters.get("auth.refused.permission_denied") == 4u);
+}
+
+TEST_CASE_FIXTURE(fixture, "a_list_of_every_key_holds_only_the_readable_ones") {
+  auto ctx = state_with_reader(*this);
+  auto r = serve_read(*ctx, read_req(rpc::request_op::list_configs, ""), reader());
+  REQUIRE(r.code == 0u);
+  REQUIRE(r.items.size() == 1u);
+  auto c = codec::decode_config(r.items[0]);
+  REQUIRE(c.ok());
+  CHECK(c->key == key_a);
+  auto all =
+      serve_read(*ctx, read_req(rpc::request_op::list_configs, ""), admin_identity());
+  CHECK(all.items.size() == 2u);
+}
+
+TEST_CASE_FIXTURE(fixture, "a_revoked_principal_is_refused_on_its_next_read") {
+  auto ctx = state_with_reader(*this);
+  CHECK(serve_read(*ctx, read_req(rpc::request_op::get_config, key_a), reader()).code ==
+        0u);
+  {
+    auto txn = ctx->state->begin_write();
+    REQUIRE(txn.ok());
+    auto p = txn->find_principal("reader");
+    REQUIRE(p.ok());
+    auto revoked = **p;
+    revoked.disabled = true;
+    REQUIRE(txn->put_principal(revoked).ok());
+    REQUIRE(txn->commit().ok());
+  }
+  auto r = serve_read(*ctx, read_req(rpc::request_op::get_config, key_a), reader());
+  CHECK(r.code == static_cast<std::uint8_t>(errc::unauthenticated));
+  CHECK(r.message.find(reader_token) == std::string::npos);
+  CHECK(ctx->counters.get("auth.refused.unauthenticated") == 1u);
+}
+
+TEST_CASE_FIXTURE(fixture,
+                  "reads_over_the_tenants_rate_are_refused_resource_exhausted") {
+  auto ctx = state_with_reader(*this);
+  ctx->opts.default_rate = 3;
+  int refused = 0;
+  for (int i = 0; i < 10; ++i)
+    if (serve_read(*ctx, read_req(rpc::request_op::get_config, key_a), reader()).code ==
+        static_cast<std::uint8_t>(errc::resource_exhausted))
+      ++refused;
+  // A burst of three, then nothing until the bucket refills.
+  CHECK(refused >= 6);
+  CHECK(ctx->counters.get("auth.refused.rate") == static_cast<std::uint64_t>(refused));
 }

@@ -1,5 +1,6 @@
 #include "tests/actors/fixture.hpp"
 
+#include "protocol/auth.hpp"
 #include "protocol/commands.hpp"
 
 #include <filesystem>
@@ -56,16 +57,41 @@ peer_link_actor::behavior_type dummy_peer_fun(peer_link_actor::pointer self,
 
 // -- commands and entries ----------------------------------------------------------
 
+session_identity admin_identity() {
+  return session_identity{auth::token_hash(admin_token), "admin", ""};
+}
+
+void seed_admin(node_context& ctx) {
+  auto txn = ctx.state->begin_write();
+  REQUIRE(txn.ok());
+  auth::role r;
+  r.name = std::string{auth::bootstrap_role};
+  r.grants.push_back(auth::grant{"*", auth::all_perms});
+  REQUIRE(txn->put_role(r).ok());
+  auth::principal p;
+  p.name = "admin";
+  p.token_hash = auth::token_hash(admin_token);
+  p.roles = {r.name};
+  REQUIRE(txn->put_principal(p).ok());
+  REQUIRE(txn->set_counter(counter::auth_bootstrapped, 1).ok());
+  REQUIRE(txn->commit().ok());
+}
+
+command_envelope as_admin(command_envelope env) {
+  env.credential = auth::token_hash(admin_token);
+  return env;
+}
+
 std::string create_cmd(const std::string& key, const std::string& content) {
   return codec::encode(
-      command_envelope{0, 0,
-                       create_config{key, content_format::json, std::nullopt, content,
-                                     "first", "alice"}});
+      as_admin(command_envelope{0, 0,
+                                create_config{key, content_format::json, std::nullopt,
+                                              content, "first", "alice"}}));
 }
 
 std::string version_cmd(const std::string& key, const std::string& content) {
-  return codec::encode(command_envelope{
-      0, 0, create_version{key, content, "next", "bob", std::nullopt}});
+  return codec::encode(as_admin(command_envelope{
+      0, 0, create_version{key, content, "next", "bob", std::nullopt}}));
 }
 
 raft::entry_ptr command_entry(raft::index_t index, raft::term_t term,
@@ -154,6 +180,7 @@ node_context_ptr fixture::open_context(const node_options& opts) {
   auto ctx = std::make_shared<node_context>();
   ctx->opts = opts;
   ctx->state = std::make_shared<storage::state_store>(std::move(*st));
+  seed_admin(*ctx);
   return ctx;
 }
 
@@ -187,8 +214,8 @@ std::shared_ptr<applied_recorder> fixture::listen_to(const node_context_ptr& ctx
 }
 
 client_session_actor fixture::spawn_session(const test_node& n) {
-  return track(
-      sys.spawn(client_session_fun, n.ctx, caf::actor_addr{}, caf::actor_addr{}));
+  return track(sys.spawn(client_session_fun, n.ctx, caf::actor_addr{},
+                         caf::actor_addr{}, admin_identity()));
 }
 
 test_node fixture::start_node(raft::server_id id,

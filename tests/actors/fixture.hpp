@@ -45,6 +45,20 @@ inline const std::string cluster = "conflux";
 inline const std::string key_a = "acme/billing/prod/db.json";
 inline const std::string key_b = "acme/billing/prod/cache.json";
 
+/// The principal every context of the fixture holds from the start (written
+/// straight into the state by open_context, as if bootstrapped; no log entry,
+/// so no index moves): "admin", role cluster-admin, reached by admin_token.
+inline const std::string admin_token =
+    "cfx_00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+/// What a session of the admin carries (credential = its token hash).
+session_identity admin_identity();
+/// `env` with the admin's credential, as a session of the admin stamps it
+/// (for entries a test proposes or applies directly).
+command_envelope as_admin(command_envelope env);
+/// Writes the bootstrap's role and principal for admin_token into `ctx`'s
+/// state and marks it bootstrapped.
+void seed_admin(node_context& ctx);
+
 // -- test-only actors ------------------------------------------------------------
 
 /// What a recording listener got from an applier: every applied_notice, in
@@ -196,6 +210,7 @@ struct fixture {
   /// A recording listener standing in for the Raft role of `ctx` (the slot
   /// the applier reports to).
   std::shared_ptr<applied_recorder> listen_to(const node_context_ptr& ctx);
+  /// A session of the admin principal (admin_identity()).
   client_session_actor spawn_session(const test_node& n);
 
   /// Opens (or reopens) node `id`'s stores in the temp dir and spawns its log
@@ -228,7 +243,8 @@ struct fixture {
   /// runs after its send. `before(job)` runs before each job.
   std::size_t run_stepwise(const test_node& n, std::size_t max_jobs,
                            const std::function<void(caf::resumable*)>& before = {});
-  /// Delivers `msg` from member `from` to the Raft role holding `n`'s core (not run yet).
+  /// Delivers `msg` from member `from` to the Raft role holding `n`'s core (not run
+  /// yet).
   void send_from(const test_node& n, raft::server_id from, const raft::message& msg);
 
   template <class Handle>

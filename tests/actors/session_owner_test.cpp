@@ -98,8 +98,8 @@ TEST_CASE_FIXTURE(fixture,
   elect_single(n);
   // Alice's session, as the node proposes it for alice's connection.
   constexpr session_id alices = 0x6a09'e667'f3bc'c908;
-  auto opened = propose(
-      n, codec::encode(command_envelope{0, 0, open_session{60'000, alices}, alice}));
+  auto opened = propose(n, codec::encode(as_admin(command_envelope{
+                               0, 0, open_session{60'000, alices}, alice})));
   REQUIRE_FALSE(opened.err);
   REQUIRE(opened.result.ok());
   // Another client learned the id and sends its next sequence number,
@@ -113,7 +113,8 @@ TEST_CASE_FIXTURE(fixture,
   CHECK(n.ctx->counters.get("session.refused.not_owner") == 1u);
   CHECK(stored_session(n, alices)->last_sequence == 0u);
   // Alice's own write with that sequence number still applies.
-  auto real = propose(n, codec::encode(command_envelope{alices, 1, create_a(), alice}));
+  auto real = propose(
+      n, codec::encode(as_admin(command_envelope{alices, 1, create_a(), alice})));
   REQUIRE_FALSE(real.err);
   CHECK(real.result.ok());
   CHECK(real.result.version == 1u);

@@ -5,6 +5,7 @@
 // is older than the history; and the cut-off of a watcher that does not ack.
 
 #include "actors/watch_hub.hpp"
+#include "protocol/auth.hpp"
 #include "protocol/sha256.hpp"
 #include "tests/actors/fixture.hpp"
 
@@ -63,18 +64,19 @@ caf::behavior session_watcher_fun(caf::event_based_actor* self,
 }
 
 std::string rules_cmd(const std::string& key, std::vector<release_rule> rules) {
-  return codec::encode(command_envelope{
-      0, 0, update_release_rules{key, std::move(rules), "", std::nullopt}});
+  return codec::encode(as_admin(command_envelope{
+      0, 0, update_release_rules{key, std::move(rules), "", std::nullopt}}));
 }
 
 std::string delete_versions_cmd(const std::string& key, std::vector<version_id> ids) {
-  return codec::encode(
-      command_envelope{0, 0, delete_versions{key, std::move(ids), std::nullopt}});
+  return codec::encode(as_admin(
+      command_envelope{0, 0, delete_versions{key, std::move(ids), std::nullopt}}));
 }
 
 // Forced: the tests delete configs that release rules still serve.
 std::string delete_config_cmd(const std::string& key) {
-  return codec::encode(command_envelope{0, 0, delete_config{key, std::nullopt, true}});
+  return codec::encode(
+      as_admin(command_envelope{0, 0, delete_config{key, std::nullopt, true}}));
 }
 
 std::string json(int n) {
@@ -104,16 +106,55 @@ struct hub_fixture : fixture {
 
   std::shared_ptr<watch_log> watch(const std::string& key, labels l = {},
                                    std::uint64_t from = 0, bool ack = true) {
+    return watch_as(admin_token, "admin", key, std::move(l), from, ack);
+  }
+
+  std::shared_ptr<watch_log> watch_as(const std::string& token,
+                                      const std::string& principal,
+                                      const std::string& key, labels l = {},
+                                      std::uint64_t from = 0, bool ack = true) {
     auto log = std::make_shared<watch_log>();
     log->ack = ack;
     log->hub = hub;
     auto w = track(sys.spawn(test_watcher_fun, log));
     send(hub, watch_subscribe{caf::actor_cast<caf::strong_actor_ptr>(w),
-                              rpc::watch_request{key, std::move(l), from}});
+                              rpc::watch_request{key, std::move(l), from},
+                              auth::token_hash(token), principal});
     run();
     return log;
   }
 };
+
+/// Writes role `name` with `grants` and principal `name` with that role and
+/// `token` straight into `ctx`'s state (as if applied).
+void seed_principal(node_context& ctx, const std::string& name,
+                    const std::string& token, std::vector<auth::grant> grants) {
+  auto txn = ctx.state->begin_write();
+  REQUIRE(txn.ok());
+  REQUIRE(txn->put_role(auth::role{name, std::move(grants)}).ok());
+  auth::principal p;
+  p.name = name;
+  p.token_hash = auth::token_hash(token);
+  p.roles = {name};
+  REQUIRE(txn->put_principal(p).ok());
+  REQUIRE(txn->commit().ok());
+}
+
+/// Marks principal `name` revoked straight in `ctx`'s state.
+void revoke_in_state(node_context& ctx, const std::string& name) {
+  auto txn = ctx.state->begin_write();
+  REQUIRE(txn.ok());
+  auto p = txn->find_principal(name);
+  REQUIRE(p.ok());
+  REQUIRE(p->has_value());
+  auto changed = **p;
+  changed.disabled = true;
+  REQUIRE(txn->put_principal(changed).ok());
+  REQUIRE(txn->commit().ok());
+}
+
+const std::string reader_token =
+    "cfx_ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
 
 /// Batches of at most 300 bytes (about one event each).
 struct small_batch_fixture : hub_fixture {
@@ -296,12 +337,12 @@ TEST_CASE_FIXTURE(tight_backlog_fixture,
 
 TEST_CASE_FIXTURE(hub_fixture,
                   "a_retried_command_answered_from_the_session_makes_no_event") {
-  auto open = codec::encode(command_envelope{0, 0, open_session{60'000, 1}});
+  auto open = codec::encode(as_admin(command_envelope{0, 0, open_session{60'000, 1}}));
   apply(open); // 1: session 1
   auto w = watch(key_a);
-  auto cmd = codec::encode(command_envelope{
+  auto cmd = codec::encode(as_admin(command_envelope{
       1, 1,
-      create_config{key_a, content_format::json, std::nullopt, json(1), "", "x"}});
+      create_config{key_a, content_format::json, std::nullopt, json(1), "", "x"}}));
   apply(cmd); // 2
   apply(cmd); // 3: same (session, sequence): answered, not applied
   CHECK(w->revisions() == std::vector<std::uint64_t>{2});
@@ -349,8 +390,9 @@ TEST_CASE_FIXTURE(hub_fixture,
 }
 
 TEST_CASE_FIXTURE(hub_fixture, "client_session_registers_its_client_as_the_watcher") {
-  auto session = track(sys.spawn(client_session_with_watches_fun, ctx,
-                                 caf::actor_addr{}, caf::actor_addr{}, hub));
+  auto session =
+      track(sys.spawn(client_session_with_watches_fun, ctx, caf::actor_addr{},
+                      caf::actor_addr{}, hub, admin_identity()));
   auto log = std::make_shared<watch_log>();
   log->ack = false;
   track(sys.spawn(session_watcher_fun, log, session, rpc::watch_request{key_a, {}, 0}));
@@ -362,8 +404,8 @@ TEST_CASE_FIXTURE(hub_fixture, "client_session_registers_its_client_as_the_watch
   CHECK(log->revisions() == std::vector<std::uint64_t>{1});
 
   // A session without a hub says so instead of leaving the watcher waiting.
-  auto plain =
-      track(sys.spawn(client_session_fun, ctx, caf::actor_addr{}, caf::actor_addr{}));
+  auto plain = track(sys.spawn(client_session_fun, ctx, caf::actor_addr{},
+                               caf::actor_addr{}, admin_identity()));
   auto refused = std::make_shared<watch_log>();
   track(
       sys.spawn(session_watcher_fun, refused, plain, rpc::watch_request{key_a, {}, 0}));
@@ -376,10 +418,12 @@ TEST_CASE_FIXTURE(hub_fixture, "client_session_registers_its_client_as_the_watch
 
 TEST_CASE_FIXTURE(tight_backlog_fixture,
                   "watch_acks_and_cancels_from_another_watcher_are_dropped") {
-  auto session_a = track(sys.spawn(client_session_with_watches_fun, ctx,
-                                   caf::actor_addr{}, caf::actor_addr{}, hub));
-  auto session_b = track(sys.spawn(client_session_with_watches_fun, ctx,
-                                   caf::actor_addr{}, caf::actor_addr{}, hub));
+  auto session_a =
+      track(sys.spawn(client_session_with_watches_fun, ctx, caf::actor_addr{},
+                      caf::actor_addr{}, hub, admin_identity()));
+  auto session_b =
+      track(sys.spawn(client_session_with_watches_fun, ctx, caf::actor_addr{},
+                      caf::actor_addr{}, hub, admin_identity()));
   // A never acks: the window (2) holds its events back.
   auto a = std::make_shared<watch_log>();
   a->ack = false;
@@ -469,14 +513,15 @@ TEST_CASE_FIXTURE(small_batch_fixture,
 
 TEST_CASE_FIXTURE(hub_fixture, "a_session_with_a_watch_is_not_closed_as_idle") {
   ctx->opts.session_idle_timeout = std::chrono::milliseconds(400);
-  auto watching = track(sys.spawn(client_session_with_watches_fun, ctx,
-                                  caf::actor_addr{}, caf::actor_addr{}, hub));
+  auto watching =
+      track(sys.spawn(client_session_with_watches_fun, ctx, caf::actor_addr{},
+                      caf::actor_addr{}, hub, admin_identity()));
   auto log = std::make_shared<watch_log>();
   log->ack = false;
   track(
       sys.spawn(session_watcher_fun, log, watching, rpc::watch_request{key_a, {}, 0}));
   auto silent = track(sys.spawn(client_session_with_watches_fun, ctx, caf::actor_addr{},
-                                caf::actor_addr{}, hub));
+                                caf::actor_addr{}, hub, admin_identity()));
   run();
   REQUIRE(log->replies.size() == 1u);
   // Ten timeouts without a word from either client: only the silent one
@@ -492,4 +537,57 @@ TEST_CASE_FIXTURE(hub_fixture, "a_session_with_a_watch_is_not_closed_as_idle") {
   CHECK(bounced->error.has_value());
   apply(create_cmd(key_a)); // 1
   CHECK(log->revisions() == std::vector<std::uint64_t>{1});
+}
+
+// -- authorization ------------------------------------------------------------------
+
+TEST_CASE_FIXTURE(hub_fixture,
+                  "a_watch_on_a_key_its_principal_may_not_read_is_refused") {
+  seed_principal(*ctx, "reader", reader_token,
+                 {auth::grant{"acme/billing/prod/db.json", auth::read}});
+  auto refused = watch_as(reader_token, "reader", key_b);
+  REQUIRE(refused->replies.size() == 1u);
+  CHECK(refused->replies[0].code == static_cast<std::uint8_t>(errc::permission_denied));
+  CHECK(ctx->counters.get("auth.refused.permission_denied") == 1u);
+  auto unknown = watch_as("cfx_" + std::string(64, '1'), "nobody", key_a);
+  REQUIRE(unknown->replies.size() == 1u);
+  CHECK(unknown->replies[0].code == static_cast<std::uint8_t>(errc::unauthenticated));
+  // Another tenant's prefix: nothing readable can lie under it.
+  auto other = watch_as(reader_token, "reader", "globex/");
+  REQUIRE(other->replies.size() == 1u);
+  CHECK(other->replies[0].code == static_cast<std::uint8_t>(errc::permission_denied));
+}
+
+TEST_CASE_FIXTURE(hub_fixture,
+                  "a_prefix_watch_sends_only_the_keys_its_principal_may_read") {
+  seed_principal(*ctx, "reader", reader_token,
+                 {auth::grant{"acme/billing/prod/db.json", auth::read}});
+  auto w = watch_as(reader_token, "reader", "acme/");
+  REQUIRE(w->replies.size() == 1u);
+  REQUIRE(w->replies[0].code == 0u);
+  apply(create_cmd(key_a));           // 1
+  apply(create_cmd(key_b));           // 2: not readable
+  apply(version_cmd(key_a, json(2))); // 3
+  CHECK(w->revisions() == std::vector<std::uint64_t>{1, 3});
+}
+
+TEST_CASE_FIXTURE(
+    hub_fixture,
+    "a_watch_is_cut_off_with_permission_denied_when_its_principal_is_revoked") {
+  seed_principal(*ctx, "reader", reader_token, {auth::grant{"acme", auth::read}});
+  apply(create_cmd(key_a)); // 1
+  auto w = watch_as(reader_token, "reader", key_a);
+  auto admins = watch(key_a);
+  revoke_in_state(*ctx, "reader");
+  // The applier's notice of an applied auth command.
+  send(hub, watch_notice{1, {}, false, true});
+  run();
+  REQUIRE(w->closed.size() == 1u);
+  CHECK(w->closed[0].code == static_cast<std::uint8_t>(errc::permission_denied));
+  CHECK(ctx->counters.get("watch.closed.permission_denied") == 1u);
+  // Nothing after the revocation reaches it; the admin's watch goes on.
+  apply(version_cmd(key_a, json(2))); // 2
+  CHECK(w->events.empty());
+  CHECK(admins->closed.empty());
+  CHECK(admins->revisions() == std::vector<std::uint64_t>{2});
 }
