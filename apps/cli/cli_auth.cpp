@@ -258,24 +258,27 @@ int run_role_delete(command_context& c) {
 // -- tenants --------------------------------------------------------------------
 
 int run_tenant_set(command_context& c) {
+  const auto& inv = c.inv;
   set_tenant cmd;
-  cmd.tenant = c.inv.tenant_limits;
-  cmd.tenant.name = c.inv.auth_name;
-  const auto& t = c.inv.tenant_limits;
+  cmd.tenant = inv.auth_name;
+  cmd.max_configs = inv.max_configs;
+  cmd.max_versions = inv.max_versions;
+  cmd.max_bytes = inv.max_bytes;
+  cmd.rate = inv.rate;
   return c.write(std::move(cmd), [&](const apply_result& r) {
-    auto j = tenant_json(t);
-    j["tenant"] = c.inv.auth_name;
-    j.erase("configs");
-    j.erase("versions");
-    j.erase("bytes");
-    j["revision"] = r.revision;
-    c.report(j, "tenant " + c.inv.auth_name + ": max configs " + quota(t.max_configs) +
-                    ", max versions " + quota(t.max_versions) + ", max bytes " +
-                    quota(t.max_bytes) + ", rate " +
-                    (t.rate == 0 ? std::string{"node default"}
-                                 : std::to_string(t.rate) + "/s") +
-                    " per principal per node (revision " + std::to_string(r.revision) +
-                    "; - = no quota)\n");
+    c.report({{"tenant", inv.auth_name},
+              {"max_configs", inv.max_configs},
+              {"max_versions", inv.max_versions},
+              {"max_bytes", inv.max_bytes},
+              {"rate", inv.rate},
+              {"revision", r.revision}},
+             "tenant " + inv.auth_name + ": max configs " + quota(inv.max_configs) +
+                 ", max versions " + quota(inv.max_versions) + ", max bytes " +
+                 quota(inv.max_bytes) + ", rate " +
+                 (inv.rate == 0 ? std::string{"node default"}
+                                : std::to_string(inv.rate) + "/s") +
+                 " per principal per node (revision " + std::to_string(r.revision) +
+                 "; - = no quota)\n");
   });
 }
 
@@ -444,7 +447,8 @@ void register_token_commands(command_registry& r, CLI::App* auth) {
 
   auto v = std::make_shared<auth_args>();
   auto* revoke = r.command(
-      group, "revoke", "revoke a principal's token (its name is never reused)",
+      group, "revoke",
+      "revoke a principal's token (a new token may be made for the name later)",
       command_kind::auth_token_revoke, run_token_revoke,
       [v](parse_context& ctx) { return take_name(ctx, "principal", v->name); });
   revoke->add_option("NAME", v->name, "the principal")->required();
@@ -521,26 +525,29 @@ void register_tenant_commands(command_registry& r, CLI::App* auth) {
                           " is not a tenant: give the first segment of its keys (acme "
                           "for acme/shop/prod/db.json)");
         ctx.inv.auth_name = name;
-        auto& t = ctx.inv.tenant_limits;
-        t.max_configs = a->max_configs;
-        t.max_versions = a->max_versions;
-        t.max_bytes = a->max_bytes;
-        t.rate = a->rate;
+        ctx.inv.max_configs = a->max_configs;
+        ctx.inv.max_versions = a->max_versions;
+        ctx.inv.max_bytes = a->max_bytes;
+        ctx.inv.rate = a->rate;
         return std::nullopt;
       });
   set->add_option("TENANT", a->name, "the first segment of the tenant's keys")
       ->required();
   set->add_option("--max-configs", a->max_configs, "at most N configs (0: no quota)")
+      ->check(CLI::NonNegativeNumber)
       ->type_name("N");
   set->add_option("--max-versions", a->max_versions,
                   "at most N versions over all its configs (0: no quota)")
+      ->check(CLI::NonNegativeNumber)
       ->type_name("N");
   set->add_option("--max-bytes", a->max_bytes,
                   "at most N bytes of version content (0: no quota)")
+      ->check(CLI::NonNegativeNumber)
       ->type_name("N");
   set->add_option("--rate", a->rate,
                   "requests per second each principal may send for its keys, on each "
                   "node (0: the node's --default-rate)")
+      ->check(CLI::NonNegativeNumber)
       ->type_name("R");
 
   r.command(group, "list", "list tenants: what each holds, its quotas and rate",

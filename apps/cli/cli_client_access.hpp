@@ -41,6 +41,10 @@ public:
                                      bool learner) override;
   expected<std::uint64_t> remove_member(std::uint64_t id) override;
   expected<std::uint64_t> transfer_leader(std::uint64_t id) override;
+  expected<auth::access> whoami() override;
+  expected<std::vector<auth::principal>> list_tokens(const std::string& prefix) override;
+  expected<std::vector<auth::role>> list_roles() override;
+  expected<std::vector<auth::tenant>> list_tenants() override;
   std::optional<std::string>
   unreachable_reason(const std::string& address,
                      std::chrono::milliseconds timeout) override;

@@ -229,6 +229,7 @@ void register_commands(command_registry& r) {
   register_read_commands(r);
   register_watch_command(r);
   register_cluster_commands(r);
+  register_auth_commands(r);
 }
 
 parse_outcome parse_command_line(const std::vector<std::string>& args,
@@ -293,7 +294,7 @@ parse_outcome parse_command_line(const std::vector<std::string>& args,
 }
 
 bool needs_cluster(command_kind k) noexcept {
-  return k != command_kind::not_implemented;
+  return k != command_kind::not_implemented && k != command_kind::auth_bootstrap_token;
 }
 
 int execute(const invocation& inv, cluster_access& api, std::ostream& out,

@@ -134,6 +134,7 @@ void register_release_commands(command_registry& r);
 void register_read_commands(command_registry& r);
 void register_watch_command(command_registry& r);
 void register_cluster_commands(command_registry& r);
+void register_auth_commands(command_registry& r);
 
 /// "run `conflux[ PATH] --help` for usage".
 std::string usage_hint(const std::string& path);

@@ -189,9 +189,7 @@ std::string token_hint(std::string_view token_file) {
     return "no token was given: set CONFLUX_TOKEN_FILE or give --token-file FILE "
            "(a file from `conflux auth token create`; `scripts/dev up` prints the "
            "export line for the local cluster)";
-  return "the token in " + std::string{token_file} +
-         " is unknown, revoked or expired; ask a cluster admin for a new one "
-         "(`conflux auth token create`)";
+  return "the token was read from " + std::string{token_file};
 }
 
 std::string error_line(std::string_view code_name, std::string_view message,

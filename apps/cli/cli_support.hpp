@@ -50,9 +50,9 @@ int exit_code_for(errc code) noexcept;
 /// when the message already says it. `endpoints` is the --endpoints value.
 std::string hint_for(errc code, std::string_view endpoints);
 
-/// What to do about an unauthenticated answer: which token to give when none
-/// was (`token_file` empty), else that the one in `token_file` no longer
-/// works.
+/// What to add to an unauthenticated answer (whose message says why the
+/// token was refused): which token to give when none was (`token_file`
+/// empty), else where the refused one came from.
 std::string token_hint(std::string_view token_file);
 
 /// The one stderr line of a failed command, without the trailing newline:

@@ -1,5 +1,7 @@
 #include "apps/cli/cli_token.hpp"
 
+#include "protocol/auth.hpp"
+
 #include <array>
 #include <cerrno>
 #include <cstdio>
@@ -22,16 +24,6 @@ std::string octal_mode(mode_t m) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m & 07777));
   return buf;
-}
-
-/// "cfx_" and 64 lowercase hex characters.
-bool looks_like_token(std::string_view text) {
-  if (text.size() != 68 || text.substr(0, 4) != "cfx_")
-    return false;
-  for (char ch : text.substr(4))
-    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
-      return false;
-  return true;
 }
 
 /// Closes a file descriptor on every path out.
@@ -122,7 +114,9 @@ expected<std::string> read_token_file(std::string_view what, const std::string& 
     text.remove_suffix(1);
   if (text.empty())
     return bad(where + ": the file is empty; it should hold one token (cfx_...)");
-  if (!looks_like_token(text))
+  // Only the verdict of the check is used: nothing of the file reaches the
+  // message.
+  if (!auth::validate_token_text(text).ok())
     return bad(where +
                ": the file does not hold one token (\"cfx_\" and 64 lowercase hex "
                "characters, then at most a line break); write the token exactly as "
