@@ -1,7 +1,6 @@
 #include "apps/chaos/cluster.hpp"
 
 #include "actors/tls_certs.hpp"
-
 #include "apps/chaos/process.hpp"
 
 #include <csignal>
@@ -56,6 +55,7 @@ chaos_cluster::chaos_cluster(actors::client_runtime& rt, cluster_options opts)
     co.endpoints = {endpoint(i + 1)};
     co.timeout = 500ms;
     co.name = "chaos-status";
+    co.token = opts_.token;
     nodes_[i].status_client = std::make_unique<actors::client>(rt_, co);
   }
 }
@@ -124,8 +124,8 @@ std::string chaos_cluster::make_pki(const std::string& run_dir, std::size_t node
     auto node = actors::issue_node_certificate(*ca, id, {}, v);
     if (!node)
       fail(node.err());
-    if (auto w = actors::write_leaf_dir(tls_dir(run_dir, id), "node", *node,
-                                        *ca, actors::overwrite::refuse);
+    if (auto w = actors::write_leaf_dir(tls_dir(run_dir, id), "node", *node, *ca,
+                                        actors::overwrite::refuse);
         !w)
       fail(w.err());
   }
@@ -151,21 +151,24 @@ std::vector<std::string> chaos_cluster::node_args(node_id id) const {
     auto port = j == id ? at(j).port : proxy_->port_for(id, j);
     peers += std::to_string(j) + "=127.0.0.1:" + std::to_string(port);
   }
-  return {opts_.node_binary,
-          "--id",
-          std::to_string(id),
-          "--listen",
-          endpoint(id),
-          "--data",
-          opts_.dir + "/data/node" + std::to_string(id),
-          "--peers",
-          peers,
-          "--cluster-id",
-          opts_.cluster_id,
-          "--log-level",
-          opts_.log_level,
-          "--tls-dir",
-          tls_dir(opts_.dir, id)};
+  std::vector<std::string> args{opts_.node_binary,
+                                "--id",
+                                std::to_string(id),
+                                "--listen",
+                                endpoint(id),
+                                "--data",
+                                opts_.dir + "/data/node" + std::to_string(id),
+                                "--peers",
+                                peers,
+                                "--cluster-id",
+                                opts_.cluster_id,
+                                "--log-level",
+                                opts_.log_level,
+                                "--tls-dir",
+                                tls_dir(opts_.dir, id)};
+  if (!opts_.bootstrap_token_hash.empty())
+    args.insert(args.end(), {"--bootstrap-token-hash", opts_.bootstrap_token_hash});
+  return args;
 }
 
 pid_t chaos_cluster::pid(node_id id) const {

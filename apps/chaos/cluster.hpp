@@ -38,6 +38,11 @@ struct cluster_options {
   std::string node_binary;
   std::string cluster_id = chaos_cluster_id;
   std::string log_level = "info";
+  /// Every node starts with --bootstrap-token-hash of this (the run's admin
+  /// token's hash), so the first leader creates principal "admin".
+  std::string bootstrap_token_hash;
+  /// The token the cluster's own status clients present.
+  std::string token;
 };
 
 class chaos_cluster {

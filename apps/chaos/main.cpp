@@ -17,6 +17,7 @@
 #include "apps/chaos/cluster.hpp"
 #include "apps/chaos/history.hpp"
 #include "apps/chaos/schedule.hpp"
+#include "protocol/auth.hpp"
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -28,6 +29,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <openssl/rand.h>
 #include <random>
 #include <set>
 #include <sstream>
@@ -35,6 +37,20 @@
 #include <unistd.h>
 
 namespace {
+
+// A token ("cfx_" + 64 hex) from OpenSSL's CSPRNG, as the CLI makes them.
+std::string new_token() {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1)
+    throw std::runtime_error("RAND_bytes failed");
+  static const char* hex = "0123456789abcdef";
+  std::string t = "cfx_";
+  for (auto b : bytes) {
+    t += hex[b >> 4];
+    t += hex[b & 15];
+  }
+  return t;
+}
 
 using namespace conflux;
 using namespace conflux::chaos;
@@ -202,9 +218,14 @@ json version_list_json(const std::vector<version>& vs) {
 }
 
 // One client thread: a fresh process id at the start and after every `info`.
+// Clients of even index act as the bootstrap principal "admin"
+// (cluster-admin), those of odd index as "chaos-writer", whose role grants
+// read, write, release and delete on the tenant "chaos" only: the run
+// exercises two principals with different roles.
 void client_loop(std::size_t index, const run_options& opts, actors::client_runtime& rt,
                  const std::vector<std::string>& endpoints, recorder& rec,
-                 key_registry& known, const std::atomic<bool>& stop) {
+                 key_registry& known, const std::atomic<bool>& stop,
+                 const std::string& token) {
   std::mt19937_64 rng(opts.seed * 1'000'003 + index);
   actors::client_options co;
   co.endpoints = endpoints;
@@ -213,6 +234,7 @@ void client_loop(std::size_t index, const run_options& opts, actors::client_runt
               co.endpoints.end());
   co.timeout = std::chrono::milliseconds(opts.op_timeout_ms);
   co.name = "chaos-client-" + std::to_string(index);
+  co.token = token;
   actors::client c(rt, co);
   auto process = rec.new_process();
   std::uint64_t counter = 0;
@@ -382,7 +404,8 @@ fault_run run_fault(chaos_cluster& cl, const planned_fault& f, recorder& rec,
 // applied index; returns the differences, empty when they agree with `finals`.
 std::vector<violation> check_convergence(chaos_cluster& cl, actors::client_runtime& rt,
                                          const std::vector<std::string>& keys,
-                                         const final_lists& finals, json& report) {
+                                         const final_lists& finals, json& report,
+                                         const std::string& token) {
   std::vector<violation> last;
   std::vector<std::unique_ptr<actors::client>> per_node;
   for (auto id : cl.ids()) {
@@ -390,6 +413,7 @@ std::vector<violation> check_convergence(chaos_cluster& cl, actors::client_runti
     co.endpoints = {cl.endpoint(id)};
     co.timeout = 2s;
     co.name = "chaos-converge";
+    co.token = token;
     per_node.push_back(std::make_unique<actors::client>(rt, co));
   }
   auto deadline = clock_type::now() + 60s;
@@ -492,7 +516,8 @@ std::vector<violation> check_convergence(chaos_cluster& cl, actors::client_runti
 // serves.
 struct run_state {
   explicit run_state(const run_options& o)
-      : opts(o), rt(actors::tls_in_dir(chaos_cluster::make_pki(o.out, o.nodes), "client")) {}
+      : opts(o),
+        rt(actors::tls_in_dir(chaos_cluster::make_pki(o.out, o.nodes), "client")) {}
 
   const run_options& opts;
   schedule_options so;
@@ -509,6 +534,10 @@ struct run_state {
   std::vector<std::string> keys;
   final_lists finals;
   json convergence;
+  /// The run's two principals: the bootstrap admin and a writer limited to
+  /// the keys under "chaos/" (made in setup).
+  std::string admin_token = new_token();
+  std::string writer_token = new_token();
 };
 
 // A client of the whole cluster.
@@ -519,7 +548,31 @@ std::unique_ptr<actors::client> cluster_client(run_state& st,
   co.endpoints = st.cl->endpoints();
   co.timeout = timeout;
   co.name = name;
+  co.token = st.admin_token;
   return std::make_unique<actors::client>(st.rt, co);
+}
+
+// The writer's role and token, made by the admin through the log.
+bool make_writer(run_state& st) {
+  auto admin = cluster_client(st, 20s, "chaos-setup-auth");
+  put_role role;
+  role.role.name = "chaos-writer";
+  role.role.grants.push_back(
+      auth::grant{"chaos", auth::read | auth::write | auth::release | auth::del});
+  role.replace = true;
+  create_token tok;
+  tok.principal = "chaos-writer";
+  tok.token_hash = auth::token_hash(st.writer_token);
+  tok.roles = {"chaos-writer"};
+  for (command cmd : {command{role}, command{tok}}) {
+    auto r = admin->write(cmd);
+    if (!r.ok() || r->err) {
+      std::cerr << "conflux-chaos: could not set up principal chaos-writer: "
+                << (!r.ok() ? to_string(r.err()) : to_string(*r->err)) << "\n";
+      return false;
+    }
+  }
+  return true;
 }
 
 void note_unexpected_exits(run_state& st) {
@@ -557,10 +610,16 @@ bool setup(run_state& st) {
   co.dir = opts.out;
   co.node_binary = opts.node_binary;
   co.log_level = opts.log_level;
+  co.bootstrap_token_hash = auth::token_hash(st.admin_token);
+  co.token = st.admin_token;
   st.cl = std::make_unique<chaos_cluster>(st.rt, co);
   std::string why;
   if (!st.cl->start(30s, why)) {
     std::cerr << "conflux-chaos: the cluster did not start: " << why << "\n";
+    st.cl->stop_all(5s);
+    return false;
+  }
+  if (!make_writer(st)) {
     st.cl->stop_all(5s);
     return false;
   }
@@ -646,7 +705,8 @@ void load_and_faults(run_state& st) {
   for (std::size_t i = 0; i < st.opts.clients; ++i)
     workers.emplace_back(client_loop, i, std::cref(st.opts), std::ref(st.rt),
                          std::cref(endpoints), std::ref(*st.rec), std::ref(*st.known),
-                         std::cref(stop));
+                         std::cref(stop),
+                         std::cref(i % 2 == 0 ? st.admin_token : st.writer_token));
   run_faults(st);
 }
 
@@ -680,7 +740,8 @@ void heal(run_state& st) {
     st.finals[key] = parse_version_list(version_list_json(*vs));
   }
   if (st.finals.size() == st.keys.size())
-    for (auto& v : check_convergence(*st.cl, st.rt, st.keys, st.finals, st.convergence))
+    for (auto& v : check_convergence(*st.cl, st.rt, st.keys, st.finals, st.convergence,
+                                     st.admin_token))
       st.extra.push_back(v);
 }
 

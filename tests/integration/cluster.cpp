@@ -2,6 +2,7 @@
 
 #include "actors/tls_certs.hpp"
 #include "apps/chaos/process.hpp"
+#include "protocol/auth.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -16,6 +17,7 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <openssl/rand.h>
 #include <poll.h>
 #include <set>
 #include <signal.h>
@@ -72,7 +74,8 @@ public:
     auto dir = root() + "/" + cluster + "/node-" + std::to_string(id);
     if (made_.insert(dir).second) {
       auto& ca = ca_for(cluster);
-      auto pem = check(actors::issue_node_certificate(ca, id, {}, actors::valid_for_days(1)));
+      auto pem =
+          check(actors::issue_node_certificate(ca, id, {}, actors::valid_for_days(1)));
       write(dir, "node", pem, ca);
     }
     return dir;
@@ -89,6 +92,21 @@ public:
       write(dir, "client", pem, ca);
     }
     return dir;
+  }
+
+  /// A 0600 file holding `token` (one per distinct token).
+  std::string token_file(const std::string& token) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto i = token_files_.find(token);
+    if (i != token_files_.end())
+      return i->second;
+    auto path = root() + "/token-" + std::to_string(token_files_.size());
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 ||
+        ::write(fd, token.data(), token.size()) != static_cast<ssize_t>(token.size()))
+      throw std::runtime_error("test PKI: cannot write " + path);
+    ::close(fd);
+    return token_files_.emplace(token, path).first->second;
   }
 
   ~test_pki() {
@@ -133,6 +151,7 @@ private:
   std::string root_;
   std::map<std::string, actors::cluster_ca> cas_;
   std::set<std::string> made_;
+  std::map<std::string, std::string> token_files_;
 };
 
 test_pki g_pki;
@@ -151,6 +170,36 @@ std::string client_tls_dir(const std::string& cluster_id) {
 
 std::string client_tls_dir(const std::string& cluster_id, const std::string& name) {
   return g_pki.client_dir(cluster_id, name);
+}
+
+std::string random_token() {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1)
+    throw std::runtime_error("RAND_bytes failed");
+  static const char* hex = "0123456789abcdef";
+  std::string t = "cfx_";
+  for (auto b : bytes) {
+    t += hex[b >> 4];
+    t += hex[b & 15];
+  }
+  return t;
+}
+
+const std::string& admin_token() {
+  static const std::string token = random_token();
+  return token;
+}
+
+std::string admin_token_hash() {
+  return auth::token_hash(admin_token());
+}
+
+std::string admin_token_file() {
+  return g_pki.token_file(admin_token());
+}
+
+std::string token_file(const std::string& token) {
+  return g_pki.token_file(token);
 }
 
 actors::client_runtime& runtime(const std::string& cluster_id) {
@@ -232,9 +281,14 @@ cli_result run_cli(std::vector<std::string> args, ms limit) {
   }
   bool transport_given = false;
   for (const auto& a : args)
-    transport_given = transport_given || a == "--tls-dir" || a == "--insecure-plaintext";
+    transport_given =
+        transport_given || a == "--tls-dir" || a == "--insecure-plaintext";
   if (!transport_given)
     args.insert(args.end(), {"--tls-dir", client_tls_dir("itest")});
+  // The CLI reads its token from CONFLUX_TOKEN_FILE (a child inherits it);
+  // a test that runs the CLI as another principal sets it itself.
+  if (std::getenv("CONFLUX_TOKEN_FILE") == nullptr)
+    ::setenv("CONFLUX_TOKEN_FILE", admin_token_file().c_str(), 1);
   return run_program(cli_binary(), args, limit);
 }
 
@@ -419,6 +473,8 @@ cluster::node_args_with_peers(std::size_t i,
       "--log-level", opts_.log_level};
   if (!opts_.plaintext)
     out.insert(out.end(), {"--tls-dir", node_tls_dir(opts_.cluster_id, id(i))});
+  if (opts_.bootstrap)
+    out.insert(out.end(), {"--bootstrap-token-hash", admin_token_hash()});
   std::string peers;
   for (auto k : members)
     peers += (peers.empty() ? "" : ",") + std::to_string(id(k)) + "=" + endpoint(k);
@@ -487,7 +543,9 @@ actors::client& cluster::status_client(std::size_t i) {
     o.endpoints = {endpoint(i)};
     o.timeout = 500ms;
     o.name = "itest-status-" + std::to_string(id(i));
-    n.status_client = std::make_unique<actors::client>(client_runtime_of(opts_), std::move(o));
+    o.token = admin_token();
+    n.status_client =
+        std::make_unique<actors::client>(client_runtime_of(opts_), std::move(o));
   }
   return *n.status_client;
 }
@@ -680,6 +738,7 @@ actors::client_options cluster::client_options(ms timeout,
                 o.endpoints.end());
   o.timeout = timeout;
   o.name = std::move(name);
+  o.token = admin_token();
   return o;
 }
 
@@ -701,6 +760,7 @@ cluster::make_nodes_client(const std::vector<std::size_t>& nodes, ms timeout,
     o.endpoints.push_back(endpoint(i));
   o.timeout = timeout;
   o.name = std::move(name);
+  o.token = admin_token();
   return std::make_unique<actors::client>(client_runtime_of(opts_), std::move(o));
 }
 

@@ -57,6 +57,23 @@ std::string client_tls_dir(const std::string& cluster_id);
 /// client_tls_dir(cluster_id) holds the identity "itest".
 std::string client_tls_dir(const std::string& cluster_id, const std::string& name);
 
+/// The test process's admin token ("cfx_" + 64 hex, random, made on first
+/// use). Every cluster's nodes start with --bootstrap-token-hash of it
+/// (unless cluster_options::bootstrap is off) and every client the fixture
+/// makes presents it, so tests that are not about authorization run as the
+/// bootstrap principal "admin" (cluster-admin).
+const std::string& admin_token();
+/// auth::token_hash(admin_token()).
+std::string admin_token_hash();
+/// A file (mode 0600) holding admin_token(); run_cli passes it to the CLI in
+/// CONFLUX_TOKEN_FILE unless the test sets that variable itself.
+std::string admin_token_file();
+/// A file (mode 0600) holding `token`, in the fixture's temp dir (for a CLI
+/// run as another principal).
+std::string token_file(const std::string& token);
+/// A new random token (not known to any cluster until created).
+std::string random_token();
+
 /// True once a doctest assertion failed in the running test case (set by a
 /// listener in main.cpp, reset when a test case starts).
 bool current_test_failed();
@@ -101,6 +118,9 @@ struct cluster_options {
   bool plaintext = false;
   /// The environment variable CONFLUX_ITEST_LOG_LEVEL overrides it.
   std::string log_level = "info";
+  /// Nodes start with --bootstrap-token-hash of admin_token() (the default);
+  /// off: no bootstrap flag at all (a cluster nobody can use yet).
+  bool bootstrap = true;
   /// Bound for start(): every node answers status and a leader exists.
   ms start_timeout = 20s;
   /// The arguments node i is started with (after the binary path). Called at
@@ -159,7 +179,8 @@ public:
   std::optional<int> exit_status(std::size_t i) const;
   /// The flags a node is started with unless cluster_options::node_args says
   /// otherwise: --id, --listen, --data, --peers (every node), --cluster-id,
-  /// --log-level.
+  /// --log-level, --tls-dir (unless plaintext), --bootstrap-token-hash (unless
+  /// bootstrap is off).
   std::vector<std::string> default_node_args(std::size_t i) const;
   /// default_node_args(i) with --peers listing only the nodes `members`
   /// (none: no --peers at all).
@@ -199,7 +220,8 @@ public:
                                              std::uint64_t above_term = 0);
 
   /// Client options for the whole cluster (all endpoints, `first` tried
-  /// first if given), for a test that sets more than these.
+  /// first if given), presenting admin_token(), for a test that sets more
+  /// than these.
   actors::client_options client_options(ms timeout = 5s,
                                         std::optional<std::size_t> first = {},
                                         std::string name = "itest") const;
