@@ -269,6 +269,71 @@ expected<std::uint64_t> client::transfer_leader(std::uint64_t id) {
   return impl_->admin(rpc::request_op::transfer_leader, id, "the leadership transfer");
 }
 
+namespace {
+
+/// Every page of an auth list (payload = the last name of the page before;
+/// extra = 1 while more follow).
+template <class T, class Decode>
+expected<std::vector<T>> auth_list(client::impl& im, rpc::request_op op,
+                                   const std::string& key, Decode decode) {
+  std::vector<T> out;
+  std::string after;
+  for (;;) {
+    auto r = im.read(op, key, consistency::linearizable, 0, nullptr, after);
+    if (!r.ok())
+      return r.err();
+    auto page = decode_all<T>(*r, decode);
+    if (!page.ok())
+      return page.err();
+    for (auto& x : *page)
+      out.push_back(std::move(x));
+    if (r->extra == 0 || page->empty())
+      return out;
+    if (out.back().name <= after)
+      return error{errc::corrupted, "the node's list pages do not advance; upgrade "
+                                    "the client or the node"};
+    after = out.back().name;
+  }
+}
+
+} // namespace
+
+expected<auth::access> client::whoami() {
+  auto r = impl_->read(rpc::request_op::whoami, {}, consistency::linearizable);
+  if (!r.ok())
+    return r.err();
+  if (r->items.empty())
+    return error{errc::corrupted, "the node's whoami answer is empty; upgrade the "
+                                  "client or the node"};
+  auth::access a;
+  auto who = codec::decode_principal(r->items.front());
+  if (!who.ok())
+    return who.err();
+  a.who = std::move(*who);
+  for (std::size_t i = 1; i < r->items.size(); ++i) {
+    auto role = codec::decode_role(r->items[i]);
+    if (!role.ok())
+      return role.err();
+    a.roles.push_back(std::move(*role));
+  }
+  return a;
+}
+
+expected<std::vector<auth::principal>> client::list_tokens(const std::string& prefix) {
+  return auth_list<auth::principal>(*impl_, rpc::request_op::list_tokens, prefix,
+                                    codec::decode_principal);
+}
+
+expected<std::vector<auth::role>> client::list_roles() {
+  return auth_list<auth::role>(*impl_, rpc::request_op::list_roles, {},
+                               codec::decode_role);
+}
+
+expected<std::vector<auth::tenant>> client::list_tenants() {
+  return auth_list<auth::tenant>(*impl_, rpc::request_op::list_tenants, {},
+                                 codec::decode_tenant);
+}
+
 expected<config> client::get_config(const std::string& key, consistency c,
                                     read_meta* meta) {
   auto r = impl_->read(rpc::request_op::get_config, key, c);

@@ -15,6 +15,7 @@
 // header is needed to use this one.
 
 #include "actors/transport.hpp"
+#include "protocol/auth.hpp"
 #include "protocol/commands.hpp"
 #include "protocol/error.hpp"
 #include "protocol/model.hpp"
@@ -137,6 +138,18 @@ public:
   expected<std::uint64_t> remove_member(std::uint64_t id);
   /// Moves leadership to voter `id`; answers the new term once it leads.
   expected<std::uint64_t> transfer_leader(std::uint64_t id);
+
+  /// The authorization tables as the token's principal may see them
+  /// (protocol/rpc.hpp, request ops whoami .. list_tenants; linearizable).
+  /// whoami: the principal of this client's token and its roles.
+  expected<auth::access> whoami();
+  /// Principals whose name starts with `prefix`, token hashes blanked
+  /// (cluster-admin).
+  expected<std::vector<auth::principal>> list_tokens(const std::string& prefix = {});
+  /// Every role (cluster-admin, or admin on some pattern).
+  expected<std::vector<auth::role>> list_roles();
+  /// Every tenant with its quotas and usage (cluster-admin).
+  expected<std::vector<auth::tenant>> list_tenants();
 
   /// Status of the node at `endpoint` itself (no redirect).
   expected<node_status> status_of(const std::string& endpoint);

@@ -90,6 +90,23 @@ expected<std::uint64_t> client_access::transfer_leader(std::uint64_t id) {
   return c_.transfer_leader(id);
 }
 
+expected<auth::access> client_access::whoami() {
+  return c_.whoami();
+}
+
+expected<std::vector<auth::principal>>
+client_access::list_tokens(const std::string& prefix) {
+  return c_.list_tokens(prefix);
+}
+
+expected<std::vector<auth::role>> client_access::list_roles() {
+  return c_.list_roles();
+}
+
+expected<std::vector<auth::tenant>> client_access::list_tenants() {
+  return c_.list_tenants();
+}
+
 std::optional<std::string>
 client_access::unreachable_reason(const std::string& address,
                                   std::chrono::milliseconds timeout) {
@@ -103,11 +120,14 @@ client_access::unreachable_reason(const std::string& address,
 }
 
 int execute_with_client(const invocation& inv, actors::client_runtime& rt,
-                        const std::string& name, std::ostream& out, std::ostream& err) {
+                        std::ostream& out, std::ostream& err) {
   actors::client_options opts;
   opts.endpoints = inv.global.endpoints;
   opts.timeout = inv.global.timeout;
-  opts.name = name;
+  // The client's name in its hello (for node logs); no creator is sent: the
+  // node records the token's principal.
+  opts.name = "conflux-cli";
+  opts.token = inv.global.token;
   actors::client c{rt, opts};
   client_access api{c, rt, opts};
   auto code = execute(inv, api, out, err);

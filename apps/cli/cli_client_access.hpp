@@ -41,6 +41,10 @@ public:
                                      bool learner) override;
   expected<std::uint64_t> remove_member(std::uint64_t id) override;
   expected<std::uint64_t> transfer_leader(std::uint64_t id) override;
+  expected<auth::access> whoami() override;
+  expected<std::vector<auth::principal>> list_tokens(const std::string& prefix) override;
+  expected<std::vector<auth::role>> list_roles() override;
+  expected<std::vector<auth::tenant>> list_tenants() override;
   std::optional<std::string>
   unreachable_reason(const std::string& address,
                      std::chrono::milliseconds timeout) override;
@@ -51,9 +55,10 @@ private:
   actors::client_options opts_;
 };
 
-/// Runs `inv` with a client of `rt` (writing as `name`) on the invocation's
-/// endpoints and timeout, as the `conflux` binary does; the exit code.
+/// Runs `inv` with a client of `rt` on the invocation's endpoints, timeout
+/// and token, as the `conflux` binary does; the exit code. Versions it writes
+/// record the principal of the token as their creator (the node stamps it).
 int execute_with_client(const invocation& inv, actors::client_runtime& rt,
-                        const std::string& name, std::ostream& out, std::ostream& err);
+                        std::ostream& out, std::ostream& err);
 
 } // namespace conflux::cli

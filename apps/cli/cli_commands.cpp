@@ -5,6 +5,7 @@
 
 #include "apps/cli/cli_registry.hpp"
 #include "apps/cli/cli_support.hpp"
+#include "apps/cli/cli_token.hpp"
 
 #include <algorithm>
 #include <sstream>
@@ -16,6 +17,7 @@ namespace {
 struct global_args {
   std::string endpoints_text;
   std::string tls_dir;
+  std::string token_file;
   bool insecure_plaintext = false;
   bool json = false;
   std::int64_t timeout_ms = 5000;
@@ -28,6 +30,10 @@ void add_global_options(CLI::App& app, global_args& g) {
   app.add_option("--tls-dir", g.tls_dir,
                  "directory with client.crt, client.key and ca.crt, as `conflux-cert "
                  "client` makes it (default: $CONFLUX_TLS_DIR)");
+  app.add_option("--token-file", g.token_file,
+                 "file holding the token this command acts with, readable by its owner "
+                 "only (default: $CONFLUX_TOKEN_FILE; `scripts/dev up` prints the "
+                 "export line)");
   app.add_flag("--insecure-plaintext", g.insecure_plaintext,
                "speak plain text, without TLS, to nodes started with "
                "--insecure-plaintext; loopback addresses only");
@@ -151,6 +157,25 @@ std::optional<parse_outcome> resolve_transport(const CLI::App& app, const global
   return std::nullopt;
 }
 
+/// --token-file, else CONFLUX_TOKEN_FILE: the token, read and checked now. A
+/// command that contacts the cluster without one is sent anyway, so that the
+/// cluster's own refusal (unauthenticated, exit 7) is what the user sees.
+std::optional<parse_outcome> resolve_token(const CLI::App& app, const global_args& g,
+                                           const char* env_token_file,
+                                           invocation& inv) {
+  bool flag = app.count("--token-file") > 0;
+  std::string path =
+      flag ? g.token_file : std::string{env_token_file ? env_token_file : ""};
+  if ((!flag && path.empty()) || !needs_cluster(inv.kind))
+    return std::nullopt;
+  auto token = read_token_file(flag ? "--token-file" : "CONFLUX_TOKEN_FILE", path);
+  if (!token.ok())
+    return input_error(token.err(), g.json);
+  inv.global.token = std::move(*token);
+  inv.global.token_file = path;
+  return std::nullopt;
+}
+
 /// The checks of the options commands share, in a fixed order, before the
 /// command's own handler.
 std::optional<parse_outcome> check_common(parse_context& ctx) {
@@ -204,15 +229,17 @@ void register_commands(command_registry& r) {
   register_read_commands(r);
   register_watch_command(r);
   register_cluster_commands(r);
+  register_auth_commands(r);
 }
 
 parse_outcome parse_command_line(const std::vector<std::string>& args,
-                                 const char* env_endpoints, const char* env_tls_dir) {
+                                 const char* env_endpoints, const char* env_tls_dir,
+                                 const char* env_token_file) {
   const bool json_hint = std::find(args.begin(), args.end(), "--json") != args.end();
 
   CLI::App app{"conflux: the command line of a Conflux configuration cluster.\n"
-               "Global options (--endpoints, --tls-dir, --insecure-plaintext, --json, "
-               "--timeout) go before or after "
+               "Global options (--endpoints, --tls-dir, --token-file, "
+               "--insecure-plaintext, --json, --timeout) go before or after "
                "the command.",
                "conflux"};
   app.fallthrough();
@@ -220,7 +247,8 @@ parse_outcome parse_command_line(const std::vector<std::string>& args,
   app.footer(
       "Exit codes: 0 ok, 1 other error, 2 bad input, 3 not found or not published, "
       "4 precondition failed (revision mismatch, version in use, already exists), "
-      "5 cluster unavailable (no leader, no quorum, timeout). See docs/cli.md.");
+      "5 cluster unavailable (no leader, no quorum, timeout), 6 permission denied, "
+      "7 unauthenticated (no valid token). See docs/cli.md.");
   global_args g;
   add_global_options(app, g);
 
@@ -243,11 +271,14 @@ parse_outcome parse_command_line(const std::vector<std::string>& args,
   const auto* leaf = registry.parsed();
   if (leaf == nullptr)
     return input_error("no command given; " + usage_hint(""), g.json);
-  const auto* parent = leaf->app->get_parent();
-  inv.name = parent != &app ? parent->get_name() + " " + leaf->app->get_name()
-                            : leaf->app->get_name();
+  inv.name = leaf->app->get_name();
+  for (const auto* p = leaf->app->get_parent(); p != nullptr && p != &app;
+       p = p->get_parent())
+    inv.name = p->get_name() + " " + inv.name;
   inv.kind = leaf->kind;
   if (auto o = resolve_transport(app, g, env_tls_dir, inv))
+    return *o;
+  if (auto o = resolve_token(app, g, env_token_file, inv))
     return *o;
 
   // Local checks, all of them before any contact.
@@ -263,7 +294,7 @@ parse_outcome parse_command_line(const std::vector<std::string>& args,
 }
 
 bool needs_cluster(command_kind k) noexcept {
-  return k != command_kind::not_implemented;
+  return k != command_kind::not_implemented && k != command_kind::auth_bootstrap_token;
 }
 
 int execute(const invocation& inv, cluster_access& api, std::ostream& out,

@@ -6,6 +6,7 @@
 // main.cpp plugs the real client (actors/client.hpp) in; tests plug in a fake.
 
 #include "actors/client.hpp"
+#include "protocol/auth.hpp"
 #include "protocol/commands.hpp"
 #include "protocol/error.hpp"
 #include "protocol/model.hpp"
@@ -31,6 +32,12 @@ struct global_options {
   std::string tls_dir;
   bool json = false;
   std::chrono::milliseconds timeout{5000};
+  /// The token read from --token-file / CONFLUX_TOKEN_FILE ("" when neither
+  /// is set: the cluster then refuses every request as unauthenticated).
+  /// Never printed.
+  std::string token;
+  /// Where it came from, as given (for messages).
+  std::string token_file;
 };
 
 enum class command_kind {
@@ -53,6 +60,18 @@ enum class command_kind {
   cluster_add,
   cluster_remove,
   cluster_transfer,
+  auth_token_create,
+  auth_token_list,
+  auth_token_revoke,
+  auth_token_set_roles,
+  auth_role_create,
+  auth_role_list,
+  auth_role_delete,
+  auth_tenant_set,
+  auth_tenant_list,
+  auth_whoami,
+  /// Offline: makes a token and prints its hash; contacts nothing.
+  auth_bootstrap_token,
   /// A parsed command without a handler (none in this build): exit 1.
   not_implemented,
 };
@@ -86,6 +105,24 @@ struct invocation {
   std::uint64_t node_id = 0;
   std::string node_address;
   bool learner = false;
+  /// auth: the principal, role or tenant the command is about.
+  std::string auth_name;
+  /// auth token create / set-roles: the roles (--role).
+  std::vector<std::string> roles;
+  /// auth token create --expires (0 = never).
+  std::int64_t ttl_ms = 0;
+  /// auth role create: the grants (--allow) and whether an existing role of
+  /// that name is replaced (--replace).
+  std::vector<auth::grant> grants;
+  bool replace = false;
+  /// auth tenant set: the quotas and rate (0 = none / the node default).
+  std::uint64_t max_configs = 0;
+  std::uint64_t max_versions = 0;
+  std::uint64_t max_bytes = 0;
+  std::uint64_t rate = 0;
+  /// auth token create / bootstrap-token --out: where the new token goes
+  /// (mode 0600) instead of stdout.
+  std::string out_file;
 };
 
 /// Either an invocation to execute, or a finished run (help printed, or a
@@ -97,12 +134,14 @@ struct parse_outcome {
   std::string err;
 };
 
-/// Parses `args` (argv without argv[0]). `env_endpoints` and `env_tls_dir`
-/// are the values of CONFLUX_ENDPOINTS and CONFLUX_TLS_DIR (nullptr or "" when
-/// unset). Reads --file / --schema / --rules-file. Never contacts a cluster.
+/// Parses `args` (argv without argv[0]). `env_endpoints`, `env_tls_dir` and
+/// `env_token_file` are the values of CONFLUX_ENDPOINTS, CONFLUX_TLS_DIR and
+/// CONFLUX_TOKEN_FILE (nullptr or "" when unset). Reads --file / --schema /
+/// --rules-file and the token file. Never contacts a cluster.
 parse_outcome parse_command_line(const std::vector<std::string>& args,
                                  const char* env_endpoints,
-                                 const char* env_tls_dir = nullptr);
+                                 const char* env_tls_dir = nullptr,
+                                 const char* env_token_file = nullptr);
 
 /// A running watch (actors::watch_stream behind it).
 class watch_feed {
@@ -122,6 +161,10 @@ public:
 
 /// What execute needs from a cluster: the calls of actors::client.
 class cluster_access {
+  static error no_auth_reads() {
+    return {errc::unavailable, "this client cannot read the authorization tables"};
+  }
+
 public:
   virtual ~cluster_access() = default;
   virtual expected<apply_result> write(command cmd) = 0;
@@ -149,6 +192,14 @@ public:
   add_member(std::uint64_t id, const std::string& address, bool learner) = 0;
   virtual expected<std::uint64_t> remove_member(std::uint64_t id) = 0;
   virtual expected<std::uint64_t> transfer_leader(std::uint64_t id) = 0;
+  /// The principal of this access's token, with its roles.
+  virtual expected<auth::access> whoami() { return no_auth_reads(); }
+  /// Principals whose name starts with `prefix` (token hashes blanked).
+  virtual expected<std::vector<auth::principal>> list_tokens(const std::string&) {
+    return no_auth_reads();
+  }
+  virtual expected<std::vector<auth::role>> list_roles() { return no_auth_reads(); }
+  virtual expected<std::vector<auth::tenant>> list_tenants() { return no_auth_reads(); }
   /// Why no Conflux node answers at `address` (HOST:PORT) within `timeout`,
   /// as a clause following the address ("refused the connection (...)");
   /// nullopt when one does, or when this access cannot look. A plain look

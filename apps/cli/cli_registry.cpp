@@ -75,7 +75,12 @@ std::optional<parse_outcome> parse_context::version_id(const char* what,
 // -- command_registry ---------------------------------------------------------
 
 CLI::App* command_registry::group(const std::string& name, const std::string& help) {
-  auto* g = app_.add_subcommand(name, help);
+  return group(&app_, name, help);
+}
+
+CLI::App* command_registry::group(CLI::App* parent, const std::string& name,
+                                  const std::string& help) {
+  auto* g = parent->add_subcommand(name, help);
   g->require_subcommand(1);
   return g;
 }
@@ -159,9 +164,10 @@ const command_registry::entry* command_registry::parsed() const {
 
 int command_context::fail(const error& e) {
   int code = exit_code_for(e.code);
-  err << error_line(to_string(e.code), e.message,
-                    hint_for(e.code, inv.global.endpoints_text), code, json())
-      << '\n';
+  auto hint = e.code == errc::unauthenticated
+                  ? token_hint(inv.global.token_file)
+                  : hint_for(e.code, inv.global.endpoints_text);
+  err << error_line(to_string(e.code), e.message, hint, code, json()) << '\n';
   return code;
 }
 

@@ -84,6 +84,8 @@ public:
 
   /// A group of commands ("config"); exactly one of them must follow.
   CLI::App* group(const std::string& name, const std::string& help);
+  /// A group inside a group ("auth token").
+  CLI::App* group(CLI::App* parent, const std::string& name, const std::string& help);
   /// A command under `parent` (the app itself or a group) of `kind`, whose
   /// parsed values `handler` turns into an invocation that `run` executes.
   /// `handler` may be empty when the shared options say everything.
@@ -132,6 +134,7 @@ void register_release_commands(command_registry& r);
 void register_read_commands(command_registry& r);
 void register_watch_command(command_registry& r);
 void register_cluster_commands(command_registry& r);
+void register_auth_commands(command_registry& r);
 
 /// "run `conflux[ PATH] --help` for usage".
 std::string usage_hint(const std::string& path);

@@ -184,6 +184,14 @@ std::string hint_for(errc code, std::string_view endpoints) {
   }
 }
 
+std::string token_hint(std::string_view token_file) {
+  if (token_file.empty())
+    return "no token was given: set CONFLUX_TOKEN_FILE or give --token-file FILE "
+           "(a file from `conflux auth token create`; `scripts/dev up` prints the "
+           "export line for the local cluster)";
+  return "the token was read from " + std::string{token_file};
+}
+
 std::string error_line(std::string_view code_name, std::string_view message,
                        std::string_view hint, int exit, bool json) {
   std::string text{message.empty() ? code_name : message};

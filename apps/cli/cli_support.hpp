@@ -50,6 +50,11 @@ int exit_code_for(errc code) noexcept;
 /// when the message already says it. `endpoints` is the --endpoints value.
 std::string hint_for(errc code, std::string_view endpoints);
 
+/// What to add to an unauthenticated answer (whose message says why the
+/// token was refused): which token to give when none was (`token_file`
+/// empty), else where the refused one came from.
+std::string token_hint(std::string_view token_file);
+
 /// The one stderr line of a failed command, without the trailing newline:
 /// "conflux: <message>[; <hint>]" (as printable_text shows it; line breaks
 /// become spaces), or with `json` a one-line JSON object

@@ -62,22 +62,13 @@ public:
   expected<std::uint64_t> transfer_leader(std::uint64_t) override { return none(); }
 };
 
-/// Recorded as the `creator` of the versions this run writes.
-std::string creator_name() {
-  std::string user;
-  if (const char* u = std::getenv("USER"))
-    for (const char* p = u; *p != '\0' && user.size() < 64; ++p)
-      if (*p > ' ' && *p < 0x7f)
-        user += *p;
-  return user.empty() ? std::string{"conflux-cli"} : user + " (conflux-cli)";
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   auto parsed = cli::parse_command_line(args, std::getenv("CONFLUX_ENDPOINTS"),
-                                        std::getenv("CONFLUX_TLS_DIR"));
+                                        std::getenv("CONFLUX_TLS_DIR"),
+                                        std::getenv("CONFLUX_TOKEN_FILE"));
   std::cout << parsed.out << std::flush;
   std::cerr << parsed.err << std::flush;
   if (!parsed.inv)
@@ -117,7 +108,7 @@ int main(int argc, char** argv) {
       }
     }
     actors::client_runtime rt{inv.global.transport};
-    return cli::execute_with_client(inv, rt, creator_name(), std::cout, std::cerr);
+    return cli::execute_with_client(inv, rt, std::cout, std::cerr);
   } catch (const std::exception& e) {
     std::cerr << cli::error_line("internal", std::string{"internal error: "} + e.what(),
                                  "please report this with the command you ran",

@@ -313,8 +313,7 @@ cli_run run_cli(std::vector<std::string> args) {
   auto started = clock_type::now();
   std::ostringstream out, err;
   cli_run r;
-  r.code =
-      cli::execute_with_client(*parsed.inv, client_runtime(), "cli-test", out, err);
+  r.code = cli::execute_with_client(*parsed.inv, client_runtime(), out, err);
   r.took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() -
                                                                  started);
   r.out = out.str();

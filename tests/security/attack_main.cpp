@@ -10,7 +10,7 @@
 //                  [--cluster ID] [--from N] [--to N] [--term N]
 //                  [--prev-index N] [--prev-term N] [--key KEY]
 //                  [--from-address HOST:PORT] [--client-name NAME]
-//                  [--session N] [--sequence N] [--guesses N]
+//                  [--session N] [--sequence N] [--guesses N] [--token TOKEN]
 //   conflux-attack --list
 //
 // --tls-dir DIR presents DIR/<leaf>.crt and DIR/<leaf>.key (a directory made
@@ -39,7 +39,7 @@ int usage(const std::string& why) {
                "[--tls-dir DIR [--leaf client|node] | --no-cert] [--cluster ID] "
                "[--from N] [--to N] [--term N] [--prev-index N] [--prev-term N] "
                "[--key KEY] [--from-address HOST:PORT] [--client-name NAME] "
-               "[--session N] [--sequence N] [--guesses N]\n"
+               "[--session N] [--sequence N] [--guesses N] [--token TOKEN]\n"
                "       conflux-attack --list\n";
   return 2;
 }
@@ -113,7 +113,8 @@ int main(int argc, char** argv) {
       continue;
     }
     if (flag == "--tls-dir" || flag == "--leaf" || flag == "--cluster" ||
-        flag == "--key" || flag == "--from-address" || flag == "--client-name") {
+        flag == "--key" || flag == "--from-address" || flag == "--client-name" ||
+        flag == "--token") {
       if (flag == "--tls-dir")
         opts.tls_dir = value;
       else if (flag == "--leaf")
@@ -124,6 +125,8 @@ int main(int argc, char** argv) {
         opts.key = value;
       else if (flag == "--client-name")
         opts.client_name = value;
+      else if (flag == "--token")
+        opts.token = value;
       else
         opts.from_address = value;
       continue;

@@ -61,6 +61,8 @@ struct attack_options {
 
   /// The client name the attacker's client_hello gives.
   std::string client_name = "mallory";
+  /// The token its client_hello presents ("" = none).
+  std::string token;
   /// Another client's session the attacker writes on (0: none), with this
   /// sequence number, after guessing the ids 1 to `guesses`.
   std::uint64_t session = 0;

@@ -187,7 +187,8 @@ caf::strong_actor_ptr hello(conflux_attacker& a, caf::scoped_actor& self,
                             const attack_options& o, long& code, std::string& why) {
   caf::strong_actor_ptr session;
   code = -1;
-  self->request(a.endpoint, o.wait, rpc::client_hello{o.cluster_id, o.client_name, {}})
+  self->request(a.endpoint, o.wait,
+                rpc::client_hello{o.cluster_id, o.client_name, o.token})
       .receive(
           [&](caf::strong_actor_ptr& ptr, rpc::hello_status& st) {
             code = st.code;

@@ -135,10 +135,14 @@ credentials client_certificate() {
           "a client certificate of the cluster"};
 }
 /// A client certificate of the cluster with its own identity, not the
-/// writers' and victims' (conflux://security/client/mallory).
+/// writers' and victims' (conflux://security/client/mallory). It presents the
+/// fixture's admin token, the victims' own: what refuses it here is the
+/// certificate identity its session is bound to (authz_cli_test.cpp tests
+/// the same with another principal's token).
 credentials mallory_certificate() {
   return {{"--tls-dir", client_tls_dir(cluster_name, "mallory"), "--leaf", "client",
-           "--cluster", cluster_name, "--client-name", "mallory"},
+           "--cluster", cluster_name, "--client-name", "mallory", "--token",
+           admin_token()},
           "another client's certificate (mallory)"};
 }
 credentials node_2_certificate() {
