@@ -1,6 +1,7 @@
 #include "tests/actors/fixture.hpp"
 
 #include "protocol/commands.hpp"
+#include "tests/protocol/auth_fixture.hpp"
 
 #include <filesystem>
 #include <spdlog/spdlog.h>
@@ -56,16 +57,20 @@ peer_link_actor::behavior_type dummy_peer_fun(peer_link_actor::pointer self,
 
 // -- commands and entries ----------------------------------------------------------
 
+std::string admin_cmd(command cmd, session_id session, std::uint64_t sequence,
+                      std::string caller) {
+  return codec::encode(command_envelope{session, sequence, std::move(cmd),
+                                        std::move(caller),
+                                        test_auth::admin_credential()});
+}
+
 std::string create_cmd(const std::string& key, const std::string& content) {
-  return codec::encode(
-      command_envelope{0, 0,
-                       create_config{key, content_format::json, std::nullopt, content,
-                                     "first", "alice"}});
+  return admin_cmd(create_config{key, content_format::json, std::nullopt, content,
+                                 "first", "alice"});
 }
 
 std::string version_cmd(const std::string& key, const std::string& content) {
-  return codec::encode(command_envelope{
-      0, 0, create_version{key, content, "next", "bob", std::nullopt}});
+  return admin_cmd(create_version{key, content, "next", "bob", std::nullopt});
 }
 
 raft::entry_ptr command_entry(raft::index_t index, raft::term_t term,
@@ -151,6 +156,12 @@ node_context_ptr fixture::open_context(const node_options& opts) {
       storage::state_store::open(opts.data_dir + "/" + storage::state_store::subdir,
                                  storage::state_store_options{{cluster, opts.id}});
   REQUIRE_MESSAGE(st.ok(), "cannot open the state store: " << to_string(st.err()));
+  {
+    auto w = st->begin_write();
+    REQUIRE(w.ok());
+    REQUIRE(test_auth::seed_admin(*w).ok());
+    REQUIRE(w->commit().ok());
+  }
   auto ctx = std::make_shared<node_context>();
   ctx->opts = opts;
   ctx->state = std::make_shared<storage::state_store>(std::move(*st));

@@ -95,7 +95,13 @@ peer_link_actor::behavior_type dummy_peer_fun(peer_link_actor::pointer self,
                                               node_context_ptr ctx);
 
 // -- commands and entries ----------------------------------------------------------
+// Every node dir a fixture opens starts with the tables a bootstrap makes
+// (tests/protocol/auth_fixture.hpp), and these commands carry the credential
+// of its cluster admin, as a node stamps it.
 
+/// The envelope's bytes, stamped with the test cluster admin's credential.
+std::string admin_cmd(command cmd, session_id session = 0, std::uint64_t sequence = 0,
+                      std::string caller = {});
 std::string create_cmd(const std::string& key,
                        const std::string& content = R"({"pool": 10})");
 std::string version_cmd(const std::string& key, const std::string& content);
@@ -228,7 +234,8 @@ struct fixture {
   /// runs after its send. `before(job)` runs before each job.
   std::size_t run_stepwise(const test_node& n, std::size_t max_jobs,
                            const std::function<void(caf::resumable*)>& before = {});
-  /// Delivers `msg` from member `from` to the Raft role holding `n`'s core (not run yet).
+  /// Delivers `msg` from member `from` to the Raft role holding `n`'s core (not run
+  /// yet).
   void send_from(const test_node& n, raft::server_id from, const raft::message& msg);
 
   template <class Handle>

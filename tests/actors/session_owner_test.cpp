@@ -5,6 +5,7 @@
 
 #include "protocol/codec.hpp"
 #include "tests/actors/fixture.hpp"
+#include "tests/protocol/auth_fixture.hpp"
 
 #include <algorithm>
 #include <set>
@@ -55,8 +56,9 @@ TEST_CASE_FIXTURE(fixture,
   auto session = spawn_session(n);
   run();
   // The client forges both: an id of its choosing and another identity.
-  auto opened = result_of(client(
-      session, write_req(command_envelope{0, 0, open_session{60'000, 5}, alice})));
+  auto opened = result_of(
+      client(session, write_req(command_envelope{0, 0, open_session{60'000, 5}, alice,
+                                                 test_auth::admin_credential()})));
   REQUIRE(opened.ok());
   CHECK(opened.session != 5u);
   CHECK(opened.session != 0u);
@@ -65,8 +67,9 @@ TEST_CASE_FIXTURE(fixture,
   // A local sender has no proven identity: the forged one was overwritten.
   CHECK(s->owner == "");
   // Its own writes still apply; the forged caller on them is overwritten too.
-  auto w = result_of(client(
-      session, write_req(command_envelope{opened.session, 1, create_a(), alice})));
+  auto w = result_of(
+      client(session, write_req(command_envelope{opened.session, 1, create_a(), alice,
+                                                 test_auth::admin_credential()})));
   CHECK_MESSAGE(w.ok(), (w.err ? w.err->message : ""));
   CHECK(n.ctx->counters.get("session.refused.not_owner") == 0u);
 }
@@ -78,8 +81,9 @@ TEST_CASE_FIXTURE(fixture, "session_ids_the_node_draws_are_not_sequential") {
   run();
   std::vector<session_id> ids;
   for (int i = 0; i < 8; ++i) {
-    auto r = result_of(client(session, write_req(command_envelope{
-                                           0, 0, open_session{60'000, std::nullopt}})));
+    auto r = result_of(client(
+        session, write_req(command_envelope{0, 0, open_session{60'000, std::nullopt},
+                                            "", test_auth::admin_credential()})));
     REQUIRE(r.ok());
     ids.push_back(r.session);
   }
@@ -98,22 +102,26 @@ TEST_CASE_FIXTURE(fixture,
   elect_single(n);
   // Alice's session, as the node proposes it for alice's connection.
   constexpr session_id alices = 0x6a09'e667'f3bc'c908;
-  auto opened = propose(
-      n, codec::encode(command_envelope{0, 0, open_session{60'000, alices}, alice}));
+  auto opened =
+      propose(n, codec::encode(command_envelope{0, 0, open_session{60'000, alices},
+                                                alice, test_auth::admin_credential()}));
   REQUIRE_FALSE(opened.err);
   REQUIRE(opened.result.ok());
   // Another client learned the id and sends its next sequence number,
   // claiming to be alice: the node stamps the sender's own identity.
   auto session = spawn_session(n);
   run();
-  auto r = client(session, write_req(command_envelope{alices, 1, create_a(), alice}));
+  auto r = client(session, write_req(command_envelope{alices, 1, create_a(), alice,
+                                                      test_auth::admin_credential()}));
   auto res = result_of(r);
   REQUIRE(res.err.has_value());
   CHECK(res.err->code == errc::permission_denied);
   CHECK(n.ctx->counters.get("session.refused.not_owner") == 1u);
   CHECK(stored_session(n, alices)->last_sequence == 0u);
   // Alice's own write with that sequence number still applies.
-  auto real = propose(n, codec::encode(command_envelope{alices, 1, create_a(), alice}));
+  auto real =
+      propose(n, codec::encode(command_envelope{alices, 1, create_a(), alice,
+                                                test_auth::admin_credential()}));
   REQUIRE_FALSE(real.err);
   CHECK(real.result.ok());
   CHECK(real.result.version == 1u);

@@ -63,18 +63,16 @@ caf::behavior session_watcher_fun(caf::event_based_actor* self,
 }
 
 std::string rules_cmd(const std::string& key, std::vector<release_rule> rules) {
-  return codec::encode(command_envelope{
-      0, 0, update_release_rules{key, std::move(rules), "", std::nullopt}});
+  return admin_cmd(update_release_rules{key, std::move(rules), "", std::nullopt});
 }
 
 std::string delete_versions_cmd(const std::string& key, std::vector<version_id> ids) {
-  return codec::encode(
-      command_envelope{0, 0, delete_versions{key, std::move(ids), std::nullopt}});
+  return admin_cmd(delete_versions{key, std::move(ids), std::nullopt});
 }
 
 // Forced: the tests delete configs that release rules still serve.
 std::string delete_config_cmd(const std::string& key) {
-  return codec::encode(command_envelope{0, 0, delete_config{key, std::nullopt, true}});
+  return admin_cmd(delete_config{key, std::nullopt, true});
 }
 
 std::string json(int n) {
@@ -296,12 +294,11 @@ TEST_CASE_FIXTURE(tight_backlog_fixture,
 
 TEST_CASE_FIXTURE(hub_fixture,
                   "a_retried_command_answered_from_the_session_makes_no_event") {
-  auto open = codec::encode(command_envelope{0, 0, open_session{60'000, 1}});
+  auto open = admin_cmd(open_session{60'000, 1});
   apply(open); // 1: session 1
   auto w = watch(key_a);
-  auto cmd = codec::encode(command_envelope{
-      1, 1,
-      create_config{key_a, content_format::json, std::nullopt, json(1), "", "x"}});
+  auto cmd = admin_cmd(
+      create_config{key_a, content_format::json, std::nullopt, json(1), "", "x"}, 1, 1);
   apply(cmd); // 2
   apply(cmd); // 3: same (session, sequence): answered, not applied
   CHECK(w->revisions() == std::vector<std::uint64_t>{2});
