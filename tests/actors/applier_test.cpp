@@ -10,6 +10,7 @@
 #include "actors/client_session.hpp"
 #include "protocol/state_machine.hpp"
 #include "tests/actors/fixture.hpp"
+#include "tests/protocol/auth_fixture.hpp"
 
 #include <filesystem>
 #include <memory>
@@ -295,6 +296,12 @@ TEST_CASE_FIXTURE(fixture,
   so.map_size = storage::lmdb::min_map_size;
   auto store = storage::state_store::open(opts.data_dir + "/state", so);
   REQUIRE(store.ok());
+  {
+    auto w = store->begin_write();
+    REQUIRE(w.ok());
+    REQUIRE(test_auth::seed_admin(*w).ok());
+    REQUIRE(w->commit().ok());
+  }
   auto ctx = std::make_shared<node_context>();
   ctx->opts = opts;
   ctx->state = std::make_shared<storage::state_store>(std::move(*store));
