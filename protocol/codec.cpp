@@ -31,6 +31,7 @@ enum class tag : std::uint8_t {
   open_session = 7,
   keep_alive = 8,
   close_session = 9,
+  set_audit_retention = 10,
 };
 
 using packer = msgpack::packer<msgpack::sbuffer>;
@@ -156,6 +157,10 @@ struct body_packer {
   void operator()(const close_session& c) const {
     p.pack_array(1);
     p.pack_uint64(c.session);
+  }
+  void operator()(const set_audit_retention& c) const {
+    p.pack_array(1);
+    p.pack_uint64(c.max_records);
   }
 };
 
@@ -390,7 +395,9 @@ expected<command_envelope> decode_command(std::string_view bytes) {
       env.caller = r.str();
     if (!ok || !body)
       return env;
-    if (t < 1 || t > static_cast<std::uint64_t>(tag::close_session)) {
+    // Tags newer than the entry's format cannot be in it.
+    auto last = version >= 4 ? tag::set_audit_retention : tag::close_session;
+    if (t < 1 || t > static_cast<std::uint64_t>(last)) {
       ok = false;
       return env;
     }
@@ -493,6 +500,11 @@ expected<command_envelope> decode_command(std::string_view bytes) {
       case tag::close_session: {
         array_reader b{*body, 1, ok};
         env.cmd = close_session{b.u64()};
+        break;
+      }
+      case tag::set_audit_retention: {
+        array_reader b{*body, 1, ok};
+        env.cmd = set_audit_retention{b.u64()};
         break;
       }
       default:

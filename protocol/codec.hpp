@@ -28,7 +28,8 @@ namespace conflux::codec {
 /// still decode, their delete_config as force = true (what they did).
 /// Version 3 added the envelope's `caller` and open_session's random `id`;
 /// older entries decode with caller "" and no id (a sequential one).
-constexpr std::uint8_t command_format_version = 3;
+/// Version 4 added set_audit_retention (tag 10).
+constexpr std::uint8_t command_format_version = 4;
 /// State records: config, version, client_session, apply_result. Version 2
 /// added the session's `owner` (version 1 sessions decode with owner ""); the
 /// other records have the same layout in both.

@@ -94,9 +94,16 @@ struct close_session {
   session_id session = 0;
 };
 
+/// Bounds the audit trail (protocol/audit.hpp): at most max_records records
+/// are kept, the oldest dropped first. Refused with invalid_argument outside
+/// audit::min_max_records..audit::max_max_records.
+struct set_audit_retention {
+  std::uint64_t max_records = 0;
+};
+
 using command = std::variant<create_config, create_version, update_release_rules,
                              publish, delete_config, delete_versions, open_session,
-                             keep_alive, close_session>;
+                             keep_alive, close_session, set_audit_retention>;
 
 /// What a log entry of kind `command` carries. (session, sequence) makes a
 /// write exactly-once: session 0 means "no session" (applied every time).

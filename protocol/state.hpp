@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "protocol/audit.hpp"
 #include "protocol/commands.hpp"
 #include "protocol/error.hpp"
 #include "protocol/model.hpp"
@@ -54,6 +55,15 @@ public:
   virtual expected<std::uint64_t> get_counter(counter c) = 0;
   /// Index of the last applied log entry, 0 if none.
   virtual expected<std::uint64_t> last_applied() = 0;
+
+  // -- the audit trail (protocol/audit.hpp) --
+  /// The audit record with this seq; nullopt if none (dropped or not yet).
+  virtual expected<std::optional<audit::record>> find_audit(std::uint64_t seq) = 0;
+  /// Audit records with seq >= from, in seq order, at most limit (0 = no limit).
+  virtual expected<std::vector<audit::record>> list_audit(std::uint64_t from,
+                                                          std::size_t limit) = 0;
+  /// The chain's base, head and retention; a fresh chain if never written.
+  virtual expected<audit::chain> get_audit_chain() = 0;
 };
 
 /// A read view that can also write; all writes of one apply batch are atomic
@@ -71,6 +81,10 @@ public:
   virtual status erase_session(session_id id) = 0;
   virtual status set_counter(counter c, std::uint64_t value) = 0;
   virtual status set_last_applied(std::uint64_t index) = 0;
+
+  virtual status put_audit(const audit::record& r) = 0;
+  virtual status erase_audit(std::uint64_t seq) = 0;
+  virtual status set_audit_chain(const audit::chain& c) = 0;
 };
 
 } // namespace conflux

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "protocol/audit.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/resolve.hpp"
 #include "protocol/sha256.hpp"
@@ -360,6 +361,18 @@ public:
     return r;
   }
 
+  expected<apply_result> operator()(const set_audit_retention& cmd) {
+    if (cmd.max_records < audit::min_max_records ||
+        cmd.max_records > audit::max_max_records)
+      return refused({errc::invalid_argument,
+                      "audit retention " + std::to_string(cmd.max_records) +
+                          " records is outside " + std::to_string(audit::min_max_records) +
+                          ".." + std::to_string(audit::max_max_records) +
+                          "; give a number of records in that range"});
+    CONFLUX_TRY(audit::set_retention(st_, cmd.max_records));
+    return done(0, 0);
+  }
+
 private:
   // The config under key after the CAS check: outer error = state failure,
   // inner error = the command is refused.
@@ -497,6 +510,21 @@ expected<apply_result> state_machine::apply(state_writer& st,
 expected<apply_result> state_machine::apply(state_writer& st, std::uint64_t index,
                                             std::int64_t timestamp_ms,
                                             const command_envelope& env) const {
+  // The audit trail records every config mutation and auth change, applied or
+  // refused, in this same transaction (protocol/audit.hpp). A sequence
+  // answered from its session's cache was recorded when it first applied.
+  auto before = audit::observe(st, env);
+  if (!before.ok())
+    return std::move(before).err();
+  auto r = apply_command(st, index, timestamp_ms, env);
+  if (r.ok() && r->revision == index)
+    CONFLUX_TRY(audit::append(st, *before, index, timestamp_ms, env, *r));
+  return r;
+}
+
+expected<apply_result> state_machine::apply_command(state_writer& st, std::uint64_t index,
+                                                    std::int64_t timestamp_ms,
+                                                    const command_envelope& env) const {
   CONFLUX_TRY(check_next(st, index));
   std::optional<client_session> session;
   bool opens = std::holds_alternative<open_session>(env.cmd);

@@ -7,8 +7,9 @@
 // clock; validation is a pure function of the command and the state. Every node
 // applying the same log therefore holds the same bytes.
 //
-// A rejected command changes nothing except last_applied: each command is
-// fully checked before its first write.
+// A rejected command changes nothing except last_applied and the audit trail
+// (which records the refusal): each command is fully checked before its first
+// write.
 
 #include <cstddef>
 #include <cstdint>
@@ -54,6 +55,11 @@ public:
   static constexpr std::int64_t max_session_timeout_ms = 24 * 3600 * 1000LL;
 
 private:
+  // apply() without the audit record.
+  expected<apply_result> apply_command(state_writer& st, std::uint64_t index,
+                                       std::int64_t timestamp_ms,
+                                       const command_envelope& env) const;
+
   conflux::limits limits_;
 };
 

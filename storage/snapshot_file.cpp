@@ -24,7 +24,7 @@ constexpr std::size_t io_buffer = 1u << 20;
 
 // Record tags (FORMAT.md): 0 ends the records.
 enum : std::uint8_t { tag_end = 0, tag_configs = 1, tag_keys, tag_versions,
-                      tag_sessions, tag_meta, tag_last = tag_meta };
+                      tag_sessions, tag_meta, tag_audit, tag_last = tag_audit };
 
 std::string errno_text() { return std::strerror(errno); }
 
@@ -344,7 +344,7 @@ expected<snapshot_info> write_snapshot_file(const std::string& path,
   const auto& d = view.dbis();
   const std::pair<lmdb::dbi, std::uint8_t> dbs[] = {
       {d.configs, tag_configs}, {d.keys, tag_keys}, {d.versions, tag_versions},
-      {d.sessions, tag_sessions}, {d.meta, tag_meta}};
+      {d.sessions, tag_sessions}, {d.meta, tag_meta}, {d.audit, tag_audit}};
   for (auto& [db, tag] : dbs)
     if (auto s = write_db(w, t, db, tag, info.records); !s.ok())
       return s.err();
@@ -376,7 +376,7 @@ install_snapshot_file(const std::string& path, state_store& store,
   if (!t)
     return std::move(t).err();
   const auto& d = store.dbis();
-  for (auto db : {d.configs, d.keys, d.versions, d.sessions})
+  for (auto db : {d.configs, d.keys, d.versions, d.sessions, d.audit})
     if (auto s = t->clear(db); !s.ok())
       return s.err();
   // Every meta record but the identity goes; the snapshot brings its own.
@@ -412,6 +412,8 @@ install_snapshot_file(const std::string& path, state_store& store,
         return t->put(d.versions, key, value, MDB_APPEND);
       case tag_sessions:
         return t->put(d.sessions, key, value, MDB_APPEND);
+      case tag_audit:
+        return t->put(d.audit, key, value, MDB_APPEND);
       default:
         if (is_identity_key(key))
           return status{errc::corrupted, "snapshot file " + path +

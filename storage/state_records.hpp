@@ -33,11 +33,13 @@ constexpr const char* keys = "keys";
 constexpr const char* versions = "versions";
 constexpr const char* sessions = "sessions";
 constexpr const char* meta = "meta";
+constexpr const char* audit = "audit";
 } // namespace state_db
 
 /// Meta record names of the state environment (besides identity.hpp's).
 namespace state_meta_key {
 constexpr std::string_view last_applied = "last_applied";
+constexpr std::string_view audit_chain = "audit.chain";
 } // namespace state_meta_key
 
 /// The meta key of a counter ("counter.last_config_id", ...).
@@ -51,6 +53,7 @@ struct state_dbis {
   lmdb::dbi versions;
   lmdb::dbi sessions;
   lmdb::dbi meta;
+  lmdb::dbi audit;
   std::size_t max_key_size = 511;
 };
 
@@ -74,6 +77,11 @@ expected<std::vector<client_session>> read_sessions(const lmdb::txn& t,
 expected<std::uint64_t> read_counter(const lmdb::txn& t, const state_dbis& d,
                                      counter c);
 expected<std::uint64_t> read_last_applied(const lmdb::txn& t, const state_dbis& d);
+expected<std::optional<audit::record>> read_audit(const lmdb::txn& t, const state_dbis& d,
+                                                  std::uint64_t seq);
+expected<std::vector<audit::record>> read_audits(const lmdb::txn& t, const state_dbis& d,
+                                                 std::uint64_t from, std::size_t limit);
+expected<audit::chain> read_audit_chain(const lmdb::txn& t, const state_dbis& d);
 
 // -- writes (REQUIRES: a write txn) --------------------------------------------------
 
@@ -89,5 +97,8 @@ status write_session(lmdb::txn& t, const state_dbis& d, const client_session& s)
 status remove_session(lmdb::txn& t, const state_dbis& d, session_id id);
 status write_counter(lmdb::txn& t, const state_dbis& d, counter c, std::uint64_t value);
 status write_last_applied(lmdb::txn& t, const state_dbis& d, std::uint64_t index);
+status write_audit(lmdb::txn& t, const state_dbis& d, const audit::record& r);
+status remove_audit(lmdb::txn& t, const state_dbis& d, std::uint64_t seq);
+status write_audit_chain(lmdb::txn& t, const state_dbis& d, const audit::chain& c);
 
 } // namespace conflux::storage

@@ -8,7 +8,8 @@ expected<state_store> state_store::open(const std::string& dir,
     return std::move(st).err();
   lmdb::env_options eo;
   eo.map_size = opts.map_size;
-  eo.max_dbs = 8;
+  // Room for the tables to come: LMDB reserves a slot per name.
+  eo.max_dbs = 16;
   eo.max_readers = opts.max_readers;
   auto e = lmdb::env::open(dir, eo);
   if (!e)
@@ -20,7 +21,7 @@ expected<state_store> state_store::open(const std::string& dir,
   const std::pair<lmdb::dbi*, const char*> dbs[] = {
       {&d.configs, state_db::configs},   {&d.keys, state_db::keys},
       {&d.versions, state_db::versions}, {&d.sessions, state_db::sessions},
-      {&d.meta, state_db::meta},
+      {&d.meta, state_db::meta},         {&d.audit, state_db::audit},
   };
   bool has_data = false;
   for (const auto& [slot, name] : dbs) {

@@ -181,7 +181,7 @@ TEST_CASE("delete_config_encodes_force_as_a_third_element") {
     // [3][0x95 array5][0x00 session][0x00 seq][0x05 tag][0x93 array3][key][nil][bool]
     // [0xa0 caller ""]
     REQUIRE(bytes.size() == 17);
-    CHECK(static_cast<std::uint8_t>(bytes[0]) == 3);
+    CHECK(static_cast<std::uint8_t>(bytes[0]) == 4);
     CHECK(static_cast<std::uint8_t>(bytes[5]) == 0x93);
     CHECK(static_cast<std::uint8_t>(bytes[15]) == (force ? 0xc3 : 0xc2));
     auto back = codec::decode_command(bytes);
@@ -227,7 +227,7 @@ TEST_CASE("commands_of_format_versions_1_and_2_still_decode") {
 TEST_CASE("open_session_carries_its_id_and_the_envelope_its_caller") {
   auto bytes = codec::encode(command_envelope{
       0, 0, open_session{30'000, 0xfeed'f00d'cafe'beef}, "conflux://c1/client/bob"});
-  CHECK(static_cast<std::uint8_t>(bytes[0]) == 3);
+  CHECK(static_cast<std::uint8_t>(bytes[0]) == 4);
   auto back = codec::decode_command(bytes);
   REQUIRE_MESSAGE(back.ok(), why(back));
   auto& o = std::get<open_session>(back->cmd);

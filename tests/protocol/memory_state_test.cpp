@@ -22,3 +22,8 @@ TEST_CASE("memory_state_keeps_sessions_counters_and_last_applied") {
   memory_state st;
   contract::sessions_counters_and_last_applied(st);
 }
+
+TEST_CASE("memory_state_keeps_audit_records_and_chain") {
+  memory_state st;
+  contract::audit_records_and_chain(st);
+}
