@@ -268,7 +268,7 @@ struct record_fields {
     r.versions = versions_of(c.rules, 0);
   }
   void operator()(const publish& c) const {
-    r.comment = c.description;
+    r.comment = c.comment.empty() ? c.description : c.comment;
     r.versions = versions_of(c.rules, result.version);
     if (result.ok() && std::find(r.versions.begin(), r.versions.end(),
                                  result.version) == r.versions.end())
@@ -281,6 +281,39 @@ struct record_fields {
   }
   void operator()(const set_audit_retention& c) const {
     r.comment = "max_records=" + std::to_string(c.max_records);
+  }
+  // Auth changes name their object in `key` and never carry the token hash.
+  void operator()(const bootstrap_auth& c) const { r.key = c.principal; }
+  void operator()(const create_token& c) const {
+    r.key = c.principal;
+    r.comment = "roles=" + join(c.roles) + " ttl_ms=" + std::to_string(c.ttl_ms);
+  }
+  void operator()(const revoke_token& c) const { r.key = c.principal; }
+  void operator()(const set_token_roles& c) const {
+    r.key = c.principal;
+    r.comment = "roles=" + join(c.roles);
+  }
+  void operator()(const put_role& c) const {
+    r.key = c.role.name;
+    std::string grants;
+    for (auto& g : c.role.grants)
+      grants += (grants.empty() ? "" : " ") + auth::to_string(g);
+    r.comment = (c.replace ? "replace grants=" : "grants=") + grants;
+  }
+  void operator()(const delete_role& c) const { r.key = c.name; }
+  void operator()(const set_tenant& c) const {
+    r.key = c.tenant;
+    r.comment = "max_configs=" + std::to_string(c.max_configs) +
+                " max_versions=" + std::to_string(c.max_versions) +
+                " max_bytes=" + std::to_string(c.max_bytes) +
+                " rate=" + std::to_string(c.rate);
+  }
+
+  static std::string join(const std::vector<std::string>& xs) {
+    std::string out;
+    for (auto& x : xs)
+      out += (out.empty() ? "" : ",") + x;
+    return out;
   }
   template <class Other>
   void operator()(const Other&) const {}
@@ -329,6 +362,20 @@ std::string_view op_name(const command& cmd) {
           return "delete_versions";
         else if constexpr (std::is_same_v<T, set_audit_retention>)
           return "set_audit_retention";
+        else if constexpr (std::is_same_v<T, bootstrap_auth>)
+          return "bootstrap_auth";
+        else if constexpr (std::is_same_v<T, create_token>)
+          return "create_token";
+        else if constexpr (std::is_same_v<T, revoke_token>)
+          return "revoke_token";
+        else if constexpr (std::is_same_v<T, set_token_roles>)
+          return "set_token_roles";
+        else if constexpr (std::is_same_v<T, put_role>)
+          return "put_role";
+        else if constexpr (std::is_same_v<T, delete_role>)
+          return "delete_role";
+        else if constexpr (std::is_same_v<T, set_tenant>)
+          return "set_tenant";
         else
           return {};
       },
@@ -436,9 +483,17 @@ expected<chain_point> decode_chain_point(std::string_view bytes) {
 
 // -- written by the state machine ----------------------------------------------------
 
-expected<std::string> principal_name(state_reader&, const command_envelope&) {
-  // The envelope carries no credential yet: no principal to name.
-  return std::string{};
+expected<std::string> principal_name(state_reader& st, const command_envelope& env) {
+  // bootstrap_auth carries no credential: it acts for the principal it makes.
+  if (auto* b = std::get_if<bootstrap_auth>(&env.cmd))
+    return b->principal;
+  if (env.credential.empty())
+    return std::string{};
+  auto p = st.find_principal_by_token(env.credential);
+  if (!p.ok())
+    return std::move(p).err();
+  // An unknown credential names nobody; the record never shows the hash.
+  return *p ? (*p)->name : std::string{};
 }
 
 expected<before_command> observe(state_reader& st, const command_envelope& env) {
@@ -446,6 +501,10 @@ expected<before_command> observe(state_reader& st, const command_envelope& env) 
   b.audited = !op_name(env.cmd).empty();
   if (!b.audited)
     return b;
+  auto who = principal_name(st, env);
+  if (!who.ok())
+    return std::move(who).err();
+  b.principal = std::move(*who);
   if (auto* key = config_key(env.cmd)) {
     auto rules = rules_of(st, *key);
     if (!rules.ok())
@@ -463,15 +522,13 @@ status append(state_writer& st, const before_command& before, std::uint64_t inde
   auto c = st.get_audit_chain();
   if (!c.ok())
     return c.to_status();
-  auto who = principal_name(st, env);
-  if (!who.ok())
-    return who.to_status();
   record r;
   r.seq = c->head_seq + 1;
   r.revision = index;
   r.time_ms = time_ms;
-  r.principal = std::move(*who);
+  r.principal = before.principal;
   r.identity = env.caller;
+  r.origin = env.origin;
   r.op = std::string{op_name(env.cmd)};
   if (auto* key = config_key(env.cmd)) {
     r.key = *key;

@@ -129,6 +129,9 @@ expected<chain> decode_chain(std::string_view bytes);
 struct before_command {
   bool audited = false;
   std::vector<release_rule> rules;
+  /// principal_name() as the state stood before the command (which may
+  /// change the auth tables).
+  std::string principal;
 };
 
 /// The principal a command's credential names, for the record: the seam

@@ -153,6 +153,8 @@ status validate_token_text(std::string_view token);
 /// SHA-256 (hex) of the token text: what the state stores and what a
 /// command envelope carries as its credential.
 std::string token_hash(std::string_view token);
+/// A token hash as commands carry it: 64 lowercase hex characters.
+status validate_token_hash(std::string_view hash);
 
 /// A principal resolved with its roles, as one decision needs it.
 struct access {

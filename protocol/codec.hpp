@@ -8,13 +8,14 @@
 // trailing bytes, wrong types or a newer format version come back as an error
 // (corrupted or unsupported_version).
 
-#include <cstdint>
-#include <string>
-#include <string_view>
-
+#include "protocol/auth.hpp"
 #include "protocol/commands.hpp"
 #include "protocol/error.hpp"
 #include "protocol/model.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
 
 namespace conflux::codec {
 
@@ -28,23 +29,33 @@ namespace conflux::codec {
 /// still decode, their delete_config as force = true (what they did).
 /// Version 3 added the envelope's `caller` and open_session's random `id`;
 /// older entries decode with caller "" and no id (a sequential one).
-/// Version 4 added set_audit_retention (tag 10).
+/// Version 4 added the envelope's `credential` and `origin`, publish's
+/// `comment`, the authorization commands and set_audit_retention (tag 17); older entries decode with
+/// credential, origin and comment "" (and are refused unauthenticated).
 constexpr std::uint8_t command_format_version = 4;
-/// State records: config, version, client_session, apply_result. Version 2
-/// added the session's `owner` (version 1 sessions decode with owner ""); the
-/// other records have the same layout in both.
-constexpr std::uint8_t record_format_version = 2;
+/// State records: config, version, client_session, apply_result, and the
+/// authorization records principal, role and tenant. Version 2 added the
+/// session's `owner` (version 1 sessions decode with owner ""); version 3 the
+/// session's `principal` (older sessions decode with principal "") and the
+/// authorization records; the other records have the same layout in all.
+constexpr std::uint8_t record_format_version = 3;
 
 std::string encode(const command_envelope& x);
 std::string encode(const config& x);
 std::string encode(const version& x);
 std::string encode(const client_session& x);
 std::string encode(const apply_result& x);
+std::string encode(const auth::principal& x);
+std::string encode(const auth::role& x);
+std::string encode(const auth::tenant& x);
 
 expected<command_envelope> decode_command(std::string_view bytes);
 expected<config> decode_config(std::string_view bytes);
 expected<version> decode_version(std::string_view bytes);
 expected<client_session> decode_session(std::string_view bytes);
 expected<apply_result> decode_apply_result(std::string_view bytes);
+expected<auth::principal> decode_principal(std::string_view bytes);
+expected<auth::role> decode_role(std::string_view bytes);
+expected<auth::tenant> decode_tenant(std::string_view bytes);
 
 } // namespace conflux::codec

@@ -2,6 +2,7 @@
 // The commands of the configuration state machine (docs/design.md, Data model), the
 // envelope a Raft log entry carries, and the result every applied command produces.
 
+#include "protocol/auth.hpp"
 #include "protocol/error.hpp"
 #include "protocol/model.hpp"
 
@@ -50,6 +51,8 @@ struct publish {
   std::string creator;
   std::vector<release_rule> rules;
   std::optional<revision_t> expected_revision;
+  /// Why (kept in the audit trail). "" in commands before format 4.
+  std::string comment{};
 };
 
 /// Deletes a config and all its versions. Its key may be created again later
@@ -94,24 +97,87 @@ struct close_session {
   session_id session = 0;
 };
 
+// -- authorization (docs/security.md, "Authorization") ---------------------------
+// Every command below but bootstrap_auth needs cluster_admin (put_role and
+// delete_role also accept admin on patterns covering every grant involved).
+
+/// Creates the role "cluster-admin" (every permission on "*") and the first
+/// principal with that role. Applied once, without a credential: refused
+/// already_exists once auth was bootstrapped. Only the leader proposes it
+/// (node flag --bootstrap-token-hash); nodes refuse it from clients.
+struct bootstrap_auth {
+  std::string principal;
+  /// auth::token_hash of the operator's token.
+  std::string token_hash;
+};
+
+/// Makes a principal reached by the token whose hash is given (the CLI draws
+/// the token; no raw token enters the log). Refused already_exists while a
+/// live (not revoked, not expired) principal has the name, or when another
+/// principal holds the hash; not_found for a role that does not exist.
+struct create_token {
+  std::string principal;
+  std::string token_hash;
+  std::vector<std::string> roles;
+  /// Lifetime from the entry's cluster time; 0 = never expires.
+  std::int64_t ttl_ms = 0;
+};
+
+/// Disables a principal's token from this entry on (the record stays).
+struct revoke_token {
+  std::string principal;
+};
+
+/// Replaces the roles of a live principal.
+struct set_token_roles {
+  std::string principal;
+  std::vector<std::string> roles;
+};
+
+/// Creates a role, or replaces it when `replace` (else already_exists).
+struct put_role {
+  auth::role role;
+  bool replace = false;
+};
+
+/// Deletes a role; refused invalid_argument while a live principal has it.
+struct delete_role {
+  std::string name;
+};
+
+/// Sets a tenant's quotas and rate (0 = none / the node default); keeps its
+/// usage counters.
+struct set_tenant {
+  std::string tenant;
+  std::uint64_t max_configs = 0;
+  std::uint64_t max_versions = 0;
+  std::uint64_t max_bytes = 0;
+  std::uint64_t rate = 0;
+};
+
 /// Bounds the audit trail (protocol/audit.hpp): at most max_records records
 /// are kept, the oldest dropped first. Refused with invalid_argument outside
-/// audit::min_max_records..audit::max_max_records.
+/// audit::min_max_records..audit::max_max_records. Needs cluster_admin.
 struct set_audit_retention {
   std::uint64_t max_records = 0;
 };
 
-using command = std::variant<create_config, create_version, update_release_rules,
-                             publish, delete_config, delete_versions, open_session,
-                             keep_alive, close_session, set_audit_retention>;
+// New alternatives go at the end: the wire tag is the variant index + 1.
+using command =
+    std::variant<create_config, create_version, update_release_rules, publish,
+                 delete_config, delete_versions, open_session, keep_alive,
+                 close_session, bootstrap_auth, create_token, revoke_token,
+                 set_token_roles, put_role, delete_role, set_tenant,
+                 set_audit_retention>;
 
 /// What a log entry of kind `command` carries. (session, sequence) makes a
 /// write exactly-once: session 0 means "no session" (applied every time).
 struct command_envelope {
   command_envelope() = default;
   command_envelope(session_id s, std::uint64_t seq, conflux::command c,
-                   std::string who = {})
-      : session(s), sequence(seq), cmd(std::move(c)), caller(std::move(who)) {}
+                   std::string who = {}, std::string cred = {})
+      : session(s), sequence(seq), cmd(std::move(c)), caller(std::move(who)),
+        credential(std::move(cred)) {}
 
   session_id session = 0;
   std::uint64_t sequence = 0;
@@ -121,6 +187,15 @@ struct command_envelope {
   /// commands of format 1 and 2). Stamped by the node that received the
   /// request, overwriting whatever the client put here.
   std::string caller;
+  /// auth::token_hash of the token the sending session presented: the state
+  /// machine resolves it to a principal at apply. Stamped by the node that
+  /// admitted the request, never taken from the client. "" in commands before
+  /// format 4 (and in bootstrap_auth): such a command is refused
+  /// unauthenticated, bootstrap_auth excepted.
+  std::string credential{};
+  /// The client's network address as that node saw it ("" if unknown), for
+  /// the audit trail.
+  std::string origin{};
 };
 
 /// The outcome of applying one command, identical on every node. Kept per
@@ -150,6 +225,10 @@ struct client_session {
   /// The caller that opened the session; only it may send commands on it.
   /// "" for sessions stored before owners were recorded (record format 1).
   std::string owner;
+  /// The principal that opened it; commands of any other principal on it are
+  /// refused permission_denied. "" for sessions stored before record format 3
+  /// (no principal's command may use them).
+  std::string principal{};
   std::int64_t timeout_ms = 0;
   /// Leader-stamped time of the last command of this session.
   std::int64_t last_active_ms = 0;
@@ -158,9 +237,9 @@ struct client_session {
   apply_result last_result;
 
   friend bool operator==(const client_session& a, const client_session& b) {
-    return a.id == b.id && a.owner == b.owner && a.timeout_ms == b.timeout_ms &&
-           a.last_active_ms == b.last_active_ms && a.last_sequence == b.last_sequence &&
-           a.last_result == b.last_result;
+    return a.id == b.id && a.owner == b.owner && a.principal == b.principal &&
+           a.timeout_ms == b.timeout_ms && a.last_active_ms == b.last_active_ms &&
+           a.last_sequence == b.last_sequence && a.last_result == b.last_result;
   }
 };
 

@@ -61,7 +61,9 @@ expected<std::uint64_t> memory_state::get_counter(counter c) {
   return find_opt(counters_, c).value_or(0);
 }
 
-expected<std::uint64_t> memory_state::last_applied() { return last_applied_; }
+expected<std::uint64_t> memory_state::last_applied() {
+  return last_applied_;
+}
 
 expected<std::optional<audit::record>> memory_state::find_audit(std::uint64_t seq) {
   return find_opt(audit_, seq);
@@ -151,6 +153,73 @@ status memory_state::set_audit_chain(const audit::chain& c) {
 audit::record* memory_state::raw_audit(std::uint64_t seq) {
   auto i = audit_.find(seq);
   return i == audit_.end() ? nullptr : &i->second;
+}
+
+expected<std::optional<auth::principal>>
+memory_state::find_principal(std::string_view name) {
+  return find_opt(principals_, name);
+}
+
+expected<std::optional<auth::principal>>
+memory_state::find_principal_by_token(std::string_view hash) {
+  auto i = tokens_.find(hash);
+  if (i == tokens_.end())
+    return std::optional<auth::principal>{};
+  return find_opt(principals_, i->second);
+}
+
+expected<std::vector<auth::principal>> memory_state::list_principals() {
+  std::vector<auth::principal> out;
+  for (auto& kv : principals_)
+    out.push_back(kv.second);
+  return out;
+}
+
+expected<std::optional<auth::role>> memory_state::find_role(std::string_view name) {
+  return find_opt(roles_, name);
+}
+
+expected<std::vector<auth::role>> memory_state::list_roles() {
+  std::vector<auth::role> out;
+  for (auto& kv : roles_)
+    out.push_back(kv.second);
+  return out;
+}
+
+expected<std::optional<auth::tenant>> memory_state::find_tenant(std::string_view name) {
+  return find_opt(tenants_, name);
+}
+
+expected<std::vector<auth::tenant>> memory_state::list_tenants() {
+  std::vector<auth::tenant> out;
+  for (auto& kv : tenants_)
+    out.push_back(kv.second);
+  return out;
+}
+
+status memory_state::put_principal(const auth::principal& p) {
+  if (auto i = principals_.find(p.name);
+      i != principals_.end() && i->second.token_hash != p.token_hash)
+    tokens_.erase(i->second.token_hash);
+  principals_.insert_or_assign(p.name, p);
+  tokens_.insert_or_assign(p.token_hash, p.name);
+  return {};
+}
+
+status memory_state::put_role(const auth::role& r) {
+  roles_.insert_or_assign(r.name, r);
+  return {};
+}
+
+status memory_state::erase_role(std::string_view name) {
+  if (auto i = roles_.find(name); i != roles_.end())
+    roles_.erase(i);
+  return {};
+}
+
+status memory_state::put_tenant(const auth::tenant& t) {
+  tenants_.insert_or_assign(t.name, t);
+  return {};
 }
 
 version* memory_state::raw_version(config_id config, version_id id) {

@@ -8,17 +8,18 @@
 // passes such errors up unchanged and the node stops (docs/design.md,
 // durability rule 6).
 
+#include "protocol/audit.hpp"
+#include "protocol/auth.hpp"
+#include "protocol/commands.hpp"
+#include "protocol/error.hpp"
+#include "protocol/model.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include "protocol/audit.hpp"
-#include "protocol/commands.hpp"
-#include "protocol/error.hpp"
-#include "protocol/model.hpp"
 
 namespace conflux {
 
@@ -30,6 +31,9 @@ enum class counter : std::uint8_t {
   last_session_id = 2,
   /// Leader-stamped time of the last session-expiry sweep.
   session_sweep_ms = 3,
+  /// The log index of the bootstrap_auth that was applied; 0 = never
+  /// bootstrapped (the only state in which bootstrap_auth is accepted).
+  auth_bootstrapped = 4,
 };
 
 /// A consistent read view.
@@ -53,6 +57,22 @@ public:
   virtual expected<std::vector<client_session>> list_sessions() = 0;
   /// 0 if never set.
   virtual expected<std::uint64_t> get_counter(counter c) = 0;
+
+  // -- authorization tables (protocol/auth.hpp) --
+  virtual expected<std::optional<auth::principal>>
+  find_principal(std::string_view name) = 0;
+  /// The principal whose token_hash is `hash` (revoked ones too).
+  virtual expected<std::optional<auth::principal>>
+  find_principal_by_token(std::string_view hash) = 0;
+  /// Every principal, in name order.
+  virtual expected<std::vector<auth::principal>> list_principals() = 0;
+  virtual expected<std::optional<auth::role>> find_role(std::string_view name) = 0;
+  /// Every role, in name order.
+  virtual expected<std::vector<auth::role>> list_roles() = 0;
+  virtual expected<std::optional<auth::tenant>> find_tenant(std::string_view name) = 0;
+  /// Every tenant with quotas set or anything stored, in name order.
+  virtual expected<std::vector<auth::tenant>> list_tenants() = 0;
+
   /// Index of the last applied log entry, 0 if none.
   virtual expected<std::uint64_t> last_applied() = 0;
 
@@ -80,6 +100,12 @@ public:
   virtual status put_session(const client_session& s) = 0;
   virtual status erase_session(session_id id) = 0;
   virtual status set_counter(counter c, std::uint64_t value) = 0;
+  /// Inserts or replaces the principal under its name and keeps the token
+  /// index in step (a replaced token hash no longer finds it).
+  virtual status put_principal(const auth::principal& p) = 0;
+  virtual status put_role(const auth::role& r) = 0;
+  virtual status erase_role(std::string_view name) = 0;
+  virtual status put_tenant(const auth::tenant& t) = 0;
   virtual status set_last_applied(std::uint64_t index) = 0;
 
   virtual status put_audit(const audit::record& r) = 0;

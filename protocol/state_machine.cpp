@@ -371,6 +371,13 @@ public:
                           "; give a number of records in that range"});
     CONFLUX_TRY(audit::set_retention(st_, cmd.max_records));
     return done(0, 0);
+}
+
+  // Authorization commands: applied from the next commit on.
+  template <class AuthCommand>
+  expected<apply_result> operator()(const AuthCommand&) {
+    return refused({errc::invalid_argument,
+                    "this build does not apply authorization commands yet"});
   }
 
 private:

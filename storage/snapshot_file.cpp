@@ -23,10 +23,26 @@ constexpr std::uint32_t max_value_bytes = 256u << 20;
 constexpr std::size_t io_buffer = 1u << 20;
 
 // Record tags (FORMAT.md): 0 ends the records.
-enum : std::uint8_t { tag_end = 0, tag_configs = 1, tag_keys, tag_versions,
-                      tag_sessions, tag_meta, tag_audit, tag_last = tag_audit };
+// Tags 6 to 10 exist from snapshot format version 2 on.
+enum : std::uint8_t {
+  tag_end = 0,
+  tag_configs = 1,
+  tag_keys,
+  tag_versions,
+  tag_sessions,
+  tag_meta,
+  tag_principals,
+  tag_tokens,
+  tag_roles,
+  tag_tenants,
+  tag_audit,
+  tag_last_v1 = tag_meta,
+  tag_last = tag_audit
+};
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 error io_error(const std::string& what, const std::string& path) {
   return error{errc::storage_failure, what + " " + path + ": " + errno_text()};
@@ -171,9 +187,9 @@ public:
   std::uint64_t offset() const { return offset_; }
   error corrupt(const std::string& why) const {
     return error{errc::corrupted, "snapshot file " + path_ + " is damaged at byte " +
-                                    std::to_string(offset_) + ": " + why +
-                                    " (delete it only if another node can resend "
-                                    "a snapshot; otherwise restore the data dir)"};
+                                      std::to_string(offset_) + ": " + why +
+                                      " (delete it only if another node can resend "
+                                      "a snapshot; otherwise restore the data dir)"};
   }
 
 private:
@@ -249,8 +265,8 @@ expected<snapshot_info> read_file(const std::string& path, OnRecord on_record) {
   if (*version > snapshot_format_version)
     return error{errc::unsupported_version,
                  "snapshot file " + path + " has format version " +
-                   std::to_string(*version) + "; this build reads version " +
-                   std::to_string(snapshot_format_version)};
+                     std::to_string(*version) + "; this build reads versions 1 to " +
+                     std::to_string(snapshot_format_version) + " (upgrade this node)"};
   auto index = r.get_u64("the header");
   if (!index)
     return index.err();
@@ -275,7 +291,7 @@ expected<snapshot_info> read_file(const std::string& path, OnRecord on_record) {
     auto t = static_cast<std::uint8_t>(tag);
     if (t == tag_end)
       break;
-    if (t > tag_last)
+    if (t > (*version >= 2 ? tag_last : tag_last_v1))
       return r.corrupt("unknown record tag " + std::to_string(t));
     auto klen = r.get_u32("a record header");
     if (!klen)
@@ -343,8 +359,10 @@ expected<snapshot_info> write_snapshot_file(const std::string& path,
   const auto& t = view.raw_txn();
   const auto& d = view.dbis();
   const std::pair<lmdb::dbi, std::uint8_t> dbs[] = {
-      {d.configs, tag_configs}, {d.keys, tag_keys}, {d.versions, tag_versions},
-      {d.sessions, tag_sessions}, {d.meta, tag_meta}, {d.audit, tag_audit}};
+      {d.configs, tag_configs},   {d.keys, tag_keys},   {d.versions, tag_versions},
+      {d.sessions, tag_sessions}, {d.meta, tag_meta},   {d.principals, tag_principals},
+      {d.tokens, tag_tokens},     {d.roles, tag_roles}, {d.tenants, tag_tenants},
+      {d.audit, tag_audit}};
   for (auto& [db, tag] : dbs)
     if (auto s = write_db(w, t, db, tag, info.records); !s.ok())
       return s.err();
@@ -376,7 +394,8 @@ install_snapshot_file(const std::string& path, state_store& store,
   if (!t)
     return std::move(t).err();
   const auto& d = store.dbis();
-  for (auto db : {d.configs, d.keys, d.versions, d.sessions, d.audit})
+  for (auto db : {d.configs, d.keys, d.versions, d.sessions, d.principals, d.tokens,
+                  d.roles, d.tenants, d.audit})
     if (auto s = t->clear(db); !s.ok())
       return s.err();
   // Every meta record but the identity goes; the snapshot brings its own.
@@ -399,28 +418,38 @@ install_snapshot_file(const std::string& path, state_store& store,
     if (auto r = t->del(d.meta, k); !r)
       return std::move(r).err();
   std::uint64_t put = 0;
-  auto info = read_file(path, [&](std::uint8_t tag, const std::string& key,
-                                  const std::string& value) -> status {
-    if (on_record)
-      on_record(++put);
-    switch (tag) {
-      case tag_configs:
-        return t->put(d.configs, key, value, MDB_APPEND);
-      case tag_keys:
-        return t->put(d.keys, key, value, MDB_APPEND);
-      case tag_versions:
-        return t->put(d.versions, key, value, MDB_APPEND);
-      case tag_sessions:
-        return t->put(d.sessions, key, value, MDB_APPEND);
-      case tag_audit:
-        return t->put(d.audit, key, value, MDB_APPEND);
-      default:
-        if (is_identity_key(key))
-          return status{errc::corrupted, "snapshot file " + path +
-                                           " carries an identity record"};
-        return t->put(d.meta, key, value);
-    }
-  });
+  auto info =
+      read_file(path,
+                [&](std::uint8_t tag, const std::string& key,
+                    const std::string& value) -> status {
+                  if (on_record)
+                    on_record(++put);
+                  switch (tag) {
+                  case tag_configs:
+                    return t->put(d.configs, key, value, MDB_APPEND);
+                  case tag_keys:
+                    return t->put(d.keys, key, value, MDB_APPEND);
+                  case tag_versions:
+                    return t->put(d.versions, key, value, MDB_APPEND);
+                  case tag_sessions:
+                    return t->put(d.sessions, key, value, MDB_APPEND);
+                  case tag_principals:
+                    return t->put(d.principals, key, value, MDB_APPEND);
+                  case tag_tokens:
+                    return t->put(d.tokens, key, value, MDB_APPEND);
+                  case tag_roles:
+                    return t->put(d.roles, key, value, MDB_APPEND);
+                  case tag_tenants:
+                    return t->put(d.tenants, key, value, MDB_APPEND);
+                  case tag_audit:
+                    return t->put(d.audit, key, value, MDB_APPEND);
+                  default:
+                    if (is_identity_key(key))
+                      return status{errc::corrupted, "snapshot file " + path +
+                                                         " carries an identity record"};
+                    return t->put(d.meta, key, value);
+                  }
+                });
   if (!info)
     return info.err(); // the txn aborts: the old state stays
   if (auto s = write_last_applied(*t, d, info->header.index); !s.ok())
@@ -457,8 +486,7 @@ expected<std::vector<snapshot_file_ref>> list_snapshot_files(const std::string& 
   }
   if (ec)
     return error{errc::storage_failure, "cannot list " + dir + ": " + ec.message()};
-  std::sort(out.begin(), out.end(),
-            [](auto& a, auto& b) { return a.index < b.index; });
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.index < b.index; });
   return out;
 }
 

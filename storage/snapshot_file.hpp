@@ -29,7 +29,9 @@
 namespace conflux::storage {
 
 /// Format version of snapshot files (FORMAT.md "Snapshot files"). Version 2
-/// added the audit trail's records (tag 6); version 1 files still install.
+/// added the authorization tables (record tags 6 to 9) and the audit trail
+/// (tag 10); version 1 files still install (with empty authorization tables
+/// and no audit trail).
 constexpr std::uint32_t snapshot_format_version = 2;
 
 /// What a snapshot covers and the configuration in force at its index.
@@ -61,10 +63,10 @@ expected<snapshot_info> write_snapshot_file(const std::string& path,
 /// unsupported_version for a newer format; storage_failure for I/O errors.
 expected<snapshot_info> verify_snapshot_file(const std::string& path);
 
-/// Replaces the content of `store` (configs, keys, versions, sessions, audit
-/// records and the non-identity meta records) with the file's, and sets last_applied to
-/// its index, in one write txn. The file is verified while it is read; on any
-/// error nothing is committed. REQUIRES: the caller holds no write txn of
+/// Replaces the content of `store` (configs, keys, versions, sessions, the
+/// authorization tables, the audit trail and the non-identity meta records) with the file's, and sets
+/// last_applied to its index, in one write txn. The file is verified while it is read;
+/// on any error nothing is committed. REQUIRES: the caller holds no write txn of
 /// `store` on this thread. `on_record` (optional) is called with the number
 /// of records put so far, inside the txn: a fault-injection seam for tests
 /// that crash the process in the middle of an install.

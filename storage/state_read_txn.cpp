@@ -54,4 +54,35 @@ expected<audit::chain> state_read_txn::get_audit_chain() {
   return read_audit_chain(txn_, dbis_);
 }
 
+expected<std::optional<auth::principal>>
+state_read_txn::find_principal(std::string_view name) {
+  return read_principal(txn_, dbis_, name);
+}
+
+expected<std::optional<auth::principal>>
+state_read_txn::find_principal_by_token(std::string_view hash) {
+  return read_principal_by_token(txn_, dbis_, hash);
+}
+
+expected<std::vector<auth::principal>> state_read_txn::list_principals() {
+  return read_principals(txn_, dbis_);
+}
+
+expected<std::optional<auth::role>> state_read_txn::find_role(std::string_view name) {
+  return read_role(txn_, dbis_, name);
+}
+
+expected<std::vector<auth::role>> state_read_txn::list_roles() {
+  return read_roles(txn_, dbis_);
+}
+
+expected<std::optional<auth::tenant>>
+state_read_txn::find_tenant(std::string_view name) {
+  return read_tenant(txn_, dbis_, name);
+}
+
+expected<std::vector<auth::tenant>> state_read_txn::list_tenants() {
+  return read_tenants(txn_, dbis_);
+}
+
 } // namespace conflux::storage

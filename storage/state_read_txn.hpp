@@ -39,6 +39,15 @@ public:
   expected<std::vector<audit::record>> list_audit(std::uint64_t from,
                                                   std::size_t limit) override;
   expected<audit::chain> get_audit_chain() override;
+  expected<std::optional<auth::principal>>
+  find_principal(std::string_view name) override;
+  expected<std::optional<auth::principal>>
+  find_principal_by_token(std::string_view hash) override;
+  expected<std::vector<auth::principal>> list_principals() override;
+  expected<std::optional<auth::role>> find_role(std::string_view name) override;
+  expected<std::vector<auth::role>> list_roles() override;
+  expected<std::optional<auth::tenant>> find_tenant(std::string_view name) override;
+  expected<std::vector<auth::tenant>> list_tenants() override;
 
   /// The raw txn and database handles, for storage/snapshot_file only (it
   /// copies stored records byte for byte).

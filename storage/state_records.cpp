@@ -78,6 +78,61 @@ status write_meta_u64(lmdb::txn& t, const state_dbis& d, std::string_view key,
   return t.put(d.meta, key, frame_value(key, u64_le(value)));
 }
 
+// A record keyed by a name (principals, roles, tenants): the decoded name
+// must equal the key.
+template <class T, class Decode>
+expected<std::optional<T>> read_named(const lmdb::txn& t, lmdb::dbi db,
+                                      const char* dbname, std::string_view name,
+                                      std::size_t max_key, Decode decode) {
+  if (name.empty() || name.size() > max_key)
+    return std::optional<T>{}; // never stored
+  auto w = where(t, dbname, "'" + std::string{name} + "'");
+  auto r = read_record<T>(t, db, name, w, decode);
+  if (r && r->has_value() && (*r)->name != name)
+    return error{errc::corrupted, w + ": record holds name '" + (*r)->name + "'"};
+  return r;
+}
+
+// Every record of a name-keyed database, in name order.
+template <class T, class Decode>
+expected<std::vector<T>> read_all_named(const lmdb::txn& t, lmdb::dbi db,
+                                        const char* dbname, Decode decode) {
+  std::vector<T> out;
+  auto c = t.open_cursor(db);
+  if (!c)
+    return std::move(c).err();
+  for (auto kv = c->get(MDB_FIRST);; kv = c->get(MDB_NEXT)) {
+    if (!kv)
+      return std::move(kv).err();
+    if (!kv->has_value())
+      break;
+    auto key = (*kv)->key;
+    auto w = where(t, dbname, "'" + std::string{key} + "'");
+    auto payload = unframe_value(key, (*kv)->value, w);
+    if (!payload)
+      return std::move(payload).err();
+    auto x = decode(*payload);
+    if (!x)
+      return decode_failure(w, x.err());
+    if (x->name != key)
+      return error{errc::corrupted, w + ": record holds name '" + x->name + "'"};
+    out.push_back(std::move(*x));
+  }
+  return out;
+}
+
+status check_name_key(std::string_view what, std::string_view key,
+                      const state_dbis& d) {
+  if (key.empty())
+    return status{errc::invalid_argument,
+                  std::string{what} + " name must not be empty"};
+  if (key.size() > d.max_key_size)
+    return status{errc::too_large, std::string{what} + " key of " +
+                                       std::to_string(key.size()) +
+                                       " bytes exceeds the storage key limit"};
+  return {};
+}
+
 status erase(lmdb::txn& t, lmdb::dbi db, std::string_view key) {
   // Erasing an absent record is not an error (std::map::erase semantics,
   // like protocol/memory_state).
@@ -95,6 +150,8 @@ std::string_view counter_key(counter c) noexcept {
     return "counter.last_session_id";
   case counter::session_sweep_ms:
     return "counter.session_sweep_ms";
+  case counter::auth_bootstrapped:
+    return "counter.auth_bootstrapped";
   }
   return {};
 }
@@ -320,6 +377,67 @@ expected<audit::chain> read_audit_chain(const lmdb::txn& t, const state_dbis& d)
   return r->value_or(audit::chain{});
 }
 
+expected<std::optional<auth::principal>>
+read_principal(const lmdb::txn& t, const state_dbis& d, std::string_view name) {
+  return read_named<auth::principal>(t, d.principals, state_db::principals, name,
+                                     d.max_key_size, codec::decode_principal);
+}
+
+expected<std::optional<auth::principal>>
+read_principal_by_token(const lmdb::txn& t, const state_dbis& d,
+                        std::string_view hash) {
+  if (hash.empty() || hash.size() > d.max_key_size)
+    return std::optional<auth::principal>{};
+  // Messages never carry the hash: it is what a command envelope presents.
+  auto w = where(t, state_db::tokens, "(a token hash)");
+  auto v = t.get(d.tokens, hash);
+  if (!v)
+    return std::move(v).err();
+  if (!v->has_value())
+    return std::optional<auth::principal>{};
+  auto payload = unframe_value(hash, **v, w);
+  if (!payload)
+    return std::move(payload).err();
+  auto p = read_principal(t, d, *payload);
+  if (!p)
+    return p;
+  // The index and the principal change in one txn: a dangling or stale entry
+  // is damage, not a missing token.
+  if (!p->has_value() || (*p)->token_hash != hash)
+    return error{errc::corrupted, w + ": token index names principal '" +
+                                      std::string{*payload} +
+                                      "', which does not hold this token"};
+  return p;
+}
+
+expected<std::vector<auth::principal>> read_principals(const lmdb::txn& t,
+                                                       const state_dbis& d) {
+  return read_all_named<auth::principal>(t, d.principals, state_db::principals,
+                                         codec::decode_principal);
+}
+
+expected<std::optional<auth::role>> read_role(const lmdb::txn& t, const state_dbis& d,
+                                              std::string_view name) {
+  return read_named<auth::role>(t, d.roles, state_db::roles, name, d.max_key_size,
+                                codec::decode_role);
+}
+
+expected<std::vector<auth::role>> read_roles(const lmdb::txn& t, const state_dbis& d) {
+  return read_all_named<auth::role>(t, d.roles, state_db::roles, codec::decode_role);
+}
+
+expected<std::optional<auth::tenant>>
+read_tenant(const lmdb::txn& t, const state_dbis& d, std::string_view name) {
+  return read_named<auth::tenant>(t, d.tenants, state_db::tenants, name, d.max_key_size,
+                                  codec::decode_tenant);
+}
+
+expected<std::vector<auth::tenant>> read_tenants(const lmdb::txn& t,
+                                                 const state_dbis& d) {
+  return read_all_named<auth::tenant>(t, d.tenants, state_db::tenants,
+                                      codec::decode_tenant);
+}
+
 // -- writes ---------------------------------------------------------------------
 
 status write_config(lmdb::txn& t, const state_dbis& d, const config& c) {
@@ -392,6 +510,41 @@ status remove_audit(lmdb::txn& t, const state_dbis& d, std::uint64_t seq) {
 status write_audit_chain(lmdb::txn& t, const state_dbis& d, const audit::chain& c) {
   auto key = state_meta_key::audit_chain;
   return t.put(d.meta, key, frame_value(key, audit::encode(c)));
+}
+
+status write_principal(lmdb::txn& t, const state_dbis& d, const auth::principal& p) {
+  if (auto s = check_name_key("principal", p.name, d); !s.ok())
+    return s;
+  if (auto s = check_name_key("token hash", p.token_hash, d); !s.ok())
+    return s;
+  auto old = read_principal(t, d, p.name);
+  if (!old)
+    return old.to_status();
+  if (*old && (*old)->token_hash != p.token_hash)
+    if (auto s = erase(t, d.tokens, (*old)->token_hash); !s.ok())
+      return s;
+  if (auto s = t.put(d.principals, p.name, frame_value(p.name, codec::encode(p)));
+      !s.ok())
+    return s;
+  return t.put(d.tokens, p.token_hash, frame_value(p.token_hash, p.name));
+}
+
+status write_role(lmdb::txn& t, const state_dbis& d, const auth::role& r) {
+  if (auto s = check_name_key("role", r.name, d); !s.ok())
+    return s;
+  return t.put(d.roles, r.name, frame_value(r.name, codec::encode(r)));
+}
+
+status remove_role(lmdb::txn& t, const state_dbis& d, std::string_view name) {
+  if (name.empty() || name.size() > d.max_key_size)
+    return {}; // never stored
+  return erase(t, d.roles, name);
+}
+
+status write_tenant(lmdb::txn& t, const state_dbis& d, const auth::tenant& x) {
+  if (auto s = check_name_key("tenant", x.name, d); !s.ok())
+    return s;
+  return t.put(d.tenants, x.name, frame_value(x.name, codec::encode(x)));
 }
 
 } // namespace conflux::storage

@@ -10,6 +10,7 @@
 // whose decoded id disagrees with its key comes back as errc::corrupted naming
 // the database and key.
 
+#include "protocol/auth.hpp"
 #include "protocol/commands.hpp"
 #include "protocol/error.hpp"
 #include "protocol/model.hpp"
@@ -34,6 +35,10 @@ constexpr const char* versions = "versions";
 constexpr const char* sessions = "sessions";
 constexpr const char* meta = "meta";
 constexpr const char* audit = "audit";
+constexpr const char* principals = "principals";
+constexpr const char* tokens = "tokens";
+constexpr const char* roles = "roles";
+constexpr const char* tenants = "tenants";
 } // namespace state_db
 
 /// Meta record names of the state environment (besides identity.hpp's).
@@ -54,6 +59,10 @@ struct state_dbis {
   lmdb::dbi sessions;
   lmdb::dbi meta;
   lmdb::dbi audit;
+  lmdb::dbi principals;
+  lmdb::dbi tokens;
+  lmdb::dbi roles;
+  lmdb::dbi tenants;
   std::size_t max_key_size = 511;
 };
 
@@ -82,6 +91,19 @@ expected<std::optional<audit::record>> read_audit(const lmdb::txn& t, const stat
 expected<std::vector<audit::record>> read_audits(const lmdb::txn& t, const state_dbis& d,
                                                  std::uint64_t from, std::size_t limit);
 expected<audit::chain> read_audit_chain(const lmdb::txn& t, const state_dbis& d);
+expected<std::optional<auth::principal>>
+read_principal(const lmdb::txn& t, const state_dbis& d, std::string_view name);
+expected<std::optional<auth::principal>>
+read_principal_by_token(const lmdb::txn& t, const state_dbis& d, std::string_view hash);
+expected<std::vector<auth::principal>> read_principals(const lmdb::txn& t,
+                                                       const state_dbis& d);
+expected<std::optional<auth::role>> read_role(const lmdb::txn& t, const state_dbis& d,
+                                              std::string_view name);
+expected<std::vector<auth::role>> read_roles(const lmdb::txn& t, const state_dbis& d);
+expected<std::optional<auth::tenant>>
+read_tenant(const lmdb::txn& t, const state_dbis& d, std::string_view name);
+expected<std::vector<auth::tenant>> read_tenants(const lmdb::txn& t,
+                                                 const state_dbis& d);
 
 // -- writes (REQUIRES: a write txn) --------------------------------------------------
 
@@ -100,5 +122,10 @@ status write_last_applied(lmdb::txn& t, const state_dbis& d, std::uint64_t index
 status write_audit(lmdb::txn& t, const state_dbis& d, const audit::record& r);
 status remove_audit(lmdb::txn& t, const state_dbis& d, std::uint64_t seq);
 status write_audit_chain(lmdb::txn& t, const state_dbis& d, const audit::chain& c);
+/// Also moves the token index entry when the principal's hash changed.
+status write_principal(lmdb::txn& t, const state_dbis& d, const auth::principal& p);
+status write_role(lmdb::txn& t, const state_dbis& d, const auth::role& r);
+status remove_role(lmdb::txn& t, const state_dbis& d, std::string_view name);
+status write_tenant(lmdb::txn& t, const state_dbis& d, const auth::tenant& x);
 
 } // namespace conflux::storage

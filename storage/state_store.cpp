@@ -8,8 +8,8 @@ expected<state_store> state_store::open(const std::string& dir,
     return std::move(st).err();
   lmdb::env_options eo;
   eo.map_size = opts.map_size;
-  // Room for the tables to come: LMDB reserves a slot per name.
-  eo.max_dbs = 16;
+  // Room to grow: every table added later is one more named database.
+  eo.max_dbs = 32;
   eo.max_readers = opts.max_readers;
   auto e = lmdb::env::open(dir, eo);
   if (!e)
@@ -22,6 +22,9 @@ expected<state_store> state_store::open(const std::string& dir,
       {&d.configs, state_db::configs},   {&d.keys, state_db::keys},
       {&d.versions, state_db::versions}, {&d.sessions, state_db::sessions},
       {&d.meta, state_db::meta},         {&d.audit, state_db::audit},
+      {&d.meta, state_db::meta},         {&d.principals, state_db::principals},
+      {&d.tokens, state_db::tokens},     {&d.roles, state_db::roles},
+      {&d.tenants, state_db::tenants},
   };
   bool has_data = false;
   for (const auto& [slot, name] : dbs) {

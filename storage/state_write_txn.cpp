@@ -176,4 +176,59 @@ status state_write_txn::set_audit_chain(const audit::chain& c) {
   return track(write_audit_chain(txn_, dbis_, c));
 }
 
+expected<std::optional<auth::principal>>
+state_write_txn::find_principal(std::string_view name) {
+  return guarded(usable(), [&] { return read_principal(txn_, dbis_, name); });
+}
+
+expected<std::optional<auth::principal>>
+state_write_txn::find_principal_by_token(std::string_view hash) {
+  return guarded(usable(), [&] { return read_principal_by_token(txn_, dbis_, hash); });
+}
+
+expected<std::vector<auth::principal>> state_write_txn::list_principals() {
+  return guarded(usable(), [&] { return read_principals(txn_, dbis_); });
+}
+
+expected<std::optional<auth::role>> state_write_txn::find_role(std::string_view name) {
+  return guarded(usable(), [&] { return read_role(txn_, dbis_, name); });
+}
+
+expected<std::vector<auth::role>> state_write_txn::list_roles() {
+  return guarded(usable(), [&] { return read_roles(txn_, dbis_); });
+}
+
+expected<std::optional<auth::tenant>>
+state_write_txn::find_tenant(std::string_view name) {
+  return guarded(usable(), [&] { return read_tenant(txn_, dbis_, name); });
+}
+
+expected<std::vector<auth::tenant>> state_write_txn::list_tenants() {
+  return guarded(usable(), [&] { return read_tenants(txn_, dbis_); });
+}
+
+status state_write_txn::put_principal(const auth::principal& p) {
+  if (auto st = usable(); !st)
+    return st;
+  return track(write_principal(txn_, dbis_, p));
+}
+
+status state_write_txn::put_role(const auth::role& r) {
+  if (auto st = usable(); !st)
+    return st;
+  return track(write_role(txn_, dbis_, r));
+}
+
+status state_write_txn::erase_role(std::string_view name) {
+  if (auto st = usable(); !st)
+    return st;
+  return track(remove_role(txn_, dbis_, name));
+}
+
+status state_write_txn::put_tenant(const auth::tenant& t) {
+  if (auto st = usable(); !st)
+    return st;
+  return track(write_tenant(txn_, dbis_, t));
+}
+
 } // namespace conflux::storage

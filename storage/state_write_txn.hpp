@@ -52,6 +52,15 @@ public:
   expected<std::vector<audit::record>> list_audit(std::uint64_t from,
                                                   std::size_t limit) override;
   expected<audit::chain> get_audit_chain() override;
+  expected<std::optional<auth::principal>>
+  find_principal(std::string_view name) override;
+  expected<std::optional<auth::principal>>
+  find_principal_by_token(std::string_view hash) override;
+  expected<std::vector<auth::principal>> list_principals() override;
+  expected<std::optional<auth::role>> find_role(std::string_view name) override;
+  expected<std::vector<auth::role>> list_roles() override;
+  expected<std::optional<auth::tenant>> find_tenant(std::string_view name) override;
+  expected<std::vector<auth::tenant>> list_tenants() override;
 
   status put_config(const config& c) override;
   status erase_config(config_id id) override;
@@ -66,6 +75,10 @@ public:
   status put_audit(const audit::record& r) override;
   status erase_audit(std::uint64_t seq) override;
   status set_audit_chain(const audit::chain& c) override;
+  status put_principal(const auth::principal& p) override;
+  status put_role(const auth::role& r) override;
+  status erase_role(std::string_view name) override;
+  status put_tenant(const auth::tenant& t) override;
 
 private:
   // ok if the txn can still be used, else why not.

@@ -8,6 +8,7 @@
 #include "protocol/memory_state.hpp"
 #include "protocol/sha256.hpp"
 #include "protocol/state_machine.hpp"
+#include "tests/protocol/auth_fixture.hpp"
 
 #include <doctest/doctest.h>
 
@@ -23,13 +24,20 @@ struct fixture {
   std::uint64_t index = 0;
   std::int64_t now_ms = 1'700'000'000'000;
   std::string caller = "conflux://c1/client/alice";
+  /// The admin's token hash, as a node stamps it (tests/protocol/auth_fixture.hpp).
+  std::string credential = test_auth::admin_credential();
+  std::string origin = "127.0.0.1:40001";
+
+  fixture() { REQUIRE(test_auth::seed_admin(st).ok()); }
 
   apply_result apply(command cmd, session_id session = 0, std::uint64_t seq = 0) {
     raft::log_entry e;
     e.index = ++index;
     e.term = 1;
     e.timestamp_ms = now_ms;
-    e.data = codec::encode(command_envelope{session, seq, std::move(cmd), caller});
+    command_envelope env{session, seq, std::move(cmd), caller, credential};
+    env.origin = origin;
+    e.data = codec::encode(env);
     auto r = sm.apply(st, e);
     REQUIRE(r.ok());
     return *r;
@@ -90,6 +98,8 @@ TEST_CASE("every_config_mutation_appends_one_chained_record_and_sessions_none") 
   CHECK(recs[0].revision == 1);
   CHECK(recs[0].time_ms == 5000);
   CHECK(recs[0].identity == "conflux://c1/client/alice");
+  CHECK(recs[0].principal == test_auth::admin_name);
+  CHECK(recs[0].origin == "127.0.0.1:40001");
   CHECK(recs[0].key == key);
   CHECK(recs[0].versions == std::vector<version_id>{1});
   CHECK(recs[0].comment == "first");
@@ -350,4 +360,57 @@ TEST_CASE("audit_filter_matches_a_key_a_whole_segment_prefix_a_principal_and_sin
   CHECK_FALSE(f.matches(r));
   f.since = 50;
   CHECK(f.matches(r));
+}
+
+TEST_CASE("auth_changes_are_recorded_by_name_and_no_token_hash_enters_the_trail") {
+  fixture f;
+  const std::string token =
+      "cfx_fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+  const auto hash = auth::token_hash(token);
+  f.apply(create_token{"bob", hash, {std::string{auth::bootstrap_role}}, 0});
+  f.apply(set_token_roles{"bob", {}});
+  f.apply(revoke_token{"bob"});
+  f.apply(put_role{auth::role{"readers", {{"acme/*", auth::read}}}, false});
+  f.apply(delete_role{"readers"});
+  f.apply(set_tenant{"acme", 10, 100, 1000, 5});
+  // A command whose credential names nobody is recorded without a principal.
+  f.credential = auth::token_hash(
+      "cfx_1111111111111111111111111111111111111111111111111111111111111111");
+  f.apply(revoke_token{"alice"});
+  auto recs = f.records();
+  REQUIRE(recs.size() == 7);
+  CHECK(recs[0].op == "create_token");
+  CHECK(recs[0].key == "bob");
+  CHECK(recs[0].principal == test_auth::admin_name);
+  CHECK(recs[1].op == "set_token_roles");
+  CHECK(recs[2].op == "revoke_token");
+  CHECK(recs[3].op == "put_role");
+  CHECK(recs[3].key == "readers");
+  CHECK(recs[4].op == "delete_role");
+  CHECK(recs[5].op == "set_tenant");
+  CHECK(recs[5].key == "acme");
+  CHECK(recs[6].principal.empty());
+  for (auto& r : recs) {
+    auto bytes = audit::encode(r);
+    CHECK(bytes.find(hash) == std::string::npos);
+    CHECK(bytes.find(test_auth::admin_credential()) == std::string::npos);
+    CHECK(bytes.find(f.credential) == std::string::npos);
+    CHECK(bytes.find(token) == std::string::npos);
+  }
+  CHECK(f.verify().intact());
+}
+
+TEST_CASE("bootstrap_auth_is_recorded_for_the_principal_it_makes") {
+  fixture f;
+  memory_state fresh;
+  f.st = fresh;
+  f.credential.clear();
+  f.apply(bootstrap_auth{"root", auth::token_hash(test_auth::admin_token)});
+  auto recs = f.records();
+  REQUIRE(recs.size() == 1);
+  CHECK(recs[0].op == "bootstrap_auth");
+  CHECK(recs[0].principal == "root");
+  CHECK(recs[0].key == "root");
+  CHECK(audit::encode(recs[0]).find(test_auth::admin_credential()) ==
+        std::string::npos);
 }

@@ -2,11 +2,10 @@
 // of bounds (run under CONFLUX_SANITIZE=1 to have ASan check that), and maps
 // every malformed input to a typed error.
 
-#include <doctest/doctest.h>
-
-#include <random>
-
 #include "protocol/codec.hpp"
+
+#include <doctest/doctest.h>
+#include <random>
 
 using namespace conflux;
 
@@ -18,30 +17,58 @@ release_rule rule(labels l, version_id v, std::int32_t prio) {
 
 std::vector<command_envelope> sample_commands() {
   std::vector<command_envelope> out;
-  out.push_back({0, 0, create_config{"t/a/e/db.json", content_format::json, std::nullopt,
-                                     "{\"a\":1}", "first", "alice"}});
-  out.push_back({7, 3, create_config{"t/a/e/db.json", content_format::yaml,
-                                     std::string{"{\"type\":\"object\"}"},
-                                     std::string("\0bin\xff", 5), "", ""}});
+  out.push_back({0, 0,
+                 create_config{"t/a/e/db.json", content_format::json, std::nullopt,
+                               "{\"a\":1}", "first", "alice"}});
+  out.push_back({7, 3,
+                 create_config{"t/a/e/db.json", content_format::yaml,
+                               std::string{"{\"type\":\"object\"}"},
+                               std::string("\0bin\xff", 5), "", ""}});
   out.push_back({1, 2, create_version{"t/a/e/n", "x=1", "d", "c", std::nullopt}});
   out.push_back({1, 3, create_version{"t/a/e/n", "x=1", "d", "c", revision_t{42}}});
   out.push_back(
-    {0, 0,
-     update_release_rules{"t/a/e/n",
-                          {rule({{"canary", "true"}, {"zone", "eu"}}, 3, 10),
-                           rule({}, 1, -5)},
-                          "roll out",
-                          revision_t{9}}});
+      {0, 0,
+       update_release_rules{
+           "t/a/e/n",
+           {rule({{"canary", "true"}, {"zone", "eu"}}, 3, 10), rule({}, 1, -5)},
+           "roll out",
+           revision_t{9}}});
   out.push_back({0, 0, update_release_rules{"t/a/e/n", {}, "", std::nullopt}});
   out.push_back(
-    {2, 9, publish{"t/a/e/n", "content", "d", "c", {rule({}, 0, 0)}, std::nullopt}});
+      {2, 9, publish{"t/a/e/n", "content", "d", "c", {rule({}, 0, 0)}, std::nullopt}});
   out.push_back({0, 0, delete_config{"t/a/e/n", revision_t{5}}});
   out.push_back({0, 0, delete_config{"t/a/e/n", std::nullopt, true}});
   out.push_back({0, 0, delete_versions{"t/a/e/n", {1, 2, 99}, std::nullopt}});
   out.push_back({0, 0, open_session{30'000, 0xfeed'f00d'cafe'beef}});
   out.push_back({4, 1, keep_alive{4}});
   out.push_back({4, 2, close_session{4}, "conflux://c1/client/alice"});
+  out.push_back(
+      {0, 0, publish{"t/a/e/n", "c", "d", "", {}, std::nullopt, "hot fix for #12"}});
+  command_envelope stamped{5, 6, keep_alive{5}, "conflux://c1/client/bob",
+                           std::string(64, 'e')};
+  stamped.origin = "10.0.0.7:51234";
+  out.push_back(stamped);
+  out.push_back({0, 0, bootstrap_auth{"admin", std::string(64, 'a')}});
+  out.push_back(
+      {0, 0, create_token{"ci", std::string(64, 'b'), {"dev", "ops"}, 86'400'000}});
+  out.push_back({0, 0, create_token{"forever", std::string(64, 'c'), {}, 0}});
+  out.push_back({0, 0, revoke_token{"ci"}});
+  out.push_back({0, 0, set_token_roles{"ci", {"ops"}}});
+  out.push_back({0, 0,
+                 put_role{auth::role{"ops",
+                                     {{"acme/*/prod", auth::read | auth::release},
+                                      {"*", auth::auditor}}},
+                          true}});
+  out.push_back({0, 0, put_role{auth::role{"empty", {}}, false}});
+  out.push_back({0, 0, delete_role{"ops"}});
+  out.push_back({0, 0, set_tenant{"acme", 100, 1000, 1 << 20, 50}});
   return out;
+}
+
+// Whether the command is one that formats before 4 could carry, unchanged.
+bool has_pre_4_layout(const command_envelope& env) {
+  // Tags 1 to 9 existed before; publish gained its comment in format 4.
+  return env.cmd.index() < 9 && !std::holds_alternative<publish>(env.cmd);
 }
 
 config sample_config() {
@@ -82,6 +109,7 @@ client_session sample_session() {
   s.last_result.err = error{errc::revision_mismatch, "config moved"};
   s.last_result.revision = 90;
   s.owner = "conflux://c1/client/alice";
+  s.principal = "alice";
   return s;
 }
 
@@ -93,20 +121,24 @@ std::string why(const expected<command_envelope>& r) {
 
 bool same(const command_envelope& a, const command_envelope& b) {
   return a.session == b.session && a.sequence == b.sequence && a.caller == b.caller &&
+         a.credential == b.credential && a.origin == b.origin &&
          codec::encode(a) == codec::encode(b);
 }
 
-// The bytes an older build wrote for `env`: format 1 and 2 envelopes are
-// format 3 without the trailing caller ([2][0x95 array5]...[0xa0 ""] becomes
-// [v][0x94 array4]...). Only for commands whose body kept its layout.
+// The bytes an older build wrote for `env`: format 3 envelopes are format 4
+// without the trailing credential and origin ([4][0x97 array7]...[0xa0 ""]
+// [0xa0 ""] becomes [3][0x95 array5]...), formats 1 and 2 also without the
+// caller ([v][0x94 array4]...). Only for commands whose body kept its layout.
 std::string in_old_format(const command_envelope& env, std::uint8_t v) {
   REQUIRE(env.caller.empty());
+  REQUIRE(env.credential.empty());
+  REQUIRE(env.origin.empty());
   auto bytes = codec::encode(env);
-  REQUIRE(static_cast<std::uint8_t>(bytes[1]) == 0x95);
-  REQUIRE(static_cast<std::uint8_t>(bytes.back()) == 0xa0);
+  REQUIRE(static_cast<std::uint8_t>(bytes[1]) == 0x97);
+  REQUIRE(bytes.substr(bytes.size() - 3) == "\xa0\xa0\xa0");
   bytes[0] = static_cast<char>(v);
-  bytes[1] = static_cast<char>(0x94);
-  bytes.pop_back();
+  bytes[1] = static_cast<char>(v >= 3 ? 0x95 : 0x94);
+  bytes.resize(bytes.size() - (v >= 3 ? 2 : 3));
   return bytes;
 }
 
@@ -178,9 +210,9 @@ TEST_CASE("delete_config_encodes_force_as_a_third_element") {
   for (bool force : {false, true}) {
     auto bytes = codec::encode(
         command_envelope{0, 0, delete_config{"t/a/e/n", std::nullopt, force}});
-    // [3][0x95 array5][0x00 session][0x00 seq][0x05 tag][0x93 array3][key][nil][bool]
-    // [0xa0 caller ""]
-    REQUIRE(bytes.size() == 17);
+    // [4][0x97 array7][0x00 session][0x00 seq][0x05 tag][0x93 array3][key][nil][bool]
+    // [0xa0 caller ""][0xa0 credential ""][0xa0 origin ""]
+    REQUIRE(bytes.size() == 19);
     CHECK(static_cast<std::uint8_t>(bytes[0]) == 4);
     CHECK(static_cast<std::uint8_t>(bytes[5]) == 0x93);
     CHECK(static_cast<std::uint8_t>(bytes[15]) == (force ? 0xc3 : 0xc2));
@@ -209,15 +241,18 @@ TEST_CASE("an_old_delete_config_entry_decodes_as_force") {
   CHECK(std::get<delete_config>(r2->cmd).force);
 }
 
-TEST_CASE("commands_of_format_versions_1_and_2_still_decode") {
+TEST_CASE("commands_of_format_versions_1_to_3_still_decode") {
   // Every other command kept its body: older bytes decode as before, sent by
-  // no known caller.
-  for (std::uint8_t v : {1, 2})
+  // no known caller and without a credential.
+  for (std::uint8_t v : {1, 2, 3})
     for (auto cmd : sample_commands()) {
-      if (std::holds_alternative<delete_config>(cmd.cmd) ||
-          std::holds_alternative<open_session>(cmd.cmd))
+      if (!has_pre_4_layout(cmd) ||
+          (v < 3 && (std::holds_alternative<delete_config>(cmd.cmd) ||
+                     std::holds_alternative<open_session>(cmd.cmd))))
         continue;
       cmd.caller.clear();
+      cmd.credential.clear();
+      cmd.origin.clear();
       auto back = codec::decode_command(in_old_format(cmd, v));
       REQUIRE_MESSAGE(back.ok(), why(back));
       CHECK(same(*back, cmd));
@@ -227,7 +262,7 @@ TEST_CASE("commands_of_format_versions_1_and_2_still_decode") {
 TEST_CASE("open_session_carries_its_id_and_the_envelope_its_caller") {
   auto bytes = codec::encode(command_envelope{
       0, 0, open_session{30'000, 0xfeed'f00d'cafe'beef}, "conflux://c1/client/bob"});
-  CHECK(static_cast<std::uint8_t>(bytes[0]) == 4);
+  CHECK(static_cast<std::uint8_t>(bytes[0]) == codec::command_format_version);
   auto back = codec::decode_command(bytes);
   REQUIRE_MESSAGE(back.ok(), why(back));
   auto& o = std::get<open_session>(back->cmd);
@@ -266,10 +301,11 @@ TEST_CASE("an_open_session_of_format_1_or_2_decodes_without_an_id") {
 TEST_CASE("a_session_record_of_format_1_decodes_without_an_owner") {
   auto s = sample_session();
   auto bytes = codec::encode(s);
-  // [2][0x96 array6]...[owner str]: drop the owner to get what version 1 wrote.
-  REQUIRE(static_cast<std::uint8_t>(bytes[1]) == 0x96);
-  auto owner_len = 1 + s.owner.size();
-  std::string old = bytes.substr(0, bytes.size() - owner_len);
+  // [3][0x97 array7]...[owner str][principal str]: drop both to get what
+  // version 1 wrote.
+  REQUIRE(static_cast<std::uint8_t>(bytes[1]) == 0x97);
+  auto tail_len = 1 + s.owner.size() + 1 + s.principal.size();
+  std::string old = bytes.substr(0, bytes.size() - tail_len);
   old[0] = 1;
   old[1] = static_cast<char>(0x95);
   auto back = codec::decode_session(old);
@@ -280,6 +316,145 @@ TEST_CASE("a_session_record_of_format_1_decodes_without_an_owner") {
   // A version 2 record must carry the owner.
   old[0] = 2;
   CHECK(codec::decode_session(old).code() == errc::corrupted);
+}
+
+TEST_CASE("a_session_record_of_format_2_decodes_without_a_principal") {
+  auto s = sample_session();
+  auto bytes = codec::encode(s);
+  auto principal_len = 1 + s.principal.size();
+  std::string old = bytes.substr(0, bytes.size() - principal_len);
+  old[0] = 2;
+  old[1] = static_cast<char>(0x96);
+  auto back = codec::decode_session(old);
+  REQUIRE(back.ok());
+  CHECK(back->owner == s.owner);
+  CHECK(back->principal.empty());
+  // A version 3 record must carry the principal.
+  old[0] = 3;
+  CHECK(codec::decode_session(old).code() == errc::corrupted);
+}
+
+TEST_CASE("auth_commands_keep_every_field_through_the_codec") {
+  auto decoded = [](command c) {
+    auto r = codec::decode_command(codec::encode(command_envelope{0, 0, std::move(c)}));
+    REQUIRE_MESSAGE(r.ok(), why(r));
+    return r->cmd;
+  };
+  auto b = std::get<bootstrap_auth>(decoded(bootstrap_auth{"admin", "ab12"}));
+  CHECK(b.principal == "admin");
+  CHECK(b.token_hash == "ab12");
+  auto t =
+      std::get<create_token>(decoded(create_token{"ci", "cd", {"dev", "ops"}, 99}));
+  CHECK(t.principal == "ci");
+  CHECK(t.token_hash == "cd");
+  CHECK(t.roles == std::vector<std::string>{"dev", "ops"});
+  CHECK(t.ttl_ms == 99);
+  CHECK(std::get<revoke_token>(decoded(revoke_token{"ci"})).principal == "ci");
+  auto sr = std::get<set_token_roles>(decoded(set_token_roles{"ci", {"a", "b"}}));
+  CHECK(sr.principal == "ci");
+  CHECK(sr.roles == std::vector<std::string>{"a", "b"});
+  auth::role ops{"ops",
+                 {{"acme/*/prod", auth::read | auth::del}, {"*", auth::auditor}}};
+  auto pr = std::get<put_role>(decoded(put_role{ops, true}));
+  CHECK(pr.role == ops);
+  CHECK(pr.replace);
+  CHECK_FALSE(std::get<put_role>(decoded(put_role{ops, false})).replace);
+  CHECK(std::get<delete_role>(decoded(delete_role{"ops"})).name == "ops");
+  auto st = std::get<set_tenant>(decoded(set_tenant{"acme", 1, 2, 3, 4}));
+  CHECK(st.tenant == "acme");
+  CHECK(st.max_configs == 1);
+  CHECK(st.max_versions == 2);
+  CHECK(st.max_bytes == 3);
+  CHECK(st.rate == 4);
+  auto pub = std::get<publish>(
+      decoded(publish{"t/a/e/n", "c", "d", "", {}, std::nullopt, "why it changed"}));
+  CHECK(pub.comment == "why it changed");
+}
+
+TEST_CASE("the_envelope_carries_its_credential_and_origin") {
+  command_envelope env{3, 4, keep_alive{3}, "conflux://c1/client/bob", "feed"};
+  env.origin = "192.0.2.1:4000";
+  auto back = codec::decode_command(codec::encode(env));
+  REQUIRE_MESSAGE(back.ok(), why(back));
+  CHECK(back->caller == "conflux://c1/client/bob");
+  CHECK(back->credential == "feed");
+  CHECK(back->origin == "192.0.2.1:4000");
+}
+
+TEST_CASE("a_format_3_entry_decodes_without_credential_origin_or_comment") {
+  auto old = in_old_format(command_envelope{0, 0, keep_alive{9}}, 3);
+  auto back = codec::decode_command(old);
+  REQUIRE_MESSAGE(back.ok(), why(back));
+  CHECK(back->credential.empty());
+  CHECK(back->origin.empty());
+  // publish of format 3: [key, content, description, creator, rules, rev].
+  std::string pub{"\x03\x95\x00\x00\x04\x96\xa1k\xc4\x01x\xa0\xa0\x90\xc0\xa0", 16};
+  auto p = codec::decode_command(pub);
+  REQUIRE_MESSAGE(p.ok(), why(p));
+  CHECK(std::get<publish>(p->cmd).key == "k");
+  CHECK(std::get<publish>(p->cmd).content == "x");
+  CHECK(std::get<publish>(p->cmd).comment.empty());
+  // A format 4 publish must carry the comment.
+  pub[0] = 4;
+  pub[1] = static_cast<char>(0x97);
+  pub += std::string{"\xa0\xa0", 2};
+  CHECK(codec::decode_command(pub).code() == errc::corrupted);
+}
+
+TEST_CASE("auth_command_tags_in_a_format_3_entry_are_corrupted") {
+  auto bytes = codec::encode(command_envelope{0, 0, revoke_token{"ci"}});
+  auto old = bytes;
+  old[0] = 3;
+  old[1] = static_cast<char>(0x95);
+  old.resize(old.size() - 2);
+  CHECK(codec::decode_command(old).code() == errc::corrupted);
+  CHECK(codec::decode_command(bytes).ok());
+}
+
+TEST_CASE("auth_records_round_trip_through_the_codec") {
+  auth::principal p;
+  p.name = "ci";
+  p.token_hash = std::string(64, 'f');
+  p.roles = {"dev", "ops"};
+  p.expires_at_ms = 1'800'000'000'000;
+  p.disabled = true;
+  p.created_at_ms = 1'700'000'000'000;
+  p.created_revision = 42;
+  p.created_by = "admin";
+  auto p2 = codec::decode_principal(codec::encode(p));
+  REQUIRE(p2.ok());
+  CHECK(*p2 == p);
+  auth::role r{"ops",
+               {{"acme/*/prod", auth::read | auth::release}, {"*", auth::all_perms}}};
+  auto r2 = codec::decode_role(codec::encode(r));
+  REQUIRE(r2.ok());
+  CHECK(*r2 == r);
+  auth::tenant t;
+  t.name = "acme";
+  t.max_configs = 1;
+  t.max_versions = 2;
+  t.max_bytes = 3;
+  t.rate = 4;
+  t.configs = 5;
+  t.versions = 6;
+  t.bytes = 7;
+  auto t2 = codec::decode_tenant(codec::encode(t));
+  REQUIRE(t2.ok());
+  CHECK(*t2 == t);
+  // Each is refused as another kind, and with unknown permission bits.
+  CHECK(codec::decode_role(codec::encode(p)).code() == errc::corrupted);
+  CHECK(codec::decode_tenant(codec::encode(r)).code() == errc::corrupted);
+  r.grants[0].perms = 1u << 20;
+  CHECK(codec::decode_role(codec::encode(r)).code() == errc::corrupted);
+}
+
+TEST_CASE("an_unauthenticated_refusal_round_trips_in_an_apply_result") {
+  apply_result r;
+  r.err = error{errc::unauthenticated, "token expired"};
+  r.revision = 9;
+  auto back = codec::decode_apply_result(codec::encode(r));
+  REQUIRE(back.ok());
+  CHECK(*back == r);
 }
 
 TEST_CASE("delete_config_body_must_match_its_format_version") {
@@ -332,14 +507,17 @@ TEST_CASE("trailing_bytes_are_corrupted") {
 }
 
 TEST_CASE("a_record_of_the_wrong_kind_is_corrupted") {
-  CHECK(codec::decode_config(codec::encode(sample_version())).code() == errc::corrupted);
-  CHECK(codec::decode_version(codec::encode(sample_config())).code() == errc::corrupted);
-  CHECK(codec::decode_command(codec::encode(sample_session())).code() == errc::corrupted);
+  CHECK(codec::decode_config(codec::encode(sample_version())).code() ==
+        errc::corrupted);
+  CHECK(codec::decode_version(codec::encode(sample_config())).code() ==
+        errc::corrupted);
+  CHECK(codec::decode_command(codec::encode(sample_session())).code() ==
+        errc::corrupted);
 }
 
 TEST_CASE("unknown_command_tag_and_unknown_format_are_corrupted") {
   auto bytes = codec::encode(command_envelope{0, 0, open_session{1000, std::nullopt}});
-  // [fmt][0x95 array5][0x00 session][0x00 seq][tag]...
+  // [fmt][0x97 array7][0x00 session][0x00 seq][tag]...
   REQUIRE(bytes.size() > 4);
   REQUIRE(static_cast<std::uint8_t>(bytes[4]) == 7);
   bytes[4] = 42;
@@ -359,7 +537,8 @@ TEST_CASE("forged_huge_container_headers_do_not_allocate_or_crash") {
   bytes += std::string("\xdd\xff\xff\xff\xff", 5);
   CHECK(codec::decode_command(bytes).code() == errc::corrupted);
   // map32, str32, bin32 likewise.
-  for (const char* h : {"\xdf\xff\xff\xff\xff", "\xdb\xff\xff\xff\xff", "\xc6\xff\xff\xff\xff"}) {
+  for (const char* h :
+       {"\xdf\xff\xff\xff\xff", "\xdb\xff\xff\xff\xff", "\xc6\xff\xff\xff\xff"}) {
     std::string b{static_cast<char>(codec::record_format_version)};
     b += std::string(h, 5);
     CHECK(codec::decode_config(b).code() == errc::corrupted);

@@ -27,3 +27,13 @@ TEST_CASE("memory_state_keeps_audit_records_and_chain") {
   memory_state st;
   contract::audit_records_and_chain(st);
 }
+
+TEST_CASE("memory_state_keeps_principals_and_their_token_index") {
+  memory_state st;
+  contract::principals_and_token_index(st);
+}
+
+TEST_CASE("memory_state_keeps_roles_and_tenants") {
+  memory_state st;
+  contract::roles_and_tenants(st);
+}

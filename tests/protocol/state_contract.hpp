@@ -4,9 +4,9 @@
 // (tests/storage/state_store_test.cpp), LogCabin style: both must behave alike.
 // Each function takes an empty state and checks one area of the contract.
 
-#include <doctest/doctest.h>
-
 #include "protocol/state.hpp"
+
+#include <doctest/doctest.h>
 
 namespace conflux::contract {
 
@@ -56,12 +56,12 @@ inline void configs_and_keys(state_writer& st) {
 }
 
 inline void list_keys_by_prefix(state_writer& st) {
-  for (auto [id, key] : std::vector<std::pair<config_id, std::string>>{
-         {1, "acme/web/prod/a.json"},
-         {2, "acme/web/prod/b.json"},
-         {3, "acme/web/dev/a.json"},
-         {4, "acme/webx/prod/a.json"},
-         {5, "other/web/prod/a.json"}})
+  for (auto [id, key] :
+       std::vector<std::pair<config_id, std::string>>{{1, "acme/web/prod/a.json"},
+                                                      {2, "acme/web/prod/b.json"},
+                                                      {3, "acme/web/dev/a.json"},
+                                                      {4, "acme/webx/prod/a.json"},
+                                                      {5, "other/web/prod/a.json"}})
     REQUIRE(st.put_key(key, id).ok());
   auto all = st.list_keys("", 0);
   REQUIRE(all.ok());
@@ -182,6 +182,85 @@ inline void audit_records_and_chain(state_writer& st) {
   c.max_records = 300;
   REQUIRE(st.set_audit_chain(c).ok());
   CHECK(st.get_audit_chain().value() == c);
+}
+
+inline auth::principal make_principal(std::string name, char hash_digit) {
+  auth::principal p;
+  p.name = std::move(name);
+  p.token_hash = std::string(64, hash_digit);
+  p.roles = {"readers", "writers"};
+  p.expires_at_ms = 5'000;
+  p.created_at_ms = 1'000;
+  p.created_revision = 12;
+  p.created_by = "admin";
+  return p;
+}
+
+inline void principals_and_token_index(state_writer& st) {
+  CHECK_FALSE(st.find_principal("ci")->has_value());
+  CHECK_FALSE(st.find_principal_by_token(std::string(64, 'a'))->has_value());
+  auto ci = make_principal("ci", 'a');
+  auto bob = make_principal("bob", 'b');
+  REQUIRE(st.put_principal(ci).ok());
+  REQUIRE(st.put_principal(bob).ok());
+  CHECK(st.find_principal("ci")->value() == ci);
+  CHECK(st.find_principal_by_token(std::string(64, 'a'))->value() == ci);
+  CHECK(st.find_principal_by_token(std::string(64, 'b'))->value() == bob);
+  auto all = st.list_principals();
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 2);
+  CHECK((*all)[0].name == "bob"); // name order
+  // A new token for the same name: the old hash no longer finds anybody.
+  ci.token_hash = std::string(64, 'c');
+  ci.disabled = true;
+  REQUIRE(st.put_principal(ci).ok());
+  CHECK_FALSE(st.find_principal_by_token(std::string(64, 'a'))->has_value());
+  CHECK(st.find_principal_by_token(std::string(64, 'c'))->value() == ci);
+  CHECK(st.find_principal("ci")->value().disabled);
+  CHECK(st.list_principals()->size() == 2);
+}
+
+inline void roles_and_tenants(state_writer& st) {
+  CHECK_FALSE(st.find_role("ops")->has_value());
+  auth::role ops{"ops",
+                 {{"acme/*/prod", auth::read | auth::release}, {"*", auth::auditor}}};
+  auth::role dev{"dev", {{"acme", auth::read}}};
+  REQUIRE(st.put_role(ops).ok());
+  REQUIRE(st.put_role(dev).ok());
+  CHECK(st.find_role("ops")->value() == ops);
+  auto roles = st.list_roles();
+  REQUIRE(roles.ok());
+  REQUIRE(roles->size() == 2);
+  CHECK((*roles)[0] == dev);
+  ops.grants.pop_back();
+  REQUIRE(st.put_role(ops).ok());
+  CHECK(st.find_role("ops")->value().grants.size() == 1);
+  REQUIRE(st.erase_role("ops").ok());
+  CHECK_FALSE(st.find_role("ops")->has_value());
+  CHECK(st.erase_role("ops").ok()); // erasing what is not there is not an error
+
+  CHECK_FALSE(st.find_tenant("acme")->has_value());
+  auth::tenant acme;
+  acme.name = "acme";
+  acme.max_configs = 10;
+  acme.max_bytes = 1 << 20;
+  acme.configs = 3;
+  acme.versions = 7;
+  acme.bytes = 900;
+  auth::tenant beta;
+  beta.name = "beta";
+  beta.rate = 50;
+  REQUIRE(st.put_tenant(beta).ok());
+  REQUIRE(st.put_tenant(acme).ok());
+  CHECK(st.find_tenant("acme")->value() == acme);
+  auto tenants = st.list_tenants();
+  REQUIRE(tenants.ok());
+  REQUIRE(tenants->size() == 2);
+  CHECK((*tenants)[0] == acme);
+  CHECK((*tenants)[1] == beta);
+  CHECK(st.get_counter(counter::auth_bootstrapped).value() == 0);
+  REQUIRE(st.set_counter(counter::auth_bootstrapped, 3).ok());
+  CHECK(st.get_counter(counter::auth_bootstrapped).value() == 3);
 }
 
 } // namespace conflux::contract

@@ -2,13 +2,14 @@
 // every refusal (and that a refusal changes nothing), resolution, integrity,
 // CAS, sessions and determinism.
 
-#include <doctest/doctest.h>
-
 #include "protocol/codec.hpp"
 #include "protocol/memory_state.hpp"
 #include "protocol/sha256.hpp"
 #include "protocol/state_machine.hpp"
+#include "tests/protocol/auth_fixture.hpp"
 #include "tests/protocol/validation_test_support.hpp"
+
+#include <doctest/doctest.h>
 
 using namespace conflux;
 
@@ -27,14 +28,20 @@ std::string why(const apply_result& r) {
 }
 
 // Drives the state machine the way the applier will: each command is encoded
-// into a log entry with the next index and a leader timestamp.
+// into a log entry with the next index and a leader timestamp, stamped with
+// the credential of a cluster admin (the state starts bootstrapped).
 struct fixture {
+  fixture() { REQUIRE(test_auth::seed_admin(st).ok()); }
+
   memory_state st;
   state_machine sm;
   std::uint64_t index = 0;
   std::int64_t now_ms = 1'700'000'000'000;
   /// The identity the node stamps on the commands the fixture applies.
   std::string caller = "conflux://c1/client/alice";
+  /// The token hash the node stamps (test_auth::admin_credential() reaches
+  /// the principal "alice" with every permission).
+  std::string credential = test_auth::admin_credential();
   /// Stands in for the node's random source: any non-zero, non-sequential id.
   std::uint64_t next_id = 0x5eed'0000'0000'0001;
 
@@ -43,7 +50,8 @@ struct fixture {
     e.index = ++index;
     e.term = 1;
     e.timestamp_ms = now_ms;
-    e.data = codec::encode(command_envelope{session, seq, std::move(cmd), caller});
+    e.data = codec::encode(
+        command_envelope{session, seq, std::move(cmd), caller, credential});
     auto r = sm.apply(st, e);
     REQUIRE_MESSAGE(r.ok(), why(r));
     CHECK(st.last_applied().value() == e.index);
@@ -93,7 +101,8 @@ struct fixture {
     return apply(create_version{key, std::move(content), "", "bob", rev});
   }
 
-  apply_result release(std::vector<release_rule> rules, std::optional<revision_t> rev = {}) {
+  apply_result release(std::vector<release_rule> rules,
+                       std::optional<revision_t> rev = {}) {
     return apply(update_release_rules{key, std::move(rules), "", rev});
   }
 
@@ -150,21 +159,25 @@ TEST_CASE("config_ids_come_from_the_state_counter") {
 TEST_CASE("create_config_refuses_an_existing_key") {
   fixture f;
   f.create();
-  auto e = f.refuse(create_config{key, content_format::json, std::nullopt, "{}", "", ""},
-                    errc::already_exists);
+  auto e =
+      f.refuse(create_config{key, content_format::json, std::nullopt, "{}", "", ""},
+               errc::already_exists);
   CHECK(e.message.find("add a version") != std::string::npos);
 }
 
 TEST_CASE("create_config_refuses_bad_input_and_changes_nothing") {
   fixture f;
-  f.refuse(create_config{"no-segments", content_format::json, std::nullopt, "{}", "", ""},
-           errc::invalid_argument);
+  f.refuse(
+      create_config{"no-segments", content_format::json, std::nullopt, "{}", "", ""},
+      errc::invalid_argument);
   f.refuse(create_config{key, content_format::json, std::nullopt, "{oops", "", ""},
            errc::invalid_content);
-  f.refuse(create_config{key, content_format::json, std::string{"not json"}, "{}", "", ""},
-           errc::invalid_argument);
+  f.refuse(
+      create_config{key, content_format::json, std::string{"not json"}, "{}", "", ""},
+      errc::invalid_argument);
   f.refuse(create_config{key, content_format::json, std::nullopt,
-                         std::string(f.sm.size_limits().max_content_bytes + 1, ' '), "", ""},
+                         std::string(f.sm.size_limits().max_content_bytes + 1, ' '), "",
+                         ""},
            errc::too_large);
   f.refuse(create_config{key, content_format::json, std::nullopt, "{}",
                          std::string(5000, 'd'), ""},
@@ -222,9 +235,10 @@ TEST_CASE("yaml_alias_bomb_is_not_stored_without_a_schema") {
 TEST_CASE("create_version_checks_content_against_the_config_schema") {
   fixture f;
   auto r = f.apply(create_config{
-    key, content_format::json,
-    std::string{R"({"type":"object","required":["pool"],"properties":{"pool":{"type":"integer"}}})"},
-    R"({"pool": 1})", "", ""});
+      key, content_format::json,
+      std::string{
+          R"({"type":"object","required":["pool"],"properties":{"pool":{"type":"integer"}}})"},
+      R"({"pool": 1})", "", ""});
   REQUIRE(r.ok());
   f.refuse(create_version{key, R"({"pool": "many"})", "", "", std::nullopt},
            errc::schema_violation);
@@ -256,9 +270,9 @@ TEST_CASE("update_release_rules_of_a_missing_config_is_not_found") {
 TEST_CASE("update_release_rules_pointing_at_a_missing_version_is_not_found") {
   fixture f;
   f.create();
-  auto e = f.refuse(update_release_rules{key, {rule({}, 1), rule({{"a", "b"}}, 7)}, "",
-                                         std::nullopt},
-                    errc::not_found);
+  auto e = f.refuse(
+      update_release_rules{key, {rule({}, 1), rule({{"a", "b"}}, 7)}, "", std::nullopt},
+      errc::not_found);
   CHECK(e.message.find("version 7") != std::string::npos);
   CHECK(f.cfg().releases.empty());
 }
@@ -281,7 +295,8 @@ TEST_CASE("release_matching_serves_canary_and_default_clients") {
   f.create();
   f.add_version(R"({"pool": 20})");
   f.add_version(R"({"pool": 30})");
-  f.release({rule({{"canary", "true"}}, 3, 10), rule({{"zone", "eu"}}, 2, 5), rule({}, 1)});
+  f.release(
+      {rule({{"canary", "true"}}, 3, 10), rule({{"zone", "eu"}}, 2, 5), rule({}, 1)});
   CHECK(resolve(f.st, key, {{"canary", "true"}, {"zone", "eu"}})->ver.id == 3);
   CHECK(resolve(f.st, key, {{"zone", "eu"}})->ver.id == 2);
   CHECK(resolve(f.st, key, {{"zone", "us"}})->ver.id == 1);
@@ -317,17 +332,23 @@ TEST_CASE("rollback_is_a_release_pointing_back") {
 TEST_CASE("publish_adds_a_version_and_releases_it_atomically") {
   fixture f;
   f.create();
-  auto r = f.apply(publish{key, R"({"pool": 50})", "hot fix", "carol",
-                           {rule({{"canary", "true"}}, 0, 1), rule({}, 1)}, std::nullopt});
+  auto r = f.apply(publish{key,
+                           R"({"pool": 50})",
+                           "hot fix",
+                           "carol",
+                           {rule({{"canary", "true"}}, 0, 1), rule({}, 1)},
+                           std::nullopt});
   REQUIRE(r.ok());
   CHECK(r.version == 2);
   CHECK(resolve(f.st, key, {{"canary", "true"}})->ver.id == 2);
   CHECK(resolve(f.st, key, {})->ver.id == 1);
   // Bad content: neither the version nor the rules land.
-  f.refuse(publish{key, "{", "", "", {rule({}, 0)}, std::nullopt}, errc::invalid_content);
+  f.refuse(publish{key, "{", "", "", {rule({}, 0)}, std::nullopt},
+           errc::invalid_content);
   // A rule at a missing version: nothing lands.
-  f.refuse(publish{key, "{}", "", "", {rule({}, 0), rule({{"a", "b"}}, 9)}, std::nullopt},
-           errc::not_found);
+  f.refuse(
+      publish{key, "{}", "", "", {rule({}, 0), rule({{"a", "b"}}, 9)}, std::nullopt},
+      errc::not_found);
   CHECK(f.cfg().latest_version == 2);
 }
 
@@ -460,8 +481,8 @@ TEST_CASE("list_configs_returns_configs_under_a_prefix") {
 
 TEST_CASE("list_configs_matches_whole_segments") {
   fixture f;
-  for (const char* k : {"acme/shop/prod/a", "acme/shop/production/b", "acme/shop/prod/c",
-                        "acme/shopx/prod/d", "acme/shop/prod-eu/e"})
+  for (const char* k : {"acme/shop/prod/a", "acme/shop/production/b",
+                        "acme/shop/prod/c", "acme/shopx/prod/d", "acme/shop/prod-eu/e"})
     f.create(k);
   auto keys = [&](std::string_view prefix, std::size_t limit = 0) {
     auto l = list_configs(f.st, prefix, limit);
@@ -593,6 +614,7 @@ TEST_CASE("noop_and_membership_entries_only_advance_last_applied") {
   REQUIRE(f.sm.apply(f.st, e).ok());
   CHECK(f.st.last_applied().value() == 2);
   memory_state empty;
+  REQUIRE(test_auth::seed_admin(empty).ok());
   empty.set_last_applied(2).ok();
   CHECK(f.st == empty);
 }
@@ -633,7 +655,8 @@ TEST_CASE("applying_an_entry_twice_is_refused") {
   CHECK(f.st.get_counter(counter::last_session_id).value() == 0);
 }
 
-TEST_CASE("keep_alives_with_sequence_zero_keep_a_session_alive_after_sequenced_writes") {
+TEST_CASE(
+    "keep_alives_with_sequence_zero_keep_a_session_alive_after_sequenced_writes") {
   fixture f;
   auto s = f.open(2'000);
   f.create();

@@ -654,3 +654,27 @@ TEST_CASE("state_store_meets_contract_audit_records_and_chain") {
   CHECK(r.list_audit(0, 0)->size() == 3);
   CHECK(r.get_audit_chain()->head_seq == 256);
 }
+
+TEST_CASE("state_store_meets_contract_principals_and_token_index") {
+  temp_dir tmp;
+  auto s = open_ok(tmp.sub("state"));
+  auto w = write_ok(s);
+  contract::principals_and_token_index(w);
+  CHECK_OK(w.commit());
+  auto r = read_ok(s);
+  CHECK(r.list_principals()->size() == 2);
+  CHECK(r.find_principal_by_token(std::string(64, 'c'))->value().name == "ci");
+  CHECK_FALSE(r.find_principal_by_token(std::string(64, 'a'))->has_value());
+}
+
+TEST_CASE("state_store_meets_contract_roles_and_tenants") {
+  temp_dir tmp;
+  auto s = open_ok(tmp.sub("state"));
+  auto w = write_ok(s);
+  contract::roles_and_tenants(w);
+  CHECK_OK(w.commit());
+  auto r = read_ok(s);
+  CHECK(r.list_roles()->size() == 1);
+  CHECK(r.list_tenants()->size() == 2);
+  CHECK(*r.get_counter(counter::auth_bootstrapped) == 3);
+}
