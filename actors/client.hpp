@@ -15,6 +15,7 @@
 // header is needed to use this one.
 
 #include "actors/transport.hpp"
+#include "protocol/audit.hpp"
 #include "protocol/commands.hpp"
 #include "protocol/error.hpp"
 #include "protocol/model.hpp"
@@ -132,6 +133,14 @@ public:
   expected<std::uint64_t> remove_member(std::uint64_t id);
   /// Moves leadership to voter `id`; answers the new term once it leads.
   expected<std::uint64_t> transfer_leader(std::uint64_t id);
+
+  /// The audit trail (PROTOCOL.md, "Audit"): the records `f` selects, in
+  /// revision order (f.from_seq is not used). Needs auditor or cluster-admin.
+  expected<std::vector<audit::record>> audit_list(const audit::filter& f,
+                                                  consistency c = consistency::linearizable);
+  /// The audit chain at `seq` (0 = the head) as the answering node recomputes
+  /// it from its own records (serializable: that node's state as it is).
+  expected<audit::chain_point> audit_verify(std::uint64_t seq);
 
   /// Status of the node at `endpoint` itself (no redirect).
   expected<node_status> status_of(const std::string& endpoint);

@@ -1,5 +1,6 @@
 #include "actors/client_session.hpp"
 
+#include "actors/audit_reads.hpp"
 #include "actors/remoting.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/state_machine.hpp"
@@ -193,6 +194,8 @@ rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req) 
     out.revision = *applied;
     return out;
   };
+  if (is_audit_op(req.op))
+    return *serve_audit_read(ctx, *txn, req, nullptr, *applied);
   switch (static_cast<rpc::request_op>(req.op)) {
   case rpc::request_op::get_config: {
     auto c = get_config(*txn, req.key);
@@ -373,7 +376,8 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
           }
           return rp;
         }
-        if (op < rpc::request_op::get_config || op > rpc::request_op::resolve)
+        if ((op < rpc::request_op::get_config || op > rpc::request_op::resolve) &&
+            !is_audit_op(req.op))
           return error_reply(
               error{errc::invalid_argument,
                     "unknown request operation " + std::to_string(req.op) +
