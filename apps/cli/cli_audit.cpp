@@ -183,14 +183,21 @@ int run_audit_verify(command_context& c) {
     if (!at_hi.ok())
       return c.fail(at_hi.err());
     if (!all_equal(*at_hi)) {
-      auto at_lo = ask_all(c, eps, lo);
-      if (!at_lo.ok())
-        return c.fail(at_lo.err());
+      // At seq 0 every chain is the genesis hash (and asking for seq 0
+      // means the head), so only a base above 0 is asked for.
       std::uint64_t good = lo, bad = hi;
       points bad_points = *at_hi;
-      if (!all_equal(*at_lo)) {
+      bool lo_equal = true;
+      if (lo > 0) {
+        auto at_lo = ask_all(c, eps, lo);
+        if (!at_lo.ok())
+          return c.fail(at_lo.err());
+        lo_equal = all_equal(*at_lo);
+        if (!lo_equal)
+          bad_points = std::move(*at_lo);
+      }
+      if (!lo_equal) {
         bad = lo;
-        bad_points = *at_lo;
       } else {
         while (bad - good > 1) {
           auto mid = good + (bad - good) / 2;
