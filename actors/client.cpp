@@ -421,6 +421,38 @@ expected<resolved> client::resolve(const std::string& key, const labels& client_
   return out;
 }
 
+expected<std::vector<audit::record>> client::audit_list(const audit::filter& f,
+                                                        consistency c) {
+  std::vector<audit::record> out;
+  labels l;
+  if (!f.principal.empty())
+    l["principal"] = f.principal;
+  auto since = f.since;
+  for (;;) {
+    auto r = impl_->read(rpc::request_op::audit_list, f.key, c, since, &l);
+    if (!r.ok())
+      return r.err();
+    auto page = decode_all<audit::record>(*r, audit::decode_record);
+    if (!page.ok())
+      return page.err();
+    for (auto& x : *page)
+      out.push_back(std::move(x));
+    if (r->extra == 0 || page->empty())
+      return out;
+    if (out.back().revision < since)
+      return error{errc::corrupted, "the node's audit pages do not advance; upgrade "
+                                    "the client or the node"};
+    since = out.back().revision + 1;
+  }
+}
+
+expected<audit::chain_point> client::audit_verify(std::uint64_t seq) {
+  auto r = impl_->read(rpc::request_op::audit_verify, "", consistency::serializable, seq);
+  if (!r.ok())
+    return r.err();
+  return decode_one<audit::chain_point>(*r, 0, audit::decode_chain_point);
+}
+
 expected<node_status> client::status_of(const std::string& address) {
   return impl_->rpc.status_at(address);
 }

@@ -16,6 +16,7 @@
 
 #include "actors/transport.hpp"
 #include "protocol/auth.hpp"
+#include "protocol/audit.hpp"
 #include "protocol/commands.hpp"
 #include "protocol/error.hpp"
 #include "protocol/model.hpp"
@@ -150,6 +151,13 @@ public:
   expected<std::vector<auth::role>> list_roles();
   /// Every tenant with its quotas and usage (cluster-admin).
   expected<std::vector<auth::tenant>> list_tenants();
+  /// The audit trail (PROTOCOL.md, "Audit"): the records `f` selects, in
+  /// revision order (f.from_seq is not used). Needs auditor or cluster-admin.
+  expected<std::vector<audit::record>> audit_list(const audit::filter& f,
+                                                  consistency c = consistency::linearizable);
+  /// The audit chain at `seq` (0 = the head) as the answering node recomputes
+  /// it from its own records (serializable: that node's state as it is).
+  expected<audit::chain_point> audit_verify(std::uint64_t seq);
 
   /// Status of the node at `endpoint` itself (no redirect).
   expected<node_status> status_of(const std::string& endpoint);

@@ -1,5 +1,6 @@
 #include "actors/client_session.hpp"
 
+#include "actors/audit_reads.hpp"
 #include "actors/remoting.hpp"
 #include "protocol/auth.hpp"
 #include "protocol/auth_state.hpp"
@@ -329,6 +330,8 @@ rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req,
     p.token_hash.clear();
     return p;
   };
+  if (is_audit_op(req.op))
+    return *serve_audit_read(ctx, *txn, req, &a, *applied);
   switch (op) {
   case rpc::request_op::get_config: {
     if (auto no = need_read("get"))
@@ -585,7 +588,8 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
         }
         bool is_read =
             (op >= rpc::request_op::get_config && op <= rpc::request_op::resolve) ||
-            (op >= rpc::request_op::whoami && op <= rpc::request_op::list_tenants);
+            (op >= rpc::request_op::whoami && op <= rpc::request_op::list_tenants) ||
+            is_audit_op(req.op);
         if (!is_read)
           return error_reply(
               error{errc::invalid_argument,

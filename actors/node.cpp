@@ -516,6 +516,13 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
                  ctx->keys->keys().size(), opts.kek_file, ctx->keys->current().id);
   }
   ctx->state = std::make_shared<storage::state_store>(std::move(*state));
+  auto denied = denied_log::open((base / denied_log::file_name).string(),
+                                 opts.denied_log_max_bytes,
+                                 [clock = ctx->clock] { return clock->wall_ms(); });
+  if (!denied.ok())
+    return error{denied.code(), "cannot open the denied-request log in " +
+                                    opts.data_dir + ": " + pretty(denied.err())};
+  ctx->denied = std::move(*denied);
 
   // Rebuild the core's view from disk (PROTOCOL.md §3.1 and §3.4).
   raft::restored_state rs;

@@ -5,6 +5,7 @@
 // the address book, the current Raft role (raft_slot) and the node's clock.
 // Fields that change after start are atomics or guarded by their own mutex.
 
+#include "actors/denied_log.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/kek_file.hpp"
 #include "actors/node_counters.hpp"
@@ -82,6 +83,9 @@ struct node_options {
   std::uint64_t max_snapshot_bytes = std::uint64_t{4} << 30;
   /// Concurrent read transactions of the state store (--max-readers).
   unsigned max_readers = storage::lmdb::default_max_readers;
+  /// Cap of `<data>/audit-denied.log` before it is rotated to .1
+  /// (--denied-log-max-bytes; actors/denied_log.hpp).
+  std::uint64_t denied_log_max_bytes = denied_log::default_max_bytes;
   /// Mutual TLS credentials, or plain text on loopback (the launcher checks
   /// them with check_node_transport and loads them into the actor system).
   transport_settings transport;
@@ -276,6 +280,9 @@ struct node_context {
   /// The key-encryption keys from opts.kek_file, checked against the data
   /// dir at start; null when the node has no key file. Never logged.
   std::shared_ptr<const kek_ring> keys;
+  /// Denied hellos and reads (`<data>/audit-denied.log`); null only in tests
+  /// that build a context by hand.
+  std::shared_ptr<denied_log> denied;
 
   /// Where member `id` listens: the configuration's address, else --peers,
   /// else the address it announced in its own traffic; empty when unknown.

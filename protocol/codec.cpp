@@ -45,8 +45,9 @@ enum class tag : std::uint8_t {
   put_role = 14,
   delete_role = 15,
   set_tenant = 16,
+  set_audit_retention = 17,
 };
-constexpr auto last_tag = tag::set_tenant;
+constexpr auto last_tag = tag::set_audit_retention;
 
 using packer = msgpack::packer<msgpack::sbuffer>;
 
@@ -234,6 +235,10 @@ struct body_packer {
     p.pack_uint64(c.max_versions);
     p.pack_uint64(c.max_bytes);
     p.pack_uint64(c.rate);
+  }
+  void operator()(const set_audit_retention& c) const {
+    p.pack_array(1);
+    p.pack_uint64(c.max_records);
   }
 };
 
@@ -717,6 +722,11 @@ expected<command_envelope> decode_command(std::string_view bytes) {
           c.max_bytes = b.u64();
           c.rate = b.u64();
           env.cmd = std::move(c);
+          break;
+        }
+        case tag::set_audit_retention: {
+          array_reader b{*body, 1, ok};
+          env.cmd = set_audit_retention{b.u64()};
           break;
         }
         default:

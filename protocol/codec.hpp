@@ -30,7 +30,7 @@ namespace conflux::codec {
 /// Version 3 added the envelope's `caller` and open_session's random `id`;
 /// older entries decode with caller "" and no id (a sequential one).
 /// Version 4 added the envelope's `credential` and `origin`, publish's
-/// `comment` and the authorization commands; older entries decode with
+/// `comment`, the authorization commands and set_audit_retention (tag 17); older entries decode with
 /// credential, origin and comment "" (and are refused unauthenticated).
 constexpr std::uint8_t command_format_version = 4;
 /// State records: config, version, client_session, apply_result, and the

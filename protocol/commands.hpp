@@ -156,12 +156,20 @@ struct set_tenant {
   std::uint64_t rate = 0;
 };
 
+/// Bounds the audit trail (protocol/audit.hpp): at most max_records records
+/// are kept, the oldest dropped first. Refused with invalid_argument outside
+/// audit::min_max_records..audit::max_max_records. Needs cluster_admin.
+struct set_audit_retention {
+  std::uint64_t max_records = 0;
+};
+
 // New alternatives go at the end: the wire tag is the variant index + 1.
 using command =
     std::variant<create_config, create_version, update_release_rules, publish,
                  delete_config, delete_versions, open_session, keep_alive,
                  close_session, bootstrap_auth, create_token, revoke_token,
-                 set_token_roles, put_role, delete_role, set_tenant>;
+                 set_token_roles, put_role, delete_role, set_tenant,
+                 set_audit_retention>;
 
 /// What a log entry of kind `command` carries. (session, sequence) makes a
 /// write exactly-once: session 0 means "no session" (applied every time).

@@ -65,6 +65,25 @@ expected<std::uint64_t> memory_state::last_applied() {
   return last_applied_;
 }
 
+expected<std::optional<audit::record>> memory_state::find_audit(std::uint64_t seq) {
+  return find_opt(audit_, seq);
+}
+
+expected<std::vector<audit::record>> memory_state::list_audit(std::uint64_t from,
+                                                              std::size_t limit) {
+  std::vector<audit::record> out;
+  for (auto i = audit_.lower_bound(from); i != audit_.end(); ++i) {
+    if (limit != 0 && out.size() == limit)
+      break;
+    out.push_back(i->second);
+  }
+  return out;
+}
+
+expected<audit::chain> memory_state::get_audit_chain() {
+  return audit_chain_.value_or(audit::chain{});
+}
+
 status memory_state::put_config(const config& c) {
   configs_[c.id] = c;
   return {};
@@ -114,6 +133,26 @@ status memory_state::set_counter(counter c, std::uint64_t value) {
 status memory_state::set_last_applied(std::uint64_t index) {
   last_applied_ = index;
   return {};
+}
+
+status memory_state::put_audit(const audit::record& r) {
+  audit_[r.seq] = r;
+  return {};
+}
+
+status memory_state::erase_audit(std::uint64_t seq) {
+  audit_.erase(seq);
+  return {};
+}
+
+status memory_state::set_audit_chain(const audit::chain& c) {
+  audit_chain_ = c;
+  return {};
+}
+
+audit::record* memory_state::raw_audit(std::uint64_t seq) {
+  auto i = audit_.find(seq);
+  return i == audit_.end() ? nullptr : &i->second;
 }
 
 expected<std::optional<auth::principal>>

@@ -24,6 +24,10 @@ public:
   expected<std::vector<client_session>> list_sessions() override;
   expected<std::uint64_t> get_counter(counter c) override;
   expected<std::uint64_t> last_applied() override;
+  expected<std::optional<audit::record>> find_audit(std::uint64_t seq) override;
+  expected<std::vector<audit::record>> list_audit(std::uint64_t from,
+                                                  std::size_t limit) override;
+  expected<audit::chain> get_audit_chain() override;
   expected<std::optional<auth::principal>>
   find_principal(std::string_view name) override;
   expected<std::optional<auth::principal>>
@@ -44,6 +48,9 @@ public:
   status erase_session(session_id id) override;
   status set_counter(counter c, std::uint64_t value) override;
   status set_last_applied(std::uint64_t index) override;
+  status put_audit(const audit::record& r) override;
+  status erase_audit(std::uint64_t seq) override;
+  status set_audit_chain(const audit::chain& c) override;
   status put_principal(const auth::principal& p) override;
   status put_role(const auth::role& r) override;
   status erase_role(std::string_view name) override;
@@ -51,13 +58,16 @@ public:
 
   /// Test hook: the stored version record, to damage it on purpose.
   version* raw_version(config_id config, version_id id);
+  /// Test hook: the stored audit record, to tamper with it on purpose.
+  audit::record* raw_audit(std::uint64_t seq);
 
   friend bool operator==(const memory_state& a, const memory_state& b) {
     return a.configs_ == b.configs_ && a.keys_ == b.keys_ &&
            a.versions_ == b.versions_ && a.sessions_ == b.sessions_ &&
            a.counters_ == b.counters_ && a.last_applied_ == b.last_applied_ &&
            a.principals_ == b.principals_ && a.tokens_ == b.tokens_ &&
-           a.roles_ == b.roles_ && a.tenants_ == b.tenants_;
+           a.roles_ == b.roles_ && a.tenants_ == b.tenants_ &&
+           a.audit_ == b.audit_ && a.audit_chain_ == b.audit_chain_;
   }
 
 private:
@@ -67,6 +77,8 @@ private:
   std::map<session_id, client_session> sessions_;
   std::map<counter, std::uint64_t> counters_;
   std::uint64_t last_applied_ = 0;
+  std::map<std::uint64_t, audit::record> audit_;
+  std::optional<audit::chain> audit_chain_;
   std::map<std::string, auth::principal, std::less<>> principals_;
   /// token hash -> principal name
   std::map<std::string, std::string, std::less<>> tokens_;

@@ -10,4 +10,7 @@ namespace conflux {
 /// 64 lowercase hex characters.
 std::string sha256_hex(std::string_view data);
 
+/// The 32 raw bytes of the digest.
+std::string sha256_bytes(std::string_view data);
+
 } // namespace conflux

@@ -8,6 +8,7 @@
 // passes such errors up unchanged and the node stops (docs/design.md,
 // durability rule 6).
 
+#include "protocol/audit.hpp"
 #include "protocol/auth.hpp"
 #include "protocol/commands.hpp"
 #include "protocol/error.hpp"
@@ -80,6 +81,15 @@ public:
 
   /// Index of the last applied log entry, 0 if none.
   virtual expected<std::uint64_t> last_applied() = 0;
+
+  // -- the audit trail (protocol/audit.hpp) --
+  /// The audit record with this seq; nullopt if none (dropped or not yet).
+  virtual expected<std::optional<audit::record>> find_audit(std::uint64_t seq) = 0;
+  /// Audit records with seq >= from, in seq order, at most limit (0 = no limit).
+  virtual expected<std::vector<audit::record>> list_audit(std::uint64_t from,
+                                                          std::size_t limit) = 0;
+  /// The chain's base, head and retention; a fresh chain if never written.
+  virtual expected<audit::chain> get_audit_chain() = 0;
 };
 
 /// A read view that can also write; all writes of one apply batch are atomic
@@ -103,6 +113,10 @@ public:
   virtual status erase_role(std::string_view name) = 0;
   virtual status put_tenant(const auth::tenant& t) = 0;
   virtual status set_last_applied(std::uint64_t index) = 0;
+
+  virtual status put_audit(const audit::record& r) = 0;
+  virtual status erase_audit(std::uint64_t seq) = 0;
+  virtual status set_audit_chain(const audit::chain& c) = 0;
 };
 
 } // namespace conflux

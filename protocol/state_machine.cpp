@@ -1,5 +1,9 @@
 #include "protocol/state_machine.hpp"
 
+#include <algorithm>
+#include <set>
+
+#include "protocol/audit.hpp"
 #include "protocol/auth_state.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/resolve.hpp"
@@ -467,6 +471,20 @@ public:
     return done(0, 0);
   }
 
+  expected<apply_result> operator()(const set_audit_retention& cmd) {
+    if (auto d = lacks_cluster_admin("set the audit retention"))
+      return refused(*d);
+    if (cmd.max_records < audit::min_max_records ||
+        cmd.max_records > audit::max_max_records)
+      return refused({errc::invalid_argument,
+                      "audit retention " + std::to_string(cmd.max_records) +
+                          " records is outside " + std::to_string(audit::min_max_records) +
+                          ".." + std::to_string(audit::max_max_records) +
+                          "; give a number of records in that range"});
+    CONFLUX_TRY(audit::set_retention(st_, cmd.max_records));
+    return done(0, 0);
+  }
+
   expected<apply_result> operator()(const create_token& cmd) {
     if (auto d = lacks_cluster_admin("create tokens"))
       return refused(*d);
@@ -916,6 +934,21 @@ expected<apply_result> state_machine::apply(state_writer& st,
 expected<apply_result> state_machine::apply(state_writer& st, std::uint64_t index,
                                             std::int64_t timestamp_ms,
                                             const command_envelope& env) const {
+  // The audit trail records every config mutation and auth change, applied or
+  // refused, in this same transaction (protocol/audit.hpp). A sequence
+  // answered from its session's cache was recorded when it first applied.
+  auto before = audit::observe(st, env);
+  if (!before.ok())
+    return std::move(before).err();
+  auto r = apply_command(st, index, timestamp_ms, env);
+  if (r.ok() && r->revision == index)
+    CONFLUX_TRY(audit::append(st, *before, index, timestamp_ms, env, *r));
+  return r;
+}
+
+expected<apply_result> state_machine::apply_command(state_writer& st, std::uint64_t index,
+                                                    std::int64_t timestamp_ms,
+                                                    const command_envelope& env) const {
   CONFLUX_TRY(check_next(st, index));
   // Who sends the command, decided here against the replicated tables with
   // the entry's cluster time, so every replica decides the same at this

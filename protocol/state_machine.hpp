@@ -12,8 +12,9 @@
 // timestamp as cluster time, then the command's permission is checked on its
 // key, so every replica reaches the same decision at the same index.
 //
-// A rejected command changes nothing except last_applied: each command is
-// fully checked before its first write.
+// A rejected command changes nothing except last_applied and the audit trail
+// (which records the refusal): each command is fully checked before its first
+// write.
 
 #include "protocol/commands.hpp"
 #include "protocol/error.hpp"
@@ -59,6 +60,11 @@ public:
   static constexpr std::int64_t max_session_timeout_ms = 24 * 3600 * 1000LL;
 
 private:
+  // apply() without the audit record.
+  expected<apply_result> apply_command(state_writer& st, std::uint64_t index,
+                                       std::int64_t timestamp_ms,
+                                       const command_envelope& env) const;
+
   conflux::limits limits_;
 };
 

@@ -23,7 +23,7 @@ constexpr std::uint32_t max_value_bytes = 256u << 20;
 constexpr std::size_t io_buffer = 1u << 20;
 
 // Record tags (FORMAT.md): 0 ends the records.
-// Tags 6 to 9 exist from snapshot format version 2 on.
+// Tags 6 to 10 exist from snapshot format version 2 on.
 enum : std::uint8_t {
   tag_end = 0,
   tag_configs = 1,
@@ -35,8 +35,9 @@ enum : std::uint8_t {
   tag_tokens,
   tag_roles,
   tag_tenants,
+  tag_audit,
   tag_last_v1 = tag_meta,
-  tag_last = tag_tenants
+  tag_last = tag_audit
 };
 
 std::string errno_text() {
@@ -360,7 +361,8 @@ expected<snapshot_info> write_snapshot_file(const std::string& path,
   const std::pair<lmdb::dbi, std::uint8_t> dbs[] = {
       {d.configs, tag_configs},   {d.keys, tag_keys},   {d.versions, tag_versions},
       {d.sessions, tag_sessions}, {d.meta, tag_meta},   {d.principals, tag_principals},
-      {d.tokens, tag_tokens},     {d.roles, tag_roles}, {d.tenants, tag_tenants}};
+      {d.tokens, tag_tokens},     {d.roles, tag_roles}, {d.tenants, tag_tenants},
+      {d.audit, tag_audit}};
   for (auto& [db, tag] : dbs)
     if (auto s = write_db(w, t, db, tag, info.records); !s.ok())
       return s.err();
@@ -393,7 +395,7 @@ install_snapshot_file(const std::string& path, state_store& store,
     return std::move(t).err();
   const auto& d = store.dbis();
   for (auto db : {d.configs, d.keys, d.versions, d.sessions, d.principals, d.tokens,
-                  d.roles, d.tenants})
+                  d.roles, d.tenants, d.audit})
     if (auto s = t->clear(db); !s.ok())
       return s.err();
   // Every meta record but the identity goes; the snapshot brings its own.
@@ -439,6 +441,8 @@ install_snapshot_file(const std::string& path, state_store& store,
                     return t->put(d.roles, key, value, MDB_APPEND);
                   case tag_tenants:
                     return t->put(d.tenants, key, value, MDB_APPEND);
+                  case tag_audit:
+                    return t->put(d.audit, key, value, MDB_APPEND);
                   default:
                     if (is_identity_key(key))
                       return status{errc::corrupted, "snapshot file " + path +

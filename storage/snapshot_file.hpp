@@ -29,8 +29,9 @@
 namespace conflux::storage {
 
 /// Format version of snapshot files (FORMAT.md "Snapshot files"). Version 2
-/// added the authorization tables (record tags 6 to 9); version 1 files still
-/// install (with empty authorization tables).
+/// added the authorization tables (record tags 6 to 9) and the audit trail
+/// (tag 10); version 1 files still install (with empty authorization tables
+/// and no audit trail).
 constexpr std::uint32_t snapshot_format_version = 2;
 
 /// What a snapshot covers and the configuration in force at its index.
@@ -63,7 +64,7 @@ expected<snapshot_info> write_snapshot_file(const std::string& path,
 expected<snapshot_info> verify_snapshot_file(const std::string& path);
 
 /// Replaces the content of `store` (configs, keys, versions, sessions, the
-/// authorization tables and the non-identity meta records) with the file's, and sets
+/// authorization tables, the audit trail and the non-identity meta records) with the file's, and sets
 /// last_applied to its index, in one write txn. The file is verified while it is read;
 /// on any error nothing is committed. REQUIRES: the caller holds no write txn of
 /// `store` on this thread. `on_record` (optional) is called with the number

@@ -41,6 +41,19 @@ expected<std::uint64_t> state_read_txn::last_applied() {
   return read_last_applied(txn_, dbis_);
 }
 
+expected<std::optional<audit::record>> state_read_txn::find_audit(std::uint64_t seq) {
+  return read_audit(txn_, dbis_, seq);
+}
+
+expected<std::vector<audit::record>> state_read_txn::list_audit(std::uint64_t from,
+                                                                std::size_t limit) {
+  return read_audits(txn_, dbis_, from, limit);
+}
+
+expected<audit::chain> state_read_txn::get_audit_chain() {
+  return read_audit_chain(txn_, dbis_);
+}
+
 expected<std::optional<auth::principal>>
 state_read_txn::find_principal(std::string_view name) {
   return read_principal(txn_, dbis_, name);

@@ -35,6 +35,10 @@ public:
   expected<std::vector<client_session>> list_sessions() override;
   expected<std::uint64_t> get_counter(counter c) override;
   expected<std::uint64_t> last_applied() override;
+  expected<std::optional<audit::record>> find_audit(std::uint64_t seq) override;
+  expected<std::vector<audit::record>> list_audit(std::uint64_t from,
+                                                  std::size_t limit) override;
+  expected<audit::chain> get_audit_chain() override;
   expected<std::optional<auth::principal>>
   find_principal(std::string_view name) override;
   expected<std::optional<auth::principal>>

@@ -324,6 +324,61 @@ expected<std::uint64_t> read_last_applied(const lmdb::txn& t, const state_dbis& 
   return read_meta_u64(t, d, state_meta_key::last_applied);
 }
 
+expected<std::optional<audit::record>> read_audit(const lmdb::txn& t, const state_dbis& d,
+                                                  std::uint64_t seq) {
+  auto key = u64_be(seq);
+  auto w = where(t, state_db::audit, std::to_string(seq));
+  auto r = read_record<audit::record>(t, d.audit, key, w, audit::decode_record);
+  if (r && r->has_value() && (*r)->seq != seq)
+    return error{errc::corrupted,
+                 w + ": record holds audit seq " + std::to_string((*r)->seq)};
+  return r;
+}
+
+expected<std::vector<audit::record>> read_audits(const lmdb::txn& t, const state_dbis& d,
+                                                 std::uint64_t from, std::size_t limit) {
+  std::vector<audit::record> out;
+  auto c = t.open_cursor(d.audit);
+  if (!c)
+    return std::move(c).err();
+  auto start = u64_be(from);
+  for (auto kv = c->get(MDB_SET_RANGE, start); limit == 0 || out.size() < limit;
+       kv = c->get(MDB_NEXT)) {
+    if (!kv)
+      return std::move(kv).err();
+    if (!kv->has_value())
+      break;
+    auto key = (*kv)->key;
+    if (key.size() != 8)
+      return error{
+          errc::corrupted,
+          where(t, state_db::audit, "of " + std::to_string(key.size()) + " bytes") +
+              ": audit keys have 8 bytes"};
+    auto seq = get_u64_be(key.data());
+    auto w = where(t, state_db::audit, std::to_string(seq));
+    auto payload = unframe_value(key, (*kv)->value, w);
+    if (!payload)
+      return std::move(payload).err();
+    auto r = audit::decode_record(*payload);
+    if (!r)
+      return decode_failure(w, r.err());
+    if (r->seq != seq)
+      return error{errc::corrupted,
+                   w + ": record holds audit seq " + std::to_string(r->seq)};
+    out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+expected<audit::chain> read_audit_chain(const lmdb::txn& t, const state_dbis& d) {
+  auto key = state_meta_key::audit_chain;
+  auto w = where(t, state_db::meta, std::string{key});
+  auto r = read_record<audit::chain>(t, d.meta, key, w, audit::decode_chain);
+  if (!r)
+    return std::move(r).err();
+  return r->value_or(audit::chain{});
+}
+
 expected<std::optional<auth::principal>>
 read_principal(const lmdb::txn& t, const state_dbis& d, std::string_view name) {
   return read_named<auth::principal>(t, d.principals, state_db::principals, name,
@@ -443,6 +498,20 @@ status write_counter(lmdb::txn& t, const state_dbis& d, counter c,
 
 status write_last_applied(lmdb::txn& t, const state_dbis& d, std::uint64_t index) {
   return write_meta_u64(t, d, state_meta_key::last_applied, index);
+}
+
+status write_audit(lmdb::txn& t, const state_dbis& d, const audit::record& r) {
+  auto key = u64_be(r.seq);
+  return t.put(d.audit, key, frame_value(key, audit::encode(r)));
+}
+
+status remove_audit(lmdb::txn& t, const state_dbis& d, std::uint64_t seq) {
+  return erase(t, d.audit, u64_be(seq));
+}
+
+status write_audit_chain(lmdb::txn& t, const state_dbis& d, const audit::chain& c) {
+  auto key = state_meta_key::audit_chain;
+  return t.put(d.meta, key, frame_value(key, audit::encode(c)));
 }
 
 status write_principal(lmdb::txn& t, const state_dbis& d, const auth::principal& p) {

@@ -34,6 +34,7 @@ constexpr const char* keys = "keys";
 constexpr const char* versions = "versions";
 constexpr const char* sessions = "sessions";
 constexpr const char* meta = "meta";
+constexpr const char* audit = "audit";
 constexpr const char* principals = "principals";
 constexpr const char* tokens = "tokens";
 constexpr const char* roles = "roles";
@@ -43,6 +44,7 @@ constexpr const char* tenants = "tenants";
 /// Meta record names of the state environment (besides identity.hpp's).
 namespace state_meta_key {
 constexpr std::string_view last_applied = "last_applied";
+constexpr std::string_view audit_chain = "audit.chain";
 } // namespace state_meta_key
 
 /// The meta key of a counter ("counter.last_config_id", ...).
@@ -56,6 +58,7 @@ struct state_dbis {
   lmdb::dbi versions;
   lmdb::dbi sessions;
   lmdb::dbi meta;
+  lmdb::dbi audit;
   lmdb::dbi principals;
   lmdb::dbi tokens;
   lmdb::dbi roles;
@@ -83,6 +86,11 @@ expected<std::vector<client_session>> read_sessions(const lmdb::txn& t,
 expected<std::uint64_t> read_counter(const lmdb::txn& t, const state_dbis& d,
                                      counter c);
 expected<std::uint64_t> read_last_applied(const lmdb::txn& t, const state_dbis& d);
+expected<std::optional<audit::record>> read_audit(const lmdb::txn& t, const state_dbis& d,
+                                                  std::uint64_t seq);
+expected<std::vector<audit::record>> read_audits(const lmdb::txn& t, const state_dbis& d,
+                                                 std::uint64_t from, std::size_t limit);
+expected<audit::chain> read_audit_chain(const lmdb::txn& t, const state_dbis& d);
 expected<std::optional<auth::principal>>
 read_principal(const lmdb::txn& t, const state_dbis& d, std::string_view name);
 expected<std::optional<auth::principal>>
@@ -111,6 +119,9 @@ status write_session(lmdb::txn& t, const state_dbis& d, const client_session& s)
 status remove_session(lmdb::txn& t, const state_dbis& d, session_id id);
 status write_counter(lmdb::txn& t, const state_dbis& d, counter c, std::uint64_t value);
 status write_last_applied(lmdb::txn& t, const state_dbis& d, std::uint64_t index);
+status write_audit(lmdb::txn& t, const state_dbis& d, const audit::record& r);
+status remove_audit(lmdb::txn& t, const state_dbis& d, std::uint64_t seq);
+status write_audit_chain(lmdb::txn& t, const state_dbis& d, const audit::chain& c);
 /// Also moves the token index entry when the principal's hash changed.
 status write_principal(lmdb::txn& t, const state_dbis& d, const auth::principal& p);
 status write_role(lmdb::txn& t, const state_dbis& d, const auth::role& r);

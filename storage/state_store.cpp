@@ -21,6 +21,7 @@ expected<state_store> state_store::open(const std::string& dir,
   const std::pair<lmdb::dbi*, const char*> dbs[] = {
       {&d.configs, state_db::configs},   {&d.keys, state_db::keys},
       {&d.versions, state_db::versions}, {&d.sessions, state_db::sessions},
+      {&d.meta, state_db::meta},         {&d.audit, state_db::audit},
       {&d.meta, state_db::meta},         {&d.principals, state_db::principals},
       {&d.tokens, state_db::tokens},     {&d.roles, state_db::roles},
       {&d.tenants, state_db::tenants},

@@ -85,6 +85,19 @@ expected<std::uint64_t> state_write_txn::last_applied() {
   return guarded(usable(), [&] { return read_last_applied(txn_, dbis_); });
 }
 
+expected<std::optional<audit::record>> state_write_txn::find_audit(std::uint64_t seq) {
+  return guarded(usable(), [&] { return read_audit(txn_, dbis_, seq); });
+}
+
+expected<std::vector<audit::record>> state_write_txn::list_audit(std::uint64_t from,
+                                                                 std::size_t limit) {
+  return guarded(usable(), [&] { return read_audits(txn_, dbis_, from, limit); });
+}
+
+expected<audit::chain> state_write_txn::get_audit_chain() {
+  return guarded(usable(), [&] { return read_audit_chain(txn_, dbis_); });
+}
+
 status state_write_txn::put_config(const config& c) {
   if (auto st = usable(); !st)
     return st;
@@ -143,6 +156,24 @@ status state_write_txn::set_last_applied(std::uint64_t index) {
   if (auto st = usable(); !st)
     return st;
   return track(write_last_applied(txn_, dbis_, index));
+}
+
+status state_write_txn::put_audit(const audit::record& r) {
+  if (auto st = usable(); !st)
+    return st;
+  return track(write_audit(txn_, dbis_, r));
+}
+
+status state_write_txn::erase_audit(std::uint64_t seq) {
+  if (auto st = usable(); !st)
+    return st;
+  return track(remove_audit(txn_, dbis_, seq));
+}
+
+status state_write_txn::set_audit_chain(const audit::chain& c) {
+  if (auto st = usable(); !st)
+    return st;
+  return track(write_audit_chain(txn_, dbis_, c));
 }
 
 expected<std::optional<auth::principal>>

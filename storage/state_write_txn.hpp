@@ -48,6 +48,10 @@ public:
   expected<std::vector<client_session>> list_sessions() override;
   expected<std::uint64_t> get_counter(counter c) override;
   expected<std::uint64_t> last_applied() override;
+  expected<std::optional<audit::record>> find_audit(std::uint64_t seq) override;
+  expected<std::vector<audit::record>> list_audit(std::uint64_t from,
+                                                  std::size_t limit) override;
+  expected<audit::chain> get_audit_chain() override;
   expected<std::optional<auth::principal>>
   find_principal(std::string_view name) override;
   expected<std::optional<auth::principal>>
@@ -68,6 +72,9 @@ public:
   status erase_session(session_id id) override;
   status set_counter(counter c, std::uint64_t value) override;
   status set_last_applied(std::uint64_t index) override;
+  status put_audit(const audit::record& r) override;
+  status erase_audit(std::uint64_t seq) override;
+  status set_audit_chain(const audit::chain& c) override;
   status put_principal(const auth::principal& p) override;
   status put_role(const auth::role& r) override;
   status erase_role(std::string_view name) override;

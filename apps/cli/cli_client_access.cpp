@@ -69,6 +69,22 @@ expected<actors::resolved> client_access::resolve(const std::string& key,
   return c_.resolve(key, client_labels, c);
 }
 
+expected<std::vector<audit::record>> client_access::audit_list(const audit::filter& f,
+                                                               actors::consistency c) {
+  return c_.audit_list(f, c);
+}
+
+expected<audit::chain_point> client_access::audit_verify_at(const std::string& endpoint,
+                                                            std::uint64_t seq) {
+  auto& one = per_endpoint_[endpoint];
+  if (!one) {
+    auto o = opts_;
+    o.endpoints = {endpoint};
+    one = std::make_unique<actors::client>(rt_, std::move(o));
+  }
+  return one->audit_verify(seq);
+}
+
 expected<actors::node_status> client_access::status_of(const std::string& endpoint) {
   return c_.status_of(endpoint);
 }

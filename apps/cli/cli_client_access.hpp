@@ -6,6 +6,7 @@
 #include "actors/client.hpp"
 #include "apps/cli/cli_commands.hpp"
 
+#include <map>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -36,6 +37,10 @@ public:
                                      const labels& client_labels,
                                      actors::consistency c) override;
   expected<actors::node_status> status_of(const std::string& endpoint) override;
+  expected<std::vector<audit::record>> audit_list(const audit::filter& f,
+                                                  actors::consistency c) override;
+  expected<audit::chain_point> audit_verify_at(const std::string& endpoint,
+                                               std::uint64_t seq) override;
   expected<actors::node_status> status() override;
   expected<std::uint64_t> add_member(std::uint64_t id, const std::string& address,
                                      bool learner) override;
@@ -53,6 +58,9 @@ private:
   actors::client& c_;
   actors::client_runtime& rt_;
   actors::client_options opts_;
+  /// One client per endpoint asked by audit_verify_at (each talks to that
+  /// node only).
+  std::map<std::string, std::unique_ptr<actors::client>> per_endpoint_;
 };
 
 /// Runs `inv` with a client of `rt` on the invocation's endpoints, timeout

@@ -230,6 +230,7 @@ void register_commands(command_registry& r) {
   register_watch_command(r);
   register_cluster_commands(r);
   register_auth_commands(r);
+  register_audit_commands(r);
 }
 
 parse_outcome parse_command_line(const std::vector<std::string>& args,

@@ -72,6 +72,9 @@ enum class command_kind {
   auth_whoami,
   /// Offline: makes a token and prints its hash; contacts nothing.
   auth_bootstrap_token,
+  audit_list,
+  audit_verify,
+  release_history,
   /// A parsed command without a handler (none in this build): exit 1.
   not_implemented,
 };
@@ -123,6 +126,8 @@ struct invocation {
   /// auth token create / bootstrap-token --out: where the new token goes
   /// (mode 0600) instead of stdout.
   std::string out_file;
+  /// audit list --principal (with --since in from_revision).
+  std::string principal;
 };
 
 /// Either an invocation to execute, or a finished run (help printed, or a
@@ -183,6 +188,17 @@ public:
                                              const labels& client_labels,
                                              actors::consistency c) = 0;
   virtual expected<actors::node_status> status_of(const std::string& endpoint) = 0;
+  /// The audit trail (actors::client::audit_list).
+  virtual expected<std::vector<audit::record>> audit_list(const audit::filter&,
+                                                          actors::consistency) {
+    return error{errc::unavailable, "this build's CLI cannot read the audit trail"};
+  }
+  /// The audit chain at `seq` (0 = head) as the node at `endpoint` itself
+  /// recomputes it (no redirect).
+  virtual expected<audit::chain_point> audit_verify_at(const std::string&,
+                                                       std::uint64_t) {
+    return error{errc::unavailable, "this build's CLI cannot verify the audit trail"};
+  }
   virtual expected<actors::node_status> status() = 0;
   /// Starts a watch; nullptr if this access cannot watch.
   virtual std::unique_ptr<watch_feed> open_watch(const actors::watch_options&) {

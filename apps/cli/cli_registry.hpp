@@ -135,6 +135,10 @@ void register_read_commands(command_registry& r);
 void register_watch_command(command_registry& r);
 void register_cluster_commands(command_registry& r);
 void register_auth_commands(command_registry& r);
+/// `audit list | verify` (cli_audit.cpp).
+void register_audit_commands(command_registry& r);
+/// `release history`, in the release group (cli_audit.cpp).
+void register_release_history(command_registry& r, CLI::App* release_group);
 
 /// "run `conflux[ PATH] --help` for usage".
 std::string usage_hint(const std::string& path);

@@ -147,6 +147,7 @@ void register_release_commands(command_registry& r) {
                          command_kind::release_show, run_release_show);
   r.add_key(show);
   r.add_consistency(show);
+  register_release_history(r, group);
   register_rollback(r);
 }
 

@@ -6,7 +6,8 @@
 //                [--snapshot-entries N] [--snapshot-bytes B]
 //                [--max-sessions-per-connection N] [--max-sessions N]
 //                [--max-requests-in-flight N] [--max-pending-proposals N]
-//                [--max-reply-bytes SIZE] [--session-idle-timeout S]
+//                [--max-reply-bytes SIZE] [--denied-log-max-bytes SIZE]
+//                [--session-idle-timeout S]
 //                [--idle-timeout S] [--handshake-timeout S]
 //                [--max-db-size SIZE] [--max-snapshot-bytes SIZE] [--max-readers N]
 //                [--bootstrap-token-hash HEX] [--bootstrap-principal NAME]
@@ -257,6 +258,16 @@ void load_config_file(const std::string& path, launch_settings& s, bool& listen_
       opts.max_readers = toml::find<unsigned>(t, "max_readers");
     if (t.contains("kek_file"))
       opts.kek_file = toml::find<std::string>(t, "kek_file");
+    if (t.contains("denied_log_max_bytes")) {
+      const auto& v = toml::find(t, "denied_log_max_bytes");
+      if (v.is_string())
+        opts.denied_log_max_bytes =
+            size_or_exit(path + ": denied_log_max_bytes", toml::get<std::string>(v));
+      else if (v.as_integer() < 0)
+        usage_error(path + ": denied_log_max_bytes must not be negative");
+      else
+        opts.denied_log_max_bytes = static_cast<std::uint64_t>(v.as_integer());
+    }
     if (t.contains("join"))
       opts.join = toml::find<bool>(t, "join");
     if (t.contains("bootstrap_token_hash"))
@@ -309,6 +320,7 @@ struct node_flags {
   std::string bootstrap_token_hash, bootstrap_principal;
   std::optional<std::uint64_t> default_rate;
   std::optional<std::size_t> rate_buckets;
+  std::string denied_log_max_bytes;
   std::int64_t watch_history = -1, watch_backlog = -1;
   bool join = false;
 };
@@ -367,6 +379,9 @@ void add_flags(CLI::App& app, node_flags& f, launch_settings& s) {
   app.add_option("--max-reply-bytes", f.max_reply_bytes,
                  "largest reply to a client: list pages, watch batches, a resync, "
                  "e.g. 8MiB (default 8MiB, 1KiB to 16MiB)");
+  app.add_option("--denied-log-max-bytes", f.denied_log_max_bytes,
+                 "size at which <data>/audit-denied.log (denied hellos and reads) is "
+                 "rotated to .1, e.g. 64MiB (default 64MiB, at least 4KiB)");
   app.add_option("--session-idle-timeout", f.session_idle_timeout,
                  "seconds after which a client session that sent nothing and has no "
                  "watch is closed (default 600)");
@@ -443,6 +458,11 @@ void apply_flags(const node_flags& f, node_options& opts) {
     opts.max_pending_proposals = *f.max_pending_proposals;
   if (!f.max_reply_bytes.empty())
     opts.max_reply_bytes = size_or_exit("--max-reply-bytes", f.max_reply_bytes);
+  if (!f.denied_log_max_bytes.empty())
+    opts.denied_log_max_bytes =
+        size_or_exit("--denied-log-max-bytes", f.denied_log_max_bytes);
+  if (opts.denied_log_max_bytes < conflux::actors::denied_log::min_max_bytes)
+    usage_error("--denied-log-max-bytes must be at least 4KiB");
   if (f.session_idle_timeout)
     opts.session_idle_timeout = std::chrono::seconds(*f.session_idle_timeout);
   if (f.join)

@@ -23,6 +23,11 @@ TEST_CASE("memory_state_keeps_sessions_counters_and_last_applied") {
   contract::sessions_counters_and_last_applied(st);
 }
 
+TEST_CASE("memory_state_keeps_audit_records_and_chain") {
+  memory_state st;
+  contract::audit_records_and_chain(st);
+}
+
 TEST_CASE("memory_state_keeps_principals_and_their_token_index") {
   memory_state st;
   contract::principals_and_token_index(st);

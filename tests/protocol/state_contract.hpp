@@ -131,6 +131,59 @@ inline void sessions_counters_and_last_applied(state_writer& st) {
   CHECK_FALSE(st.find_session(5)->has_value());
 }
 
+inline audit::record make_audit(std::uint64_t seq) {
+  audit::record r;
+  r.seq = seq;
+  r.revision = 10 + seq;
+  r.time_ms = 1000 + static_cast<std::int64_t>(seq);
+  r.principal = "alice";
+  r.origin = "127.0.0.1:5000";
+  r.identity = "conflux://c1/client/alice";
+  r.op = "update_release_rules";
+  r.key = "t/a/e/n";
+  r.versions = {1, 2};
+  r.rules_before = {release_rule{{}, 1, 0}};
+  r.rules_after = {release_rule{{{"canary", "true"}}, 2, 5}, release_rule{{}, 1, 0}};
+  r.comment = "canary";
+  r.code = 0;
+  r.hash = std::string(64, 'a');
+  return r;
+}
+
+inline void audit_records_and_chain(state_writer& st) {
+  // A fresh state has an empty chain at the genesis hash, default retention.
+  auto fresh = st.get_audit_chain();
+  REQUIRE(fresh.ok());
+  CHECK(*fresh == audit::chain{});
+  CHECK(fresh->head_hash == audit::genesis_hash());
+  CHECK(st.list_audit(0, 0)->empty());
+  CHECK_FALSE(st.find_audit(1)->has_value());
+  // Records come back by seq, in seq order; big-endian keys sort 256 after 255.
+  for (std::uint64_t seq : {256u, 2u, 1u, 255u})
+    REQUIRE(st.put_audit(make_audit(seq)).ok());
+  CHECK(st.find_audit(2)->value() == make_audit(2));
+  auto all = st.list_audit(0, 0);
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 4);
+  CHECK((*all)[0].seq == 1);
+  CHECK((*all)[2].seq == 255);
+  CHECK((*all)[3] == make_audit(256));
+  auto from = st.list_audit(3, 1);
+  REQUIRE(from->size() == 1);
+  CHECK((*from)[0].seq == 255);
+  REQUIRE(st.erase_audit(1).ok());
+  CHECK_FALSE(st.find_audit(1)->has_value());
+  CHECK(st.erase_audit(1).ok());
+  audit::chain c;
+  c.base_seq = 1;
+  c.base_hash = std::string(64, 'b');
+  c.head_seq = 256;
+  c.head_hash = std::string(64, 'c');
+  c.max_records = 300;
+  REQUIRE(st.set_audit_chain(c).ok());
+  CHECK(st.get_audit_chain().value() == c);
+}
+
 inline auth::principal make_principal(std::string name, char hash_digit) {
   auth::principal p;
   p.name = std::move(name);

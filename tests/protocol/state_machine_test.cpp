@@ -62,11 +62,24 @@ struct fixture {
   // last_applied moved.
   error refuse(command cmd, errc code) {
     auto before = st;
+    bool audited = !audit::op_name(cmd).empty();
     auto r = apply(std::move(cmd));
     REQUIRE_MESSAGE(!r.ok(), "command was accepted");
     CHECK_MESSAGE(r.err->code == code, why(r));
     CHECK(!r.err->message.empty());
     before.set_last_applied(index).ok();
+    // ... and that the audit trail recorded the refusal of an audited
+    // command, as one record.
+    if (audited) {
+      auto head = st.get_audit_chain().value();
+      CHECK(head.head_seq == before.get_audit_chain().value().head_seq + 1);
+      auto rec = st.find_audit(head.head_seq).value();
+      REQUIRE(rec.has_value());
+      CHECK(rec->revision == index);
+      CHECK(rec->code == static_cast<std::uint8_t>(code));
+      before.put_audit(*rec).ok();
+      before.set_audit_chain(head).ok();
+    }
     CHECK_MESSAGE(st == before, "a refused command changed the state");
     return *r.err;
   }
@@ -743,6 +756,11 @@ TEST_CASE(
   CHECK(forged.err->code == errc::permission_denied);
   CHECK(forged.err->message.find("another client identity") != std::string::npos);
   before.set_last_applied(f.index).ok();
+  // Only the audit record of the refusal was added.
+  auto head = f.st.get_audit_chain().value();
+  CHECK(head.head_seq == before.get_audit_chain().value().head_seq + 1);
+  before.put_audit(*f.st.find_audit(head.head_seq).value()).ok();
+  before.set_audit_chain(head).ok();
   CHECK_MESSAGE(f.st == before, "a refused stranger's command changed the state");
   // Her retry is refused again, not answered from the session's cache.
   CHECK(f.apply(create_version{key, "{}", "", "", std::nullopt}, s.session, 1)

@@ -644,6 +644,17 @@ TEST_CASE("state_store_meets_contract_sessions_counters_and_last_applied") {
   CHECK(r.list_sessions()->size() == 1);
 }
 
+TEST_CASE("state_store_meets_contract_audit_records_and_chain") {
+  temp_dir tmp;
+  auto s = open_ok(tmp.sub("state"));
+  auto w = write_ok(s);
+  contract::audit_records_and_chain(w);
+  CHECK_OK(w.commit());
+  auto r = read_ok(s);
+  CHECK(r.list_audit(0, 0)->size() == 3);
+  CHECK(r.get_audit_chain()->head_seq == 256);
+}
+
 TEST_CASE("state_store_meets_contract_principals_and_token_index") {
   temp_dir tmp;
   auto s = open_ok(tmp.sub("state"));
