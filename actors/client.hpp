@@ -15,8 +15,8 @@
 // header is needed to use this one.
 
 #include "actors/transport.hpp"
-#include "protocol/auth.hpp"
 #include "protocol/audit.hpp"
+#include "protocol/auth.hpp"
 #include "protocol/commands.hpp"
 #include "protocol/error.hpp"
 #include "protocol/model.hpp"
@@ -153,8 +153,8 @@ public:
   expected<std::vector<auth::tenant>> list_tenants();
   /// The audit trail (PROTOCOL.md, "Audit"): the records `f` selects, in
   /// revision order (f.from_seq is not used). Needs auditor or cluster-admin.
-  expected<std::vector<audit::record>> audit_list(const audit::filter& f,
-                                                  consistency c = consistency::linearizable);
+  expected<std::vector<audit::record>>
+  audit_list(const audit::filter& f, consistency c = consistency::linearizable);
   /// The audit chain at `seq` (0 = the head) as the answering node recomputes
   /// it from its own records (serializable: that node's state as it is).
   expected<audit::chain_point> audit_verify(std::uint64_t seq);

@@ -192,11 +192,38 @@ void fail_node_on(node_context& ctx, const error& e) {
   }
 }
 
+/// A request refused for want of a valid principal or of a permission goes
+/// to this node's denied-request log (actors/denied_log.hpp): it never
+/// reaches the replicated audit trail. Names only, never a token or content.
+void record_denial(node_context& ctx, const error& e, const session_identity* who,
+                   std::string_view what, std::uint8_t op, std::string_view key) {
+  if (!ctx.denied ||
+      (e.code != errc::unauthenticated && e.code != errc::permission_denied))
+    return;
+  denied_event ev;
+  ev.what = std::string{what};
+  if (who) {
+    ev.principal = who->principal;
+    ev.origin = who->origin;
+  }
+  ev.op = std::to_string(op);
+  ev.key = std::string{key};
+  ev.code = e.code;
+  ev.reason = e.message;
+  if (auto st = ctx.denied->append(ev); !st.ok())
+    spdlog::warn("could not record a denied request in {}: {}", denied_log::file_name,
+                 st.err().message);
+}
+
 /// A refusal for the principal check or the rate, as a reply; the node
-/// stops on a state failure (fail_node_on).
-rpc::client_reply refused(node_context& ctx, const error& e, std::uint64_t revision) {
+/// stops on a state failure (fail_node_on). `who`, `op` and `key` say what
+/// was refused, for the denied-request log.
+rpc::client_reply refused(node_context& ctx, const error& e, std::uint64_t revision,
+                          const session_identity* who = nullptr, std::uint8_t op = 0,
+                          std::string_view key = {}) {
   fail_node_on(ctx, e);
   count_refusal(ctx, e.code);
+  record_denial(ctx, e, who, "request", op, key);
   auto r = error_reply(e);
   r.node_id = ctx.opts.id;
   r.revision = revision;
@@ -218,9 +245,9 @@ std::optional<rpc::client_reply> admit(node_context& ctx, const session_identity
   if (!a.ok())
     return refused(ctx, a.err(), revision);
   if (!a->ok())
-    return refused(ctx, a->err(), revision);
+    return refused(ctx, a->err(), revision, &who, 0, key);
   if (cluster != 0 && ((*a)->cluster() & cluster) != cluster)
-    return refused(ctx, auth::denied(**a, cluster, what, "*"), revision);
+    return refused(ctx, auth::denied(**a, cluster, what, "*"), revision, &who, 0, key);
   if (counts)
     if (auto s = spend_rate(ctx, *txn, who.principal, key); !s.ok())
       return refused(ctx, s.err(), revision);
@@ -309,7 +336,9 @@ rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req,
   rpc::client_reply r;
   r.node_id = ctx.opts.id;
   r.revision = *applied;
-  auto failed = [&](const error& e) { return refused(ctx, e, *applied); };
+  auto failed = [&](const error& e) {
+    return refused(ctx, e, *applied, &who, req.op, req.key);
+  };
   // The principal and its roles in this very transaction: the decision and
   // the data it guards are of the same revision.
   auto access = principal_now(ctx, *txn, who);

@@ -174,6 +174,17 @@ node_endpoint_actor::behavior_type endpoint_fun(endpoint_self self,
           auto refuse_token = [&](const std::string& why) {
             ctx->counters.add("auth.refused.unauthenticated");
             spdlog::info("node endpoint refused client '{}': {}", h.client_name, why);
+            if (ctx->denied) {
+              denied_event ev;
+              ev.what = "hello";
+              ev.identity = client ? peer_identity_of(self->system(), client->node())
+                                   : std::string{};
+              ev.code = errc::unauthenticated;
+              ev.reason = why;
+              if (auto wrote = ctx->denied->append(ev); !wrote.ok())
+                spdlog::warn("could not record a refused hello in {}: {}",
+                             denied_log::file_name, wrote.err().message);
+            }
             return refuse_hello(errc::unauthenticated,
                                 "node " + std::to_string(opts.id) +
                                     " refused the token: " + why +

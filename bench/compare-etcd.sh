@@ -96,10 +96,12 @@ else
   cf_transport() { echo --tls-dir "$work/tls/node$1"; }
   export CONFLUX_TLS_DIR=$work/tls/client CONFLUX_BENCH_TRANSPORT=
 fi
+make_bench_token "$work/bench.token" || die "could not write $work/bench.token"
 for i in 1 2 3; do
   # shellcheck disable=SC2046 # cf_transport prints separate words on purpose
   "$bin/conflux-node" --id "$i" --listen "${cf_eps[$((i - 1))]}" --data "$work/conflux$i" \
     --peers "$peers" --cluster-id compare --log-level warn $(cf_transport "$i") \
+    --bootstrap-token-hash "$bench_token_hash" \
     >"$work/conflux$i.log" 2>&1 &
   track_pid $!
   cf_pids+=($!)

@@ -1,7 +1,8 @@
 // conflux-bench: load generator for a running Conflux cluster (docs/benchmarks.md, Load
 // generators), on the CAF-native client (actors/client.hpp), one client per thread.
 //
-//   conflux-bench --endpoints 127.0.0.1:7101,... --workload put|get|get-serializable|resolve|watch
+//   conflux-bench --endpoints 127.0.0.1:7101,... --workload
+//   put|get|get-serializable|resolve|watch
 //                 --clients N --ops M --value-size B [--keys K] [--warmup W]
 //                 [--pids PID,...] [--timeout-ms T] [--key-prefix tenant/app]
 //
@@ -11,7 +12,8 @@
 //   get-serializable  the same, served from the contacted node's local state
 //   resolve           client::resolve(key, labels), linearizable, against a
 //                     release with a label rule (see setup_resolve)
-//   watch             put-to-event latency: --clients watchers, one writer at --put-rate
+//   watch             put-to-event latency: --clients watchers, one writer at
+//   --put-rate
 //
 // Prints one JSON line (load_common.hpp: print_result). With --pids, also
 // the CPU seconds those processes used per measured operation.
@@ -43,6 +45,7 @@ actors::client_options client_opts(const options& o, std::vector<std::string> ep
   co.endpoints = std::move(eps);
   co.timeout = std::chrono::milliseconds(o.timeout_ms);
   co.name = "conflux-bench";
+  co.token = o.token;
   return co;
 }
 
@@ -52,7 +55,8 @@ struct setup_error {
   int code;
 };
 
-std::optional<setup_error> check(const std::string& what, const expected<apply_result>& r) {
+std::optional<setup_error> check(const std::string& what,
+                                 const expected<apply_result>& r) {
   std::optional<error> e;
   if (!r.ok())
     e = r.err();
@@ -80,7 +84,9 @@ labels resolve_labels(int c) {
           {"region", "r" + std::to_string(c % 4)},
           {"tier", "t" + std::to_string(c % 3)}};
 }
-version_id resolve_expected(int c) { return (c % 2 == 1 || c % 4 == 2) ? 2 : 1; }
+version_id resolve_expected(int c) {
+  return (c % 2 == 1 || c % 4 == 2) ? 2 : 1;
+}
 
 // K configs, each with version 1 holding value-size bytes of text; resolve
 // also gets version 2 and three rules: canary=true -> 2 (priority 10),
@@ -89,9 +95,9 @@ std::optional<setup_error> setup(const options& o, actors::client& cl) {
   const std::string content(static_cast<std::size_t>(o.value_size), 'v');
   for (int k = 0; k < o.keys; ++k) {
     auto key = key_of(o, k);
-    if (auto e = check("create " + key, cl.write(create_config{key, content_format::text,
-                                                               std::nullopt, content,
-                                                               "conflux-bench", ""})))
+    if (auto e = check("create " + key,
+                       cl.write(create_config{key, content_format::text, std::nullopt,
+                                              content, "conflux-bench", ""})))
       return e;
     if (o.workload != "resolve")
       continue;
@@ -100,11 +106,11 @@ std::optional<setup_error> setup(const options& o, actors::client& cl) {
     if (auto e = check("add version 2 of " + key,
                        cl.write(create_version{key, v2, "", "", std::nullopt})))
       return e;
-    std::vector<release_rule> rules{{{{"canary", "true"}}, 2, 10},
-                                    {{{"region", "r2"}}, 2, 5},
-                                    {{}, 1, 0}};
-    if (auto e = check("release " + key,
-                       cl.write(update_release_rules{key, rules, "conflux-bench", std::nullopt})))
+    std::vector<release_rule> rules{
+        {{{"canary", "true"}}, 2, 10}, {{{"region", "r2"}}, 2, 5}, {{}, 1, 0}};
+    if (auto e = check(
+            "release " + key,
+            cl.write(update_release_rules{key, rules, "conflux-bench", std::nullopt})))
       return e;
   }
   return std::nullopt;
@@ -113,7 +119,8 @@ std::optional<setup_error> setup(const options& o, actors::client& cl) {
 // -- the workloads: each makes the op of one client ---------------------------------
 
 op_fn put_op(const options& o, int c, std::shared_ptr<actors::client> cl) {
-  auto content = std::make_shared<std::string>(static_cast<std::size_t>(o.value_size), 'x');
+  auto content =
+      std::make_shared<std::string>(static_cast<std::size_t>(o.value_size), 'x');
   return [o, c, cl, content](std::int64_t i, bool, std::string& why) {
     (*content)[0] = static_cast<char>('a' + i % 26);
     auto key = key_of(o, key_index(o, c, i));
@@ -135,8 +142,8 @@ op_fn get_op(const options& o, int c, std::shared_ptr<actors::client> cl,
       return false;
     }
     if (v->content.size() != static_cast<std::size_t>(o.value_size)) {
-      why = "get " + key + ": " + std::to_string(v->content.size()) + " bytes, expected " +
-            std::to_string(o.value_size);
+      why = "get " + key + ": " + std::to_string(v->content.size()) +
+            " bytes, expected " + std::to_string(o.value_size);
       return false;
     }
     return true;
@@ -154,8 +161,8 @@ op_fn resolve_op(const options& o, int c, std::shared_ptr<actors::client> cl) {
       return false;
     }
     if (r->ver.id != want) {
-      why = "resolve " + key + ": version " + std::to_string(r->ver.id) + ", expected " +
-            std::to_string(want);
+      why = "resolve " + key + ": version " + std::to_string(r->ver.id) +
+            ", expected " + std::to_string(want);
       return false;
     }
     return true;
@@ -178,8 +185,9 @@ std::optional<run_result> run_watch(const options& o, actors::client_runtime& rt
   {
     // A write outside the watched prefix marks where the setup ended.
     actors::client admin{rt, client_opts(o, o.endpoint_list())};
-    auto r = admin.write(create_config{o.key_prefix + "/marker/start", content_format::text,
-                                       std::nullopt, "start", "conflux-bench", ""});
+    auto r =
+        admin.write(create_config{o.key_prefix + "/marker/start", content_format::text,
+                                  std::nullopt, "start", "conflux-bench", ""});
     if (!r.ok() || r->err) {
       run_result failed;
       failed.fatal = "could not mark the start of the watch run: " +
@@ -192,21 +200,23 @@ std::optional<run_result> run_watch(const options& o, actors::client_runtime& rt
   hooks.make_writer = [&](std::string&) {
     auto cl = std::make_shared<actors::client>(rt, client_opts(o, o.endpoint_list()));
     return std::function<bool(std::int64_t, const std::string&, std::string&)>(
-      [&o, cl](std::int64_t seq, const std::string& value, std::string& why) {
-        auto key = key_of(o, static_cast<int>(seq % o.keys));
-        auto r = cl->write(create_version{key, value, "", "", std::nullopt});
-        if (!r.ok() || r->err) {
-          why = "put " + key + ": " + (r.ok() ? to_string(*r->err) : to_string(r.err()));
-          return false;
-        }
-        auto want = static_cast<version_id>(seq / o.keys + 2);
-        if (r->version != want) {
-          why = "put " + key + " made version " + std::to_string(r->version) + ", expected " +
-                std::to_string(want) + " (is another writer using these keys?)";
-          return false;
-        }
-        return true;
-      });
+        [&o, cl](std::int64_t seq, const std::string& value, std::string& why) {
+          auto key = key_of(o, static_cast<int>(seq % o.keys));
+          auto r = cl->write(create_version{key, value, "", "", std::nullopt});
+          if (!r.ok() || r->err) {
+            why = "put " + key + ": " +
+                  (r.ok() ? to_string(*r->err) : to_string(r.err()));
+            return false;
+          }
+          auto want = static_cast<version_id>(seq / o.keys + 2);
+          if (r->version != want) {
+            why = "put " + key + " made version " + std::to_string(r->version) +
+                  ", expected " + std::to_string(want) +
+                  " (is another writer using these keys?)";
+            return false;
+          }
+          return true;
+        });
   };
   hooks.run_watcher = [&](int c, const std::function<void()>& ready,
                           const std::function<void(std::int64_t)>& seen,
@@ -247,12 +257,13 @@ std::optional<run_result> run_watch(const options& o, actors::client_runtime& rt
 
 int main(int argc, char** argv) {
   options o;
-  program_info info{"conflux-bench",
-                    "conflux-bench: latency and throughput of a running Conflux cluster, "
-                    "N clients on the CAF-native client",
-                    "127.0.0.1:7101",
-                    {"put", "get", "get-serializable", "resolve", "watch"},
-                    true};
+  program_info info{
+      "conflux-bench",
+      "conflux-bench: latency and throughput of a running Conflux cluster, "
+      "N clients on the CAF-native client",
+      "127.0.0.1:7101",
+      {"put", "get", "get-serializable", "resolve", "watch"},
+      true};
   if (auto rc = parse_cli(argc, argv, info, o))
     return *rc;
   auto transport = o.insecure_plaintext ? actors::transport_settings{}
@@ -276,7 +287,8 @@ int main(int argc, char** argv) {
     r = *run_watch(o, rt, m);
   } else {
     client_factory make = [&](int c, std::string&) -> op_fn {
-      auto cl = std::make_shared<actors::client>(rt, client_opts(o, o.endpoints_for(c)));
+      auto cl =
+          std::make_shared<actors::client>(rt, client_opts(o, o.endpoints_for(c)));
       if (o.workload == "put")
         return put_op(o, c, cl);
       if (o.workload == "get")

@@ -256,6 +256,18 @@ etcd_healthy() {
     >/dev/null 2>&1
 }
 
+# make_bench_token FILE: writes a new Conflux token to FILE (mode 0600),
+# exports CONFLUX_TOKEN_FILE=FILE for conflux-bench and sets bench_token_hash
+# to its SHA-256, for the nodes' --bootstrap-token-hash: the bench acts as the
+# cluster's first admin.
+make_bench_token() {
+  local file=$1 token
+  token="cfx_$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  (umask 077 && printf '%s\n' "$token" >"$file") || return 1
+  bench_token_hash=$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)
+  export CONFLUX_TOKEN_FILE=$file
+}
+
 # make_conflux_certs CERT_BIN DIR CLUSTER N: a CA of CLUSTER in DIR/ca, node
 # certificates in DIR/node1..DIR/nodeN (for --tls-dir) and a client
 # certificate in DIR/client (for CONFLUX_TLS_DIR), made with conflux-cert.

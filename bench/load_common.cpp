@@ -2,7 +2,6 @@
 #include "bench/load_common.hpp"
 
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -16,9 +15,8 @@
 #include <random>
 #include <set>
 #include <sstream>
-#include <thread>
-
 #include <sys/resource.h>
+#include <thread>
 #include <unistd.h>
 
 namespace conflux::bench {
@@ -46,9 +44,8 @@ bool valid_endpoint(const std::string& e) {
   if (colon == std::string::npos || colon == 0 || colon + 1 == e.size())
     return false;
   auto port = e.substr(colon + 1);
-  if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char ch) {
-        return ch >= '0' && ch <= '9';
-      }))
+  if (port.size() > 5 || !std::all_of(port.begin(), port.end(),
+                                      [](char ch) { return ch >= '0' && ch <= '9'; }))
     return false;
   auto p = std::stoul(port);
   return p >= 1 && p <= 65535;
@@ -58,11 +55,14 @@ bool valid_endpoint(const std::string& e) {
 
 // -- options ----------------------------------------------------------------------
 
-std::vector<std::string> options::endpoint_list() const { return split(endpoints, ','); }
+std::vector<std::string> options::endpoint_list() const {
+  return split(endpoints, ',');
+}
 
 std::vector<std::string> options::endpoints_for(int client) const {
   auto eps = endpoint_list();
-  std::rotate(eps.begin(), eps.begin() + (client % static_cast<int>(eps.size())), eps.end());
+  std::rotate(eps.begin(), eps.begin() + (client % static_cast<int>(eps.size())),
+              eps.end());
   return eps;
 }
 
@@ -71,45 +71,52 @@ std::int64_t options::ops_of(int client) const {
   return ops / n + (client < ops % n ? 1 : 0);
 }
 
-std::optional<int> parse_cli(int argc, char** argv, const program_info& info, options& out) {
+std::optional<int> parse_cli(int argc, char** argv, const program_info& info,
+                             options& out) {
   out.endpoints = info.default_endpoints;
   std::string pids;
+  std::string token_file;
   CLI::App app{info.description, info.name};
   app.set_help_flag("-h,--help", "print this help and exit");
   std::string names;
   for (const auto& w : info.workloads)
     names += (names.empty() ? "" : "|") + w;
   app.add_option("--endpoints", out.endpoints, "HOST:PORT,... of the cluster's members")
-    ->capture_default_str();
+      ->capture_default_str();
   app.add_option("--workload", out.workload, names)
-    ->required()
-    ->check(CLI::IsMember(info.workloads));
-  app.add_option("--clients", out.clients, "concurrent clients, one thread and one "
-                                           "connection each")
-    ->capture_default_str()
-    ->check(CLI::Range(1, 4096));
-  app.add_option("--ops", out.ops, "measured operations in total, split over the clients "
-                                   "(watch: events measured)")
-    ->capture_default_str()
-    ->check(CLI::Range(std::int64_t{1}, std::int64_t{100'000'000}));
+      ->required()
+      ->check(CLI::IsMember(info.workloads));
+  app.add_option("--clients", out.clients,
+                 "concurrent clients, one thread and one "
+                 "connection each")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--ops", out.ops,
+                 "measured operations in total, split over the clients "
+                 "(watch: events measured)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{100'000'000}));
   app.add_option("--value-size", out.value_size, "bytes per value written")
-    ->capture_default_str()
-    ->check(CLI::Range(1, 1 << 20));
-  app.add_option("--keys", out.keys, "how many keys (configs) the operations spread over")
-    ->capture_default_str()
-    ->check(CLI::Range(1, 100'000));
-  app.add_option("--warmup", out.warmup, "unmeasured operations per client first "
-                                         "(watch: unmeasured puts)")
-    ->capture_default_str()
-    ->check(CLI::Range(0, 1'000'000));
-  app.add_option("--pids", pids, "PID,... of the server processes: report the CPU they "
-                                 "used per operation");
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--keys", out.keys,
+                 "how many keys (configs) the operations spread over")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100'000));
+  app.add_option("--warmup", out.warmup,
+                 "unmeasured operations per client first "
+                 "(watch: unmeasured puts)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1'000'000));
+  app.add_option("--pids", pids,
+                 "PID,... of the server processes: report the CPU they "
+                 "used per operation");
   app.add_option("--timeout-ms", out.timeout_ms, "deadline of one operation")
-    ->capture_default_str()
-    ->check(CLI::Range(1, 600'000));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 600'000));
   app.add_option("--put-rate", out.put_rate, "watch: puts per second of the writer")
-    ->capture_default_str()
-    ->check(CLI::Range(0.1, 100'000.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 100'000.0));
   app.add_option("--key-prefix", out.key_prefix,
                  "first two key segments (default bench/<run id>), so runs never share "
                  "keys");
@@ -119,10 +126,14 @@ std::optional<int> parse_cli(int argc, char** argv, const program_info& info, op
                    "(default: $CONFLUX_TLS_DIR)");
     app.add_flag("--insecure-plaintext", out.insecure_plaintext,
                  "plain text to loopback nodes started with --insecure-plaintext");
+    app.add_option("--token-file", token_file,
+                   "file holding the token the clients present (default: "
+                   "$CONFLUX_TOKEN_FILE)");
   }
-  app.footer("Prints one JSON line: {\"workload\",\"clients\",\"ops\",\"seconds\","
-             "\"ops_per_sec\",\"p50_us\",\"p99_us\",\"p999_us\",\"errors\",...}. Exit "
-             "codes: 0 ok, 1 some operations failed, 2 bad input, 5 cluster unavailable.");
+  app.footer(
+      "Prints one JSON line: {\"workload\",\"clients\",\"ops\",\"seconds\","
+      "\"ops_per_sec\",\"p50_us\",\"p99_us\",\"p999_us\",\"errors\",...}. Exit "
+      "codes: 0 ok, 1 some operations failed, 2 bad input, 5 cluster unavailable.");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -137,19 +148,41 @@ std::optional<int> parse_cli(int argc, char** argv, const program_info& info, op
     const char* env = std::getenv("CONFLUX_TLS_DIR");
     out.tls_dir = env ? env : "";
     if (out.tls_dir.empty())
-      return bad("no TLS credentials: give --tls-dir DIR or set CONFLUX_TLS_DIR (made by "
-                 "`conflux-cert client`), or --insecure-plaintext for loopback nodes "
-                 "started with it");
+      return bad(
+          "no TLS credentials: give --tls-dir DIR or set CONFLUX_TLS_DIR (made by "
+          "`conflux-cert client`), or --insecure-plaintext for loopback nodes "
+          "started with it");
   }
   if (out.insecure_plaintext && !out.tls_dir.empty())
     return bad("--insecure-plaintext and --tls-dir exclude each other");
+  if (info.conflux_transport) {
+    if (token_file.empty()) {
+      const char* env = std::getenv("CONFLUX_TOKEN_FILE");
+      token_file = env ? env : "";
+    }
+    if (token_file.empty())
+      return bad("no token: give --token-file FILE or set CONFLUX_TOKEN_FILE (a file "
+                 "holding a token made by `conflux auth token create` or `conflux auth "
+                 "bootstrap-token`)");
+    std::ifstream in(token_file);
+    std::string text;
+    if (!in || !std::getline(in, text))
+      return bad("cannot read the token file " + token_file);
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+      text.pop_back();
+    if (text.empty())
+      return bad("the token file " + token_file + " is empty; put one token in it");
+    out.token = std::move(text);
+  }
   for (const auto& e : out.endpoint_list())
     if (!valid_endpoint(e))
-      return bad("--endpoints: '" + e + "' is not HOST:PORT; pass e.g. "
+      return bad("--endpoints: '" + e +
+                 "' is not HOST:PORT; pass e.g. "
                  "--endpoints 127.0.0.1:7101,127.0.0.1:7102");
   if (out.ops < out.clients)
     return bad("--ops " + std::to_string(out.ops) + " is less than --clients " +
-               std::to_string(out.clients) + ": every client needs at least one "
+               std::to_string(out.clients) +
+               ": every client needs at least one "
                "operation; raise --ops");
   if (!out.key_prefix.empty()) {
     auto segs = split(out.key_prefix, '/');
@@ -157,11 +190,12 @@ std::optional<int> parse_cli(int argc, char** argv, const program_info& info, op
     for (const auto& s : segs)
       ok = ok && !s.empty() && s != "." && s != ".." &&
            std::all_of(s.begin(), s.end(), [](char ch) {
-             return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' ||
-                    ch == '-';
+             return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' ||
+                    ch == '_' || ch == '-';
            });
     if (!ok)
-      return bad("--key-prefix '" + out.key_prefix + "' must be two segments of "
+      return bad("--key-prefix '" + out.key_prefix +
+                 "' must be two segments of "
                  "[A-Za-z0-9._-], e.g. bench/run1");
   }
   if (!pids.empty()) {
@@ -198,8 +232,8 @@ std::size_t histogram::index_of(std::uint64_t v) {
   int e = 63 - __builtin_clzll(v); // >= sub_bits
   int shift = e - sub_bits;
   auto mant = v >> shift; // in [128, 256)
-  return static_cast<std::size_t>(sub_count + static_cast<std::uint64_t>(shift) * sub_count +
-                                  (mant - sub_count));
+  return static_cast<std::size_t>(
+      sub_count + static_cast<std::uint64_t>(shift) * sub_count + (mant - sub_count));
 }
 
 std::uint64_t histogram::midpoint_of(std::size_t idx) {
@@ -229,7 +263,8 @@ void histogram::merge(const histogram& o) {
 }
 
 double histogram::mean() const {
-  return count_ == 0 ? 0.0 : static_cast<double>(sum_ / static_cast<long double>(count_));
+  return count_ == 0 ? 0.0
+                     : static_cast<double>(sum_ / static_cast<long double>(count_));
 }
 
 std::uint64_t histogram::percentile(double q) const {
@@ -300,7 +335,9 @@ void measurement::stop() {
     after_.push_back(pid_cpu_seconds(p));
 }
 
-double measurement::seconds() const { return std::chrono::duration<double>(t1_ - t0_).count(); }
+double measurement::seconds() const {
+  return std::chrono::duration<double>(t1_ - t0_).count();
+}
 
 std::optional<double> measurement::server_cpu() const {
   if (pids_.empty() || before_.size() != pids_.size() || after_.size() != pids_.size())
@@ -326,7 +363,8 @@ void error_log::add(std::int64_t n, const std::string& what) {
 
 // -- closed loop ------------------------------------------------------------------
 
-run_result run_closed_loop(const options& opts, measurement& m, const client_factory& make) {
+run_result run_closed_loop(const options& opts, measurement& m,
+                           const client_factory& make) {
   const int n = opts.clients;
   std::mutex mu;
   std::condition_variable cv;
@@ -345,7 +383,7 @@ run_result run_closed_loop(const options& opts, measurement& m, const client_fac
       if (usable) {
         for (int i = 0; i < opts.warmup; ++i) {
           std::string ignored; // warm-up failures are not measured
-          (void) op(i, true, ignored);
+          (void)op(i, true, ignored);
         }
       }
       {
@@ -366,7 +404,7 @@ run_result run_closed_loop(const options& opts, measurement& m, const client_fac
           auto t1 = steady::now();
           if (ok)
             h.record(static_cast<std::uint64_t>(
-              std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()));
+                std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()));
           else
             errs.add(fail);
         }
@@ -428,7 +466,8 @@ std::optional<std::int64_t> parse_watch_value(const std::string& v) {
   return seq;
 }
 
-run_result run_watch_shape(const options& opts, measurement& m, const watch_hooks& hooks) {
+run_result run_watch_shape(const options& opts, measurement& m,
+                           const watch_hooks& hooks) {
   const int n = opts.clients;
   const std::int64_t measured_puts = (opts.ops + n - 1) / n;
   const std::int64_t warm = opts.warmup;
@@ -457,8 +496,9 @@ run_result run_watch_shape(const options& opts, measurement& m, const watch_hook
       auto& w = *ws[static_cast<std::size_t>(c)];
       auto ready = [&] { w.ready.store(true); };
       auto seen = [&](std::int64_t seq) {
-        auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - base)
-                     .count();
+        auto now =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - base)
+                .count();
         if (seq < 0 || seq >= total) {
           errs.add("watcher " + std::to_string(c) + " saw an event of unknown put " +
                    std::to_string(seq));
@@ -500,10 +540,12 @@ run_result run_watch_shape(const options& opts, measurement& m, const watch_hook
     out.errors += errs.count();
   };
   auto limit = steady::now() + std::chrono::milliseconds(opts.timeout_ms);
-  while (steady::now() < limit &&
-         !std::all_of(ws.begin(), ws.end(), [](const auto& w) { return w->ready.load(); }))
+  while (steady::now() < limit && !std::all_of(ws.begin(), ws.end(), [](const auto& w) {
+           return w->ready.load();
+         }))
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  if (!std::all_of(ws.begin(), ws.end(), [](const auto& w) { return w->ready.load(); })) {
+  if (!std::all_of(ws.begin(), ws.end(),
+                   [](const auto& w) { return w->ready.load(); })) {
     out.fatal = "the watches were not all established within --timeout-ms";
     finish();
     return out;
@@ -516,7 +558,7 @@ run_result run_watch_shape(const options& opts, measurement& m, const watch_hook
     return out;
   }
   const auto interval = std::chrono::duration_cast<steady::duration>(
-    std::chrono::duration<double>(1.0 / opts.put_rate));
+      std::chrono::duration<double>(1.0 / opts.put_rate));
   std::int64_t failed_measured_puts = 0;
   auto next = steady::now();
   for (std::int64_t seq = 0; seq < total; ++seq) {
@@ -525,7 +567,8 @@ run_result run_watch_shape(const options& opts, measurement& m, const watch_hook
     std::this_thread::sleep_until(next);
     next += interval;
     auto value = watch_value(seq, opts.value_size);
-    auto at = std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - base).count();
+    auto at = std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - base)
+                  .count();
     sent[static_cast<std::size_t>(seq)].store(std::max<std::int64_t>(at, 1),
                                               std::memory_order_release);
     std::string fail;
@@ -552,8 +595,9 @@ run_result run_watch_shape(const options& opts, measurement& m, const watch_hook
   for (const auto& w : ws)
     missing += std::max<std::int64_t>(0, expected - w->measured.load());
   if (missing > 0)
-    errs.add(missing, std::to_string(missing) + " events never arrived within --timeout-ms " +
-                        std::to_string(opts.timeout_ms));
+    errs.add(missing, std::to_string(missing) +
+                          " events never arrived within --timeout-ms " +
+                          std::to_string(opts.timeout_ms));
   put = nullptr;
   finish();
   return out;
@@ -564,10 +608,11 @@ run_result run_watch_shape(const options& opts, measurement& m, const watch_hook
 std::string make_run_id() {
   std::random_device rd;
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(
-                std::chrono::system_clock::now().time_since_epoch())
-                .count();
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
   char buf[32];
-  std::snprintf(buf, sizeof buf, "r%lld-%04x", static_cast<long long>(secs % 100'000'000),
+  std::snprintf(buf, sizeof buf, "r%lld-%04x",
+                static_cast<long long>(secs % 100'000'000),
                 static_cast<unsigned>(rd() & 0xffff));
   return buf;
 }
@@ -577,23 +622,25 @@ void print_result(const options& opts, const measurement& m, const run_result& r
   const auto ops = static_cast<double>(r.hist.count());
   auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
   auto per_op_us = [&](double cpu_s) { return ops > 0 ? cpu_s * 1e6 / ops : 0.0; };
-  std::printf("{\"workload\":\"%s\",\"clients\":%d,\"ops\":%llu,\"seconds\":%.3f,"
-              "\"ops_per_sec\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
-              "\"errors\":%lld,\"max_us\":%.1f,\"mean_us\":%.1f,\"value_size\":%d,"
-              "\"keys\":%d,\"warmup\":%d,\"client_cpu_s\":%.3f,\"client_cpu_us_per_op\":%.1f",
-              opts.workload.c_str(), opts.clients,
-              static_cast<unsigned long long>(r.hist.count()), secs,
-              secs > 0 ? ops / secs : 0.0, us(r.hist.percentile(0.50)),
-              us(r.hist.percentile(0.99)), us(r.hist.percentile(0.999)),
-              static_cast<long long>(r.errors), us(r.hist.max()), r.hist.mean() / 1000.0,
-              opts.value_size, opts.keys, opts.warmup, m.self_cpu(),
-              per_op_us(m.self_cpu()));
+  std::printf(
+      "{\"workload\":\"%s\",\"clients\":%d,\"ops\":%llu,\"seconds\":%.3f,"
+      "\"ops_per_sec\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
+      "\"errors\":%lld,\"max_us\":%.1f,\"mean_us\":%.1f,\"value_size\":%d,"
+      "\"keys\":%d,\"warmup\":%d,\"client_cpu_s\":%.3f,\"client_cpu_us_per_op\":%.1f",
+      opts.workload.c_str(), opts.clients,
+      static_cast<unsigned long long>(r.hist.count()), secs,
+      secs > 0 ? ops / secs : 0.0, us(r.hist.percentile(0.50)),
+      us(r.hist.percentile(0.99)), us(r.hist.percentile(0.999)),
+      static_cast<long long>(r.errors), us(r.hist.max()), r.hist.mean() / 1000.0,
+      opts.value_size, opts.keys, opts.warmup, m.self_cpu(), per_op_us(m.self_cpu()));
   if (auto s = m.server_cpu())
-    std::printf(",\"server_cpu_s\":%.3f,\"server_cpu_us_per_op\":%.1f,\"server_pids\":%zu", *s,
-                per_op_us(*s), opts.pids.size());
+    std::printf(
+        ",\"server_cpu_s\":%.3f,\"server_cpu_us_per_op\":%.1f,\"server_pids\":%zu", *s,
+        per_op_us(*s), opts.pids.size());
   else if (!opts.pids.empty())
-    std::printf(",\"server_cpu_s\":null,\"server_cpu_us_per_op\":null,\"server_pids\":%zu",
-                opts.pids.size());
+    std::printf(
+        ",\"server_cpu_s\":null,\"server_cpu_us_per_op\":null,\"server_pids\":%zu",
+        opts.pids.size());
   std::printf("}\n");
   std::fflush(stdout);
 }

@@ -21,9 +21,8 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
-
 #include <sys/types.h>
+#include <vector>
 
 namespace conflux::bench {
 
@@ -60,6 +59,10 @@ struct options {
   /// plain text to loopback nodes (--insecure-plaintext).
   std::string tls_dir;
   bool insecure_plaintext = false;
+  /// Conflux only: the token the bench's clients present (read from
+  /// --token-file, else $CONFLUX_TOKEN_FILE). Its principal needs read,
+  /// write and release on the bench's keys.
+  std::string token;
 
   /// The endpoint list split at commas (validated by the caller).
   std::vector<std::string> endpoint_list() const;
@@ -83,7 +86,8 @@ struct program_info {
 
 /// Parses and validates argv. Returns the exit code to leave with (0 for
 /// --help, 2 for bad input, after printing why) or nullopt to go on.
-std::optional<int> parse_cli(int argc, char** argv, const program_info& info, options& out);
+std::optional<int> parse_cli(int argc, char** argv, const program_info& info,
+                             options& out);
 
 /// Latency histogram in nanoseconds: 128 exact buckets below 128 ns, then 128
 /// sub-buckets per power of two (HDR-style), so a percentile is off by less
@@ -163,7 +167,8 @@ using client_factory = std::function<op_fn(int c, std::string& why)>;
 /// its share of opts.ops timed one at a time. The measured phase runs from
 /// the common start until the last client is done (clients are torn down
 /// after it).
-run_result run_closed_loop(const options& opts, measurement& m, const client_factory& make);
+run_result run_closed_loop(const options& opts, measurement& m,
+                           const client_factory& make);
 
 /// The watch shape: opts.clients watchers, each with its own connection,
 /// watch the keys; one writer puts value-size values at opts.put_rate per
@@ -177,19 +182,20 @@ struct watch_hooks {
   /// Connects the writer; then puts (seq, value) one at a time.
   std::function<std::function<bool(std::int64_t seq, const std::string& value,
                                    std::string& why)>(std::string& why)>
-    make_writer;
+      make_writer;
   /// Runs watcher c until `stop` is set: opens its watch (then calls
   /// `ready()` once), and calls `seen(seq)` for each event carrying a value
   /// made by watch_value. Returns an error text if the watch failed.
-  std::function<std::optional<std::string>(int c, const std::function<void()>& ready,
-                                           const std::function<void(std::int64_t seq)>& seen,
-                                           const std::atomic<bool>& stop)>
-    run_watcher;
+  std::function<std::optional<std::string>(
+      int c, const std::function<void()>& ready,
+      const std::function<void(std::int64_t seq)>& seen, const std::atomic<bool>& stop)>
+      run_watcher;
   /// Wakes watchers blocked in a read so that they see `stop` (e.g. shuts
   /// their sockets down). May be empty if watchers poll `stop`.
   std::function<void()> interrupt;
 };
-run_result run_watch_shape(const options& opts, measurement& m, const watch_hooks& hooks);
+run_result run_watch_shape(const options& opts, measurement& m,
+                           const watch_hooks& hooks);
 
 /// The value the watch writer puts: "w<seq>;" padded with 'x' to `size`.
 std::string watch_value(std::int64_t seq, int size);

@@ -18,13 +18,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 smoke_temp_dir conflux-bench-smoke node.log # $dir, removed on exit; fail shows the log
 make_conflux_certs "$cert" "$dir/tls" smoke 1 || fail "conflux-cert could not make certificates"
 export CONFLUX_TLS_DIR=$dir/tls/client
+make_bench_token "$dir/bench.token" || fail "could not write the bench token"
 
 # The node on a free loopback port, $ep (start_until_ready picks it and
 # retries if it was taken between the check and the bind).
 start_node() {
   rm -rf "$dir/data"
   "$node" --id 1 --listen "$ep" --data "$dir/data" --peers "1=$ep" --cluster-id smoke \
-    --tls-dir "$dir/tls/node1" --log-level warn >"$dir/node.log" 2>&1 &
+    --tls-dir "$dir/tls/node1" --bootstrap-token-hash "$bench_token_hash" --log-level warn >"$dir/node.log" 2>&1 &
   track_pid $!
 }
 node_ready() {
@@ -48,6 +49,7 @@ expect_exit env 2 "no TLS credentials" -u CONFLUX_TLS_DIR "$bench" --endpoints "
 expect_exit "$bench" 2 "cannot read the TLS" --endpoints "$ep" --workload put \
   --tls-dir "$dir/nonexistent"
 expect_exit "$bench" 2 "workload" --endpoints "$ep"
+expect_exit env 2 "no token" -u CONFLUX_TOKEN_FILE "$bench" --endpoints "$ep" --workload put
 expect_exit "$bench" 2 "not in" --endpoints "$ep" --workload scan
 expect_exit "$bench" 2 "bogus" --endpoints "$ep" --workload put --bogus
 expect_exit "$bench" 2 "raise --ops" --endpoints "$ep" --workload put --clients 4 --ops 2

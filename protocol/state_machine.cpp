@@ -1,8 +1,5 @@
 #include "protocol/state_machine.hpp"
 
-#include <algorithm>
-#include <set>
-
 #include "protocol/audit.hpp"
 #include "protocol/auth_state.hpp"
 #include "protocol/codec.hpp"
@@ -478,8 +475,9 @@ public:
         cmd.max_records > audit::max_max_records)
       return refused({errc::invalid_argument,
                       "audit retention " + std::to_string(cmd.max_records) +
-                          " records is outside " + std::to_string(audit::min_max_records) +
-                          ".." + std::to_string(audit::max_max_records) +
+                          " records is outside " +
+                          std::to_string(audit::min_max_records) + ".." +
+                          std::to_string(audit::max_max_records) +
                           "; give a number of records in that range"});
     CONFLUX_TRY(audit::set_retention(st_, cmd.max_records));
     return done(0, 0);
@@ -946,7 +944,8 @@ expected<apply_result> state_machine::apply(state_writer& st, std::uint64_t inde
   return r;
 }
 
-expected<apply_result> state_machine::apply_command(state_writer& st, std::uint64_t index,
+expected<apply_result> state_machine::apply_command(state_writer& st,
+                                                    std::uint64_t index,
                                                     std::int64_t timestamp_ms,
                                                     const command_envelope& env) const {
   CONFLUX_TRY(check_next(st, index));

@@ -8,6 +8,8 @@
 #include "tests/integration/helpers.hpp"
 
 #include <atomic>
+#include <fstream>
+#include <iterator>
 #include <doctest/doctest.h>
 #include <thread>
 
@@ -89,6 +91,17 @@ TEST_CASE("a_hello_with_a_wrong_token_is_refused_unauthenticated") {
   CHECK(r.err().message.find(auth::token_hash(token)) == std::string::npos);
   CHECK_ERRC(client_with(c, "cfx_not-a-token")->list_configs(""),
              errc::unauthenticated);
+  // The node that refused the hello wrote it to its denied-request log,
+  // without the token or its hash.
+  std::string denied;
+  for (std::size_t i = 0; i < 3; ++i) {
+    std::ifstream in(c.data_dir(i) + "/audit-denied.log");
+    denied += std::string{std::istreambuf_iterator<char>(in), {}};
+  }
+  CHECK(denied.find("\"what\":\"hello\"") != std::string::npos);
+  CHECK(denied.find("unauthenticated") != std::string::npos);
+  CHECK(denied.find(token) == std::string::npos);
+  CHECK(denied.find(auth::token_hash(token)) == std::string::npos);
 }
 
 TEST_CASE("a_hello_with_an_expired_token_is_refused_unauthenticated") {
