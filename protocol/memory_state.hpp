@@ -61,13 +61,22 @@ public:
   /// Test hook: the stored audit record, to tamper with it on purpose.
   audit::record* raw_audit(std::uint64_t seq);
 
+  /// Everything but the audit trail is equal: what a refused command must
+  /// leave untouched (it still adds its audit record).
+  bool same_except_audit(const memory_state& b) const {
+    return configs_ == b.configs_ && keys_ == b.keys_ && versions_ == b.versions_ &&
+           sessions_ == b.sessions_ && counters_ == b.counters_ &&
+           last_applied_ == b.last_applied_ && principals_ == b.principals_ &&
+           tokens_ == b.tokens_ && roles_ == b.roles_ && tenants_ == b.tenants_;
+  }
+
   friend bool operator==(const memory_state& a, const memory_state& b) {
     return a.configs_ == b.configs_ && a.keys_ == b.keys_ &&
            a.versions_ == b.versions_ && a.sessions_ == b.sessions_ &&
            a.counters_ == b.counters_ && a.last_applied_ == b.last_applied_ &&
            a.principals_ == b.principals_ && a.tokens_ == b.tokens_ &&
-           a.roles_ == b.roles_ && a.tenants_ == b.tenants_ &&
-           a.audit_ == b.audit_ && a.audit_chain_ == b.audit_chain_;
+           a.roles_ == b.roles_ && a.tenants_ == b.tenants_ && a.audit_ == b.audit_ &&
+           a.audit_chain_ == b.audit_chain_;
   }
 
 private:

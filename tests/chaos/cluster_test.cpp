@@ -6,6 +6,8 @@
 #include "apps/chaos/cluster.hpp"
 #include "apps/chaos/process.hpp"
 #include "apps/chaos/schedule.hpp"
+#include "protocol/auth.hpp"
+#include "tests/protocol/auth_fixture.hpp"
 
 #include <chrono>
 #include <csignal>
@@ -51,6 +53,10 @@ cluster_options options(const temp_dir& dir) {
   o.nodes = 3;
   o.dir = dir.path;
   o.node_binary = CONFLUX_NODE_BIN;
+  // The first leader makes the test admin; the cluster's status clients and
+  // the test's writers present its token.
+  o.token = test_auth::admin_token;
+  o.bootstrap_token_hash = auth::token_hash(o.token);
   return o;
 }
 
@@ -59,6 +65,7 @@ std::uint64_t write_one(chaos_cluster& cl, const std::string& key) {
   actors::client_options co;
   co.endpoints = cl.endpoints();
   co.timeout = 15s;
+  co.token = test_auth::admin_token;
   actors::client c(cl.runtime(), co);
   auto r =
       c.write(create_config{key, content_format::text, std::nullopt, "x", "", "test"});

@@ -8,9 +8,8 @@
 #include "tests/integration/helpers.hpp"
 
 #include <atomic>
-#include <fstream>
-#include <iterator>
 #include <doctest/doctest.h>
+#include <fstream>
 #include <thread>
 
 namespace conflux::itest {
@@ -96,7 +95,8 @@ TEST_CASE("a_hello_with_a_wrong_token_is_refused_unauthenticated") {
   std::string denied;
   for (std::size_t i = 0; i < 3; ++i) {
     std::ifstream in(c.data_dir(i) + "/audit-denied.log");
-    denied += std::string{std::istreambuf_iterator<char>(in), {}};
+    for (std::string line; std::getline(in, line);)
+      denied += line + "\n";
   }
   CHECK(denied.find("\"what\":\"hello\"") != std::string::npos);
   CHECK(denied.find("unauthenticated") != std::string::npos);

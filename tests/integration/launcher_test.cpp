@@ -43,7 +43,8 @@ cli_result run_node(const cluster& scratch, std::vector<std::string> flags) {
   // its transport (or a config file does).
   bool chosen = false;
   for (const auto& f : flags)
-    chosen = chosen || f == "--tls-dir" || f == "--insecure-plaintext" || f == "--config";
+    chosen =
+        chosen || f == "--tls-dir" || f == "--insecure-plaintext" || f == "--config";
   if (!chosen)
     flags.insert(flags.end(), {"--tls-dir", node_tls_dir("conflux", 1)});
   return run_program(node_binary(), flags, 20s);
@@ -64,8 +65,8 @@ void check_refused(const cli_result& r, const std::string& says) {
 TEST_CASE("a_node_without_tls_credentials_refuses_to_start_and_names_the_choices") {
   cluster scratch{one_node()};
   const auto listen = scratch.endpoint(0);
-  auto r = run_program(node_binary(), {"--listen", listen, "--data", scratch.data_dir(0)},
-                       20s);
+  auto r = run_program(node_binary(),
+                       {"--listen", listen, "--data", scratch.data_dir(0)}, 20s);
   check_refused(r, "no TLS credentials: give --tls-dir DIR");
   CHECK(r.err.find("--insecure-plaintext") != std::string::npos);
   // Nothing was created: the data dir does not exist.
@@ -75,15 +76,15 @@ TEST_CASE("a_node_without_tls_credentials_refuses_to_start_and_names_the_choices
 TEST_CASE("insecure_plaintext_is_refused_for_an_address_that_is_not_loopback") {
   cluster scratch{one_node()};
   const auto port = scratch.endpoint(0).substr(scratch.endpoint(0).rfind(':'));
-  check_refused(run_node(scratch, {"--insecure-plaintext", "--listen", "0.0.0.0" + port}),
-                "--insecure-plaintext: --listen 0.0.0.0" + port +
-                    " is not a loopback address");
+  check_refused(
+      run_node(scratch, {"--insecure-plaintext", "--listen", "0.0.0.0" + port}),
+      "--insecure-plaintext: --listen 0.0.0.0" + port + " is not a loopback address");
   const auto listen = scratch.endpoint(0);
-  check_refused(run_node(scratch, {"--insecure-plaintext", "--listen", listen, "--peers",
-                                   "1=" + listen + ",2=10.1.2.3:7102"}),
+  check_refused(run_node(scratch, {"--insecure-plaintext", "--listen", listen,
+                                   "--peers", "1=" + listen + ",2=10.1.2.3:7102"}),
                 "the address of node 2 10.1.2.3:7102 is not a loopback address");
-  check_refused(run_node(scratch, {"--insecure-plaintext", "--listen", listen, "--tls-dir",
-                                   node_tls_dir("conflux", 1)}),
+  check_refused(run_node(scratch, {"--insecure-plaintext", "--listen", listen,
+                                   "--tls-dir", node_tls_dir("conflux", 1)}),
                 "exclude each other");
 }
 
@@ -97,25 +98,29 @@ TEST_CASE("tls_credentials_that_do_not_fit_the_node_are_refused_naming_the_file"
   // Another cluster's certificate.
   auto foreign = node_tls_dir("another-cluster", 1);
   check_refused(run_node(scratch, {"--listen", listen, "--tls-dir", foreign}),
-                "TLS credentials refused: " + foreign + "/ca.crt: is the CA of cluster");
+                "TLS credentials refused: " + foreign +
+                    "/ca.crt: is the CA of cluster");
   // This cluster's certificates, a mistyped --cluster-id: the message names it.
-  check_refused(run_node(scratch, {"--listen", listen, "--tls-dir", node_tls_dir("conflux", 1),
-                                   "--cluster-id", "conflx"}),
-                "--cluster-id (config key cluster_id) 'conflx' is wrong");
+  check_refused(
+      run_node(scratch, {"--listen", listen, "--tls-dir", node_tls_dir("conflux", 1),
+                         "--cluster-id", "conflx"}),
+      "--cluster-id (config key cluster_id) 'conflx' is wrong");
   // A key that is missing, and one of another certificate.
-  check_refused(run_node(scratch, {"--listen", listen, "--tls-dir", node_tls_dir("conflux", 1),
-                                   "--tls-key", scratch.dir() + "/missing.key"}),
-                "cannot read the TLS key " + scratch.dir() + "/missing.key");
-  check_refused(run_node(scratch, {"--listen", listen, "--tls-dir", node_tls_dir("conflux", 1),
-                                   "--tls-key", other + "/node.key"}),
-                "TLS credentials refused: " + other + "/node.key");
+  check_refused(
+      run_node(scratch, {"--listen", listen, "--tls-dir", node_tls_dir("conflux", 1),
+                         "--tls-key", scratch.dir() + "/missing.key"}),
+      "cannot read the TLS key " + scratch.dir() + "/missing.key");
+  check_refused(
+      run_node(scratch, {"--listen", listen, "--tls-dir", node_tls_dir("conflux", 1),
+                         "--tls-key", other + "/node.key"}),
+      "TLS credentials refused: " + other + "/node.key");
   CHECK_FALSE(std::filesystem::exists(scratch.data_dir(0)));
 }
 
 TEST_CASE("a_plaintext_node_says_so_in_its_log_and_in_cluster_status") {
   started_cluster c{with_flags({"--insecure-plaintext"}, one_node_plain())};
-  auto status = run_cli({"--endpoints", c.endpoint(0), "--insecure-plaintext", "cluster",
-                         "status"});
+  auto status = run_cli(
+      {"--endpoints", c.endpoint(0), "--insecure-plaintext", "cluster", "status"});
   INFO(status.describe());
   CHECK(status.exit_code == 0);
   CHECK(status.out.find("transport: INSECURE plain text on node(s) " +
@@ -123,8 +128,8 @@ TEST_CASE("a_plaintext_node_says_so_in_its_log_and_in_cluster_status") {
   CHECK(tail_lines(c.log_path(0), 200).find("transport: INSECURE plain text") !=
         std::string::npos);
   // A TLS client is not answered in plain text: it fails, naming the reason.
-  auto tls = run_cli({"--endpoints", c.endpoint(0), "--timeout", "3000", "cluster",
-                      "status"});
+  auto tls =
+      run_cli({"--endpoints", c.endpoint(0), "--timeout", "3000", "cluster", "status"});
   CHECK(tls.exit_code == 5);
   CHECK(tls.err.find("speaks plain text, not TLS") != std::string::npos);
 }
@@ -254,8 +259,8 @@ TEST_CASE("the_handshake_timeout_is_a_setting_and_each_tls_refusal_is_counted") 
     auto i = s->counters.find(name);
     return i == s->counters.end() ? 0 : i->second;
   };
-  CHECK(eventually([&] { return counted("transport.refused.tls_handshake_timeout") >= 1; },
-                   15s));
+  CHECK(eventually(
+      [&] { return counted("transport.refused.tls_handshake_timeout") >= 1; }, 15s));
   CHECK(counted("transport.refused.tls_handshake") >= 1);
   // The node closed the socket: a read sees the end of the stream.
   char byte = 0;
@@ -334,9 +339,9 @@ TEST_CASE("node_takes_its_listen_address_from_its_peers_entry_in_a_config_file")
                          c.options().cluster_id + "'\n" + "data = '" + c.data_dir(i) +
                          "'\n" + "log_level = '" + c.options().log_level + "'\n" +
                          "tls_dir = '" + node_tls_dir(c.options().cluster_id, c.id(i)) +
-                         "'\n" +
-                         "\n[peers]\n" + "\"" + std::to_string(c.id(i)) + "\" = '" +
-                         c.endpoint(i) + "'\n");
+                         "'\n" + "bootstrap_token_hash = '" + admin_token_hash() +
+                         "'\n" + "\n[peers]\n" + "\"" + std::to_string(c.id(i)) +
+                         "\" = '" + c.endpoint(i) + "'\n");
     return {"--config", path};
   };
   started_cluster c{opts};
@@ -371,12 +376,12 @@ TEST_CASE("node_refuses_a_data_dir_of_another_cluster_or_node_and_changes_nothin
   const auto ep = c.endpoint(0);
   const auto data = c.data_dir(0);
   // Another cluster id on the same data dir.
-  auto other_cluster = run_program(
-      node_binary(),
-      {"--id", std::to_string(c.id(0)), "--listen", ep, "--data", data, "--peers",
-       std::to_string(c.id(0)) + "=" + ep, "--cluster-id", "someone-else", "--tls-dir",
-       node_tls_dir("someone-else", c.id(0))},
-      20s);
+  auto other_cluster =
+      run_program(node_binary(),
+                  {"--id", std::to_string(c.id(0)), "--listen", ep, "--data", data,
+                   "--peers", std::to_string(c.id(0)) + "=" + ep, "--cluster-id",
+                   "someone-else", "--tls-dir", node_tls_dir("someone-else", c.id(0))},
+                  20s);
   INFO("stderr: " << other_cluster.err);
   CHECK_FALSE(other_cluster.timed_out);
   CHECK(other_cluster.exit_code == 2);

@@ -532,8 +532,11 @@ TEST_CASE("a_tenant_over_its_quota_is_refused_and_others_are_not") {
     CHECK(create(bert, "beta/a/prod/" + std::to_string(i) + ".txt").exit_code == 0);
   auto l = a.admin({"auth", "tenant", "list", "--json"});
   REQUIRE(l.exit_code == 0);
+  INFO("tenant list: " << l.out);
   bool seen = false;
-  for (const auto& t : nlohmann::json::parse(l.out)["tenants"])
+  // Parsed first: a range-for over a member of the temporary would dangle.
+  auto listed = nlohmann::json::parse(l.out);
+  for (const auto& t : listed["tenants"])
     if (t["tenant"] == "acme") {
       seen = true;
       CHECK(t["configs"] == 2);

@@ -3,11 +3,12 @@
 // damaged, truncated or foreign file is refused and the target state is left
 // as it was; the snapshot directory helpers list and prune by index.
 
+#include "protocol/state_machine.hpp"
 #include "storage/crc32c.hpp"
 #include "storage/endian.hpp"
-#include "protocol/state_machine.hpp"
 #include "storage/snapshot_file.hpp"
 #include "storage/state_store.hpp"
+#include "tests/protocol/auth_fixture.hpp"
 #include "tests/storage/raw_edit.hpp"
 #include "tests/storage/temp_dir.hpp"
 
@@ -328,14 +329,22 @@ TEST_CASE("snapshot_file_carries_the_audit_trail_and_it_verifies_after_install")
   auto apply_all = [&](state_store& s, int n) {
     std::vector<command> cmds{set_audit_retention{4}};
     for (int i = 0; i < n; ++i)
-      cmds.push_back(create_config{"t/a/prod/c" + std::to_string(i), content_format::text,
-                                   std::nullopt, "x", "", ""});
+      cmds.push_back(create_config{"t/a/prod/c" + std::to_string(i),
+                                   content_format::text, std::nullopt, "x", "", ""});
     std::uint64_t index = 0;
+    {
+      auto w = s.begin_write();
+      REQUIRE(w.ok());
+      REQUIRE(test_auth::seed_admin(*w).ok());
+      CHECK_OK(w->commit());
+    }
     for (auto& c : cmds) {
       auto w = s.begin_write();
       REQUIRE(w.ok());
-      auto r = sm.apply(*w, ++index, 1000 + static_cast<std::int64_t>(index),
-                        command_envelope{0, 0, c, "conflux://c1/client/a"});
+      ++index;
+      auto r = sm.apply(*w, index, 1000 + static_cast<std::int64_t>(index),
+                        command_envelope{0, 0, c, "conflux://c1/client/a",
+                                         test_auth::admin_credential()});
       REQUIRE(r.ok());
       CHECK_OK(w->commit());
     }
