@@ -112,6 +112,18 @@ TEST_CASE("node_restarts_from_snapshot_and_log_with_data_intact") {
   write_versions(*c.cl, key, 1, 25);
   c.cl.reset();
   auto target = applied_of(c, c.first_leader());
+  // A node prunes its older snapshot just after it wrote a new one: wait
+  // until each holds exactly one, so the kill does not land in between.
+  REQUIRE(eventually(
+      [&] {
+        for (std::size_t i = 0; i < c.size(); ++i) {
+          auto f = storage::list_snapshot_files(c.data_dir(i) + "/snapshots");
+          if (!f.ok() || f->size() != 1)
+            return false;
+        }
+        return true;
+      },
+      10s));
   for (std::size_t i = 0; i < c.size(); ++i)
     c.kill9(i);
   for (std::size_t i = 0; i < c.size(); ++i) {
