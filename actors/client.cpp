@@ -334,6 +334,36 @@ expected<std::vector<auth::tenant>> client::list_tenants() {
                                  codec::decode_tenant);
 }
 
+expected<std::uint64_t> client::kek_rotate_batch() {
+  return impl_->admin(rpc::request_op::kek_rotate, 0, "the key rotation");
+}
+
+expected<client::kek_state> client::kek_status() {
+  auto r = impl_->read(rpc::request_op::kek_status, {}, consistency::linearizable);
+  if (!r.ok())
+    return r.err();
+  if (r->items.empty())
+    return error{errc::corrupted, "the node's kek_status answer is empty; upgrade the "
+                                  "client or the node"};
+  kek_state out;
+  out.current = r->items.front();
+  for (std::size_t i = 1; i < r->items.size(); ++i) {
+    auto& item = r->items[i];
+    auto eq = item.rfind('=');
+    std::uint64_t n = 0;
+    bool ok = eq != std::string::npos && eq > 0 && eq + 1 < item.size();
+    for (std::size_t j = eq + 1; ok && j < item.size(); ++j) {
+      ok = item[j] >= '0' && item[j] <= '9' && n < (~std::uint64_t{0}) / 10;
+      n = n * 10 + static_cast<std::uint64_t>(item[j] - '0');
+    }
+    if (!ok)
+      return error{errc::corrupted, "the node's kek_status answer is malformed; "
+                                    "upgrade the client or the node"};
+    out.sealed[item.substr(0, eq)] = n;
+  }
+  return out;
+}
+
 expected<config> client::get_config(const std::string& key, consistency c,
                                     read_meta* meta) {
   auto r = impl_->read(rpc::request_op::get_config, key, c);
@@ -447,7 +477,8 @@ expected<std::vector<audit::record>> client::audit_list(const audit::filter& f,
 }
 
 expected<audit::chain_point> client::audit_verify(std::uint64_t seq) {
-  auto r = impl_->read(rpc::request_op::audit_verify, "", consistency::serializable, seq);
+  auto r =
+      impl_->read(rpc::request_op::audit_verify, "", consistency::serializable, seq);
   if (!r.ok())
     return r.err();
   return decode_one<audit::chain_point>(*r, 0, audit::decode_chain_point);

@@ -159,6 +159,19 @@ public:
   /// it from its own records (serializable: that node's state as it is).
   expected<audit::chain_point> audit_verify(std::uint64_t seq);
 
+  /// Key rotation (docs/security.md, "Key rotation"; cluster-admin). One
+  /// batch: the leader wraps again, under its current key-encryption key,
+  /// the data keys of up to a batch of sealed versions under another key and
+  /// commits that. Answers how many it rewrapped (0: none is left).
+  expected<std::uint64_t> kek_rotate_batch();
+  /// The answering node's current key id, and the sealed versions of the
+  /// state by the id of the KEK that wraps their data key.
+  struct kek_state {
+    std::string current;
+    std::map<std::string, std::uint64_t> sealed;
+  };
+  expected<kek_state> kek_status();
+
   /// Status of the node at `endpoint` itself (no redirect).
   expected<node_status> status_of(const std::string& endpoint);
   /// Status of the first reachable configured endpoint.

@@ -2,6 +2,7 @@
 
 #include "actors/audit_reads.hpp"
 #include "actors/remoting.hpp"
+#include "actors/secret_content.hpp"
 #include "protocol/auth.hpp"
 #include "protocol/auth_state.hpp"
 #include "protocol/codec.hpp"
@@ -165,6 +166,31 @@ status spend_rate(node_context& ctx, state_reader& txn, const std::string& princ
               std::string{tenant} + " --rate N`)"};
 }
 
+/// Seals the content of a write to a secret config before it is proposed
+/// (actors/secret_content.hpp); the state read is this node's, and the state
+/// machine refuses the write if the config changed before it applies.
+status seal_write(node_context& ctx, const session_identity& who, command& cmd) {
+  bool adds_version = std::holds_alternative<create_version>(cmd) ||
+                      std::holds_alternative<publish>(cmd);
+  auto* create = std::get_if<create_config>(&cmd);
+  if (!adds_version && !create && !std::holds_alternative<rewrap_secrets>(cmd))
+    return {};
+  auto txn = ctx.state->begin_read();
+  if (!txn.ok())
+    return txn.err();
+  auto may_write = [&](const std::string& key) -> status {
+    auto a = principal_now(ctx, *txn, who);
+    if (!a.ok())
+      return a.err();
+    if (!a->ok())
+      return a->err();
+    if (!(*a)->may(auth::write, key))
+      return auth::denied(**a, auth::write, "write the secret", key);
+    return {};
+  };
+  return seal_secret_write(ctx.keys.get(), *txn, ctx.opts.limits, cmd, may_write);
+}
+
 /// A node whose applier waits for room on its disk would keep a write or a
 /// linearizable read waiting for an apply that does not come: it refuses
 /// them at once (unavailable: the client tries another node).
@@ -295,6 +321,77 @@ private:
 /// one and a quarter timeouts after its client last spoke.
 constexpr int idle_checks_per_timeout = 4;
 
+/// Sealed versions one kek_rotate request rewraps at most.
+constexpr std::size_t rewrap_batch_items = 256;
+
+/// kek_rotate and kek_status (rpc.hpp; docs/security.md, "Key rotation").
+caf::result<rpc::client_reply> serve_kek(self_ptr self, const rpc::client_request& req,
+                                         std::shared_ptr<in_flight_slot> slot) {
+  auto& st = self->state;
+  auto& ctx = *st.ctx;
+  bool rotate = static_cast<rpc::request_op>(req.op) == rpc::request_op::kek_rotate;
+  if (rotate)
+    if (auto no = refuse_while_paused(ctx))
+      return *no;
+  if (auto no = admit(ctx, st.who, "", auth::cluster_admin,
+                      rotate ? "rotate key-encryption keys"
+                             : "see which keys wrap the secrets"))
+    return *no;
+  if (!ctx.keys)
+    return refused(ctx,
+                   error{errc::unavailable,
+                         "this node has no key-encryption key file (--kek-file); "
+                         "rotate through a node that has one"},
+                   ctx.applied.load());
+  auto txn = ctx.state->begin_read();
+  if (!txn.ok())
+    return refused(ctx, txn.err(), ctx.applied.load());
+  rpc::client_reply r;
+  r.node_id = ctx.opts.id;
+  r.revision = ctx.applied.load();
+  r.items.push_back(ctx.keys->current().id);
+  if (!rotate) {
+    auto counts = sealed_versions_by_key(*txn);
+    if (!counts.ok())
+      return refused(ctx, counts.err(), r.revision);
+    for (auto& [id, n] : *counts)
+      r.items.push_back(id + "=" + std::to_string(n));
+    return r;
+  }
+  auto batch =
+      rewrap_batch(*ctx.keys, *txn, rewrap_batch_items, ctx.opts.max_reply_bytes / 2);
+  if (!batch.ok())
+    return refused(ctx, batch.err(), r.revision);
+  if (batch->empty())
+    return r; // extra = 0: nothing left under another key
+  auto count = batch->size();
+  command_envelope env{0, 0, rewrap_secrets{std::move(*batch)}};
+  if (auto s = stamp_write(self->system(), self->current_sender(), st.who, env);
+      !s.ok())
+    return refused(ctx, s.err(), r.revision);
+  auto rp = self->make_response_promise<rpc::client_reply>();
+  auto key_id = ctx.keys->current().id;
+  self->request(raft_of(ctx), raft_timeout, propose_request{codec::encode(env)})
+      .then(
+          [=, held = slot](raft_reply& rr) mutable {
+            auto reply = from_raft(*self->state.ctx, rr);
+            if (!rr.err && rr.result.err) {
+              reply = error_reply(*rr.result.err);
+              reply.node_id = self->state.ctx->opts.id;
+            } else if (reply.code == 0) {
+              reply.items = {key_id};
+              reply.extra = count;
+            }
+            rp.deliver(std::move(reply));
+          },
+          [=, held = slot](caf::error& e) mutable {
+            rp.deliver(error_reply(error{
+                errc::timeout, "the node did not answer the rotation in time (" +
+                                   self->system().render(e) + "); run it again"}));
+          });
+  return rp;
+}
+
 void schedule_idle_check(self_ptr self) {
   auto period = self->state.ctx->opts.session_idle_timeout / idle_checks_per_timeout;
   self->delayed_send(self, std::max(period, std::chrono::milliseconds(1)),
@@ -355,6 +452,16 @@ rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req,
       return std::nullopt;
     return failed(auth::denied(a, auth::read, what, req.key));
   };
+  // A sealed version's content goes only to principals with read_secret,
+  // opened here (actors/secret_content.hpp); the log and state hold only
+  // ciphertext.
+  auto readable = [&](version v) -> expected<version> {
+    if (!v.sealed)
+      return v;
+    if (!a.may(auth::read_secret, req.key))
+      return auth::denied(a, auth::read_secret, "read the secret content of", req.key);
+    return open_sealed(ctx.keys.get(), req.key, std::move(v));
+  };
   auto blank = [](auth::principal p) {
     p.token_hash.clear();
     return p;
@@ -393,6 +500,12 @@ rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req,
     auto vs = list_versions(*txn, req.key);
     if (!vs.ok())
       return failed(vs.err());
+    for (auto& v : *vs) {
+      auto opened = readable(v);
+      if (!opened.ok())
+        return failed(opened.err());
+      v = std::move(*opened);
+    }
     // id: the first version id wanted (the last of the previous page + 1).
     fill_page(
         r, *vs, [&](const version& v) { return v.id < req.id; },
@@ -405,7 +518,10 @@ rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req,
     auto v = get_version(*txn, req.key, req.id);
     if (!v.ok())
       return failed(v.err());
-    r.items.push_back(codec::encode(*v));
+    auto opened = readable(std::move(*v));
+    if (!opened.ok())
+      return failed(opened.err());
+    r.items.push_back(codec::encode(*opened));
     return r;
   }
   case rpc::request_op::resolve: {
@@ -414,8 +530,11 @@ rpc::client_reply serve_read(node_context& ctx, const rpc::client_request& req,
     auto res = resolve(*txn, req.key, req.labels);
     if (!res.ok())
       return failed(res.err());
+    auto opened = readable(std::move(res->ver));
+    if (!opened.ok())
+      return failed(opened.err());
     r.items.push_back(codec::encode(res->cfg));
-    r.items.push_back(codec::encode(res->ver));
+    r.items.push_back(codec::encode(*opened));
     r.extra = res->rule_index;
     return r;
   }
@@ -549,6 +668,9 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
           // is this node's own.
           if (auto refused = admit(*st.ctx, st.who, key_of(env->cmd), 0, "write"))
             return *refused;
+          if (auto s = seal_write(*st.ctx, st.who, env->cmd); !s.ok())
+            return refused(*st.ctx, s.err(), st.ctx->applied.load(), &st.who, req.op,
+                           key_of(env->cmd));
           auto rp = self->make_response_promise<rpc::client_reply>();
           self->request(raft_of(*st.ctx), raft_timeout,
                         propose_request{codec::encode(*env)})
@@ -615,6 +737,8 @@ client_session_with_watches_fun(self_ptr self, node_context_ptr ctx,
           }
           return rp;
         }
+        if (op == rpc::request_op::kek_rotate || op == rpc::request_op::kek_status)
+          return serve_kek(self, req, slot);
         bool is_read =
             (op >= rpc::request_op::get_config && op <= rpc::request_op::resolve) ||
             (op >= rpc::request_op::whoami && op <= rpc::request_op::list_tenants) ||

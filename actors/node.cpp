@@ -8,6 +8,7 @@
 #include "actors/peer_link.hpp"
 #include "actors/raft_role.hpp"
 #include "actors/remoting.hpp"
+#include "actors/secret_content.hpp"
 #include "actors/snapshotter.hpp"
 #include "actors/watch_hub.hpp"
 #include "protocol/auth.hpp"
@@ -527,6 +528,21 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
                  ctx->keys->keys().size(), opts.kek_file, ctx->keys->current().id);
   }
   ctx->state = std::make_shared<storage::state_store>(std::move(*state));
+  if (ctx->keys) {
+    // A key that does not open what it sealed stops the node here, before it
+    // serves anything (the check values catch only ids this dir has seen).
+    auto txn = ctx->state->begin_read();
+    if (!txn.ok())
+      return txn.err();
+    auto missing = check_ring_opens(*ctx->keys, *txn, opts.kek_file);
+    if (!missing.ok())
+      return missing.err();
+    for (auto& id : *missing)
+      spdlog::warn("secrets: the state holds sealed versions wrapped by key-encryption "
+                   "key '{}', which {} lacks: this node cannot open them (add the key "
+                   "back, or run `conflux kek rotate` on a node that has it)",
+                   id, opts.kek_file);
+  }
   auto denied = denied_log::open((base / denied_log::file_name).string(),
                                  opts.denied_log_max_bytes,
                                  [clock = ctx->clock] { return clock->wall_ms(); });

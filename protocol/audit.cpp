@@ -282,6 +282,10 @@ struct record_fields {
   void operator()(const set_audit_retention& c) const {
     r.comment = "max_records=" + std::to_string(c.max_records);
   }
+  // No blob enters the trail: how many versions were rewrapped.
+  void operator()(const rewrap_secrets& c) const {
+    r.comment = "versions=" + std::to_string(c.items.size());
+  }
   // Auth changes name their object in `key` and never carry the token hash.
   void operator()(const bootstrap_auth& c) const { r.key = c.principal; }
   void operator()(const create_token& c) const {
@@ -362,6 +366,8 @@ std::string_view op_name(const command& cmd) {
           return "delete_versions";
         else if constexpr (std::is_same_v<T, set_audit_retention>)
           return "set_audit_retention";
+        else if constexpr (std::is_same_v<T, rewrap_secrets>)
+          return "rewrap_secrets";
         else if constexpr (std::is_same_v<T, bootstrap_auth>)
           return "bootstrap_auth";
         else if constexpr (std::is_same_v<T, create_token>)

@@ -3,10 +3,12 @@
 //                     (command_format_version; versions 1 and 2 have no caller,
 //                     version 3 no credential and origin)
 //   config            [id, key, format, schema|nil, latest_version, rules,
-//                      create_revision, mod_revision, created_at_ms, updated_at_ms]
+//                      create_revision, mod_revision, created_at_ms, updated_at_ms,
+//                      secret]   (record versions 1-3 have no secret)
 //   release_rule      [labels{str:str}, version, priority]
 //   version           [config, id, content(bin), content_hash, format, description,
-//                      creator, created_at_ms, revision]
+//                      creator, created_at_ms, revision, sealed]   (record
+//                      versions 1-3 have no sealed)
 //   apply_result      [[code, message]|nil, revision, config, version, session]
 //   client_session    [id, timeout_ms, last_active_ms, last_sequence, apply_result,
 //                      owner, principal]   (record version 1 has no owner, version 2
@@ -46,8 +48,9 @@ enum class tag : std::uint8_t {
   delete_role = 15,
   set_tenant = 16,
   set_audit_retention = 17,
+  rewrap_secrets = 18,
 };
-constexpr auto last_tag = tag::set_audit_retention;
+constexpr auto last_tag = tag::rewrap_secrets;
 
 using packer = msgpack::packer<msgpack::sbuffer>;
 
@@ -132,22 +135,29 @@ void put_result(packer& p, const apply_result& r) {
 
 struct body_packer {
   packer& p;
+  void sealing(const conflux::sealing& x) const {
+    put_bool(p, x.sealed);
+    put_str(p, x.content_hash);
+  }
   void operator()(const create_config& c) const {
-    p.pack_array(6);
+    p.pack_array(9);
     put_str(p, c.key);
     p.pack_uint8(static_cast<std::uint8_t>(c.format));
     put_opt_str(p, c.schema);
     put_bin(p, c.content);
     put_str(p, c.description);
     put_str(p, c.creator);
+    put_bool(p, c.secret);
+    sealing(c.sealing);
   }
   void operator()(const create_version& c) const {
-    p.pack_array(5);
+    p.pack_array(7);
     put_str(p, c.key);
     put_bin(p, c.content);
     put_str(p, c.description);
     put_str(p, c.creator);
     put_opt_u64(p, c.expected_revision);
+    sealing(c.sealing);
   }
   void operator()(const update_release_rules& c) const {
     p.pack_array(4);
@@ -157,7 +167,7 @@ struct body_packer {
     put_opt_u64(p, c.expected_revision);
   }
   void operator()(const publish& c) const {
-    p.pack_array(7);
+    p.pack_array(9);
     put_str(p, c.key);
     put_bin(p, c.content);
     put_str(p, c.description);
@@ -165,6 +175,7 @@ struct body_packer {
     put_rules(p, c.rules);
     put_opt_u64(p, c.expected_revision);
     put_str(p, c.comment);
+    sealing(c.sealing);
   }
   void operator()(const delete_config& c) const {
     p.pack_array(3);
@@ -239,6 +250,16 @@ struct body_packer {
   void operator()(const set_audit_retention& c) const {
     p.pack_array(1);
     p.pack_uint64(c.max_records);
+  }
+  void operator()(const rewrap_secrets& c) const {
+    p.pack_array(1);
+    p.pack_array(static_cast<std::uint32_t>(c.items.size()));
+    for (auto& i : c.items) {
+      p.pack_array(3);
+      put_str(p, i.key);
+      p.pack_uint64(i.version);
+      put_bin(p, i.blob);
+    }
   }
 };
 
@@ -454,7 +475,7 @@ std::string encode(const command_envelope& x) {
 
 std::string encode(const config& x) {
   return encode_with(record_format_version, [&](packer& p) {
-    p.pack_array(10);
+    p.pack_array(11);
     p.pack_uint64(x.id);
     put_str(p, x.key);
     p.pack_uint8(static_cast<std::uint8_t>(x.format));
@@ -465,12 +486,13 @@ std::string encode(const config& x) {
     p.pack_uint64(x.mod_revision);
     p.pack_int64(x.created_at_ms);
     p.pack_int64(x.updated_at_ms);
+    put_bool(p, x.secret);
   });
 }
 
 std::string encode(const version& x) {
   return encode_with(record_format_version, [&](packer& p) {
-    p.pack_array(9);
+    p.pack_array(10);
     p.pack_uint64(x.config);
     p.pack_uint64(x.id);
     put_bin(p, x.content);
@@ -480,6 +502,7 @@ std::string encode(const version& x) {
     put_str(p, x.creator);
     p.pack_int64(x.created_at_ms);
     p.pack_uint64(x.revision);
+    put_bool(p, x.sealed);
   });
 }
 
@@ -554,14 +577,26 @@ expected<command_envelope> decode_command(std::string_view bytes) {
         }
         if (!ok || !body)
           return env;
-        auto newest_tag = has_credential ? last_tag : tag::close_session;
+        // Version 5 added the sealing fields and rewrap_secrets.
+        bool has_sealing = version >= 5;
+        auto newest_tag = has_sealing      ? last_tag
+                          : has_credential ? tag::set_audit_retention
+                                           : tag::close_session;
+        auto read_sealing = [&](array_reader& b) {
+          conflux::sealing x;
+          if (has_sealing) {
+            x.sealed = b.boolean();
+            x.content_hash = b.str();
+          }
+          return x;
+        };
         if (t < 1 || t > static_cast<std::uint64_t>(newest_tag)) {
           ok = false;
           return env;
         }
         switch (static_cast<tag>(t)) {
         case tag::create_config: {
-          array_reader b{*body, 6, ok};
+          array_reader b{*body, has_sealing ? 9u : 6u, ok};
           create_config c;
           c.key = b.str();
           c.format = b.format();
@@ -569,17 +604,21 @@ expected<command_envelope> decode_command(std::string_view bytes) {
           c.content = b.bin();
           c.description = b.str();
           c.creator = b.str();
+          if (has_sealing)
+            c.secret = b.boolean();
+          c.sealing = read_sealing(b);
           env.cmd = std::move(c);
           break;
         }
         case tag::create_version: {
-          array_reader b{*body, 5, ok};
+          array_reader b{*body, has_sealing ? 7u : 5u, ok};
           create_version c;
           c.key = b.str();
           c.content = b.bin();
           c.description = b.str();
           c.creator = b.str();
           c.expected_revision = b.opt_u64();
+          c.sealing = read_sealing(b);
           env.cmd = std::move(c);
           break;
         }
@@ -596,7 +635,7 @@ expected<command_envelope> decode_command(std::string_view bytes) {
         case tag::publish: {
           // Version 4 added the comment.
           bool has_comment = version >= 4;
-          array_reader b{*body, has_comment ? 7u : 6u, ok};
+          array_reader b{*body, has_sealing ? 9u : has_comment ? 7u : 6u, ok};
           publish c;
           c.key = b.str();
           c.content = b.bin();
@@ -606,6 +645,7 @@ expected<command_envelope> decode_command(std::string_view bytes) {
           c.expected_revision = b.opt_u64();
           if (has_comment)
             c.comment = b.str();
+          c.sealing = read_sealing(b);
           env.cmd = std::move(c);
           break;
         }
@@ -729,6 +769,26 @@ expected<command_envelope> decode_command(std::string_view bytes) {
           env.cmd = set_audit_retention{b.u64()};
           break;
         }
+        case tag::rewrap_secrets: {
+          array_reader b{*body, 1, ok};
+          auto* items = b.next();
+          if (!items || items->type != msgpack::type::ARRAY ||
+              items->via.array.size > max_rewrap_items) {
+            ok = false;
+            break;
+          }
+          rewrap_secrets c;
+          for (std::uint32_t i = 0; ok && i < items->via.array.size; ++i) {
+            array_reader it{items->via.array.ptr[i], 3, ok};
+            rewrapped_version x;
+            x.key = it.str();
+            x.version = it.u64();
+            x.blob = it.bin();
+            c.items.push_back(std::move(x));
+          }
+          env.cmd = std::move(c);
+          break;
+        }
         default:
           ok = false;
         }
@@ -737,40 +797,50 @@ expected<command_envelope> decode_command(std::string_view bytes) {
 }
 
 expected<config> decode_config(std::string_view bytes) {
-  return decode_with<config>(bytes, "config", record_format_version,
-                             [](const msgpack::object& o, bool& ok, std::uint8_t) {
-                               config c;
-                               array_reader r{o, 10, ok};
-                               c.id = r.u64();
-                               c.key = r.str();
-                               c.format = r.format();
-                               c.schema = r.opt_str();
-                               c.latest_version = r.u64();
-                               c.releases = read_rules(r, ok);
-                               c.create_revision = r.u64();
-                               c.mod_revision = r.u64();
-                               c.created_at_ms = r.i64();
-                               c.updated_at_ms = r.i64();
-                               return c;
-                             });
+  return decode_with<config>(
+      bytes, "config", record_format_version,
+      [](const msgpack::object& o, bool& ok, std::uint8_t version) {
+        // Version 4 added `secret`.
+        bool has_secret = version >= 4;
+        config c;
+        array_reader r{o, has_secret ? 11u : 10u, ok};
+        c.id = r.u64();
+        c.key = r.str();
+        c.format = r.format();
+        c.schema = r.opt_str();
+        c.latest_version = r.u64();
+        c.releases = read_rules(r, ok);
+        c.create_revision = r.u64();
+        c.mod_revision = r.u64();
+        c.created_at_ms = r.i64();
+        c.updated_at_ms = r.i64();
+        if (has_secret)
+          c.secret = r.boolean();
+        return c;
+      });
 }
 
 expected<version> decode_version(std::string_view bytes) {
-  return decode_with<version>(bytes, "version", record_format_version,
-                              [](const msgpack::object& o, bool& ok, std::uint8_t) {
-                                version v;
-                                array_reader r{o, 9, ok};
-                                v.config = r.u64();
-                                v.id = r.u64();
-                                v.content = r.bin();
-                                v.content_hash = r.str();
-                                v.format = r.format();
-                                v.description = r.str();
-                                v.creator = r.str();
-                                v.created_at_ms = r.i64();
-                                v.revision = r.u64();
-                                return v;
-                              });
+  return decode_with<version>(
+      bytes, "version", record_format_version,
+      [](const msgpack::object& o, bool& ok, std::uint8_t format) {
+        // Version 4 added `sealed`.
+        bool has_sealed = format >= 4;
+        version v;
+        array_reader r{o, has_sealed ? 10u : 9u, ok};
+        v.config = r.u64();
+        v.id = r.u64();
+        v.content = r.bin();
+        v.content_hash = r.str();
+        v.format = r.format();
+        v.description = r.str();
+        v.creator = r.str();
+        v.created_at_ms = r.i64();
+        v.revision = r.u64();
+        if (has_sealed)
+          v.sealed = r.boolean();
+        return v;
+      });
 }
 
 expected<client_session> decode_session(std::string_view bytes) {

@@ -30,15 +30,20 @@ namespace conflux::codec {
 /// Version 3 added the envelope's `caller` and open_session's random `id`;
 /// older entries decode with caller "" and no id (a sequential one).
 /// Version 4 added the envelope's `credential` and `origin`, publish's
-/// `comment`, the authorization commands and set_audit_retention (tag 17); older entries decode with
-/// credential, origin and comment "" (and are refused unauthenticated).
-constexpr std::uint8_t command_format_version = 4;
+/// `comment`, the authorization commands and set_audit_retention (tag 17); older
+/// entries decode with credential, origin and comment "" (and are refused
+/// unauthenticated). Version 5 added the sealing of create_config (with its `secret`
+/// flag), create_version and publish, and rewrap_secrets (tag 18); older entries decode
+/// as not secret and not sealed.
+constexpr std::uint8_t command_format_version = 5;
 /// State records: config, version, client_session, apply_result, and the
 /// authorization records principal, role and tenant. Version 2 added the
 /// session's `owner` (version 1 sessions decode with owner ""); version 3 the
 /// session's `principal` (older sessions decode with principal "") and the
-/// authorization records; the other records have the same layout in all.
-constexpr std::uint8_t record_format_version = 3;
+/// authorization records; version 4 the config's `secret` and the version's
+/// `sealed` (older ones decode as false); the other records have the same
+/// layout in all.
+constexpr std::uint8_t record_format_version = 4;
 
 std::string encode(const command_envelope& x);
 std::string encode(const config& x);

@@ -15,6 +15,23 @@
 
 namespace conflux {
 
+/// Sealed content (docs/security.md, "Secret configs"). A client sends the
+/// plaintext of a secret; the node that admits the write validates it, seals
+/// it with its current key-encryption key (secret::seal, the config key as
+/// context) and replaces `content` with the blob, sets `sealed` and puts the
+/// keyed hash here. A client never sets it (the node refuses). At apply,
+/// sealed content is accepted for secret configs only, and only sealed
+/// content for them. Commands before format 5 have none.
+struct sealing {
+  bool sealed = false;
+  /// secret::content_hash of the plaintext (64 hex) when sealed, else "".
+  std::string content_hash;
+
+  friend bool operator==(const sealing& a, const sealing& b) {
+    return a.sealed == b.sealed && a.content_hash == b.content_hash;
+  }
+};
+
 /// Creates a config together with its first version (id 1).
 struct create_config {
   std::string key;
@@ -23,6 +40,9 @@ struct create_config {
   std::string content;
   std::string description;
   std::string creator;
+  /// A secret config (fixed for its life). false before format 5.
+  bool secret = false;
+  conflux::sealing sealing{};
 };
 
 /// Adds a version. Never changes what clients see (only a release does).
@@ -32,6 +52,7 @@ struct create_version {
   std::string description;
   std::string creator;
   std::optional<revision_t> expected_revision;
+  conflux::sealing sealing{};
 };
 
 /// Replaces the release rules. A rollback is this with rules pointing back.
@@ -53,6 +74,7 @@ struct publish {
   std::optional<revision_t> expected_revision;
   /// Why (kept in the audit trail). "" in commands before format 4.
   std::string comment{};
+  conflux::sealing sealing{};
 };
 
 /// Deletes a config and all its versions. Its key may be created again later
@@ -163,13 +185,35 @@ struct set_audit_retention {
   std::uint64_t max_records = 0;
 };
 
+/// One sealed version whose data key a node wrapped again under its current
+/// key-encryption key (`conflux kek rotate`).
+struct rewrapped_version {
+  std::string key;
+  version_id version = 0;
+  /// The new blob: the stored one's content ciphertext byte for byte
+  /// (secret::same_content), its data key wrapped under another KEK.
+  std::string blob;
+
+  friend bool operator==(const rewrapped_version& a, const rewrapped_version& b) {
+    return a.key == b.key && a.version == b.version && a.blob == b.blob;
+  }
+};
+
+/// Replaces the wrapped data keys of sealed versions. Needs cluster_admin.
+/// A version deleted meanwhile is skipped; a blob whose content is not the
+/// stored one's is refused (invalid_argument), and so is the whole command.
+/// At most max_rewrap_items items.
+struct rewrap_secrets {
+  std::vector<rewrapped_version> items;
+};
+constexpr std::size_t max_rewrap_items = 1024;
+
 // New alternatives go at the end: the wire tag is the variant index + 1.
-using command =
-    std::variant<create_config, create_version, update_release_rules, publish,
-                 delete_config, delete_versions, open_session, keep_alive,
-                 close_session, bootstrap_auth, create_token, revoke_token,
-                 set_token_roles, put_role, delete_role, set_tenant,
-                 set_audit_retention>;
+using command = std::variant<create_config, create_version, update_release_rules,
+                             publish, delete_config, delete_versions, open_session,
+                             keep_alive, close_session, bootstrap_auth, create_token,
+                             revoke_token, set_token_roles, put_role, delete_role,
+                             set_tenant, set_audit_retention, rewrap_secrets>;
 
 /// What a log entry of kind `command` carries. (session, sequence) makes a
 /// write exactly-once: session 0 means "no session" (applied every time).

@@ -60,13 +60,16 @@ struct config {
   revision_t mod_revision = 0;
   std::int64_t created_at_ms = 0;
   std::int64_t updated_at_ms = 0;
+  /// A secret config (docs/security.md, "Secret configs"): fixed when it is
+  /// created. Its versions hold sealed content only.
+  bool secret = false;
 
   friend bool operator==(const config& a, const config& b) {
     return a.id == b.id && a.key == b.key && a.format == b.format &&
            a.schema == b.schema && a.latest_version == b.latest_version &&
            a.releases == b.releases && a.create_revision == b.create_revision &&
            a.mod_revision == b.mod_revision && a.created_at_ms == b.created_at_ms &&
-           a.updated_at_ms == b.updated_at_ms;
+           a.updated_at_ms == b.updated_at_ms && a.secret == b.secret;
   }
 };
 
@@ -74,9 +77,15 @@ struct config {
 struct version {
   config_id config = 0;
   version_id id = 0;
+  /// The content; for a sealed version, the secret::seal blob of it.
   std::string content;
-  /// SHA-256 of content, lowercase hex. Verified on every read.
+  /// SHA-256 of content, lowercase hex; for a sealed version the keyed hash
+  /// of the plaintext (secret::content_hash). Verified on every read (a
+  /// sealed one when a node opens it).
   std::string content_hash;
+  /// The content is sealed (a version of a secret config, as stored). A
+  /// version a node opened for a reader has sealed = false.
+  bool sealed = false;
   content_format format = content_format::text;
   std::string description;
   std::string creator;
@@ -87,7 +96,8 @@ struct version {
     return a.config == b.config && a.id == b.id && a.content == b.content &&
            a.content_hash == b.content_hash && a.format == b.format &&
            a.description == b.description && a.creator == b.creator &&
-           a.created_at_ms == b.created_at_ms && a.revision == b.revision;
+           a.created_at_ms == b.created_at_ms && a.revision == b.revision &&
+           a.sealed == b.sealed;
   }
 };
 

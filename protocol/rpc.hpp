@@ -93,6 +93,16 @@ enum class request_op : std::uint8_t {
   /// id = a sequence number of the audit trail (0 = this node's head);
   /// item 0 = the chain state there (PROTOCOL.md, "Audit"). auditor.
   audit_verify = 16,
+  /// no arguments. The node wraps again, under its current key-encryption
+  /// key, the data keys of up to a batch of sealed versions wrapped under
+  /// another, and proposes that (rewrap_secrets). extra = versions rewrapped
+  /// (0: none is left under another key); item 0 = the current key's id.
+  /// cluster-admin; sent to the leader like a write.
+  kek_rotate = 17,
+  /// no arguments; item 0 = this node's current key id, items 1.. =
+  /// "ID=COUNT": sealed versions in the state by the KEK that wraps them.
+  /// cluster-admin.
+  kek_status = 18,
 };
 
 struct client_request {

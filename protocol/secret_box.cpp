@@ -11,7 +11,8 @@ namespace {
 
 constexpr std::string_view magic = "CFXS";
 constexpr std::size_t wrapped_size = key_size + tag_size;
-/// Labels of the keys derived from a KEK; a key never serves two purposes.
+/// Labels of derived keys (from a KEK or a data key); a key never serves two
+/// purposes.
 constexpr std::string_view hash_label = "conflux secret content hash v1";
 constexpr std::string_view check_label = "conflux key-encryption key check v1";
 
@@ -292,11 +293,29 @@ expected<std::string> rewrap(std::string_view blob, const kek_lookup& keys,
   return assemble(to, dk.bytes, p->content_nonce, p->content, random);
 }
 
-std::string keyed_hash(const kek& k, std::string_view plaintext) {
-  auto key = derive(k, hash_label);
-  auto out = hmac_hex(key.data(), key.size(), plaintext);
-  OPENSSL_cleanse(key.data(), key.size());
-  return out;
+expected<std::string> content_hash(std::string_view blob, std::string_view plaintext,
+                                   const kek_lookup& keys) {
+  auto p = parse(blob);
+  if (!p.ok())
+    return p.err();
+  wiped_key dk;
+  if (auto s = unwrap(*p, keys, dk); !s.ok())
+    return s.err();
+  wiped_key hk;
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), dk.bytes.data(), static_cast<int>(dk.bytes.size()),
+       bytes(hash_label), hash_label.size(), hk.bytes.data(), &len);
+  return hmac_hex(hk.bytes.data(), hk.bytes.size(), plaintext);
+}
+
+expected<bool> same_content(std::string_view a, std::string_view b) {
+  auto pa = parse(a);
+  if (!pa.ok())
+    return pa.err();
+  auto pb = parse(b);
+  if (!pb.ok())
+    return pb.err();
+  return pa->content_nonce == pb->content_nonce && pa->content == pb->content;
 }
 
 std::string check_value(const kek& k) {

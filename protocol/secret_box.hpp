@@ -80,10 +80,23 @@ expected<std::string> open(std::string_view blob, std::string_view context,
 expected<std::string> rewrap(std::string_view blob, const kek_lookup& keys,
                              const kek& to, const random_source& random);
 
-/// A keyed hash of secret content: HMAC-SHA256 under a key derived from the
-/// KEK and a label, as 64 lowercase hex characters. Without the KEK it
-/// cannot be computed, so it cannot be used to test guesses of the value.
-std::string keyed_hash(const kek& k, std::string_view plaintext);
+/// The content hash of a sealed secret, as 64 lowercase hex characters:
+/// HMAC-SHA256 of the plaintext under a key derived from the blob's own data
+/// key. Without a KEK that opens the blob it cannot be computed, so it cannot
+/// be used to test guesses of the value; the same plaintext sealed twice gets
+/// two unrelated hashes (nothing tells that two secrets are equal); rewrap()
+/// keeps it. Errors as for open().
+expected<std::string> content_hash(std::string_view blob, std::string_view plaintext,
+                                   const kek_lookup& keys);
+
+/// Whether two blobs hold the same content ciphertext (nonce, ciphertext and
+/// tag byte for byte), whatever their KEK and wrap: `b` is then a rewrap of
+/// `a`. corrupted when either is no blob.
+expected<bool> same_content(std::string_view a, std::string_view b);
+
+/// The most a blob is longer than its plaintext (a KEK id of 64 characters).
+constexpr std::size_t max_overhead =
+    6 + max_key_id_size + nonce_size + key_size + tag_size + nonce_size + tag_size;
 
 /// A check value of a KEK (HMAC-SHA256 of a fixed label under a key derived
 /// from it, hex): stored beside the data, it tells at start whether a key

@@ -4,6 +4,7 @@
 #include "protocol/auth_state.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/resolve.hpp"
+#include "protocol/secret_box.hpp"
 #include "protocol/sha256.hpp"
 #include "protocol/text.hpp"
 
@@ -93,12 +94,32 @@ status check_revision(const config& c, const std::optional<revision_t>& expected
   return {};
 }
 
-// Everything a new version's content must satisfy.
-status check_content(const config& c, std::string_view content, const limits& lim) {
-  if (auto s = validate_content(c.format, content, lim); !s.ok())
-    return s;
-  if (c.schema)
-    return validate_against_schema(*c.schema, c.format, content, lim);
+// The content of a write to c: sealed exactly when c is secret. Sealed
+// content was validated by the node that sealed it (the state machine holds
+// no key): here only its form, size and hash are checked.
+status check_written_content(const config& c, std::string_view content,
+                             const sealing& seal, const limits& lim) {
+  if (c.secret && !seal.sealed)
+    return {errc::revision_mismatch,
+            "config " + quote_key(c.key) +
+                " is secret but this write carries plain content (the config was "
+                "made secret after the write was sent); send the write again"};
+  if (!c.secret && seal.sealed)
+    return {errc::revision_mismatch,
+            "config " + quote_key(c.key) +
+                " is not secret but this write carries sealed content (the config "
+                "changed after the write was sent); send the write again"};
+  if (!seal.sealed)
+    return check_content(c, content, lim);
+  if (content.size() > lim.max_content_bytes + secret::max_overhead)
+    return {errc::too_large, "sealed content of " + std::to_string(content.size()) +
+                                 " bytes is over the content limit"};
+  if (auto id = secret::key_id_of(content); !id.ok())
+    return {errc::invalid_argument, "the sealed content of " + quote_key(c.key) +
+                                        " is malformed (" + id.err().message + ")"};
+  if (auto s = auth::validate_token_hash(seal.content_hash); !s.ok())
+    return {errc::invalid_argument,
+            "the keyed hash of sealed content must be 64 lowercase hex characters"};
   return {};
 }
 
@@ -176,12 +197,13 @@ bool live(const auth::principal& p, std::int64_t now_ms) {
 }
 
 version make_version(const config& c, version_id id, std::string content,
-                     std::string description, std::string creator, std::uint64_t index,
-                     std::int64_t ts) {
+                     const sealing& seal, std::string description, std::string creator,
+                     std::uint64_t index, std::int64_t ts) {
   version v;
   v.config = c.id;
   v.id = id;
-  v.content_hash = sha256_hex(content);
+  v.sealed = seal.sealed;
+  v.content_hash = seal.sealed ? seal.content_hash : sha256_hex(content);
   v.content = std::move(content);
   v.format = c.format;
   v.description = std::move(description);
@@ -224,7 +246,8 @@ public:
     c.key = cmd.key;
     c.format = cmd.format;
     c.schema = cmd.schema;
-    if (auto s = check_content(c, cmd.content, lim_); !s.ok())
+    c.secret = cmd.secret;
+    if (auto s = check_written_content(c, cmd.content, cmd.sealing, lim_); !s.ok())
       return refused(s.err());
     CONFLUX_TENANT_USAGE(usage, cmd.key, 1, 1, cmd.content.size());
     auto last_id = st_.get_counter(counter::last_config_id);
@@ -234,7 +257,8 @@ public:
     c.latest_version = 1;
     c.create_revision = c.mod_revision = index_;
     c.created_at_ms = c.updated_at_ms = ts_;
-    auto v = make_version(c, 1, cmd.content, cmd.description, creator(), index_, ts_);
+    auto v = make_version(c, 1, cmd.content, cmd.sealing, cmd.description, creator(),
+                          index_, ts_);
     CONFLUX_TRY(st_.set_counter(counter::last_config_id, c.id));
     CONFLUX_TRY(st_.put_tenant(usage));
     CONFLUX_TRY(st_.put_config(c));
@@ -247,7 +271,7 @@ public:
     if (auto d = lacks(auth::write, cmd.key, "add a version to"))
       return refused(*d);
     CONFLUX_EXISTING_CONFIG(cfg, cmd.key, cmd.expected_revision);
-    auto v = next_version(cfg, cmd.content, cmd.description);
+    auto v = next_version(cfg, cmd.content, cmd.sealing, cmd.description);
     if (!v.ok())
       return refused(v.err());
     CONFLUX_TENANT_USAGE(usage, cmd.key, 0, 1, cmd.content.size());
@@ -285,7 +309,7 @@ public:
     if (auto d = lacks(auth::write | auth::release, cmd.key, "publish"))
       return refused(*d);
     CONFLUX_EXISTING_CONFIG(cfg, cmd.key, cmd.expected_revision);
-    auto v = next_version(cfg, cmd.content, cmd.description);
+    auto v = next_version(cfg, cmd.content, cmd.sealing, cmd.description);
     if (!v.ok())
       return refused(v.err());
     if (auto s =
@@ -465,6 +489,42 @@ public:
     CONFLUX_TRY(st_.put_role(admin_role));
     CONFLUX_TRY(st_.put_principal(p));
     CONFLUX_TRY(st_.set_counter(counter::auth_bootstrapped, index_));
+    return done(0, 0);
+  }
+
+  expected<apply_result> operator()(const rewrap_secrets& cmd) {
+    if (auto d = lacks_cluster_admin("rotate key-encryption keys"))
+      return refused(*d);
+    if (cmd.items.size() > max_rewrap_items)
+      return refused({errc::invalid_argument, "a rewrap carries at most " +
+                                                  std::to_string(max_rewrap_items) +
+                                                  " versions"});
+    // Check every item first; write only when all are sound.
+    std::vector<version> changed;
+    for (auto& item : cmd.items) {
+      auto c = lookup(st_, item.key);
+      if (!c.ok())
+        return std::move(c).err();
+      if (!*c)
+        continue; // deleted since the node read it
+      auto v = st_.find_version((*c)->id, item.version);
+      if (!v.ok())
+        return std::move(v).err();
+      if (!*v)
+        continue;
+      auto same = (*v)->sealed ? secret::same_content((*v)->content, item.blob)
+                               : expected<bool>{false};
+      if (!same.ok() || !*same)
+        return refused(
+            {errc::invalid_argument,
+             "version " + std::to_string(item.version) + " of " + quote_key(item.key) +
+                 " is not sealed, or the rewrapped blob does not hold its content; "
+                 "nothing was changed"});
+      (*v)->content = item.blob;
+      changed.push_back(std::move(**v));
+    }
+    for (auto& v : changed)
+      CONFLUX_TRY(st_.put_version(v));
     return done(0, 0);
   }
 
@@ -812,13 +872,14 @@ private:
 
   // The next version of cfg built from a command's fields, or the refusal.
   expected<version> next_version(const config& cfg, const std::string& content,
+                                 const sealing& seal,
                                  const std::string& description) const {
     if (auto s = check_text_fields(description, creator(), lim_); !s.ok())
       return s.err();
-    if (auto s = check_content(cfg, content, lim_); !s.ok())
+    if (auto s = check_written_content(cfg, content, seal, lim_); !s.ok())
       return s.err();
-    return make_version(cfg, cfg.latest_version + 1, content, description, creator(),
-                        index_, ts_);
+    return make_version(cfg, cfg.latest_version + 1, content, seal, description,
+                        creator(), index_, ts_);
   }
 
   expected<apply_result> session_exists(session_id id) {
@@ -1053,7 +1114,27 @@ expected<apply_result> state_machine::apply_command(state_writer& st,
 
 // -- queries -------------------------------------------------------------------
 
+status check_content(const config& c, std::string_view content, const limits& lim) {
+  if (auto s = validate_content(c.format, content, lim); !s.ok())
+    return s;
+  if (c.schema)
+    return validate_against_schema(*c.schema, c.format, content, lim);
+  return {};
+}
+
 status verify_version(const version& v) {
+  // A sealed version is verified where it is opened (its GCM tags and keyed
+  // hash, actors/secret_content.hpp); here only its form.
+  if (v.sealed) {
+    if (auto id = secret::key_id_of(v.content); !id.ok())
+      return {errc::corrupted, "version " + std::to_string(v.id) + " of config " +
+                                   std::to_string(v.config) +
+                                   " is sealed but its blob is malformed (" +
+                                   id.err().message +
+                                   "); this node's copy is damaged and will not be "
+                                   "served: restore the node from a healthy replica"};
+    return {};
+  }
   if (sha256_hex(v.content) != v.content_hash)
     return {
         errc::corrupted,

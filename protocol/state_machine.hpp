@@ -101,7 +101,13 @@ struct resolution {
 expected<resolution> resolve(state_reader& st, std::string_view key,
                              const labels& client);
 
-/// Checks a version's stored hash against its content.
+/// Checks a version's stored hash against its content (a sealed version:
+/// only the form of its blob; the node that opens it checks the rest).
 status verify_version(const version& v);
+
+/// Everything the content of a new version of c must satisfy (its format
+/// and c's schema). The state machine checks it at apply; a node checks it
+/// before sealing a secret's content, which the state machine cannot read.
+status check_content(const config& c, std::string_view content, const limits& lim);
 
 } // namespace conflux

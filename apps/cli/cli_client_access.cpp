@@ -85,6 +85,14 @@ expected<audit::chain_point> client_access::audit_verify_at(const std::string& e
   return one->audit_verify(seq);
 }
 
+expected<std::uint64_t> client_access::kek_rotate_batch() {
+  return c_.kek_rotate_batch();
+}
+
+expected<actors::client::kek_state> client_access::kek_status() {
+  return c_.kek_status();
+}
+
 expected<actors::node_status> client_access::status_of(const std::string& endpoint) {
   return c_.status_of(endpoint);
 }

@@ -47,9 +47,12 @@ public:
   expected<std::uint64_t> remove_member(std::uint64_t id) override;
   expected<std::uint64_t> transfer_leader(std::uint64_t id) override;
   expected<auth::access> whoami() override;
-  expected<std::vector<auth::principal>> list_tokens(const std::string& prefix) override;
+  expected<std::vector<auth::principal>>
+  list_tokens(const std::string& prefix) override;
   expected<std::vector<auth::role>> list_roles() override;
   expected<std::vector<auth::tenant>> list_tenants() override;
+  expected<std::uint64_t> kek_rotate_batch() override;
+  expected<actors::client::kek_state> kek_status() override;
   std::optional<std::string>
   unreachable_reason(const std::string& address,
                      std::chrono::milliseconds timeout) override;

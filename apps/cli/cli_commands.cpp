@@ -122,7 +122,8 @@ std::optional<parse_outcome> resolve_endpoints(const CLI::App& app, global_args&
 /// --insecure-plaintext, else --tls-dir, else CONFLUX_TLS_DIR. A command that
 /// contacts the cluster needs one of them: there is no unauthenticated
 /// default.
-std::optional<parse_outcome> resolve_transport(const CLI::App& app, const global_args& g,
+std::optional<parse_outcome> resolve_transport(const CLI::App& app,
+                                               const global_args& g,
                                                const char* env_tls_dir,
                                                invocation& inv) {
   bool flag = app.count("--tls-dir") > 0;
@@ -132,7 +133,8 @@ std::optional<parse_outcome> resolve_transport(const CLI::App& app, const global
                          "give one of them",
                          g.json);
     for (const auto& ep : inv.global.endpoints)
-      if (auto st = actors::check_plaintext_address("--insecure-plaintext: endpoint", ep);
+      if (auto st =
+              actors::check_plaintext_address("--insecure-plaintext: endpoint", ep);
           !st.ok())
         return input_error(st.err().message, g.json);
     inv.global.transport.insecure_plaintext = true;
@@ -231,6 +233,7 @@ void register_commands(command_registry& r) {
   register_cluster_commands(r);
   register_auth_commands(r);
   register_audit_commands(r);
+  register_kek_commands(r);
 }
 
 parse_outcome parse_command_line(const std::vector<std::string>& args,

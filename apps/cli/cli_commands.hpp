@@ -75,6 +75,8 @@ enum class command_kind {
   audit_list,
   audit_verify,
   release_history,
+  kek_rotate,
+  kek_status,
   /// A parsed command without a handler (none in this build): exit 1.
   not_implemented,
 };
@@ -90,6 +92,8 @@ struct invocation {
   actors::consistency read_consistency = actors::consistency::linearizable;
   content_format format = content_format::text;
   std::optional<std::string> schema;
+  /// config create --secret.
+  bool secret = false;
   std::string content;
   std::string description;
   std::string comment;
@@ -216,6 +220,13 @@ public:
   }
   virtual expected<std::vector<auth::role>> list_roles() { return no_auth_reads(); }
   virtual expected<std::vector<auth::tenant>> list_tenants() { return no_auth_reads(); }
+  /// Key rotation (actors::client::kek_rotate_batch, kek_status).
+  virtual expected<std::uint64_t> kek_rotate_batch() {
+    return error{errc::unavailable, "this client cannot rotate keys"};
+  }
+  virtual expected<actors::client::kek_state> kek_status() {
+    return error{errc::unavailable, "this client cannot read the key state"};
+  }
   /// Why no Conflux node answers at `address` (HOST:PORT) within `timeout`,
   /// as a clause following the address ("refused the connection (...)");
   /// nullopt when one does, or when this access cannot look. A plain look

@@ -12,6 +12,7 @@ int run_config_create(command_context& c) {
   auto cmd = new_version_command<create_config>(c.inv);
   cmd.format = c.inv.format;
   cmd.schema = c.inv.schema;
+  cmd.secret = c.inv.secret;
   return c.write(std::move(cmd), [&](const apply_result& r) {
     auto version = r.version ? r.version : 1;
     auto v = std::to_string(version);
@@ -20,8 +21,9 @@ int run_config_create(command_context& c) {
               {"version_id", version},
               {"revision", r.revision},
               {"released", false}},
-             "created config " + c.inv.key + " (id " + std::to_string(r.config) +
-                 ") with version " + v + " at revision " + std::to_string(r.revision) +
+             "created " + std::string{c.inv.secret ? "secret " : ""} + "config " +
+                 c.inv.key + " (id " + std::to_string(r.config) + ") with version " +
+                 v + " at revision " + std::to_string(r.revision) +
                  "\nnot released yet: no client gets it until you run `conflux release "
                  "set " +
                  c.inv.key + " --rule '*:" + v + "'`\n");
@@ -62,6 +64,9 @@ void print_config(std::ostream& out, const config& cfg) {
   out << "key:             " << cfg.key << '\n'
       << "id:              " << cfg.id << '\n'
       << "format:          " << to_string(cfg.format) << '\n'
+      << "secret:          "
+      << (cfg.secret ? "yes (content sealed; reading it needs read-secret)" : "no")
+      << '\n'
       << "schema:          "
       << (cfg.schema
               ? "yes (" + std::to_string(cfg.schema->size()) + " bytes; see --json)"
@@ -106,6 +111,7 @@ int run_config_delete(command_context& c) {
 struct create_args {
   std::string format_name;
   std::string schema_file;
+  bool secret = false;
 };
 
 void register_create(command_registry& r, CLI::App* group) {
@@ -119,6 +125,7 @@ void register_create(command_registry& r, CLI::App* group) {
         if (!f.ok())
           return ctx.fail(f.err());
         ctx.inv.format = *f;
+        ctx.inv.secret = a->secret;
         if (auto o = ctx.read_content())
           return o;
         if (ctx.given("--schema")) {
@@ -139,6 +146,10 @@ void register_create(command_registry& r, CLI::App* group) {
   r.add_description(cmd, "what version 1 is (kept with the version)");
   cmd->add_option("--schema", a->schema_file,
                   "a JSON Schema (draft 7) file every version must satisfy");
+  cmd->add_flag("--secret", a->secret,
+                "a secret config, for good: the nodes store its content encrypted "
+                "(they need --kek-file) and give it only to principals with "
+                "read-secret");
 }
 
 void register_list(command_registry& r, CLI::App* group) {

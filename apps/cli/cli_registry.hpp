@@ -137,6 +137,8 @@ void register_cluster_commands(command_registry& r);
 void register_auth_commands(command_registry& r);
 /// `audit list | verify` (cli_audit.cpp).
 void register_audit_commands(command_registry& r);
+/// `kek rotate | status` (cli_kek.cpp).
+void register_kek_commands(command_registry& r);
 /// `release history`, in the release group (cli_audit.cpp).
 void register_release_history(command_registry& r, CLI::App* release_group);
 

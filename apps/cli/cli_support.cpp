@@ -65,7 +65,8 @@ std::optional<std::int32_t> parse_i32(std::string_view s) {
   auto mag = parse_u64(s);
   if (!mag)
     return std::nullopt;
-  constexpr auto max = static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max());
+  constexpr auto max =
+      static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max());
   if (negative) {
     if (*mag > max + 1)
       return std::nullopt;
@@ -119,8 +120,8 @@ std::string read_all(std::istream& in) {
 }
 
 const char* const rule_spec_help =
-  "write a rule as LABELS:VERSION[:PRIORITY], e.g. canary=true:3:10 or '*:2' "
-  "(LABELS is K=V[,K=V...] or * for the default rule)";
+    "write a rule as LABELS:VERSION[:PRIORITY], e.g. canary=true:3:10 or '*:2' "
+    "(LABELS is K=V[,K=V...] or * for the default rule)";
 
 } // namespace
 
@@ -128,59 +129,60 @@ const char* const rule_spec_help =
 
 int exit_code_for(errc code) noexcept {
   switch (code) {
-    case errc::invalid_argument:
-    case errc::invalid_content:
-    case errc::schema_violation:
-    case errc::too_large:
-      return exit_bad_input;
-    case errc::not_found:
-    case errc::not_published:
-      return exit_not_found;
-    case errc::revision_mismatch:
-    case errc::version_in_use:
-    case errc::already_exists:
-      return exit_precondition;
-    case errc::not_leader:
-    case errc::no_quorum:
-    case errc::timeout:
-    case errc::unavailable:
-    case errc::resource_exhausted:
-      return exit_unavailable;
-    case errc::permission_denied:
-      return exit_denied;
-    case errc::unauthenticated:
-      return exit_unauthenticated;
-    case errc::storage_failure:
-    case errc::corrupted:
-    case errc::unsupported_version:
-    case errc::session_expired:
-    case errc::stale_sequence:
-      return exit_other;
+  case errc::invalid_argument:
+  case errc::invalid_content:
+  case errc::schema_violation:
+  case errc::too_large:
+    return exit_bad_input;
+  case errc::not_found:
+  case errc::not_published:
+    return exit_not_found;
+  case errc::revision_mismatch:
+  case errc::version_in_use:
+  case errc::already_exists:
+    return exit_precondition;
+  case errc::not_leader:
+  case errc::no_quorum:
+  case errc::timeout:
+  case errc::unavailable:
+  case errc::resource_exhausted:
+    return exit_unavailable;
+  case errc::permission_denied:
+    return exit_denied;
+  case errc::unauthenticated:
+    return exit_unauthenticated;
+  case errc::storage_failure:
+  case errc::corrupted:
+  case errc::unsupported_version:
+  case errc::session_expired:
+  case errc::stale_sequence:
+    return exit_other;
   }
   return exit_other;
 }
 
 std::string hint_for(errc code, std::string_view endpoints) {
-  std::string eps = endpoints.empty() ? std::string{} : " (now " + std::string{endpoints} + ")";
+  std::string eps =
+      endpoints.empty() ? std::string{} : " (now " + std::string{endpoints} + ")";
   switch (code) {
-    case errc::unavailable:
-      return "check --endpoints" + eps +
-             " and that a majority of nodes is up (`conflux cluster status`)";
-    case errc::no_quorum:
-      return "a majority of nodes must be up and connected; see `conflux cluster status`";
-    case errc::not_leader:
-      return "the leader changed during the call; retry, and if it persists see "
-             "`conflux cluster status`";
-    case errc::timeout:
-      return "the outcome is unknown: it may or may not have been applied; check the "
-             "current state (e.g. `conflux config show KEY`) before retrying, or raise "
-             "--timeout";
-    case errc::corrupted:
-    case errc::storage_failure:
-      return "the node reported damaged or failing storage; check its log and "
-             "`conflux cluster status`";
-    default:
-      return {};
+  case errc::unavailable:
+    return "check --endpoints" + eps +
+           " and that a majority of nodes is up (`conflux cluster status`)";
+  case errc::no_quorum:
+    return "a majority of nodes must be up and connected; see `conflux cluster status`";
+  case errc::not_leader:
+    return "the leader changed during the call; retry, and if it persists see "
+           "`conflux cluster status`";
+  case errc::timeout:
+    return "the outcome is unknown: it may or may not have been applied; check the "
+           "current state (e.g. `conflux config show KEY`) before retrying, or raise "
+           "--timeout";
+  case errc::corrupted:
+  case errc::storage_failure:
+    return "the node reported damaged or failing storage; check its log and "
+           "`conflux cluster status`";
+  default:
+    return {};
   }
 }
 
@@ -223,9 +225,11 @@ expected<std::pair<std::string, std::string>> parse_label(std::string_view text)
     return bad("label " + quote(text) +
                " has no '='; write a label as KEY=VALUE, e.g. --label canary=true");
   if (eq == 0)
-    return bad("label " + quote(text) +
-               " has an empty key; write a label as KEY=VALUE, e.g. --label canary=true");
-  return std::make_pair(std::string{text.substr(0, eq)}, std::string{text.substr(eq + 1)});
+    return bad(
+        "label " + quote(text) +
+        " has an empty key; write a label as KEY=VALUE, e.g. --label canary=true");
+  return std::make_pair(std::string{text.substr(0, eq)},
+                        std::string{text.substr(eq + 1)});
 }
 
 expected<labels> parse_labels(const std::vector<std::string>& texts) {
@@ -250,7 +254,8 @@ expected<release_rule> parse_rule_spec(std::string_view spec) {
   std::size_t start = 0;
   while (true) {
     auto colon = spec.find(':', start);
-    parts.push_back(spec.substr(start, colon == std::string_view::npos ? colon : colon - start));
+    parts.push_back(
+        spec.substr(start, colon == std::string_view::npos ? colon : colon - start));
     if (colon == std::string_view::npos)
       break;
     start = colon + 1;
@@ -268,10 +273,12 @@ expected<release_rule> parse_rule_spec(std::string_view spec) {
     std::size_t pos = 0;
     while (pos <= lbl.size()) {
       auto comma = lbl.find(',', pos);
-      auto item = lbl.substr(pos, comma == std::string_view::npos ? comma : comma - pos);
+      auto item =
+          lbl.substr(pos, comma == std::string_view::npos ? comma : comma - pos);
       if (item.empty())
-        return bad(name + " has an empty label in " + quote(lbl) +
-                   "; separate labels with single commas, e.g. canary=true,region=eu:3");
+        return bad(
+            name + " has an empty label in " + quote(lbl) +
+            "; separate labels with single commas, e.g. canary=true,region=eu:3");
       auto kv = parse_label(item);
       if (!kv.ok())
         return bad(name + ": " + kv.err().message + " (" + rule_spec_help + ")");
@@ -324,38 +331,44 @@ expected<std::vector<release_rule>> parse_rules_json(std::string_view text) {
   std::optional<std::string> duplicate;
   json::parser_callback_t cb = [&](int, json::parse_event_t ev, json& parsed) {
     switch (ev) {
-      case json::parse_event_t::object_start: open.emplace_back(); break;
-      case json::parse_event_t::object_end:
-        if (!open.empty())
-          open.pop_back();
-        break;
-      case json::parse_event_t::key:
-        if (!open.empty() && parsed.is_string() &&
-            !open.back().insert(parsed.get<std::string>()).second && !duplicate)
-          duplicate = parsed.get<std::string>();
-        break;
-      default: break;
+    case json::parse_event_t::object_start:
+      open.emplace_back();
+      break;
+    case json::parse_event_t::object_end:
+      if (!open.empty())
+        open.pop_back();
+      break;
+    case json::parse_event_t::key:
+      if (!open.empty() && parsed.is_string() &&
+          !open.back().insert(parsed.get<std::string>()).second && !duplicate)
+        duplicate = parsed.get<std::string>();
+      break;
+    default:
+      break;
     }
     return true;
   };
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
-    return bad("the rules file is empty; it must be a JSON array such as "
-               "[{\"labels\": {\"canary\": \"true\"}, \"version_id\": 3, \"priority\": 10}]");
+    return bad(
+        "the rules file is empty; it must be a JSON array such as "
+        "[{\"labels\": {\"canary\": \"true\"}, \"version_id\": 3, \"priority\": 10}]");
   json doc;
   try {
     doc = json::parse(text.begin(), text.end(), cb);
   } catch (const json::exception& e) {
-    return bad(std::string{"the rules file is not valid JSON ("} + e.what() +
-               "); fix it, e.g. [{\"labels\": {\"canary\": \"true\"}, \"version_id\": 3}]");
+    return bad(
+        std::string{"the rules file is not valid JSON ("} + e.what() +
+        "); fix it, e.g. [{\"labels\": {\"canary\": \"true\"}, \"version_id\": 3}]");
   }
   if (duplicate)
     return bad("the rules file names " + quote(*duplicate) +
                " twice in one object; give each field or label once");
   if (!doc.is_array())
-    return bad(std::string{"the rules file holds a JSON "} + doc.type_name() +
-               "; it must be an array of rules, e.g. [{\"labels\": {\"canary\": "
-               "\"true\"}, \"version_id\": 3, \"priority\": 10}] (from `conflux release "
-               "show KEY --json`, take .rules)");
+    return bad(
+        std::string{"the rules file holds a JSON "} + doc.type_name() +
+        "; it must be an array of rules, e.g. [{\"labels\": {\"canary\": "
+        "\"true\"}, \"version_id\": 3, \"priority\": 10}] (from `conflux release "
+        "show KEY --json`, take .rules)");
   std::vector<release_rule> rules;
   for (std::size_t i = 0; i < doc.size(); ++i) {
     const auto& item = doc[i];
@@ -469,7 +482,8 @@ expected<std::uint64_t> parse_node_id(std::string_view text) {
   return *v;
 }
 
-expected<std::uint64_t> parse_positive_number(std::string_view what, std::string_view text) {
+expected<std::uint64_t> parse_positive_number(std::string_view what,
+                                              std::string_view text) {
   auto v = parse_u64(text);
   if (!v || *v == 0) {
     bool revision = what.find("revision") != std::string_view::npos;
@@ -483,7 +497,8 @@ expected<std::uint64_t> parse_positive_number(std::string_view what, std::string
   return *v;
 }
 
-expected<std::uint64_t> parse_event_count(std::string_view what, std::string_view text) {
+expected<std::uint64_t> parse_event_count(std::string_view what,
+                                          std::string_view text) {
   auto v = parse_u64(text);
   if (!v || *v == 0)
     return bad(std::string{what} + " " + quote(text) +
@@ -507,7 +522,9 @@ status check_text(std::string_view what, std::string_view value) {
 
 status check_new_config(content_format f, std::string_view content,
                         const std::optional<std::string>& schema) {
-  auto keep = [](status st) { return st.ok() || st.code() == errc::too_large ? status{} : st; };
+  auto keep = [](status st) {
+    return st.ok() || st.code() == errc::too_large ? status{} : st;
+  };
   limits lim;
   lim.max_content_bytes = std::numeric_limits<std::size_t>::max();
   lim.max_schema_bytes = std::numeric_limits<std::size_t>::max();
@@ -531,7 +548,8 @@ expected<content_format> parse_format(std::string_view name) {
 
 expected<std::string> read_input_file(std::string_view what, const std::string& path) {
   if (path.empty())
-    return bad(std::string{what} + " is empty; give a file path, or - for standard input");
+    return bad(std::string{what} +
+               " is empty; give a file path, or - for standard input");
   if (path == "-") {
     std::string data = read_all(std::cin);
     if (std::cin.bad())
@@ -543,7 +561,8 @@ expected<std::string> read_input_file(std::string_view what, const std::string& 
   if (!in) {
     int e = errno;
     return bad(std::string{what} + " " + quote(path) + " cannot be read (" +
-               (e ? std::strerror(e) : "cannot open") + "); check the path and its permissions");
+               (e ? std::strerror(e) : "cannot open") +
+               "); check the path and its permissions");
   }
   errno = 0;
   std::string data = read_all(in);
@@ -619,14 +638,16 @@ std::string printable_text(std::string_view s) {
 }
 
 std::string base64_encode(std::string_view bytes) {
-  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char* tbl =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   std::size_t i = 0;
   for (; i + 2 < bytes.size(); i += 3) {
-    std::uint32_t v = (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16) |
-                      (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8) |
-                      static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 2]));
+    std::uint32_t v =
+        (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16) |
+        (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8) |
+        static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 2]));
     out += tbl[(v >> 18) & 63];
     out += tbl[(v >> 12) & 63];
     out += tbl[(v >> 6) & 63];
@@ -634,13 +655,15 @@ std::string base64_encode(std::string_view bytes) {
   }
   std::size_t rest = bytes.size() - i;
   if (rest == 1) {
-    std::uint32_t v = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
+    std::uint32_t v = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i]))
+                      << 16;
     out += tbl[(v >> 18) & 63];
     out += tbl[(v >> 12) & 63];
     out += "==";
   } else if (rest == 2) {
-    std::uint32_t v = (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16) |
-                      (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8);
+    std::uint32_t v =
+        (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16) |
+        (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8);
     out += tbl[(v >> 18) & 63];
     out += tbl[(v >> 12) & 63];
     out += tbl[(v >> 6) & 63];
@@ -745,6 +768,7 @@ nlohmann::json config_to_json(const config& c) {
   j["id"] = c.id;
   j["format"] = to_string(c.format);
   j["schema"] = c.schema ? nlohmann::json(*c.schema) : nlohmann::json(nullptr);
+  j["secret"] = c.secret;
   j["latest_version_id"] = c.latest_version;
   j["rules"] = rules_to_json(c.releases);
   j["create_revision"] = c.create_revision;

@@ -62,13 +62,39 @@ std::vector<command_envelope> sample_commands() {
   out.push_back({0, 0, put_role{auth::role{"empty", {}}, false}});
   out.push_back({0, 0, delete_role{"ops"}});
   out.push_back({0, 0, set_tenant{"acme", 100, 1000, 1 << 20, 50}});
+  create_config secret{"t/a/e/s",    content_format::json,
+                       std::nullopt, std::string("CFXS\x01\0blob", 11),
+                       "",           ""};
+  secret.secret = true;
+  secret.sealing = conflux::sealing{true, std::string(64, 'd')};
+  out.push_back({0, 0, secret});
+  create_version sealed_version{"t/a/e/s", "CFXS..", "d", "", revision_t{3}};
+  sealed_version.sealing = conflux::sealing{true, std::string(64, 'f')};
+  out.push_back({0, 0, sealed_version});
+  publish sealed_publish{"t/a/e/s",        "CFXS..",     "", "",
+                         {rule({}, 0, 0)}, std::nullopt, "c"};
+  sealed_publish.sealing = conflux::sealing{true, std::string(64, '0')};
+  out.push_back({0, 0, sealed_publish});
+  out.push_back({0, 0,
+                 rewrap_secrets{{{"t/a/e/s", 1, std::string("CFXS\0\xff", 6)},
+                                 {"t/a/e/t", 9, "CFXS"}}}});
+  out.push_back({0, 0, rewrap_secrets{}});
   return out;
+}
+
+// Whether the command's body has the same layout in format 4 as now.
+bool has_format_4_layout(const command_envelope& env) {
+  // Format 5 added the sealing to these three, and rewrap_secrets.
+  return !std::holds_alternative<create_config>(env.cmd) &&
+         !std::holds_alternative<create_version>(env.cmd) &&
+         !std::holds_alternative<publish>(env.cmd) &&
+         !std::holds_alternative<rewrap_secrets>(env.cmd);
 }
 
 // Whether the command is one that formats before 4 could carry, unchanged.
 bool has_pre_4_layout(const command_envelope& env) {
   // Tags 1 to 9 existed before; publish gained its comment in format 4.
-  return env.cmd.index() < 9 && !std::holds_alternative<publish>(env.cmd);
+  return env.cmd.index() < 9 && has_format_4_layout(env);
 }
 
 config sample_config() {
@@ -173,6 +199,82 @@ TEST_CASE("every_command_round_trips_through_the_codec") {
   CHECK(c.format == content_format::yaml);
   CHECK(cc->session == 7);
   CHECK(cc->sequence == 3);
+  CHECK_FALSE(c.secret);
+  CHECK_FALSE(c.sealing.sealed);
+  for (auto& env : sample_commands()) {
+    auto back = codec::decode_command(codec::encode(env));
+    REQUIRE(back.ok());
+    if (auto* x = std::get_if<create_config>(&back->cmd); x && x->secret) {
+      CHECK(x->sealing.sealed);
+      CHECK(x->sealing.content_hash == std::string(64, 'd'));
+    }
+    if (auto* x = std::get_if<create_version>(&back->cmd); x && x->sealing.sealed)
+      CHECK(x->sealing.content_hash == std::string(64, 'f'));
+    if (auto* x = std::get_if<rewrap_secrets>(&back->cmd); x && !x->items.empty()) {
+      CHECK(x->items[0].version == 1);
+      CHECK(x->items[0].blob == std::string("CFXS\0\xff", 6));
+      CHECK(x->items[1].key == "t/a/e/t");
+    }
+  }
+}
+
+TEST_CASE("commands_of_format_4_decode_as_not_secret_and_not_sealed") {
+  // Unchanged bodies: the same bytes under version byte 4.
+  for (auto cmd : sample_commands()) {
+    if (!has_format_4_layout(cmd))
+      continue;
+    auto bytes = codec::encode(cmd);
+    bytes[0] = 4;
+    auto back = codec::decode_command(bytes);
+    REQUIRE_MESSAGE(back.ok(), why(back));
+    CHECK(same(*back, cmd));
+  }
+  // create_config of format 4: [key, format, schema, content, description, creator].
+  std::string cc{"\x04\x97\x00\x00\x01\x96\xa1k\x05\xc0\xc4\x01x\xa0\xa0\xa0\xa0\xa0",
+                 18};
+  auto c = codec::decode_command(cc);
+  REQUIRE_MESSAGE(c.ok(), why(c));
+  CHECK(std::get<create_config>(c->cmd).content == "x");
+  CHECK_FALSE(std::get<create_config>(c->cmd).secret);
+  CHECK_FALSE(std::get<create_config>(c->cmd).sealing.sealed);
+  // create_version of format 4: [key, content, description, creator, revision].
+  std::string cv{"\x04\x97\x00\x00\x02\x95\xa1k\xc4\x01x\xa0\xa0\xc0\xa0\xa0\xa0", 17};
+  auto v = codec::decode_command(cv);
+  REQUIRE_MESSAGE(v.ok(), why(v));
+  CHECK(std::get<create_version>(v->cmd).content == "x");
+  CHECK_FALSE(std::get<create_version>(v->cmd).sealing.sealed);
+  // Format 5 bodies must carry the sealing; tag 18 is not a format 4 command.
+  cv[0] = 5;
+  CHECK(codec::decode_command(cv).code() == errc::corrupted);
+  auto rw = codec::encode(command_envelope{0, 0, rewrap_secrets{}});
+  rw[0] = 4;
+  CHECK(codec::decode_command(rw).code() == errc::corrupted);
+}
+
+TEST_CASE("records_of_format_3_decode_as_not_secret_and_not_sealed") {
+  // A config of format 3 is this layout without the trailing `secret`.
+  auto c = sample_config();
+  auto bytes = codec::encode(c);
+  REQUIRE(static_cast<std::uint8_t>(bytes[1]) == 0x9b);     // array of 11
+  REQUIRE(static_cast<std::uint8_t>(bytes.back()) == 0xc2); // false
+  bytes[0] = 3;
+  bytes[1] = static_cast<char>(0x9a);
+  bytes.pop_back();
+  auto back = codec::decode_config(bytes);
+  REQUIRE(back.ok());
+  CHECK(*back == c);
+  auto v = sample_version();
+  auto vb = codec::encode(v);
+  REQUIRE(static_cast<std::uint8_t>(vb[1]) == 0x9a);
+  vb[0] = 3;
+  vb[1] = static_cast<char>(0x99);
+  vb.pop_back();
+  auto vback = codec::decode_version(vb);
+  REQUIRE(vback.ok());
+  CHECK(*vback == v);
+  // A format 4 record without the flag is corrupted.
+  bytes[0] = 4;
+  CHECK(codec::decode_config(bytes).code() == errc::corrupted);
 }
 
 TEST_CASE("records_round_trip_through_the_codec") {
@@ -190,6 +292,14 @@ TEST_CASE("records_round_trip_through_the_codec") {
   auto v2 = codec::decode_version(codec::encode(v));
   REQUIRE(v2.ok());
   CHECK(*v2 == v);
+  c.secret = true;
+  c2 = codec::decode_config(codec::encode(c));
+  REQUIRE(c2.ok());
+  CHECK(c2->secret);
+  v.sealed = true;
+  v2 = codec::decode_version(codec::encode(v));
+  REQUIRE(v2.ok());
+  CHECK(v2->sealed);
 
   auto s = sample_session();
   auto s2 = codec::decode_session(codec::encode(s));
@@ -210,10 +320,10 @@ TEST_CASE("delete_config_encodes_force_as_a_third_element") {
   for (bool force : {false, true}) {
     auto bytes = codec::encode(
         command_envelope{0, 0, delete_config{"t/a/e/n", std::nullopt, force}});
-    // [4][0x97 array7][0x00 session][0x00 seq][0x05 tag][0x93 array3][key][nil][bool]
+    // [5][0x97 array7][0x00 session][0x00 seq][0x05 tag][0x93 array3][key][nil][bool]
     // [0xa0 caller ""][0xa0 credential ""][0xa0 origin ""]
     REQUIRE(bytes.size() == 19);
-    CHECK(static_cast<std::uint8_t>(bytes[0]) == 4);
+    CHECK(static_cast<std::uint8_t>(bytes[0]) == codec::command_format_version);
     CHECK(static_cast<std::uint8_t>(bytes[5]) == 0x93);
     CHECK(static_cast<std::uint8_t>(bytes[15]) == (force ? 0xc3 : 0xc2));
     auto back = codec::decode_command(bytes);

@@ -2,6 +2,7 @@
 
 #include "protocol/secret_box.hpp"
 #include "protocol/sha256.hpp"
+#include "tests/protocol/secret_fixture.hpp"
 
 #include <doctest/doctest.h>
 #include <memory>
@@ -11,25 +12,10 @@
 using namespace conflux;
 using namespace conflux::secret;
 
+using test_secret::make_kek;
+using test_secret::seeded;
+
 namespace {
-
-kek make_kek(std::string id, unsigned char fill) {
-  kek k;
-  k.id = std::move(id);
-  for (std::size_t i = 0; i < k.key.size(); ++i)
-    k.key[i] = static_cast<unsigned char>(fill + i);
-  return k;
-}
-
-/// Seeded bytes: tests are repeatable, and two seals still differ.
-random_source seeded(std::uint32_t seed) {
-  auto gen = std::make_shared<std::mt19937>(seed);
-  return [gen](unsigned char* out, std::size_t n) -> status {
-    for (std::size_t i = 0; i < n; ++i)
-      out[i] = static_cast<unsigned char>((*gen)() & 0xff);
-    return {};
-  };
-}
 
 kek_lookup only(const kek& k) {
   return [&k](std::string_view id) -> const kek* { return id == k.id ? &k : nullptr; };
@@ -139,19 +125,52 @@ TEST_CASE("a_relabelled_blob_does_not_open_under_another_key_id") {
   CHECK(r.err().code == errc::invalid_argument);
 }
 
-TEST_CASE("the_keyed_hash_depends_on_the_kek_and_is_not_the_plain_sha256") {
+TEST_CASE("the_content_hash_is_keyed_by_the_data_key_and_survives_a_rewrap") {
   auto k = make_kek("k1", 7);
-  auto h = keyed_hash(k, secret_text);
-  CHECK(h.size() == 64u);
-  CHECK(h == keyed_hash(k, secret_text));
-  CHECK(h != keyed_hash(make_kek("k1", 8), secret_text));
-  CHECK(h != keyed_hash(k, secret_text + " "));
+  auto blob = seal(secret_text, context, k, seeded(1));
+  REQUIRE(blob.ok());
+  auto h = content_hash(*blob, secret_text, only(k));
+  REQUIRE(h.ok());
+  CHECK(h->size() == 64u);
+  CHECK(*h == *content_hash(*blob, secret_text, only(k)));
+  // Another plaintext gets another hash (a read checks the opened content).
+  CHECK(*h != *content_hash(*blob, secret_text + " ", only(k)));
   // SHA-256 of the value (what a guesser could compute) differs.
-  CHECK(h != sha256_hex(secret_text));
-  // And the check value is neither.
+  CHECK(*h != sha256_hex(secret_text));
+  // The same value sealed again gets an unrelated hash: equal secrets do not
+  // show as equal.
+  auto again = seal(secret_text, context, k, seeded(2));
+  REQUIRE(again.ok());
+  CHECK(*content_hash(*again, secret_text, only(k)) != *h);
+  // A rewrap under another KEK keeps it.
+  auto k2 = make_kek("k2", 9);
+  auto rotated = rewrap(*blob, only(k), k2, seeded(3));
+  REQUIRE(rotated.ok());
+  CHECK(*content_hash(*rotated, secret_text, only(k2)) == *h);
+  // Without the KEK there is no hash.
+  CHECK(content_hash(*blob, secret_text, only(k2)).err().code == errc::not_found);
+  // And the check value is none of these.
   CHECK(check_value(k).size() == 64u);
-  CHECK(check_value(k) != h);
+  CHECK(check_value(k) != *h);
   CHECK(check_value(k) != check_value(make_kek("k1", 8)));
+}
+
+TEST_CASE("same_content_tells_a_rewrap_from_another_seal") {
+  auto k = make_kek("k1", 7);
+  auto k2 = make_kek("k2", 9);
+  auto blob = seal(secret_text, context, k, seeded(1));
+  REQUIRE(blob.ok());
+  auto rotated = rewrap(*blob, only(k), k2, seeded(3));
+  REQUIRE(rotated.ok());
+  CHECK(*same_content(*blob, *rotated));
+  auto again = seal(secret_text, context, k, seeded(2));
+  REQUIRE(again.ok());
+  CHECK_FALSE(*same_content(*blob, *again));
+  auto altered = *rotated;
+  altered.back() ^= 1;
+  CHECK_FALSE(*same_content(*blob, altered));
+  CHECK(same_content(*blob, "not a blob").err().code == errc::corrupted);
+  CHECK(blob->size() <= secret_text.size() + max_overhead);
 }
 
 TEST_CASE("a_key_id_that_cannot_be_stored_is_refused_before_sealing") {

@@ -126,6 +126,7 @@ std::vector<command> every_command(const std::string& key, session_id session) {
       put_role{auth::role{"readers", {{"acme", auth::read}}}, false},
       delete_role{"spare"},
       set_tenant{"acme", 1, 2, 3, 4},
+      rewrap_secrets{},
   };
 }
 

@@ -190,6 +190,10 @@ std::vector<std::vector<std::string>> every_rpc(const std::string& key,
       {"auth", "role", "list"},
       {"auth", "tenant", "list"},
       {"auth", "token", "revoke", "admin"},
+      {"config", "create", prefix + "secret.json", "--format", "json", "--secret",
+       "--content", "{}"},
+      {"kek", "status"},
+      {"kek", "rotate"},
   };
 }
 
@@ -330,6 +334,10 @@ TEST_CASE("tenant_a_token_on_tenant_b_keys_is_refused_for_every_operation") {
                         {
                             {"config", "create", "beta/pay/prod/new.json", "--format",
                              "json", "--content", "{}"},
+                            {"config", "create", "beta/pay/prod/s.json", "--format",
+                             "json", "--secret", "--content", "{}"},
+                            {"kek", "status"},
+                            {"kek", "rotate"},
                             {"version", "add", beta_key, "--content", "{}"},
                             {"release", "set", beta_key, "--rule", "*:2"},
                             {"rollback", beta_key, "2"},
