@@ -6,11 +6,13 @@
 //   chain        [base_seq, base_hash, head_seq, head_hash, max_records]
 //   chain_point  [seq, revision, hash, base_seq, head_seq, bad_seq,
 //                 bad_revision, problem]
-// Rules are encoded as in protocol/codec.cpp ([labels, version, priority]).
+// Rules are encoded as in protocol/codec.cpp ([labels, version, priority],
+// protocol/msgpack_writer.hpp).
 
 #include "protocol/audit.hpp"
 
 #include "protocol/msgpack_reader.hpp"
+#include "protocol/msgpack_writer.hpp"
 #include "protocol/sha256.hpp"
 #include "protocol/state.hpp"
 
@@ -21,35 +23,13 @@
 namespace conflux::audit {
 namespace {
 
-using packer = msgpack::packer<msgpack::sbuffer>;
-
-void put_str(packer& p, std::string_view s) {
-  p.pack_str(static_cast<std::uint32_t>(s.size()));
-  p.pack_str_body(s.data(), static_cast<std::uint32_t>(s.size()));
-}
-
-void put_rules(packer& p, const std::vector<release_rule>& rules) {
-  p.pack_array(static_cast<std::uint32_t>(rules.size()));
-  for (auto& r : rules) {
-    p.pack_array(3);
-    p.pack_map(static_cast<std::uint32_t>(r.labels.size()));
-    for (auto& [k, v] : r.labels) {
-      put_str(p, k);
-      put_str(p, v);
-    }
-    p.pack_uint64(r.version);
-    p.pack_int32(r.priority);
-  }
-}
+using detail::packer;
+using detail::put_rules;
+using detail::put_str;
 
 template <class F>
 std::string encode_with(F&& body) {
-  msgpack::sbuffer buf;
-  auto v = record_format_version;
-  buf.write(reinterpret_cast<const char*>(&v), 1);
-  packer p{buf};
-  body(p);
-  return std::string{buf.data(), buf.size()};
+  return detail::encode_with(record_format_version, std::forward<F>(body));
 }
 
 void put_record(packer& p, const record& r, bool with_hash) {

@@ -23,11 +23,22 @@
 #include "protocol/codec.hpp"
 
 #include "protocol/msgpack_reader.hpp"
+#include "protocol/msgpack_writer.hpp"
 
 #include <msgpack.hpp>
 
 namespace conflux::codec {
 namespace {
+
+using detail::encode_with;
+using detail::packer;
+using detail::put_bin;
+using detail::put_bool;
+using detail::put_opt_str;
+using detail::put_opt_u64;
+using detail::put_rules;
+using detail::put_str;
+using detail::put_strs;
 
 // Command tags on the wire. Never renumber: they are in every stored log.
 enum class tag : std::uint8_t {
@@ -52,60 +63,7 @@ enum class tag : std::uint8_t {
 };
 constexpr auto last_tag = tag::rewrap_secrets;
 
-using packer = msgpack::packer<msgpack::sbuffer>;
-
 // -- encoding ---------------------------------------------------------------
-
-void put_str(packer& p, const std::string& s) {
-  p.pack_str(static_cast<std::uint32_t>(s.size()));
-  p.pack_str_body(s.data(), static_cast<std::uint32_t>(s.size()));
-}
-
-void put_bin(packer& p, const std::string& s) {
-  p.pack_bin(static_cast<std::uint32_t>(s.size()));
-  p.pack_bin_body(s.data(), static_cast<std::uint32_t>(s.size()));
-}
-
-void put_opt_str(packer& p, const std::optional<std::string>& s) {
-  if (s)
-    put_str(p, *s);
-  else
-    p.pack_nil();
-}
-
-void put_opt_u64(packer& p, const std::optional<std::uint64_t>& v) {
-  if (v)
-    p.pack_uint64(*v);
-  else
-    p.pack_nil();
-}
-
-void put_rules(packer& p, const std::vector<release_rule>& rules) {
-  p.pack_array(static_cast<std::uint32_t>(rules.size()));
-  for (auto& r : rules) {
-    p.pack_array(3);
-    p.pack_map(static_cast<std::uint32_t>(r.labels.size()));
-    for (auto& [k, v] : r.labels) {
-      put_str(p, k);
-      put_str(p, v);
-    }
-    p.pack_uint64(r.version);
-    p.pack_int32(r.priority);
-  }
-}
-
-void put_strs(packer& p, const std::vector<std::string>& v) {
-  p.pack_array(static_cast<std::uint32_t>(v.size()));
-  for (auto& s : v)
-    put_str(p, s);
-}
-
-void put_bool(packer& p, bool b) {
-  if (b)
-    p.pack_true();
-  else
-    p.pack_false();
-}
 
 void put_role(packer& p, const auth::role& r) {
   p.pack_array(2);
@@ -262,15 +220,6 @@ struct body_packer {
     }
   }
 };
-
-template <class F>
-std::string encode_with(std::uint8_t version, F&& body) {
-  msgpack::sbuffer buf;
-  buf.write(reinterpret_cast<const char*>(&version), 1);
-  packer p{buf};
-  body(p);
-  return std::string{buf.data(), buf.size()};
-}
 
 // -- decoding ---------------------------------------------------------------
 // The shared strict cursor (msgpack_reader.hpp) plus the reads of records.
