@@ -271,17 +271,22 @@ expected<std::uint64_t> client::transfer_leader(std::uint64_t id) {
 
 namespace {
 
-/// Every page of an auth list (payload = the last name of the page before;
-/// extra = 1 while more follow).
+/// Every page of a list whose pages go on after the last item of the page
+/// before, named by its `cursor` member (a config's key, a principal's,
+/// role's or tenant's name), sent as the request's payload; a reply with
+/// extra = 1 has more after its last item. Each page is read on its own, so
+/// a long list may mix revisions; `meta` (if any) describes the last page.
 template <class T, class Decode>
-expected<std::vector<T>> auth_list(client::impl& im, rpc::request_op op,
-                                   const std::string& key, Decode decode) {
+expected<std::vector<T>>
+pages_after(client::impl& im, rpc::request_op op, const std::string& key, consistency c,
+            read_meta* meta, Decode decode, std::string T::*cursor) {
   std::vector<T> out;
   std::string after;
   for (;;) {
-    auto r = im.read(op, key, consistency::linearizable, 0, nullptr, after);
+    auto r = im.read(op, key, c, 0, nullptr, after);
     if (!r.ok())
       return r.err();
+    fill_meta(meta, *r);
     auto page = decode_all<T>(*r, decode);
     if (!page.ok())
       return page.err();
@@ -289,11 +294,19 @@ expected<std::vector<T>> auth_list(client::impl& im, rpc::request_op op,
       out.push_back(std::move(x));
     if (r->extra == 0 || page->empty())
       return out;
-    if (out.back().name <= after)
+    if (out.back().*cursor <= after)
       return error{errc::corrupted, "the node's list pages do not advance; upgrade "
                                     "the client or the node"};
-    after = out.back().name;
+    after = out.back().*cursor;
   }
+}
+
+/// Every page of an auth list (linearizable: a principal just made is listed).
+template <class T, class Decode>
+expected<std::vector<T>> auth_list(client::impl& im, rpc::request_op op,
+                                   const std::string& key, Decode decode) {
+  return pages_after<T>(im, op, key, consistency::linearizable, nullptr, decode,
+                        &T::name);
 }
 
 } // namespace
@@ -379,25 +392,8 @@ expected<config> client::get_config(const std::string& key, consistency c,
 
 expected<std::vector<config>> client::list_configs(const std::string& prefix,
                                                    consistency c, read_meta* meta) {
-  std::vector<config> out;
-  std::string after;
-  for (;;) {
-    auto r = impl_->read(rpc::request_op::list_configs, prefix, c, 0, nullptr, after);
-    if (!r.ok())
-      return r.err();
-    fill_meta(meta, *r);
-    auto page = decode_all<config>(*r, codec::decode_config);
-    if (!page.ok())
-      return page.err();
-    for (auto& x : *page)
-      out.push_back(std::move(x));
-    if (r->extra == 0 || page->empty())
-      return out;
-    if (out.back().key <= after)
-      return error{errc::corrupted, "the node's list pages do not advance; upgrade "
-                                    "the client or the node"};
-    after = out.back().key;
-  }
+  return pages_after<config>(*impl_, rpc::request_op::list_configs, prefix, c, meta,
+                             codec::decode_config, &config::key);
 }
 
 expected<std::vector<version>> client::list_versions(const std::string& key,

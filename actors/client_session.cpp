@@ -236,9 +236,7 @@ void record_denial(node_context& ctx, const error& e, const session_identity* wh
   ev.key = std::string{key};
   ev.code = e.code;
   ev.reason = e.message;
-  if (auto st = ctx.denied->append(ev); !st.ok())
-    spdlog::warn("could not record a denied request in {}: {}", denied_log::file_name,
-                 st.err().message);
+  record_denied(ctx.denied.get(), ctx.counters, ev);
 }
 
 /// A refusal for the principal check or the rate, as a reply; the node

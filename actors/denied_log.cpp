@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <spdlog/spdlog.h>
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -118,17 +119,23 @@ std::string_view last_line(std::string_view text, std::size_t& complete) {
 } // namespace
 
 expected<std::shared_ptr<denied_log>>
-denied_log::open(std::string path, std::uint64_t max_bytes,
-                 std::function<std::int64_t()> now_ms) {
+denied_log::open(std::string path, std::uint64_t max_bytes, std::uint64_t rate,
+                 std::shared_ptr<const node_clock> clock) {
   if (max_bytes < min_max_bytes)
     return error{errc::invalid_argument,
                  "--denied-log-max-bytes " + std::to_string(max_bytes) +
                      " is below the smallest cap of " + std::to_string(min_max_bytes) +
                      " bytes; give a larger size"};
+  if (rate == 0)
+    return error{errc::invalid_argument,
+                 "--denied-log-rate 0 would record no denied request; give a number "
+                 "of lines per second of at least 1 (default " +
+                     std::to_string(default_rate) + ")"};
   std::shared_ptr<denied_log> log{new denied_log};
   log->path_ = std::move(path);
   log->max_bytes_ = max_bytes;
-  log->now_ms_ = std::move(now_ms);
+  log->rate_ = rate;
+  log->clock_ = std::move(clock);
   log->last_hash_ = zero_hash;
   bool exists = false;
   auto text = read_all(log->path_, exists);
@@ -191,27 +198,32 @@ status denied_log::rotate() {
   return {};
 }
 
-status denied_log::append(const denied_event& e) {
+expected<denied_outcome> denied_log::append(const denied_event& e) {
   std::lock_guard<std::mutex> guard{mtx_};
   if (fd_ < 0)
     return error{errc::storage_failure, "the denied-request log " + path_ +
                                             " is closed after an earlier error"};
+  if (!pace_.allow("", "", rate_, clock_->steady())) {
+    ++dropped_;
+    return denied_outcome::dropped;
+  }
   auto seq = seq_ + 1;
   std::string body =
       "{\"seq\":" + std::to_string(seq) +
-      ",\"time_ms\":" + std::to_string(now_ms_ ? now_ms_() : 0) +
+      ",\"time_ms\":" + std::to_string(clock_->wall_ms()) +
       ",\"what\":" + json_string(e.what) +
       ",\"principal\":" + json_string(e.principal) +
       ",\"identity\":" + json_string(e.identity) +
       ",\"origin\":" + json_string(e.origin) + ",\"op\":" + json_string(e.op) +
       ",\"key\":" + json_string(e.key) + ",\"code\":" + json_string(to_string(e.code)) +
-      ",\"reason\":" + json_string(e.reason) + ",\"prev\":\"" + last_hash_ + "\"}";
+      ",\"reason\":" + json_string(e.reason) +
+      ",\"dropped\":" + std::to_string(dropped_) + ",\"prev\":\"" + last_hash_ + "\"}";
   auto hash = sha256_hex(body);
   body.pop_back();
   std::string line = body + ",\"hash\":\"" + hash + "\"}\n";
   if (size_ > 0 && size_ + line.size() > max_bytes_)
     if (auto s = rotate(); !s.ok())
-      return s;
+      return std::move(s).err();
   std::size_t off = 0;
   while (off < line.size()) {
     auto n = ::write(fd_, line.data() + off, line.size() - off);
@@ -227,7 +239,19 @@ status denied_log::append(const denied_event& e) {
   size_ += line.size();
   seq_ = seq;
   last_hash_ = hash;
-  return {};
+  dropped_ = 0;
+  return denied_outcome::written;
+}
+
+void record_denied(denied_log* log, node_counters& counters, const denied_event& e) {
+  if (!log)
+    return;
+  auto done = log->append(e);
+  if (!done.ok())
+    spdlog::warn("could not record a denied {} in {}: {}", e.what,
+                 denied_log::file_name, done.err().message);
+  else if (*done == denied_outcome::dropped)
+    counters.add("audit.denied.dropped");
 }
 
 expected<std::string> denied_log::verify_file(const std::string& path,

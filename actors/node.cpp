@@ -182,9 +182,7 @@ node_endpoint_actor::behavior_type endpoint_fun(endpoint_self self,
                                    : std::string{};
               ev.code = errc::unauthenticated;
               ev.reason = why;
-              if (auto wrote = ctx->denied->append(ev); !wrote.ok())
-                spdlog::warn("could not record a refused hello in {}: {}",
-                             denied_log::file_name, wrote.err().message);
+              record_denied(ctx->denied.get(), ctx->counters, ev);
             }
             return refuse_hello(errc::unauthenticated,
                                 "node " + std::to_string(opts.id) +
@@ -466,6 +464,11 @@ status check_node_options(const node_options& opts) {
   if (auto s = auth::validate_name("--bootstrap-principal", opts.bootstrap_principal);
       !s.ok())
     return s;
+  if (opts.denied_log_rate < 1)
+    return {
+        errc::invalid_argument,
+        "--denied-log-rate must be a positive number of lines per second (default " +
+            std::to_string(denied_log::default_rate) + ")"};
   if (opts.default_rate < 1 || opts.rate_buckets < 1)
     return {errc::invalid_argument,
             "--default-rate and --rate-buckets must be positive integers"};
@@ -543,9 +546,9 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
                    "back, or run `conflux kek rotate` on a node that has it)",
                    id, opts.kek_file);
   }
-  auto denied = denied_log::open((base / denied_log::file_name).string(),
-                                 opts.denied_log_max_bytes,
-                                 [clock = ctx->clock] { return clock->wall_ms(); });
+  auto denied =
+      denied_log::open((base / denied_log::file_name).string(),
+                       opts.denied_log_max_bytes, opts.denied_log_rate, ctx->clock);
   if (!denied.ok())
     return error{denied.code(), "cannot open the denied-request log in " +
                                     opts.data_dir + ": " + pretty(denied.err())};

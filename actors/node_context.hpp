@@ -8,6 +8,7 @@
 #include "actors/denied_log.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/kek_file.hpp"
+#include "actors/node_clock.hpp"
 #include "actors/node_counters.hpp"
 #include "actors/rate_limiter.hpp"
 #include "actors/transport.hpp"
@@ -86,6 +87,10 @@ struct node_options {
   /// Cap of `<data>/audit-denied.log` before it is rotated to .1
   /// (--denied-log-max-bytes; actors/denied_log.hpp).
   std::uint64_t denied_log_max_bytes = denied_log::default_max_bytes;
+  /// Lines per second that file takes at most, on average (bursts of as
+  /// many); the refusals past it are counted, not written
+  /// (--denied-log-rate; actors/denied_log.hpp).
+  std::uint64_t denied_log_rate = denied_log::default_rate;
   /// Mutual TLS credentials, or plain text on loopback (the launcher checks
   /// them with check_node_transport and loads them into the actor system).
   transport_settings transport;
@@ -169,22 +174,6 @@ private:
   std::atomic<bool> paused_{false};
   std::string reason_;
 };
-
-/// The one place a node's actors read time from (docs/design.md, "Time").
-/// Tests and fault injection install their own; nothing else in actors/ may
-/// read std::chrono's clocks.
-class node_clock {
-public:
-  virtual ~node_clock() = default;
-  /// Wall time in ms since the Unix epoch. It may jump (NTP, an operator):
-  /// the raft shell never lets the stamps it puts on entries go backwards.
-  virtual std::int64_t wall_ms() const;
-  /// A monotonic reading, for durations (log lines, timeouts).
-  virtual std::chrono::steady_clock::time_point steady() const;
-};
-
-/// The system's clocks.
-std::shared_ptr<const node_clock> system_node_clock();
 
 /// This node's estimate of cluster time (docs/security.md, "Cluster time"):
 /// the leader's timestamp on the last entry the applier applied, advanced by

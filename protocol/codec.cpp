@@ -316,7 +316,7 @@ apply_result read_result(const msgpack::object* o, bool& ok) {
     }
     array_reader er{*eo, 2, ok};
     auto code = er.u64();
-    if (code < 1 || code > static_cast<std::uint64_t>(errc::unauthenticated))
+    if (code < 1 || code > static_cast<std::uint64_t>(errc::failed_precondition))
       ok = false;
     res.err = error{static_cast<errc>(code), er.str()};
   }

@@ -25,6 +25,7 @@ std::string_view to_string(errc code) noexcept {
     case errc::resource_exhausted: return "resource_exhausted";
     case errc::permission_denied: return "permission_denied";
     case errc::unauthenticated: return "unauthenticated";
+    case errc::failed_precondition: return "failed_precondition";
   }
   return "unknown_error";
 }

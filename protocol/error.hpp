@@ -62,6 +62,10 @@ enum class errc : std::uint8_t {
   permission_denied,
   /// No valid token: none given, unknown, revoked (disabled) or expired.
   unauthenticated,
+  /// The command is permitted but would leave the cluster in a state it must
+  /// not reach (no live principal with cluster-admin); nothing changed, and
+  /// the message says what to do first.
+  failed_precondition,
 };
 
 /// Stable lowercase name of a code, used in messages and JSON output.
@@ -105,7 +109,7 @@ public:
   expected(T value) : v_(std::in_place_index<0>, std::move(value)) {}
   expected(error e) : v_(std::in_place_index<1>, std::move(e)) {}
   expected(errc code, std::string message)
-    : v_(std::in_place_index<1>, error{code, std::move(message)}) {}
+      : v_(std::in_place_index<1>, error{code, std::move(message)}) {}
 
   bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }

@@ -9,6 +9,7 @@
 #include "protocol/text.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 namespace conflux {
@@ -596,6 +597,14 @@ public:
       return refused(p->err());
     auto changed = std::move(p->value());
     changed.disabled = true;
+    auth_change after;
+    after.principal = &changed;
+    if (auto last = last_cluster_admin(after, "revoking the token of principal " +
+                                                  quote(cmd.principal));
+        !last.ok())
+      return std::move(last).err();
+    else if (*last)
+      return refused(**last);
     CONFLUX_TRY(st_.put_principal(changed));
     return done(0, 0);
   }
@@ -618,6 +627,14 @@ public:
       return refused(**bad);
     auto changed = std::move(p->value());
     changed.roles = cmd.roles;
+    auth_change after;
+    after.principal = &changed;
+    if (auto last = last_cluster_admin(after, "changing the roles of principal " +
+                                                  quote(cmd.principal));
+        !last.ok())
+      return std::move(last).err();
+    else if (*last)
+      return refused(**last);
     CONFLUX_TRY(st_.put_principal(changed));
     return done(0, 0);
   }
@@ -635,9 +652,18 @@ public:
       return refused({errc::already_exists,
                       "role " + quote(role.name) +
                           " already exists; pass replace to change its grants"});
-    if (*old)
+    if (*old) {
       if (auto d = lacks_role_rights(**old, "change role"))
         return refused(*d);
+      auth_change after;
+      after.role_name = role.name;
+      after.role = &role;
+      if (auto last = last_cluster_admin(after, "changing role " + quote(role.name));
+          !last.ok())
+        return std::move(last).err();
+      else if (*last)
+        return refused(**last);
+    }
     CONFLUX_TRY(st_.put_role(role));
     return done(0, 0);
   }
@@ -652,6 +678,15 @@ public:
       return refused({errc::not_found, "role " + quote(cmd.name) + " does not exist"});
     if (auto d = lacks_role_rights(**old, "delete role"))
       return refused(*d);
+    // Before the check that the role is unused, whose advice (change the
+    // holder's roles) would be refused for the same reason.
+    auth_change after;
+    after.role_name = cmd.name;
+    if (auto last = last_cluster_admin(after, "deleting role " + quote(cmd.name));
+        !last.ok())
+      return std::move(last).err();
+    else if (*last)
+      return refused(**last);
     auto all = st_.list_principals();
     if (!all.ok())
       return std::move(all).err();
@@ -784,6 +819,89 @@ private:
       return expected<auth::principal>{
           error{errc::not_found, "principal " + quote(name) + " does not exist"}};
     return expected<auth::principal>{std::move(**p)};
+  }
+
+  // One change to the auth tables, as last_cluster_admin weighs it: the
+  // principal of the same name replaced by `principal`, and/or role
+  // `role_name` replaced by `role` (null: deleted).
+  struct auth_change {
+    const auth::principal* principal = nullptr;
+    std::string_view role_name;
+    const auth::role* role = nullptr;
+  };
+
+  // The refusal (failed_precondition) when the change would take the last
+  // live principal holding cluster-admin (on "*", at the entry's time) out
+  // of that: afterwards nobody could manage tokens, roles or membership, and
+  // no second bootstrap is allowed. A change when there is no such principal
+  // already is not refused (it takes nothing away). `what` is the change,
+  // for the message. outer error = state failure.
+  expected<std::optional<error>> last_cluster_admin(const auth_change& change,
+                                                    const std::string& what) {
+    auto all = st_.list_principals();
+    if (!all.ok())
+      return std::move(all).err();
+    std::map<std::string, bool, std::less<>> stored_grants;
+    auto grants_admin = [](const auth::role& r) {
+      return std::any_of(r.grants.begin(), r.grants.end(), [](const auth::grant& g) {
+        return g.pattern == "*" && (g.perms & auth::cluster_admin) != 0;
+      });
+    };
+    // Whether the stored role `name` grants cluster-admin (a missing role
+    // grants nothing).
+    auto stored = [&](const std::string& name) -> expected<bool> {
+      auto i = stored_grants.find(name);
+      if (i != stored_grants.end())
+        return i->second;
+      auto r = st_.find_role(name);
+      if (!r.ok())
+        return std::move(r).err();
+      bool yes = *r && grants_admin(**r);
+      stored_grants.emplace(name, yes);
+      return yes;
+    };
+    auto holds = [&](const auth::principal& p, bool changed) -> expected<bool> {
+      if (!live(p, ts_))
+        return false;
+      for (auto& name : p.roles) {
+        bool yes = false;
+        if (changed && name == change.role_name) {
+          yes = change.role != nullptr && grants_admin(*change.role);
+        } else {
+          auto s = stored(name);
+          if (!s.ok())
+            return std::move(s).err();
+          yes = *s;
+        }
+        if (yes)
+          return true;
+      }
+      return false;
+    };
+    bool before = false;
+    for (auto& p : *all) {
+      const auto& now =
+          change.principal && change.principal->name == p.name ? *change.principal : p;
+      auto after = holds(now, true);
+      if (!after.ok())
+        return std::move(after).err();
+      if (*after)
+        return std::optional<error>{};
+      if (!before) {
+        auto was = holds(p, false);
+        if (!was.ok())
+          return std::move(was).err();
+        before = *was;
+      }
+    }
+    if (!before)
+      return std::optional<error>{};
+    return std::optional<error>{error{
+        errc::failed_precondition,
+        what + " would leave no live principal with cluster-admin, and then nobody "
+               "could manage tokens, roles or membership; create another cluster-admin "
+               "first (conflux auth token create NAME --role cluster-admin), then "
+               "retry"}};
   }
 
   // outer error = state failure; the inner optional names a role that does

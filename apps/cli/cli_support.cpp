@@ -140,6 +140,7 @@ int exit_code_for(errc code) noexcept {
   case errc::revision_mismatch:
   case errc::version_in_use:
   case errc::already_exists:
+  case errc::failed_precondition:
     return exit_precondition;
   case errc::not_leader:
   case errc::no_quorum:

@@ -7,6 +7,7 @@
 //                [--max-sessions-per-connection N] [--max-sessions N]
 //                [--max-requests-in-flight N] [--max-pending-proposals N]
 //                [--max-reply-bytes SIZE] [--denied-log-max-bytes SIZE]
+//                [--denied-log-rate N]
 //                [--session-idle-timeout S]
 //                [--idle-timeout S] [--handshake-timeout S]
 //                [--max-db-size SIZE] [--max-snapshot-bytes SIZE] [--max-readers N]
@@ -268,6 +269,8 @@ void load_config_file(const std::string& path, launch_settings& s, bool& listen_
       else
         opts.denied_log_max_bytes = static_cast<std::uint64_t>(v.as_integer());
     }
+    if (t.contains("denied_log_rate"))
+      opts.denied_log_rate = toml::find<std::uint64_t>(t, "denied_log_rate");
     if (t.contains("join"))
       opts.join = toml::find<bool>(t, "join");
     if (t.contains("bootstrap_token_hash"))
@@ -321,6 +324,7 @@ struct node_flags {
   std::optional<std::uint64_t> default_rate;
   std::optional<std::size_t> rate_buckets;
   std::string denied_log_max_bytes;
+  std::optional<std::uint64_t> denied_log_rate;
   std::int64_t watch_history = -1, watch_backlog = -1;
   bool join = false;
 };
@@ -382,6 +386,10 @@ void add_flags(CLI::App& app, node_flags& f, launch_settings& s) {
   app.add_option("--denied-log-max-bytes", f.denied_log_max_bytes,
                  "size at which <data>/audit-denied.log (denied hellos and reads) is "
                  "rotated to .1, e.g. 64MiB (default 64MiB, at least 4KiB)");
+  app.add_option("--denied-log-rate", f.denied_log_rate,
+                 "lines per second <data>/audit-denied.log takes at most (bursts of as "
+                 "many); refusals past it are counted as audit.denied.dropped, not "
+                 "written (default 50, at least 1; config key denied_log_rate)");
   app.add_option("--session-idle-timeout", f.session_idle_timeout,
                  "seconds after which a client session that sent nothing and has no "
                  "watch is closed (default 600)");
@@ -463,6 +471,8 @@ void apply_flags(const node_flags& f, node_options& opts) {
         size_or_exit("--denied-log-max-bytes", f.denied_log_max_bytes);
   if (opts.denied_log_max_bytes < conflux::actors::denied_log::min_max_bytes)
     usage_error("--denied-log-max-bytes must be at least 4KiB");
+  if (f.denied_log_rate)
+    opts.denied_log_rate = *f.denied_log_rate;
   if (f.session_idle_timeout)
     opts.session_idle_timeout = std::chrono::seconds(*f.session_idle_timeout);
   if (f.join)

@@ -3,27 +3,25 @@
 // agrees on identical replicas, and names the first record (and revision)
 // where one replica's chain was rewritten.
 
-#include "apps/cli/cli_commands.hpp"
-#include "apps/cli/cli_support.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/memory_state.hpp"
 #include "protocol/state_machine.hpp"
-#include "tests/apps/tls_dir_fixture.hpp"
+#include "tests/apps/cli_fake_cluster.hpp"
 #include "tests/protocol/auth_fixture.hpp"
 
 #include <doctest/doctest.h>
 #include <map>
-#include <sstream>
 
 using namespace conflux;
 using namespace conflux::cli;
+using namespace conflux::cli::test;
 
 namespace {
 
 const std::string key = "acme/shop/prod/db.toml";
 
 /// Endpoints answer audit calls from their own memory_state; nothing else.
-class fake_nodes final : public cluster_access {
+class fake_nodes final : public refusing_cluster {
 public:
   std::map<std::string, memory_state> nodes;
 
@@ -42,40 +40,6 @@ public:
                                                std::uint64_t seq) override {
     return audit::verify(nodes.at(ep), seq);
   }
-
-  expected<apply_result> write(command) override { return unused(); }
-  expected<config> get_config(const std::string&, actors::consistency,
-                              actors::read_meta*) override {
-    return unused();
-  }
-  expected<std::vector<config>> list_configs(const std::string&, actors::consistency,
-                                             actors::read_meta*) override {
-    return unused();
-  }
-  expected<std::vector<version>> list_versions(const std::string&, actors::consistency,
-                                               actors::read_meta*) override {
-    return unused();
-  }
-  expected<version> get_version(const std::string&, version_id, actors::consistency,
-                                actors::read_meta*) override {
-    return unused();
-  }
-  expected<actors::resolved> resolve(const std::string&, const labels&,
-                                     actors::consistency) override {
-    return unused();
-  }
-  expected<actors::node_status> status_of(const std::string&) override {
-    return unused();
-  }
-  expected<actors::node_status> status() override { return unused(); }
-  expected<std::uint64_t> add_member(std::uint64_t, const std::string&, bool) override {
-    return unused();
-  }
-  expected<std::uint64_t> remove_member(std::uint64_t) override { return unused(); }
-  expected<std::uint64_t> transfer_leader(std::uint64_t) override { return unused(); }
-
-private:
-  static error unused() { return {errc::unavailable, "not used by these tests"}; }
 };
 
 memory_state replica() {
@@ -103,28 +67,14 @@ memory_state replica() {
   return st;
 }
 
-struct run_result {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-run_result run(fake_nodes& f, std::vector<std::string> args) {
+/// Runs `args` with every fake node as an endpoint.
+run_result run_on_nodes(fake_nodes& f, std::vector<std::string> args) {
   args.push_back("--endpoints");
   std::string eps;
   for (auto& [ep, st] : f.nodes)
     eps += (eps.empty() ? "" : ",") + ep;
   args.push_back(eps);
-  auto p = parse_command_line(args, nullptr, test::parsing_tls_dir());
-  if (!p.inv)
-    return {p.exit_code, p.out, p.err};
-  std::ostringstream out, err;
-  int code = execute(*p.inv, f, out, err);
-  return {code, out.str(), err.str()};
-}
-
-bool mentions(const std::string& s, const std::string& what) {
-  return s.find(what) != std::string::npos;
+  return run(f, std::move(args));
 }
 
 } // namespace
@@ -133,7 +83,7 @@ TEST_CASE("audit_verify_passes_when_every_node_holds_the_same_chain") {
   fake_nodes f;
   for (auto ep : {"127.0.0.1:7101", "127.0.0.1:7102", "127.0.0.1:7103"})
     f.nodes[ep] = replica();
-  auto r = run(f, {"audit", "verify"});
+  auto r = run_on_nodes(f, {"audit", "verify"});
   CHECK_MESSAGE(r.code == 0, r.err);
   CHECK(mentions(r.out, "verified on 3 node(s)"));
   CHECK(mentions(r.out, "record 6"));
@@ -156,10 +106,10 @@ TEST_CASE("audit_verify_names_the_first_record_and_revision_a_node_rewrote") {
   c.head_hash = h;
   REQUIRE(bad.set_audit_chain(c).ok());
   REQUIRE(audit::verify(bad, 0)->intact());
-  auto r = run(f, {"audit", "verify"});
+  auto r = run_on_nodes(f, {"audit", "verify"});
   CHECK(r.code != 0);
   CHECK_MESSAGE(mentions(r.err, "first differ at record 4 (revision 4)"), r.err);
-  auto j = run(f, {"audit", "verify", "--json"});
+  auto j = run_on_nodes(f, {"audit", "verify", "--json"});
   CHECK(j.code != 0);
   CHECK(mentions(j.out, "\"first_difference_seq\":4"));
   CHECK(mentions(j.out, "\"verified\":false"));
@@ -170,7 +120,7 @@ TEST_CASE("audit_verify_reports_a_node_whose_record_no_longer_matches_its_hash")
   for (auto ep : {"127.0.0.1:7101", "127.0.0.1:7102"})
     f.nodes[ep] = replica();
   f.nodes["127.0.0.1:7101"].raw_audit(5)->principal = "mallory";
-  auto r = run(f, {"audit", "verify"});
+  auto r = run_on_nodes(f, {"audit", "verify"});
   CHECK(r.code != 0);
   CHECK(mentions(r.err, "tampered: 127.0.0.1:7101: record 5 (revision 5)"));
   CHECK(mentions(r.err, "first differ at record 5"));
@@ -179,14 +129,14 @@ TEST_CASE("audit_verify_reports_a_node_whose_record_no_longer_matches_its_hash")
 TEST_CASE("release_history_shows_who_released_what_with_comment_and_rules") {
   fake_nodes f;
   f.nodes["127.0.0.1:7101"] = replica();
-  auto r = run(f, {"release", "history", key});
+  auto r = run_on_nodes(f, {"release", "history", key});
   CHECK_MESSAGE(r.code == 0, r.err);
   CHECK(mentions(r.out, "revision 3"));
   CHECK(mentions(r.out, "comment: canary 2"));
   CHECK(mentions(r.out, "comment: back to 1"));
   CHECK(mentions(r.out, test_auth::admin_name));
   CHECK_FALSE(mentions(r.out, "revision 1 "));
-  auto j = run(f, {"release", "history", key, "--json"});
+  auto j = run_on_nodes(f, {"release", "history", key, "--json"});
   CHECK(mentions(j.out, "\"rules_before\""));
   CHECK(mentions(j.out, "\"comment\":\"all on 2\""));
 }
@@ -194,9 +144,9 @@ TEST_CASE("release_history_shows_who_released_what_with_comment_and_rules") {
 TEST_CASE("audit_list_filters_by_prefix_and_since") {
   fake_nodes f;
   f.nodes["127.0.0.1:7101"] = replica();
-  auto r = run(f, {"audit", "list", "acme/web/", "--since", "2"});
+  auto r = run_on_nodes(f, {"audit", "list", "acme/web/", "--since", "2"});
   CHECK_MESSAGE(r.code == 0, r.err);
   CHECK(mentions(r.out, "create_config acme/web/prod/x"));
   CHECK_FALSE(mentions(r.out, key));
-  CHECK(run(f, {"audit", "list", "bad key!"}).code == 2);
+  CHECK(run_on_nodes(f, {"audit", "list", "bad key!"}).code == 2);
 }

@@ -31,6 +31,10 @@ TEST_CASE("exit_code_for_version_in_use_and_already_exists_is_4") {
   CHECK(exit_code_for(errc::already_exists) == 4);
 }
 
+TEST_CASE("exit_code_for_failed_precondition_is_4") {
+  CHECK(exit_code_for(errc::failed_precondition) == 4);
+}
+
 TEST_CASE("exit_code_for_not_found_and_not_published_is_3") {
   CHECK(exit_code_for(errc::not_found) == 3);
   CHECK(exit_code_for(errc::not_published) == 3);

@@ -3,127 +3,32 @@
 // the global --token-file / CONFLUX_TOKEN_FILE, and what an unauthenticated or
 // permission_denied answer prints.
 
-#include "apps/cli/cli_commands.hpp"
-#include "apps/cli/cli_support.hpp"
 #include "apps/cli/cli_token.hpp"
-#include "tests/apps/tls_dir_fixture.hpp"
+#include "tests/apps/cli_fake_cluster.hpp"
 
 #include <doctest/doctest.h>
-#include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
-#include <sys/stat.h>
-#include <unistd.h>
 
 using namespace conflux;
 using namespace conflux::cli;
+using namespace conflux::cli::test;
 
 namespace {
 
 const std::string some_token = "cfx_" + std::string(64, 'a');
 
-bool mentions(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-/// A private temp dir for one test, removed at the end.
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    auto base = std::filesystem::temp_directory_path() / "conflux-cli-token-XXXXXX";
-    path = base.string();
-    REQUIRE(::mkdtemp(path.data()) != nullptr);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  /// Writes `content` to NAME with `mode`; its path.
-  std::string file(const std::string& name, const std::string& content,
-                   mode_t mode = 0600) const {
-    auto p = path + "/" + name;
-    std::ofstream{p, std::ios::binary} << content;
-    REQUIRE(::chmod(p.c_str(), mode) == 0);
-    return p;
-  }
-};
-
-mode_t mode_of(const std::string& path) {
-  struct stat st {};
-  REQUIRE(::stat(path.c_str(), &st) == 0);
-  return st.st_mode & 07777;
-}
-
 /// Every call fails with `fail` when set; counts the calls that reached it.
-class fake_cluster final : public cluster_access {
+class fake_cluster final : public refusing_cluster {
 public:
   std::optional<error> fail;
   std::size_t calls = 0;
 
-  error answer() {
+protected:
+  error refuse() override {
     ++calls;
-    return fail.value_or(error{errc::unavailable, "not used here"});
+    return fail.value_or(refusing_cluster::refuse());
   }
-  expected<apply_result> write(command) override { return answer(); }
-  expected<config> get_config(const std::string&, actors::consistency,
-                              actors::read_meta*) override {
-    return answer();
-  }
-  expected<std::vector<config>> list_configs(const std::string&, actors::consistency,
-                                             actors::read_meta*) override {
-    return answer();
-  }
-  expected<std::vector<version>> list_versions(const std::string&, actors::consistency,
-                                               actors::read_meta*) override {
-    return answer();
-  }
-  expected<version> get_version(const std::string&, version_id, actors::consistency,
-                                actors::read_meta*) override {
-    return answer();
-  }
-  expected<actors::resolved> resolve(const std::string&, const labels&,
-                                     actors::consistency) override {
-    return answer();
-  }
-  expected<actors::node_status> status_of(const std::string&) override {
-    return answer();
-  }
-  expected<actors::node_status> status() override { return answer(); }
-  expected<std::uint64_t> add_member(std::uint64_t, const std::string&, bool) override {
-    return answer();
-  }
-  expected<std::uint64_t> remove_member(std::uint64_t) override { return answer(); }
-  expected<std::uint64_t> transfer_leader(std::uint64_t) override { return answer(); }
 };
-
-struct run_result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-parse_outcome parse(std::vector<std::string> args, const char* env_token = nullptr) {
-  return parse_command_line(args, nullptr, test::parsing_tls_dir(), env_token);
-}
-
-run_result run(fake_cluster& fake, std::vector<std::string> args,
-               const char* env_token = nullptr) {
-  auto p = parse(std::move(args), env_token);
-  if (!p.inv)
-    return {p.exit_code, p.out, p.err};
-  std::ostringstream out, err;
-  int code = execute(*p.inv, fake, out, err);
-  return {code, out.str(), err.str()};
-}
-
-nlohmann::json one_json(const std::string& out) {
-  REQUIRE(!out.empty());
-  REQUIRE(out.back() == '\n');
-  REQUIRE(out.find('\n') == out.size() - 1);
-  return nlohmann::json::parse(out);
-}
 
 } // namespace
 

@@ -2,9 +2,7 @@
 // feed: one line (or one JSON object) per event, --count, the stop flag, and
 // a feed error turned into its exit code.
 
-#include "apps/cli/cli_commands.hpp"
-#include "apps/cli/cli_support.hpp"
-#include "tests/apps/tls_dir_fixture.hpp"
+#include "tests/apps/cli_fake_cluster.hpp"
 
 #include <deque>
 #include <doctest/doctest.h>
@@ -13,6 +11,7 @@
 
 using namespace conflux;
 using namespace conflux::cli;
+using namespace conflux::cli::test;
 
 namespace {
 
@@ -50,7 +49,7 @@ public:
 };
 
 /// Only watches; every other call would be a bug of the watch command.
-class watch_only final : public cluster_access {
+class watch_only final : public refusing_cluster {
 public:
   std::optional<actors::watch_options> opened;
   std::unique_ptr<fake_feed> feed = std::make_unique<fake_feed>();
@@ -61,37 +60,9 @@ public:
     opened = w;
     return std::move(feed);
   }
-  expected<apply_result> write(command) override { return no(); }
-  expected<config> get_config(const std::string&, actors::consistency,
-                              actors::read_meta*) override {
-    return no();
-  }
-  expected<std::vector<config>> list_configs(const std::string&, actors::consistency,
-                                             actors::read_meta*) override {
-    return no();
-  }
-  expected<std::vector<version>> list_versions(const std::string&, actors::consistency,
-                                               actors::read_meta*) override {
-    return no();
-  }
-  expected<version> get_version(const std::string&, version_id, actors::consistency,
-                                actors::read_meta*) override {
-    return no();
-  }
-  expected<actors::resolved> resolve(const std::string&, const labels&,
-                                     actors::consistency) override {
-    return no();
-  }
-  expected<actors::node_status> status_of(const std::string&) override { return no(); }
-  expected<actors::node_status> status() override { return no(); }
-  expected<std::uint64_t> add_member(std::uint64_t, const std::string&, bool) override {
-    return no();
-  }
-  expected<std::uint64_t> remove_member(std::uint64_t) override { return no(); }
-  expected<std::uint64_t> transfer_leader(std::uint64_t) override { return no(); }
 
-private:
-  error no() {
+protected:
+  error refuse() override {
     ++other_calls;
     return error{errc::unavailable, "not used by watch"};
   }
@@ -110,21 +81,6 @@ actors::watch_notification event(std::uint64_t rev, rpc::watch_kind k,
   n.event.resolved_version = resolved;
   n.event.content_hash = std::string(64, 'c');
   return n;
-}
-
-struct run_result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-run_result run(watch_only& api, std::vector<std::string> args) {
-  auto p = parse_command_line(args, nullptr, test::parsing_tls_dir());
-  if (!p.inv)
-    return {p.exit_code, p.out, p.err};
-  std::ostringstream out, err;
-  int code = execute(*p.inv, api, out, err);
-  return {code, out.str(), err.str()};
 }
 
 std::vector<std::string> lines_of(const std::string& text) {

@@ -288,6 +288,17 @@ TEST_CASE("resource_limit_settings_are_checked_at_start") {
   check_refused(run_node(scratch, {"--config", file}), "must be positive integers");
 }
 
+TEST_CASE("a_denied_log_rate_of_zero_is_refused_at_start") {
+  cluster scratch{one_node()};
+  const auto listen = scratch.endpoint(0);
+  check_refused(run_node(scratch, {"--listen", listen, "--denied-log-rate", "0"}),
+                "--denied-log-rate must be a positive number of lines per second");
+  const auto file = scratch.dir() + "/denied.toml";
+  write_file(file, "listen = '" + listen + "'\ndenied_log_rate = 0\n");
+  check_refused(run_node(scratch, {"--config", file}),
+                "--denied-log-rate must be a positive number of lines per second");
+}
+
 TEST_CASE("a_full_database_stops_the_node_naming_max_db_size_and_a_larger_one_lets_it_"
           "go_on") {
   // The smallest size a node takes (1 MiB per database) and a 3 MiB write:

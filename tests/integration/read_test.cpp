@@ -1,5 +1,6 @@
 // Reads against a healthy 3-node cluster of real processes.
 
+#include "protocol/auth.hpp"
 #include "tests/integration/cluster.hpp"
 #include "tests/integration/helpers.hpp"
 
@@ -72,9 +73,11 @@ TEST_CASE("long_lists_come_whole_through_pages_of_the_reply_byte_limit") {
   REQUIRE_OK(cl->write(make_create_config(key, pad + "0")));
   for (int n = 1; n < 12; ++n)
     REQUIRE_OK(cl->write(make_create_version(key, pad + std::to_string(n))));
+  // Keys of 120 characters: 12 configs are more than one page.
+  const std::string long_name(100, 'c');
   for (int n = 0; n < 12; ++n)
-    REQUIRE_OK(cl->write(
-        make_create_config("itest/paging/many/c" + std::to_string(n) + ".txt", pad)));
+    REQUIRE_OK(cl->write(make_create_config(
+        "itest/paging/many/" + long_name + std::to_string(n) + ".txt", pad)));
 
   auto versions = cl->list_versions(key);
   REQUIRE_OK(versions);
@@ -86,6 +89,42 @@ TEST_CASE("long_lists_come_whole_through_pages_of_the_reply_byte_limit") {
   auto configs = cl->list_configs("itest/paging/many/");
   REQUIRE_OK(configs);
   CHECK(configs->size() == 12u);
+}
+
+// The auth tables' lists page the same way (after the last name).
+TEST_CASE("long_auth_lists_come_whole_through_pages_of_the_reply_byte_limit") {
+  started_cluster c{with_flags({"--max-reply-bytes", "1KiB"})};
+  auto cl = c.make_client();
+  std::vector<std::string> names;
+  for (int n = 0; n < 20; ++n) {
+    // Names of 50 characters: 20 principals or roles are several pages.
+    auto name =
+        "paged-" + std::string(42, 'x') + (n < 10 ? "0" : "") + std::to_string(n);
+    put_role pr;
+    pr.role.name = name;
+    pr.role.grants = {
+        auth::grant{"itest/" + std::string(40, 'r') + std::to_string(n), auth::read}};
+    REQUIRE_OK(cl->write(pr));
+    create_token ct;
+    ct.principal = name;
+    ct.token_hash = auth::token_hash(random_token());
+    ct.roles = {name};
+    REQUIRE_OK(cl->write(ct));
+    names.push_back(name);
+  }
+  auto tokens = cl->list_tokens("paged-");
+  REQUIRE_OK(tokens);
+  std::vector<std::string> listed;
+  for (auto& p : *tokens)
+    listed.push_back(p.name);
+  CHECK(listed == names);
+  auto roles = cl->list_roles();
+  REQUIRE_OK(roles);
+  listed.clear();
+  for (auto& r : *roles)
+    if (r.name.rfind("paged-", 0) == 0)
+      listed.push_back(r.name);
+  CHECK(listed == names);
 }
 
 } // namespace conflux::itest

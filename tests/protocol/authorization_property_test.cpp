@@ -17,6 +17,9 @@
 //    cluster-admin (granted on "*");
 //  * put_role needs cluster-admin, or: no cluster-wide permission in the role
 //    and admin on a pattern that covers every key the role's grant covers.
+//  * the rule that the last live cluster-admin may not be revoked or lose the
+//    permission never decides here: root holds cluster-admin throughout, and
+//    the trials only create roles and change the roles of "p".
 //
 // Every operation is set up (by the bootstrap principal) so that it succeeds
 // when permitted, so "ok" means the command was applied.

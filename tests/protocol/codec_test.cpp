@@ -567,6 +567,18 @@ TEST_CASE("an_unauthenticated_refusal_round_trips_in_an_apply_result") {
   CHECK(*back == r);
 }
 
+TEST_CASE("a_failed_precondition_refusal_round_trips_in_an_apply_result") {
+  apply_result r;
+  r.err = error{errc::failed_precondition, "create another cluster-admin first"};
+  r.revision = 10;
+  auto back = codec::decode_apply_result(codec::encode(r));
+  REQUIRE(back.ok());
+  CHECK(*back == r);
+  // The next value is no code.
+  r.err->code = static_cast<errc>(static_cast<int>(errc::failed_precondition) + 1);
+  CHECK(codec::decode_apply_result(codec::encode(r)).code() == errc::corrupted);
+}
+
 TEST_CASE("delete_config_body_must_match_its_format_version") {
   auto v2 = in_old_format(
       command_envelope{0, 0, delete_config{"t/a/e/n", std::nullopt, false}}, 2);

@@ -130,13 +130,22 @@ std::vector<command> every_command(const std::string& key, session_id session) {
   };
 }
 
-// A state on which every_command(acme_key, ...) succeeds for root.
+// A state on which every_command(acme_key, ...) succeeds for root (a second
+// cluster-admin lets root revoke its own token).
 auth_fixture fixture_for_every_command() {
   auth_fixture f;
   f.create(acme_key);
   f.as_root(create_version{acme_key, "v2", "", "", std::nullopt});
   f.role("spare", {{"acme", auth::read}});
+  f.token("deputy", {"cluster-admin"});
   return f;
+}
+
+// The advice every last-cluster-admin refusal gives.
+bool says_create_another_admin(const error& e) {
+  return e.message.find("would leave no live principal with cluster-admin") !=
+             std::string::npos &&
+         e.message.find("create another cluster-admin first") != std::string::npos;
 }
 
 } // namespace
@@ -488,6 +497,92 @@ TEST_CASE("a_role_held_by_a_live_principal_cannot_be_deleted") {
   f.as_root(delete_role{"dev"});
   CHECK_FALSE(f.st.find_role("dev")->has_value());
   f.refuse(delete_role{"dev"}, credential_of("root"), errc::not_found);
+}
+
+TEST_CASE("revoking_the_last_cluster_admin_is_refused_until_another_exists") {
+  auth_fixture f;
+  auto e =
+      f.refuse(revoke_token{"root"}, credential_of("root"), errc::failed_precondition);
+  CHECK(says_create_another_admin(e));
+  CHECK(e.message.find("\"root\"") != std::string::npos);
+  f.token("deputy", {"cluster-admin"});
+  f.as_root(revoke_token{"root"});
+  // Now the deputy is the last one.
+  CHECK(says_create_another_admin(f.refuse(
+      revoke_token{"deputy"}, credential_of("deputy"), errc::failed_precondition)));
+}
+
+TEST_CASE("an_expired_or_revoked_cluster_admin_is_not_another_one") {
+  auth_fixture f;
+  f.token("brief", {"cluster-admin"}, 60'000);
+  f.token("gone", {"cluster-admin"});
+  f.as_root(revoke_token{"gone"});
+  f.role("no-admin", {{"*", auth::auditor | auth::read}});
+  f.token("watcher", {"no-admin"});
+  // While "brief" is live root may give cluster-admin up (and brief give it
+  // back).
+  f.as_root(set_token_roles{"root", {"no-admin"}});
+  CHECK(f.as("brief", set_token_roles{"root", {"cluster-admin"}}).ok());
+  // Past brief's expiry only root holds it, whatever "gone" and "watcher"
+  // hold.
+  f.now_ms += 60'000;
+  f.refuse(revoke_token{"root"}, credential_of("root"), errc::failed_precondition);
+  // A role of one's own that grants cluster-admin on "*" counts.
+  f.role("ops", {{"*", auth::cluster_admin}});
+  f.token("ops1", {"ops"});
+  f.as_root(revoke_token{"root"});
+}
+
+TEST_CASE("set_token_roles_may_not_take_cluster_admin_from_its_last_holder") {
+  auth_fixture f;
+  f.role("reader", {{"acme", auth::read}});
+  for (auto roles : {std::vector<std::string>{}, std::vector<std::string>{"reader"}})
+    CHECK(says_create_another_admin(f.refuse(set_token_roles{"root", roles},
+                                             credential_of("root"),
+                                             errc::failed_precondition)));
+  f.as_root(set_token_roles{"root", {"cluster-admin", "reader"}});
+  f.token("deputy", {"cluster-admin"});
+  f.as_root(set_token_roles{"root", {"reader"}});
+  CHECK(f.st.find_principal("root").value()->roles ==
+        std::vector<std::string>{"reader"});
+}
+
+TEST_CASE("replacing_or_deleting_the_role_of_the_last_cluster_admin_is_refused") {
+  auth_fixture f;
+  f.role("ops", {{"*", auth::cluster_admin | auth::auditor}});
+  f.token("ops1", {"ops"});
+  f.as_root(revoke_token{"root"});
+  auto ops1 = credential_of("ops1");
+  CHECK(says_create_another_admin(
+      f.refuse(put_role{auth::role{"ops", {{"*", auth::auditor}}}, true}, ops1,
+               errc::failed_precondition)));
+  // Refused for the last admin before the role is found to be in use, whose
+  // advice (change the holder's roles) would be refused in turn.
+  CHECK(says_create_another_admin(
+      f.refuse(delete_role{"ops"}, ops1, errc::failed_precondition)));
+  // A replacement that still grants cluster-admin is no loss.
+  CHECK(f.as("ops1", put_role{auth::role{"ops", {{"*", auth::cluster_admin}}}, true})
+            .ok());
+  // With another cluster-admin the role may lose it.
+  CHECK(f.as("ops1",
+             create_token{"deputy", credential_of("deputy"), {"cluster-admin"}, 0})
+            .ok());
+  CHECK(f.as("ops1", put_role{auth::role{"ops", {{"*", auth::auditor}}}, true}).ok());
+}
+
+TEST_CASE("without_any_live_cluster_admin_a_change_that_takes_none_away_is_applied") {
+  auth_fixture f;
+  f.token("brief", {"cluster-admin"}, 60'000);
+  f.role("acme-admin", {{"acme", auth::admin | auth::read}});
+  f.token("lead", {"acme-admin"});
+  f.role("pay-dev", {{"acme/pay", auth::read}});
+  CHECK(f.as("brief", revoke_token{"root"}).ok());
+  f.now_ms += 60'000;
+  // Nobody is a live cluster-admin now; a pattern admin still manages its
+  // roles.
+  CHECK(f.as("lead", put_role{auth::role{"pay-dev", {{"acme/pay", auth::write}}}, true})
+            .ok());
+  CHECK(f.as("lead", delete_role{"pay-dev"}).ok());
 }
 
 TEST_CASE("the_bootstrap_role_cannot_be_changed_or_deleted") {

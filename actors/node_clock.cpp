@@ -1,4 +1,4 @@
-#include "actors/node_context.hpp"
+#include "actors/node_clock.hpp"
 
 namespace conflux::actors {
 

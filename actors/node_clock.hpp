@@ -1,0 +1,27 @@
+#pragma once
+// The one place a node's actors read time from (docs/design.md, "Time"). One
+// per node, in node_context::clock; parts of the node that keep their own
+// timing (the denied-request log's rate) hold the same clock. Tests and fault
+// injection install their own; nothing else in actors/ may read std::chrono's
+// clocks.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+namespace conflux::actors {
+
+class node_clock {
+public:
+  virtual ~node_clock() = default;
+  /// Wall time in ms since the Unix epoch. It may jump (NTP, an operator):
+  /// the raft shell never lets the stamps it puts on entries go backwards.
+  virtual std::int64_t wall_ms() const;
+  /// A monotonic reading, for durations (log lines, timeouts).
+  virtual std::chrono::steady_clock::time_point steady() const;
+};
+
+/// The system's clocks.
+std::shared_ptr<const node_clock> system_node_clock();
+
+} // namespace conflux::actors
