@@ -3,8 +3,11 @@
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 
-# CAF 0.17.6 is built from the tarball in third_party/caf with our patches.
-include(ConfluxCaf)
+# CAF 0.17.6 is built from the tarball in third_party/caf with our patches
+# (not for the fuzz build, which has no actors).
+if(NOT CONFLUX_FUZZ)
+  include(ConfluxCaf)
+endif()
 
 pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)
 find_package(msgpack CONFIG REQUIRED)          # target msgpackc-cxx
