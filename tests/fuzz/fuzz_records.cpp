@@ -13,16 +13,36 @@ namespace {
 using namespace conflux;
 
 // The encoder of each record kind, found by overload.
-std::string encode_any(const config& x) { return codec::encode(x); }
-std::string encode_any(const version& x) { return codec::encode(x); }
-std::string encode_any(const client_session& x) { return codec::encode(x); }
-std::string encode_any(const apply_result& x) { return codec::encode(x); }
-std::string encode_any(const auth::principal& x) { return codec::encode(x); }
-std::string encode_any(const auth::role& x) { return codec::encode(x); }
-std::string encode_any(const auth::tenant& x) { return codec::encode(x); }
-std::string encode_any(const audit::record& x) { return audit::encode(x); }
-std::string encode_any(const audit::chain& x) { return audit::encode(x); }
-std::string encode_any(const audit::chain_point& x) { return audit::encode(x); }
+std::string encode_any(const config& x) {
+  return codec::encode(x);
+}
+std::string encode_any(const version& x) {
+  return codec::encode(x);
+}
+std::string encode_any(const client_session& x) {
+  return codec::encode(x);
+}
+std::string encode_any(const apply_result& x) {
+  return codec::encode(x);
+}
+std::string encode_any(const auth::principal& x) {
+  return codec::encode(x);
+}
+std::string encode_any(const auth::role& x) {
+  return codec::encode(x);
+}
+std::string encode_any(const auth::tenant& x) {
+  return codec::encode(x);
+}
+std::string encode_any(const audit::record& x) {
+  return audit::encode(x);
+}
+std::string encode_any(const audit::chain& x) {
+  return audit::encode(x);
+}
+std::string encode_any(const audit::chain_point& x) {
+  return audit::encode(x);
+}
 
 template <class Decode>
 void check(std::string_view bytes, Decode decode, const char* what) {

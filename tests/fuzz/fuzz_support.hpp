@@ -22,7 +22,8 @@ inline void require(bool ok, const char* what) {
 
 /// encode(decode(bytes)) decodes again, and encodes to the same bytes.
 template <class Decode, class Encode>
-void round_trip(std::string_view bytes, Decode decode, Encode encode, const char* what) {
+void round_trip(std::string_view bytes, Decode decode, Encode encode,
+                const char* what) {
   auto first = decode(bytes);
   if (!first.ok())
     return;

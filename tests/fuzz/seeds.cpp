@@ -6,6 +6,9 @@
 #include "protocol/audit.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/raft/wire.hpp"
+#include "storage/record.hpp"
+#include "storage/snapshot_file.hpp"
+#include "storage/state_store.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -25,7 +28,8 @@ void write(const std::filesystem::path& dir, const std::string& name,
 }
 
 std::vector<command> commands() {
-  create_config secret{"t/a/e/s.json", content_format::json, std::nullopt, "CFXS", "", ""};
+  create_config secret{
+      "t/a/e/s.json", content_format::json, std::nullopt, "CFXS", "", ""};
   secret.secret = true;
   secret.sealing = sealing{true, std::string(64, 'a')};
   return {
@@ -160,7 +164,8 @@ int main(int argc, char** argv) {
   };
   n = 0;
   for (auto& m : msgs)
-    write(root / "fuzz_raft_wire", "seed-" + std::to_string(n++), raft::encode_message(m));
+    write(root / "fuzz_raft_wire", "seed-" + std::to_string(n++),
+          raft::encode_message(m));
 
   // Content: the first byte picks the format (1 + byte % 5).
   const std::vector<std::pair<int, std::string>> contents{
@@ -175,6 +180,54 @@ int main(int argc, char** argv) {
   for (auto& [fmt, text] : contents)
     write(root / "fuzz_content", "seed-" + std::to_string(n++),
           std::string(1, static_cast<char>(fmt)) + text);
+  // Storage values: [key length (and kind in the top bits)][key][framed payload].
+  auto framed = [&](int kind, const std::string& key, const std::string& payload) {
+    std::string b(1, static_cast<char>(kind * 32 + static_cast<int>(key.size())));
+    b += key + storage::frame_value(key, payload);
+    write(root / "fuzz_storage_record", "seed-" + std::to_string(kind), b);
+  };
+  framed(0, "t/a/e/db.json", codec::encode(c));
+  framed(1, std::string("\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\x02", 16), codec::encode(v));
+  framed(2, std::string("\0\0\0\0\0\0\0\x05", 8), codec::encode(s));
+  framed(3, "alice", codec::encode(p));
+
+  // A snapshot file of a small state (written through a temporary store).
+  auto tmp = std::filesystem::temp_directory_path() / "conflux-fuzz-seeds-state";
+  std::filesystem::remove_all(tmp);
+  storage::state_store_options o;
+  o.identity.cluster_id = "seeds";
+  o.identity.node_id = 1;
+  auto store = storage::state_store::open(tmp.string(), o);
+  if (!store.ok()) {
+    std::fprintf(stderr, "cannot open %s: %s\n", tmp.c_str(),
+                 to_string(store.err()).c_str());
+    return 1;
+  }
+  {
+    auto w = store->begin_write();
+    config sc = c;
+    sc.secret = false;
+    version sv = v;
+    sv.sealed = false;
+    if (!w.ok() || !w->put_config(sc).ok() || !w->put_key(sc.key, sc.id).ok() ||
+        !w->put_version(sv).ok() || !w->put_session(s).ok() ||
+        !w->put_principal(p).ok() || !w->set_last_applied(12).ok() ||
+        !w->commit().ok()) {
+      std::fprintf(stderr, "cannot fill the seed state\n");
+      return 1;
+    }
+  }
+  auto rd = store->begin_read();
+  storage::snapshot_header h;
+  h.index = 12;
+  h.term = 2;
+  std::filesystem::create_directories(root / "fuzz_snapshot_file");
+  auto snap = (root / "fuzz_snapshot_file" / "seed-0").string();
+  if (!rd.ok() || !storage::write_snapshot_file(snap, h, *rd).ok()) {
+    std::fprintf(stderr, "cannot write the seed snapshot\n");
+    return 1;
+  }
+  std::filesystem::remove_all(tmp);
   std::printf("wrote the seed corpus under %s\n", argv[1]);
   return 0;
 }
