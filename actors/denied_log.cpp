@@ -1,11 +1,13 @@
 #include "actors/denied_log.hpp"
 
 #include "protocol/sha256.hpp"
+#include "storage/durable_fs.hpp"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <spdlog/spdlog.h>
 #include <sstream>
@@ -169,6 +171,11 @@ denied_log::open(std::string path, std::uint64_t max_bytes, std::uint64_t rate,
   log->fd_ = ::open(log->path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
   if (log->fd_ < 0)
     return io_error("cannot open the denied-request log", log->path_);
+  // Its name survives a power cut before the first line is written.
+  if (auto s =
+          storage::sync_dir(std::filesystem::path{log->path_}.parent_path().string());
+      !s.ok())
+    return std::move(s).err();
   // A line cut short by a crash is dropped: it was never acknowledged.
   if (::ftruncate(log->fd_, static_cast<off_t>(complete)) != 0)
     return io_error("cannot truncate the denied-request log", log->path_);
@@ -194,6 +201,9 @@ status denied_log::rotate() {
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd_ < 0)
     return io_error("cannot open the denied-request log", path_);
+  if (auto s = storage::sync_dir(std::filesystem::path{path_}.parent_path().string());
+      !s.ok())
+    return s;
   size_ = 0;
   return {};
 }

@@ -280,10 +280,9 @@ expected<raft::snapshot_meta> restore_snapshot(const std::string& data_dir,
                                                storage::state_store& state,
                                                raft::index_t applied) {
   auto dir = (std::filesystem::path{data_dir} / storage::snapshot_subdir).string();
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec)
-    return error{errc::storage_failure, "cannot create " + dir + ": " + ec.message()};
+  if (auto s = storage::create_dirs_durable(dir); !s.ok())
+    return error{errc::storage_failure,
+                 "cannot create " + dir + ": " + s.err().message};
   // Temporaries are unfinished writes or transfers: never trusted.
   if (auto s = storage::remove_snapshot_files_before(dir, 0, true); !s.ok())
     return s.err();
@@ -496,11 +495,11 @@ status check_node_transport(const node_options& opts) {
 expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
   if (auto s = check_node_options(opts); !s.ok())
     return s.err();
-  std::error_code ec;
-  std::filesystem::create_directories(opts.data_dir, ec);
-  if (ec)
+  // Durably (docs/design.md, durability rule 11), like every directory and
+  // file name the node creates under it.
+  if (auto s = storage::create_dirs_durable(opts.data_dir); !s.ok())
     return error{errc::storage_failure,
-                 "cannot create data dir " + opts.data_dir + ": " + ec.message()};
+                 "cannot create data dir " + opts.data_dir + ": " + s.err().message};
   storage::store_identity identity{opts.cluster_id, opts.id};
   auto base = std::filesystem::path{opts.data_dir};
   storage::log_store_options log_opts{identity};

@@ -1,5 +1,6 @@
 #include "actors/snapshotter.hpp"
 
+#include "storage/mutant.hpp"
 #include "storage/snapshot_file.hpp"
 
 #include <caf/all.hpp>
@@ -48,9 +49,14 @@ void write_snapshot(self_ptr self, storage::state_read_txn& view, raft::index_t 
   if (!info)
     return stop_node(self, "snapshotter failed to write " + tmp_path + ": " +
                                to_string(info.err()));
-  if (auto s = storage::durable_rename(tmp_path, final_path); !s.ok())
+  auto stored = storage::mutant_active("snapshot-dir-nosync")
+                    ? (::rename(tmp_path.c_str(), final_path.c_str()) == 0
+                           ? status{}
+                           : status{errc::storage_failure, "rename failed"})
+                    : storage::durable_rename(tmp_path, final_path);
+  if (!stored.ok())
     return stop_node(self, "snapshotter failed to store " + final_path + ": " +
-                               to_string(s.err()));
+                               to_string(stored.err()));
   // The new snapshot is durable: the older ones may go.
   if (auto s = storage::remove_snapshot_files_before(st.dir, index); !s.ok())
     spdlog::warn("snapshotter could not remove old snapshots: {}", to_string(s.err()));

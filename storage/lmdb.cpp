@@ -1,5 +1,7 @@
 #include "storage/lmdb.hpp"
 
+#include "storage/durable_fs.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -228,11 +230,12 @@ void txn::abort() noexcept {
 // -- env ----------------------------------------------------------------------
 
 expected<env> env::open(const std::string& dir, const env_options& opts) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec)
+  // Durably: a power cut must not take back the directory of an environment
+  // that has already acknowledged a commit (docs/design.md, durability rule 11).
+  if (auto s = create_dirs_durable(dir); !s.ok())
     return error{errc::storage_failure,
-                 "cannot create storage directory " + dir + ": " + ec.message()};
+                 "cannot create storage directory " + dir + ": " + s.err().message};
+  std::error_code ec;
   auto canonical = std::filesystem::canonical(dir, ec);
   if (ec)
     return error{errc::storage_failure,
@@ -278,6 +281,10 @@ expected<env> env::open(const std::string& dir, const env_options& opts) {
                             "restart conflux-node with a smaller --max-db-size");
     return make_error(rc, "mdb_env_open", dir);
   }
+  // data.mdb and lock.mdb may have just been created: their names must be
+  // durable before the first commit is acknowledged.
+  if (auto s = sync_dir(dir); !s.ok())
+    return std::move(s).err();
   int dead = 0;
   if ((rc = mdb_reader_check(e, &dead)) != 0)
     return make_error(rc, "mdb_reader_check", dir);

@@ -1,6 +1,7 @@
 #include "storage/log_store.hpp"
 
 #include "storage/endian.hpp"
+#include "storage/mutant.hpp"
 #include "storage/record.hpp"
 
 #include <algorithm>
@@ -129,6 +130,8 @@ expected<log_store> log_store::open(const std::string& dir,
   auto e = lmdb::env::open(dir, eo);
   if (!e)
     return std::move(e).err();
+  if (mutant_active("log-append-nosync"))
+    mdb_env_set_flags(e->get(), MDB_NOSYNC, 1);
   log_store ls{std::move(*e)};
   auto t = ls.env_.begin_write();
   if (!t)

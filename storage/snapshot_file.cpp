@@ -3,6 +3,7 @@
 #include "storage/crc32c.hpp"
 #include "storage/endian.hpp"
 #include "storage/identity.hpp"
+#include "storage/mutant.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -505,24 +506,9 @@ status remove_snapshot_files_before(const std::string& dir, raft::index_t index,
       if (it->path().extension() == ".tmp")
         std::filesystem::remove(it->path(), ec);
   }
+  if (mutant_active("snapshot-dir-nosync"))
+    return {};
   return sync_dir(dir);
-}
-
-status sync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return io_error("cannot open directory", dir);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0)
-    return io_error("cannot fsync directory", dir);
-  return {};
-}
-
-status durable_rename(const std::string& from, const std::string& to) {
-  if (::rename(from.c_str(), to.c_str()) != 0)
-    return io_error("cannot rename " + from + " to", to);
-  return sync_dir(std::filesystem::path{to}.parent_path().string());
 }
 
 } // namespace conflux::storage

@@ -18,6 +18,7 @@
 
 #include "protocol/error.hpp"
 #include "protocol/raft/types.hpp"
+#include "storage/durable_fs.hpp"
 #include "storage/state_read_txn.hpp"
 #include "storage/state_store.hpp"
 
@@ -64,12 +65,12 @@ expected<snapshot_info> write_snapshot_file(const std::string& path,
 expected<snapshot_info> verify_snapshot_file(const std::string& path);
 
 /// Replaces the content of `store` (configs, keys, versions, sessions, the
-/// authorization tables, the audit trail and the non-identity meta records) with the file's, and sets
-/// last_applied to its index, in one write txn. The file is verified while it is read;
-/// on any error nothing is committed. REQUIRES: the caller holds no write txn of
-/// `store` on this thread. `on_record` (optional) is called with the number
-/// of records put so far, inside the txn: a fault-injection seam for tests
-/// that crash the process in the middle of an install.
+/// authorization tables, the audit trail and the non-identity meta records) with the
+/// file's, and sets last_applied to its index, in one write txn. The file is verified
+/// while it is read; on any error nothing is committed. REQUIRES: the caller holds no
+/// write txn of `store` on this thread. `on_record` (optional) is called with the
+/// number of records put so far, inside the txn: a fault-injection seam for tests that
+/// crash the process in the middle of an install.
 expected<snapshot_info>
 install_snapshot_file(const std::string& path, state_store& store,
                       const std::function<void(std::uint64_t)>& on_record = {});
@@ -96,11 +97,5 @@ expected<std::vector<snapshot_file_ref>> list_snapshot_files(const std::string& 
 /// temporaries (`*.tmp`) when `temporaries` is set.
 status remove_snapshot_files_before(const std::string& dir, raft::index_t index,
                                     bool temporaries = false);
-
-/// fsyncs a directory (after a rename or create in it).
-status sync_dir(const std::string& dir);
-
-/// Renames `from` to `to` (same file system) and fsyncs the directory of `to`.
-status durable_rename(const std::string& from, const std::string& to);
 
 } // namespace conflux::storage

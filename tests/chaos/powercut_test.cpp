@@ -133,6 +133,13 @@ TEST_CASE("an_unsynced_overwrite_through_a_write_only_descriptor_is_undone") {
   CHECK(slurp(f.root + "/f") == "old-content");
 }
 
+TEST_CASE("a_descriptor_closed_by_closedir_is_forgotten_before_its_number_is_reused") {
+  cut_fixture f;
+  auto rep = f.cut("closedir-then-socket");
+  CHECK(rep.undone_data == 0);
+  CHECK(rep.records == 0);
+}
+
 TEST_CASE("a_write_through_an_o_dsync_descriptor_counts_as_synced") {
   cut_fixture f;
   put(f.root + "/f", "old-content");
@@ -245,6 +252,14 @@ TEST_CASE("an_lmdb_commit_survives_a_power_cut_through_its_own_syncs") {
   // made durable by its fdatasync and its O_DSYNC meta write, so the shim had
   // nothing pending and emptied its journal.
   CHECK(rep.records == 0);
+}
+
+TEST_CASE("a_fresh_storage_environment_and_its_directories_survive_a_power_cut_after_a_"
+          "commit") {
+  cut_fixture f;
+  f.cut("conflux-env-fresh");
+  REQUIRE(fs::exists(f.root + "/data/log/data.mdb"));
+  CHECK(lmdb_get(f.root + "/data/log", "k") == "committed");
 }
 
 TEST_CASE("an_lmdb_commit_without_sync_is_lost_and_the_synced_one_before_it_stays") {

@@ -2,12 +2,16 @@
 // set of changes under ROOT, then kills itself with SIGKILL (as the harness
 // cuts a node), so nothing after the changes (no exit handlers, no close)
 // runs. Usage: powercut_writer SCENARIO ROOT
+#include "storage/lmdb.hpp"
+
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <lmdb.h>
 #include <string>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -89,6 +93,21 @@ int main(int argc, char** argv) {
   } else if (s == "write-only-overwrite") {
     int fd = open_or_fail(root + "/f", O_WRONLY);
     pwrite_or_fail(fd, "NEW", 0);
+  } else if (s == "closedir-then-socket") {
+    // libstdc++'s directory iterators open a directory with openat and close
+    // it with closedir; the number is then reused by a socket.
+    int dfd = open_or_fail(root, O_RDONLY | O_DIRECTORY);
+    DIR* d = ::fdopendir(dfd);
+    if (d == nullptr)
+      fail("fdopendir");
+    ::closedir(d);
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+      fail("socketpair");
+    if (sv[0] != dfd && sv[1] != dfd)
+      fail("the socket did not reuse the directory's number");
+    if (::write(sv[0] == dfd ? sv[0] : sv[1], "hello", 5) != 5)
+      fail("write");
   } else if (s == "dsync-write") {
     int fd = open_or_fail(root + "/f", O_WRONLY | O_DSYNC);
     pwrite_or_fail(fd, "NEW", 0);
@@ -125,6 +144,17 @@ int main(int argc, char** argv) {
   } else if (s == "torn-pages") {
     int fd = open_or_fail(root + "/f", O_RDWR);
     pwrite_or_fail(fd, std::string(16 * 4096, 'N'), 0);
+  } else if (s == "conflux-env-fresh") {
+    // Conflux's own environment wrapper on a path that does not exist yet.
+    auto env = conflux::storage::lmdb::env::open(root + "/data/log", {});
+    if (!env)
+      fail("env::open");
+    auto txn = env->begin_write();
+    if (!txn)
+      fail("begin_write");
+    auto db = txn->open_db(nullptr, false);
+    if (!db || !txn->put(*db, "k", "committed").ok() || !txn->commit().ok())
+      fail("put");
   } else if (s == "lmdb-synced") {
     MDB_env* env = lmdb_open(root + "/db", 0);
     lmdb_put(env, "k", "committed");

@@ -358,4 +358,14 @@ rollback_report rollback(const rollback_options& opts) {
   return rep;
 }
 
+bool discard(const std::string& journal, std::string& error) {
+  std::error_code ec;
+  fs::remove_all(stash_dir(journal), ec);
+  if (::truncate(journal.c_str(), 0) != 0 && errno != ENOENT) {
+    error = errno_text("cannot empty journal", journal);
+    return false;
+  }
+  return true;
+}
+
 } // namespace conflux::powercut

@@ -120,6 +120,11 @@ bool read_journal(const std::string& journal, std::vector<record>& out,
 /// wrote the journal is gone (SIGKILL and reaped).
 rollback_report rollback(const rollback_options& opts);
 
+/// The process died but the machine did not (kill -9 without a power cut):
+/// everything it wrote stays, so the journal and the stash are just emptied.
+/// False (with `error`) if the journal cannot be emptied.
+bool discard(const std::string& journal, std::string& error);
+
 /// Whether a record of seq `s` is made durable by the later records
 /// (the rules above). Exposed for the tests.
 std::vector<bool> durable_records(const std::vector<record>& recs);

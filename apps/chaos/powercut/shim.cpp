@@ -10,7 +10,8 @@
 // write, pwrite(64), writev, pwritev(64), pwritev2, ftruncate(64), truncate(64),
 // fsync, fdatasync, msync(MS_SYNC) of a shared writable map, sync, syncfs,
 // rename/renameat/renameat2, unlink/unlinkat/remove/rmdir, mkdir/mkdirat,
-// dup/dup2/dup3, close. Writes through an O_DSYNC/O_SYNC descriptor (or with
+// dup/dup2/dup3, close, closedir (of an fdopendir), fclose (of an fdopen).
+// Writes through an O_DSYNC/O_SYNC descriptor (or with
 // RWF_DSYNC/RWF_SYNC) count as synced when they return. Not seen: stdio's and
 // iostreams' internal writes, writes through a MAP_SHARED map that is never
 // msync'ed, fcntl(F_DUPFD). Conflux and LMDB (without MDB_WRITEMAP) use only
@@ -85,6 +86,8 @@ CONFLUX_REAL(dup);
 CONFLUX_REAL(dup2);
 CONFLUX_REAL(dup3);
 CONFLUX_REAL(close);
+CONFLUX_REAL(closedir);
+CONFLUX_REAL(fclose);
 #undef CONFLUX_REAL
 
 [[noreturn]] void die(const char* what, const char* detail) {
@@ -184,6 +187,8 @@ void init() {
   bind(real_dup2, "dup2");
   bind(real_dup3, "dup3");
   bind(real_close, "close");
+  bind(real_closedir, "closedir");
+  bind(real_fclose, "fclose");
 
   const char* journal = std::getenv("CONFLUX_POWERCUT_JOURNAL");
   const char* root = std::getenv("CONFLUX_POWERCUT_ROOT");
@@ -288,6 +293,22 @@ std::uint64_t parent_ino(const char* abs) {
 
 bool tracked(int fd) {
   return g_active && fd >= 0 && fd < max_fds && g_fds[fd].tracked;
+}
+
+/// tracked(fd), re-checked under g_mu against the file the number refers to
+/// now: a descriptor closed behind the shim's back (closedir of an fdopendir,
+/// fclose of an fdopen) leaves a stale entry, which this forgets.
+bool still_tracked(int fd) {
+  if (!tracked(fd))
+    return false;
+  int saved = errno;
+  struct stat st {};
+  bool same =
+      ::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_ino) == g_fds[fd].ino;
+  errno = saved;
+  if (!same)
+    g_fds[fd] = {};
+  return same;
 }
 
 // -- the journal (callers hold g_mu) ----------------------------------------
@@ -646,6 +667,8 @@ int do_sync_fd(int fd, bool data_only) {
   fd_info info;
   {
     lock_guard lk;
+    if (!still_tracked(fd))
+      return real();
     upto = ++g_seq;
     info = g_fds[fd];
   }
@@ -736,6 +759,8 @@ ssize_t write(int fd, const void* buf, size_t n) {
   if (!tracked(fd))
     return real_write(fd, buf, n);
   lock_guard lk;
+  if (!still_tracked(fd))
+    return real_write(fd, buf, n);
   return journaled_write(fd, current_offset(fd, n), n, false,
                          [&] { return real_write(fd, buf, n); });
 }
@@ -745,6 +770,8 @@ ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
   if (!tracked(fd))
     return real_pwrite(fd, buf, n, off);
   lock_guard lk;
+  if (!still_tracked(fd))
+    return real_pwrite(fd, buf, n, off);
   return journaled_write(fd, static_cast<std::uint64_t>(off), n, false,
                          [&] { return real_pwrite(fd, buf, n, off); });
 }
@@ -754,6 +781,8 @@ ssize_t pwrite64(int fd, const void* buf, size_t n, off64_t off) {
   if (!tracked(fd))
     return real_pwrite64(fd, buf, n, off);
   lock_guard lk;
+  if (!still_tracked(fd))
+    return real_pwrite64(fd, buf, n, off);
   return journaled_write(fd, static_cast<std::uint64_t>(off), n, false,
                          [&] { return real_pwrite64(fd, buf, n, off); });
 }
@@ -763,6 +792,8 @@ ssize_t writev(int fd, const struct iovec* iov, int cnt) {
   if (!tracked(fd))
     return real_writev(fd, iov, cnt);
   lock_guard lk;
+  if (!still_tracked(fd))
+    return real_writev(fd, iov, cnt);
   auto len = iov_len(iov, cnt);
   return journaled_write(fd, current_offset(fd, len), len, false,
                          [&] { return real_writev(fd, iov, cnt); });
@@ -773,6 +804,8 @@ ssize_t pwritev(int fd, const struct iovec* iov, int cnt, off_t off) {
   if (!tracked(fd))
     return real_pwritev(fd, iov, cnt, off);
   lock_guard lk;
+  if (!still_tracked(fd))
+    return real_pwritev(fd, iov, cnt, off);
   return journaled_write(fd, static_cast<std::uint64_t>(off), iov_len(iov, cnt), false,
                          [&] { return real_pwritev(fd, iov, cnt, off); });
 }
@@ -782,6 +815,8 @@ ssize_t pwritev64(int fd, const struct iovec* iov, int cnt, off64_t off) {
   if (!tracked(fd))
     return real_pwritev64(fd, iov, cnt, off);
   lock_guard lk;
+  if (!still_tracked(fd))
+    return real_pwritev64(fd, iov, cnt, off);
   return journaled_write(fd, static_cast<std::uint64_t>(off), iov_len(iov, cnt), false,
                          [&] { return real_pwritev64(fd, iov, cnt, off); });
 }
@@ -791,6 +826,8 @@ ssize_t pwritev2(int fd, const struct iovec* iov, int cnt, off_t off, int flags)
   if (!tracked(fd))
     return real_pwritev2(fd, iov, cnt, off, flags);
   lock_guard lk;
+  if (!still_tracked(fd))
+    return real_pwritev2(fd, iov, cnt, off, flags);
   auto len = iov_len(iov, cnt);
   std::uint64_t at =
       off == -1 ? current_offset(fd, len) : static_cast<std::uint64_t>(off);
@@ -803,6 +840,8 @@ int ftruncate(int fd, off_t len) {
   if (!tracked(fd) || len < 0)
     return real_ftruncate(fd, len);
   lock_guard lk;
+  if (!still_tracked(fd))
+    return real_ftruncate(fd, len);
   before_truncate(fd, static_cast<std::uint64_t>(len));
   return real_ftruncate(fd, len);
 }
@@ -812,6 +851,8 @@ int ftruncate64(int fd, off64_t len) {
   if (!tracked(fd) || len < 0)
     return real_ftruncate64(fd, len);
   lock_guard lk;
+  if (!still_tracked(fd))
+    return real_ftruncate64(fd, len);
   before_truncate(fd, static_cast<std::uint64_t>(len));
   return real_ftruncate64(fd, len);
 }
@@ -984,6 +1025,26 @@ int dup3(int fd, int to, int flags) {
   if (r >= 0)
     copy_fd(fd, r);
   return r;
+}
+
+int closedir(DIR* d) {
+  ensure_init();
+  int fd = ::dirfd(d);
+  if (!tracked(fd))
+    return real_closedir(d);
+  lock_guard lk;
+  g_fds[fd] = {};
+  return real_closedir(d);
+}
+
+int fclose(FILE* f) {
+  ensure_init();
+  int fd = ::fileno(f);
+  if (!tracked(fd))
+    return real_fclose(f);
+  lock_guard lk;
+  g_fds[fd] = {};
+  return real_fclose(f);
 }
 
 int close(int fd) {
