@@ -1,6 +1,7 @@
 #include "apps/chaos/cluster.hpp"
 
 #include "actors/tls_certs.hpp"
+#include "apps/chaos/powercut/journal.hpp"
 #include "apps/chaos/process.hpp"
 
 #include <csignal>
@@ -42,6 +43,13 @@ chaos_cluster::chaos_cluster(actors::client_runtime& rt, cluster_options opts)
   fs::create_directories(fs::path(opts_.dir) / "data");
   fs::create_directories(fs::path(opts_.dir) / "logs");
   nodes_.resize(opts_.nodes);
+  if (power_cuts()) {
+    // The shim needs its root to exist; the data dirs themselves count as
+    // durable (made before any node runs).
+    fs::create_directories(fs::path(opts_.dir) / "powercut");
+    for (auto id : ids())
+      fs::create_directories(data_dir(id));
+  }
   // Distinct ports: free_loopback_ports holds each probe until all are picked.
   auto picked = process::free_loopback_ports(nodes_.size());
   std::map<node_id, std::uint16_t> ports;
@@ -151,24 +159,26 @@ std::vector<std::string> chaos_cluster::node_args(node_id id) const {
     auto port = j == id ? at(j).port : proxy_->port_for(id, j);
     peers += std::to_string(j) + "=127.0.0.1:" + std::to_string(port);
   }
-  std::vector<std::string> args{opts_.node_binary,
-                                "--id",
-                                std::to_string(id),
-                                "--listen",
-                                endpoint(id),
-                                "--data",
-                                opts_.dir + "/data/node" + std::to_string(id),
-                                "--peers",
-                                peers,
-                                "--cluster-id",
-                                opts_.cluster_id,
-                                "--log-level",
-                                opts_.log_level,
-                                "--tls-dir",
-                                tls_dir(opts_.dir, id)};
+  std::vector<std::string> args{
+      opts_.node_binary, "--id",           std::to_string(id),
+      "--listen",        endpoint(id),     "--data",
+      data_dir(id),      "--peers",        peers,
+      "--cluster-id",    opts_.cluster_id, "--log-level",
+      opts_.log_level,   "--tls-dir",      tls_dir(opts_.dir, id)};
   if (!opts_.bootstrap_token_hash.empty())
     args.insert(args.end(), {"--bootstrap-token-hash", opts_.bootstrap_token_hash});
+  if (opts_.snapshot_entries != 0)
+    args.insert(args.end(),
+                {"--snapshot-entries", std::to_string(opts_.snapshot_entries)});
   return args;
+}
+
+std::string chaos_cluster::data_dir(node_id id) const {
+  return opts_.dir + "/data/node" + std::to_string(id);
+}
+
+std::string chaos_cluster::journal_path(node_id id) const {
+  return opts_.dir + "/powercut/node" + std::to_string(id) + ".journal";
 }
 
 pid_t chaos_cluster::pid(node_id id) const {
@@ -181,7 +191,12 @@ chaos_cluster::node_state chaos_cluster::state(node_id id) {
 
 void chaos_cluster::spawn(node_id id) {
   auto& n = at(id);
-  process::argv_block argv(node_args(id));
+  std::vector<std::string> env;
+  if (power_cuts())
+    env = {"LD_PRELOAD=" + opts_.powercut_shim,
+           "CONFLUX_POWERCUT_JOURNAL=" + journal_path(id),
+           "CONFLUX_POWERCUT_ROOT=" + data_dir(id)};
+  process::argv_block argv(node_args(id), std::move(env));
   n.pid = process::spawn_logged(argv, log_path(id), {},
                                 "conflux-chaos: execv of conflux-node failed\n");
   n.st = node_state::running;
@@ -233,6 +248,35 @@ void chaos_cluster::kill9(node_id id) {
   process::wait_bounded(n.pid, 5s);
   n.pid = -1;
   n.st = node_state::killed;
+  std::string error;
+  if (power_cuts() && !powercut::discard(journal_path(id), error))
+    throw std::runtime_error(error);
+}
+
+power_cut_result chaos_cluster::power_cut(node_id id, bool torn, std::uint64_t seed) {
+  power_cut_result out;
+  if (!power_cuts()) {
+    out.error = "power cuts need the nodes to run under the power-cut shim";
+    return out;
+  }
+  auto& n = at(id);
+  if (n.pid > 0 && (n.st == node_state::running || n.st == node_state::paused)) {
+    ::kill(n.pid, SIGKILL);
+    process::wait_bounded(n.pid, 5s);
+    n.pid = -1;
+    n.st = node_state::killed;
+  }
+  powercut::rollback_options ro{
+      journal_path(id), data_dir(id),
+      torn ? powercut::cut_mode::torn : powercut::cut_mode::all, seed};
+  auto rep = powercut::rollback(ro);
+  out.ok = rep.ok;
+  out.error = rep.error;
+  out.undone_data = rep.undone_data;
+  out.undone_meta = rep.undone_meta;
+  out.kept_pages = rep.kept_pages;
+  out.lost_pages = rep.lost_pages;
+  return out;
 }
 
 bool chaos_cluster::restart(node_id id, ms limit) {

@@ -43,6 +43,19 @@ struct cluster_options {
   std::string bootstrap_token_hash;
   /// The token the cluster's own status clients present.
   std::string token;
+  /// Path of libconflux-powercut.so: when set, every node runs under the
+  /// power-cut shim (journal <dir>/powercut/node<i>.journal, root its data
+  /// dir), and power_cut() is available. Empty: plain processes.
+  std::string powercut_shim;
+  /// --snapshot-entries for every node (0: the node's default).
+  std::uint64_t snapshot_entries = 0;
+};
+
+/// What one power cut of one node took back.
+struct power_cut_result {
+  bool ok = false;
+  std::string error;
+  std::uint64_t undone_data = 0, undone_meta = 0, kept_pages = 0, lost_pages = 0;
 };
 
 class chaos_cluster {
@@ -81,8 +94,14 @@ public:
   /// exists. False (with `why`) if that does not happen within `limit`.
   bool start(ms limit, std::string& why);
 
-  /// kill -9 + reap.
+  /// kill -9 + reap. Under the power-cut shim the machine "stays up": what
+  /// the node wrote stays, and its journal is emptied.
   void kill9(node_id id);
+  /// A power cut of one node: kill -9 + reap, then its data dir is rolled back
+  /// to what its disk would hold (every unsynced change lost, or with `torn`
+  /// a seeded half of the unsynced pages kept). Needs `powercut_shim`.
+  power_cut_result power_cut(node_id id, bool torn, std::uint64_t seed);
+  bool power_cuts() const noexcept { return !opts_.powercut_shim.empty(); }
   /// Spawns a killed or exited node again (same port, same data dir) and waits
   /// up to `limit` until it answers status; retries the spawn if it exits
   /// during start-up (e.g. its port still held). False if it never answered.
@@ -120,6 +139,8 @@ private:
   const node& at(node_id id) const;
   void spawn(node_id id);
   bool wait_ready(node_id id, ms limit);
+  std::string data_dir(node_id id) const;
+  std::string journal_path(node_id id) const;
 
   actors::client_runtime& rt_;
   cluster_options opts_;

@@ -74,6 +74,18 @@ struct run_options {
   std::int64_t op_timeout_ms = 3000;
   std::string node_binary;
   std::string log_level = "info";
+  /// Run the nodes under the power-cut shim and add the power-cut kinds.
+  bool power_cuts = false;
+  std::string powercut_shim;
+  /// Only these kinds (empty: the default kinds, plus the power cuts with
+  /// power_cuts).
+  std::vector<std::string> kinds;
+  /// At most this many faults (0: as many as fit).
+  std::size_t max_faults = 0;
+  /// --snapshot-entries of the nodes (0: their default).
+  std::uint64_t snapshot_entries = 0;
+  /// Fault and gap lengths (ms); 0 keeps the schedule's defaults.
+  std::int64_t min_fault_ms = 0, max_fault_ms = 0;
 };
 
 std::string replay_command(const run_options& o) {
@@ -81,7 +93,24 @@ std::string replay_command(const run_options& o) {
          std::to_string(o.seed) + " --nodes " + std::to_string(o.nodes) +
          " --clients " + std::to_string(o.clients) + " --keys " +
          std::to_string(o.keys) + " --key-period " + std::to_string(o.key_period_s) +
-         " --op-timeout-ms " + std::to_string(o.op_timeout_ms) + " --out <new dir>";
+         " --op-timeout-ms " + std::to_string(o.op_timeout_ms) +
+         (o.power_cuts ? " --power-cuts" : "") +
+         (o.kinds.empty() ? ""
+                          : " --kinds " +
+                                [&] {
+                                  std::string k;
+                                  for (const auto& x : o.kinds)
+                                    k += (k.empty() ? "" : ",") + x;
+                                  return k;
+                                }()) +
+         (o.max_faults ? " --max-faults " + std::to_string(o.max_faults) : "") +
+         (o.snapshot_entries
+              ? " --snapshot-entries " + std::to_string(o.snapshot_entries)
+              : "") +
+         (o.min_fault_ms ? " --fault-ms " + std::to_string(o.min_fault_ms) + "," +
+                               std::to_string(o.max_fault_ms)
+                         : "") +
+         " --out <new dir>";
 }
 
 std::string self_dir() {
@@ -366,6 +395,24 @@ fault_run run_fault(chaos_cluster& cl, const planned_fault& f, recorder& rec,
           cl.proxy().block(b, targets[0]);
       }
     break;
+  case fault_kind::power_cut_node:
+  case fault_kind::power_cut_majority:
+  case fault_kind::power_cut_cluster: {
+    json cuts = json::array();
+    for (auto t : targets) {
+      auto r = cl.power_cut(t, f.torn, f.cut_seed + t);
+      if (!r.ok)
+        throw std::runtime_error("power cut of node " + std::to_string(t) +
+                                 " could not roll its data dir back: " + r.error);
+      cuts.push_back({{"node", t},
+                      {"undone_data", r.undone_data},
+                      {"undone_meta", r.undone_meta},
+                      {"kept_pages", r.kept_pages},
+                      {"lost_pages", r.lost_pages}});
+    }
+    out.record["cuts"] = cuts;
+    break;
+  }
   case fault_kind::membership_change:
     // Seam for live membership (docs/chaos.md explains why the proxy's
     // per-pair ports need rework before this can run).
@@ -378,15 +425,21 @@ fault_run run_fault(chaos_cluster& cl, const planned_fault& f, recorder& rec,
   switch (f.kind) {
   case fault_kind::kill_node:
   case fault_kind::kill_leader:
-    if (!cl.restart(targets[0], 20s)) {
-      violations.push_back(
-          {"", "restart-failed",
-           "node " + std::to_string(targets[0]) +
-               " did not answer within 20 s of its restart after kill -9 "
-               "(fault " +
-               std::to_string(f.index) + "); see " + cl.log_path(targets[0])});
-      out.record["restart_failed"] = true;
-    }
+  case fault_kind::power_cut_node:
+  case fault_kind::power_cut_majority:
+  case fault_kind::power_cut_cluster:
+    // All at once (a whole-cluster restart needs a quorum to answer); each
+    // then waits for its own status.
+    for (auto t : targets)
+      if (!cl.restart(t, 20s)) {
+        violations.push_back({"", "restart-failed",
+                              "node " + std::to_string(t) +
+                                  " did not answer within 20 s of its restart after " +
+                                  to_string(f.kind) + " (fault " +
+                                  std::to_string(f.index) + "); see " +
+                                  cl.log_path(t)});
+        out.record["restart_failed"] = true;
+      }
     break;
   case fault_kind::pause_node:
   case fault_kind::pause_leader:
@@ -592,7 +645,22 @@ bool setup(run_state& st) {
   st.so.seed = opts.seed;
   st.so.duration_ms = opts.duration_s * 1000;
   st.so.nodes = opts.nodes;
+  st.so.power_cuts = opts.power_cuts;
+  if (!opts.kinds.empty()) {
+    st.so.kinds.clear();
+    for (const auto& k : opts.kinds)
+      st.so.kinds.push_back(*parse_fault_kind(k)); // checked in main
+  } else if (opts.power_cuts) {
+    for (auto k : power_cut_fault_kinds())
+      st.so.kinds.push_back(k);
+  }
+  if (opts.min_fault_ms != 0) {
+    st.so.min_fault_ms = opts.min_fault_ms;
+    st.so.max_fault_ms = opts.max_fault_ms;
+  }
   st.schedule = make_schedule(st.so);
+  if (opts.max_faults != 0 && st.schedule.size() > opts.max_faults)
+    st.schedule.resize(opts.max_faults);
   {
     std::ofstream plan(opts.out + "/schedule.json");
     json p = json::array();
@@ -612,6 +680,9 @@ bool setup(run_state& st) {
   co.log_level = opts.log_level;
   co.bootstrap_token_hash = auth::token_hash(st.admin_token);
   co.token = st.admin_token;
+  if (opts.power_cuts)
+    co.powercut_shim = opts.powercut_shim;
+  co.snapshot_entries = opts.snapshot_entries;
   st.cl = std::make_unique<chaos_cluster>(st.rt, co);
   std::string why;
   if (!st.cl->start(30s, why)) {
@@ -681,6 +752,14 @@ void run_faults(run_state& st) {
     faults << r.record.dump() << "\n" << std::flush;
     std::cout << "fault " << f.index << ": " << r.record.dump() << std::endl;
     note_unexpected_exits(st);
+    if (r.record.contains("restart_failed")) {
+      // A node that cannot come back is the finding; more faults would only
+      // bury it (and a cluster without a quorum runs no workload anyway).
+      std::cout << "conflux-chaos: a node could not be restarted; no more faults, "
+                   "ending the workload"
+                << std::endl;
+      return;
+    }
   }
   sleep_until(start + std::chrono::seconds(st.opts.duration_s));
 }
@@ -923,6 +1002,24 @@ int main(int argc, char** argv) {
   app.add_option("--node-binary", opts.node_binary,
                  "conflux-node to run (default: next to this binary)");
   app.add_option("--log-level", opts.log_level, "nodes' log level (default info)");
+  app.add_flag(
+      "--power-cuts", opts.power_cuts,
+      "run the nodes under the power-cut shim and add the power-cut fault kinds");
+  app.add_option("--powercut-shim", opts.powercut_shim,
+                 "libconflux-powercut.so (default: ../lib/ next to this binary)");
+  app.add_option("--kinds", opts.kinds, "only these fault kinds (comma-separated)")
+      ->delimiter(',');
+  app.add_option("--max-faults", opts.max_faults,
+                 "at most N faults (default: as many as fit)")
+      ->check(CLI::Range(1, 1'000'000));
+  app.add_option("--snapshot-entries", opts.snapshot_entries,
+                 "the nodes' --snapshot-entries (default: theirs)")
+      ->check(CLI::Range(1, 100'000'000));
+  std::vector<std::int64_t> fault_ms;
+  app.add_option("--fault-ms", fault_ms,
+                 "MIN,MAX length of one fault in ms (default 2000,5000)")
+      ->delimiter(',')
+      ->expected(2);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -939,6 +1036,39 @@ int main(int argc, char** argv) {
   }
   if (opts.node_binary.empty())
     opts.node_binary = self_dir() + "/conflux-node";
+  for (const auto& k : opts.kinds) {
+    auto kind = parse_fault_kind(k);
+    if (!kind || *kind == fault_kind::membership_change) {
+      std::cerr << "conflux-chaos: unknown or unsupported fault kind '" << k
+                << "' in --kinds; the kinds are listed in docs/chaos.md\n";
+      return exit_usage;
+    }
+    if (is_power_cut(*kind) && !opts.power_cuts) {
+      std::cerr << "conflux-chaos: --kinds " << k << " needs --power-cuts\n";
+      return exit_usage;
+    }
+  }
+  if (!fault_ms.empty()) {
+    if (fault_ms[0] < 100 || fault_ms[0] > fault_ms[1]) {
+      std::cerr << "conflux-chaos: --fault-ms MIN,MAX needs 100 <= MIN <= MAX\n";
+      return exit_usage;
+    }
+    opts.min_fault_ms = fault_ms[0];
+    opts.max_fault_ms = fault_ms[1];
+  }
+  if (opts.power_cuts) {
+    if (opts.powercut_shim.empty())
+      opts.powercut_shim = self_dir() + "/../lib/libconflux-powercut.so";
+    std::error_code pec;
+    auto shim = fs::canonical(opts.powercut_shim, pec);
+    if (pec) {
+      std::cerr << "conflux-chaos: no power-cut shim at " << opts.powercut_shim
+                << "; build it (scripts/dev build conflux_powercut_shim) or pass "
+                   "--powercut-shim\n";
+      return exit_usage;
+    }
+    opts.powercut_shim = shim.string();
+  }
   if (::access(opts.node_binary.c_str(), X_OK) != 0) {
     std::cerr << "conflux-chaos: no executable conflux-node at " << opts.node_binary
               << "; build it (scripts/dev build conflux-node) or pass --node-binary\n";

@@ -41,10 +41,26 @@ std::string errno_text(int e) {
   return std::error_code{e, std::generic_category()}.message();
 }
 
-argv_block::argv_block(std::vector<std::string> a) : args(std::move(a)) {
+argv_block::argv_block(std::vector<std::string> a, std::vector<std::string> extra_env)
+    : args(std::move(a)) {
   for (auto& s : args)
     ptrs.push_back(s.data());
   ptrs.push_back(nullptr);
+  if (extra_env.empty())
+    return;
+  auto name_of = [](const std::string& kv) { return kv.substr(0, kv.find('=')); };
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv = *e;
+    bool overridden = false;
+    for (const auto& x : extra_env)
+      overridden = overridden || name_of(x) == name_of(kv);
+    if (!overridden)
+      env.push_back(std::move(kv));
+  }
+  env.insert(env.end(), extra_env.begin(), extra_env.end());
+  for (auto& s : env)
+    env_ptrs.push_back(s.data());
+  env_ptrs.push_back(nullptr);
 }
 
 pid_t spawn(const argv_block& argv, stdio_fds fds, std::string_view exec_failed) {
@@ -72,7 +88,10 @@ pid_t spawn(const argv_block& argv, stdio_fds fds, std::string_view exec_failed)
   if (::dup2(fds.in, 0) < 0 || ::dup2(fds.out, 1) < 0 || ::dup2(fds.err, 2) < 0)
     ::_exit(125);
   ::closefrom(3);
-  ::execv(argv.ptrs[0], argv.ptrs.data());
+  if (argv.env_ptrs.empty())
+    ::execv(argv.ptrs[0], argv.ptrs.data());
+  else
+    ::execve(argv.ptrs[0], argv.ptrs.data(), argv.env_ptrs.data());
   auto unused = ::write(2, exec_failed.data(), exec_failed.size());
   (void)unused;
   ::_exit(127);

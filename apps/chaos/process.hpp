@@ -33,8 +33,13 @@ std::string errno_text(int e);
 struct argv_block {
   std::vector<std::string> args;
   std::vector<char*> ptrs;
+  /// The child's environment when `extra_env` was given: this process's own
+  /// plus the extra "NAME=value" entries (which win). Empty: inherit ours.
+  std::vector<std::string> env;
+  std::vector<char*> env_ptrs;
 
-  explicit argv_block(std::vector<std::string> a);
+  explicit argv_block(std::vector<std::string> a,
+                      std::vector<std::string> extra_env = {});
 };
 
 /// The fds the child gets as 0, 1 and 2 (the caller keeps and closes them).

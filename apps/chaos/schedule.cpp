@@ -21,6 +21,9 @@ constexpr kind_name kind_names[] = {
     {fault_kind::partition_minority, "partition-minority"},
     {fault_kind::partition_leader, "partition-leader"},
     {fault_kind::partition_one_way, "partition-one-way"},
+    {fault_kind::power_cut_node, "power-cut-node"},
+    {fault_kind::power_cut_majority, "power-cut-majority"},
+    {fault_kind::power_cut_cluster, "power-cut-cluster"},
     {fault_kind::membership_change, "membership-change"},
 };
 
@@ -67,6 +70,16 @@ std::vector<fault_kind> default_fault_kinds() {
           fault_kind::partition_one_way};
 }
 
+std::vector<fault_kind> power_cut_fault_kinds() {
+  return {fault_kind::power_cut_node, fault_kind::power_cut_majority,
+          fault_kind::power_cut_cluster};
+}
+
+bool is_power_cut(fault_kind kind) {
+  return kind == fault_kind::power_cut_node || kind == fault_kind::power_cut_majority ||
+         kind == fault_kind::power_cut_cluster;
+}
+
 nlohmann::json to_json(const planned_fault& f) {
   nlohmann::json j{{"index", f.index},
                    {"kind", to_string(f.kind)},
@@ -75,6 +88,10 @@ nlohmann::json to_json(const planned_fault& f) {
                    {"targets", f.targets}};
   if (f.kind == fault_kind::partition_one_way)
     j["direction"] = f.outbound ? "outbound" : "inbound";
+  if (is_power_cut(f.kind)) {
+    j["torn"] = f.torn;
+    j["cut_seed"] = f.cut_seed;
+  }
   return j;
 }
 
@@ -93,6 +110,10 @@ std::vector<planned_fault> make_schedule(const schedule_options& opts) {
       throw std::invalid_argument(
           "schedule: membership-change faults need live membership, which this build "
           "does not have yet");
+  for (auto k : opts.kinds)
+    if (is_power_cut(k) && !opts.power_cuts)
+      throw std::invalid_argument("schedule: power-cut faults need the nodes under the "
+                                  "power-cut shim (--power-cuts)");
 
   draw rng(opts.seed);
   std::vector<planned_fault> out;
@@ -131,6 +152,22 @@ std::vector<planned_fault> make_schedule(const schedule_options& opts) {
       f.targets.push_back(1 + rng.below(n));
       f.outbound = rng.below(2) == 0;
       break;
+    case fault_kind::power_cut_node:
+    case fault_kind::power_cut_majority:
+    case fault_kind::power_cut_cluster: {
+      std::vector<std::uint64_t> ids;
+      for (std::uint64_t i = 1; i <= n; ++i)
+        ids.push_back(i);
+      rng.shuffle(ids);
+      ids.resize(f.kind == fault_kind::power_cut_node       ? 1
+                 : f.kind == fault_kind::power_cut_majority ? n / 2 + 1
+                                                            : n);
+      std::sort(ids.begin(), ids.end());
+      f.targets = ids;
+      f.torn = rng.below(2) == 0;
+      f.cut_seed = rng.below(~std::uint64_t{0});
+      break;
+    }
     default:
       break;
     }

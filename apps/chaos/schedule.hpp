@@ -29,6 +29,11 @@ enum class fault_kind {
   partition_minority, // cut a random minority from the majority (both ways)
   partition_leader,   // cut the leader from every other node (both ways)
   partition_one_way,  // stall the bytes one node sends to all others, or receives
+  // Power cuts (nodes under the power-cut shim only): kill -9, then the data
+  // dir loses what was not synced; restarted after the duration.
+  power_cut_node,     // one random node
+  power_cut_majority, // a random majority (2 of 3, 3 of 5)
+  power_cut_cluster,  // every node at once
   // Seam for live membership: a kind the harness does not run yet.
   // make_schedule refuses it unless schedule_options::membership is set, which
   // the harness never does (docs/chaos.md says what the proxy needs first).
@@ -37,8 +42,12 @@ enum class fault_kind {
 
 const char* to_string(fault_kind kind);
 std::optional<fault_kind> parse_fault_kind(const std::string& name);
-/// Every kind make_schedule draws by default (membership_change excluded).
+/// Every kind make_schedule draws by default (membership_change and the power
+/// cuts excluded).
 std::vector<fault_kind> default_fault_kinds();
+/// The three power-cut kinds.
+std::vector<fault_kind> power_cut_fault_kinds();
+bool is_power_cut(fault_kind kind);
 
 struct planned_fault {
   std::size_t index = 0;
@@ -52,6 +61,10 @@ struct planned_fault {
   /// partition_one_way: true = the node's outgoing bytes are stalled (it hears
   /// but is not heard); false = its incoming bytes are.
   bool outbound = false;
+  /// Power cuts: whether a seeded half of the unsynced pages survives (torn)
+  /// rather than none, and the seed of which pages.
+  bool torn = false;
+  std::uint64_t cut_seed = 0;
 };
 
 nlohmann::json to_json(const planned_fault& f);
@@ -70,10 +83,13 @@ struct schedule_options {
   /// Allows membership_change in `kinds` (off until membership faults are supported;
   /// docs/chaos.md).
   bool membership = false;
+  /// Allows the power-cut kinds (the nodes must run under the shim).
+  bool power_cuts = false;
 };
 
 /// The schedule. Throws std::invalid_argument on bad options (nodes not 3 or
-/// 5, min > max, no kinds, membership_change without `membership`).
+/// 5, min > max, no kinds, membership_change without `membership`, a power
+/// cut without `power_cuts`).
 std::vector<planned_fault> make_schedule(const schedule_options& opts);
 
 } // namespace conflux::chaos

@@ -28,7 +28,6 @@ using namespace conflux::chaos;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-
 // A temp dir removed at the end unless CONFLUX_KEEP_TEST_DIRS is set.
 struct temp_dir {
   std::string path;
@@ -143,7 +142,6 @@ node_id other_than(const chaos_cluster& cl, std::initializer_list<node_id> not_t
 }
 
 } // namespace
-
 
 TEST_CASE("chaos cluster: a follower cut from both peers gets nothing until healed") {
   started_chaos_cluster started;
@@ -276,6 +274,43 @@ TEST_CASE("chaos run: a one-minute schedule with every fault kind passes the che
     dir.keep = true;
 }
 
+TEST_CASE("chaos run: power cuts of a node, a majority and the whole cluster pass the "
+          "checker") {
+  temp_dir dir;
+  auto out = dir.path + "/run";
+  int st = 0;
+  bool exited = run_chaos({"--duration", "30", "--seed", "5", "--out", out,
+                           "--node-binary", CONFLUX_NODE_BIN, "--power-cuts", "--kinds",
+                           "power-cut-node,power-cut-majority,power-cut-cluster",
+                           "--snapshot-entries", "50", "--fault-ms", "500,1500"},
+                          150s, st);
+  if (!exited || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    dir.keep = true;
+  REQUIRE(exited);
+  std::ifstream vin(out + "/verdict.json");
+  REQUIRE_MESSAGE(vin.good(), "no verdict.json in " << out);
+  auto v = nlohmann::json::parse(vin);
+  INFO("verdict: " << v.dump(2));
+  CHECK(WEXITSTATUS(st) == 0);
+  CHECK(v["ok"] == true);
+  for (auto k : power_cut_fault_kinds())
+    CHECK_MESSAGE(count_of(v["faults"], to_string(k)) >= 2,
+                  "fault kind " << to_string(k));
+  for (auto f : {"add-version", "write"})
+    CHECK_MESSAGE(count_of(v["ops"][f], "ok") >= 10, "op " << f);
+  // Each cut names what its roll-back took back, node by node.
+  std::ifstream fin(out + "/faults.jsonl");
+  int cut_nodes = 0;
+  for (std::string line; std::getline(fin, line);) {
+    auto f = nlohmann::json::parse(line);
+    if (f.contains("cuts"))
+      cut_nodes += static_cast<int>(f["cuts"].size());
+  }
+  CHECK(cut_nodes >= 2 * (1 + 2 + 3));
+  if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0 && v["ok"] == true))
+    dir.keep = true;
+}
+
 TEST_CASE("chaos run: bad arguments exit 2 and start nothing") {
   temp_dir dir;
   auto fresh = dir.path + "/fresh";
@@ -288,6 +323,12 @@ TEST_CASE("chaos run: bad arguments exit 2 and start nothing") {
   CHECK(code({"--seed", "1", "--out", fresh}) == 2); // no --duration
   CHECK(code({"--duration", "60", "--seed", "1", "--out", fresh, "--nodes", "4"}) == 2);
   CHECK(code({"--duration", "5", "--seed", "1", "--out", fresh}) == 2); // below 10 s
+  CHECK(code({"--duration", "60", "--seed", "1", "--out", fresh, "--kinds",
+              "no-such-kind"}) == 2);
+  CHECK(code({"--duration", "60", "--seed", "1", "--out", fresh, "--kinds",
+              "power-cut-node"}) == 2); // needs --power-cuts
+  CHECK(code({"--duration", "60", "--seed", "1", "--out", fresh, "--power-cuts",
+              "--powercut-shim", dir.path + "/no-such-shim.so"}) == 2);
   CHECK_FALSE(std::filesystem::exists(fresh));
   // A non-empty --out is refused and left as it was.
   std::filesystem::create_directories(fresh);

@@ -2,8 +2,10 @@
 // the same schedule, a short run covers every kind, and bad options are refused.
 #include "apps/chaos/schedule.hpp"
 
+#include <algorithm>
 #include <doctest/doctest.h>
 #include <set>
+#include <stdexcept>
 
 using namespace conflux::chaos;
 
@@ -115,4 +117,45 @@ TEST_CASE("schedule: fault kinds round-trip through their names") {
     CHECK(parse_fault_kind(to_string(k)) == k);
   CHECK(parse_fault_kind("membership-change") == fault_kind::membership_change);
   CHECK_FALSE(parse_fault_kind("meteor-strike").has_value());
+}
+
+TEST_CASE("schedule: power cuts need power_cuts and hit one node, a majority or all") {
+  schedule_options o;
+  o.seed = 9;
+  o.duration_ms = 300'000;
+  o.kinds = power_cut_fault_kinds();
+  CHECK_THROWS_AS(make_schedule(o), std::invalid_argument);
+  o.power_cuts = true;
+  for (std::size_t nodes : {3, 5}) {
+    o.nodes = nodes;
+    auto s = make_schedule(o);
+    REQUIRE(s.size() > 20);
+    std::set<std::size_t> sizes;
+    bool torn = false, whole = false;
+    for (const auto& f : s) {
+      REQUIRE(is_power_cut(f.kind));
+      std::size_t want = f.kind == fault_kind::power_cut_node       ? 1
+                         : f.kind == fault_kind::power_cut_majority ? nodes / 2 + 1
+                                                                    : nodes;
+      CHECK(f.targets.size() == want);
+      CHECK(std::set<std::uint64_t>(f.targets.begin(), f.targets.end()).size() == want);
+      for (auto t : f.targets)
+        CHECK((t >= 1 && t <= nodes));
+      CHECK(std::is_sorted(f.targets.begin(), f.targets.end()));
+      sizes.insert(f.targets.size());
+      (f.torn ? torn : whole) = true;
+      auto j = to_json(f);
+      CHECK(j.contains("torn"));
+      CHECK(j.contains("cut_seed"));
+    }
+    CHECK(sizes.size() == 3);
+    CHECK(torn);
+    CHECK(whole);
+  }
+  // Allowing them changes nothing for the default kinds.
+  schedule_options d;
+  d.seed = 9;
+  auto plain = dump(make_schedule(d));
+  d.power_cuts = true;
+  CHECK(dump(make_schedule(d)) == plain);
 }
