@@ -519,6 +519,13 @@ expected<node_handles> start_node(caf::actor_system& sys, node_options opts) {
                                    pretty(state.err())};
   auto ctx = std::make_shared<node_context>();
   ctx->opts = opts;
+  if (!opts.fault_clock_offset_file.empty()) {
+    ctx->clock = offset_file_clock(opts.fault_clock_offset_file);
+    spdlog::warn(
+        "FAULT INJECTION: this node's wall clock is offset by the milliseconds in "
+        "{} (--fault-clock-offset-file); never run it so in production",
+        opts.fault_clock_offset_file);
+  }
   if (!opts.kek_file.empty()) {
     auto ring = load_kek_file(opts.kek_file);
     if (!ring.ok())

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace conflux::actors {
 
@@ -23,5 +24,12 @@ public:
 
 /// The system's clocks.
 std::shared_ptr<const node_clock> system_node_clock();
+
+/// Fault injection only (conflux-node --fault-clock-offset-file, used by
+/// conflux-chaos to jump a leader's wall clock): the system's clocks, with
+/// the signed number of milliseconds written in `path` added to the wall
+/// clock. The file is read again at most every 20 ms of steady time; a
+/// missing or unreadable file keeps the last offset (0 at first).
+std::shared_ptr<const node_clock> offset_file_clock(std::string path);
 
 } // namespace conflux::actors

@@ -91,6 +91,10 @@ struct node_options {
   /// many); the refusals past it are counted, not written
   /// (--denied-log-rate; actors/denied_log.hpp).
   std::uint64_t denied_log_rate = denied_log::default_rate;
+  /// Fault injection only (--fault-clock-offset-file): the node's wall clock
+  /// is offset by the milliseconds in this file (offset_file_clock). Empty:
+  /// the system's clock.
+  std::string fault_clock_offset_file;
   /// Mutual TLS credentials, or plain text on loopback (the launcher checks
   /// them with check_node_transport and loads them into the actor system).
   transport_settings transport;

@@ -423,4 +423,26 @@ verdict check(std::string_view jsonl, const final_lists& finals,
   return check(parse_history(jsonl), finals, options);
 }
 
+std::vector<violation> check_stamps(const std::string& key,
+                                    const std::vector<stamped_version>& versions,
+                                    std::int64_t true_now_ms,
+                                    std::int64_t allowed_ahead_ms) {
+  for (std::size_t i = 0; i < versions.size(); ++i) {
+    const auto& v = versions[i];
+    if (i > 0 && v.created_at_ms < versions[i - 1].created_at_ms)
+      return {{key, "cluster-time-backwards",
+               "version " + std::to_string(v.id) + " was stamped " +
+                   std::to_string(v.created_at_ms) + ", before version " +
+                   std::to_string(versions[i - 1].id) + " (" +
+                   std::to_string(versions[i - 1].created_at_ms) + ")"}};
+    if (v.created_at_ms > true_now_ms + allowed_ahead_ms)
+      return {{key, "cluster-time-jumped",
+               "version " + std::to_string(v.id) + " was stamped " +
+                   std::to_string(v.created_at_ms - true_now_ms) +
+                   " ms ahead of the true time (at most " +
+                   std::to_string(allowed_ahead_ms) + " allowed)"}};
+  }
+  return {};
+}
+
 } // namespace conflux::chaos

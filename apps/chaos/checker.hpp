@@ -45,6 +45,23 @@ struct violation {
 std::vector<violation> check_versions(const std::vector<operation>& ops,
                                       const std::vector<listed_version>& final_list);
 
+/// One version's id and the cluster-time stamp it was created with.
+struct stamped_version {
+  std::uint64_t id = 0;
+  std::int64_t created_at_ms = 0;
+};
+
+// Cluster time as one key's versions (in id order) show it: a stamp before
+// the one of the version before it is "cluster-time-backwards"; a stamp more
+// than `allowed_ahead_ms` past `true_now_ms` (the checker's own wall clock
+// after the run) is "cluster-time-jumped" (the cluster followed a jumped
+// wall clock further than docs/design.md, "Time", allows). At most one
+// violation per key.
+std::vector<violation> check_stamps(const std::string& key,
+                                    const std::vector<stamped_version>& versions,
+                                    std::int64_t true_now_ms,
+                                    std::int64_t allowed_ahead_ms);
+
 struct verdict {
   bool ok = true;
   std::vector<violation> violations;

@@ -5,7 +5,9 @@
 #include "apps/chaos/process.hpp"
 
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <stdexcept>
 #include <thread>
@@ -43,6 +45,11 @@ chaos_cluster::chaos_cluster(actors::client_runtime& rt, cluster_options opts)
   fs::create_directories(fs::path(opts_.dir) / "data");
   fs::create_directories(fs::path(opts_.dir) / "logs");
   nodes_.resize(opts_.nodes);
+  if (opts_.clock_faults) {
+    fs::create_directories(fs::path(opts_.dir) / "clock");
+    for (auto id : ids())
+      set_clock_offset(id, 0);
+  }
   if (power_cuts()) {
     // The shim needs its root to exist; the data dirs themselves count as
     // durable (made before any node runs).
@@ -170,7 +177,27 @@ std::vector<std::string> chaos_cluster::node_args(node_id id) const {
   if (opts_.snapshot_entries != 0)
     args.insert(args.end(),
                 {"--snapshot-entries", std::to_string(opts_.snapshot_entries)});
+  if (opts_.clock_faults)
+    args.insert(args.end(), {"--fault-clock-offset-file", clock_path(id)});
   return args;
+}
+
+std::string chaos_cluster::clock_path(node_id id) const {
+  return opts_.dir + "/clock/node" + std::to_string(id) + ".offset";
+}
+
+void chaos_cluster::set_clock_offset(node_id id, std::int64_t offset_ms) {
+  auto path = clock_path(id);
+  auto tmp = path + ".tmp";
+  {
+    std::ofstream out{tmp, std::ios::trunc};
+    out << offset_ms << "\n";
+    if (!out.flush())
+      throw std::runtime_error("cannot write " + tmp);
+  }
+  // Atomic: the node never reads half a number.
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    throw std::runtime_error("cannot rename " + tmp + " to " + path);
 }
 
 std::string chaos_cluster::data_dir(node_id id) const {

@@ -49,6 +49,9 @@ struct cluster_options {
   std::string powercut_shim;
   /// --snapshot-entries for every node (0: the node's default).
   std::uint64_t snapshot_entries = 0;
+  /// Every node runs with --fault-clock-offset-file <dir>/clock/node<i>.offset
+  /// (set_clock_offset moves its wall clock).
+  bool clock_faults = false;
 };
 
 /// What one power cut of one node took back.
@@ -102,6 +105,10 @@ public:
   /// a seeded half of the unsynced pages kept). Needs `powercut_shim`.
   power_cut_result power_cut(node_id id, bool torn, std::uint64_t seed);
   bool power_cuts() const noexcept { return !opts_.powercut_shim.empty(); }
+  /// Sets node `id`'s wall-clock offset (needs clock_faults). Throws
+  /// std::runtime_error if the file cannot be written.
+  void set_clock_offset(node_id id, std::int64_t offset_ms);
+  bool clock_faults() const noexcept { return opts_.clock_faults; }
   /// Spawns a killed or exited node again (same port, same data dir) and waits
   /// up to `limit` until it answers status; retries the spawn if it exits
   /// during start-up (e.g. its port still held). False if it never answered.
@@ -141,6 +148,7 @@ private:
   bool wait_ready(node_id id, ms limit);
   std::string data_dir(node_id id) const;
   std::string journal_path(node_id id) const;
+  std::string clock_path(node_id id) const;
 
   actors::client_runtime& rt_;
   cluster_options opts_;

@@ -76,6 +76,8 @@ struct run_options {
   std::string log_level = "info";
   /// Run the nodes under the power-cut shim and add the power-cut kinds.
   bool power_cuts = false;
+  /// Run the nodes on fault clocks and add clock-jump-leader.
+  bool clock_jumps = false;
   std::string powercut_shim;
   /// Only these kinds (empty: the default kinds, plus the power cuts with
   /// power_cuts).
@@ -95,6 +97,7 @@ std::string replay_command(const run_options& o) {
          std::to_string(o.keys) + " --key-period " + std::to_string(o.key_period_s) +
          " --op-timeout-ms " + std::to_string(o.op_timeout_ms) +
          (o.power_cuts ? " --power-cuts" : "") +
+         (o.clock_jumps ? " --clock-jumps" : "") +
          (o.kinds.empty() ? ""
                           : " --kinds " +
                                 [&] {
@@ -355,9 +358,9 @@ fault_run run_fault(chaos_cluster& cl, const planned_fault& f, recorder& rec,
   fault_run out;
   out.record = to_json(f);
   std::vector<node_id> targets(f.targets.begin(), f.targets.end());
-  bool leader_kind = f.kind == fault_kind::kill_leader ||
-                     f.kind == fault_kind::pause_leader ||
-                     f.kind == fault_kind::partition_leader;
+  bool leader_kind =
+      f.kind == fault_kind::kill_leader || f.kind == fault_kind::pause_leader ||
+      f.kind == fault_kind::partition_leader || f.kind == fault_kind::clock_jump_leader;
   if (leader_kind) {
     auto l = cl.wait_for_leader(3s);
     if (!l) {
@@ -412,6 +415,18 @@ fault_run run_fault(chaos_cluster& cl, const planned_fault& f, recorder& rec,
     }
     out.record["cuts"] = cuts;
     break;
+  }
+  case fault_kind::clock_jump_leader: {
+    auto first = f.forward_first ? f.jump_ms : -f.jump_ms;
+    cl.set_clock_offset(targets[0], first);
+    sleep_until(clock_type::now() + std::chrono::milliseconds(f.duration_ms / 2));
+    // ... and then as far to the other side of the true time.
+    cl.set_clock_offset(targets[0], -first);
+    sleep_until(clock_type::now() + std::chrono::milliseconds(f.duration_ms / 2));
+    out.record["heal_ns"] = rec.now_ns();
+    cl.set_clock_offset(targets[0], 0);
+    out.record["healed_ns"] = rec.now_ns();
+    return out;
   }
   case fault_kind::membership_change:
     // Seam for live membership (docs/chaos.md explains why the proxy's
@@ -617,6 +632,9 @@ bool make_writer(run_state& st) {
   tok.principal = "chaos-writer";
   tok.token_hash = auth::token_hash(st.writer_token);
   tok.roles = {"chaos-writer"};
+  // A lifetime the run cannot outlast on a true clock, so that a cluster
+  // clock that followed a jumped wall clock would show as an early expiry.
+  tok.ttl_ms = (st.opts.duration_s + 3600) * 1000;
   for (command cmd : {command{role}, command{tok}}) {
     auto r = admin->write(cmd);
     if (!r.ok() || r->err) {
@@ -626,6 +644,46 @@ bool make_writer(run_state& st) {
     }
   }
   return true;
+}
+
+// Cluster time (docs/design.md, "Time") as the versions of a key show it:
+// their stamps never go backwards in id order, and never run ahead of the true
+// time by more than the 1% a jumped wall clock may pull them (plus a minute
+// for the machine's own clock steps).
+void check_cluster_time(run_state& st, const std::string& key,
+                        const std::vector<version>& vs) {
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  std::vector<stamped_version> stamps;
+  for (const auto& v : vs)
+    stamps.push_back({v.id, v.created_at_ms});
+  for (auto& v :
+       check_stamps(key, stamps, now_ms, 60'000 + st.opts.duration_s * 1000 / 100))
+    st.extra.push_back(std::move(v));
+}
+
+// The writer's token lives duration + 1 h of cluster time: it must still be
+// accepted after the run (no mass expiry from a jumped clock).
+void check_writer_token(run_state& st) {
+  actors::client_options co;
+  co.endpoints = st.cl->endpoints();
+  co.timeout = 10s;
+  co.name = "chaos-final-writer";
+  co.token = st.writer_token;
+  actors::client writer{st.rt, co};
+  expected<std::vector<version>> r = error{errc::unavailable, "not asked"};
+  for (int attempt = 0; attempt < 3 && !r.ok(); ++attempt) {
+    r = writer.list_versions("chaos/g0/test/k0", actors::consistency::linearizable);
+    if (!r.ok() && r.err().code == errc::unauthenticated) {
+      st.extra.push_back(
+          {"", "token-expired-early",
+           "the writer's token (lifetime: the run + 1 h) was refused after "
+           "the run: " +
+               to_string(r.err())});
+      return;
+    }
+  }
 }
 
 void note_unexpected_exits(run_state& st) {
@@ -646,13 +704,17 @@ bool setup(run_state& st) {
   st.so.duration_ms = opts.duration_s * 1000;
   st.so.nodes = opts.nodes;
   st.so.power_cuts = opts.power_cuts;
+  st.so.clock_jumps = opts.clock_jumps;
   if (!opts.kinds.empty()) {
     st.so.kinds.clear();
     for (const auto& k : opts.kinds)
       st.so.kinds.push_back(*parse_fault_kind(k)); // checked in main
-  } else if (opts.power_cuts) {
-    for (auto k : power_cut_fault_kinds())
-      st.so.kinds.push_back(k);
+  } else {
+    if (opts.power_cuts)
+      for (auto k : power_cut_fault_kinds())
+        st.so.kinds.push_back(k);
+    if (opts.clock_jumps)
+      st.so.kinds.push_back(fault_kind::clock_jump_leader);
   }
   if (opts.min_fault_ms != 0) {
     st.so.min_fault_ms = opts.min_fault_ms;
@@ -683,6 +745,7 @@ bool setup(run_state& st) {
   if (opts.power_cuts)
     co.powercut_shim = opts.powercut_shim;
   co.snapshot_entries = opts.snapshot_entries;
+  co.clock_faults = opts.clock_jumps;
   st.cl = std::make_unique<chaos_cluster>(st.rt, co);
   std::string why;
   if (!st.cl->start(30s, why)) {
@@ -817,7 +880,9 @@ void heal(run_state& st) {
       continue;
     }
     st.finals[key] = parse_version_list(version_list_json(*vs));
+    check_cluster_time(st, key, *vs);
   }
+  check_writer_token(st);
   if (st.finals.size() == st.keys.size())
     for (auto& v : check_convergence(*st.cl, st.rt, st.keys, st.finals, st.convergence,
                                      st.admin_token))
@@ -1005,6 +1070,10 @@ int main(int argc, char** argv) {
   app.add_flag(
       "--power-cuts", opts.power_cuts,
       "run the nodes under the power-cut shim and add the power-cut fault kinds");
+  app.add_flag(
+      "--clock-jumps", opts.clock_jumps,
+      "run the nodes on fault clocks and add clock-jump-leader (the leader's wall "
+      "clock jumps forward and back)");
   app.add_option("--powercut-shim", opts.powercut_shim,
                  "libconflux-powercut.so (default: ../lib/ next to this binary)");
   app.add_option("--kinds", opts.kinds, "only these fault kinds (comma-separated)")
@@ -1041,6 +1110,10 @@ int main(int argc, char** argv) {
     if (!kind || *kind == fault_kind::membership_change) {
       std::cerr << "conflux-chaos: unknown or unsupported fault kind '" << k
                 << "' in --kinds; the kinds are listed in docs/chaos.md\n";
+      return exit_usage;
+    }
+    if (*kind == fault_kind::clock_jump_leader && !opts.clock_jumps) {
+      std::cerr << "conflux-chaos: --kinds " << k << " needs --clock-jumps\n";
       return exit_usage;
     }
     if (is_power_cut(*kind) && !opts.power_cuts) {

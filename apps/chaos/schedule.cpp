@@ -24,6 +24,7 @@ constexpr kind_name kind_names[] = {
     {fault_kind::power_cut_node, "power-cut-node"},
     {fault_kind::power_cut_majority, "power-cut-majority"},
     {fault_kind::power_cut_cluster, "power-cut-cluster"},
+    {fault_kind::clock_jump_leader, "clock-jump-leader"},
     {fault_kind::membership_change, "membership-change"},
 };
 
@@ -92,6 +93,10 @@ nlohmann::json to_json(const planned_fault& f) {
     j["torn"] = f.torn;
     j["cut_seed"] = f.cut_seed;
   }
+  if (f.kind == fault_kind::clock_jump_leader) {
+    j["jump_ms"] = f.jump_ms;
+    j["forward_first"] = f.forward_first;
+  }
   return j;
 }
 
@@ -110,6 +115,10 @@ std::vector<planned_fault> make_schedule(const schedule_options& opts) {
       throw std::invalid_argument(
           "schedule: membership-change faults need live membership, which this build "
           "does not have yet");
+  for (auto k : opts.kinds)
+    if (k == fault_kind::clock_jump_leader && !opts.clock_jumps)
+      throw std::invalid_argument("schedule: clock-jump faults need the nodes on a "
+                                  "fault clock (--clock-jumps)");
   for (auto k : opts.kinds)
     if (is_power_cut(k) && !opts.power_cuts)
       throw std::invalid_argument("schedule: power-cut faults need the nodes under the "
@@ -168,6 +177,11 @@ std::vector<planned_fault> make_schedule(const schedule_options& opts) {
       f.cut_seed = rng.below(~std::uint64_t{0});
       break;
     }
+    case fault_kind::clock_jump_leader:
+      // 10 minutes to 2 days: far past any token lifetime or session timeout.
+      f.jump_ms = rng.between(600'000, 172'800'000);
+      f.forward_first = rng.below(2) == 0;
+      break;
     default:
       break;
     }

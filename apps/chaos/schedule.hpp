@@ -34,6 +34,9 @@ enum class fault_kind {
   power_cut_node,     // one random node
   power_cut_majority, // a random majority (2 of 3, 3 of 5)
   power_cut_cluster,  // every node at once
+  // The leader's wall clock jumps forward, then back, through the node's
+  // fault clock (nodes started with --fault-clock-offset-file only).
+  clock_jump_leader,
   // Seam for live membership: a kind the harness does not run yet.
   // make_schedule refuses it unless schedule_options::membership is set, which
   // the harness never does (docs/chaos.md says what the proxy needs first).
@@ -65,6 +68,10 @@ struct planned_fault {
   /// rather than none, and the seed of which pages.
   bool torn = false;
   std::uint64_t cut_seed = 0;
+  /// clock_jump_leader: how far the clock jumps (ms), and whether it goes
+  /// forward first (then back by as much below the true time) or back first.
+  std::int64_t jump_ms = 0;
+  bool forward_first = true;
 };
 
 nlohmann::json to_json(const planned_fault& f);
@@ -85,6 +92,8 @@ struct schedule_options {
   bool membership = false;
   /// Allows the power-cut kinds (the nodes must run under the shim).
   bool power_cuts = false;
+  /// Allows clock_jump_leader (the nodes must run with a fault clock).
+  bool clock_jumps = false;
 };
 
 /// The schedule. Throws std::invalid_argument on bad options (nodes not 3 or

@@ -325,6 +325,7 @@ struct node_flags {
   std::optional<std::size_t> rate_buckets;
   std::string denied_log_max_bytes;
   std::optional<std::uint64_t> denied_log_rate;
+  std::string fault_clock_offset_file;
   std::int64_t watch_history = -1, watch_backlog = -1;
   bool join = false;
 };
@@ -390,6 +391,10 @@ void add_flags(CLI::App& app, node_flags& f, launch_settings& s) {
                  "lines per second <data>/audit-denied.log takes at most (bursts of as "
                  "many); refusals past it are counted as audit.denied.dropped, not "
                  "written (default 50, at least 1; config key denied_log_rate)");
+  app.add_option("--fault-clock-offset-file", f.fault_clock_offset_file,
+                 "FAULT INJECTION ONLY (conflux-chaos): add the signed milliseconds "
+                 "written in this file to the node's wall clock, re-read every 20 ms; "
+                 "never set it in production");
   app.add_option("--session-idle-timeout", f.session_idle_timeout,
                  "seconds after which a client session that sent nothing and has no "
                  "watch is closed (default 600)");
@@ -473,6 +478,7 @@ void apply_flags(const node_flags& f, node_options& opts) {
     usage_error("--denied-log-max-bytes must be at least 4KiB");
   if (f.denied_log_rate)
     opts.denied_log_rate = *f.denied_log_rate;
+  opts.fault_clock_offset_file = f.fault_clock_offset_file;
   if (f.session_idle_timeout)
     opts.session_idle_timeout = std::chrono::seconds(*f.session_idle_timeout);
   if (f.join)

@@ -408,3 +408,24 @@ TEST_CASE("checker_flags_a_stale_read_in_a_long_history_within_budget") {
   CHECK_MESSAGE(r.status == register_status::not_linearizable, r.message);
   MESSAGE("WGL steps: " << r.steps << "; " << r.message);
 }
+
+TEST_CASE("checker: version stamps that go backwards or run far ahead are reported") {
+  const std::int64_t now = 1'800'000'000'000;
+  std::vector<stamped_version> good{{1, now - 5000}, {2, now - 5000}, {3, now + 1000}};
+  CHECK(check_stamps("k", good, now, 60'000).empty());
+  CHECK(check_stamps("k", {}, now, 60'000).empty());
+
+  std::vector<stamped_version> back{{1, now - 5000}, {2, now - 7000}};
+  auto b = check_stamps("k", back, now, 60'000);
+  REQUIRE(b.size() == 1);
+  CHECK(b[0].rule == "cluster-time-backwards");
+  CHECK(b[0].key == "k");
+
+  // A cluster that followed a wall clock jumped two days ahead.
+  std::vector<stamped_version> ahead{{1, now - 5000}, {2, now + 172'800'000}};
+  auto a = check_stamps("k", ahead, now, 60'000);
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].rule == "cluster-time-jumped");
+  // Within the allowance is fine.
+  CHECK(check_stamps("k", {{1, now + 59'000}}, now, 60'000).empty());
+}

@@ -274,16 +274,18 @@ TEST_CASE("chaos run: a one-minute schedule with every fault kind passes the che
     dir.keep = true;
 }
 
-TEST_CASE("chaos run: power cuts of a node, a majority and the whole cluster pass the "
-          "checker") {
+TEST_CASE(
+    "chaos run: power cuts of a node, a majority and the whole cluster, and leader "
+    "clock jumps, pass the checker") {
   temp_dir dir;
   auto out = dir.path + "/run";
   int st = 0;
-  bool exited = run_chaos({"--duration", "30", "--seed", "5", "--out", out,
-                           "--node-binary", CONFLUX_NODE_BIN, "--power-cuts", "--kinds",
-                           "power-cut-node,power-cut-majority,power-cut-cluster",
-                           "--snapshot-entries", "50", "--fault-ms", "500,1500"},
-                          150s, st);
+  bool exited = run_chaos(
+      {"--duration", "40", "--seed", "5", "--out", out, "--node-binary",
+       CONFLUX_NODE_BIN, "--power-cuts", "--clock-jumps", "--kinds",
+       "power-cut-node,power-cut-majority,power-cut-cluster,clock-jump-leader",
+       "--snapshot-entries", "50", "--fault-ms", "500,1500"},
+      180s, st);
   if (!exited || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
     dir.keep = true;
   REQUIRE(exited);
@@ -296,6 +298,7 @@ TEST_CASE("chaos run: power cuts of a node, a majority and the whole cluster pas
   for (auto k : power_cut_fault_kinds())
     CHECK_MESSAGE(count_of(v["faults"], to_string(k)) >= 2,
                   "fault kind " << to_string(k));
+  CHECK(count_of(v["faults"], "clock-jump-leader") >= 2);
   for (auto f : {"add-version", "write"})
     CHECK_MESSAGE(count_of(v["ops"][f], "ok") >= 10, "op " << f);
   // Each cut names what its roll-back took back, node by node.
@@ -325,6 +328,8 @@ TEST_CASE("chaos run: bad arguments exit 2 and start nothing") {
   CHECK(code({"--duration", "5", "--seed", "1", "--out", fresh}) == 2); // below 10 s
   CHECK(code({"--duration", "60", "--seed", "1", "--out", fresh, "--kinds",
               "no-such-kind"}) == 2);
+  CHECK(code({"--duration", "60", "--seed", "1", "--out", fresh, "--kinds",
+              "clock-jump-leader"}) == 2); // needs --clock-jumps
   CHECK(code({"--duration", "60", "--seed", "1", "--out", fresh, "--kinds",
               "power-cut-node"}) == 2); // needs --power-cuts
   CHECK(code({"--duration", "60", "--seed", "1", "--out", fresh, "--power-cuts",

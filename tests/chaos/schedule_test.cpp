@@ -152,10 +152,20 @@ TEST_CASE("schedule: power cuts need power_cuts and hit one node, a majority or 
     CHECK(torn);
     CHECK(whole);
   }
+  // Clock jumps likewise need their switch.
+  schedule_options c;
+  c.kinds = {fault_kind::clock_jump_leader};
+  CHECK_THROWS_AS(make_schedule(c), std::invalid_argument);
+  c.clock_jumps = true;
+  for (const auto& f : make_schedule(c)) {
+    CHECK(f.targets.empty()); // the leader, resolved at run time
+    CHECK((f.jump_ms >= 600'000 && f.jump_ms <= 172'800'000));
+  }
   // Allowing them changes nothing for the default kinds.
   schedule_options d;
   d.seed = 9;
   auto plain = dump(make_schedule(d));
   d.power_cuts = true;
+  d.clock_jumps = true;
   CHECK(dump(make_schedule(d)) == plain);
 }
