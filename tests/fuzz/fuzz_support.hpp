@@ -9,6 +9,9 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
 
 namespace conflux::fuzz {
 
@@ -20,7 +23,19 @@ inline void require(bool ok, const char* what) {
   }
 }
 
-/// encode(decode(bytes)) decodes again, and encodes to the same bytes.
+template <class T, class = void>
+struct has_equal : std::false_type {};
+template <class T>
+struct has_equal<
+    T, std::void_t<decltype(std::declval<const T&>() == std::declval<const T&>())>>
+    : std::true_type {};
+// std::variant declares == for every alternative list; it compiles only when
+// each alternative has one.
+template <class... Ts>
+struct has_equal<std::variant<Ts...>> : std::conjunction<has_equal<Ts>...> {};
+
+/// encode(decode(bytes)) decodes again to the same value (where the type has
+/// ==), and encodes to the same bytes.
 template <class Decode, class Encode>
 void round_trip(std::string_view bytes, Decode decode, Encode encode,
                 const char* what) {
@@ -30,6 +45,8 @@ void round_trip(std::string_view bytes, Decode decode, Encode encode,
   auto encoded = encode(*first);
   auto second = decode(encoded);
   require(second.ok(), what);
+  if constexpr (has_equal<std::decay_t<decltype(*first)>>::value)
+    require(*second == *first, what);
   require(encode(*second) == encoded, what);
 }
 

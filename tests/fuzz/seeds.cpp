@@ -180,6 +180,16 @@ int main(int argc, char** argv) {
   for (auto& [fmt, text] : contents)
     write(root / "fuzz_content", "seed-" + std::to_string(n++),
           std::string(1, static_cast<char>(fmt)) + text);
+  // Release-rules files, as `conflux release set --rules-file` reads them.
+  const std::vector<std::string> rule_files{
+      R"([{"labels": {"canary": "true"}, "version_id": 3, "priority": 10}, {"version_id": 1}])",
+      R"([{"labels": {"region": "eu-west", "tier": "gold"}, "version_id": 2, "priority": -5}])",
+      R"([{"labels": null, "version_id": 7}])",
+      "[]",
+  };
+  n = 0;
+  for (auto& text : rule_files)
+    write(root / "fuzz_rules_file", "seed-" + std::to_string(n++), text);
   // Storage values: [key length (and kind in the top bits)][key][framed payload].
   auto framed = [&](int kind, const std::string& key, const std::string& payload) {
     std::string b(1, static_cast<char>(kind * 32 + static_cast<int>(key.size())));
