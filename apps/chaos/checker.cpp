@@ -711,8 +711,10 @@ std::vector<violation> check_watches(const history& h, const final_lists& finals
                    before);
       }
       resumes_at_last = resumes_seen;
-      last = std::max(last, r.revision);
-      last_item = &r;
+      if (r.revision > last) {
+        last = r.revision;
+        last_item = &r; // the event with the highest revision so far
+      }
     }
 
     // Gaps: every known change of a watched key after the start and up to

@@ -168,6 +168,8 @@ std::vector<std::string> chaos_cluster::node_args(node_id id) const {
                                 tls_dir(opts_.dir, id)};
   if (!opts_.bootstrap_token_hash.empty())
     args.insert(args.end(), {"--bootstrap-token-hash", opts_.bootstrap_token_hash});
+  if (opts_.watch_history > 0)
+    args.insert(args.end(), {"--watch-history", std::to_string(opts_.watch_history)});
   return args;
 }
 

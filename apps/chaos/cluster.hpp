@@ -43,6 +43,9 @@ struct cluster_options {
   std::string bootstrap_token_hash;
   /// The token the cluster's own status clients present.
   std::string token;
+  /// > 0: every node's --watch-history (changes its watch hub keeps for
+  /// resumes); 0: the node's default.
+  std::size_t watch_history = 0;
 };
 
 class chaos_cluster {

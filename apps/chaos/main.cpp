@@ -73,6 +73,7 @@ struct run_options {
   std::int64_t key_period_s = 10;
   std::int64_t op_timeout_ms = 3000;
   std::size_t watchers_per_node = 1;
+  std::size_t watch_history = 0; // the nodes' --watch-history; 0: their default
   std::string node_binary;
   std::string log_level = "info";
 };
@@ -83,7 +84,10 @@ std::string replay_command(const run_options& o) {
          " --clients " + std::to_string(o.clients) + " --keys " +
          std::to_string(o.keys) + " --key-period " + std::to_string(o.key_period_s) +
          " --op-timeout-ms " + std::to_string(o.op_timeout_ms) + " --watchers-per-node " +
-         std::to_string(o.watchers_per_node) + " --out <new dir>";
+         std::to_string(o.watchers_per_node) +
+         (o.watch_history > 0 ? " --watch-history " + std::to_string(o.watch_history)
+                              : std::string()) +
+         " --out <new dir>";
 }
 
 std::string self_dir() {
@@ -366,12 +370,20 @@ const char* const watch_prefix = "chaos/";
 
 // One watcher thread: a watch_stream over every chaos key from revision 1,
 // opened on node `home` first (it moves to the next endpoint on its own when
-// that node fails). Records each event, each resume the stream reports, and
-// its end (docs/design.md, History format of chaos runs).
-void watcher_loop(std::size_t index, node_id home, const run_options& opts,
-                  actors::client_runtime& rt, std::vector<std::string> endpoints,
-                  recorder& rec, watch_progress& progress, const std::string& token) {
+// that node fails), `delay` after the thread starts. Records each event, each
+// resume the stream reports, and its end (docs/design.md, History format of
+// chaos runs).
+void watcher_loop(std::size_t index, node_id home, std::chrono::milliseconds delay,
+                  const run_options& opts, actors::client_runtime& rt,
+                  std::vector<std::string> endpoints, recorder& rec,
+                  watch_progress& progress, const std::string& token) {
   const auto watcher = static_cast<std::int64_t>(index);
+  const auto open_at = clock_type::now() + delay;
+  while (clock_type::now() < open_at && !progress.stop.load())
+    std::this_thread::sleep_for(
+        std::min<clock_type::duration>(open_at - clock_type::now(), 100ms));
+  if (progress.stop.load())
+    return; // the run ended before this watcher was due
   actors::client_options co;
   co.endpoints = std::move(endpoints);
   co.timeout = std::chrono::milliseconds(opts.op_timeout_ms);
@@ -757,6 +769,7 @@ bool setup(run_state& st) {
   co.log_level = opts.log_level;
   co.bootstrap_token_hash = auth::token_hash(st.admin_token);
   co.token = st.admin_token;
+  co.watch_history = opts.watch_history;
   st.cl = std::make_unique<chaos_cluster>(st.rt, co);
   std::string why;
   if (!st.cl->start(30s, why)) {
@@ -831,18 +844,24 @@ void run_faults(run_state& st) {
 }
 
 // Starts the watchers: --watchers-per-node of them opened on each node
-// (its endpoint first, then the others in turn), even ones as admin, odd
-// ones as chaos-writer.
+// (its endpoint first, then the others in turn) at once, and one more
+// opened halfway through the run, also from revision 1: a node that no
+// longer holds the early changes (restarted, or past its --watch-history)
+// answers it with a resync. Even ones act as admin, odd ones as
+// chaos-writer.
 void start_watchers(run_state& st) {
   auto ids = st.cl->ids();
-  const std::size_t n = ids.size() * st.opts.watchers_per_node;
+  const std::size_t at_once = ids.size() * st.opts.watchers_per_node;
+  const std::size_t n = at_once + (at_once > 0 ? 1 : 0);
   st.watch = std::make_unique<watch_progress>(n);
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t home = i % ids.size();
     std::vector<std::string> eps;
     for (std::size_t k = 0; k < ids.size(); ++k)
       eps.push_back(st.cl->endpoint(ids[(home + k) % ids.size()]));
-    st.watchers.emplace_back(watcher_loop, i, ids[home], std::cref(st.opts),
+    auto delay = i < at_once ? std::chrono::milliseconds(0)
+                             : std::chrono::milliseconds(st.opts.duration_s * 500);
+    st.watchers.emplace_back(watcher_loop, i, ids[home], delay, std::cref(st.opts),
                              std::ref(st.rt), std::move(eps), std::ref(*st.rec),
                              std::ref(*st.watch),
                              std::cref(i % 2 == 0 ? st.admin_token : st.writer_token));
@@ -1144,6 +1163,10 @@ int main(int argc, char** argv) {
   app.add_option("--watchers-per-node", opts.watchers_per_node,
                  "watchers opened on each node, each over every chaos key (default 1)")
       ->check(CLI::Range(0, 8));
+  app.add_option("--watch-history", opts.watch_history,
+                 "the nodes' --watch-history: changes each watch hub keeps for "
+                 "resumes (default: the node's, 10000)")
+      ->check(CLI::Range(1, 1'000'000));
   app.add_option("--node-binary", opts.node_binary,
                  "conflux-node to run (default: next to this binary)");
   app.add_option("--log-level", opts.log_level, "nodes' log level (default info)");

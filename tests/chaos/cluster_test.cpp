@@ -229,8 +229,10 @@ TEST_CASE("chaos run: a one-minute schedule with every fault kind passes the che
   temp_dir dir;
   auto out = dir.path + "/run";
   int st = 0;
+  // A short watch history (1000 changes, about 15 s of this load) makes the
+  // nodes answer the watcher opened halfway from revision 1 with a resync.
   bool exited = run_chaos({"--duration", "60", "--seed", "11", "--out", out,
-                           "--node-binary", CONFLUX_NODE_BIN},
+                           "--node-binary", CONFLUX_NODE_BIN, "--watch-history", "1000"},
                           150s, st);
   if (!exited || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
     dir.keep = true;
@@ -249,11 +251,13 @@ TEST_CASE("chaos run: a one-minute schedule with every fault kind passes the che
   for (auto f : {"add-version", "read-versions", "write", "read"})
     CHECK_MESSAGE(count_of(v["ops"][f], "ok") >= 10, "op " << f);
   CHECK(v["proxy"]["bytes"].get<std::uint64_t>() > 0);
-  // One watcher per node, each over every chaos key: each received changes
-  // and caught up with the final revision (the checker verified the streams).
+  // One watcher per node and one opened halfway, each over every chaos key:
+  // each received changes and caught up with the final revision, the late
+  // one after a resync (the checker verified the streams).
   REQUIRE(v.contains("watch"));
-  CHECK(v["watch"]["watchers"] == 3);
+  CHECK(v["watch"]["watchers"] == 4);
   CHECK(count_of(v["watch"]["events"], "change") >= 100);
+  CHECK(count_of(v["watch"]["per_watcher"]["3"], "resync") >= 1);
   for (auto& [id, w] : v["watch"]["per_watcher"].items()) {
     INFO("watcher " << id);
     CHECK(count_of(w, "change") >= 30);
