@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <limits>
 #include <openssl/evp.h>
-#include <set>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <tuple>
 #include <unordered_set>
@@ -431,10 +431,9 @@ std::vector<violation> check_write_revisions(const std::vector<operation>& ops) 
   for (const operation* b : acked) {
     // Ops completed strictly before b was invoked.
     auto n = static_cast<std::size_t>(
-        std::lower_bound(acked.begin(), acked.end(), b->invoke_ns,
-                         [](const operation* a, std::int64_t t) {
-                           return *a->complete_ns < t;
-                         }) -
+        std::lower_bound(
+            acked.begin(), acked.end(), b->invoke_ns,
+            [](const operation* a, std::int64_t t) { return *a->complete_ns < t; }) -
         acked.begin());
     if (n == 0)
       continue;
@@ -469,8 +468,8 @@ struct known_change {
   std::string key;
   std::string kind;
   std::vector<std::int64_t> versions;
-  std::string hash;  // "" when not compared (rules changes)
-  std::string where; // for messages
+  std::string hash;                   // "" when not compared (rules changes)
+  std::string where;                  // for messages
   const operation* acked = nullptr;   // the acknowledged write that made it
   const watch_record* seen = nullptr; // else the first event that showed it
 };
@@ -519,8 +518,7 @@ std::vector<violation> check_watches(const history& h, const final_lists& finals
   for (const auto& [key, list] : finals)
     for (const auto& v : list)
       contents[key][v.id] = &v.content;
-  auto content_of = [&](const std::string& key,
-                        std::int64_t id) -> const std::string* {
+  auto content_of = [&](const std::string& key, std::int64_t id) -> const std::string* {
     auto k = contents.find(key);
     if (k == contents.end())
       return nullptr;
@@ -606,12 +604,12 @@ std::vector<violation> check_watches(const history& h, const final_lists& finals
       const known_change& k = it->second;
       if (k.key != r.key || k.kind != r.kind || k.versions != r.versions ||
           (!k.hash.empty() && k.hash != r.hash)) {
-        report(r.watcher, r.key, "watch-event-mismatch",
-               describe(r) + " differs from " +
-                   (k.acked ? "the acknowledged " : "") + k.where + " (" +
-                   show_change(k.kind, k.key, k.versions) +
-                   (k.hash.empty() ? "" : ", hash " + k.hash) + ")" +
-                   (k.hash.empty() || k.hash == r.hash ? "" : "; event hash " + r.hash));
+        report(
+            r.watcher, r.key, "watch-event-mismatch",
+            describe(r) + " differs from " + (k.acked ? "the acknowledged " : "") +
+                k.where + " (" + show_change(k.kind, k.key, k.versions) +
+                (k.hash.empty() ? "" : ", hash " + k.hash) + ")" +
+                (k.hash.empty() || k.hash == r.hash ? "" : "; event hash " + r.hash));
       }
       continue;
     }
@@ -621,7 +619,8 @@ std::vector<violation> check_watches(const history& h, const final_lists& finals
     std::string why;
     if (r.kind == "config-created" || r.kind == "version-added") {
       const std::int64_t id = r.versions.size() == 1 ? r.versions[0] : 0;
-      const std::string* content = r.versions.size() == 1 ? content_of(r.key, id) : nullptr;
+      const std::string* content =
+          r.versions.size() == 1 ? content_of(r.key, id) : nullptr;
       if (r.versions.size() != 1) {
         why = "a version is added one at a time";
       } else if ((r.kind == "config-created") != (id == 1)) {
@@ -648,10 +647,10 @@ std::vector<violation> check_watches(const history& h, const final_lists& finals
           }
         }
         if (!made)
-          why = acked_at.empty() ? "no add of " + nlohmann::json(*content).dump() +
-                                       " was invoked before it"
-                                 : "version " + std::to_string(id) +
-                                       " was made by " + acked_at;
+          why = acked_at.empty()
+                    ? "no add of " + nlohmann::json(*content).dump() +
+                          " was invoked before it"
+                    : "version " + std::to_string(id) + " was made by " + acked_at;
       }
     } else if (r.kind == "rules-changed") {
       if (r.versions.size() != 1) {
@@ -703,12 +702,13 @@ std::vector<violation> check_watches(const history& h, const final_lists& finals
         continue;
       if (r.revision <= last) {
         const bool resumed = resumes_seen != resumes_at_last;
-        std::string before = last_item ? describe(*last_item)
-                                       : "its start " + describe(start);
-        report(watcher, r.key, resumed ? "watch-resume-went-back" : "watch-revision-order",
-               describe(r) + (resumed ? " is the first event after a resume, and " : " ") +
-                   (r.revision == last ? "repeats" : "is below") + " the revision of " +
-                   before);
+        std::string before =
+            last_item ? describe(*last_item) : "its start " + describe(start);
+        report(
+            watcher, r.key, resumed ? "watch-resume-went-back" : "watch-revision-order",
+            describe(r) + (resumed ? " is the first event after a resume, and " : " ") +
+                (r.revision == last ? "repeats" : "is below") + " the revision of " +
+                before);
       }
       resumes_at_last = resumes_seen;
       if (r.revision > last) {
@@ -727,18 +727,18 @@ std::vector<violation> check_watches(const history& h, const final_lists& finals
     for (const auto& [rev, k] : changes) {
       if (rev < begin || !covers(start.prefix, k.key))
         continue;
-      auto it = std::lower_bound(items.begin(), items.end(), rev,
-                                 [](const watch_record* a, std::int64_t x) {
-                                   return a->revision < x;
-                                 });
+      auto it = std::lower_bound(
+          items.begin(), items.end(), rev,
+          [](const watch_record* a, std::int64_t x) { return a->revision < x; });
       if (it == items.end()) {
         if (k.acked && s.stop && s.stop->error.empty()) {
-          report(watcher, k.key, "watch-acked-write-missing",
-                 "watcher " + std::to_string(watcher) + " never delivered the " +
-                     "acknowledged " + k.where + " at revision " + std::to_string(rev) +
-                     "; it stopped at revision " +
-                     std::to_string(items.empty() ? begin - 1 : items.back()->revision) +
-                     " (" + describe(*s.stop) + ")");
+          report(
+              watcher, k.key, "watch-acked-write-missing",
+              "watcher " + std::to_string(watcher) + " never delivered the " +
+                  "acknowledged " + k.where + " at revision " + std::to_string(rev) +
+                  "; it stopped at revision " +
+                  std::to_string(items.empty() ? begin - 1 : items.back()->revision) +
+                  " (" + describe(*s.stop) + ")");
         }
         continue;
       }
@@ -747,8 +747,8 @@ std::vector<violation> check_watches(const history& h, const final_lists& finals
         continue; // the resync stands for every change up to its revision
       if (next.revision == rev)
         continue; // delivered (compared with the change above)
-      std::string prev = it == items.begin() ? "its start " + describe(start)
-                                              : describe(**(it - 1));
+      std::string prev =
+          it == items.begin() ? "its start " + describe(start) : describe(**(it - 1));
       report(watcher, k.key, "watch-gap",
              "watcher " + std::to_string(watcher) + " skipped " +
                  (k.acked ? "the acknowledged " : "") + k.where + " (" +
@@ -815,7 +815,8 @@ std::vector<violation> check_watches(const history& h, const final_lists& finals
                     " already has the acknowledged " + describe(*op) +
                     ", which came after the resync";
           if (!wrong.empty())
-            report(watcher, key, "watch-resync-wrong", describe(*r) + ": " + key + " " + wrong);
+            report(watcher, key, "watch-resync-wrong",
+                   describe(*r) + ": " + key + " " + wrong);
         }
       }
     }

@@ -130,8 +130,8 @@ watch_record parse_watch_line(const json& j, std::size_t line) {
   auto field = [&](const char* name) -> const json& {
     auto it = j.find(name);
     if (it == j.end())
-      throw history_error(line, std::string("watch record: missing field \"") + name +
-                                    "\"");
+      throw history_error(line,
+                          std::string("watch record: missing field \"") + name + "\"");
     return *it;
   };
   auto integer = [&](const char* name, std::int64_t min) {
@@ -170,7 +170,8 @@ watch_record parse_watch_line(const json& j, std::size_t line) {
     r.kind = text(field("kind"), "kind");
     const json& vs = field("versions");
     if (!vs.is_array())
-      throw history_error(line, "watch record: \"versions\" must be a list of integers");
+      throw history_error(line,
+                          "watch record: \"versions\" must be a list of integers");
     for (const auto& v : vs) {
       if (!is_int(v))
         throw history_error(line,

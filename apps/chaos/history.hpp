@@ -51,7 +51,7 @@ struct history_event {
   event_type type = event_type::invoke;
   fn f = fn::read;
   std::string key;
-  nlohmann::json value; // null when absent
+  nlohmann::json value;                 // null when absent
   std::optional<std::int64_t> revision; // ok add-version / write
   std::int64_t time_ns = 0;
   std::size_t line = 0; // 1-based line number in the input

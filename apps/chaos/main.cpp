@@ -83,8 +83,8 @@ std::string replay_command(const run_options& o) {
          std::to_string(o.seed) + " --nodes " + std::to_string(o.nodes) +
          " --clients " + std::to_string(o.clients) + " --keys " +
          std::to_string(o.keys) + " --key-period " + std::to_string(o.key_period_s) +
-         " --op-timeout-ms " + std::to_string(o.op_timeout_ms) + " --watchers-per-node " +
-         std::to_string(o.watchers_per_node) +
+         " --op-timeout-ms " + std::to_string(o.op_timeout_ms) +
+         " --watchers-per-node " + std::to_string(o.watchers_per_node) +
          (o.watch_history > 0 ? " --watch-history " + std::to_string(o.watch_history)
                               : std::string()) +
          " --out <new dir>";
@@ -409,9 +409,7 @@ void watcher_loop(std::size_t index, node_id home, std::chrono::milliseconds del
     }
     if (*n) {
       const auto& ev = (*n)->event;
-      json j{{"watcher", watcher},
-             {"node", (*n)->node_id},
-             {"revision", ev.revision}};
+      json j{{"watcher", watcher}, {"node", (*n)->node_id}, {"revision", ev.revision}};
       if (ev.kind == static_cast<std::uint8_t>(rpc::watch_kind::resync)) {
         j["event"] = "resync";
         json state = json::array();

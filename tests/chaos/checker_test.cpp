@@ -433,49 +433,51 @@ struct watch_run {
          R"({"type": "watch", "watcher": 0, "event": "start", "node": 1, "prefix": "chaos/", "from_revision": 1, "time_ns": 0})"},
         {"w1-start",
          R"({"type": "watch", "watcher": 1, "event": "start", "node": 2, "prefix": "chaos/", "from_revision": 1, "time_ns": 0})"},
-        {"add-a",
-         R"({"process": 0, "type": "invoke", "f": "add-version", )" + k +
-             R"(, "value": "a", "time_ns": 1})"},
+        {"add-a", R"({"process": 0, "type": "invoke", "f": "add-version", )" + k +
+                      R"(, "value": "a", "time_ns": 1})"},
         {"add-a-ok", R"({"process": 0, "type": "ok", "f": "add-version", )" + k +
                          R"(, "value": 1, "revision": 3, "time_ns": 5})"},
-        {"w0-3", R"({"type": "watch", "watcher": 0, "event": "change", "node": 1, "revision": 3, )" +
-                     k + R"(, "kind": "config-created", "versions": [1], "hash": ")" +
-                     h("a") + R"(", "time_ns": 5})"},
-        {"w1-3", R"({"type": "watch", "watcher": 1, "event": "change", "node": 2, "revision": 3, )" +
-                     k + R"(, "kind": "config-created", "versions": [1], "hash": ")" +
-                     h("a") + R"(", "time_ns": 5})"},
-        {"write-1",
-         R"({"process": 1, "type": "invoke", "f": "write", )" + k +
-             R"(, "value": 1, "time_ns": 6})"},
+        {"w0-3",
+         R"({"type": "watch", "watcher": 0, "event": "change", "node": 1, "revision": 3, )" +
+             k + R"(, "kind": "config-created", "versions": [1], "hash": ")" + h("a") +
+             R"(", "time_ns": 5})"},
+        {"w1-3",
+         R"({"type": "watch", "watcher": 1, "event": "change", "node": 2, "revision": 3, )" +
+             k + R"(, "kind": "config-created", "versions": [1], "hash": ")" + h("a") +
+             R"(", "time_ns": 5})"},
+        {"write-1", R"({"process": 1, "type": "invoke", "f": "write", )" + k +
+                        R"(, "value": 1, "time_ns": 6})"},
         {"write-1-ok", R"({"process": 1, "type": "ok", "f": "write", )" + k +
                            R"(, "value": 1, "revision": 4, "time_ns": 9})"},
-        {"w0-4", R"({"type": "watch", "watcher": 0, "event": "change", "node": 1, "revision": 4, )" +
-                     k + R"(, "kind": "rules-changed", "versions": [1], "time_ns": 9})"},
-        {"add-b",
-         R"({"process": 2, "type": "invoke", "f": "add-version", )" + k +
-             R"(, "value": "b", "time_ns": 10})"},
+        {"w0-4",
+         R"({"type": "watch", "watcher": 0, "event": "change", "node": 1, "revision": 4, )" +
+             k + R"(, "kind": "rules-changed", "versions": [1], "time_ns": 9})"},
+        {"add-b", R"({"process": 2, "type": "invoke", "f": "add-version", )" + k +
+                      R"(, "value": "b", "time_ns": 10})"},
         {"w0-resume",
          R"({"type": "watch", "watcher": 0, "event": "resume", "resumes": 1, "reason": "lost the node", "time_ns": 11})"},
-        {"w0-6", R"({"type": "watch", "watcher": 0, "event": "change", "node": 2, "revision": 6, )" +
-                     k + R"(, "kind": "version-added", "versions": [2], "hash": ")" +
-                     h("b") + R"(", "time_ns": 15})"},
+        {"w0-6",
+         R"({"type": "watch", "watcher": 0, "event": "change", "node": 2, "revision": 6, )" +
+             k + R"(, "kind": "version-added", "versions": [2], "hash": ")" + h("b") +
+             R"(", "time_ns": 15})"},
         {"w1-resync",
          R"({"type": "watch", "watcher": 1, "event": "resync", "node": 2, "revision": 6, "state": [{)" +
              k + R"(, "mod_revision": 6, "latest_version": 2, "hash": ")" + h("b") +
              R"("}], "time_ns": 16})"},
         {"add-b-info", R"({"process": 2, "type": "info", "f": "add-version", )" + k +
                            R"(, "time_ns": 20})"},
-        {"add-c",
-         R"({"process": 0, "type": "invoke", "f": "add-version", )" + k +
-             R"(, "value": "c", "time_ns": 21})"},
+        {"add-c", R"({"process": 0, "type": "invoke", "f": "add-version", )" + k +
+                      R"(, "value": "c", "time_ns": 21})"},
         {"add-c-ok", R"({"process": 0, "type": "ok", "f": "add-version", )" + k +
                          R"(, "value": 3, "revision": 7, "time_ns": 25})"},
-        {"w0-7", R"({"type": "watch", "watcher": 0, "event": "change", "node": 2, "revision": 7, )" +
-                     k + R"(, "kind": "version-added", "versions": [3], "hash": ")" +
-                     h("c") + R"(", "time_ns": 25})"},
-        {"w1-7", R"({"type": "watch", "watcher": 1, "event": "change", "node": 2, "revision": 7, )" +
-                     k + R"(, "kind": "version-added", "versions": [3], "hash": ")" +
-                     h("c") + R"(", "time_ns": 26})"},
+        {"w0-7",
+         R"({"type": "watch", "watcher": 0, "event": "change", "node": 2, "revision": 7, )" +
+             k + R"(, "kind": "version-added", "versions": [3], "hash": ")" + h("c") +
+             R"(", "time_ns": 25})"},
+        {"w1-7",
+         R"({"type": "watch", "watcher": 1, "event": "change", "node": 2, "revision": 7, )" +
+             k + R"(, "kind": "version-added", "versions": [3], "hash": ")" + h("c") +
+             R"(", "time_ns": 26})"},
         {"w0-stop",
          R"({"type": "watch", "watcher": 0, "event": "stop", "last_revision": 7, "target": 7, "time_ns": 30})"},
         {"w1-stop",
@@ -636,10 +638,11 @@ TEST_CASE("watch_checker_flags_an_event_that_differs_from_the_write") {
 
 TEST_CASE("watch_checker_flags_an_event_no_write_explains") {
   auto rules_event = [](int revision, int version, const char* kind) {
-    return std::string(R"({"type": "watch", "watcher": 0, "event": "change", "node": 2, "revision": )") +
-           std::to_string(revision) +
-           R"(, "key": "chaos/g0/test/k0", "kind": ")" + kind + R"(", "versions": [)" +
-           std::to_string(version) + R"(], "time_ns": 28})";
+    return std::string(
+               R"({"type": "watch", "watcher": 0, "event": "change", "node": 2, "revision": )") +
+           std::to_string(revision) + R"(, "key": "chaos/g0/test/k0", "kind": ")" +
+           kind + R"(", "versions": [)" + std::to_string(version) +
+           R"(], "time_ns": 28})";
   };
   SUBCASE("a release of a version no write set") {
     watch_run run;
@@ -649,19 +652,23 @@ TEST_CASE("watch_checker_flags_an_event_no_write_explains") {
   }
   SUBCASE("a release only a failed write set") {
     watch_run run;
-    run.insert_after("add-c-ok",
-                     R"({"process": 3, "type": "invoke", "f": "write", "key": "chaos/g0/test/k0", "value": 3, "time_ns": 26})");
-    run.insert_after("inserted",
-                     R"({"process": 3, "type": "fail", "f": "write", "key": "chaos/g0/test/k0", "time_ns": 27})");
+    run.insert_after(
+        "add-c-ok",
+        R"({"process": 3, "type": "invoke", "f": "write", "key": "chaos/g0/test/k0", "value": 3, "time_ns": 26})");
+    run.insert_after(
+        "inserted",
+        R"({"process": 3, "type": "fail", "f": "write", "key": "chaos/g0/test/k0", "time_ns": 27})");
     run.insert_after("w0-7", rules_event(8, 3, "rules-changed"));
     verdict v = run.verdict_of();
     CHECK_MESSAGE(has_rule(v, "watch-unknown-change"), rules(v));
     // The same write timed out instead: it may have applied.
     watch_run info;
-    info.insert_after("add-c-ok",
-                      R"({"process": 3, "type": "invoke", "f": "write", "key": "chaos/g0/test/k0", "value": 3, "time_ns": 26})");
-    info.insert_after("inserted",
-                      R"({"process": 3, "type": "info", "f": "write", "key": "chaos/g0/test/k0", "time_ns": 27})");
+    info.insert_after(
+        "add-c-ok",
+        R"({"process": 3, "type": "invoke", "f": "write", "key": "chaos/g0/test/k0", "value": 3, "time_ns": 26})");
+    info.insert_after(
+        "inserted",
+        R"({"process": 3, "type": "info", "f": "write", "key": "chaos/g0/test/k0", "time_ns": 27})");
     info.insert_after("w0-7", rules_event(8, 3, "rules-changed"));
     verdict ok = info.verdict_of();
     CHECK_MESSAGE(ok.ok, rules(ok));
@@ -780,9 +787,8 @@ TEST_CASE("history_parser_checks_watch_records_and_revisions") {
     CHECK(what.find("second time") != std::string::npos);
   }
   {
-    auto [line, what] = error_of(
-        start +
-        "\n{\"type\": \"watch\", \"watcher\": 0, \"event\": \"poke\", \"time_ns\": 1}\n");
+    auto [line, what] = error_of(start + "\n{\"type\": \"watch\", \"watcher\": 0, "
+                                         "\"event\": \"poke\", \"time_ns\": 1}\n");
     CHECK(line == 2);
     CHECK(what.find("\"event\"") != std::string::npos);
   }

@@ -231,9 +231,10 @@ TEST_CASE("chaos run: a one-minute schedule with every fault kind passes the che
   int st = 0;
   // A short watch history (1000 changes, about 15 s of this load) makes the
   // nodes answer the watcher opened halfway from revision 1 with a resync.
-  bool exited = run_chaos({"--duration", "60", "--seed", "11", "--out", out,
-                           "--node-binary", CONFLUX_NODE_BIN, "--watch-history", "1000"},
-                          150s, st);
+  bool exited =
+      run_chaos({"--duration", "60", "--seed", "11", "--out", out, "--node-binary",
+                 CONFLUX_NODE_BIN, "--watch-history", "1000"},
+                150s, st);
   if (!exited || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
     dir.keep = true;
   REQUIRE(exited);
