@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <limits>
+#include <openssl/evp.h>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <tuple>
 #include <unordered_set>
@@ -383,12 +385,472 @@ std::vector<violation> check_versions(const std::vector<operation>& ops,
   return out;
 }
 
+// ------------------------------------------------------------- revisions --
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("EVP_Digest(sha256) failed");
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * len);
+  for (unsigned int i = 0; i < len; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
+
+std::vector<violation> check_write_revisions(const std::vector<operation>& ops) {
+  std::vector<violation> out;
+  std::vector<const operation*> acked;
+  std::map<std::int64_t, const operation*> by_revision;
+  for (const operation& op : ops) {
+    if (op.outcome != event_type::ok || !op.revision || !op.complete_ns)
+      continue;
+    acked.push_back(&op);
+    auto [it, fresh] = by_revision.emplace(*op.revision, &op);
+    if (!fresh) {
+      out.push_back({op.key, "write-revision-reused",
+                     describe(op) + " and " + describe(*it->second) +
+                         " were both acknowledged at revision " +
+                         std::to_string(*op.revision)});
+    }
+  }
+  // By completion time, with the op of the highest revision completed so far.
+  std::sort(acked.begin(), acked.end(), [](const operation* a, const operation* b) {
+    return *a->complete_ns < *b->complete_ns;
+  });
+  std::vector<const operation*> best(acked.size());
+  for (std::size_t i = 0; i < acked.size(); ++i) {
+    best[i] = acked[i];
+    if (i > 0 && *best[i - 1]->revision > *acked[i]->revision)
+      best[i] = best[i - 1];
+  }
+  for (const operation* b : acked) {
+    // Ops completed strictly before b was invoked.
+    auto n = static_cast<std::size_t>(
+        std::lower_bound(
+            acked.begin(), acked.end(), b->invoke_ns,
+            [](const operation* a, std::int64_t t) { return *a->complete_ns < t; }) -
+        acked.begin());
+    if (n == 0)
+      continue;
+    const operation* a = best[n - 1];
+    if (*a->revision >= *b->revision) {
+      out.push_back({b->key, "write-revision-order",
+                     describe(*a) + " was acknowledged before " + describe(*b) +
+                         " was invoked, but its revision is not lower"});
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- watches --
+
+namespace {
+
+// Whether a watch of `watched` (a key, or a prefix ending in '/') covers
+// `key` (protocol/PROTOCOL.md, Key prefixes).
+bool covers(const std::string& watched, const std::string& key) {
+  if (watched.empty())
+    return true;
+  if (watched.back() == '/')
+    return key.compare(0, watched.size(), watched) == 0;
+  return key == watched ||
+         (key.size() > watched.size() && key.compare(0, watched.size(), watched) == 0 &&
+          key[watched.size()] == '/');
+}
+
+// A change the checker knows happened, at one revision.
+struct known_change {
+  std::string key;
+  std::string kind;
+  std::vector<std::int64_t> versions;
+  std::string hash;                   // "" when not compared (rules changes)
+  std::string where;                  // for messages
+  const operation* acked = nullptr;   // the acknowledged write that made it
+  const watch_record* seen = nullptr; // else the first event that showed it
+};
+
+std::string show_change(const std::string& kind, const std::string& key,
+                        const std::vector<std::int64_t>& versions) {
+  return kind + " " + key + " " + nlohmann::json(versions).dump();
+}
+
+// Caps the violations of one rule per watcher (a watcher that lost its way
+// would otherwise report every later change).
+class capped_report {
+public:
+  explicit capped_report(std::vector<violation>& out) : out_(out) {}
+  void operator()(std::int64_t watcher, const std::string& key, const char* rule,
+                  std::string message) {
+    auto& n = counts_[{watcher, rule}];
+    if (++n <= cap)
+      out_.push_back(violation{key, rule, std::move(message)});
+  }
+  void finish() {
+    for (const auto& [what, n] : counts_) {
+      if (n > cap)
+        out_.push_back(violation{"", what.second,
+                                 "watcher " + std::to_string(what.first) + ": " +
+                                     std::to_string(n - cap) + " more like the above"});
+    }
+  }
+
+private:
+  static constexpr std::size_t cap = 10;
+  std::vector<violation>& out_;
+  std::map<std::pair<std::int64_t, std::string>, std::size_t> counts_;
+};
+
+} // namespace
+
+std::vector<violation> check_watches(const history& h, const final_lists& finals) {
+  std::vector<violation> out;
+  if (h.watches.empty())
+    return out;
+  capped_report report(out);
+
+  // Final versions: key -> id -> content.
+  std::map<std::string, std::map<std::int64_t, const std::string*>> contents;
+  for (const auto& [key, list] : finals)
+    for (const auto& v : list)
+      contents[key][v.id] = &v.content;
+  auto content_of = [&](const std::string& key, std::int64_t id) -> const std::string* {
+    auto k = contents.find(key);
+    if (k == contents.end())
+      return nullptr;
+    auto v = k->second.find(id);
+    return v == k->second.end() ? nullptr : v->second;
+  };
+  std::map<std::string, std::string> hashes; // content -> sha256, memoised
+  auto hash_of = [&](const std::string& content) -> const std::string& {
+    auto it = hashes.find(content);
+    if (it == hashes.end())
+      it = hashes.emplace(content, sha256_hex(content)).first;
+    return it->second;
+  };
+
+  // The writes: acknowledged ones by revision, and every add / write that
+  // may have applied (ok or info) by what it wrote.
+  std::map<std::int64_t, known_change> changes;
+  std::map<std::pair<std::string, std::string>, std::vector<const operation*>> adds;
+  std::map<std::pair<std::string, std::int64_t>, std::vector<const operation*>> writes;
+  std::map<std::string, std::vector<const operation*>> acked_by_key;
+  for (const operation& op : h.ops) {
+    if (op.outcome == event_type::fail)
+      continue;
+    if (op.f == fn::add_version)
+      adds[{op.key, op.added_content()}].push_back(&op);
+    else if (op.f == fn::write)
+      writes[{op.key, op.written_id()}].push_back(&op);
+    else
+      continue;
+    if (op.outcome != event_type::ok || !op.revision)
+      continue;
+    acked_by_key[op.key].push_back(&op);
+    known_change c;
+    c.key = op.key;
+    c.acked = &op;
+    c.where = describe(op);
+    if (op.f == fn::add_version) {
+      c.kind = op.added_id() == 1 ? "config-created" : "version-added";
+      c.versions = {op.added_id()};
+      c.hash = hash_of(op.added_content());
+    } else {
+      c.kind = "rules-changed";
+      c.versions = {op.written_id()};
+    }
+    changes.emplace(*op.revision, std::move(c)); // a reuse: check_write_revisions
+  }
+
+  // Per watcher: its start, its events (change / resync) and resumes, its stop.
+  struct stream {
+    const watch_record* start = nullptr;
+    const watch_record* stop = nullptr;
+    std::vector<const watch_record*> items; // change and resync, as received
+  };
+  std::map<std::int64_t, stream> streams;
+
+  // Every change event: the same as the known change at its revision, and
+  // explained by a write that may have applied.
+  for (const watch_record& r : h.watches) {
+    auto& s = streams[r.watcher];
+    switch (r.type) {
+    case watch_event_type::start:
+      s.start = &r;
+      continue;
+    case watch_event_type::stop:
+      s.stop = &r;
+      continue;
+    case watch_event_type::resume:
+      continue;
+    case watch_event_type::resync:
+      s.items.push_back(&r);
+      continue;
+    case watch_event_type::change:
+      s.items.push_back(&r);
+      break;
+    }
+    if (s.start && !covers(s.start->prefix, r.key)) {
+      report(r.watcher, r.key, "watch-unknown-change",
+             describe(r) + ": the key is outside the watched " +
+                 nlohmann::json(s.start->prefix).dump());
+    }
+    auto it = changes.find(r.revision);
+    if (it != changes.end()) {
+      const known_change& k = it->second;
+      if (k.key != r.key || k.kind != r.kind || k.versions != r.versions ||
+          (!k.hash.empty() && k.hash != r.hash)) {
+        report(
+            r.watcher, r.key, "watch-event-mismatch",
+            describe(r) + " differs from " + (k.acked ? "the acknowledged " : "") +
+                k.where + " (" + show_change(k.kind, k.key, k.versions) +
+                (k.hash.empty() ? "" : ", hash " + k.hash) + ")" +
+                (k.hash.empty() || k.hash == r.hash ? "" : "; event hash " + r.hash));
+      }
+      continue;
+    }
+    // No acknowledged write at this revision: some add or write that may
+    // have applied (ok without a recorded revision, or info), invoked before
+    // the event was received, must have made it.
+    std::string why;
+    if (r.kind == "config-created" || r.kind == "version-added") {
+      const std::int64_t id = r.versions.size() == 1 ? r.versions[0] : 0;
+      const std::string* content =
+          r.versions.size() == 1 ? content_of(r.key, id) : nullptr;
+      if (r.versions.size() != 1) {
+        why = "a version is added one at a time";
+      } else if ((r.kind == "config-created") != (id == 1)) {
+        why = "config-created makes version 1, version-added a later one";
+      } else if (!content) {
+        why = "the final list of the key has no version " + std::to_string(id);
+      } else {
+        if (hash_of(*content) != r.hash) {
+          report(r.watcher, r.key, "watch-event-mismatch",
+                 describe(r) + ": hash " + r.hash + ", but version " +
+                     std::to_string(id) + " holds " + nlohmann::json(*content).dump() +
+                     " (hash " + hash_of(*content) + ")");
+        }
+        auto a = adds.find({r.key, *content});
+        bool made = false;
+        std::string acked_at;
+        if (a != adds.end()) {
+          for (const operation* op : a->second) {
+            if (op->revision) {
+              acked_at = describe(*op);
+              continue; // acknowledged at another revision
+            }
+            made = made || op->invoke_ns < r.time_ns;
+          }
+        }
+        if (!made)
+          why = acked_at.empty()
+                    ? "no add of " + nlohmann::json(*content).dump() +
+                          " was invoked before it"
+                    : "version " + std::to_string(id) + " was made by " + acked_at;
+      }
+    } else if (r.kind == "rules-changed") {
+      if (r.versions.size() != 1) {
+        why = "every write sets one rule";
+      } else {
+        auto w = writes.find({r.key, r.versions[0]});
+        bool made = false;
+        if (w != writes.end())
+          for (const operation* op : w->second)
+            made = made || (!op->revision && op->invoke_ns < r.time_ns);
+        if (!made)
+          why = "no write of " + std::to_string(r.versions[0]) +
+                " that may have applied (ok without a revision, or info) was invoked "
+                "before it";
+      }
+    } else {
+      why = "no client of the run makes a " + r.kind + " change";
+    }
+    if (!why.empty()) {
+      report(r.watcher, r.key, "watch-unknown-change", describe(r) + ": " + why);
+      continue;
+    }
+    known_change k;
+    k.key = r.key;
+    k.kind = r.kind;
+    k.versions = r.versions;
+    k.hash = r.hash;
+    k.where = describe(r);
+    k.seen = &r;
+    changes.emplace(r.revision, std::move(k));
+  }
+
+  for (auto& [watcher, s] : streams) {
+    const watch_record& start = *s.start;
+    const std::int64_t begin = start.revision; // the first revision wanted
+
+    // Strictly increasing revisions; after a resume, above the last before it.
+    std::int64_t last = begin - 1;
+    std::size_t resumes_seen = 0, resumes_at_last = 0;
+    const watch_record* last_item = nullptr;
+    for (const watch_record& r : h.watches) {
+      if (r.watcher != watcher)
+        continue;
+      if (r.type == watch_event_type::resume) {
+        ++resumes_seen;
+        continue;
+      }
+      if (r.type != watch_event_type::change && r.type != watch_event_type::resync)
+        continue;
+      if (r.revision <= last) {
+        const bool resumed = resumes_seen != resumes_at_last;
+        std::string before =
+            last_item ? describe(*last_item) : "its start " + describe(start);
+        report(
+            watcher, r.key, resumed ? "watch-resume-went-back" : "watch-revision-order",
+            describe(r) + (resumed ? " is the first event after a resume, and " : " ") +
+                (r.revision == last ? "repeats" : "is below") + " the revision of " +
+                before);
+      }
+      resumes_at_last = resumes_seen;
+      if (r.revision > last) {
+        last = r.revision;
+        last_item = &r; // the event with the highest revision so far
+      }
+    }
+
+    // Gaps: every known change of a watched key after the start and up to
+    // the watcher's last event is in the stream, or inside a resync.
+    std::vector<const watch_record*> items = s.items;
+    std::stable_sort(items.begin(), items.end(),
+                     [](const watch_record* a, const watch_record* b) {
+                       return a->revision < b->revision;
+                     });
+    for (const auto& [rev, k] : changes) {
+      if (rev < begin || !covers(start.prefix, k.key))
+        continue;
+      auto it = std::lower_bound(
+          items.begin(), items.end(), rev,
+          [](const watch_record* a, std::int64_t x) { return a->revision < x; });
+      if (it == items.end()) {
+        if (k.acked && s.stop && s.stop->error.empty()) {
+          report(
+              watcher, k.key, "watch-acked-write-missing",
+              "watcher " + std::to_string(watcher) + " never delivered the " +
+                  "acknowledged " + k.where + " at revision " + std::to_string(rev) +
+                  "; it stopped at revision " +
+                  std::to_string(items.empty() ? begin - 1 : items.back()->revision) +
+                  " (" + describe(*s.stop) + ")");
+        }
+        continue;
+      }
+      const watch_record& next = **it;
+      if (next.type == watch_event_type::resync)
+        continue; // the resync stands for every change up to its revision
+      if (next.revision == rev)
+        continue; // delivered (compared with the change above)
+      std::string prev =
+          it == items.begin() ? "its start " + describe(start) : describe(**(it - 1));
+      report(watcher, k.key, "watch-gap",
+             "watcher " + std::to_string(watcher) + " skipped " +
+                 (k.acked ? "the acknowledged " : "") + k.where + " (" +
+                 show_change(k.kind, k.key, k.versions) + " at revision " +
+                 std::to_string(rev) + ") between " + prev + " and " + describe(next) +
+                 " with no resync");
+    }
+
+    // Resyncs: the state of each watched key at the resync's revision,
+    // as far as the acknowledged writes tell it.
+    for (const watch_record* r : s.items) {
+      if (r->type != watch_event_type::resync)
+        continue;
+      std::map<std::string, const watch_state_entry*> shown;
+      for (const auto& e : r->state) {
+        shown[e.key] = &e;
+        auto wrong = [&](const std::string& what) {
+          report(watcher, e.key, "watch-resync-wrong",
+                 describe(*r) + " shows " + e.key + " " + what);
+        };
+        if (!covers(start.prefix, e.key))
+          wrong("outside the watched prefix");
+        if (e.mod_revision > r->revision)
+          wrong("at mod revision " + std::to_string(e.mod_revision) +
+                ", after the resync's revision");
+        const std::string* content = content_of(e.key, e.latest_version);
+        if (!content)
+          wrong("with latest version " + std::to_string(e.latest_version) +
+                ", which the final list does not hold");
+        else if (hash_of(*content) != e.hash)
+          wrong("with hash " + e.hash + " for version " +
+                std::to_string(e.latest_version) + ", which holds " +
+                nlohmann::json(*content).dump());
+      }
+      for (const auto& [key, ops] : acked_by_key) {
+        if (!covers(start.prefix, key))
+          continue;
+        auto e = shown.find(key);
+        for (const operation* op : ops) {
+          const bool before = *op->revision <= r->revision;
+          if (e == shown.end()) {
+            if (before && op->f == fn::add_version)
+              report(watcher, key, "watch-resync-wrong",
+                     describe(*r) + " lacks " + key + ", which the acknowledged " +
+                         describe(*op) + " made before it");
+            continue;
+          }
+          const watch_state_entry& st = *e->second;
+          std::string wrong;
+          if (before && st.mod_revision < *op->revision)
+            wrong = "mod revision " + std::to_string(st.mod_revision) +
+                    " is older than the acknowledged " + describe(*op);
+          else if (!before && st.mod_revision >= *op->revision)
+            wrong = "mod revision " + std::to_string(st.mod_revision) +
+                    " is not older than the acknowledged " + describe(*op) +
+                    ", which came after the resync";
+          else if (op->f == fn::add_version && before &&
+                   st.latest_version < op->added_id())
+            wrong = "latest version " + std::to_string(st.latest_version) +
+                    " misses the acknowledged " + describe(*op);
+          else if (op->f == fn::add_version && !before &&
+                   st.latest_version >= op->added_id())
+            wrong = "latest version " + std::to_string(st.latest_version) +
+                    " already has the acknowledged " + describe(*op) +
+                    ", which came after the resync";
+          if (!wrong.empty())
+            report(watcher, key, "watch-resync-wrong",
+                   describe(*r) + ": " + key + " " + wrong);
+        }
+      }
+    }
+
+    // The end: the watcher reached the final revision, and did not fail.
+    if (s.stop) {
+      const std::int64_t end = items.empty() ? begin - 1 : items.back()->revision;
+      if (!s.stop->error.empty())
+        report(watcher, "", "watch-failed",
+               describe(*s.stop) + ": the stream ended for good: " + s.stop->error);
+      else if (s.stop->target != 0 && end < s.stop->target)
+        report(watcher, "", "watch-not-caught-up",
+               describe(*s.stop) + ": its last event is at revision " +
+                   std::to_string(end) + ", below the final revision " +
+                   std::to_string(s.stop->target) + " of the watched keys");
+    }
+  }
+  report.finish();
+  return out;
+}
+
 // ---------------------------------------------------------------- top level --
 
-verdict check(const std::vector<operation>& history, const final_lists& finals,
+verdict check(const std::vector<operation>& ops, const final_lists& finals,
+              const check_options& options) {
+  history h;
+  h.ops = ops;
+  return check(h, finals, options);
+}
+
+verdict check(const history& h, const final_lists& finals,
               const check_options& options) {
   std::map<std::string, std::vector<operation>> registers, versions;
-  for (const operation& op : history) {
+  for (const operation& op : h.ops) {
     if (op.f == fn::write || op.f == fn::read) {
       registers[op.key].push_back(op);
     } else {
@@ -414,13 +876,17 @@ verdict check(const std::vector<operation>& history, const final_lists& finals,
     auto found = check_versions(ops, it->second);
     out.violations.insert(out.violations.end(), found.begin(), found.end());
   }
+  for (auto& v : check_write_revisions(h.ops))
+    out.violations.push_back(std::move(v));
+  for (auto& v : check_watches(h, finals))
+    out.violations.push_back(std::move(v));
   out.ok = out.violations.empty();
   return out;
 }
 
 verdict check(std::string_view jsonl, const final_lists& finals,
               const check_options& options) {
-  return check(parse_history(jsonl), finals, options);
+  return check(parse_full_history(jsonl), finals, options);
 }
 
 std::vector<violation> check_stamps(const std::string& key,

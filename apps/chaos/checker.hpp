@@ -69,12 +69,30 @@ struct verdict {
 
 using final_lists = std::map<std::string, std::vector<listed_version>>;
 
+// The revisions of acknowledged writes (ok add-version / write that record
+// one): no two share a revision ("write-revision-reused"), and a write
+// acknowledged before another was invoked has the lower revision
+// ("write-revision-order").
+std::vector<violation> check_write_revisions(const std::vector<operation>& ops);
+
+// Every watcher's stream against the writes and the other watchers
+// (apps/chaos/README.md, "Watch rules"): revision order, resumes, gaps,
+// acknowledged writes delivered, each event explained by a write, resyncs
+// that agree with the writes, and watchers that caught up by the end.
+std::vector<violation> check_watches(const history& h, const final_lists& finals);
+
+// SHA-256 of `data` as lower-case hex (what watch events carry).
+std::string sha256_hex(std::string_view data);
+
 // Groups ops by key and runs both checks. A key with add-version or
 // read-versions ops and no final list is a violation ("missing-final-list").
 // An exhausted budget is reported as rule "unknown" (and makes ok false).
 verdict check(const std::vector<operation>& history, const final_lists& finals,
               const check_options& options = {});
-// Parses first; throws history_error on a malformed history.
+// The above plus check_write_revisions and check_watches.
+verdict check(const history& h, const final_lists& finals,
+              const check_options& options = {});
+// Parses first (watch records too); throws history_error on a malformed history.
 verdict check(std::string_view jsonl, const final_lists& finals,
               const check_options& options = {});
 

@@ -179,6 +179,8 @@ std::vector<std::string> chaos_cluster::node_args(node_id id) const {
                 {"--snapshot-entries", std::to_string(opts_.snapshot_entries)});
   if (opts_.clock_faults)
     args.insert(args.end(), {"--fault-clock-offset-file", clock_path(id)});
+  if (opts_.watch_history > 0)
+    args.insert(args.end(), {"--watch-history", std::to_string(opts_.watch_history)});
   return args;
 }
 

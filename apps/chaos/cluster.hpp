@@ -52,6 +52,9 @@ struct cluster_options {
   /// Every node runs with --fault-clock-offset-file <dir>/clock/node<i>.offset
   /// (set_clock_offset moves its wall clock).
   bool clock_faults = false;
+  /// > 0: every node's --watch-history (changes its watch hub keeps for
+  /// resumes); 0: the node's default.
+  std::size_t watch_history = 0;
 };
 
 /// What one power cut of one node took back.

@@ -72,6 +72,8 @@ struct run_options {
   std::size_t keys = 3;
   std::int64_t key_period_s = 10;
   std::int64_t op_timeout_ms = 3000;
+  std::size_t watchers_per_node = 1;
+  std::size_t watch_history = 0; // the nodes' --watch-history; 0: their default
   std::string node_binary;
   std::string log_level = "info";
   /// Run the nodes under the power-cut shim and add the power-cut kinds.
@@ -113,6 +115,9 @@ std::string replay_command(const run_options& o) {
          (o.min_fault_ms ? " --fault-ms " + std::to_string(o.min_fault_ms) + "," +
                                std::to_string(o.max_fault_ms)
                          : "") +
+         " --watchers-per-node " + std::to_string(o.watchers_per_node) +
+         (o.watch_history > 0 ? " --watch-history " + std::to_string(o.watch_history)
+                              : std::string()) +
          " --out <new dir>";
 }
 
@@ -144,20 +149,39 @@ public:
         .count();
   }
   std::int64_t new_process() { return next_process_++; }
+  // `revision` > 0: the log index an ok add-version / write applied at.
   void event(std::int64_t process, event_type type, fn f, const std::string& key,
-             const json& value) {
+             const json& value, std::uint64_t revision = 0) {
     json j{{"process", process},
            {"type", to_string(type)},
            {"f", to_string(f)},
            {"key", key}};
     if (!value.is_null())
       j["value"] = value;
+    if (revision > 0)
+      j["revision"] = revision;
     std::lock_guard<std::mutex> guard{mtx_};
+    if (revision > max_revision_)
+      max_revision_ = revision;
     // The time is taken under the lock so that the file is in time order.
     j["time_ns"] = now_ns();
     auto line = j.dump() + "\n";
     std::fwrite(line.data(), 1, line.size(), file_);
     std::fflush(file_);
+  }
+  // A watch record: `j` plus "type": "watch" and the time.
+  void watch(json j) {
+    j["type"] = "watch";
+    std::lock_guard<std::mutex> guard{mtx_};
+    j["time_ns"] = now_ns();
+    auto line = j.dump() + "\n";
+    std::fwrite(line.data(), 1, line.size(), file_);
+    std::fflush(file_);
+  }
+  // The highest revision an acknowledged write was recorded with.
+  std::uint64_t max_revision() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return max_revision_;
   }
   // A completion whose value is null in JSON (a read of an unreleased key).
   void event_null(std::int64_t process, event_type type, fn f, const std::string& key) {
@@ -178,6 +202,7 @@ private:
   clock_type::time_point start_;
   std::atomic<std::int64_t> next_process_{1};
   std::mutex mtx_;
+  std::uint64_t max_revision_ = 0;
 };
 
 // The keys in play and the version ids acknowledged per key. `write` picks
@@ -284,7 +309,7 @@ void client_loop(std::size_t index, const run_options& opts, actors::client_runt
                                   "chaos", ""});
       if (r.ok() && r->ok()) {
         rec.event(process, event_type::ok, fn::add_version, key,
-                  static_cast<std::int64_t>(r->version));
+                  static_cast<std::int64_t>(r->version), r->revision);
         known.add(key, static_cast<std::int64_t>(r->version));
       } else if (r.ok() || r.err().code != errc::timeout) {
         if (r.ok() && r->err && r->err->code == errc::already_exists)
@@ -305,7 +330,7 @@ void client_loop(std::size_t index, const run_options& opts, actors::client_runt
       cmd.comment = "chaos";
       auto r = c.write(cmd);
       if (r.ok() && r->ok()) {
-        rec.event(process, event_type::ok, fn::write, key, v);
+        rec.event(process, event_type::ok, fn::write, key, v, r->revision);
       } else if (r.ok() || r.err().code != errc::timeout) {
         rec.event(process, event_type::fail, fn::write, key, v);
       } else {
@@ -337,6 +362,122 @@ void client_loop(std::size_t index, const run_options& opts, actors::client_runt
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 20));
   }
+}
+
+// The name a watch record gives an rpc::watch_kind.
+const char* watch_kind_name(std::uint8_t kind) {
+  switch (static_cast<rpc::watch_kind>(kind)) {
+  case rpc::watch_kind::config_created:
+    return "config-created";
+  case rpc::watch_kind::version_added:
+    return "version-added";
+  case rpc::watch_kind::rules_changed:
+    return "rules-changed";
+  case rpc::watch_kind::versions_deleted:
+    return "versions-deleted";
+  case rpc::watch_kind::config_deleted:
+    return "config-deleted";
+  case rpc::watch_kind::published:
+    return "published";
+  case rpc::watch_kind::resync:
+    return "resync";
+  }
+  return "unknown";
+}
+
+// What the watcher threads share with the harness: each one's last
+// revision received, the revision they must reach before the run ends, and
+// when to stop.
+struct watch_progress {
+  explicit watch_progress(std::size_t n) : last(n) {}
+  std::vector<std::atomic<std::uint64_t>> last;
+  std::atomic<std::uint64_t> target{0};
+  std::atomic<bool> stop{false};
+};
+
+// The prefix the watchers watch: every key the clients use, of every
+// generation.
+const char* const watch_prefix = "chaos/";
+
+// One watcher thread: a watch_stream over every chaos key from revision 1,
+// opened on node `home` first (it moves to the next endpoint on its own when
+// that node fails), `delay` after the thread starts. Records each event, each
+// resume the stream reports, and its end (docs/design.md, History format of
+// chaos runs).
+void watcher_loop(std::size_t index, node_id home, std::chrono::milliseconds delay,
+                  const run_options& opts, actors::client_runtime& rt,
+                  std::vector<std::string> endpoints, recorder& rec,
+                  watch_progress& progress, const std::string& token) {
+  const auto watcher = static_cast<std::int64_t>(index);
+  const auto open_at = clock_type::now() + delay;
+  while (clock_type::now() < open_at && !progress.stop.load())
+    std::this_thread::sleep_for(
+        std::min<clock_type::duration>(open_at - clock_type::now(), 100ms));
+  if (progress.stop.load())
+    return; // the run ended before this watcher was due
+  actors::client_options co;
+  co.endpoints = std::move(endpoints);
+  co.timeout = std::chrono::milliseconds(opts.op_timeout_ms);
+  co.name = "chaos-watch-" + std::to_string(index);
+  co.token = token;
+  actors::watch_options wo;
+  wo.key = watch_prefix;
+  wo.from_revision = 1;
+  rec.watch({{"watcher", watcher},
+             {"event", "start"},
+             {"node", home},
+             {"prefix", wo.key},
+             {"from_revision", wo.from_revision}});
+  actors::watch_stream ws(rt, co, wo);
+  std::uint64_t resumes = 0;
+  std::uint64_t last = 0;
+  std::string failure;
+  while (!progress.stop.load()) {
+    auto n = ws.next(50ms);
+    if (!n.ok()) {
+      failure = to_string(n.err());
+      break;
+    }
+    if (*n) {
+      const auto& ev = (*n)->event;
+      json j{{"watcher", watcher}, {"node", (*n)->node_id}, {"revision", ev.revision}};
+      if (ev.kind == static_cast<std::uint8_t>(rpc::watch_kind::resync)) {
+        j["event"] = "resync";
+        json state = json::array();
+        for (const auto& e : ev.state)
+          state.push_back({{"key", e.key},
+                           {"mod_revision", e.mod_revision},
+                           {"latest_version", e.latest_version},
+                           {"hash", e.content_hash}});
+        j["state"] = std::move(state);
+      } else {
+        j["event"] = "change";
+        j["key"] = ev.key;
+        j["kind"] = watch_kind_name(ev.kind);
+        j["versions"] = ev.versions;
+        if (!ev.content_hash.empty())
+          j["hash"] = ev.content_hash;
+      }
+      rec.watch(std::move(j));
+      last = ev.revision;
+      progress.last[index].store(last);
+    }
+    auto r = ws.resumes();
+    if (r != resumes) {
+      resumes = r;
+      rec.watch({{"watcher", watcher},
+                 {"event", "resume"},
+                 {"resumes", r},
+                 {"reason", ws.last_interruption()}});
+    }
+  }
+  json end{{"watcher", watcher},
+           {"event", "stop"},
+           {"last_revision", last},
+           {"target", progress.target.load()}};
+  if (!failure.empty())
+    end["error"] = failure;
+  rec.watch(std::move(end));
 }
 
 // Sleeps until `until` (in steps of at most 100 ms).
@@ -606,6 +747,19 @@ struct run_state {
   /// the keys under "chaos/" (made in setup).
   std::string admin_token = new_token();
   std::string writer_token = new_token();
+  /// The watcher threads (started with the load, stopped after the heal).
+  std::unique_ptr<watch_progress> watch;
+  std::vector<std::thread> watchers;
+
+  ~run_state() { stop_watchers(); }
+  void stop_watchers() {
+    if (watch)
+      watch->stop.store(true);
+    for (auto& w : watchers)
+      if (w.joinable())
+        w.join();
+    watchers.clear();
+  }
 };
 
 // A client of the whole cluster.
@@ -746,6 +900,7 @@ bool setup(run_state& st) {
     co.powercut_shim = opts.powercut_shim;
   co.snapshot_entries = opts.snapshot_entries;
   co.clock_faults = opts.clock_jumps;
+  co.watch_history = opts.watch_history;
   st.cl = std::make_unique<chaos_cluster>(st.rt, co);
   std::string why;
   if (!st.cl->start(30s, why)) {
@@ -776,7 +931,7 @@ bool setup(run_state& st) {
       st.cl->stop_all(5s);
       return false;
     }
-    st.rec->event(0, event_type::ok, fn::add_version, key, 1);
+    st.rec->event(0, event_type::ok, fn::add_version, key, 1, r->revision);
     st.known->touch(key);
     st.known->add(key, 1);
   }
@@ -827,9 +982,66 @@ void run_faults(run_state& st) {
   sleep_until(start + std::chrono::seconds(st.opts.duration_s));
 }
 
+// Starts the watchers: --watchers-per-node of them opened on each node
+// (its endpoint first, then the others in turn) at once, and one more
+// opened halfway through the run, also from revision 1: a node that no
+// longer holds the early changes (restarted, or past its --watch-history)
+// answers it with a resync. Even ones act as admin, odd ones as
+// chaos-writer.
+void start_watchers(run_state& st) {
+  auto ids = st.cl->ids();
+  const std::size_t at_once = ids.size() * st.opts.watchers_per_node;
+  const std::size_t n = at_once + (at_once > 0 ? 1 : 0);
+  st.watch = std::make_unique<watch_progress>(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t home = i % ids.size();
+    std::vector<std::string> eps;
+    for (std::size_t k = 0; k < ids.size(); ++k)
+      eps.push_back(st.cl->endpoint(ids[(home + k) % ids.size()]));
+    auto delay = i < at_once ? std::chrono::milliseconds(0)
+                             : std::chrono::milliseconds(st.opts.duration_s * 500);
+    st.watchers.emplace_back(watcher_loop, i, ids[home], delay, std::cref(st.opts),
+                             std::ref(st.rt), std::move(eps), std::ref(*st.rec),
+                             std::ref(*st.watch),
+                             std::cref(i % 2 == 0 ? st.admin_token : st.writer_token));
+  }
+}
+
+// Drain: after the heal no write is pending any more, so every watcher must
+// reach the highest mod revision of the final configs (and of the
+// acknowledged writes). Waits for that (at most 30 s), then stops the
+// watchers; each records where it stopped and that target.
+void drain_watchers(run_state& st) {
+  if (!st.watch)
+    return;
+  std::uint64_t target = st.rec->max_revision();
+  if (!st.finals.empty()) {
+    auto c = cluster_client(st, 10s, "chaos-watch-target");
+    for (const auto& [key, list] : st.finals) {
+      if (list.empty())
+        continue;
+      auto cfg = c->get_config(key, actors::consistency::linearizable);
+      if (cfg.ok())
+        target = std::max<std::uint64_t>(target, cfg->mod_revision);
+    }
+  }
+  st.watch->target.store(target);
+  auto caught_up = [&] {
+    for (const auto& l : st.watch->last)
+      if (l.load() < target)
+        return false;
+    return true;
+  };
+  auto deadline = clock_type::now() + 30s;
+  while (!caught_up() && clock_type::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  st.stop_watchers();
+}
+
 // Load + faults: the client threads record operations while the faults run,
 // until the run's duration is over.
 void load_and_faults(run_state& st) {
+  start_watchers(st);
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
   // Joins the workers on every way out of this function (an exception too).
@@ -890,7 +1102,7 @@ void heal(run_state& st) {
 }
 
 struct checked_history {
-  std::vector<operation> ops;
+  history h;
   verdict v;
 };
 
@@ -914,8 +1126,8 @@ std::optional<checked_history> check_history(run_state& st) {
   hs << hin.rdbuf();
   checked_history out;
   try {
-    out.ops = parse_history(hs.str());
-    out.v = check(out.ops, st.finals);
+    out.h = parse_full_history(hs.str());
+    out.v = check(out.h, st.finals);
   } catch (const history_error& e) {
     std::cerr
         << "conflux-chaos: the recorded history is malformed (a harness bug): line "
@@ -934,9 +1146,31 @@ int report(run_state& st, const checked_history& h) {
   const auto& opts = st.opts;
   const auto& v = h.v;
   std::map<std::string, std::map<std::string, std::uint64_t>> counts;
-  for (const auto& op : h.ops)
+  for (const auto& op : h.h.ops)
     ++counts[to_string(op.f)][to_string(op.outcome)];
   json op_counts = counts;
+  // Per watcher: events of each kind, and where it stopped.
+  std::map<std::string, std::map<std::string, std::int64_t>> per_watcher;
+  std::map<std::string, std::int64_t> watch_totals;
+  for (const auto& w : h.h.watches) {
+    auto& c = per_watcher[std::to_string(w.watcher)];
+    switch (w.type) {
+    case watch_event_type::start:
+      c["home_node"] = w.node;
+      break;
+    case watch_event_type::stop:
+      c["last_revision"] = w.revision;
+      c["target"] = w.target;
+      break;
+    default:
+      ++c[to_string(w.type)];
+      ++watch_totals[to_string(w.type)];
+      break;
+    }
+  }
+  json watch_counts{{"watchers", per_watcher.size()},
+                    {"events", watch_totals},
+                    {"per_watcher", per_watcher}};
   json violations = json::array();
   for (const auto& x : v.violations)
     violations.push_back({{"key", x.key}, {"rule", x.rule}, {"message", x.message}});
@@ -952,7 +1186,8 @@ int report(run_state& st, const checked_history& h) {
                     {"keys", st.keys.size()},
                     {"violations", violations},
                     {"ops", op_counts},
-                    {"op_total", h.ops.size()},
+                    {"op_total", h.h.ops.size()},
+                    {"watch", watch_counts},
                     {"faults", st.fault_counts},
                     {"faults_skipped", st.skipped},
                     {"faults_planned", st.schedule.size()},
@@ -968,11 +1203,12 @@ int report(run_state& st, const checked_history& h) {
   }
   st.cl->stop_all(10s);
   st.cl.reset();
-  std::cout << "ops: " << op_counts.dump()
+  std::cout << "ops: " << op_counts.dump() << "\nwatch: " << json(watch_totals).dump()
+            << " (" << per_watcher.size() << " watchers)"
             << "\nfaults: " << json(st.fault_counts).dump() << " (skipped "
             << st.skipped << ")\n";
   if (v.ok) {
-    std::cout << "verdict: ok (" << h.ops.size() << " operations); " << opts.out
+    std::cout << "verdict: ok (" << h.h.ops.size() << " operations); " << opts.out
               << "/verdict.json\n";
     return exit_ok;
   }
@@ -991,6 +1227,7 @@ int run(const run_options& opts) {
     return exit_harness;
   load_and_faults(st);
   heal(st);
+  drain_watchers(st);
   auto checked = check_history(st);
   if (!checked) {
     st.cl->stop_all(10s);
@@ -1064,6 +1301,13 @@ int main(int argc, char** argv) {
   app.add_option("--op-timeout-ms", opts.op_timeout_ms,
                  "deadline of one client call, retries included (default 3000)")
       ->check(CLI::Range(200, 60'000));
+  app.add_option("--watchers-per-node", opts.watchers_per_node,
+                 "watchers opened on each node, each over every chaos key (default 1)")
+      ->check(CLI::Range(0, 8));
+  app.add_option("--watch-history", opts.watch_history,
+                 "the nodes' --watch-history: changes each watch hub keeps for "
+                 "resumes (default: the node's, 10000)")
+      ->check(CLI::Range(1, 1'000'000));
   app.add_option("--node-binary", opts.node_binary,
                  "conflux-node to run (default: next to this binary)");
   app.add_option("--log-level", opts.log_level, "nodes' log level (default info)");

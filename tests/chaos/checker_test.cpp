@@ -429,3 +429,406 @@ TEST_CASE("checker: version stamps that go backwards or run far ahead are report
   // Within the allowance is fine.
   CHECK(check_stamps("k", {{1, now + 59'000}}, now, 60'000).empty());
 }
+
+// ------------------------------------------------------------------ watches --
+
+namespace {
+
+// A run of one key with two watchers of "chaos/" from revision 1:
+//   rev 3  add "a" -> 1 (acknowledged; config-created)
+//   rev 4  write 1     (acknowledged; rules-changed)
+//   rev 6  add "b" -> 2 (timed out: info, but it applied)
+//   rev 7  add "c" -> 3 (acknowledged)
+// Watcher 0 (node 1) sees 3 and 4, resumes on node 2, sees 6 and 7. Watcher 1
+// (node 2) sees 3, then a resync at 6 (standing for 4 and 6), then 7. Lines
+// are tagged so that each test can drop or replace one.
+struct watch_run {
+  std::vector<std::pair<std::string, std::string>> lines; // tag, JSON
+  final_lists finals{{"chaos/g0/test/k0", {{1, "a"}, {2, "b"}, {3, "c"}}}};
+
+  watch_run() {
+    const std::string k = R"("key": "chaos/g0/test/k0")";
+    auto h = [](const char* content) { return sha256_hex(content); };
+    lines = {
+        {"w0-start",
+         R"({"type": "watch", "watcher": 0, "event": "start", "node": 1, "prefix": "chaos/", "from_revision": 1, "time_ns": 0})"},
+        {"w1-start",
+         R"({"type": "watch", "watcher": 1, "event": "start", "node": 2, "prefix": "chaos/", "from_revision": 1, "time_ns": 0})"},
+        {"add-a", R"({"process": 0, "type": "invoke", "f": "add-version", )" + k +
+                      R"(, "value": "a", "time_ns": 1})"},
+        {"add-a-ok", R"({"process": 0, "type": "ok", "f": "add-version", )" + k +
+                         R"(, "value": 1, "revision": 3, "time_ns": 5})"},
+        {"w0-3",
+         R"({"type": "watch", "watcher": 0, "event": "change", "node": 1, "revision": 3, )" +
+             k + R"(, "kind": "config-created", "versions": [1], "hash": ")" + h("a") +
+             R"(", "time_ns": 5})"},
+        {"w1-3",
+         R"({"type": "watch", "watcher": 1, "event": "change", "node": 2, "revision": 3, )" +
+             k + R"(, "kind": "config-created", "versions": [1], "hash": ")" + h("a") +
+             R"(", "time_ns": 5})"},
+        {"write-1", R"({"process": 1, "type": "invoke", "f": "write", )" + k +
+                        R"(, "value": 1, "time_ns": 6})"},
+        {"write-1-ok", R"({"process": 1, "type": "ok", "f": "write", )" + k +
+                           R"(, "value": 1, "revision": 4, "time_ns": 9})"},
+        {"w0-4",
+         R"({"type": "watch", "watcher": 0, "event": "change", "node": 1, "revision": 4, )" +
+             k + R"(, "kind": "rules-changed", "versions": [1], "time_ns": 9})"},
+        {"add-b", R"({"process": 2, "type": "invoke", "f": "add-version", )" + k +
+                      R"(, "value": "b", "time_ns": 10})"},
+        {"w0-resume",
+         R"({"type": "watch", "watcher": 0, "event": "resume", "resumes": 1, "reason": "lost the node", "time_ns": 11})"},
+        {"w0-6",
+         R"({"type": "watch", "watcher": 0, "event": "change", "node": 2, "revision": 6, )" +
+             k + R"(, "kind": "version-added", "versions": [2], "hash": ")" + h("b") +
+             R"(", "time_ns": 15})"},
+        {"w1-resync",
+         R"({"type": "watch", "watcher": 1, "event": "resync", "node": 2, "revision": 6, "state": [{)" +
+             k + R"(, "mod_revision": 6, "latest_version": 2, "hash": ")" + h("b") +
+             R"("}], "time_ns": 16})"},
+        {"add-b-info", R"({"process": 2, "type": "info", "f": "add-version", )" + k +
+                           R"(, "time_ns": 20})"},
+        {"add-c", R"({"process": 0, "type": "invoke", "f": "add-version", )" + k +
+                      R"(, "value": "c", "time_ns": 21})"},
+        {"add-c-ok", R"({"process": 0, "type": "ok", "f": "add-version", )" + k +
+                         R"(, "value": 3, "revision": 7, "time_ns": 25})"},
+        {"w0-7",
+         R"({"type": "watch", "watcher": 0, "event": "change", "node": 2, "revision": 7, )" +
+             k + R"(, "kind": "version-added", "versions": [3], "hash": ")" + h("c") +
+             R"(", "time_ns": 25})"},
+        {"w1-7",
+         R"({"type": "watch", "watcher": 1, "event": "change", "node": 2, "revision": 7, )" +
+             k + R"(, "kind": "version-added", "versions": [3], "hash": ")" + h("c") +
+             R"(", "time_ns": 26})"},
+        {"w0-stop",
+         R"({"type": "watch", "watcher": 0, "event": "stop", "last_revision": 7, "target": 7, "time_ns": 30})"},
+        {"w1-stop",
+         R"({"type": "watch", "watcher": 1, "event": "stop", "last_revision": 7, "target": 7, "time_ns": 30})"},
+    };
+  }
+  std::string& at(const std::string& tag) {
+    for (auto& [t, l] : lines)
+      if (t == tag)
+        return l;
+    FAIL("no line tagged " << tag);
+    return lines.front().second;
+  }
+  watch_run& drop(const std::string& tag) {
+    at(tag); // must exist
+    lines.erase(std::remove_if(lines.begin(), lines.end(),
+                               [&](const auto& l) { return l.first == tag; }),
+                lines.end());
+    return *this;
+  }
+  watch_run& replace(const std::string& tag, const std::string& from,
+                     const std::string& to) {
+    auto& l = at(tag);
+    auto pos = l.find(from);
+    REQUIRE_MESSAGE(pos != std::string::npos, tag << " has no " << from);
+    l.replace(pos, from.size(), to);
+    return *this;
+  }
+  // Inserts `line` after the line tagged `after`.
+  watch_run& insert_after(const std::string& after, const std::string& line) {
+    auto it = std::find_if(lines.begin(), lines.end(),
+                           [&](const auto& l) { return l.first == after; });
+    REQUIRE(it != lines.end());
+    lines.insert(it + 1, {"inserted", line});
+    return *this;
+  }
+  std::string text() const {
+    std::string out;
+    for (const auto& [t, l] : lines)
+      out += l + "\n";
+    return out;
+  }
+  verdict verdict_of() const { return check(text(), finals); }
+};
+
+} // namespace
+
+TEST_CASE("watch_checker_accepts_streams_with_a_resume_and_a_resync") {
+  watch_run run;
+  auto h = parse_full_history(run.text());
+  CHECK(h.ops.size() == 4);
+  REQUIRE(h.watches.size() == 12);
+  CHECK(h.watches[0].type == watch_event_type::start);
+  CHECK(h.ops[0].revision == 3);
+  CHECK_FALSE(h.ops[2].revision.has_value()); // the info add
+  verdict v = run.verdict_of();
+  CHECK_MESSAGE(v.ok, rules(v));
+}
+
+TEST_CASE("watch_checker_flags_a_repeated_or_lower_revision") {
+  // Watcher 1 gets revision 3 twice, with no resume between.
+  watch_run run;
+  run.insert_after("w1-3", run.at("w1-3"));
+  verdict v = run.verdict_of();
+  CHECK_MESSAGE(has_rule(v, "watch-revision-order"), rules(v));
+  CHECK_FALSE(has_rule(v, "watch-resume-went-back"));
+  CHECK(rules(v).find("repeats") != std::string::npos);
+}
+
+TEST_CASE("watch_checker_flags_a_resume_that_goes_back") {
+  // After its resume, watcher 0 gets revision 4 again before 6.
+  watch_run run;
+  run.insert_after("w0-resume", run.at("w0-4"));
+  verdict v = run.verdict_of();
+  CHECK_MESSAGE(has_rule(v, "watch-resume-went-back"), rules(v));
+  CHECK_FALSE(has_rule(v, "watch-revision-order"));
+}
+
+TEST_CASE("watch_checker_flags_a_gap_without_a_resync") {
+  SUBCASE("an acknowledged write skipped") {
+    watch_run run;
+    run.drop("w0-4");
+    verdict v = run.verdict_of();
+    CHECK_MESSAGE(has_rule(v, "watch-gap"), rules(v));
+    CHECK(rules(v).find("revision 4") != std::string::npos);
+  }
+  SUBCASE("a change only another watcher saw (an info add)") {
+    // Watcher 2 starts at revision 6 and sees the info add there.
+    watch_run run;
+    run.insert_after(
+        "w1-start",
+        R"({"type": "watch", "watcher": 2, "event": "start", "node": 3, "prefix": "chaos/", "from_revision": 6, "time_ns": 0})");
+    std::string seen = run.at("w0-6");
+    seen.replace(seen.find(R"("watcher": 0)"), 12, R"("watcher": 2)");
+    run.insert_after("w0-6", seen);
+    {
+      verdict v = run.verdict_of();
+      CHECK_MESSAGE(v.ok, rules(v));
+    }
+    run.drop("w0-6");
+    verdict v = run.verdict_of();
+    CHECK_MESSAGE(has_rule(v, "watch-gap"), rules(v));
+    CHECK(rules(v).find("revision 6") != std::string::npos);
+  }
+  SUBCASE("without its resync, watcher 1 skipped revision 4") {
+    watch_run run;
+    run.drop("w1-resync");
+    verdict v = run.verdict_of();
+    CHECK_MESSAGE(has_rule(v, "watch-gap"), rules(v));
+  }
+}
+
+TEST_CASE("watch_checker_flags_an_acknowledged_write_never_delivered") {
+  // Watcher 1 stops at revision 3 + resync 6: add "c" at 7 never came.
+  watch_run run;
+  run.drop("w1-7").replace("w1-stop", R"("target": 7)", R"("target": 0)");
+  verdict v = run.verdict_of();
+  CHECK_MESSAGE(has_rule(v, "watch-acked-write-missing"), rules(v));
+  CHECK_FALSE(has_rule(v, "watch-not-caught-up")); // no target recorded
+  CHECK_FALSE(has_rule(v, "watch-gap"));
+}
+
+TEST_CASE("watch_checker_flags_a_watcher_behind_the_final_revision") {
+  // Something (e.g. an info write) reached revision 8; watcher 0 stopped at 7.
+  watch_run run;
+  run.replace("w0-stop", R"("target": 7)", R"("target": 8)");
+  verdict v = run.verdict_of();
+  CHECK_MESSAGE(has_rule(v, "watch-not-caught-up"), rules(v));
+  CHECK_FALSE(has_rule(v, "watch-acked-write-missing"));
+}
+
+TEST_CASE("watch_checker_flags_an_event_that_differs_from_the_write") {
+  SUBCASE("versions") {
+    watch_run run;
+    run.replace("w0-4", R"("versions": [1])", R"("versions": [3])");
+    verdict v = run.verdict_of();
+    CHECK_MESSAGE(has_rule(v, "watch-event-mismatch"), rules(v));
+  }
+  SUBCASE("content hash of an acknowledged add") {
+    watch_run run;
+    run.replace("w1-3", sha256_hex("a"), sha256_hex("z"));
+    verdict v = run.verdict_of();
+    CHECK_MESSAGE(has_rule(v, "watch-event-mismatch"), rules(v));
+  }
+  SUBCASE("content hash of an info add") {
+    watch_run run;
+    run.replace("w0-6", sha256_hex("b"), sha256_hex("z"));
+    verdict v = run.verdict_of();
+    CHECK_MESSAGE(has_rule(v, "watch-event-mismatch"), rules(v));
+  }
+  SUBCASE("key") {
+    watch_run run;
+    run.replace("w0-7", "chaos/g0/test/k0", "chaos/g0/test/k1");
+    verdict v = run.verdict_of();
+    CHECK_MESSAGE(has_rule(v, "watch-event-mismatch"), rules(v));
+  }
+}
+
+TEST_CASE("watch_checker_flags_an_event_no_write_explains") {
+  auto rules_event = [](int revision, int version, const char* kind) {
+    return std::string(
+               R"({"type": "watch", "watcher": 0, "event": "change", "node": 2, "revision": )") +
+           std::to_string(revision) + R"(, "key": "chaos/g0/test/k0", "kind": ")" +
+           kind + R"(", "versions": [)" + std::to_string(version) +
+           R"(], "time_ns": 28})";
+  };
+  SUBCASE("a release of a version no write set") {
+    watch_run run;
+    run.insert_after("w0-7", rules_event(8, 3, "rules-changed"));
+    verdict v = run.verdict_of();
+    CHECK_MESSAGE(has_rule(v, "watch-unknown-change"), rules(v));
+  }
+  SUBCASE("a release only a failed write set") {
+    watch_run run;
+    run.insert_after(
+        "add-c-ok",
+        R"({"process": 3, "type": "invoke", "f": "write", "key": "chaos/g0/test/k0", "value": 3, "time_ns": 26})");
+    run.insert_after(
+        "inserted",
+        R"({"process": 3, "type": "fail", "f": "write", "key": "chaos/g0/test/k0", "time_ns": 27})");
+    run.insert_after("w0-7", rules_event(8, 3, "rules-changed"));
+    verdict v = run.verdict_of();
+    CHECK_MESSAGE(has_rule(v, "watch-unknown-change"), rules(v));
+    // The same write timed out instead: it may have applied.
+    watch_run info;
+    info.insert_after(
+        "add-c-ok",
+        R"({"process": 3, "type": "invoke", "f": "write", "key": "chaos/g0/test/k0", "value": 3, "time_ns": 26})");
+    info.insert_after(
+        "inserted",
+        R"({"process": 3, "type": "info", "f": "write", "key": "chaos/g0/test/k0", "time_ns": 27})");
+    info.insert_after("w0-7", rules_event(8, 3, "rules-changed"));
+    verdict ok = info.verdict_of();
+    CHECK_MESSAGE(ok.ok, rules(ok));
+  }
+  SUBCASE("a version the final list does not hold") {
+    watch_run run;
+    run.insert_after("w0-7", rules_event(8, 4, "version-added"));
+    verdict v = run.verdict_of();
+    CHECK_MESSAGE(has_rule(v, "watch-unknown-change"), rules(v));
+  }
+  SUBCASE("a kind no client makes") {
+    watch_run run;
+    run.insert_after("w0-7", rules_event(8, 3, "versions-deleted"));
+    verdict v = run.verdict_of();
+    CHECK_MESSAGE(has_rule(v, "watch-unknown-change"), rules(v));
+  }
+  SUBCASE("an info add seen before it was invoked") {
+    watch_run run;
+    run.replace("w0-6", R"("time_ns": 15)", R"("time_ns": 9)");
+    // (keeps the file in time order: the event now precedes the invoke)
+    verdict v = check(run.text(), run.finals);
+    CHECK_MESSAGE(has_rule(v, "watch-unknown-change"), rules(v));
+  }
+}
+
+TEST_CASE("watch_checker_flags_a_resync_that_disagrees_with_the_writes") {
+  SUBCASE("the key missing") {
+    watch_run run;
+    auto& l = run.at("w1-resync");
+    l = l.substr(0, l.find("\"state\"")) + R"("state": [], "time_ns": 16})";
+    verdict v = run.verdict_of();
+    CHECK_MESSAGE(has_rule(v, "watch-resync-wrong"), rules(v));
+  }
+  SUBCASE("a mod revision from after it") {
+    watch_run run;
+    run.replace("w1-resync", R"("mod_revision": 6)", R"("mod_revision": 7)");
+    verdict v = run.verdict_of();
+    CHECK_MESSAGE(has_rule(v, "watch-resync-wrong"), rules(v));
+  }
+  SUBCASE("a latest version acknowledged after it") {
+    watch_run run;
+    run.replace("w1-resync", R"("latest_version": 2, "hash": ")" + sha256_hex("b"),
+                R"("latest_version": 3, "hash": ")" + sha256_hex("c"));
+    verdict v = run.verdict_of();
+    CHECK_MESSAGE(has_rule(v, "watch-resync-wrong"), rules(v));
+  }
+  SUBCASE("a hash that is not the latest version's") {
+    watch_run run;
+    run.replace("w1-resync", sha256_hex("b"), sha256_hex("a"));
+    verdict v = run.verdict_of();
+    CHECK_MESSAGE(has_rule(v, "watch-resync-wrong"), rules(v));
+  }
+}
+
+TEST_CASE("watch_checker_flags_a_stream_that_failed") {
+  watch_run run;
+  run.replace("w1-stop", R"("target": 7)",
+              R"("target": 7, "error": "permission_denied: cut off")");
+  verdict v = run.verdict_of();
+  CHECK_MESSAGE(has_rule(v, "watch-failed"), rules(v));
+}
+
+TEST_CASE("checker_flags_acknowledged_revisions_that_repeat_or_go_back") {
+  const char* reused = R"(
+{"process": 0, "type": "invoke", "f": "write", "key": "t/a/e/n", "value": 1, "time_ns": 0}
+{"process": 0, "type": "ok", "f": "write", "key": "t/a/e/n", "revision": 5, "time_ns": 10}
+{"process": 1, "type": "invoke", "f": "write", "key": "t/a/e/x", "value": 2, "time_ns": 5}
+{"process": 1, "type": "ok", "f": "write", "key": "t/a/e/x", "revision": 5, "time_ns": 12}
+)";
+  verdict v = check(reused, {});
+  CHECK_MESSAGE(has_rule(v, "write-revision-reused"), rules(v));
+  CHECK_FALSE(has_rule(v, "write-revision-order")); // they overlap
+
+  const char* back = R"(
+{"process": 0, "type": "invoke", "f": "write", "key": "t/a/e/n", "value": 1, "time_ns": 0}
+{"process": 0, "type": "ok", "f": "write", "key": "t/a/e/n", "revision": 9, "time_ns": 10}
+{"process": 1, "type": "invoke", "f": "write", "key": "t/a/e/x", "value": 2, "time_ns": 11}
+{"process": 1, "type": "ok", "f": "write", "key": "t/a/e/x", "revision": 8, "time_ns": 12}
+)";
+  verdict w = check(back, {});
+  CHECK_MESSAGE(has_rule(w, "write-revision-order"), rules(w));
+  CHECK_FALSE(has_rule(w, "write-revision-reused"));
+
+  const char* fine = R"(
+{"process": 0, "type": "invoke", "f": "write", "key": "t/a/e/n", "value": 1, "time_ns": 0}
+{"process": 1, "type": "invoke", "f": "write", "key": "t/a/e/x", "value": 2, "time_ns": 1}
+{"process": 1, "type": "ok", "f": "write", "key": "t/a/e/x", "revision": 8, "time_ns": 5}
+{"process": 0, "type": "ok", "f": "write", "key": "t/a/e/n", "revision": 9, "time_ns": 10}
+{"process": 1, "type": "invoke", "f": "write", "key": "t/a/e/x", "value": 3, "time_ns": 11}
+{"process": 1, "type": "ok", "f": "write", "key": "t/a/e/x", "revision": 10, "time_ns": 12}
+)";
+  verdict f = check(fine, {});
+  CHECK_MESSAGE(f.ok, rules(f));
+}
+
+TEST_CASE("history_parser_checks_watch_records_and_revisions") {
+  auto error_of = [](const std::string& text) -> std::pair<std::size_t, std::string> {
+    try {
+      parse_full_history(text);
+    } catch (const history_error& e) {
+      return {e.line(), e.what()};
+    }
+    return {0, ""};
+  };
+  const std::string start =
+      R"({"type": "watch", "watcher": 0, "event": "start", "node": 1, "prefix": "chaos/", "from_revision": 1, "time_ns": 0})";
+  {
+    auto [line, what] = error_of(
+        R"({"type": "watch", "watcher": 0, "event": "stop", "last_revision": 0, "time_ns": 0})");
+    CHECK(line == 1);
+    CHECK(what.find("before its start") != std::string::npos);
+  }
+  {
+    auto [line, what] = error_of(start + "\n" + start + "\n");
+    CHECK(line == 2);
+    CHECK(what.find("second time") != std::string::npos);
+  }
+  {
+    auto [line, what] = error_of(start + "\n{\"type\": \"watch\", \"watcher\": 0, "
+                                         "\"event\": \"poke\", \"time_ns\": 1}\n");
+    CHECK(line == 2);
+    CHECK(what.find("\"event\"") != std::string::npos);
+  }
+  {
+    auto [line, what] = error_of(
+        start +
+        "\n{\"type\": \"watch\", \"watcher\": 0, \"event\": \"change\", \"node\": 1, "
+        "\"revision\": 3, \"key\": \"k\", \"kind\": \"rules-changed\", \"versions\": "
+        "\"1\", \"time_ns\": 1}\n");
+    CHECK(line == 2);
+    CHECK(what.find("versions") != std::string::npos);
+  }
+  {
+    auto [line, what] = error_of(
+        R"({"process": 0, "type": "invoke", "f": "read", "key": "k", "time_ns": 0}
+{"process": 0, "type": "ok", "f": "read", "key": "k", "value": 1, "revision": 4, "time_ns": 1})");
+    CHECK(line == 2);
+    CHECK(what.find("revision") != std::string::npos);
+  }
+  // parse_history (operations only) skips watch records.
+  CHECK(parse_history(start + "\n").empty());
+}

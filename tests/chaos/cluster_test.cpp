@@ -17,6 +17,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -226,9 +227,12 @@ TEST_CASE("chaos run: a one-minute schedule with every fault kind passes the che
   temp_dir dir;
   auto out = dir.path + "/run";
   int st = 0;
-  bool exited = run_chaos({"--duration", "60", "--seed", "11", "--out", out,
-                           "--node-binary", CONFLUX_NODE_BIN},
-                          150s, st);
+  // A short watch history (1000 changes, about 15 s of this load) makes the
+  // nodes answer the watcher opened halfway from revision 1 with a resync.
+  bool exited =
+      run_chaos({"--duration", "60", "--seed", "11", "--out", out, "--node-binary",
+                 CONFLUX_NODE_BIN, "--watch-history", "1000"},
+                150s, st);
   if (!exited || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
     dir.keep = true;
   REQUIRE(exited);
@@ -246,6 +250,19 @@ TEST_CASE("chaos run: a one-minute schedule with every fault kind passes the che
   for (auto f : {"add-version", "read-versions", "write", "read"})
     CHECK_MESSAGE(count_of(v["ops"][f], "ok") >= 10, "op " << f);
   CHECK(v["proxy"]["bytes"].get<std::uint64_t>() > 0);
+  // One watcher per node and one opened halfway, each over every chaos key:
+  // each received changes and caught up with the final revision, the late
+  // one after a resync (the checker verified the streams).
+  REQUIRE(v.contains("watch"));
+  CHECK(v["watch"]["watchers"] == 4);
+  CHECK(count_of(v["watch"]["events"], "change") >= 100);
+  CHECK(count_of(v["watch"]["per_watcher"]["3"], "resync") >= 1);
+  for (auto& [id, w] : v["watch"]["per_watcher"].items()) {
+    INFO("watcher " << id);
+    CHECK(count_of(w, "change") >= 30);
+    CHECK(w["target"].get<std::int64_t>() > 0);
+    CHECK(w["last_revision"] == w["target"]);
+  }
   CHECK(std::filesystem::exists(out + "/history.jsonl"));
   CHECK(std::filesystem::exists(out + "/faults.jsonl"));
 
@@ -268,6 +285,42 @@ TEST_CASE("chaos run: a one-minute schedule with every fault kind passes the che
   int ost = 0;
   REQUIRE(run_chaos({"--recheck", out}, 60s, ost));
   CHECK(WEXITSTATUS(ost) == 0);
+
+  // And to the watch rules: the same history without one change a watcher
+  // received (in the middle of its stream) is refused.
+  auto gap = dir.path + "/gap";
+  std::filesystem::create_directories(gap);
+  {
+    std::ifstream hin(out + "/history.jsonl");
+    std::vector<std::string> lines;
+    // Watcher 0's changes that are followed by another change (not by a
+    // resync, which would stand for the dropped one).
+    std::vector<std::size_t> changes;
+    std::optional<std::size_t> last_change;
+    for (std::string line; std::getline(hin, line);) {
+      auto j = nlohmann::json::parse(line);
+      if (j["type"] == "watch" && j["watcher"] == 0) {
+        if (j["event"] == "resync")
+          last_change.reset();
+        if (j["event"] == "change") {
+          if (last_change)
+            changes.push_back(*last_change);
+          last_change = lines.size();
+        }
+      }
+      lines.push_back(line);
+    }
+    REQUIRE(changes.size() >= 3);
+    std::ofstream hout(gap + "/history.jsonl");
+    for (std::size_t i = 0; i < lines.size(); ++i)
+      if (i != changes[changes.size() / 2])
+        hout << lines[i] << "\n";
+  }
+  std::filesystem::copy_file(out + "/final.json", gap + "/final.json");
+  int gst = 0;
+  REQUIRE(run_chaos({"--recheck", gap}, 60s, gst));
+  CHECK(WIFEXITED(gst));
+  CHECK(WEXITSTATUS(gst) == 1);
 
   // A failed run keeps its output (history, faults, node logs) for replay.
   if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0 && v["ok"] == true))
