@@ -188,6 +188,16 @@ std::string chaos_cluster::clock_path(node_id id) const {
   return opts_.dir + "/clock/node" + std::to_string(id) + ".offset";
 }
 
+expected<std::uint64_t> chaos_cluster::transfer_leader(node_id to, ms timeout) {
+  actors::client_options co;
+  co.endpoints = endpoints();
+  co.timeout = timeout;
+  co.name = "chaos-transfer";
+  co.token = opts_.token;
+  actors::client c{rt_, co};
+  return c.transfer_leader(to);
+}
+
 void chaos_cluster::set_clock_offset(node_id id, std::int64_t offset_ms) {
   auto path = clock_path(id);
   auto tmp = path + ".tmp";

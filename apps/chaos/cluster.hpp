@@ -108,6 +108,9 @@ public:
   /// a seeded half of the unsynced pages kept). Needs `powercut_shim`.
   power_cut_result power_cut(node_id id, bool torn, std::uint64_t seed);
   bool power_cuts() const noexcept { return !opts_.powercut_shim.empty(); }
+  /// Asks the cluster (through its leader) to hand leadership to `to`, as
+  /// `conflux cluster transfer-leader` does: the new term, or why not.
+  expected<std::uint64_t> transfer_leader(node_id to, ms timeout);
   /// Sets node `id`'s wall-clock offset (needs clock_faults). Throws
   /// std::runtime_error if the file cannot be written.
   void set_clock_offset(node_id id, std::int64_t offset_ms);

@@ -80,6 +80,8 @@ struct run_options {
   bool power_cuts = false;
   /// Run the nodes on fault clocks and add clock-jump-leader.
   bool clock_jumps = false;
+  /// Add transfer-leader.
+  bool transfers = false;
   std::string powercut_shim;
   /// Only these kinds (empty: the default kinds, plus the power cuts with
   /// power_cuts).
@@ -99,7 +101,7 @@ std::string replay_command(const run_options& o) {
          std::to_string(o.keys) + " --key-period " + std::to_string(o.key_period_s) +
          " --op-timeout-ms " + std::to_string(o.op_timeout_ms) +
          (o.power_cuts ? " --power-cuts" : "") +
-         (o.clock_jumps ? " --clock-jumps" : "") +
+         (o.clock_jumps ? " --clock-jumps" : "") + (o.transfers ? " --transfers" : "") +
          (o.kinds.empty() ? ""
                           : " --kinds " +
                                 [&] {
@@ -557,6 +559,25 @@ fault_run run_fault(chaos_cluster& cl, const planned_fault& f, recorder& rec,
     out.record["cuts"] = cuts;
     break;
   }
+  case fault_kind::transfer_leader: {
+    // Leadership goes to the drawn node, or the next one if it leads already.
+    auto ids_now = cl.ids();
+    node_id to = targets[0];
+    if (auto l = cl.leader(); l && *l == to)
+      to = to % ids_now.size() + 1;
+    out.record["resolved_targets"] = std::vector<node_id>{to};
+    auto r = cl.transfer_leader(to, 10s);
+    // A refusal (the target is behind, down or partitioned) is an answer,
+    // not a violation: the transfer is then recorded as refused.
+    if (r.ok())
+      out.record["new_term"] = *r;
+    else
+      out.record["refused"] = to_string(r.err());
+    sleep_until(clock_type::now() + std::chrono::milliseconds(f.duration_ms));
+    out.record["heal_ns"] = rec.now_ns();
+    out.record["healed_ns"] = rec.now_ns();
+    return out;
+  }
   case fault_kind::clock_jump_leader: {
     auto first = f.forward_first ? f.jump_ms : -f.jump_ms;
     cl.set_clock_offset(targets[0], first);
@@ -859,6 +880,7 @@ bool setup(run_state& st) {
   st.so.nodes = opts.nodes;
   st.so.power_cuts = opts.power_cuts;
   st.so.clock_jumps = opts.clock_jumps;
+  st.so.transfers = opts.transfers;
   if (!opts.kinds.empty()) {
     st.so.kinds.clear();
     for (const auto& k : opts.kinds)
@@ -869,6 +891,8 @@ bool setup(run_state& st) {
         st.so.kinds.push_back(k);
     if (opts.clock_jumps)
       st.so.kinds.push_back(fault_kind::clock_jump_leader);
+    if (opts.transfers)
+      st.so.kinds.push_back(fault_kind::transfer_leader);
   }
   if (opts.min_fault_ms != 0) {
     st.so.min_fault_ms = opts.min_fault_ms;
@@ -1318,6 +1342,9 @@ int main(int argc, char** argv) {
       "--clock-jumps", opts.clock_jumps,
       "run the nodes on fault clocks and add clock-jump-leader (the leader's wall "
       "clock jumps forward and back)");
+  app.add_flag(
+      "--transfers", opts.transfers,
+      "add transfer-leader (leadership handed from the leader to another node)");
   app.add_option("--powercut-shim", opts.powercut_shim,
                  "libconflux-powercut.so (default: ../lib/ next to this binary)");
   app.add_option("--kinds", opts.kinds, "only these fault kinds (comma-separated)")
@@ -1354,6 +1381,10 @@ int main(int argc, char** argv) {
     if (!kind || *kind == fault_kind::membership_change) {
       std::cerr << "conflux-chaos: unknown or unsupported fault kind '" << k
                 << "' in --kinds; the kinds are listed in docs/chaos.md\n";
+      return exit_usage;
+    }
+    if (*kind == fault_kind::transfer_leader && !opts.transfers) {
+      std::cerr << "conflux-chaos: --kinds " << k << " needs --transfers\n";
       return exit_usage;
     }
     if (*kind == fault_kind::clock_jump_leader && !opts.clock_jumps) {

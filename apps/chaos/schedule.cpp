@@ -25,6 +25,7 @@ constexpr kind_name kind_names[] = {
     {fault_kind::power_cut_majority, "power-cut-majority"},
     {fault_kind::power_cut_cluster, "power-cut-cluster"},
     {fault_kind::clock_jump_leader, "clock-jump-leader"},
+    {fault_kind::transfer_leader, "transfer-leader"},
     {fault_kind::membership_change, "membership-change"},
 };
 
@@ -116,6 +117,10 @@ std::vector<planned_fault> make_schedule(const schedule_options& opts) {
           "schedule: membership-change faults need live membership, which this build "
           "does not have yet");
   for (auto k : opts.kinds)
+    if (k == fault_kind::transfer_leader && !opts.transfers)
+      throw std::invalid_argument(
+          "schedule: transfer-leader faults are enabled with --transfers");
+  for (auto k : opts.kinds)
     if (k == fault_kind::clock_jump_leader && !opts.clock_jumps)
       throw std::invalid_argument("schedule: clock-jump faults need the nodes on a "
                                   "fault clock (--clock-jumps)");
@@ -177,6 +182,10 @@ std::vector<planned_fault> make_schedule(const schedule_options& opts) {
       f.cut_seed = rng.below(~std::uint64_t{0});
       break;
     }
+    case fault_kind::transfer_leader:
+      // The node to hand over to (another one, if it is the leader itself).
+      f.targets.push_back(1 + rng.below(n));
+      break;
     case fault_kind::clock_jump_leader:
       // 10 minutes to 2 days: far past any token lifetime or session timeout.
       f.jump_ms = rng.between(600'000, 172'800'000);

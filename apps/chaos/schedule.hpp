@@ -37,6 +37,9 @@ enum class fault_kind {
   // The leader's wall clock jumps forward, then back, through the node's
   // fault clock (nodes started with --fault-clock-offset-file only).
   clock_jump_leader,
+  // Leadership moves from the leader to another node (the client's
+  // transfer_leader, as `conflux cluster transfer-leader` does).
+  transfer_leader,
   // Seam for live membership: a kind the harness does not run yet.
   // make_schedule refuses it unless schedule_options::membership is set, which
   // the harness never does (docs/chaos.md says what the proxy needs first).
@@ -94,6 +97,8 @@ struct schedule_options {
   bool power_cuts = false;
   /// Allows clock_jump_leader (the nodes must run with a fault clock).
   bool clock_jumps = false;
+  /// Allows transfer_leader.
+  bool transfers = false;
 };
 
 /// The schedule. Throws std::invalid_argument on bad options (nodes not 3 or

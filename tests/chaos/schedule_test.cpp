@@ -161,11 +161,19 @@ TEST_CASE("schedule: power cuts need power_cuts and hit one node, a majority or 
     CHECK(f.targets.empty()); // the leader, resolved at run time
     CHECK((f.jump_ms >= 600'000 && f.jump_ms <= 172'800'000));
   }
+  // So do transfers.
+  schedule_options t;
+  t.kinds = {fault_kind::transfer_leader};
+  CHECK_THROWS_AS(make_schedule(t), std::invalid_argument);
+  t.transfers = true;
+  for (const auto& f : make_schedule(t))
+    CHECK(f.targets.size() == 1);
   // Allowing them changes nothing for the default kinds.
   schedule_options d;
   d.seed = 9;
   auto plain = dump(make_schedule(d));
   d.power_cuts = true;
   d.clock_jumps = true;
+  d.transfers = true;
   CHECK(dump(make_schedule(d)) == plain);
 }
