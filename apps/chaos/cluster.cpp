@@ -234,7 +234,9 @@ void chaos_cluster::spawn(node_id id) {
   if (power_cuts())
     env = {"LD_PRELOAD=" + opts_.powercut_shim,
            "CONFLUX_POWERCUT_JOURNAL=" + journal_path(id),
-           "CONFLUX_POWERCUT_ROOT=" + data_dir(id)};
+           "CONFLUX_POWERCUT_ROOT=" + data_dir(id),
+           // LMDB's lock files hold no data (shim.cpp).
+           "CONFLUX_POWERCUT_IGNORE=lock.mdb"};
   process::argv_block argv(node_args(id), std::move(env));
   n.pid = process::spawn_logged(argv, log_path(id), {},
                                 "conflux-chaos: execv of conflux-node failed\n");

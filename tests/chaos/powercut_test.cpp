@@ -39,6 +39,8 @@ void put(const std::string& p, const std::string& s) {
 
 struct cut_fixture {
   std::string base, root, journal;
+  /// CONFLUX_POWERCUT_IGNORE for the writer (empty: not set).
+  std::string ignore;
 
   cut_fixture() {
     char tmpl[] = "/tmp/conflux-powercut-XXXXXX";
@@ -62,7 +64,9 @@ struct cut_fixture {
       std::string pre = std::string{"LD_PRELOAD="} + CONFLUX_POWERCUT_SHIM;
       std::string j = "CONFLUX_POWERCUT_JOURNAL=" + journal;
       std::string r = "CONFLUX_POWERCUT_ROOT=" + root;
-      char* envp_full[] = {pre.data(), j.data(), r.data(), nullptr};
+      std::string ig = "CONFLUX_POWERCUT_IGNORE=" + ignore;
+      char* envp_full[] = {pre.data(), j.data(), r.data(),
+                           ignore.empty() ? nullptr : ig.data(), nullptr};
       char* envp_bare[] = {pre.data(), nullptr};
       char* args[] = {const_cast<char*>(POWERCUT_WRITER),
                       const_cast<char*>(scenario.c_str()), root.data(), nullptr};
@@ -103,6 +107,16 @@ TEST_CASE("an_unsynced_write_is_gone_after_a_power_cut") {
   auto rep = f.cut("unsynced-write");
   CHECK(slurp(f.root + "/f") == "old-content");
   CHECK(rep.undone_data == 1);
+}
+
+TEST_CASE(
+    "a_file_whose_name_is_ignored_is_not_journaled_and_keeps_its_unsynced_write") {
+  cut_fixture f;
+  f.ignore = "other,f";
+  put(f.root + "/f", "old-content");
+  auto rep = f.cut("unsynced-write");
+  CHECK(slurp(f.root + "/f") == "NEW-content");
+  CHECK(rep.records == 0);
 }
 
 TEST_CASE("a_synced_write_stays_and_a_later_unsynced_one_is_gone") {

@@ -17,6 +17,11 @@
 // msync'ed, fcntl(F_DUPFD). Conflux and LMDB (without MDB_WRITEMAP) use only
 // what is seen.
 //
+// CONFLUX_POWERCUT_IGNORE=name,... leaves files of those base names alone
+// (conflux-chaos passes lock.mdb: LMDB's lock file holds no data, is set up
+// again on open, and its one unsynced ftruncate would otherwise keep the
+// journal from ever emptying).
+//
 // The shim is loud about misuse: preloaded without both variables, with a
 // root that does not exist, or unable to write its journal, it prints why and
 // exits the process with status 97 before the program does anything that
@@ -141,6 +146,8 @@ int g_journal = -1;
 char g_root[PATH_MAX];
 std::size_t g_root_len = 0;
 char g_stash[PATH_MAX];
+/// Base names never watched (CONFLUX_POWERCUT_IGNORE, comma-separated).
+std::vector<std::string>* g_ignored = nullptr;
 std::uint64_t g_seq = 0;
 std::uint64_t g_journal_bytes = 0;
 std::vector<pending>* g_pending = nullptr;
@@ -213,11 +220,24 @@ void init() {
         "starting the process again",
         journal);
   g_pending = new std::vector<pending>();
+  g_ignored = new std::vector<std::string>();
+  if (const char* ign = std::getenv("CONFLUX_POWERCUT_IGNORE")) {
+    std::string all = ign;
+    for (std::size_t pos = 0; pos <= all.size();) {
+      auto comma = all.find(',', pos);
+      if (comma == std::string::npos)
+        comma = all.size();
+      if (comma > pos)
+        g_ignored->push_back(all.substr(pos, comma - pos));
+      pos = comma + 1;
+    }
+  }
   // Children of the traced process are not traced (they would share the
   // journal and break its order).
   ::unsetenv("LD_PRELOAD");
   ::unsetenv("CONFLUX_POWERCUT_JOURNAL");
   ::unsetenv("CONFLUX_POWERCUT_ROOT");
+  ::unsetenv("CONFLUX_POWERCUT_IGNORE");
   g_active = true;
 }
 
@@ -274,6 +294,9 @@ bool resolve(int dirfd, const char* path, char (&out)[PATH_MAX]) {
                (res.size() == g_root_len || res[g_root_len] == '/');
   if (!under)
     return false;
+  for (const auto& name : *g_ignored)
+    if (leaf == name)
+      return false;
   std::memcpy(out, res.c_str(), res.size() + 1);
   return true;
 }
