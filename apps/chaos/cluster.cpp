@@ -41,6 +41,9 @@ chaos_cluster::chaos_cluster(actors::client_runtime& rt, cluster_options opts)
     : rt_(rt), opts_(std::move(opts)) {
   if (opts_.nodes != 3 && opts_.nodes != 5)
     throw std::invalid_argument("--nodes must be 3 or 5");
+  if (opts_.netmap_lib.empty())
+    throw std::invalid_argument(
+        "cluster_options::netmap_lib is required (libconflux-netmap.so)");
   namespace fs = std::filesystem;
   fs::create_directories(fs::path(opts_.dir) / "data");
   fs::create_directories(fs::path(opts_.dir) / "logs");
@@ -163,8 +166,8 @@ std::vector<std::string> chaos_cluster::node_args(node_id id) const {
   for (auto j : ids()) {
     if (!peers.empty())
       peers += ",";
-    auto port = j == id ? at(j).port : proxy_->port_for(id, j);
-    peers += std::to_string(j) + "=127.0.0.1:" + std::to_string(port);
+    // Real addresses everywhere; the node's connect() goes to the proxy.
+    peers += std::to_string(j) + "=" + endpoint(j);
   }
   std::vector<std::string> args{
       opts_.node_binary, "--id",           std::to_string(id),
@@ -230,13 +233,22 @@ chaos_cluster::node_state chaos_cluster::state(node_id id) {
 
 void chaos_cluster::spawn(node_id id) {
   auto& n = at(id);
-  std::vector<std::string> env;
+  // Every connection to another node goes to the proxy port of the pair
+  // (id, j): netmap.cpp rewrites the node's connect().
+  std::string netmap;
+  for (auto j : ids())
+    if (j != id)
+      netmap += (netmap.empty() ? "" : ",") + endpoint(j) +
+                ">127.0.0.1:" + std::to_string(proxy_->port_for(id, j));
+  std::string preload = opts_.netmap_lib;
   if (power_cuts())
-    env = {"LD_PRELOAD=" + opts_.powercut_shim,
-           "CONFLUX_POWERCUT_JOURNAL=" + journal_path(id),
-           "CONFLUX_POWERCUT_ROOT=" + data_dir(id),
-           // LMDB's lock files hold no data (shim.cpp).
-           "CONFLUX_POWERCUT_IGNORE=lock.mdb"};
+    preload += ":" + opts_.powercut_shim;
+  std::vector<std::string> env{"LD_PRELOAD=" + preload, "CONFLUX_NETMAP=" + netmap};
+  if (power_cuts())
+    env.insert(env.end(), {"CONFLUX_POWERCUT_JOURNAL=" + journal_path(id),
+                           "CONFLUX_POWERCUT_ROOT=" + data_dir(id),
+                           // LMDB's lock files hold no data (shim.cpp).
+                           "CONFLUX_POWERCUT_IGNORE=lock.mdb"});
   process::argv_block argv(node_args(id), std::move(env));
   n.pid = process::spawn_logged(argv, log_path(id), {},
                                 "conflux-chaos: execv of conflux-node failed\n");

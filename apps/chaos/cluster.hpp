@@ -1,10 +1,10 @@
 // The cluster of a chaos run: N conflux-node processes on 127.0.0.1 whose
 // node-to-node traffic runs through a fault_proxy (apps/chaos/proxy.hpp).
 //
-// Node i listens on its own port (--listen). Its --peers list names itself at
-// that port and every other node j at the proxy port for the pair (i, j), so
-// each node has its own peer list; membership entries carry only ids, so the
-// lists may differ. Clients dial the real ports directly.
+// Node i listens on its own port (--listen). Every --peers list names every
+// node at its real port; libconflux-netmap.so (netmap.cpp), preloaded into
+// each node, sends node i's connections to node j's real port to the proxy
+// port for the pair (i, j). Clients dial the real ports directly.
 //
 // Process rules: only PIDs this class spawned are ever signalled; children get
 // PR_SET_PDEATHSIG(SIGKILL) (the signal follows the forking thread, so drive
@@ -43,6 +43,10 @@ struct cluster_options {
   std::string bootstrap_token_hash;
   /// The token the cluster's own status clients present.
   std::string token;
+  /// Path of libconflux-netmap.so (required): every node runs with it, so
+  /// that its connections to node j's real address go to the proxy port of
+  /// the pair (it, j).
+  std::string netmap_lib;
   /// Path of libconflux-powercut.so: when set, every node runs under the
   /// power-cut shim (journal <dir>/powercut/node<i>.journal, root its data
   /// dir), and power_cut() is available. Empty: plain processes.

@@ -83,6 +83,8 @@ struct run_options {
   /// Add transfer-leader.
   bool transfers = false;
   std::string powercut_shim;
+  /// libconflux-netmap.so (default: ../lib/ next to this binary).
+  std::string netmap_lib;
   /// Only these kinds (empty: the default kinds, plus the power cuts with
   /// power_cuts).
   std::vector<std::string> kinds;
@@ -917,6 +919,7 @@ bool setup(run_state& st) {
   co.nodes = opts.nodes;
   co.dir = opts.out;
   co.node_binary = opts.node_binary;
+  co.netmap_lib = opts.netmap_lib;
   co.log_level = opts.log_level;
   co.bootstrap_token_hash = auth::token_hash(st.admin_token);
   co.token = st.admin_token;
@@ -1345,6 +1348,8 @@ int main(int argc, char** argv) {
   app.add_flag(
       "--transfers", opts.transfers,
       "add transfer-leader (leadership handed from the leader to another node)");
+  app.add_option("--netmap-lib", opts.netmap_lib,
+                 "libconflux-netmap.so (default: ../lib/ next to this binary)");
   app.add_option("--powercut-shim", opts.powercut_shim,
                  "libconflux-powercut.so (default: ../lib/ next to this binary)");
   app.add_option("--kinds", opts.kinds, "only these fault kinds (comma-separated)")
@@ -1403,6 +1408,19 @@ int main(int argc, char** argv) {
     }
     opts.min_fault_ms = fault_ms[0];
     opts.max_fault_ms = fault_ms[1];
+  }
+  {
+    if (opts.netmap_lib.empty())
+      opts.netmap_lib = self_dir() + "/../lib/libconflux-netmap.so";
+    std::error_code nec;
+    auto lib = fs::canonical(opts.netmap_lib, nec);
+    if (nec) {
+      std::cerr
+          << "conflux-chaos: no libconflux-netmap.so at " << opts.netmap_lib
+          << "; build it (scripts/dev build conflux_netmap) or pass --netmap-lib\n";
+      return exit_usage;
+    }
+    opts.netmap_lib = lib.string();
   }
   if (opts.power_cuts) {
     if (opts.powercut_shim.empty())

@@ -53,6 +53,7 @@ cluster_options options(const temp_dir& dir) {
   o.nodes = 3;
   o.dir = dir.path;
   o.node_binary = CONFLUX_NODE_BIN;
+  o.netmap_lib = CONFLUX_NETMAP_LIB;
   // The first leader makes the test admin; the cluster's status clients and
   // the test's writers present its token.
   o.token = test_auth::admin_token;
