@@ -47,7 +47,9 @@ chaos_cluster::chaos_cluster(actors::client_runtime& rt, cluster_options opts)
   namespace fs = std::filesystem;
   fs::create_directories(fs::path(opts_.dir) / "data");
   fs::create_directories(fs::path(opts_.dir) / "logs");
-  nodes_.resize(opts_.nodes);
+  nodes_.resize(opts_.nodes + opts_.spare_slots);
+  for (node_id i = 1; i <= opts_.nodes; ++i)
+    members_.insert(i);
   if (opts_.clock_faults) {
     fs::create_directories(fs::path(opts_.dir) / "clock");
     for (auto id : ids())
@@ -104,10 +106,87 @@ const chaos_cluster::node& chaos_cluster::at(node_id id) const {
 }
 
 std::vector<node_id> chaos_cluster::ids() const {
+  return {members_.begin(), members_.end()};
+}
+
+std::vector<node_id> chaos_cluster::slots() const {
   std::vector<node_id> out;
   for (std::size_t i = 0; i < nodes_.size(); ++i)
     out.push_back(i + 1);
   return out;
+}
+
+expected<std::uint64_t> chaos_cluster::add_member(node_id id, ms limit) {
+  if (is_member(id))
+    return error{errc::already_exists, "node " + std::to_string(id) + " is a member"};
+  kill9(id);
+  joined_.insert(id);
+  std::error_code ec;
+  std::filesystem::remove_all(data_dir(id), ec);
+  std::filesystem::create_directories(data_dir(id), ec);
+  std::string discard_error;
+  if (power_cuts() && !powercut::discard(journal_path(id), discard_error))
+    throw std::runtime_error(discard_error);
+  spawn(id);
+  if (!wait_ready(id, limit))
+    return error{errc::unavailable,
+                 "node " + std::to_string(id) + " did not start to join"};
+  actors::client_options co;
+  co.endpoints = endpoints();
+  co.timeout = limit;
+  co.name = "chaos-membership";
+  co.token = opts_.token;
+  actors::client c{rt_, co};
+  auto r = c.add_member(id, endpoint(id));
+  if (r.ok())
+    members_.insert(id);
+  else if (!reconcile_members(limit) || !is_member(id))
+    kill9(id);
+  return r;
+}
+
+expected<std::uint64_t> chaos_cluster::remove_member(node_id id, ms limit) {
+  if (!is_member(id))
+    return error{errc::not_found, "node " + std::to_string(id) + " is not a member"};
+  actors::client_options co;
+  co.endpoints = endpoints();
+  co.timeout = limit;
+  co.name = "chaos-membership";
+  co.token = opts_.token;
+  actors::client c{rt_, co};
+  auto r = c.remove_member(id);
+  if (r.ok()) {
+    members_.erase(id);
+    kill9(id);
+  } else {
+    reconcile_members(limit);
+  }
+  return r;
+}
+
+bool chaos_cluster::reconcile_members(ms limit) {
+  auto l = wait_for_leader(limit);
+  if (!l)
+    return false;
+  auto st = status(*l);
+  if (!st.ok())
+    return false;
+  std::set<node_id> now;
+  for (const auto& m : st->members)
+    if (m.id >= 1 && m.id <= nodes_.size())
+      now.insert(m.id);
+  if (now.empty())
+    return false;
+  members_ = now;
+  for (auto id : slots()) {
+    auto s = at(id).st;
+    bool alive = s == node_state::running || s == node_state::paused;
+    if (is_member(id) && !alive)
+      restart(id, limit);
+    else if (!is_member(id) && alive)
+      kill9(id);
+  }
+  return true;
 }
 
 std::string chaos_cluster::endpoint(node_id id) const {
@@ -162,19 +241,25 @@ std::string chaos_cluster::tls_dir(const std::string& dir, node_id id) {
 }
 
 std::vector<std::string> chaos_cluster::node_args(node_id id) const {
-  std::string peers;
-  for (auto j : ids()) {
-    if (!peers.empty())
-      peers += ",";
-    // Real addresses everywhere; the node's connect() goes to the proxy.
-    peers += std::to_string(j) + "=" + endpoint(j);
-  }
   std::vector<std::string> args{
-      opts_.node_binary, "--id",           std::to_string(id),
-      "--listen",        endpoint(id),     "--data",
-      data_dir(id),      "--peers",        peers,
-      "--cluster-id",    opts_.cluster_id, "--log-level",
-      opts_.log_level,   "--tls-dir",      tls_dir(opts_.dir, id)};
+      opts_.node_binary,     "--id",        std::to_string(id), "--listen",
+      endpoint(id),          "--data",      data_dir(id),       "--cluster-id",
+      opts_.cluster_id,      "--log-level", opts_.log_level,    "--tls-dir",
+      tls_dir(opts_.dir, id)};
+  if (joined_.count(id) != 0) {
+    // Added by add_member (a spare slot, or a replaced node on an empty
+    // disk): it joins; the configuration it receives names everyone.
+    args.push_back("--join");
+  } else {
+    std::string peers;
+    for (node_id j = 1; j <= opts_.nodes; ++j) {
+      if (!peers.empty())
+        peers += ",";
+      // Real addresses everywhere; the node's connect() goes to the proxy.
+      peers += std::to_string(j) + "=" + endpoint(j);
+    }
+    args.insert(args.end(), {"--peers", peers});
+  }
   if (!opts_.bootstrap_token_hash.empty())
     args.insert(args.end(), {"--bootstrap-token-hash", opts_.bootstrap_token_hash});
   if (opts_.snapshot_entries != 0)
@@ -236,7 +321,7 @@ void chaos_cluster::spawn(node_id id) {
   // Every connection to another node goes to the proxy port of the pair
   // (id, j): netmap.cpp rewrites the node's connect().
   std::string netmap;
-  for (auto j : ids())
+  for (auto j : slots())
     if (j != id)
       netmap += (netmap.empty() ? "" : ",") + endpoint(j) +
                 ">127.0.0.1:" + std::to_string(proxy_->port_for(id, j));
@@ -431,7 +516,7 @@ std::vector<std::string> chaos_cluster::unexpected_exits() {
 }
 
 void chaos_cluster::stop_all(ms limit) {
-  for (auto id : ids()) {
+  for (auto id : slots()) {
     auto& n = at(id);
     if (n.pid <= 0 || (n.st != node_state::running && n.st != node_state::paused))
       continue;
@@ -439,7 +524,7 @@ void chaos_cluster::stop_all(ms limit) {
       ::kill(n.pid, SIGCONT);
     ::kill(n.pid, SIGTERM);
   }
-  for (auto id : ids()) {
+  for (auto id : slots()) {
     auto& n = at(id);
     if (n.pid <= 0 || (n.st != node_state::running && n.st != node_state::paused))
       continue;

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -56,6 +57,10 @@ struct cluster_options {
   /// Every node runs with --fault-clock-offset-file <dir>/clock/node<i>.offset
   /// (set_clock_offset moves its wall clock).
   bool clock_faults = false;
+  /// Node slots beyond `nodes` for membership faults: ids nodes+1 ..
+  /// nodes+spare_slots get ports, certificates (make_pki for nodes +
+  /// spare_slots), data dirs and proxy pair ports, but start only when added.
+  std::size_t spare_slots = 0;
   /// > 0: every node's --watch-history (changes its watch hub keeps for
   /// resumes); 0: the node's default.
   std::size_t watch_history = 0;
@@ -88,10 +93,29 @@ public:
   chaos_cluster& operator=(const chaos_cluster&) = delete;
 
   std::size_t size() const noexcept { return nodes_.size(); }
-  /// Node ids are 1..size().
+  /// Slot ids are 1..size(); ids() are the current members (1..nodes at the
+  /// start), the nodes status, leader search, heal and convergence look at.
   /// The runtime of the cluster's clients.
   actors::client_runtime& runtime() const { return rt_; }
   std::vector<node_id> ids() const;
+  /// Every slot, member or not.
+  std::vector<node_id> slots() const;
+  bool is_member(node_id id) const { return members_.count(id) != 0; }
+  /// --nodes: the cluster's size at the start.
+  std::size_t configured_nodes() const noexcept { return opts_.nodes; }
+
+  /// Membership (through the leader, with the cluster's token). add_member:
+  /// wipes slot `id`'s data dir, starts it with --join, waits (<= limit) until
+  /// it answers, then adds it at its real address. remove_member: removes it,
+  /// then kill -9s its process (a removed node stays idle otherwise). Both
+  /// say why not on failure; the member set changes only on success.
+  expected<std::uint64_t> add_member(node_id id, ms limit);
+  expected<std::uint64_t> remove_member(node_id id, ms limit);
+  /// After an answer that may or may not have applied (a timeout): takes the
+  /// member set from the leader's status, starts members whose process is
+  /// not running and kill -9s running non-members. False if no leader
+  /// answered within `limit` (the set is then left as it was).
+  bool reconcile_members(ms limit);
   std::string endpoint(node_id id) const;
   std::vector<std::string> endpoints() const;
   std::string log_path(node_id id) const;
@@ -162,6 +186,8 @@ private:
 
   actors::client_runtime& rt_;
   cluster_options opts_;
+  std::set<node_id> members_;
+  std::set<node_id> joined_; // slots started with --join (added by add_member)
   std::vector<node> nodes_;
   std::unique_ptr<fault_proxy> proxy_;
 };

@@ -63,6 +63,9 @@ constexpr int exit_violation = 1;
 constexpr int exit_usage = 2;
 constexpr int exit_harness = 3;
 
+/// Node slots beyond --nodes with --membership (ids nodes+1, nodes+2).
+constexpr std::size_t spare_slots = 2;
+
 struct run_options {
   std::int64_t duration_s = 60;
   std::uint64_t seed = 1;
@@ -82,6 +85,8 @@ struct run_options {
   bool clock_jumps = false;
   /// Add transfer-leader.
   bool transfers = false;
+  /// Two spare node slots and the membership kinds.
+  bool membership = false;
   std::string powercut_shim;
   /// libconflux-netmap.so (default: ../lib/ next to this binary).
   std::string netmap_lib;
@@ -104,6 +109,7 @@ std::string replay_command(const run_options& o) {
          " --op-timeout-ms " + std::to_string(o.op_timeout_ms) +
          (o.power_cuts ? " --power-cuts" : "") +
          (o.clock_jumps ? " --clock-jumps" : "") + (o.transfers ? " --transfers" : "") +
+         (o.membership ? " --membership" : "") +
          (o.kinds.empty() ? ""
                           : " --kinds " +
                                 [&] {
@@ -497,6 +503,88 @@ struct fault_run {
 };
 
 // Applies one planned fault, waits its duration, heals it. Violations that the
+// One membership fault: the steps it took, each {"op", "node", then "index"
+// or "refused"}. Membership stays between --nodes and --nodes + the spare
+// slots: an add without a free slot first removes a follower, a removal at
+// --nodes members first adds a spare. A refused step is an answer, not a
+// violation (the checker judges the history; the harness reconciles its
+// member set with the leader's).
+json run_membership_fault(chaos_cluster& cl, const planned_fault& f) {
+  json steps = json::array();
+  auto members = [&] { return cl.ids(); };
+  auto free_slots = [&] {
+    std::vector<node_id> out;
+    for (auto id : cl.slots())
+      if (!cl.is_member(id))
+        out.push_back(id);
+    return out;
+  };
+  auto followers = [&] {
+    std::vector<node_id> out;
+    auto l = cl.leader();
+    for (auto id : members())
+      if (!l || id != *l)
+        out.push_back(id);
+    return out;
+  };
+  auto step = [&](const char* op, node_id id, expected<std::uint64_t> r) {
+    json s{{"op", op}, {"node", id}};
+    if (r.ok())
+      s["index"] = *r;
+    else
+      s["refused"] = to_string(r.err());
+    steps.push_back(s);
+    return r.ok();
+  };
+  auto add_one = [&] {
+    auto fs = free_slots();
+    if (fs.empty())
+      return false;
+    auto id = fs[f.pick % fs.size()];
+    return step("add", id, cl.add_member(id, 20s));
+  };
+  auto remove_one = [&](bool leader) {
+    std::optional<node_id> target;
+    if (leader) {
+      target = cl.wait_for_leader(3s);
+    } else {
+      auto fl = followers();
+      if (!fl.empty())
+        target = fl[f.pick % fl.size()];
+    }
+    if (!target)
+      return false;
+    return step(leader ? "remove-leader" : "remove", *target,
+                cl.remove_member(*target, 20s));
+  };
+  const std::size_t base = cl.configured_nodes();
+  switch (f.kind) {
+  case fault_kind::add_node:
+    if (free_slots().empty())
+      remove_one(false);
+    add_one();
+    break;
+  case fault_kind::remove_node:
+  case fault_kind::remove_leader:
+    if (members().size() <= base)
+      add_one();
+    remove_one(f.kind == fault_kind::remove_leader);
+    break;
+  case fault_kind::replace_node: {
+    auto fl = followers();
+    if (fl.empty())
+      break;
+    auto id = fl[f.pick % fl.size()];
+    if (step("remove", id, cl.remove_member(id, 20s)))
+      step("add", id, cl.add_member(id, 20s));
+    break;
+  }
+  default:
+    break;
+  }
+  return steps;
+}
+
 // fault itself reveals (a node that cannot restart) go to `violations`.
 fault_run run_fault(chaos_cluster& cl, const planned_fault& f, recorder& rec,
                     std::vector<violation>& violations) {
@@ -592,11 +680,15 @@ fault_run run_fault(chaos_cluster& cl, const planned_fault& f, recorder& rec,
     out.record["healed_ns"] = rec.now_ns();
     return out;
   }
-  case fault_kind::membership_change:
-    // Seam for live membership (docs/chaos.md explains why the proxy's
-    // per-pair ports need rework before this can run).
-    out.skipped = true;
-    out.record["skipped"] = "membership changes are not supported yet";
+  case fault_kind::add_node:
+  case fault_kind::remove_node:
+  case fault_kind::remove_leader:
+  case fault_kind::replace_node:
+    out.record["steps"] = run_membership_fault(cl, f);
+    out.record["members"] = cl.ids();
+    sleep_until(clock_type::now() + std::chrono::milliseconds(f.duration_ms));
+    out.record["heal_ns"] = rec.now_ns();
+    out.record["healed_ns"] = rec.now_ns();
     return out;
   }
   sleep_until(clock_type::now() + std::chrono::milliseconds(f.duration_ms));
@@ -610,7 +702,7 @@ fault_run run_fault(chaos_cluster& cl, const planned_fault& f, recorder& rec,
     // All at once (a whole-cluster restart needs a quorum to answer); each
     // then waits for its own status.
     for (auto t : targets)
-      if (!cl.restart(t, 20s)) {
+      if (cl.is_member(t) && !cl.restart(t, 20s)) {
         violations.push_back({"", "restart-failed",
                               "node " + std::to_string(t) +
                                   " did not answer within 20 s of its restart after " +
@@ -640,7 +732,9 @@ std::vector<violation> check_convergence(chaos_cluster& cl, actors::client_runti
                                          const std::string& token) {
   std::vector<violation> last;
   std::vector<std::unique_ptr<actors::client>> per_node;
-  for (auto id : cl.ids()) {
+  // One client per slot (slot id - 1), so that members added by membership
+  // faults (ids beyond --nodes) have theirs too.
+  for (auto id : cl.slots()) {
     actors::client_options co;
     co.endpoints = {cl.endpoint(id)};
     co.timeout = 2s;
@@ -749,7 +843,9 @@ std::vector<violation> check_convergence(chaos_cluster& cl, actors::client_runti
 struct run_state {
   explicit run_state(const run_options& o)
       : opts(o),
-        rt(actors::tls_in_dir(chaos_cluster::make_pki(o.out, o.nodes), "client")) {}
+        rt(actors::tls_in_dir(
+            chaos_cluster::make_pki(o.out, o.nodes + (o.membership ? spare_slots : 0)),
+            "client")) {}
 
   const run_options& opts;
   schedule_options so;
@@ -883,6 +979,7 @@ bool setup(run_state& st) {
   st.so.power_cuts = opts.power_cuts;
   st.so.clock_jumps = opts.clock_jumps;
   st.so.transfers = opts.transfers;
+  st.so.membership = opts.membership;
   if (!opts.kinds.empty()) {
     st.so.kinds.clear();
     for (const auto& k : opts.kinds)
@@ -895,6 +992,9 @@ bool setup(run_state& st) {
       st.so.kinds.push_back(fault_kind::clock_jump_leader);
     if (opts.transfers)
       st.so.kinds.push_back(fault_kind::transfer_leader);
+    if (opts.membership)
+      for (auto k : membership_fault_kinds())
+        st.so.kinds.push_back(k);
   }
   if (opts.min_fault_ms != 0) {
     st.so.min_fault_ms = opts.min_fault_ms;
@@ -920,6 +1020,8 @@ bool setup(run_state& st) {
   co.dir = opts.out;
   co.node_binary = opts.node_binary;
   co.netmap_lib = opts.netmap_lib;
+  if (opts.membership)
+    co.spare_slots = spare_slots;
   co.log_level = opts.log_level;
   co.bootstrap_token_hash = auth::token_hash(st.admin_token);
   co.token = st.admin_token;
@@ -1348,6 +1450,9 @@ int main(int argc, char** argv) {
   app.add_flag(
       "--transfers", opts.transfers,
       "add transfer-leader (leadership handed from the leader to another node)");
+  app.add_flag("--membership", opts.membership,
+               "two spare node slots and the membership kinds: add-node, remove-node, "
+               "remove-leader, replace-node");
   app.add_option("--netmap-lib", opts.netmap_lib,
                  "libconflux-netmap.so (default: ../lib/ next to this binary)");
   app.add_option("--powercut-shim", opts.powercut_shim,
@@ -1383,9 +1488,13 @@ int main(int argc, char** argv) {
     opts.node_binary = self_dir() + "/conflux-node";
   for (const auto& k : opts.kinds) {
     auto kind = parse_fault_kind(k);
-    if (!kind || *kind == fault_kind::membership_change) {
+    if (!kind) {
       std::cerr << "conflux-chaos: unknown or unsupported fault kind '" << k
                 << "' in --kinds; the kinds are listed in docs/chaos.md\n";
+      return exit_usage;
+    }
+    if (is_membership(*kind) && !opts.membership) {
+      std::cerr << "conflux-chaos: --kinds " << k << " needs --membership\n";
       return exit_usage;
     }
     if (*kind == fault_kind::transfer_leader && !opts.transfers) {

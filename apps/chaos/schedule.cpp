@@ -26,7 +26,10 @@ constexpr kind_name kind_names[] = {
     {fault_kind::power_cut_cluster, "power-cut-cluster"},
     {fault_kind::clock_jump_leader, "clock-jump-leader"},
     {fault_kind::transfer_leader, "transfer-leader"},
-    {fault_kind::membership_change, "membership-change"},
+    {fault_kind::add_node, "add-node"},
+    {fault_kind::remove_node, "remove-node"},
+    {fault_kind::remove_leader, "remove-leader"},
+    {fault_kind::replace_node, "replace-node"},
 };
 
 // Draws from mt19937_64 without std distributions (their output is
@@ -72,6 +75,16 @@ std::vector<fault_kind> default_fault_kinds() {
           fault_kind::partition_one_way};
 }
 
+std::vector<fault_kind> membership_fault_kinds() {
+  return {fault_kind::add_node, fault_kind::remove_node, fault_kind::remove_leader,
+          fault_kind::replace_node};
+}
+
+bool is_membership(fault_kind kind) {
+  return kind == fault_kind::add_node || kind == fault_kind::remove_node ||
+         kind == fault_kind::remove_leader || kind == fault_kind::replace_node;
+}
+
 std::vector<fault_kind> power_cut_fault_kinds() {
   return {fault_kind::power_cut_node, fault_kind::power_cut_majority,
           fault_kind::power_cut_cluster};
@@ -94,6 +107,8 @@ nlohmann::json to_json(const planned_fault& f) {
     j["torn"] = f.torn;
     j["cut_seed"] = f.cut_seed;
   }
+  if (is_membership(f.kind))
+    j["pick"] = f.pick;
   if (f.kind == fault_kind::clock_jump_leader) {
     j["jump_ms"] = f.jump_ms;
     j["forward_first"] = f.forward_first;
@@ -112,10 +127,9 @@ std::vector<planned_fault> make_schedule(const schedule_options& opts) {
   if (opts.kinds.empty())
     throw std::invalid_argument("schedule: no fault kinds enabled");
   for (auto k : opts.kinds)
-    if (k == fault_kind::membership_change && !opts.membership)
+    if (is_membership(k) && !opts.membership)
       throw std::invalid_argument(
-          "schedule: membership-change faults need live membership, which this build "
-          "does not have yet");
+          "schedule: membership faults need spare node slots (--membership)");
   for (auto k : opts.kinds)
     if (k == fault_kind::transfer_leader && !opts.transfers)
       throw std::invalid_argument(
@@ -182,6 +196,12 @@ std::vector<planned_fault> make_schedule(const schedule_options& opts) {
       f.cut_seed = rng.below(~std::uint64_t{0});
       break;
     }
+    case fault_kind::add_node:
+    case fault_kind::remove_node:
+    case fault_kind::remove_leader:
+    case fault_kind::replace_node:
+      f.pick = rng.below(~std::uint64_t{0});
+      break;
     case fault_kind::transfer_leader:
       // The node to hand over to (another one, if it is the leader itself).
       f.targets.push_back(1 + rng.below(n));

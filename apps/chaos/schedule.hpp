@@ -40,17 +40,23 @@ enum class fault_kind {
   // Leadership moves from the leader to another node (the client's
   // transfer_leader, as `conflux cluster transfer-leader` does).
   transfer_leader,
-  // Seam for live membership: a kind the harness does not run yet.
-  // make_schedule refuses it unless schedule_options::membership is set, which
-  // the harness never does (docs/chaos.md says what the proxy needs first).
-  membership_change,
+  // Membership (nodes started with spare slots): a spare node joins; a
+  // follower, or the leader, is removed; a follower is removed, its disk
+  // wiped, and it joins again under its id.
+  add_node,
+  remove_node,
+  remove_leader,
+  replace_node,
 };
 
 const char* to_string(fault_kind kind);
 std::optional<fault_kind> parse_fault_kind(const std::string& name);
-/// Every kind make_schedule draws by default (membership_change and the power
-/// cuts excluded).
+/// Every kind make_schedule draws by default (not the power cuts, clock jumps,
+/// transfers or membership kinds, which need their switches).
 std::vector<fault_kind> default_fault_kinds();
+/// The four membership kinds.
+std::vector<fault_kind> membership_fault_kinds();
+bool is_membership(fault_kind kind);
 /// The three power-cut kinds.
 std::vector<fault_kind> power_cut_fault_kinds();
 bool is_power_cut(fault_kind kind);
@@ -75,6 +81,8 @@ struct planned_fault {
   /// forward first (then back by as much below the true time) or back first.
   std::int64_t jump_ms = 0;
   bool forward_first = true;
+  /// Membership kinds: picks which node (of the candidates at run time).
+  std::uint64_t pick = 0;
 };
 
 nlohmann::json to_json(const planned_fault& f);
@@ -90,8 +98,7 @@ struct schedule_options {
   std::int64_t max_fault_ms = 5'000;
   std::int64_t quiet_tail_ms = 2'000;
   std::vector<fault_kind> kinds = default_fault_kinds();
-  /// Allows membership_change in `kinds` (off until membership faults are supported;
-  /// docs/chaos.md).
+  /// Allows the membership kinds (the cluster must have spare slots).
   bool membership = false;
   /// Allows the power-cut kinds (the nodes must run under the shim).
   bool power_cuts = false;
@@ -102,7 +109,7 @@ struct schedule_options {
 };
 
 /// The schedule. Throws std::invalid_argument on bad options (nodes not 3 or
-/// 5, min > max, no kinds, membership_change without `membership`, a power
+/// 5, min > max, no kinds, a membership kind without `membership`, a power
 /// cut without `power_cuts`).
 std::vector<planned_fault> make_schedule(const schedule_options& opts);
 

@@ -329,18 +329,19 @@ TEST_CASE("chaos run: a one-minute schedule with every fault kind passes the che
 }
 
 TEST_CASE(
-    "chaos run: power cuts of a node, a majority and the whole cluster, leader clock "
-    "jumps and leadership transfers pass the checker") {
+    "chaos run: power cuts, leader clock jumps, leadership transfers and membership "
+    "changes pass the checker") {
   temp_dir dir;
   auto out = dir.path + "/run";
   int st = 0;
   bool exited = run_chaos(
-      {"--duration", "45", "--seed", "5", "--out", out, "--node-binary",
-       CONFLUX_NODE_BIN, "--power-cuts", "--clock-jumps", "--transfers", "--kinds",
+      {"--duration", "60", "--seed", "5", "--out", out, "--node-binary",
+       CONFLUX_NODE_BIN, "--power-cuts", "--clock-jumps", "--transfers", "--membership",
+       "--kinds",
        "power-cut-node,power-cut-majority,power-cut-cluster,clock-jump-leader,"
-       "transfer-leader",
+       "transfer-leader,add-node,remove-node,remove-leader,replace-node",
        "--snapshot-entries", "50", "--fault-ms", "500,1500"},
-      180s, st);
+      200s, st);
   if (!exited || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
     dir.keep = true;
   REQUIRE(exited);
@@ -355,6 +356,9 @@ TEST_CASE(
                   "fault kind " << to_string(k));
   CHECK(count_of(v["faults"], "clock-jump-leader") >= 1);
   CHECK(count_of(v["faults"], "transfer-leader") >= 1);
+  for (auto k : membership_fault_kinds())
+    CHECK_MESSAGE(count_of(v["faults"], to_string(k)) >= 1,
+                  "fault kind " << to_string(k));
   for (auto f : {"add-version", "write"})
     CHECK_MESSAGE(count_of(v["ops"][f], "ok") >= 10, "op " << f);
   // Each cut names what its roll-back took back, node by node.
@@ -386,6 +390,8 @@ TEST_CASE("chaos run: bad arguments exit 2 and start nothing") {
               "no-such-kind"}) == 2);
   CHECK(code({"--duration", "60", "--seed", "1", "--out", fresh, "--kinds",
               "clock-jump-leader"}) == 2); // needs --clock-jumps
+  CHECK(code({"--duration", "60", "--seed", "1", "--out", fresh, "--kinds",
+              "add-node"}) == 2); // needs --membership
   CHECK(code({"--duration", "60", "--seed", "1", "--out", fresh, "--kinds",
               "power-cut-node"}) == 2); // needs --power-cuts
   CHECK(code({"--duration", "60", "--seed", "1", "--out", fresh, "--power-cuts",
