@@ -116,6 +116,16 @@ std::vector<node_id> chaos_cluster::slots() const {
   return out;
 }
 
+std::unique_ptr<actors::client> chaos_cluster::admin_client(ms timeout,
+                                                            const char* name) const {
+  actors::client_options co;
+  co.endpoints = endpoints();
+  co.timeout = timeout;
+  co.name = name;
+  co.token = opts_.token;
+  return std::make_unique<actors::client>(rt_, co);
+}
+
 expected<std::uint64_t> chaos_cluster::add_member(node_id id, ms limit) {
   if (is_member(id))
     return error{errc::already_exists, "node " + std::to_string(id) + " is a member"};
@@ -131,13 +141,8 @@ expected<std::uint64_t> chaos_cluster::add_member(node_id id, ms limit) {
   if (!wait_ready(id, limit))
     return error{errc::unavailable,
                  "node " + std::to_string(id) + " did not start to join"};
-  actors::client_options co;
-  co.endpoints = endpoints();
-  co.timeout = limit;
-  co.name = "chaos-membership";
-  co.token = opts_.token;
-  actors::client c{rt_, co};
-  auto r = c.add_member(id, endpoint(id));
+  auto c = admin_client(limit, "chaos-membership");
+  auto r = c->add_member(id, endpoint(id));
   if (r.ok())
     members_.insert(id);
   else if (!reconcile_members(limit) || !is_member(id))
@@ -148,13 +153,8 @@ expected<std::uint64_t> chaos_cluster::add_member(node_id id, ms limit) {
 expected<std::uint64_t> chaos_cluster::remove_member(node_id id, ms limit) {
   if (!is_member(id))
     return error{errc::not_found, "node " + std::to_string(id) + " is not a member"};
-  actors::client_options co;
-  co.endpoints = endpoints();
-  co.timeout = limit;
-  co.name = "chaos-membership";
-  co.token = opts_.token;
-  actors::client c{rt_, co};
-  auto r = c.remove_member(id);
+  auto c = admin_client(limit, "chaos-membership");
+  auto r = c->remove_member(id);
   if (r.ok()) {
     members_.erase(id);
     kill9(id);
@@ -277,13 +277,8 @@ std::string chaos_cluster::clock_path(node_id id) const {
 }
 
 expected<std::uint64_t> chaos_cluster::transfer_leader(node_id to, ms timeout) {
-  actors::client_options co;
-  co.endpoints = endpoints();
-  co.timeout = timeout;
-  co.name = "chaos-transfer";
-  co.token = opts_.token;
-  actors::client c{rt_, co};
-  return c.transfer_leader(to);
+  auto c = admin_client(timeout, "chaos-transfer");
+  return c->transfer_leader(to);
 }
 
 void chaos_cluster::set_clock_offset(node_id id, std::int64_t offset_ms) {

@@ -183,6 +183,8 @@ private:
   std::string data_dir(node_id id) const;
   std::string journal_path(node_id id) const;
   std::string clock_path(node_id id) const;
+  /// A client of the current members with the cluster's token.
+  std::unique_ptr<actors::client> admin_client(ms timeout, const char* name) const;
 
   actors::client_runtime& rt_;
   cluster_options opts_;

@@ -61,6 +61,19 @@ bool pwrite_all(int fd, const char* p, std::size_t n, std::uint64_t off) {
   return true;
 }
 
+/// Torn mode: whether page `page` of inode `ino` keeps its newest bytes.
+bool keeps_page(std::uint64_t seed, std::uint64_t ino, std::uint64_t page) {
+  // splitmix64 of the three: deterministic per seed, independent per page.
+  std::uint64_t z =
+      seed ^ (ino * 0x9e3779b97f4a7c15ULL) ^ (page * 0xbf58476d1ce4e5b9ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return (z & 1) != 0;
+}
+
+} // namespace
+
 std::string read_range(int fd, std::uint64_t off, std::uint64_t len) {
   std::string out(len, '\0');
   std::size_t got = 0;
@@ -75,19 +88,6 @@ std::string read_range(int fd, std::uint64_t off, std::uint64_t len) {
   out.resize(got);
   return out;
 }
-
-/// Torn mode: whether page `page` of inode `ino` keeps its newest bytes.
-bool keeps_page(std::uint64_t seed, std::uint64_t ino, std::uint64_t page) {
-  // splitmix64 of the three: deterministic per seed, independent per page.
-  std::uint64_t z =
-      seed ^ (ino * 0x9e3779b97f4a7c15ULL) ^ (page * 0xbf58476d1ce4e5b9ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  z ^= z >> 31;
-  return (z & 1) != 0;
-}
-
-} // namespace
 
 std::string stash_dir(const std::string& journal) {
   return journal + ".stash";

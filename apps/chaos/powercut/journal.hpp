@@ -105,6 +105,10 @@ struct rollback_report {
   std::vector<std::string> warnings;
 };
 
+/// Up to `len` bytes of `fd` from `off` (fewer at the end of the file or on
+/// an error); retries EINTR. Shared by the roll-back and the shim.
+std::string read_range(int fd, std::uint64_t off, std::uint64_t len);
+
 /// Path of the stash directory for a journal (hard links that keep replaced
 /// and removed files alive until their removal is durable). It must be on the
 /// same file system as the root.

@@ -46,6 +46,7 @@
 #include <unistd.h>
 #include <vector>
 
+using conflux::powercut::read_range;
 using conflux::powercut::record_header;
 using conflux::powercut::record_kind;
 using conflux::powercut::record_magic;
@@ -442,21 +443,6 @@ void synced_range(std::uint64_t ino, std::uint64_t upto, std::uint64_t off,
            p.off < off + len && off < hi;
   });
   maybe_reset();
-}
-
-std::string read_range(int fd, std::uint64_t off, std::uint64_t len) {
-  std::string out(len, '\0');
-  std::size_t got = 0;
-  while (got < len) {
-    ssize_t r = ::pread(fd, out.data() + got, len - got, static_cast<off_t>(off + got));
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      break;
-    got += static_cast<std::size_t>(r);
-  }
-  out.resize(got);
-  return out;
 }
 
 /// Journals the bytes [off, off+len) of the file behind `fd` are about to be
